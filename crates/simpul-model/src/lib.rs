@@ -1,0 +1,47 @@
+//! ILP records: patients with their visits, and activities; their validation; and how
+//! each maps onto one Automerge document.
+//!
+//! This crate owns the meaning of a record. It does no IO: no files, no sockets, no
+//! clock and no randomness. Today's date, timestamps and random identifiers are passed
+//! in by the caller, so the same code runs in the daemon and in the simulator.
+//!
+//! - [`Patient`], [`Visit`], [`Activity`]: record content, mapped field by field onto
+//!   Automerge with autosurgeon ([`record`]).
+//! - [`Scope`]: which facilities hold a record.
+//! - [`validate`]: every rule a value must meet before it is written.
+//! - [`FacilityPath`], [`Nik`], [`VillageCode`]: identifiers of the Indonesian health system.
+
+pub mod activity;
+pub mod codes;
+pub mod date;
+pub mod facility;
+pub mod ids;
+pub mod nik;
+mod number;
+pub mod patient;
+pub mod record;
+pub mod scope;
+mod string_enum;
+pub mod validate;
+pub mod visit;
+
+pub use activity::{Activity, ActivityKind};
+pub use codes::VillageCode;
+pub use date::Date;
+pub use facility::{BadFacilityPath, FacilityPath, Level};
+pub use ids::{BadId, RecordId, VisitId};
+pub use nik::Nik;
+pub use patient::{Address, Identifiers, Patient, Sex};
+pub use record::{
+    RECORD_SCHEMA, Record, RecordBody, RecordError, RecordKind, actor_facility, check_history,
+    heads_digest, node_actor,
+};
+pub use scope::{Audience, Scope};
+pub use string_enum::UnknownValue;
+pub use validate::{FieldError, ValidationErrors};
+pub use visit::{
+    Antigen, ErrorMark, Immunisation, Instrument, Klaster, Measurements, Screening,
+    ScreeningResult, Setting, Visit,
+};
+
+pub use automerge;

@@ -1,0 +1,111 @@
+//! Patient records: a person's identity, demographics and visits.
+
+use std::collections::BTreeMap;
+
+use autosurgeon::{Hydrate, Reconcile};
+use serde::{Deserialize, Serialize};
+
+use crate::date::Date;
+use crate::facility::FacilityPath;
+use crate::ids::RecordId;
+use crate::visit::Visit;
+
+crate::string_enum! {
+    /// Sex as recorded (and as encoded in the NIK).
+    pub enum Sex {
+        /// Perempuan.
+        Female => "F",
+        /// Laki-laki.
+        Male => "M",
+    }
+}
+
+/// The identifiers a person may carry. None of them is the record key.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Identifiers {
+    /// National identity number (16 digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nik: Option<String>,
+    /// The mother's NIK, for a newborn without a NIK of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nik_ibu: Option<String>,
+    /// Birth order with `nik_ibu` (1, 2 for twins, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_order: Option<u32>,
+    /// Family card (Kartu Keluarga) number, 16 digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kk: Option<String>,
+    /// BPJS health insurance card number, 13 digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bpjs: Option<String>,
+}
+
+/// Where the person lives.
+#[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    /// Kemendagri desa/kelurahan code, ten digits.
+    pub village: String,
+    /// RT (neighbourhood unit), three digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rt: Option<String>,
+    /// RW (community unit), three digits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rw: Option<String>,
+    /// Street and house, free text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<String>,
+}
+
+/// A patient record's content.
+#[derive(Debug, Clone, PartialEq, Reconcile, Hydrate, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Patient {
+    /// NIK, nik-ibu, KK, BPJS.
+    pub identifiers: Identifiers,
+    /// Full name.
+    pub name: String,
+    /// Sex.
+    pub sex: Sex,
+    /// Date of birth.
+    pub birth_date: Date,
+    /// Home address.
+    pub address: Address,
+    /// The facility (normally a posyandu) the person is registered at.
+    pub home_facility: FacilityPath,
+    /// The mother's record, for a child.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mother: Option<RecordId>,
+    /// Set when this record was found to duplicate another and merged into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<RecordId>,
+    /// Visits keyed by visit id (hex).
+    #[serde(default)]
+    pub visits: BTreeMap<String, Visit>,
+}
+
+impl Patient {
+    /// Visits that count: neither superseded by a correction nor entered in error,
+    /// oldest first.
+    pub fn current_visits(&self) -> Vec<(&str, &Visit)> {
+        let superseded: std::collections::BTreeSet<&str> = self
+            .visits
+            .values()
+            .filter_map(|v| v.supersedes.as_deref())
+            .collect();
+        let mut visits: Vec<(&str, &Visit)> = self
+            .visits
+            .iter()
+            .filter(|(id, v)| v.entered_in_error.is_none() && !superseded.contains(id.as_str()))
+            .map(|(id, v)| (id.as_str(), v))
+            .collect();
+        visits.sort_by(|a, b| a.1.date.cmp(&b.1.date).then(a.0.cmp(b.0)));
+        visits
+    }
+
+    /// Age in whole months on `date`.
+    pub fn age_months(&self, date: Date) -> i32 {
+        self.birth_date.months_until(date)
+    }
+}

@@ -1,0 +1,275 @@
+//! Records as Automerge documents.
+//!
+//! One document per record. Its root map holds:
+//!
+//! | key        | value                                                   |
+//! |------------|---------------------------------------------------------|
+//! | `schema`   | record schema version (uint), currently [`RECORD_SCHEMA`] |
+//! | `id`       | the [`RecordId`] as 32 hex digits                        |
+//! | `kind`     | `"patient"` or `"activity"`                              |
+//! | `scope`    | `{ audience: "up"|"down", paths: [facility path, ...] }` |
+//! | `patient` / `activity` | the body, one map per struct, one key per field |
+//!
+//! Writes go through [`autosurgeon::reconcile`], which turns a changed struct into the
+//! smallest set of field-level operations: concurrent edits to different fields merge,
+//! and visits (a map keyed by visit id) from different facilities never collide.
+
+use automerge::transaction::{CommitOptions, Transactable};
+use automerge::{ActorId, Automerge, ChangeHash, ROOT};
+use autosurgeon::{hydrate_prop, reconcile_prop};
+use sha2::{Digest, Sha256};
+
+use crate::activity::Activity;
+use crate::date::Date;
+use crate::facility::FacilityPath;
+use crate::ids::RecordId;
+use crate::patient::Patient;
+use crate::scope::Scope;
+use crate::validate::{ValidationErrors, validate_activity, validate_patient, validate_scope};
+use crate::visit::Visit;
+
+/// The record schema this code writes and reads.
+pub const RECORD_SCHEMA: u64 = 1;
+
+crate::string_enum! {
+    /// The kinds of record.
+    pub enum RecordKind {
+        /// A person: identity, demographics, visits.
+        Patient => "patient",
+        /// A posyandu day, home-visit round or follow-up task.
+        Activity => "activity",
+    }
+}
+
+/// The content of a record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RecordBody {
+    /// A patient.
+    Patient(Patient),
+    /// An activity.
+    Activity(Activity),
+}
+
+/// A whole record, as read from its document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// Its identity.
+    pub id: RecordId,
+    /// Who holds it.
+    pub scope: Scope,
+    /// What it says.
+    pub body: RecordBody,
+}
+
+/// Why a document could not be read or written as a record.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// A field value was rejected.
+    #[error("invalid record: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The document does not have the shape of a record.
+    #[error("document is not a simpul record: {0}")]
+    Shape(String),
+    /// The document's content could not be read into record types.
+    #[error("document content does not match the record schema")]
+    Hydrate(#[from] autosurgeon::HydrateError),
+    /// The record could not be written into the document.
+    #[error("could not write the record into the document")]
+    Reconcile(#[from] autosurgeon::ReconcileError),
+    /// Automerge refused an operation.
+    #[error("automerge")]
+    Automerge(#[from] automerge::AutomergeError),
+    /// A change would erase or rewrite a clinical fact.
+    #[error("change rewrites clinical history: {0}")]
+    History(String),
+}
+
+impl Record {
+    /// The kind of this record.
+    pub fn kind(&self) -> RecordKind {
+        match self.body {
+            RecordBody::Patient(_) => RecordKind::Patient,
+            RecordBody::Activity(_) => RecordKind::Activity,
+        }
+    }
+
+    /// The patient, if this is a patient record.
+    pub fn patient(&self) -> Option<&Patient> {
+        match &self.body {
+            RecordBody::Patient(p) => Some(p),
+            RecordBody::Activity(_) => None,
+        }
+    }
+
+    /// Checks every field.
+    pub fn validate(&self, today: Date) -> Result<(), ValidationErrors> {
+        let mut errors = Vec::new();
+        if let Err(e) = validate_scope(&self.scope) {
+            errors.extend(e.0);
+        }
+        let body = match &self.body {
+            RecordBody::Patient(p) => validate_patient(p, today),
+            RecordBody::Activity(a) => validate_activity(a, today),
+        };
+        if let Err(e) = body {
+            errors.extend(e.0);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(errors))
+        }
+    }
+
+    /// Creates the record's document: one change by `actor` at `at_ms` (Unix milliseconds).
+    /// The record is validated first.
+    pub fn create_document(
+        &self,
+        actor: ActorId,
+        today: Date,
+        at_ms: u64,
+    ) -> Result<Automerge, RecordError> {
+        self.validate(today)?;
+        let mut doc = Automerge::new().with_actor(actor);
+        doc.transact_with(
+            |_| commit_options(at_ms),
+            |tx| -> Result<(), RecordError> {
+                tx.put(ROOT, "schema", RECORD_SCHEMA)?;
+                tx.put(ROOT, "id", self.id.to_string())?;
+                tx.put(ROOT, "kind", self.kind().as_str())?;
+                reconcile_prop(tx, ROOT, "scope", &self.scope)?;
+                self.reconcile_body(tx)
+            },
+        )
+        .map_err(|f| f.error)?;
+        Ok(doc)
+    }
+
+    fn reconcile_body<T: Transactable + autosurgeon::Doc>(
+        &self,
+        tx: &mut T,
+    ) -> Result<(), RecordError> {
+        match &self.body {
+            RecordBody::Patient(p) => reconcile_prop(tx, ROOT, "patient", p)?,
+            RecordBody::Activity(a) => reconcile_prop(tx, ROOT, "activity", a)?,
+        }
+        Ok(())
+    }
+
+    /// Reads a record from its document, checking its envelope (schema, id, kind).
+    /// Field values are not validated here: see [`Record::validate`].
+    pub fn from_document(doc: &Automerge) -> Result<Record, RecordError> {
+        let schema: u64 = hydrate_prop(doc, ROOT, "schema")
+            .map_err(|_| RecordError::Shape("missing or non-integer `schema`".into()))?;
+        if schema != RECORD_SCHEMA {
+            return Err(RecordError::Shape(format!(
+                "record schema {schema} is not the supported schema {RECORD_SCHEMA}"
+            )));
+        }
+        let id: String = hydrate_prop(doc, ROOT, "id")
+            .map_err(|_| RecordError::Shape("missing or non-text `id`".into()))?;
+        let id: RecordId = id.parse().map_err(|e| RecordError::Shape(format!("{e}")))?;
+        let kind: String = hydrate_prop(doc, ROOT, "kind")
+            .map_err(|_| RecordError::Shape("missing or non-text `kind`".into()))?;
+        let kind: RecordKind = kind
+            .parse()
+            .map_err(|e| RecordError::Shape(format!("kind: {e}")))?;
+        let scope: Scope = hydrate_prop(doc, ROOT, "scope")?;
+        let body = match kind {
+            RecordKind::Patient => RecordBody::Patient(hydrate_prop(doc, ROOT, "patient")?),
+            RecordKind::Activity => RecordBody::Activity(hydrate_prop(doc, ROOT, "activity")?),
+        };
+        Ok(Record { id, scope, body })
+    }
+
+    /// Writes `self` over the record in `doc` as field-level changes, in one change at
+    /// `at_ms`. The new state is validated and checked against clinical history first.
+    /// Returns the new change's hash, or `None` when nothing changed.
+    pub fn write_into(
+        &self,
+        doc: &mut Automerge,
+        today: Date,
+        at_ms: u64,
+    ) -> Result<Option<ChangeHash>, RecordError> {
+        let before = Record::from_document(doc)?;
+        if before.id != self.id || before.kind() != self.kind() {
+            return Err(RecordError::Shape("record id and kind never change".into()));
+        }
+        self.validate(today)?;
+        check_history(&before, self)?;
+        let success = doc
+            .transact_with(
+                |_| commit_options(at_ms),
+                |tx| -> Result<(), RecordError> {
+                    if before.scope != self.scope {
+                        reconcile_prop(tx, ROOT, "scope", &self.scope)?;
+                    }
+                    self.reconcile_body(tx)
+                },
+            )
+            .map_err(|f| f.error)?;
+        Ok(success.hash)
+    }
+}
+
+fn commit_options(at_ms: u64) -> CommitOptions {
+    CommitOptions::default().with_time((at_ms / 1000) as i64)
+}
+
+/// Checks that `after` keeps every clinical fact of `before`: no visit is removed, and a
+/// visit's content never changes except to gain an `entered_in_error` mark.
+pub fn check_history(before: &Record, after: &Record) -> Result<(), RecordError> {
+    let (RecordBody::Patient(b), RecordBody::Patient(a)) = (&before.body, &after.body) else {
+        return Ok(());
+    };
+    for (id, old) in &b.visits {
+        let Some(new) = a.visits.get(id) else {
+            return Err(RecordError::History(format!("visit {id} was removed")));
+        };
+        // Two nodes may mark the same visit concurrently; either mark may win the merge,
+        // but a marked visit never becomes unmarked.
+        if old.entered_in_error.is_some() && new.entered_in_error.is_none() {
+            return Err(RecordError::History(format!(
+                "visit {id}: entered-in-error mark removed"
+            )));
+        }
+        // Apart from the mark, the visit must be exactly what it was.
+        let content_unchanged = Visit {
+            entered_in_error: old.entered_in_error.clone(),
+            ..new.clone()
+        } == *old;
+        if !content_unchanged {
+            return Err(RecordError::History(format!(
+                "visit {id} was rewritten; correct it with a new visit that supersedes it"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A digest of a document's heads: equal digests mean equal documents.
+///
+/// SHA-256 over the heads sorted bytewise and concatenated.
+pub fn heads_digest(heads: &[ChangeHash]) -> [u8; 32] {
+    let mut sorted: Vec<&ChangeHash> = heads.iter().collect();
+    sorted.sort();
+    let mut hasher = Sha256::new();
+    for h in sorted {
+        hasher.update(h.0);
+    }
+    hasher.finalize().into()
+}
+
+/// The Automerge actor id a node writes with: its facility path, `#`, and eight hex
+/// digits that tell installations of the same facility apart. Anyone reading a
+/// document's history can tell which facility wrote each change.
+pub fn node_actor(path: &FacilityPath, instance: [u8; 4]) -> ActorId {
+    ActorId::from(format!("{path}#{}", hex::encode(instance)).into_bytes())
+}
+
+/// The facility that wrote with `actor`, when the actor is one of ours.
+pub fn actor_facility(actor: &ActorId) -> Option<FacilityPath> {
+    let text = std::str::from_utf8(actor.to_bytes()).ok()?;
+    let (path, _) = text.rsplit_once('#')?;
+    FacilityPath::parse(path).ok()
+}

@@ -1,0 +1,390 @@
+//! Validation of everything that enters a node: from the CLI, an API, a file or a peer.
+//!
+//! Every rule names the field it concerns. All errors of a value are collected, so a
+//! person fixing a form sees every problem at once.
+
+use std::fmt;
+
+use crate::activity::Activity;
+use crate::codes::{VillageCode, check_bpjs, check_kk, normalize_rt_rw};
+use crate::date::Date;
+use crate::nik::Nik;
+use crate::patient::{Patient, Sex};
+use crate::scope::Scope;
+use crate::visit::{Measurements, Visit};
+
+/// One rejected field.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    /// Dotted path of the field, e.g. `visits.0a1b….measurements.weight_kg`.
+    pub field: String,
+    /// Why it was rejected.
+    pub reason: String,
+}
+
+/// Every field error found in a value; never empty when returned as an error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{}: {}", e.field, e.reason)?;
+        }
+        Ok(())
+    }
+}
+
+impl ValidationErrors {
+    /// True when a field of this name was rejected.
+    pub fn has_field(&self, field: &str) -> bool {
+        self.0.iter().any(|e| e.field == field)
+    }
+}
+
+/// Collects field errors under a common prefix.
+#[derive(Default)]
+struct Checker {
+    prefix: String,
+    errors: Vec<FieldError>,
+}
+
+impl Checker {
+    fn with_prefix(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn fail(&mut self, field: &str, reason: impl Into<String>) {
+        let field = if self.prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{}.{field}", self.prefix)
+        };
+        self.errors.push(FieldError {
+            field,
+            reason: reason.into(),
+        });
+    }
+
+    fn check(&mut self, field: &str, result: Result<(), String>) {
+        if let Err(reason) = result {
+            self.fail(field, reason);
+        }
+    }
+
+    fn text(&mut self, field: &str, value: &str, max: usize) {
+        if value.trim().is_empty() {
+            self.fail(field, "must not be empty");
+        } else if value.chars().count() > max {
+            self.fail(field, format!("longer than {max} characters"));
+        } else if value.chars().any(|c| c.is_control()) {
+            self.fail(field, "contains control characters");
+        }
+    }
+
+    fn date(&mut self, field: &str, value: Date, earliest: Date, today: Date) {
+        if value > today {
+            self.fail(
+                field,
+                format!("{value} is in the future (today is {today})"),
+            );
+        } else if value < earliest {
+            self.fail(field, format!("{value} is before {earliest}"));
+        }
+    }
+
+    fn range(&mut self, field: &str, value: Option<f64>, min: f64, max: f64, unit: &str) {
+        let Some(v) = value else { return };
+        if !v.is_finite() || v < min || v > max {
+            self.fail(
+                field,
+                format!("{v} {unit} is outside the plausible range {min}–{max} {unit}"),
+            );
+        }
+    }
+
+    fn finish(self) -> Result<(), ValidationErrors> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ValidationErrors(self.errors))
+        }
+    }
+
+    fn absorb(&mut self, other: Result<(), ValidationErrors>) {
+        if let Err(e) = other {
+            self.errors.extend(e.0);
+        }
+    }
+}
+
+/// The earliest birth date accepted.
+pub fn earliest_birth_date() -> Date {
+    Date::from_ymd(1900, 1, 1).unwrap_or_else(|| unreachable!("1900-01-01 exists"))
+}
+
+/// Checks a patient's identity, demographics and every visit.
+///
+/// `today` is the node's current date (dates after it are rejected). NIK agreement with
+/// sex and birth date is checked separately by [`check_nik_agreement`], because a NIK that
+/// disagrees is sometimes the truth on the card and may be accepted knowingly.
+pub fn validate_patient(patient: &Patient, today: Date) -> Result<(), ValidationErrors> {
+    let mut c = Checker::default();
+    let ids = &patient.identifiers;
+    if let Some(nik) = &ids.nik {
+        c.check("identifiers.nik", Nik::parse(nik).map(drop));
+    }
+    if let Some(nik_ibu) = &ids.nik_ibu {
+        match Nik::parse(nik_ibu) {
+            Ok(n) if n.sex() != Sex::Female => c.fail(
+                "identifiers.nik_ibu",
+                "encodes a man, not a mother (day of birth < 41)",
+            ),
+            Ok(_) => {}
+            Err(e) => c.fail("identifiers.nik_ibu", e),
+        }
+    }
+    match ids.birth_order {
+        Some(n) if ids.nik_ibu.is_none() => c.fail(
+            "identifiers.birth_order",
+            format!("{n} given without nik_ibu"),
+        ),
+        Some(0) | Some(11..) => c.fail("identifiers.birth_order", "must be from 1 to 10"),
+        _ => {}
+    }
+    if let Some(kk) = &ids.kk {
+        c.check("identifiers.kk", check_kk(kk));
+    }
+    if let Some(bpjs) = &ids.bpjs {
+        c.check("identifiers.bpjs", check_bpjs(bpjs));
+    }
+    c.text("name", &patient.name, 200);
+    c.date(
+        "birth_date",
+        patient.birth_date,
+        earliest_birth_date(),
+        today,
+    );
+    c.check(
+        "address.village",
+        VillageCode::parse(&patient.address.village).map(drop),
+    );
+    for (field, value) in [
+        ("address.rt", &patient.address.rt),
+        ("address.rw", &patient.address.rw),
+    ] {
+        if let Some(v) = value {
+            match normalize_rt_rw(v) {
+                Ok(n) if &n == v => {}
+                Ok(n) => c.fail(field, format!("{v:?} must be stored as {n:?}")),
+                Err(e) => c.fail(field, e),
+            }
+        }
+    }
+    if let Some(line) = &patient.address.line {
+        c.text("address.line", line, 300);
+    }
+    for (id, visit) in &patient.visits {
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            c.fail(
+                &format!("visits.{id}"),
+                "visit key is not a 16-hex-digit visit id",
+            );
+        }
+        if let Some(old) = &visit.supersedes
+            && !patient.visits.contains_key(old)
+        {
+            c.fail(
+                &format!("visits.{id}.supersedes"),
+                format!("no visit {old} to correct"),
+            );
+        }
+        c.absorb(validate_visit(
+            visit,
+            patient,
+            today,
+            &format!("visits.{id}"),
+        ));
+    }
+    c.finish()
+}
+
+/// Checks that the NIK agrees with the stated sex and birth date.
+pub fn check_nik_agreement(patient: &Patient) -> Result<(), ValidationErrors> {
+    let mut c = Checker::default();
+    if let Some(nik) = &patient.identifiers.nik
+        && let Ok(n) = Nik::parse(nik)
+    {
+        c.check(
+            "identifiers.nik",
+            n.check_against(patient.sex, patient.birth_date),
+        );
+    }
+    c.finish()
+}
+
+/// Checks one visit of `patient`; field names start with `prefix`.
+pub fn validate_visit(
+    visit: &Visit,
+    patient: &Patient,
+    today: Date,
+    prefix: &str,
+) -> Result<(), ValidationErrors> {
+    let mut c = Checker::with_prefix(prefix);
+    c.date("date", visit.date, patient.birth_date, today);
+    c.text("recorded_by", &visit.recorded_by, 100);
+    let age_months = patient.age_months(visit.date);
+    check_measurements(&mut c, &visit.measurements, age_months);
+    for (i, imm) in visit.immunisations.iter().enumerate() {
+        if !(1..=6).contains(&imm.dose) {
+            c.fail(
+                &format!("immunisations.{i}.dose"),
+                format!("{} is not a dose from 1 to 6", imm.dose),
+            );
+        }
+        if let Some(lot) = &imm.lot {
+            c.text(&format!("immunisations.{i}.lot"), lot, 40);
+        }
+    }
+    for (i, s) in visit.screenings.iter().enumerate() {
+        if s.score > s.instrument.max_score() {
+            c.fail(
+                &format!("screenings.{i}.score"),
+                format!(
+                    "{} is above the {} maximum of {}",
+                    s.score,
+                    s.instrument,
+                    s.instrument.max_score()
+                ),
+            );
+        }
+    }
+    if visit.anc_number.is_some() || visit.gestational_weeks.is_some() {
+        if patient.sex != Sex::Female {
+            c.fail("anc_number", "antenatal care recorded for a man");
+        } else if !(10 * 12..=55 * 12).contains(&age_months) {
+            c.fail(
+                "anc_number",
+                format!("antenatal care at age {} years", age_months / 12),
+            );
+        }
+    }
+    if let Some(n) = visit.anc_number
+        && !(1..=12).contains(&n)
+    {
+        c.fail(
+            "anc_number",
+            format!("{n} is not an ANC contact from 1 to 12"),
+        );
+    }
+    if let Some(w) = visit.gestational_weeks
+        && !(1..=45).contains(&w)
+    {
+        c.fail("gestational_weeks", format!("{w} weeks is not a pregnancy"));
+    }
+    if let Some(note) = &visit.note {
+        c.text("note", note, 2000);
+    }
+    if let Some(mark) = &visit.entered_in_error {
+        c.text("entered_in_error.reason", &mark.reason, 500);
+        c.text("entered_in_error.by", &mark.by, 100);
+    }
+    c.finish()
+}
+
+fn check_measurements(c: &mut Checker, m: &Measurements, age_months: i32) {
+    let under_five = age_months < 60;
+    let (w_min, w_max) = if under_five {
+        (0.4, 40.0)
+    } else {
+        (2.0, 300.0)
+    };
+    c.range("measurements.weight_kg", m.weight_kg, w_min, w_max, "kg");
+    if m.length_cm.is_some() && age_months >= 36 {
+        c.fail(
+            "measurements.length_cm",
+            "lying length is measured under 36 months; use height_cm",
+        );
+    }
+    c.range("measurements.length_cm", m.length_cm, 30.0, 120.0, "cm");
+    let (h_min, h_max) = if under_five {
+        (40.0, 130.0)
+    } else {
+        (50.0, 250.0)
+    };
+    c.range("measurements.height_cm", m.height_cm, h_min, h_max, "cm");
+    c.range(
+        "measurements.head_circumference_cm",
+        m.head_circumference_cm,
+        20.0,
+        65.0,
+        "cm",
+    );
+    c.range("measurements.muac_cm", m.muac_cm, 5.0, 60.0, "cm");
+    c.range("measurements.waist_cm", m.waist_cm, 30.0, 250.0, "cm");
+    c.range(
+        "measurements.systolic_mmhg",
+        m.systolic_mmhg,
+        50.0,
+        300.0,
+        "mmHg",
+    );
+    c.range(
+        "measurements.diastolic_mmhg",
+        m.diastolic_mmhg,
+        20.0,
+        200.0,
+        "mmHg",
+    );
+    if let (Some(s), Some(d)) = (m.systolic_mmhg, m.diastolic_mmhg)
+        && s <= d
+    {
+        c.fail(
+            "measurements.diastolic_mmhg",
+            format!("{d} mmHg is not below systolic {s} mmHg"),
+        );
+    }
+    if m.systolic_mmhg.is_some() != m.diastolic_mmhg.is_some() {
+        c.fail(
+            "measurements.systolic_mmhg",
+            "blood pressure needs both systolic and diastolic",
+        );
+    }
+    c.range(
+        "measurements.glucose_mg_dl",
+        m.glucose_mg_dl,
+        10.0,
+        1000.0,
+        "mg/dL",
+    );
+    c.range("measurements.hb_g_dl", m.hb_g_dl, 2.0, 25.0, "g/dL");
+}
+
+/// Checks an activity record.
+pub fn validate_activity(activity: &Activity, today: Date) -> Result<(), ValidationErrors> {
+    let mut c = Checker::default();
+    c.date("date", activity.date, earliest_birth_date(), today);
+    for (id, by) in &activity.attendance {
+        if id.parse::<crate::RecordId>().is_err() {
+            c.fail(&format!("attendance.{id}"), "not a record id");
+        }
+        c.text(&format!("attendance.{id}"), by, 100);
+    }
+    if let Some(note) = &activity.note {
+        c.text("note", note, 2000);
+    }
+    c.finish()
+}
+
+/// Checks a scope's shape.
+pub fn validate_scope(scope: &Scope) -> Result<(), ValidationErrors> {
+    let mut c = Checker::default();
+    c.check("scope", scope.check());
+    c.finish()
+}
