@@ -1,0 +1,25 @@
+//! A node's durable store: every record it holds, in one redb file.
+//!
+//! This crate owns the file format ([`tables`](crate::tables) documents every table) and
+//! the rules that keep it consistent: a record's document, its metadata and its rows in
+//! the reconciliation index change in one transaction; a write is acknowledged only
+//! after it is durable; one thread owns all writes and batches them ([`writer`]);
+//! documents are loaded on demand, never all at start-up. It does not know about
+//! networks, peers or sessions, and it never decides what a record means beyond
+//! reading its envelope (id, kind, scope) from the model.
+//!
+//! Storage format: see `docs/storage.md` at the repository root.
+
+mod error;
+mod meta;
+mod migrate;
+mod read;
+mod store;
+mod tables;
+pub mod writer;
+
+pub use error::{OpenError, ReadError, WriteError};
+pub use meta::{RecordMeta, Summary};
+pub use migrate::SCHEMA_VERSION;
+pub use store::{DB_FILE, NodeInfo, Store, StoreOptions};
+pub use writer::{COMPACT_AFTER_CHUNKS, MAX_BATCH, WriteFn, WriteOutcome};

@@ -1,0 +1,60 @@
+//! Numbered, idempotent migrations, run when a store is opened.
+
+use redb::{ReadableTable, WriteTransaction};
+
+use crate::error::OpenError;
+use crate::tables::{CHANGES, INDEX, META, RECORDS, SNAPSHOTS, meta_keys};
+
+/// The schema version this code reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
+
+/// `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
+const MIGRATIONS: &[Migration] = &[create_tables_v1];
+
+fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(RECORDS)?;
+    tx.open_table(SNAPSHOTS)?;
+    tx.open_table(CHANGES)?;
+    tx.open_table(INDEX)?;
+    Ok(())
+}
+
+/// Reads the stored schema version (0 for a new file).
+pub(crate) fn stored_version(tx: &WriteTransaction) -> Result<u32, OpenError> {
+    let meta = tx.open_table(META).map_err(redb::Error::from)?;
+    let version = match meta
+        .get(meta_keys::SCHEMA_VERSION)
+        .map_err(redb::Error::from)?
+    {
+        None => 0,
+        Some(v) => {
+            let bytes: [u8; 4] = v
+                .value()
+                .try_into()
+                .map_err(|_| OpenError::Corrupt("schema version is not 4 bytes".into()))?;
+            u32::from_le_bytes(bytes)
+        }
+    };
+    Ok(version)
+}
+
+/// Brings the store to [`SCHEMA_VERSION`] inside `tx`. Returns the version found.
+pub(crate) fn migrate(tx: &WriteTransaction) -> Result<u32, OpenError> {
+    let found = stored_version(tx)?;
+    if found > SCHEMA_VERSION {
+        return Err(OpenError::TooNew {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for (from, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        step(tx)?;
+        let to = from as u32 + 1;
+        let mut meta = tx.open_table(META).map_err(redb::Error::from)?;
+        meta.insert(meta_keys::SCHEMA_VERSION, to.to_le_bytes().as_slice())
+            .map_err(redb::Error::from)?;
+    }
+    Ok(found)
+}

@@ -1,0 +1,383 @@
+//! The public face of a node's store.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata};
+use simpul_model::automerge::{ActorId, Automerge};
+use simpul_model::{Date, FacilityPath, Record, RecordId, check_history, node_actor};
+
+use crate::error::{OpenError, ReadError, WriteError};
+use crate::meta::RecordMeta;
+use crate::migrate::migrate;
+use crate::read::{load_document, stored_bytes};
+use crate::tables::{CHANGES, META, RECORDS, SNAPSHOTS, meta_keys};
+use crate::writer::{Request, WriteOutcome, Writer};
+
+/// The database file inside a node's data directory.
+pub const DB_FILE: &str = "simpul.redb";
+
+/// Write requests that may wait for the writer before senders block.
+const QUEUE_DEPTH: usize = 4096;
+
+/// Tunables of an open store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Documents kept loaded by the writer (each costs tens of KB). Default 256.
+    pub cache_docs: usize,
+    /// redb page cache in bytes. Default 32 MiB.
+    pub page_cache_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            cache_docs: 256,
+            page_cache_bytes: 32 << 20,
+        }
+    }
+}
+
+/// Who this node is, as recorded in its store.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    /// The node's facility path.
+    pub path: FacilityPath,
+    /// The Automerge actor the node writes with ([`node_actor`]).
+    pub actor: ActorId,
+}
+
+/// A node's store: cheap to clone, safe to share between threads.
+///
+/// Reads run on the caller's thread in their own read transaction. Writes are sent to
+/// the writer thread ([`crate::writer`]) and return once durably committed.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Arc<Database>,
+    file: PathBuf,
+    node: NodeInfo,
+    tx: Mutex<Option<SyncSender<Request>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Ok(mut tx) = self.tx.lock() {
+            tx.take();
+        }
+        if let Ok(mut writer) = self.writer.lock()
+            && let Some(handle) = writer.take()
+        {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn db_file(dir: &Path) -> PathBuf {
+    dir.join(DB_FILE)
+}
+
+fn open_db(file: &Path, options: &StoreOptions, create: bool) -> Result<Database, OpenError> {
+    let mut builder = Database::builder();
+    builder.set_cache_size(options.page_cache_bytes);
+    let result = if create {
+        builder.create(file)
+    } else {
+        builder.open(file)
+    };
+    result.map_err(|e| match e {
+        DatabaseError::DatabaseAlreadyOpen => OpenError::Locked(file.to_path_buf()),
+        other => OpenError::Db(other.into()),
+    })
+}
+
+impl Store {
+    /// Creates a new store for the node at `path` in `dir` (made owner-only if new).
+    /// `instance` tells this installation's actor id apart from earlier ones.
+    pub fn create(
+        dir: &Path,
+        path: &FacilityPath,
+        instance: [u8; 4],
+        options: StoreOptions,
+    ) -> Result<Store, OpenError> {
+        let file = db_file(dir);
+        if file.exists() {
+            return Err(OpenError::AlreadyExists(file));
+        }
+        let dir_err = |source| OpenError::Dir {
+            path: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(dir_err)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(dir_err)?;
+        }
+        let db = open_db(&file, &options, true)?;
+        let txn = db.begin_write()?;
+        migrate(&txn)?;
+        {
+            let mut meta = txn.open_table(META)?;
+            meta.insert(meta_keys::NODE_PATH, path.as_str().as_bytes())?;
+            meta.insert(meta_keys::ACTOR_INSTANCE, instance.as_slice())?;
+        }
+        txn.commit()?;
+        drop(db);
+        Self::open(dir, options)
+    }
+
+    /// Opens the store in `dir`, running any pending migrations. Reads only metadata:
+    /// no record is loaded.
+    pub fn open(dir: &Path, options: StoreOptions) -> Result<Store, OpenError> {
+        let file = db_file(dir);
+        if !file.exists() {
+            return Err(OpenError::Missing(file));
+        }
+        let db = open_db(&file, &options, false)?;
+        let txn = db.begin_write()?;
+        migrate(&txn)?;
+        let node = {
+            let meta = txn.open_table(META)?;
+            let path = meta
+                .get(meta_keys::NODE_PATH)?
+                .ok_or_else(|| OpenError::Corrupt("node path is missing".into()))?;
+            let path = std::str::from_utf8(path.value())
+                .ok()
+                .and_then(|p| FacilityPath::parse(p).ok())
+                .ok_or_else(|| OpenError::Corrupt("node path is not a facility path".into()))?;
+            let instance: [u8; 4] = meta
+                .get(meta_keys::ACTOR_INSTANCE)?
+                .and_then(|v| v.value().try_into().ok())
+                .ok_or_else(|| OpenError::Corrupt("actor instance is missing".into()))?;
+            NodeInfo {
+                actor: node_actor(&path, instance),
+                path,
+            }
+        };
+        txn.commit()?;
+        let db = Arc::new(db);
+        let (tx, rx) = sync_channel(QUEUE_DEPTH);
+        let writer = Writer::new(db.clone(), node.path.clone(), options.cache_docs, rx);
+        let handle = std::thread::Builder::new()
+            .name("simpul-store-writer".into())
+            .spawn(move || writer.run())
+            .map_err(OpenError::Thread)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                db,
+                file,
+                node,
+                tx: Mutex::new(Some(tx)),
+                writer: Mutex::new(Some(handle)),
+            }),
+        })
+    }
+
+    /// This node's identity.
+    pub fn node(&self) -> &NodeInfo {
+        &self.inner.node
+    }
+
+    /// The database file.
+    pub fn file(&self) -> &Path {
+        &self.inner.file
+    }
+
+    /// Size of the database file in bytes.
+    pub fn file_size(&self) -> std::io::Result<u64> {
+        std::fs::metadata(&self.inner.file).map(|m| m.len())
+    }
+
+    /// Queues a write and returns a receiver for its outcome (a blocking `recv()` or an
+    /// awaitable future). The outcome arrives once the write is durable or refused.
+    pub fn write_queued(
+        &self,
+        id: RecordId,
+        at_ms: u64,
+        op: impl FnOnce(&mut Option<Automerge>) -> Result<(), WriteError> + Send + 'static,
+    ) -> oneshot::Receiver<Result<WriteOutcome, WriteError>> {
+        let (reply, outcome) = oneshot::channel();
+        let request = Request {
+            id,
+            at_ms,
+            op: Box::new(op),
+            reply,
+        };
+        let sender = self.inner.tx.lock().ok().and_then(|tx| tx.clone());
+        if let Some(sender) = sender {
+            // If the writer is gone, the dropped reply makes the receiver report it.
+            let _ = sender.send(request);
+        }
+        outcome
+    }
+
+    /// Runs `op` on record `id` on the writer thread and waits until its result is
+    /// durable. See [`crate::WriteFn`].
+    pub fn write(
+        &self,
+        id: RecordId,
+        at_ms: u64,
+        op: impl FnOnce(&mut Option<Automerge>) -> Result<(), WriteError> + Send + 'static,
+    ) -> Result<WriteOutcome, WriteError> {
+        self.write_queued(id, at_ms, op)
+            .recv()
+            .map_err(|_| WriteError::Closed)?
+    }
+
+    /// Stores a new record, validated, written by this node's actor.
+    pub fn insert_record(
+        &self,
+        record: Record,
+        today: Date,
+        at_ms: u64,
+    ) -> Result<WriteOutcome, WriteError> {
+        let actor = self.node().actor.clone();
+        self.write(record.id, at_ms, move |doc| {
+            if doc.is_some() {
+                return Err(WriteError::AlreadyExists(record.id));
+            }
+            *doc = Some(record.create_document(actor, today, at_ms)?);
+            Ok(())
+        })
+    }
+
+    /// Changes a stored record: `edit` gets its current content; the result is validated,
+    /// checked against clinical history, and written as field-level changes.
+    pub fn update_record(
+        &self,
+        id: RecordId,
+        today: Date,
+        at_ms: u64,
+        edit: impl FnOnce(&mut Record) -> Result<(), WriteError> + Send + 'static,
+    ) -> Result<WriteOutcome, WriteError> {
+        self.write(id, at_ms, move |doc| {
+            let doc = doc.as_mut().ok_or(WriteError::NotFound(id))?;
+            let mut record = Record::from_document(doc)?;
+            edit(&mut record)?;
+            record.write_into(doc, today, at_ms)?;
+            Ok(())
+        })
+    }
+
+    /// Takes in a whole document from outside (a file, a peer): stores it if new, merges
+    /// it if not. The result is validated and must keep every clinical fact already held.
+    pub fn merge_document(
+        &self,
+        mut incoming: Automerge,
+        today: Date,
+        at_ms: u64,
+    ) -> Result<WriteOutcome, WriteError> {
+        let record = Record::from_document(&incoming)?;
+        self.write(record.id, at_ms, move |doc| {
+            match doc {
+                None => {
+                    record
+                        .validate(today)
+                        .map_err(simpul_model::RecordError::from)?;
+                    *doc = Some(incoming);
+                }
+                Some(existing) => {
+                    let before = Record::from_document(existing)?;
+                    existing
+                        .merge(&mut incoming)
+                        .map_err(simpul_model::RecordError::from)?;
+                    let after = Record::from_document(existing)?;
+                    after
+                        .validate(today)
+                        .map_err(simpul_model::RecordError::from)?;
+                    check_history(&before, &after)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// The record's metadata, if stored.
+    pub fn meta(&self, id: RecordId) -> Result<Option<RecordMeta>, ReadError> {
+        let txn = self.inner.db.begin_read()?;
+        let records = txn.open_table(RECORDS)?;
+        let row = records.get(id.as_bytes())?;
+        row.map(|v| {
+            RecordMeta::decode(v.value()).map_err(|reason| ReadError::Corrupt { id, reason })
+        })
+        .transpose()
+    }
+
+    /// The record's document, loaded from disk and checked against its stored digest.
+    pub fn load(&self, id: RecordId) -> Result<Option<(RecordMeta, Automerge)>, ReadError> {
+        let txn = self.inner.db.begin_read()?;
+        let records = txn.open_table(RECORDS)?;
+        let Some(row) = records.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let meta =
+            RecordMeta::decode(row.value()).map_err(|reason| ReadError::Corrupt { id, reason })?;
+        let doc = load_document(
+            &txn.open_table(SNAPSHOTS)?,
+            &txn.open_table(CHANGES)?,
+            id,
+            &meta,
+        )?;
+        Ok(Some((meta, doc)))
+    }
+
+    /// The record's content.
+    pub fn record(&self, id: RecordId) -> Result<Option<(RecordMeta, Record)>, ReadError> {
+        let Some((meta, doc)) = self.load(id)? else {
+            return Ok(None);
+        };
+        let record = Record::from_document(&doc).map_err(|e| ReadError::Corrupt {
+            id,
+            reason: e.to_string(),
+        })?;
+        Ok(Some((meta, record)))
+    }
+
+    /// The record's stored bytes (snapshot then change chunks), loadable by any
+    /// Automerge implementation as one document.
+    pub fn stored_bytes(&self, id: RecordId) -> Result<Option<Vec<u8>>, ReadError> {
+        let txn = self.inner.db.begin_read()?;
+        let records = txn.open_table(RECORDS)?;
+        let Some(row) = records.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let meta =
+            RecordMeta::decode(row.value()).map_err(|reason| ReadError::Corrupt { id, reason })?;
+        stored_bytes(
+            &txn.open_table(SNAPSHOTS)?,
+            &txn.open_table(CHANGES)?,
+            id,
+            &meta,
+        )
+        .map(Some)
+    }
+
+    /// Every record's id and metadata, in id order. Loads no document.
+    pub fn list(&self) -> Result<Vec<(RecordId, RecordMeta)>, ReadError> {
+        let txn = self.inner.db.begin_read()?;
+        let records = txn.open_table(RECORDS)?;
+        let mut out = Vec::with_capacity(records.len()? as usize);
+        for row in records.iter()? {
+            let (key, value) = row?;
+            let id = RecordId::from_bytes(*key.value());
+            let meta = RecordMeta::decode(value.value())
+                .map_err(|reason| ReadError::Corrupt { id, reason })?;
+            out.push((id, meta));
+        }
+        Ok(out)
+    }
+
+    /// Number of records stored.
+    pub fn count(&self) -> Result<u64, ReadError> {
+        let txn = self.inner.db.begin_read()?;
+        Ok(txn.open_table(RECORDS)?.len()?)
+    }
+}

@@ -1,0 +1,40 @@
+//! The redb schema. Every table name carries a version; a layout change gets a new name
+//! and a migration in [`crate::migrate`].
+//!
+//! Record ids are the 16 raw bytes of a [`simpul_model::RecordId`].
+
+use redb::TableDefinition;
+
+/// Node metadata. Key: a name from [`meta_keys`]. Value: bytes whose layout the key names.
+pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta-1");
+
+/// Names of the rows of [`META`].
+pub(crate) mod meta_keys {
+    /// Store schema version, `u32` little-endian. Absent in a store not yet migrated.
+    pub(crate) const SCHEMA_VERSION: &str = "schema_version";
+    /// The node's facility path, UTF-8.
+    pub(crate) const NODE_PATH: &str = "node_path";
+    /// Four random bytes that, with the path, form this node's Automerge actor id.
+    pub(crate) const ACTOR_INSTANCE: &str = "actor_instance";
+}
+
+/// One row per record. Key: record id. Value: a postcard-encoded [`crate::RecordMeta`]
+/// (kind, scope, heads digest, timestamps, sizes, a short summary for listings).
+pub(crate) const RECORDS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("records-1");
+
+/// The compacted document. Key: record id. Value: `Automerge::save()` output.
+pub(crate) const SNAPSHOTS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("snapshots-1");
+
+/// Incremental changes written since the snapshot. Key: (record id, sequence number from
+/// 0). Value: `Automerge::save_after(previous heads)` output. Loading a record reads its
+/// snapshot followed by these chunks in key order. Folded into the snapshot and deleted
+/// when the record is compacted.
+pub(crate) const CHANGES: TableDefinition<(&[u8; 16], u32), &[u8]> =
+    TableDefinition::new("changes-1");
+
+/// The reconciliation index. Key: (scope key, record id), one row per path of the
+/// record's scope, where the scope key is `"up:<path>"` or `"down:<path>"`, so a
+/// facility's subtree is one key range. Value: 40 bytes, the record's last-modified
+/// time (Unix ms, `u64` big-endian) then its heads digest (32 bytes).
+pub(crate) const INDEX: TableDefinition<(&str, &[u8; 16]), &[u8; 40]> =
+    TableDefinition::new("index-1");

@@ -1,0 +1,313 @@
+//! The one thread that owns writes to the database.
+//!
+//! Requests arrive over a channel; the writer takes every request already queued (up to
+//! [`MAX_BATCH`]) into one write transaction and commits it durably before any of them
+//! is answered. A request is acknowledged only once its commit has returned, so an
+//! acknowledged write survives a crash at any instant after. A burst of writes costs one
+//! fsync, not one per record.
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::mpsc::Receiver;
+
+use lru::LruCache;
+use redb::{Database, Durability, ReadableTable, WriteTransaction};
+use simpul_model::automerge::Automerge;
+use simpul_model::{FacilityPath, Record, RecordError, RecordId, heads_digest};
+
+use crate::error::{ReadError, WriteError};
+use crate::meta::{RecordMeta, Summary, scope_keys};
+use crate::read::load_document;
+use crate::tables::{CHANGES, INDEX, RECORDS, SNAPSHOTS};
+
+/// Most requests committed in one transaction. A crash loses only unacknowledged
+/// requests, whatever this is; it bounds how long the first request of a burst waits.
+pub const MAX_BATCH: usize = 512;
+
+/// A record is compacted (changes folded into a new snapshot) once it has this many
+/// change chunks, or once its chunks outweigh its snapshot.
+pub const COMPACT_AFTER_CHUNKS: u32 = 32;
+
+/// A change to one record, run on the writer thread with the record's current document
+/// (`None` if the store does not have it). It may create, replace or modify the document;
+/// returning an error discards whatever it did.
+pub type WriteFn = Box<dyn FnOnce(&mut Option<Automerge>) -> Result<(), WriteError> + Send>;
+
+/// What a successful write did.
+#[derive(Debug, Clone)]
+pub struct WriteOutcome {
+    /// The record written.
+    pub id: RecordId,
+    /// The document's heads after the write.
+    pub heads: Vec<simpul_model::automerge::ChangeHash>,
+    /// The record's metadata after the write.
+    pub meta: RecordMeta,
+    /// False when the write produced no new change (the store already had it all).
+    pub changed: bool,
+    /// True when the record was new to this store.
+    pub created: bool,
+}
+
+pub(crate) struct Request {
+    pub(crate) id: RecordId,
+    pub(crate) at_ms: u64,
+    pub(crate) op: WriteFn,
+    pub(crate) reply: oneshot::Sender<Result<WriteOutcome, WriteError>>,
+}
+
+pub(crate) struct Writer {
+    pub(crate) db: Arc<Database>,
+    pub(crate) node: FacilityPath,
+    pub(crate) cache: LruCache<RecordId, Automerge>,
+    pub(crate) rx: Receiver<Request>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        db: Arc<Database>,
+        node: FacilityPath,
+        cache_docs: usize,
+        rx: Receiver<Request>,
+    ) -> Self {
+        let cap = NonZeroUsize::new(cache_docs.max(1)).unwrap_or(NonZeroUsize::MIN);
+        Self {
+            db,
+            node,
+            cache: LruCache::new(cap),
+            rx,
+        }
+    }
+
+    /// Serves requests until every sender is dropped.
+    pub(crate) fn run(mut self) {
+        while let Ok(first) = self.rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match self.rx.try_recv() {
+                    Ok(req) => batch.push(req),
+                    Err(_) => break,
+                }
+            }
+            self.process(batch);
+        }
+    }
+
+    fn process(&mut self, batch: Vec<Request>) {
+        let txn = match self.db.begin_write() {
+            Ok(mut txn) => {
+                if let Err(e) = txn.set_durability(Durability::Immediate) {
+                    return fail_all(batch, &format!("{e}"));
+                }
+                txn
+            }
+            Err(e) => return fail_all(batch, &format!("{e}")),
+        };
+        let mut replies = Vec::with_capacity(batch.len());
+        let mut touched = Vec::with_capacity(batch.len());
+        for req in batch {
+            touched.push(req.id);
+            let result = self.apply(&txn, req.id, req.at_ms, req.op);
+            if let Err(WriteError::Db(e)) = &result {
+                // The transaction may be half-written: abandon the whole batch.
+                let reason = e.to_string();
+                drop(txn);
+                self.evict(&touched);
+                let _ = req.reply.send(Err(WriteError::BatchFailed(reason.clone())));
+                for (reply, _) in replies {
+                    let _ = Self::send(reply, Err(WriteError::BatchFailed(reason.clone())));
+                }
+                return;
+            }
+            replies.push((req.reply, result));
+        }
+        match txn.commit() {
+            Ok(()) => {
+                for (reply, result) in replies {
+                    Self::send(reply, result);
+                }
+            }
+            Err(e) => {
+                self.evict(&touched);
+                let reason = e.to_string();
+                for (reply, _) in replies {
+                    Self::send(reply, Err(WriteError::BatchFailed(reason.clone())));
+                }
+            }
+        }
+    }
+
+    fn send(
+        reply: oneshot::Sender<Result<WriteOutcome, WriteError>>,
+        result: Result<WriteOutcome, WriteError>,
+    ) {
+        // The requester may have given up waiting; the write stands either way.
+        let _ = reply.send(result);
+    }
+
+    fn evict(&mut self, ids: &[RecordId]) {
+        for id in ids {
+            self.cache.pop(id);
+        }
+    }
+
+    fn apply(
+        &mut self,
+        txn: &WriteTransaction,
+        id: RecordId,
+        at_ms: u64,
+        op: WriteFn,
+    ) -> Result<WriteOutcome, WriteError> {
+        let key = id.as_bytes();
+        let old_meta = {
+            let records = txn.open_table(RECORDS)?;
+            let row = records.get(key)?;
+            match row {
+                None => None,
+                Some(bytes) => Some(RecordMeta::decode(bytes.value()).map_err(|reason| {
+                    WriteError::Read(Box::new(ReadError::Corrupt { id, reason }))
+                })?),
+            }
+        };
+        let mut doc = match (self.cache.pop(&id), &old_meta) {
+            (Some(doc), Some(_)) => Some(doc),
+            (_, Some(meta)) => {
+                let snapshots = txn.open_table(SNAPSHOTS)?;
+                let changes = txn.open_table(CHANGES)?;
+                Some(load_document(&snapshots, &changes, id, meta).map_err(Box::new)?)
+            }
+            (_, None) => None,
+        };
+        let before_heads = doc.as_ref().map(|d| d.get_heads());
+        op(&mut doc)?;
+        let Some(doc) = doc else {
+            return Err(WriteError::Rejected(RecordError::Shape(
+                "the write left no document".into(),
+            )));
+        };
+        let record = Record::from_document(&doc)?;
+        if record.id != id {
+            return Err(WriteError::WrongId {
+                expected: id,
+                found: record.id,
+            });
+        }
+        if !record.scope.held_by(&self.node) {
+            return Err(WriteError::OutOfScope {
+                id,
+                node: self.node.clone(),
+            });
+        }
+        let heads = doc.get_heads();
+        if let (Some(meta), Some(before)) = (&old_meta, &before_heads)
+            && *before == heads
+        {
+            let meta = meta.clone();
+            self.cache.put(id, doc);
+            return Ok(WriteOutcome {
+                id,
+                heads,
+                meta,
+                changed: false,
+                created: false,
+            });
+        }
+        let meta = self.persist(
+            txn,
+            id,
+            at_ms,
+            &doc,
+            &record,
+            old_meta.as_ref(),
+            before_heads.as_deref(),
+        )?;
+        self.cache.put(id, doc);
+        Ok(WriteOutcome {
+            id,
+            heads,
+            meta,
+            changed: true,
+            created: old_meta.is_none(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn persist(
+        &self,
+        txn: &WriteTransaction,
+        id: RecordId,
+        at_ms: u64,
+        doc: &Automerge,
+        record: &Record,
+        old: Option<&RecordMeta>,
+        before_heads: Option<&[simpul_model::automerge::ChangeHash]>,
+    ) -> Result<RecordMeta, WriteError> {
+        let key = id.as_bytes();
+        let mut snapshots = txn.open_table(SNAPSHOTS)?;
+        let mut changes = txn.open_table(CHANGES)?;
+        let (mut snapshot_len, mut changes_len, mut chunks, mut next_seq) = match old {
+            Some(m) => (m.snapshot_len, m.changes_len, m.chunks, m.next_seq),
+            None => (0, 0, 0, 0),
+        };
+        let incremental = match (old, before_heads) {
+            (Some(_), Some(before)) => Some(doc.save_after(before)),
+            _ => None,
+        };
+        let compact = match &incremental {
+            None => true,
+            Some(bytes) => {
+                chunks + 1 >= COMPACT_AFTER_CHUNKS
+                    || changes_len as usize + bytes.len() > snapshot_len as usize
+            }
+        };
+        if compact {
+            let snapshot = doc.save();
+            snapshots.insert(key, snapshot.as_slice())?;
+            if chunks > 0 {
+                changes.retain_in((key, 0)..=(key, u32::MAX), |_, _| false)?;
+            }
+            snapshot_len = snapshot.len() as u32;
+            changes_len = 0;
+            chunks = 0;
+        } else if let Some(bytes) = incremental {
+            changes.insert((key, next_seq), bytes.as_slice())?;
+            changes_len += bytes.len() as u32;
+            chunks += 1;
+            next_seq += 1;
+        }
+        let meta = RecordMeta {
+            kind: record.kind(),
+            scope: record.scope.clone(),
+            heads_digest: heads_digest(&doc.get_heads()),
+            created_ms: old.map_or(at_ms, |m| m.created_ms),
+            modified_ms: at_ms,
+            snapshot_len,
+            changes_len,
+            chunks,
+            next_seq,
+            summary: Summary::of(record),
+        };
+        let mut records = txn.open_table(RECORDS)?;
+        records.insert(key, meta.encode().as_slice())?;
+        let mut index = txn.open_table(INDEX)?;
+        if let Some(old) = old {
+            for scope_key in scope_keys(&old.scope) {
+                index.remove((scope_key.as_str(), key))?;
+            }
+        }
+        let mut entry = [0u8; 40];
+        entry[..8].copy_from_slice(&meta.modified_ms.to_be_bytes());
+        entry[8..].copy_from_slice(&meta.heads_digest);
+        for scope_key in scope_keys(&meta.scope) {
+            index.insert((scope_key.as_str(), key), &entry)?;
+        }
+        Ok(meta)
+    }
+}
+
+fn fail_all(batch: Vec<Request>, reason: &str) {
+    for req in batch {
+        let _ = req
+            .reply
+            .send(Err(WriteError::BatchFailed(reason.to_string())));
+    }
+}

@@ -1,0 +1,172 @@
+//! The store keeps what it acknowledged, refuses what it must, and changes nothing when
+//! it refuses.
+
+mod common;
+
+use common::*;
+use simpul_model::{RecordBody, RecordError};
+use simpul_store::{COMPACT_AFTER_CHUNKS, OpenError, Store, StoreOptions, WriteError};
+
+#[test]
+fn records_round_trip_and_survive_reopening() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), POSYANDU);
+    let rec = record(1, POSYANDU);
+    let out = store
+        .insert_record(rec.clone(), today(), 1_000)
+        .expect("insert");
+    assert!(out.created && out.changed);
+    drop(store);
+
+    let store = Store::open(dir.path(), StoreOptions::default()).expect("reopen");
+    assert_eq!(store.node().path.as_str(), POSYANDU);
+    let (meta, back) = store.record(rec.id).expect("read").expect("present");
+    assert_eq!(back, rec);
+    assert_eq!(meta.summary.label, "Pasien 1");
+    assert_eq!(store.count().expect("count"), 1);
+}
+
+#[test]
+fn updates_append_changes_and_compact() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), POSYANDU);
+    let rec = record(2, POSYANDU);
+    store
+        .insert_record(rec.clone(), today(), 1_000)
+        .expect("insert");
+    let mut saw_chunks = false;
+    for n in 0..(COMPACT_AFTER_CHUNKS * 2) {
+        let out = store
+            .update_record(rec.id, today(), 2_000 + u64::from(n), move |r| {
+                let RecordBody::Patient(p) = &mut r.body else {
+                    unreachable!()
+                };
+                p.visits.insert(visit_key(n), visit(n));
+                Ok(())
+            })
+            .expect("update");
+        assert!(out.meta.chunks < COMPACT_AFTER_CHUNKS);
+        saw_chunks |= out.meta.chunks > 0;
+    }
+    assert!(saw_chunks, "small updates are stored as change chunks");
+    drop(store);
+    let store = Store::open(dir.path(), StoreOptions::default()).expect("reopen");
+    let (_, back) = store.record(rec.id).expect("read").expect("present");
+    assert_eq!(
+        back.patient().expect("patient").visits.len(),
+        (COMPACT_AFTER_CHUNKS * 2) as usize
+    );
+}
+
+#[test]
+fn refused_writes_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), POSYANDU);
+    let rec = record(3, POSYANDU);
+    store
+        .insert_record(rec.clone(), today(), 1_000)
+        .expect("insert");
+    let before = store.stored_bytes(rec.id).expect("read").expect("present");
+
+    // Invalid value.
+    let err = store
+        .update_record(rec.id, today(), 2_000, |r| {
+            let RecordBody::Patient(p) = &mut r.body else {
+                unreachable!()
+            };
+            p.name = String::new();
+            Ok(())
+        })
+        .unwrap_err();
+    assert!(
+        matches!(err, WriteError::Rejected(RecordError::Invalid(ref e)) if e.has_field("name")),
+        "{err}"
+    );
+    // Same id again.
+    assert!(matches!(
+        store.insert_record(rec.clone(), today(), 3_000),
+        Err(WriteError::AlreadyExists(_))
+    ));
+    // A record of another posyandu does not belong here.
+    let other = record(4, "3273/P3273010201/3273010201-PU1/3273010201-PY05");
+    assert!(matches!(
+        store.insert_record(other.clone(), today(), 3_000),
+        Err(WriteError::OutOfScope { .. })
+    ));
+    assert!(store.record(other.id).expect("read").is_none());
+    // Updating a missing record.
+    assert!(matches!(
+        store.update_record(other.id, today(), 3_000, |_| Ok(())),
+        Err(WriteError::NotFound(_))
+    ));
+
+    assert_eq!(
+        store.stored_bytes(rec.id).expect("read").expect("present"),
+        before
+    );
+    assert_eq!(store.count().expect("count"), 1);
+}
+
+#[test]
+fn a_merge_that_would_erase_a_visit_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), POSYANDU);
+    let rec = record(5, POSYANDU);
+    store
+        .insert_record(rec.clone(), today(), 1_000)
+        .expect("insert");
+    store
+        .update_record(rec.id, today(), 2_000, |r| {
+            let RecordBody::Patient(p) = &mut r.body else {
+                unreachable!()
+            };
+            p.visits.insert(visit_key(1), visit(1));
+            Ok(())
+        })
+        .expect("add visit");
+    let (_, doc) = store.load(rec.id).expect("read").expect("present");
+
+    // Elsewhere, someone deletes the visit key directly in the document.
+    let mut hostile = doc.fork();
+    {
+        use simpul_model::automerge::ReadDoc;
+        use simpul_model::automerge::transaction::Transactable;
+        let mut tx = hostile.transaction();
+        let (_, patient) = tx
+            .get(simpul_model::automerge::ROOT, "patient")
+            .expect("get")
+            .expect("patient");
+        let (_, visits) = tx.get(&patient, "visits").expect("get").expect("visits");
+        tx.delete(&visits, visit_key(1).as_str()).expect("delete");
+        tx.commit();
+    }
+    let before = store.stored_bytes(rec.id).expect("read");
+    let err = store.merge_document(hostile, today(), 3_000).unwrap_err();
+    assert!(err.to_string().contains("removed"), "{err}");
+    assert_eq!(store.stored_bytes(rec.id).expect("read"), before);
+
+    // The same document without the deletion merges as a no-op.
+    let out = store.merge_document(doc, today(), 4_000).expect("merge");
+    assert!(!out.changed);
+}
+
+#[test]
+fn opening_twice_or_missing_is_a_clear_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert!(matches!(
+        Store::open(dir.path(), StoreOptions::default()),
+        Err(OpenError::Missing(_))
+    ));
+    let store = create(dir.path(), POSYANDU);
+    let second = Store::open(dir.path(), StoreOptions::default());
+    assert!(
+        matches!(second, Err(OpenError::Locked(_))),
+        "{:?}",
+        second.err()
+    );
+    assert!(matches!(
+        Store::create(dir.path(), &path(POSYANDU), [0; 4], StoreOptions::default()),
+        Err(OpenError::AlreadyExists(_))
+    ));
+    drop(store);
+}
