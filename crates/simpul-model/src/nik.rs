@@ -138,11 +138,11 @@ mod tests {
         let woman = Nik::parse("3273015208900003").expect("valid");
         let err = woman
             .check_against(Sex::Male, date("1990-08-12"))
-            .unwrap_err();
+            .expect_err("must fail");
         assert!(err.contains("sex"), "{err}");
         let err = woman
             .check_against(Sex::Female, date("1990-08-13"))
-            .unwrap_err();
+            .expect_err("must fail");
         assert!(err.contains("birth date"), "{err}");
         assert!(
             woman
@@ -165,7 +165,7 @@ mod tests {
             ("3273015213900003", "real day"),
             ("3273015208900000", "serial"),
         ] {
-            let err = Nik::parse(bad).unwrap_err();
+            let err = Nik::parse(bad).expect_err("must fail");
             assert!(err.contains(why), "{bad}: {err}");
         }
     }

@@ -178,7 +178,9 @@ fn rewriting_or_removing_a_visit_is_refused() {
         .expect("visit")
         .measurements
         .weight_kg = Some(70.0);
-    let err = changed.write_into(&mut doc, today(), 2_000).unwrap_err();
+    let err = changed
+        .write_into(&mut doc, today(), 2_000)
+        .expect_err("must fail");
     assert!(matches!(err, RecordError::History(_)), "{err}");
 
     let mut removed = Record::from_document(&doc).expect("reads");
@@ -186,7 +188,9 @@ fn rewriting_or_removing_a_visit_is_refused() {
         unreachable!()
     };
     p.visits.clear();
-    let err = removed.write_into(&mut doc, today(), 2_000).unwrap_err();
+    let err = removed
+        .write_into(&mut doc, today(), 2_000)
+        .expect_err("must fail");
     assert!(err.to_string().contains("removed"), "{err}");
     assert_eq!(
         doc.get_heads(),

@@ -202,7 +202,7 @@ impl Store {
         &self,
         id: RecordId,
         at_ms: u64,
-        op: impl FnOnce(&mut Option<Automerge>) -> Result<(), WriteError> + Send + 'static,
+        op: impl FnOnce(&mut Option<Automerge>) -> Result<Record, WriteError> + Send + 'static,
     ) -> oneshot::Receiver<Result<WriteOutcome, WriteError>> {
         let (reply, outcome) = oneshot::channel();
         let request = Request {
@@ -225,7 +225,7 @@ impl Store {
         &self,
         id: RecordId,
         at_ms: u64,
-        op: impl FnOnce(&mut Option<Automerge>) -> Result<(), WriteError> + Send + 'static,
+        op: impl FnOnce(&mut Option<Automerge>) -> Result<Record, WriteError> + Send + 'static,
     ) -> Result<WriteOutcome, WriteError> {
         self.write_queued(id, at_ms, op)
             .recv()
@@ -245,7 +245,7 @@ impl Store {
                 return Err(WriteError::AlreadyExists(record.id));
             }
             *doc = Some(record.create_document(actor, today, at_ms)?);
-            Ok(())
+            Ok(record)
         })
     }
 
@@ -263,7 +263,7 @@ impl Store {
             let mut record = Record::from_document(doc)?;
             edit(&mut record)?;
             record.write_into(doc, today, at_ms)?;
-            Ok(())
+            Ok(record)
         })
     }
 
@@ -276,27 +276,26 @@ impl Store {
         at_ms: u64,
     ) -> Result<WriteOutcome, WriteError> {
         let record = Record::from_document(&incoming)?;
-        self.write(record.id, at_ms, move |doc| {
-            match doc {
-                None => {
-                    record
-                        .validate(today)
-                        .map_err(simpul_model::RecordError::from)?;
-                    *doc = Some(incoming);
-                }
-                Some(existing) => {
-                    let before = Record::from_document(existing)?;
-                    existing
-                        .merge(&mut incoming)
-                        .map_err(simpul_model::RecordError::from)?;
-                    let after = Record::from_document(existing)?;
-                    after
-                        .validate(today)
-                        .map_err(simpul_model::RecordError::from)?;
-                    check_history(&before, &after)?;
-                }
+        self.write(record.id, at_ms, move |doc| match doc {
+            None => {
+                record
+                    .validate(today)
+                    .map_err(simpul_model::RecordError::from)?;
+                *doc = Some(incoming);
+                Ok(record)
             }
-            Ok(())
+            Some(existing) => {
+                let before = Record::from_document(existing)?;
+                existing
+                    .merge(&mut incoming)
+                    .map_err(simpul_model::RecordError::from)?;
+                let after = Record::from_document(existing)?;
+                after
+                    .validate(today)
+                    .map_err(simpul_model::RecordError::from)?;
+                check_history(&before, &after)?;
+                Ok(after)
+            }
         })
     }
 

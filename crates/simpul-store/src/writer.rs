@@ -29,9 +29,10 @@ pub const MAX_BATCH: usize = 512;
 pub const COMPACT_AFTER_CHUNKS: u32 = 32;
 
 /// A change to one record, run on the writer thread with the record's current document
-/// (`None` if the store does not have it). It may create, replace or modify the document;
-/// returning an error discards whatever it did.
-pub type WriteFn = Box<dyn FnOnce(&mut Option<Automerge>) -> Result<(), WriteError> + Send>;
+/// (`None` if the store does not have it). It may create, replace or modify the document,
+/// and returns the record as the document now stands (which it has at hand, so the
+/// writer need not read the document again). Returning an error discards whatever it did.
+pub type WriteFn = Box<dyn FnOnce(&mut Option<Automerge>) -> Result<Record, WriteError> + Send>;
 
 /// What a successful write did.
 #[derive(Debug, Clone)]
@@ -114,7 +115,7 @@ impl Writer {
                 self.evict(&touched);
                 let _ = req.reply.send(Err(WriteError::BatchFailed(reason.clone())));
                 for (reply, _) in replies {
-                    let _ = Self::send(reply, Err(WriteError::BatchFailed(reason.clone())));
+                    Self::send(reply, Err(WriteError::BatchFailed(reason.clone())));
                 }
                 return;
             }
@@ -178,13 +179,17 @@ impl Writer {
             (_, None) => None,
         };
         let before_heads = doc.as_ref().map(|d| d.get_heads());
-        op(&mut doc)?;
+        let record = op(&mut doc)?;
         let Some(doc) = doc else {
             return Err(WriteError::Rejected(RecordError::Shape(
                 "the write left no document".into(),
             )));
         };
-        let record = Record::from_document(&doc)?;
+        debug_assert_eq!(
+            Record::from_document(&doc).ok().as_ref(),
+            Some(&record),
+            "a write op returned a record its document does not hold"
+        );
         if record.id != id {
             return Err(WriteError::WrongId {
                 expected: id,

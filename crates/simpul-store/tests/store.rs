@@ -77,7 +77,7 @@ fn refused_writes_change_nothing() {
             p.name = String::new();
             Ok(())
         })
-        .unwrap_err();
+        .expect_err("must fail");
     assert!(
         matches!(err, WriteError::Rejected(RecordError::Invalid(ref e)) if e.has_field("name")),
         "{err}"
@@ -141,7 +141,9 @@ fn a_merge_that_would_erase_a_visit_is_refused() {
         tx.commit();
     }
     let before = store.stored_bytes(rec.id).expect("read");
-    let err = store.merge_document(hostile, today(), 3_000).unwrap_err();
+    let err = store
+        .merge_document(hostile, today(), 3_000)
+        .expect_err("must fail");
     assert!(err.to_string().contains("removed"), "{err}");
     assert_eq!(store.stored_bytes(rec.id).expect("read"), before);
 

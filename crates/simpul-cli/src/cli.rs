@@ -1,0 +1,236 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// simpul: the sync node of Integrasi Layanan Primer.
+///
+/// Holds patient and activity records of a facility (posyandu, pustu, puskesmas or
+/// district health office) and replicates them to the facilities that should hold them.
+#[derive(Debug, Parser)]
+#[command(name = "simpul", version, after_help = crate::exit::HELP)]
+pub(crate) struct Cli {
+    /// The node's data directory (holds simpul.redb).
+    #[arg(long, global = true, env = "SIMPUL_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Create a node's store.
+    Init {
+        /// The node's facility path, e.g. 3273/P3273010201/3273010201-PU1/3273010201-PY04.
+        #[arg(long)]
+        path: String,
+    },
+    /// Register, inspect and list people.
+    #[command(subcommand)]
+    Patient(PatientCommand),
+    /// Record visits.
+    #[command(subcommand)]
+    Visit(VisitCommand),
+    /// Move records in and out as Automerge documents.
+    #[command(subcommand)]
+    Doc(DocCommand),
+    /// Fill the store with a realistic, deterministic ILP dataset.
+    Gen(GenArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PatientCommand {
+    /// Register a person; prints the new record's id.
+    Add(Box<PatientAdd>),
+    /// Show one person with their visits.
+    Show {
+        /// Record id.
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the people this node holds.
+    List {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PatientAdd {
+    /// NIK, 16 digits (omit for a newborn registered with --nik-ibu).
+    #[arg(long)]
+    pub(crate) nik: Option<String>,
+    /// Full name.
+    #[arg(long)]
+    pub(crate) name: String,
+    /// F or M.
+    #[arg(long)]
+    pub(crate) sex: String,
+    /// YYYY-MM-DD.
+    #[arg(long)]
+    pub(crate) birth_date: String,
+    /// Kemendagri village code, 3273010001 or 32.73.01.0001.
+    #[arg(long)]
+    pub(crate) village: String,
+    /// RT number.
+    #[arg(long)]
+    pub(crate) rt: Option<String>,
+    /// RW number.
+    #[arg(long)]
+    pub(crate) rw: Option<String>,
+    /// Street and house.
+    #[arg(long)]
+    pub(crate) address: Option<String>,
+    /// The mother's NIK, for a newborn without one.
+    #[arg(long)]
+    pub(crate) nik_ibu: Option<String>,
+    /// Birth order with --nik-ibu (2 for the second twin).
+    #[arg(long)]
+    pub(crate) birth_order: Option<u32>,
+    /// Family card number.
+    #[arg(long)]
+    pub(crate) kk: Option<String>,
+    /// BPJS card number.
+    #[arg(long)]
+    pub(crate) bpjs: Option<String>,
+    /// The mother's record id.
+    #[arg(long)]
+    pub(crate) mother: Option<String>,
+    /// Facility the person is registered at (default: this node).
+    #[arg(long)]
+    pub(crate) facility: Option<String>,
+    /// Store the NIK even though it disagrees with sex or birth date (as on the card).
+    #[arg(long)]
+    pub(crate) accept_nik_mismatch: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum VisitCommand {
+    /// Record a visit; prints the new visit's id.
+    Add(Box<VisitAdd>),
+    /// Mark a visit as entered in error (it is kept, but no longer counts).
+    MarkError {
+        /// Record id.
+        record: String,
+        /// Visit id.
+        visit: String,
+        /// Why it is wrong.
+        #[arg(long)]
+        reason: String,
+        /// Who marks it.
+        #[arg(long, default_value = "cli")]
+        by: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VisitAdd {
+    /// Record id of the person.
+    pub(crate) record: String,
+    /// YYYY-MM-DD.
+    #[arg(long)]
+    pub(crate) date: String,
+    /// Weight in kg.
+    #[arg(long)]
+    pub(crate) weight_kg: Option<f64>,
+    /// Standing height in cm.
+    #[arg(long)]
+    pub(crate) height_cm: Option<f64>,
+    /// Lying length in cm (under 24 months).
+    #[arg(long)]
+    pub(crate) length_cm: Option<f64>,
+    /// Head circumference in cm.
+    #[arg(long)]
+    pub(crate) head_cm: Option<f64>,
+    /// Mid-upper-arm circumference (LiLA) in cm.
+    #[arg(long)]
+    pub(crate) muac_cm: Option<f64>,
+    /// Waist circumference in cm.
+    #[arg(long)]
+    pub(crate) waist_cm: Option<f64>,
+    /// Blood pressure, SYSTOLIC/DIASTOLIC in mmHg, e.g. 120/80.
+    #[arg(long)]
+    pub(crate) bp: Option<String>,
+    /// Blood glucose in mg/dL.
+    #[arg(long)]
+    pub(crate) glucose: Option<f64>,
+    /// Haemoglobin in g/dL.
+    #[arg(long)]
+    pub(crate) hb: Option<f64>,
+    /// Immunisation ANTIGEN:DOSE[:LOT], e.g. DPT-HB-Hib:1:A123 (repeatable).
+    #[arg(long = "immunisation")]
+    pub(crate) immunisations: Vec<String>,
+    /// Vitamin A capsule given.
+    #[arg(long)]
+    pub(crate) vitamin_a: bool,
+    /// Screening INSTRUMENT:SCORE:RESULT, e.g. srq-20:4:normal (repeatable).
+    #[arg(long = "screening")]
+    pub(crate) screenings: Vec<String>,
+    /// ANC contact number (1 for K1).
+    #[arg(long)]
+    pub(crate) anc: Option<u32>,
+    /// Gestational age in weeks.
+    #[arg(long)]
+    pub(crate) gestational_weeks: Option<u32>,
+    /// ILP cluster.
+    #[arg(long, default_value = "ibu-anak")]
+    pub(crate) klaster: String,
+    /// posyandu, pustu, puskesmas or home-visit.
+    #[arg(long, default_value = "posyandu")]
+    pub(crate) setting: String,
+    /// Who recorded it.
+    #[arg(long, default_value = "cli")]
+    pub(crate) by: String,
+    /// Facility that recorded it (default: this node).
+    #[arg(long)]
+    pub(crate) facility: Option<String>,
+    /// Free-text note.
+    #[arg(long)]
+    pub(crate) note: Option<String>,
+    /// The visit this one corrects (that visit is kept, but no longer counts).
+    #[arg(long)]
+    pub(crate) corrects: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DocCommand {
+    /// Write a record as a standard Automerge document (`Automerge::save` bytes).
+    Export {
+        /// Record id.
+        id: String,
+        /// Output file.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Take in an Automerge document made anywhere; it is validated like any input and
+    /// merged with the stored record if there is one.
+    Import {
+        /// Input file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GenArgs {
+    /// Seed: the same seed gives the same records.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Number of people.
+    #[arg(long)]
+    pub(crate) patients: u64,
+    /// Date the histories end (default 2026-10-31, fixed so that a seed always gives
+    /// the same records).
+    #[arg(long)]
+    pub(crate) as_of: Option<String>,
+    /// Skip the posyandu opening-day activity records.
+    #[arg(long)]
+    pub(crate) no_activities: bool,
+    /// Print a JSON summary instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

@@ -1,0 +1,178 @@
+//! `simpul gen`: fill a store with a deterministic ILP dataset.
+//!
+//! Two threads build documents (the CPU-heavy part); the store's writer commits them in
+//! batches. At most [`IN_FLIGHT`] writes per thread wait for their commit at a time.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use simpul_gen::Generator;
+use simpul_model::automerge::Automerge;
+use simpul_model::{Date, Record, RecordId, node_actor};
+use simpul_store::{Store, WriteError, WriteOutcome};
+
+use crate::cli::GenArgs;
+use crate::clock::now_ms;
+
+const IN_FLIGHT: usize = 256;
+const THREADS: u64 = 2;
+
+type Pending = oneshot::Receiver<Result<WriteOutcome, WriteError>>;
+
+pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
+    let as_of = match &args.as_of {
+        Some(d) => Date::parse(d).map_err(|e| super::bad_value("as-of", e))?,
+        None => {
+            let (y, m, d) = simpul_gen::DEFAULT_AS_OF;
+            Date::from_ymd(y, m, d).unwrap_or_else(|| unreachable!("default date exists"))
+        }
+    };
+    let generator = Generator::new(args.seed, &store.node().path, args.patients, as_of);
+    let started = Instant::now();
+    let bar = progress(args.patients, "people");
+    // (posyandu, months back) -> under-fives weighed that month, for opening-day records.
+    let attendance: Mutex<BTreeMap<(usize, i32), Vec<RecordId>>> = Mutex::default();
+    let stored_bytes = Mutex::new(0u64);
+    std::thread::scope(|s| -> Result<()> {
+        let workers: Vec<_> = (0..THREADS)
+            .map(|t| {
+                let (g, bar, attendance, stored_bytes) =
+                    (&generator, &bar, &attendance, &stored_bytes);
+                s.spawn(move || -> Result<()> {
+                    let mut pending = VecDeque::new();
+                    let mut i = t;
+                    while i < args.patients {
+                        let record = g.patient(i);
+                        note_attendance(g, &record, i, attendance);
+                        pending.push_back(submit(store, record, as_of)?);
+                        while pending.len() >= IN_FLIGHT {
+                            finish(pending.pop_front(), bar, stored_bytes)?;
+                        }
+                        i += THREADS;
+                    }
+                    while !pending.is_empty() {
+                        finish(pending.pop_front(), bar, stored_bytes)?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join()
+                .map_err(|_| anyhow::anyhow!("generator thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+
+    let mut activities = 0u64;
+    if !args.no_activities {
+        let attendance = attendance.into_inner().unwrap_or_default();
+        let bar = progress(attendance.len() as u64, "opening days");
+        let mut pending = VecDeque::new();
+        for ((posyandu, months_back), ids) in attendance {
+            pending.push_back(submit(
+                store,
+                generator.hari_buka(posyandu, months_back, &ids),
+                as_of,
+            )?);
+            while pending.len() >= IN_FLIGHT {
+                finish(pending.pop_front(), &bar, &stored_bytes)?;
+            }
+            activities += 1;
+        }
+        while !pending.is_empty() {
+            finish(pending.pop_front(), &bar, &stored_bytes)?;
+        }
+        bar.finish_and_clear();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let records = args.patients + activities;
+    let bytes = stored_bytes.into_inner().unwrap_or_default();
+    let summary = serde_json::json!({
+        "patients": args.patients,
+        "activities": activities,
+        "posyandu": generator.posyandu().len(),
+        "seconds": (secs * 100.0).round() / 100.0,
+        "records_per_second": (records as f64 / secs).round(),
+        "stored_record_bytes": bytes,
+        "mean_record_bytes": bytes.checked_div(records).unwrap_or(0),
+    });
+    if args.json {
+        println!("{summary}");
+    } else {
+        eprintln!(
+            "generated {} people and {activities} opening days at {} posyandu in {secs:.1} s ({} records/s, {} bytes per record on average)",
+            args.patients,
+            generator.posyandu().len(),
+            summary["records_per_second"],
+            summary["mean_record_bytes"],
+        );
+    }
+    Ok(())
+}
+
+fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    let style = ProgressStyle::with_template(&format!(
+        "{{bar:40}} {{pos}}/{{len}} {what} ({{per_sec}}, {{eta}} left)"
+    ))
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar
+}
+
+/// Builds the document as its home posyandu would have written it and queues it.
+fn submit(store: &Store, record: Record, today: Date) -> Result<Pending> {
+    let home = record.scope.paths[0].clone();
+    let doc: Automerge = record
+        .create_document(node_actor(&home, [0, 0, 0, 1]), today, now_ms())
+        .with_context(|| format!("generated record {} is invalid", record.id))?;
+    Ok(store.write_queued(record.id, now_ms(), move |slot| {
+        if slot.is_some() {
+            return Err(WriteError::AlreadyExists(record.id));
+        }
+        *slot = Some(doc);
+        Ok(record)
+    }))
+}
+
+fn finish(pending: Option<Pending>, bar: &ProgressBar, stored_bytes: &Mutex<u64>) -> Result<()> {
+    let Some(pending) = pending else {
+        return Ok(());
+    };
+    let outcome = pending
+        .recv()
+        .map_err(|_| WriteError::Closed)?
+        .context("failed to store a generated record")?;
+    if let Ok(mut b) = stored_bytes.lock() {
+        *b += outcome.meta.stored_len();
+    }
+    bar.inc(1);
+    Ok(())
+}
+
+fn note_attendance(
+    g: &Generator,
+    record: &Record,
+    index: u64,
+    attendance: &Mutex<BTreeMap<(usize, i32), Vec<RecordId>>>,
+) {
+    let Some(p) = record.patient() else { return };
+    if p.age_months(g.as_of()) >= 60 {
+        return;
+    }
+    let posyandu = (index % g.posyandu().len() as u64) as usize;
+    let Ok(mut map) = attendance.lock() else {
+        return;
+    };
+    for v in p.visits.values() {
+        let months_back = v.date.months_until(g.as_of()).max(0);
+        map.entry((posyandu, months_back))
+            .or_default()
+            .push(record.id);
+    }
+}

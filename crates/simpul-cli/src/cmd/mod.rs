@@ -1,0 +1,77 @@
+//! One module per command.
+
+mod doc;
+mod generate;
+mod patient;
+mod visit;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use rand::RngExt;
+use simpul_model::{FacilityPath, RecordId};
+use simpul_store::{Store, StoreOptions};
+
+use crate::cli::{Cli, Command};
+use crate::exit::{REJECTED, coded};
+
+/// Runs one command.
+pub(crate) fn run(cli: Cli) -> Result<()> {
+    let dir = || data_dir(cli.data_dir.as_deref());
+    match cli.command {
+        Command::Init { path } => init(&dir()?, &path),
+        Command::Patient(cmd) => patient::run(&open(&dir()?)?, cmd),
+        Command::Visit(cmd) => visit::run(&open(&dir()?)?, cmd),
+        Command::Doc(cmd) => doc::run(&open(&dir()?)?, cmd),
+        Command::Gen(args) => generate::run(&open(&dir()?)?, args),
+    }
+}
+
+fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
+    given.map(Path::to_path_buf).ok_or_else(|| {
+        coded(
+            2,
+            "no data directory: pass --data-dir DIR or set SIMPUL_DATA_DIR",
+        )
+    })
+}
+
+fn open(dir: &Path) -> Result<Store> {
+    Store::open(dir, StoreOptions::default())
+        .with_context(|| format!("failed to open the store in {}", dir.display()))
+}
+
+fn init(dir: &Path, path: &str) -> Result<()> {
+    let path = facility(path)?;
+    let instance: [u8; 4] = rand::rng().random();
+    let store = Store::create(dir, &path, instance, StoreOptions::default())
+        .with_context(|| format!("failed to create a store in {}", dir.display()))?;
+    eprintln!(
+        "created store for {} ({}) at {}",
+        path,
+        path.level(),
+        store.file().display()
+    );
+    Ok(())
+}
+
+/// Parses a facility path from the command line.
+pub(crate) fn facility(text: &str) -> Result<FacilityPath> {
+    FacilityPath::parse(text).map_err(|e| coded(REJECTED, e.to_string()))
+}
+
+/// Parses a record id from the command line.
+pub(crate) fn record_id(text: &str) -> Result<RecordId> {
+    text.parse()
+        .map_err(|e: simpul_model::BadId| coded(REJECTED, e.to_string()))
+}
+
+/// Rejects a bad command-line value naming its flag.
+pub(crate) fn bad_value(flag: &str, reason: impl std::fmt::Display) -> anyhow::Error {
+    coded(REJECTED, format!("--{flag}: {reason}"))
+}
+
+/// Sixteen fresh random bytes.
+pub(crate) fn random_record_id() -> RecordId {
+    RecordId::from_bytes(rand::rng().random())
+}

@@ -1,0 +1,157 @@
+//! `simpul patient add | show | list`.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use simpul_model::validate::check_nik_agreement;
+use simpul_model::{
+    Address, Date, Identifiers, Patient, Record, RecordBody, Scope, Sex,
+    codes::{VillageCode, normalize_rt_rw},
+};
+use simpul_store::Store;
+
+use super::{bad_value, facility, random_record_id, record_id};
+use crate::cli::{PatientAdd, PatientCommand};
+use crate::clock::{now_ms, today};
+use crate::exit::{NOT_FOUND, REJECTED, coded};
+use crate::output;
+
+pub(crate) fn run(store: &Store, cmd: PatientCommand) -> Result<()> {
+    match cmd {
+        PatientCommand::Add(args) => add(store, *args),
+        PatientCommand::Show { id, json } => show(store, &id, json),
+        PatientCommand::List { json } => list(store, json),
+    }
+}
+
+fn add(store: &Store, a: PatientAdd) -> Result<()> {
+    let sex: Sex = a.sex.parse().map_err(|e| bad_value("sex", e))?;
+    let birth_date = Date::parse(&a.birth_date).map_err(|e| bad_value("birth-date", e))?;
+    // Normalise the spellings people type; the model then validates everything.
+    let village = VillageCode::parse(&a.village)
+        .map(|v| v.to_string())
+        .unwrap_or(a.village);
+    let rt = a.rt.map(|v| normalize_rt_rw(&v).unwrap_or(v));
+    let rw = a.rw.map(|v| normalize_rt_rw(&v).unwrap_or(v));
+    let home = match &a.facility {
+        Some(f) => facility(f)?,
+        None => store.node().path.clone(),
+    };
+    let mother = a.mother.as_deref().map(record_id).transpose()?;
+    let patient = Patient {
+        identifiers: Identifiers {
+            nik: a.nik,
+            nik_ibu: a.nik_ibu,
+            birth_order: a.birth_order,
+            kk: a.kk,
+            bpjs: a.bpjs,
+        },
+        name: a.name.trim().to_string(),
+        sex,
+        birth_date,
+        address: Address {
+            village,
+            rt,
+            rw,
+            line: a.address,
+        },
+        home_facility: home.clone(),
+        mother,
+        merged_into: None,
+        visits: BTreeMap::new(),
+    };
+    if !a.accept_nik_mismatch
+        && let Err(e) = check_nik_agreement(&patient)
+    {
+        return Err(coded(
+            REJECTED,
+            format!("{e} (check the card; pass --accept-nik-mismatch if the card says so)"),
+        ));
+    }
+    let record = Record {
+        id: random_record_id(),
+        scope: Scope::up(home),
+        body: RecordBody::Patient(patient),
+    };
+    let out = store
+        .insert_record(record, today(), now_ms())
+        .context("failed to register the patient")?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{}", out.id)?;
+    Ok(())
+}
+
+fn show(store: &Store, id: &str, json: bool) -> Result<()> {
+    let id = record_id(id)?;
+    let (meta, record) = store
+        .record(id)
+        .context("failed to read the record")?
+        .ok_or_else(|| coded(NOT_FOUND, format!("no record {id}")))?;
+    let RecordBody::Patient(p) = &record.body else {
+        return Err(coded(
+            NOT_FOUND,
+            format!("record {id} is a {}, not a patient", record.kind()),
+        ));
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        let value = serde_json::json!({
+            "id": id,
+            "kind": record.kind(),
+            "scope": record.scope,
+            "heads_digest": hex_digest(&meta.heads_digest),
+            "patient": p,
+        });
+        serde_json::to_writer_pretty(&mut out, &value)?;
+        writeln!(out)?;
+    } else {
+        output::patient_text(&mut out, id, &record.scope, p)?;
+    }
+    Ok(())
+}
+
+fn list(store: &Store, json: bool) -> Result<()> {
+    let rows = store.list().context("failed to list records")?;
+    let mut out = std::io::stdout().lock();
+    let patients = rows
+        .iter()
+        .filter(|(_, m)| m.kind == simpul_model::RecordKind::Patient);
+    if json {
+        for (id, m) in patients {
+            let line = serde_json::json!({
+                "id": id, "name": m.summary.label, "sex": m.summary.sex,
+                "birth_date": m.summary.date, "visits": m.summary.entries,
+                "facility": m.scope.paths.first(),
+            });
+            writeln!(out, "{line}")?;
+        }
+        return Ok(());
+    }
+    let mut table = output::table(&["ID", "NAME", "SEX", "BORN", "VISITS", "FACILITY"]);
+    let mut n = 0;
+    for (id, m) in patients {
+        let facility = m
+            .scope
+            .paths
+            .first()
+            .map(|p| p.code().to_string())
+            .unwrap_or_default();
+        table.add_row(vec![
+            id.to_string(),
+            m.summary.label.clone(),
+            m.summary.sex.clone(),
+            m.summary.date.clone(),
+            m.summary.entries.to_string(),
+            facility,
+        ]);
+        n += 1;
+    }
+    writeln!(out, "{table}")?;
+    writeln!(out, "{n} people")?;
+    Ok(())
+}
+
+fn hex_digest(d: &[u8; 32]) -> String {
+    d.iter().map(|b| format!("{b:02x}")).collect()
+}

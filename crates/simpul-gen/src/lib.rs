@@ -1,0 +1,397 @@
+//! Deterministic ILP datasets: a district tree below a node and its people, with the
+//! histories an ILP posyandu records (under-fives weighed monthly and immunised on
+//! schedule, pregnant women with ANC contacts, adults and elderly screened yearly).
+//!
+//! Every patient is a pure function of the seed and its index, so generation can run on
+//! any number of threads and any patient can be regenerated alone. Does no IO.
+
+mod growth;
+mod names;
+mod tree;
+
+use std::collections::BTreeMap;
+
+use rand::{Rng, RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use simpul_model::{
+    Activity, ActivityKind, Address, Antigen, Date, FacilityPath, Identifiers, Immunisation,
+    Instrument, Klaster, Nik, Patient, Record, RecordBody, RecordId, Scope, Screening,
+    ScreeningResult, Setting, Sex, Visit, VisitId,
+};
+
+pub use tree::{Posyandu, posyandu_below};
+
+/// The default reference date: generated histories end here, so that a seed always
+/// yields the same records whatever day it runs.
+pub const DEFAULT_AS_OF: (i32, u8, u8) = (2026, 10, 31);
+
+/// People per posyandu the generator aims for.
+pub const PEOPLE_PER_POSYANDU: u64 = 150;
+
+/// Generates one dataset.
+#[derive(Debug, Clone)]
+pub struct Generator {
+    seed: u64,
+    as_of: Date,
+    posyandu: Vec<Posyandu>,
+}
+
+/// The immunisation schedule: (age in months, antigen, dose).
+const SCHEDULE: &[(i32, Antigen, u32)] = &[
+    (0, Antigen::Hb0, 1),
+    (1, Antigen::Bcg, 1),
+    (1, Antigen::Opv, 1),
+    (2, Antigen::DptHbHib, 1),
+    (2, Antigen::Opv, 2),
+    (2, Antigen::Pcv, 1),
+    (2, Antigen::Rv, 1),
+    (3, Antigen::DptHbHib, 2),
+    (3, Antigen::Opv, 3),
+    (3, Antigen::Pcv, 2),
+    (3, Antigen::Rv, 2),
+    (4, Antigen::DptHbHib, 3),
+    (4, Antigen::Opv, 4),
+    (4, Antigen::Ipv, 1),
+    (4, Antigen::Rv, 3),
+    (9, Antigen::Mr, 1),
+    (9, Antigen::Ipv, 2),
+    (12, Antigen::Pcv, 3),
+    (18, Antigen::DptHbHib, 4),
+    (18, Antigen::Mr, 2),
+];
+
+impl Generator {
+    /// A generator for `patients` people below `node`, histories ending on `as_of`.
+    pub fn new(seed: u64, node: &FacilityPath, patients: u64, as_of: Date) -> Self {
+        let count = patients.div_ceil(PEOPLE_PER_POSYANDU).max(1);
+        Self {
+            seed,
+            as_of,
+            posyandu: posyandu_below(node, count),
+        }
+    }
+
+    /// The posyandu the people are registered at.
+    pub fn posyandu(&self) -> &[Posyandu] {
+        &self.posyandu
+    }
+
+    /// The reference date.
+    pub fn as_of(&self) -> Date {
+        self.as_of
+    }
+
+    fn rng(&self, stream: u64, index: u64) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
+        rng.set_stream(stream);
+        rng.set_word_pos(u128::from(index) << 20);
+        rng
+    }
+
+    /// Patient number `index`: identity, address and history. Always valid.
+    pub fn patient(&self, index: u64) -> Record {
+        let mut rng = self.rng(1, index);
+        let home = &self.posyandu[(index % self.posyandu.len() as u64) as usize];
+        let id = RecordId::from_bytes(rng.random());
+        let sex = if rng.random_bool(0.5) {
+            Sex::Female
+        } else {
+            Sex::Male
+        };
+        let age_days: i64 = match rng.random_range(0..100) {
+            0..12 => rng.random_range(0..5 * 365),
+            12..27 => rng.random_range(5 * 365..18 * 365),
+            27..85 => rng.random_range(18 * 365..60 * 365),
+            _ => rng.random_range(60 * 365..90 * 365),
+        };
+        let birth_date = self.as_of.add_days(-age_days);
+        let name = names::full_name(&mut rng, sex);
+        let identifiers = identifiers(&mut rng, home, sex, birth_date, age_days < 5 * 365);
+        let mut patient = Patient {
+            identifiers,
+            name,
+            sex,
+            birth_date,
+            address: Address {
+                village: home.village.clone(),
+                rt: Some(format!("{:03}", rng.random_range(1..=15))),
+                rw: Some(format!("{:03}", rng.random_range(1..=8))),
+                line: Some(format!(
+                    "Jl. {} No. {}",
+                    names::street(&mut rng),
+                    rng.random_range(1..200)
+                )),
+            },
+            home_facility: home.path.clone(),
+            mother: None,
+            merged_into: None,
+            visits: BTreeMap::new(),
+        };
+        let age_months = patient.age_months(self.as_of);
+        if age_months < 60 {
+            self.child_history(&mut rng, &mut patient, home);
+        } else if sex == Sex::Female
+            && (15 * 12..45 * 12).contains(&age_months)
+            && rng.random_bool(0.08)
+        {
+            self.pregnancy_history(&mut rng, &mut patient, home);
+        } else if age_months >= 15 * 12 {
+            self.screening_history(&mut rng, &mut patient, home);
+        }
+        Record {
+            id,
+            scope: Scope::up(home.path.clone()),
+            body: RecordBody::Patient(patient),
+        }
+    }
+
+    fn visit(
+        &self,
+        rng: &mut impl Rng,
+        date: Date,
+        home: &Posyandu,
+        klaster: Klaster,
+    ) -> (String, Visit) {
+        let id = VisitId::from_bytes(rng.random()).to_string();
+        let kader = format!("kader-{:02}", rng.random_range(1..=5));
+        (
+            id,
+            Visit::new(date, home.path.clone(), klaster, Setting::Posyandu, kader),
+        )
+    }
+
+    fn child_history(&self, rng: &mut impl Rng, p: &mut Patient, home: &Posyandu) {
+        let size = rng.random_range(0.88..1.12);
+        let first = p.birth_date.max(self.as_of.add_months(-12));
+        let mut date = Date::from_ymd(first.year(), first.month(), home.open_day).unwrap_or(first);
+        if date < p.birth_date {
+            date = date.add_months(1);
+        }
+        let mut given: Vec<(Antigen, u32)> = Vec::new();
+        while date <= self.as_of {
+            if rng.random_bool(0.85) {
+                let months = p.age_months(date);
+                let (id, mut v) = self.visit(rng, date, home, Klaster::IbuAnak);
+                let m = &mut v.measurements;
+                m.weight_kg = Some(round1(
+                    growth::weight_kg(months, p.sex) * size * rng.random_range(0.97..1.03),
+                ));
+                let stature = round1(growth::stature_cm(months, p.sex) * (0.5 + size / 2.0));
+                if months < 24 {
+                    m.length_cm = Some(stature);
+                    m.head_circumference_cm = Some(round1(growth::head_cm(months)));
+                } else {
+                    m.height_cm = Some(stature);
+                }
+                if months >= 6 && rng.random_bool(0.3) {
+                    m.muac_cm = Some(round1(rng.random_range(12.5..16.0)));
+                }
+                for &(at, antigen, dose) in SCHEDULE {
+                    let due = months >= at && !given.contains(&(antigen, dose));
+                    if due && rng.random_bool(0.9) {
+                        given.push((antigen, dose));
+                        let lot = format!(
+                            "{}{}",
+                            antigen.as_str().chars().next().unwrap_or('X'),
+                            rng.random_range(1000..9999)
+                        );
+                        v.immunisations.push(Immunisation {
+                            antigen,
+                            dose,
+                            lot: Some(lot),
+                        });
+                    }
+                }
+                v.vitamin_a = (6..60).contains(&months) && matches!(date.month(), 2 | 8);
+                p.visits.insert(id, v);
+            }
+            date = date.add_months(1);
+        }
+    }
+
+    fn pregnancy_history(&self, rng: &mut impl Rng, p: &mut Patient, home: &Posyandu) {
+        let weeks_now: u32 = rng.random_range(8..40);
+        let contacts = (weeks_now / 6).clamp(1, 6);
+        for k in 1..=contacts {
+            let weeks_ago = i64::from((contacts - k) * 5);
+            let date = self.as_of.add_days(-7 * weeks_ago - rng.random_range(0..5));
+            let (id, mut v) = self.visit(rng, date, home, Klaster::IbuAnak);
+            v.anc_number = Some(k);
+            v.gestational_weeks = Some(weeks_now.saturating_sub((contacts - k) * 5).max(4));
+            let m = &mut v.measurements;
+            m.weight_kg = Some(round1(rng.random_range(45.0..75.0)));
+            m.muac_cm = Some(round1(rng.random_range(21.0..31.0)));
+            m.systolic_mmhg = Some(f64::from(rng.random_range(95..145)));
+            m.diastolic_mmhg = Some(f64::from(rng.random_range(60..92)));
+            m.hb_g_dl = Some(round1(rng.random_range(9.0..13.5)));
+            p.visits.insert(id, v);
+        }
+    }
+
+    fn screening_history(&self, rng: &mut impl Rng, p: &mut Patient, home: &Posyandu) {
+        let years = rng.random_range(0..=2);
+        let elderly = p.age_months(self.as_of) >= 60 * 12;
+        let height = round1(if p.sex == Sex::Female {
+            rng.random_range(145.0..165.0)
+        } else {
+            rng.random_range(155.0..178.0)
+        });
+        let bmi: f64 = rng.random_range(18.0..33.0);
+        for y in 0..years {
+            let date = self
+                .as_of
+                .add_days(-365 * i64::from(y) - rng.random_range(0..300));
+            if date <= p.birth_date {
+                continue;
+            }
+            let (id, mut v) = self.visit(rng, date, home, Klaster::DewasaLansia);
+            let m = &mut v.measurements;
+            m.height_cm = Some(height);
+            m.weight_kg = Some(round1(bmi * (height / 100.0).powi(2)));
+            m.waist_cm = Some(round1(bmi * 2.9 + rng.random_range(-4.0..4.0)));
+            let systolic = rng.random_range(100..170);
+            m.systolic_mmhg = Some(f64::from(systolic));
+            m.diastolic_mmhg = Some(f64::from(rng.random_range(60..systolic.min(105) - 5)));
+            m.glucose_mg_dl = Some(f64::from(rng.random_range(70..260)));
+            if elderly {
+                let score = rng.random_range(0..=10);
+                let result = if score > 3 {
+                    ScreeningResult::Positive
+                } else {
+                    ScreeningResult::Normal
+                };
+                v.screenings.push(Screening {
+                    instrument: Instrument::Skilas,
+                    score,
+                    result,
+                });
+            } else if rng.random_bool(0.3) {
+                let score = rng.random_range(0..=20);
+                let result = if score >= 6 {
+                    ScreeningResult::Referred
+                } else {
+                    ScreeningResult::Normal
+                };
+                v.screenings.push(Screening {
+                    instrument: Instrument::Srq20,
+                    score,
+                    result,
+                });
+            }
+            p.visits.insert(id, v);
+        }
+    }
+
+    /// The posyandu opening day (hari buka) of `posyandu` in the month `months_back`
+    /// before the reference date, attended by `attendees` (registered by kader).
+    pub fn hari_buka(&self, posyandu: usize, months_back: i32, attendees: &[RecordId]) -> Record {
+        let mut rng = self.rng(2, (posyandu as u64) << 8 | months_back as u64);
+        let home = &self.posyandu[posyandu];
+        let month = self.as_of.add_months(-months_back);
+        let date = Date::from_ymd(month.year(), month.month(), home.open_day).unwrap_or(month);
+        let attendance = attendees
+            .iter()
+            .map(|id| {
+                (
+                    id.to_string(),
+                    format!("kader-{:02}", rng.random_range(1..=5)),
+                )
+            })
+            .collect();
+        Record {
+            id: RecordId::from_bytes(rng.random()),
+            scope: Scope::up(home.path.clone()),
+            body: RecordBody::Activity(Activity {
+                kind: ActivityKind::HariBuka,
+                facility: home.path.clone(),
+                date: date.min(self.as_of),
+                attendance,
+                note: None,
+            }),
+        }
+    }
+}
+
+fn identifiers(
+    rng: &mut impl Rng,
+    home: &Posyandu,
+    sex: Sex,
+    birth: Date,
+    under_five: bool,
+) -> Identifiers {
+    let area = &home.village[..6];
+    let nik = |rng: &mut dyn rand::Rng, sex: Sex, birth: Date| {
+        let serial: u16 = rng.random_range(1..=9999);
+        format!("{area}{}{serial:04}", Nik::date_part(sex, birth))
+    };
+    let mut ids = Identifiers {
+        kk: Some(format!(
+            "{area}{:010}",
+            rng.random_range(1..10_000_000_000u64)
+        )),
+        ..Identifiers::default()
+    };
+    if under_five && rng.random_bool(0.4) {
+        // Not yet issued a NIK: registered with the mother's.
+        let mother_birth = birth.add_days(-rng.random_range(18 * 365..40 * 365));
+        ids.nik_ibu = Some(nik(rng, Sex::Female, mother_birth));
+        ids.birth_order = Some(1);
+    } else {
+        ids.nik = Some(nik(rng, sex, birth));
+    }
+    if rng.random_bool(0.7) {
+        ids.bpjs = Some(format!(
+            "{:013}",
+            rng.random_range(1..10_000_000_000_000u64)
+        ));
+    }
+    ids
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generator(node: &str, n: u64) -> Generator {
+        let as_of = Date::from_ymd(2026, 10, 31).expect("date");
+        Generator::new(42, &FacilityPath::parse(node).expect("path"), n, as_of)
+    }
+
+    #[test]
+    fn same_seed_same_people() {
+        let a = generator("3273", 1000);
+        let b = generator("3273", 1000);
+        for i in [0, 1, 500, 999] {
+            assert_eq!(a.patient(i), b.patient(i));
+        }
+        assert_ne!(a.patient(0).id, a.patient(1).id);
+    }
+
+    #[test]
+    fn every_generated_record_is_valid_and_in_scope() {
+        let node = FacilityPath::parse("3273/P3273010201").expect("path");
+        let g = Generator::new(7, &node, 2000, g_as_of());
+        let today = g.as_of();
+        let mut visits = 0;
+        for i in 0..2000 {
+            let r = g.patient(i);
+            r.validate(today)
+                .unwrap_or_else(|e| panic!("patient {i}: {e}"));
+            simpul_model::validate::check_nik_agreement(r.patient().expect("patient"))
+                .unwrap_or_else(|e| panic!("patient {i}: {e}"));
+            assert!(r.scope.held_by(&node));
+            visits += r.patient().expect("patient").visits.len();
+        }
+        assert!(visits > 2000, "histories are not empty ({visits} visits)");
+        let act = g.hari_buka(0, 1, &[g.patient(0).id]);
+        act.validate(today).expect("activity valid");
+    }
+
+    fn g_as_of() -> Date {
+        Date::from_ymd(2026, 10, 31).expect("date")
+    }
+}
