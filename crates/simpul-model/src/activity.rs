@@ -33,8 +33,10 @@ pub struct Activity {
     /// People who attended, keyed by their record id (hex), with the kader who
     /// registered them. A map, so concurrent registrations merge.
     #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
     pub attendance: BTreeMap<String, String>,
     /// Free-text note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub note: Option<String>,
 }

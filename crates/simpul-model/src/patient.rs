@@ -26,18 +26,26 @@ crate::string_enum! {
 pub struct Identifiers {
     /// National identity number (16 digits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub nik: Option<String>,
     /// The mother's NIK, for a newborn without a NIK of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub nik_ibu: Option<String>,
     /// Birth order with `nik_ibu` (1, 2 for twins, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(
+        hydrate = "crate::number::hydrate_opt_u32",
+        reconcile = "crate::number::reconcile_opt_u32"
+    )]
     pub birth_order: Option<u32>,
     /// Family card (Kartu Keluarga) number, 16 digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub kk: Option<String>,
     /// BPJS health insurance card number, 13 digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub bpjs: Option<String>,
 }
 
@@ -49,12 +57,15 @@ pub struct Address {
     pub village: String,
     /// RT (neighbourhood unit), three digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub rt: Option<String>,
     /// RW (community unit), three digits.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub rw: Option<String>,
     /// Street and house, free text.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub line: Option<String>,
 }
 
@@ -76,12 +87,15 @@ pub struct Patient {
     pub home_facility: FacilityPath,
     /// The mother's record, for a child.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub mother: Option<RecordId>,
     /// Set when this record was found to duplicate another and merged into it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub merged_into: Option<RecordId>,
     /// Visits keyed by visit id (hex).
     #[serde(default)]
+    #[autosurgeon(missing = "Default::default")]
     pub visits: BTreeMap<String, Visit>,
 }
 

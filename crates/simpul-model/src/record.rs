@@ -10,6 +10,11 @@
 //! | `scope`    | `{ audience: "up"|"down", paths: [facility path, ...] }` |
 //! | `patient` / `activity` | the body, one map per struct, one key per field |
 //!
+//! Text values are string scalars, not Automerge `Text` objects: a NIK or a name is a
+//! value that one writer sets (concurrent writes leave a visible conflict), not text
+//! whose characters two writers interleave. In JavaScript: `new ImmutableString(..)`.
+//! Whole numbers are signed integers; measurements are floats (integers are accepted).
+//!
 //! Writes go through [`autosurgeon::reconcile`], which turns a changed struct into the
 //! smallest set of field-level operations: concurrent edits to different fields merge,
 //! and visits (a map keyed by visit id) from different facilities never collide.
@@ -172,7 +177,7 @@ impl Record {
     /// Reads a record from its document, checking its envelope (schema, id, kind).
     /// Field values are not validated here: see [`Record::validate`].
     pub fn from_document(doc: &Automerge) -> Result<Record, RecordError> {
-        let schema: u64 = hydrate_prop(doc, ROOT, "schema")
+        let schema = crate::number::hydrate_u64(doc, &ROOT, "schema".into())
             .map_err(|_| RecordError::Shape("missing or non-integer `schema`".into()))?;
         if schema != RECORD_SCHEMA {
             return Err(RecordError::Shape(format!(
@@ -180,10 +185,10 @@ impl Record {
             )));
         }
         let id: String = hydrate_prop(doc, ROOT, "id")
-            .map_err(|_| RecordError::Shape("missing or non-text `id`".into()))?;
+            .map_err(|_| RecordError::Shape("`id` is missing or not a string scalar".into()))?;
         let id: RecordId = id.parse().map_err(|e| RecordError::Shape(format!("{e}")))?;
         let kind: String = hydrate_prop(doc, ROOT, "kind")
-            .map_err(|_| RecordError::Shape("missing or non-text `kind`".into()))?;
+            .map_err(|_| RecordError::Shape("`kind` is missing or not a string scalar".into()))?;
         let kind: RecordKind = kind
             .parse()
             .map_err(|e| RecordError::Shape(format!("kind: {e}")))?;
@@ -243,7 +248,7 @@ impl autosurgeon::Reconcile for RootMap<'_> {
         use autosurgeon::reconcile::MapReconciler;
         let record = self.0;
         let mut m = r.map()?;
-        m.put("schema", RECORD_SCHEMA)?;
+        m.put("schema", RECORD_SCHEMA as i64)?;
         m.put("id", record.id)?;
         m.put("kind", record.kind())?;
         m.put("scope", &record.scope)?;

@@ -172,9 +172,14 @@ pub struct Immunisation {
     /// The antigen.
     pub antigen: Antigen,
     /// Dose number, 1 for the first.
+    #[autosurgeon(
+        hydrate = "crate::number::hydrate_u32",
+        reconcile = "crate::number::reconcile_u32"
+    )]
     pub dose: u32,
     /// Vaccine lot, when given by a health worker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub lot: Option<String>,
 }
 
@@ -185,6 +190,10 @@ pub struct Screening {
     /// The questionnaire.
     pub instrument: Instrument,
     /// Its score.
+    #[autosurgeon(
+        hydrate = "crate::number::hydrate_u32",
+        reconcile = "crate::number::reconcile_u32"
+    )]
     pub score: u32,
     /// Its conclusion.
     pub result: ScreeningResult,
@@ -199,6 +208,10 @@ pub struct ErrorMark {
     /// Who marked it.
     pub by: String,
     /// When (milliseconds since the Unix epoch, UTC).
+    #[autosurgeon(
+        hydrate = "crate::number::hydrate_u64",
+        reconcile = "crate::number::reconcile_u64"
+    )]
     pub at_ms: u64,
 }
 
@@ -218,30 +231,45 @@ pub struct Visit {
     pub recorded_by: String,
     /// Measurements.
     #[serde(default, skip_serializing_if = "Measurements::is_empty")]
+    #[autosurgeon(missing = "Default::default")]
     pub measurements: Measurements,
     /// Immunisations given.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[autosurgeon(missing = "Default::default")]
     pub immunisations: Vec<Immunisation>,
     /// Vitamin A capsule given (February and August).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[autosurgeon(missing = "Default::default")]
     pub vitamin_a: bool,
     /// Screening questionnaires.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[autosurgeon(missing = "Default::default")]
     pub screenings: Vec<Screening>,
     /// ANC contact number (K1–K6) for a pregnant woman.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(
+        hydrate = "crate::number::hydrate_opt_u32",
+        reconcile = "crate::number::reconcile_opt_u32"
+    )]
     pub anc_number: Option<u32>,
     /// Gestational age in weeks at an ANC contact.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(
+        hydrate = "crate::number::hydrate_opt_u32",
+        reconcile = "crate::number::reconcile_opt_u32"
+    )]
     pub gestational_weeks: Option<u32>,
     /// Free-text note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub note: Option<String>,
     /// The visit this one corrects, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub supersedes: Option<String>,
     /// Set when the visit was entered in error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
     pub entered_in_error: Option<ErrorMark>,
 }
 

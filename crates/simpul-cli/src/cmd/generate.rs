@@ -125,11 +125,13 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// Builds the document as its home posyandu would have written it and queues it.
+/// Builds the document as its home posyandu would have written it on `today`, so that
+/// a seed always gives byte-identical documents, and queues it.
 fn submit(store: &Store, record: Record, today: Date) -> Result<Pending> {
     let home = record.scope.paths[0].clone();
+    let written_ms = today.unix_days().max(0) as u64 * 86_400_000;
     let doc: Automerge = record
-        .create_document(node_actor(&home, [0, 0, 0, 1]), today, now_ms())
+        .create_document(node_actor(&home, [0, 0, 0, 1]), today, written_ms)
         .with_context(|| format!("generated record {} is invalid", record.id))?;
     Ok(store.write_queued(record.id, now_ms(), move |slot| {
         if slot.is_some() {

@@ -1,0 +1,331 @@
+//! The offline CLI against real stores: what it prints, what it refuses, and that a
+//! refusal leaves the store as it was.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn register_a_person_and_record_visits() {
+    let dir = posyandu_store();
+    let id = add_siti(dir.path());
+    assert_eq!(id.len(), 32, "stdout is the id alone: {id:?}");
+    let visit = ok(
+        dir.path(),
+        &[
+            "visit",
+            "add",
+            &id,
+            "--date",
+            "2026-11-02",
+            "--weight-kg",
+            "61.5",
+            "--bp",
+            "130/85",
+            "--klaster",
+            "dewasa-lansia",
+            "--screening",
+            "srq-20:3:normal",
+        ],
+    );
+    assert_eq!(visit.trim().len(), 16);
+    let shown = show_json(dir.path(), &id);
+    assert_eq!(shown["patient"]["name"], "Siti Rahayu");
+    assert_eq!(shown["patient"]["address"]["rt"], "003");
+    let visits = shown["patient"]["visits"].as_object().expect("visits");
+    assert_eq!(visits.len(), 1);
+    assert_eq!(visits[visit.trim()]["measurements"]["weight_kg"], 61.5);
+
+    let table = ok(dir.path(), &["patient", "list"]);
+    assert!(
+        table.contains("Siti Rahayu") && table.contains("1 people"),
+        "{table}"
+    );
+    let text = ok(dir.path(), &["patient", "show", &id]);
+    assert!(text.contains("TD 130/85"), "{text}");
+
+    ok(
+        dir.path(),
+        &[
+            "visit",
+            "mark-error",
+            &id,
+            visit.trim(),
+            "--reason",
+            "wrong person",
+        ],
+    );
+    let shown = show_json(dir.path(), &id);
+    assert_eq!(
+        shown["patient"]["visits"][visit.trim()]["entered_in_error"]["reason"],
+        "wrong person"
+    );
+}
+
+#[test]
+fn bad_input_is_refused_with_the_field_named_and_nothing_stored() {
+    let dir = posyandu_store();
+    let id = add_siti(dir.path());
+    let before = ok(dir.path(), &["patient", "show", &id, "--json"]);
+
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &[
+                "patient",
+                "add",
+                "--nik",
+                "3273015208900003",
+                "--name",
+                "Budi",
+                "--sex",
+                "M",
+                "--birth-date",
+                "1990-08-12",
+                "--village",
+                "3273010001",
+            ],
+            "identifiers.nik",
+        ),
+        (
+            &[
+                "patient",
+                "add",
+                "--nik",
+                "99",
+                "--name",
+                "Budi",
+                "--sex",
+                "M",
+                "--birth-date",
+                "1990-08-12",
+                "--village",
+                "3273010001",
+            ],
+            "identifiers.nik",
+        ),
+        (
+            &[
+                "patient",
+                "add",
+                "--name",
+                "Budi",
+                "--sex",
+                "M",
+                "--birth-date",
+                "2999-01-01",
+                "--village",
+                "3273010001",
+            ],
+            "birth_date",
+        ),
+        (
+            &[
+                "patient",
+                "add",
+                "--name",
+                "Budi",
+                "--sex",
+                "X",
+                "--birth-date",
+                "1990-01-01",
+                "--village",
+                "3273010001",
+            ],
+            "--sex",
+        ),
+        (
+            &[
+                "patient",
+                "add",
+                "--name",
+                "Budi",
+                "--sex",
+                "M",
+                "--birth-date",
+                "1990-02-30",
+                "--village",
+                "3273010001",
+            ],
+            "--birth-date",
+        ),
+        (
+            &[
+                "patient",
+                "add",
+                "--name",
+                "Budi",
+                "--sex",
+                "M",
+                "--birth-date",
+                "1990-01-01",
+                "--village",
+                "99.99.99.9999",
+            ],
+            "address.village",
+        ),
+        (
+            &[
+                "patient",
+                "add",
+                "--name",
+                "Budi",
+                "--sex",
+                "M",
+                "--birth-date",
+                "1990-01-01",
+                "--village",
+                "3273010001",
+                "--facility",
+                "3273/P3273010201/3273010201-PU1/3273010201-PY05",
+            ],
+            "outside the scope",
+        ),
+        (
+            &[
+                "visit",
+                "add",
+                &id,
+                "--date",
+                "2026-11-02",
+                "--weight-kg",
+                "900",
+            ],
+            "weight_kg",
+        ),
+        (
+            &[
+                "visit",
+                "add",
+                &id,
+                "--date",
+                "2026-11-02",
+                "--bp",
+                "80/120",
+            ],
+            "diastolic_mmhg",
+        ),
+        (
+            &["visit", "add", &id, "--date", "2026-11-02", "--bp", "high"],
+            "--bp",
+        ),
+        (
+            &[
+                "visit",
+                "add",
+                &id,
+                "--date",
+                "2026-11-02",
+                "--immunisation",
+                "FLU:1",
+            ],
+            "--immunisation",
+        ),
+        (&["visit", "add", &id, "--date", "1980-01-01"], "date"),
+        (
+            &[
+                "visit",
+                "add",
+                &id,
+                "--date",
+                "2026-11-02",
+                "--anc",
+                "1",
+                "--corrects",
+                "zz",
+            ],
+            "--corrects",
+        ),
+    ];
+    for (args, field) in cases {
+        let stderr = fails(dir.path(), args, 3);
+        assert!(
+            stderr.contains(field),
+            "{args:?}: expected {field} in {stderr}"
+        );
+    }
+    assert_eq!(
+        ok(dir.path(), &["patient", "show", &id, "--json"]),
+        before,
+        "refusals changed the record"
+    );
+    assert!(ok(dir.path(), &["patient", "list"]).contains("1 people"));
+}
+
+#[test]
+fn missing_things_have_their_own_exit_codes() {
+    let dir = posyandu_store();
+    fails(
+        dir.path(),
+        &["patient", "show", "00000000000000000000000000000000"],
+        4,
+    );
+    fails(dir.path(), &["patient", "show", "not-an-id"], 3);
+    fails(dir.path(), &["init", "--path", POSYANDU], 5);
+    let empty = tempfile::tempdir().expect("tempdir");
+    let stderr = fails(empty.path(), &["patient", "list"], 5);
+    assert!(stderr.contains("simpul init"), "{stderr}");
+    fails(empty.path(), &["init", "--path", "3273/nowhere"], 3);
+    let help = ok(empty.path(), &["--help"]);
+    assert!(help.contains("Exit status"), "{help}");
+}
+
+#[test]
+fn export_and_import_round_trip_and_garbage_is_refused() {
+    let dir = posyandu_store();
+    let id = add_siti(dir.path());
+    ok(
+        dir.path(),
+        &[
+            "visit",
+            "add",
+            &id,
+            "--date",
+            "2026-11-02",
+            "--weight-kg",
+            "61.5",
+        ],
+    );
+    let file = dir.path().join("siti.automerge");
+    ok(
+        dir.path(),
+        &["doc", "export", &id, "--out", file.to_str().expect("utf-8")],
+    );
+
+    let other = posyandu_store();
+    let imported = ok(
+        other.path(),
+        &["doc", "import", file.to_str().expect("utf-8")],
+    );
+    assert_eq!(imported.trim(), id);
+    assert_eq!(
+        show_json(other.path(), &id)["patient"],
+        show_json(dir.path(), &id)["patient"]
+    );
+
+    let garbage = dir.path().join("garbage.bin");
+    std::fs::write(&garbage, b"definitely not automerge").expect("write");
+    let stderr = fails(
+        other.path(),
+        &["doc", "import", garbage.to_str().expect("utf-8")],
+        3,
+    );
+    assert!(stderr.contains("not an Automerge document"), "{stderr}");
+    assert!(ok(other.path(), &["patient", "list"]).contains("1 people"));
+}
+
+#[test]
+fn generation_is_deterministic() {
+    let a = tempfile::tempdir().expect("tempdir");
+    let b = tempfile::tempdir().expect("tempdir");
+    for dir in [&a, &b] {
+        ok(dir.path(), &["init", "--path", "3273/P3273010201"]);
+        ok(dir.path(), &["gen", "--seed", "5", "--patients", "120"]);
+    }
+    let list_a = ok(a.path(), &["patient", "list", "--json"]);
+    assert_eq!(list_a.lines().count(), 120);
+    assert_eq!(list_a, ok(b.path(), &["patient", "list", "--json"]));
+    let first: serde_json::Value =
+        serde_json::from_str(list_a.lines().next().expect("a line")).expect("json");
+    let id = first["id"].as_str().expect("id");
+    assert_eq!(show_json(a.path(), id), show_json(b.path(), id));
+}
