@@ -14,12 +14,11 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cmd::run(args) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped reading (`simpul patient list | head`) is not a failure.
+        Err(err) if exit::is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
-            let code = exit::code_for(&err);
-            if !exit::is_broken_pipe(&err) {
-                eprintln!("error: {}", exit::one_line(&err));
-            }
-            ExitCode::from(code)
+            eprintln!("error: {}", exit::one_line(&err));
+            ExitCode::from(exit::code_for(&err))
         }
     }
 }

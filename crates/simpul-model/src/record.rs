@@ -210,11 +210,23 @@ impl Record {
         at_ms: u64,
     ) -> Result<Option<ChangeHash>, RecordError> {
         let before = Record::from_document(doc)?;
+        self.write_over(&before, doc, today, at_ms)
+    }
+
+    /// Like [`Record::write_into`], for a caller that has just read `before` from `doc`
+    /// (reading a record costs more than writing a visit; this skips reading it twice).
+    pub fn write_over(
+        &self,
+        before: &Record,
+        doc: &mut Automerge,
+        today: Date,
+        at_ms: u64,
+    ) -> Result<Option<ChangeHash>, RecordError> {
         if before.id != self.id || before.kind() != self.kind() {
             return Err(RecordError::Shape("record id and kind never change".into()));
         }
         self.validate(today)?;
-        check_history(&before, self)?;
+        check_history(before, self)?;
         let success = doc
             .transact_with(
                 |_| commit_options(at_ms),

@@ -260,9 +260,10 @@ impl Store {
     ) -> Result<WriteOutcome, WriteError> {
         self.write(id, at_ms, move |doc| {
             let doc = doc.as_mut().ok_or(WriteError::NotFound(id))?;
-            let mut record = Record::from_document(doc)?;
+            let before = Record::from_document(doc)?;
+            let mut record = before.clone();
             edit(&mut record)?;
-            record.write_into(doc, today, at_ms)?;
+            record.write_over(&before, doc, today, at_ms)?;
             Ok(record)
         })
     }
