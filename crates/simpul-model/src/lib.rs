@@ -33,8 +33,8 @@ pub use ids::{BadId, RecordId, VisitId};
 pub use nik::Nik;
 pub use patient::{Address, Identifiers, Patient, Sex};
 pub use record::{
-    RECORD_SCHEMA, Record, RecordBody, RecordError, RecordKind, actor_facility, check_history,
-    heads_digest, node_actor,
+    Incoming, RECORD_SCHEMA, Record, RecordBody, RecordError, RecordKind, actor_facility,
+    check_history, content_time, heads_digest, merge_incoming, node_actor,
 };
 pub use scope::{Audience, Scope};
 pub use string_enum::UnknownValue;

@@ -319,6 +319,56 @@ fn commit_options(at_ms: u64) -> CommitOptions {
     CommitOptions::default().with_time((at_ms / 1000) as i64)
 }
 
+/// Data from outside (a file, a peer) to merge into a stored record.
+#[derive(Debug)]
+pub enum Incoming {
+    /// A whole document (a record the node may not have yet).
+    Document(Automerge),
+    /// Saved changes (`save_after` output or a whole saved document) for a record the
+    /// node already holds.
+    Changes(Vec<u8>),
+}
+
+/// Merges `incoming` into the stored document in `slot` (or makes it the document when
+/// the slot is empty) and checks the result: it reads as a record, every field is valid,
+/// and every clinical fact the stored version held is still there. Returns the record as
+/// it now stands. On error `slot` may hold a half-merged document: the caller discards it.
+pub fn merge_incoming(
+    slot: &mut Option<Automerge>,
+    incoming: Incoming,
+    today: Date,
+) -> Result<Record, RecordError> {
+    match (slot.as_mut(), incoming) {
+        (None, Incoming::Document(doc)) => {
+            let record = Record::from_document(&doc)?;
+            record.validate(today)?;
+            *slot = Some(doc);
+            Ok(record)
+        }
+        (None, Incoming::Changes(_)) => Err(RecordError::Shape(
+            "changes for a record this node does not hold".into(),
+        )),
+        (Some(existing), incoming) => {
+            let before = Record::from_document(existing)?;
+            match incoming {
+                Incoming::Document(mut doc) => {
+                    existing.merge(&mut doc)?;
+                }
+                Incoming::Changes(bytes) => {
+                    existing.load_incremental(&bytes)?;
+                }
+            }
+            let after = Record::from_document(existing)?;
+            if after.id != before.id {
+                return Err(RecordError::Shape("record id and kind never change".into()));
+            }
+            after.validate(today)?;
+            check_history(&before, &after)?;
+            Ok(after)
+        }
+    }
+}
+
 /// Checks that `after` keeps every clinical fact of `before`: no visit is removed, and a
 /// visit's content never changes except to gain an `entered_in_error` mark.
 pub fn check_history(before: &Record, after: &Record) -> Result<(), RecordError> {
@@ -348,6 +398,18 @@ pub fn check_history(before: &Record, after: &Record) -> Result<(), RecordError>
         }
     }
     Ok(())
+}
+
+/// The time of a document's latest change as its writers recorded it: the largest
+/// timestamp among its heads. Equal documents give equal times on every node, so the
+/// reconciliation index can order records by it and keep recent changes together.
+pub fn content_time(doc: &Automerge) -> u64 {
+    doc.get_heads()
+        .iter()
+        .filter_map(|h| doc.get_change_meta_by_hash(h))
+        .map(|m| m.timestamp.max(0) as u64)
+        .max()
+        .unwrap_or(0)
 }
 
 /// A digest of a document's heads: equal digests mean equal documents.

@@ -13,6 +13,9 @@ pub struct RecordMeta {
     pub scope: Scope,
     /// SHA-256 of the document's sorted heads ([`simpul_model::heads_digest`]).
     pub heads_digest: [u8; 32],
+    /// The document's latest change time ([`simpul_model::content_time`]), the same on
+    /// every node holding the same version: the reconciliation order.
+    pub content_time: u64,
     /// When this node first stored it (Unix ms).
     pub created_ms: u64,
     /// When this node last stored a change to it (Unix ms).

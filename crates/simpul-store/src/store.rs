@@ -7,13 +7,13 @@ use std::thread::JoinHandle;
 
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use simpul_model::automerge::{ActorId, Automerge};
-use simpul_model::{Date, FacilityPath, Record, RecordId, check_history, node_actor};
+use simpul_model::{Date, FacilityPath, Incoming, Record, RecordId, merge_incoming, node_actor};
 
 use crate::error::{OpenError, ReadError, WriteError};
 use crate::meta::RecordMeta;
 use crate::migrate::migrate;
 use crate::read::{load_document, stored_bytes};
-use crate::tables::{CHANGES, META, RECORDS, SNAPSHOTS, meta_keys};
+use crate::tables::{CHANGES, INDEX, META, RECORDS, SNAPSHOTS, meta_keys};
 use crate::writer::{Request, WriteOutcome, Writer};
 
 /// The database file inside a node's data directory.
@@ -21,6 +21,17 @@ pub const DB_FILE: &str = "simpul.redb";
 
 /// Write requests that may wait for the writer before senders block.
 const QUEUE_DEPTH: usize = 4096;
+
+/// One record as reconciliation sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncItem {
+    /// The record.
+    pub id: RecordId,
+    /// Its content time ([`simpul_model::content_time`]).
+    pub time: u64,
+    /// Its heads digest.
+    pub digest: [u8; 32],
+}
 
 /// Tunables of an open store.
 #[derive(Debug, Clone)]
@@ -272,31 +283,24 @@ impl Store {
     /// it if not. The result is validated and must keep every clinical fact already held.
     pub fn merge_document(
         &self,
-        mut incoming: Automerge,
+        incoming: Automerge,
         today: Date,
         at_ms: u64,
     ) -> Result<WriteOutcome, WriteError> {
         let record = Record::from_document(&incoming)?;
-        self.write(record.id, at_ms, move |doc| match doc {
-            None => {
-                record
-                    .validate(today)
-                    .map_err(simpul_model::RecordError::from)?;
-                *doc = Some(incoming);
-                Ok(record)
-            }
-            Some(existing) => {
-                let before = Record::from_document(existing)?;
-                existing
-                    .merge(&mut incoming)
-                    .map_err(simpul_model::RecordError::from)?;
-                let after = Record::from_document(existing)?;
-                after
-                    .validate(today)
-                    .map_err(simpul_model::RecordError::from)?;
-                check_history(&before, &after)?;
-                Ok(after)
-            }
+        self.merge(record.id, Incoming::Document(incoming), today, at_ms)
+    }
+
+    /// Merges data from outside into record `id` ([`merge_incoming`]).
+    pub fn merge(
+        &self,
+        id: RecordId,
+        incoming: Incoming,
+        today: Date,
+        at_ms: u64,
+    ) -> Result<WriteOutcome, WriteError> {
+        self.write(id, at_ms, move |slot| {
+            Ok(merge_incoming(slot, incoming, today)?)
         })
     }
 
@@ -373,6 +377,45 @@ impl Store {
             out.push((id, meta));
         }
         Ok(out)
+    }
+
+    /// The records this node holds that `peer` should hold too, as reconciliation items,
+    /// in id order. Read from the index by key ranges: the `up` records of the peer's
+    /// subtree and the `down` records of the peer and its ancestors. Loads no document.
+    pub fn sync_items(&self, peer: &FacilityPath) -> Result<Vec<SyncItem>, ReadError> {
+        let txn = self.inner.db.begin_read()?;
+        let index = txn.open_table(INDEX)?;
+        let mut items = std::collections::BTreeMap::new();
+        let mut add = |range: redb::Range<
+            '_,
+            (&'static str, &'static [u8; 16]),
+            &'static [u8; 40],
+        >|
+         -> Result<(), ReadError> {
+            for row in range {
+                let (key, value) = row?;
+                let id = RecordId::from_bytes(*key.value().1);
+                let v = value.value();
+                let time = u64::from_be_bytes(v[..8].try_into().unwrap_or_default());
+                let digest: [u8; 32] = v[8..].try_into().unwrap_or_default();
+                items.insert(id, SyncItem { id, time, digest });
+            }
+            Ok(())
+        };
+        let (lo, hi) = ([0u8; 16], [0xffu8; 16]);
+        let exact = format!("up:{peer}");
+        add(index.range((exact.as_str(), &lo)..=(exact.as_str(), &hi))?)?;
+        // '0' follows '/' in ASCII: this range is exactly the keys "up:<peer>/...".
+        let below = format!("up:{peer}/");
+        let end = format!("up:{peer}0");
+        add(index.range((below.as_str(), &lo)..(end.as_str(), &lo))?)?;
+        let mut ancestor = Some(peer.clone());
+        while let Some(a) = ancestor {
+            let key = format!("down:{a}");
+            add(index.range((key.as_str(), &lo)..=(key.as_str(), &hi))?)?;
+            ancestor = a.parent();
+        }
+        Ok(items.into_values().collect())
     }
 
     /// Number of records stored.

@@ -34,7 +34,7 @@ pub(crate) const CHANGES: TableDefinition<(&[u8; 16], u32), &[u8]> =
 
 /// The reconciliation index. Key: (scope key, record id), one row per path of the
 /// record's scope, where the scope key is `"up:<path>"` or `"down:<path>"`, so a
-/// facility's subtree is one key range. Value: 40 bytes, the record's last-modified
-/// time (Unix ms, `u64` big-endian) then its heads digest (32 bytes).
+/// facility's subtree is one key range. Value: 40 bytes, the record's content time
+/// ([`simpul_model::content_time`], `u64` big-endian) then its heads digest (32 bytes).
 pub(crate) const INDEX: TableDefinition<(&str, &[u8; 16]), &[u8; 40]> =
     TableDefinition::new("index-1");

@@ -13,7 +13,7 @@ use std::sync::mpsc::Receiver;
 use lru::LruCache;
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use simpul_model::automerge::Automerge;
-use simpul_model::{FacilityPath, Record, RecordError, RecordId, heads_digest};
+use simpul_model::{FacilityPath, Record, RecordError, RecordId, content_time, heads_digest};
 
 use crate::error::{ReadError, WriteError};
 use crate::meta::{RecordMeta, Summary, scope_keys};
@@ -283,6 +283,7 @@ impl Writer {
             kind: record.kind(),
             scope: record.scope.clone(),
             heads_digest: heads_digest(&doc.get_heads()),
+            content_time: content_time(doc),
             created_ms: old.map_or(at_ms, |m| m.created_ms),
             modified_ms: at_ms,
             snapshot_len,
@@ -300,7 +301,7 @@ impl Writer {
             }
         }
         let mut entry = [0u8; 40];
-        entry[..8].copy_from_slice(&meta.modified_ms.to_be_bytes());
+        entry[..8].copy_from_slice(&meta.content_time.to_be_bytes());
         entry[8..].copy_from_slice(&meta.heads_digest);
         for scope_key in scope_keys(&meta.scope) {
             index.insert((scope_key.as_str(), key), &entry)?;

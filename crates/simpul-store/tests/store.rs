@@ -172,3 +172,73 @@ fn opening_twice_or_missing_is_a_clear_error() {
     ));
     drop(store);
 }
+
+#[test]
+fn sync_items_are_exactly_what_the_peer_should_hold() {
+    use simpul_model::{Activity, ActivityKind, Date, RecordBody, Scope};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), "3273");
+    let at = |n: u64, p: &str| {
+        let r = record(n, p);
+        store
+            .insert_record(r.clone(), today(), 1_000)
+            .expect("insert");
+        r.id
+    };
+    let py04 = at(1, POSYANDU);
+    let py05 = at(2, "3273/P3273010201/3273010201-PU1/3273010201-PY05");
+    let pu1 = at(3, "3273/P3273010201/3273010201-PU1");
+    let pu12 = at(4, "3273/P3273010201/3273010201-PU12");
+    let other_pkm = at(5, "3273/P3273010202");
+    let mut registry = record(6, "3273");
+    registry.scope = Scope::down(path("3273"));
+    registry.body = RecordBody::Activity(Activity {
+        kind: ActivityKind::FollowUp,
+        facility: path("3273"),
+        date: Date::parse("2026-11-01").expect("date"),
+        attendance: Default::default(),
+        note: Some("target list".into()),
+    });
+    store
+        .insert_record(registry.clone(), today(), 1_000)
+        .expect("insert");
+
+    let ids = |peer: &str| -> Vec<simpul_model::RecordId> {
+        let mut v: Vec<_> = store
+            .sync_items(&path(peer))
+            .expect("items")
+            .into_iter()
+            .map(|i| i.id)
+            .collect();
+        v.sort();
+        v
+    };
+    let sorted = |mut v: Vec<simpul_model::RecordId>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        ids("3273/P3273010201/3273010201-PU1"),
+        sorted(vec![py04, py05, pu1, registry.id])
+    );
+    assert_eq!(ids(POSYANDU), sorted(vec![py04, registry.id]));
+    assert_eq!(
+        ids("3273/P3273010202"),
+        sorted(vec![other_pkm, registry.id])
+    );
+    assert_eq!(
+        ids("3273/P3273010201"),
+        sorted(vec![py04, py05, pu1, pu12, registry.id])
+    );
+    assert_eq!(ids("3273").len(), 6);
+    let item = store
+        .sync_items(&path(POSYANDU))
+        .expect("items")
+        .into_iter()
+        .find(|i| i.id == py04)
+        .expect("item");
+    assert_eq!(
+        Some(item.digest),
+        store.meta(py04).expect("meta").map(|m| m.heads_digest)
+    );
+}
