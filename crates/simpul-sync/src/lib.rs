@@ -1,1 +1,22 @@
-//! x
+//! The simpul sync protocol, without IO: what two nodes say to each other and what
+//! each decides from it.
+//!
+//! This crate owns the wire format ([`message`]), the scope rules between two peers
+//! ([`rules`]), range-based set reconciliation of records ([`item`], over the
+//! `negentropy` crate) and the session state machine ([`Session`]). It never reads a
+//! clock, a random source, a socket or a file: bytes, loaded documents and store results
+//! come in through `handle_*` calls, and requests go out through
+//! [`Session::poll_effect`]. The same code runs under the tokio daemon and under the
+//! deterministic simulator.
+
+mod error;
+pub mod item;
+pub mod message;
+pub mod rules;
+mod session;
+
+pub use error::SessionError;
+pub use item::Item;
+pub use message::{DecodeError, FrameReader, Message, DEFAULT_MAX_FRAME, PROTOCOL_VERSION};
+pub use rules::{check_incoming, shared, ScopeViolation};
+pub use session::{Effect, Role, Session, SessionConfig, SessionStats};

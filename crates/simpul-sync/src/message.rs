@@ -1,0 +1,271 @@
+//! The wire format: length-delimited, versioned, size-limited frames.
+//!
+//! A frame is a 4-byte big-endian length `n`, then `n` bytes: one byte of protocol
+//! version, then the message body in postcard encoding. Decoding never trusts the
+//! sender: the length is checked against the limit before anything is read, every
+//! length inside the body is bounded by the bytes actually present, and trailing bytes
+//! are an error.
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version this code speaks.
+pub const PROTOCOL_VERSION: u8 = 1;
+
+/// Bytes of the length prefix.
+pub const LENGTH_PREFIX: usize = 4;
+
+/// The largest frame accepted unless a smaller limit is configured: 4 MiB.
+pub const DEFAULT_MAX_FRAME: u32 = 4 << 20;
+
+/// A record id on the wire.
+pub type WireId = [u8; 16];
+
+/// Everything two nodes say to each other.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// First message each way: protocol and limits, and the facility path the sender
+    /// believes it has (which must match its certificate).
+    Hello {
+        /// The sender's protocol version.
+        protocol: u8,
+        /// The largest frame the sender accepts.
+        max_frame: u32,
+        /// The sender's facility path.
+        node: String,
+    },
+    /// One round of range-based set reconciliation (Negentropy bytes).
+    Reconcile {
+        /// Round number, from 0 for each reconciliation.
+        round: u32,
+        /// The Negentropy message.
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+    /// The initiator finished reconciling: counts of what it will send and fetch.
+    Reconciled {
+        /// Records the initiator will send whole.
+        sending: u32,
+        /// Records it will ask for.
+        wanting: u32,
+        /// Records both hold in different versions.
+        differing: u32,
+    },
+    /// Please send these records whole.
+    Want {
+        /// The records.
+        ids: Vec<WireId>,
+    },
+    /// A whole record: its saved Automerge document.
+    Record {
+        /// The record.
+        id: WireId,
+        /// `Automerge::save` bytes, possibly followed by change chunks.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// One message of the Automerge sync protocol for a record both hold.
+    SyncRecord {
+        /// The record.
+        id: WireId,
+        /// The Automerge sync message.
+        #[serde(with = "serde_bytes")]
+        msg: Vec<u8>,
+    },
+    /// The Automerge sync protocol for a record reached agreement on the sender's side.
+    SyncDone {
+        /// The record.
+        id: WireId,
+    },
+    /// New changes to a record, pushed live.
+    Changes {
+        /// The record.
+        id: WireId,
+        /// `save_after` bytes.
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
+    /// These records (or changes) are now durably stored by the sender of this message.
+    Stored {
+        /// The records.
+        ids: Vec<WireId>,
+    },
+    /// The sender would not store this record, and why (validation, history).
+    Refused {
+        /// The record.
+        id: WireId,
+        /// Why.
+        reason: String,
+    },
+    /// The session ends, and why.
+    Bye {
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why bytes are not a valid frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The length prefix exceeds the limit.
+    #[error("frame of {len} bytes exceeds the limit of {max}")]
+    TooLarge {
+        /// Claimed length.
+        len: u64,
+        /// Limit.
+        max: u32,
+    },
+    /// The frame is empty (no version byte).
+    #[error("empty frame")]
+    Empty,
+    /// The frame names a protocol version this code does not speak.
+    #[error("protocol version {0} is not supported (this node speaks {PROTOCOL_VERSION})")]
+    Version(u8),
+    /// The body does not decode as a message.
+    #[error("malformed message: {0}")]
+    Malformed(String),
+}
+
+impl Message {
+    /// Encodes this message as one frame (length prefix included).
+    pub fn encode(&self) -> Vec<u8> {
+        let body = postcard::to_stdvec(self).unwrap_or_else(|e| unreachable!("messages always encode: {e}"));
+        let len = (body.len() + 1) as u32;
+        let mut frame = Vec::with_capacity(LENGTH_PREFIX + len as usize);
+        frame.extend_from_slice(&len.to_be_bytes());
+        frame.push(PROTOCOL_VERSION);
+        frame.extend_from_slice(&body);
+        frame
+    }
+
+    /// Decodes a frame body (the bytes after the length prefix).
+    pub fn decode(frame: &[u8], max_frame: u32) -> Result<Message, DecodeError> {
+        if frame.len() as u64 > u64::from(max_frame) {
+            return Err(DecodeError::TooLarge { len: frame.len() as u64, max: max_frame });
+        }
+        let (&version, body) = frame.split_first().ok_or(DecodeError::Empty)?;
+        if version != PROTOCOL_VERSION {
+            return Err(DecodeError::Version(version));
+        }
+        let (msg, rest) = postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(DecodeError::Malformed(format!("{} trailing bytes", rest.len())));
+        }
+        Ok(msg)
+    }
+
+    /// A short name for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Message::Hello { .. } => "hello",
+            Message::Reconcile { .. } => "reconcile",
+            Message::Reconciled { .. } => "reconciled",
+            Message::Want { .. } => "want",
+            Message::Record { .. } => "record",
+            Message::SyncRecord { .. } => "sync-record",
+            Message::SyncDone { .. } => "sync-done",
+            Message::Changes { .. } => "changes",
+            Message::Stored { .. } => "stored",
+            Message::Refused { .. } => "refused",
+            Message::Bye { .. } => "bye",
+        }
+    }
+}
+
+/// Splits a byte stream into frames, enforcing the size limit from the length prefix
+/// alone (an oversized frame is refused before its body arrives).
+#[derive(Debug)]
+pub struct FrameReader {
+    buf: Vec<u8>,
+    max_frame: u32,
+}
+
+impl FrameReader {
+    /// A reader accepting frames up to `max_frame` bytes.
+    pub fn new(max_frame: u32) -> Self {
+        Self { buf: Vec::new(), max_frame }
+    }
+
+    /// Adds bytes received from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next whole message, if one has arrived.
+    pub fn next_message(&mut self) -> Result<Option<Message>, DecodeError> {
+        if self.buf.len() < LENGTH_PREFIX {
+            return Ok(None);
+        }
+        let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+        if len > self.max_frame {
+            return Err(DecodeError::TooLarge { len: u64::from(len), max: self.max_frame });
+        }
+        let end = LENGTH_PREFIX + len as usize;
+        if self.buf.len() < end {
+            return Ok(None);
+        }
+        let msg = Message::decode(&self.buf[LENGTH_PREFIX..end], self.max_frame);
+        self.buf.drain(..end);
+        msg.map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn message() -> impl Strategy<Value = Message> {
+        let id = any::<[u8; 16]>();
+        let bytes = proptest::collection::vec(any::<u8>(), 0..300);
+        prop_oneof![
+            (any::<u8>(), any::<u32>(), "[a-z0-9/-]{0,40}").prop_map(|(protocol, max_frame, node)| Message::Hello { protocol, max_frame, node }),
+            (any::<u32>(), bytes.clone()).prop_map(|(round, payload)| Message::Reconcile { round, payload }),
+            proptest::collection::vec(id, 0..20).prop_map(|ids| Message::Want { ids }),
+            (id, bytes.clone()).prop_map(|(id, bytes)| Message::Record { id, bytes }),
+            (id, bytes.clone()).prop_map(|(id, msg)| Message::SyncRecord { id, msg }),
+            (id, bytes).prop_map(|(id, bytes)| Message::Changes { id, bytes }),
+            (id, ".{0,50}").prop_map(|(id, reason)| Message::Refused { id, reason }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn frames_round_trip_in_any_chunking(msgs in proptest::collection::vec(message(), 1..10), cut in 1usize..64) {
+            let stream: Vec<u8> = msgs.iter().flat_map(Message::encode).collect();
+            let mut reader = FrameReader::new(DEFAULT_MAX_FRAME);
+            let mut out = Vec::new();
+            for chunk in stream.chunks(cut) {
+                reader.push(chunk);
+                while let Some(m) = reader.next_message().expect("valid stream") {
+                    out.push(m);
+                }
+            }
+            prop_assert_eq!(out, msgs);
+        }
+
+        #[test]
+        fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = Message::decode(&bytes, DEFAULT_MAX_FRAME);
+            let mut reader = FrameReader::new(1024);
+            reader.push(&bytes);
+            while let Ok(Some(_)) = reader.next_message() {}
+        }
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_from_the_prefix() {
+        let mut reader = FrameReader::new(1024);
+        reader.push(&5000u32.to_be_bytes());
+        assert_eq!(reader.next_message(), Err(DecodeError::TooLarge { len: 5000, max: 1024 }));
+    }
+
+    #[test]
+    fn wrong_version_and_trailing_bytes_are_refused() {
+        let mut frame = Message::Bye { reason: "x".into() }.encode();
+        frame[LENGTH_PREFIX] = 9;
+        assert_eq!(Message::decode(&frame[LENGTH_PREFIX..], 1024), Err(DecodeError::Version(9)));
+        let mut frame = Message::Bye { reason: "x".into() }.encode();
+        frame.push(0);
+        assert!(matches!(Message::decode(&frame[LENGTH_PREFIX..], 1024), Err(DecodeError::Malformed(_))));
+    }
+}

@@ -1,0 +1,402 @@
+//! One sync session between two nodes, as a state machine without IO.
+//!
+//! # Driving loop
+//!
+//! ```text
+//! let mut s = Session::new(config, role, local_path, peer_path_from_certificate);
+//! loop {
+//!     while let Some(effect) = s.poll_effect() {
+//!         match effect {
+//!             Effect::Transmit(frame)          => send frame to the peer,
+//!             Effect::ReadItems                => s.handle_items(store.sync_items(peer)),
+//!             Effect::ReadRecord { id }        => s.handle_record_bytes(id, store.stored_bytes(id)),
+//!             Effect::LoadDocument { id }      => s.handle_document(id, store.load(id)),
+//!             Effect::Store { token, id, incoming } =>
+//!                 s.handle_stored(token, store.merge(id, incoming)),   // after it is durable
+//!             Effect::Closed { .. }            => stop,
+//!         }
+//!     }
+//!     wait for bytes from the peer (s.handle_bytes), a local change
+//!     (s.handle_local_change), or a timer (s.start_round) ...
+//! }
+//! ```
+//!
+//! Every request the session makes (`ReadItems`, `ReadRecord`, `LoadDocument`, `Store`)
+//! is answered by exactly one `handle_*` call, in any order. The session never reads a
+//! clock or a random source.
+//!
+//! # Protocol
+//!
+//! Both sides send `Hello`. The initiator reads its shared items and reconciles them
+//! with the responder's by Negentropy rounds; at the end it knows which records only it
+//! holds (sent whole), which only the peer holds (asked for with `Want`) and which both
+//! hold in different versions (the Automerge sync protocol, per record). A receiver
+//! checks every record against the scope rules before asking for it to be stored, and
+//! acknowledges it with `Stored` only once the store reports it durable.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use negentropy::{Id, Negentropy, NegentropyStorageVector};
+use simpul_model::automerge::sync::State as AmState;
+use simpul_model::automerge::{Automerge, ChangeHash};
+use simpul_model::{FacilityPath, Incoming, RecordId};
+
+use crate::error::SessionError;
+use crate::item::Item;
+use crate::message::{FrameReader, Message, WireId, DEFAULT_MAX_FRAME, PROTOCOL_VERSION};
+
+/// Limits of a session.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// Largest frame accepted, and the most this side sends.
+    pub max_frame: u32,
+    /// Records sent whole and not yet acknowledged, at most.
+    pub max_in_flight: usize,
+    /// Records in the Automerge sync protocol at once, at most.
+    pub max_syncing: usize,
+    /// Largest Negentropy message (bytes); bigger sets take more rounds.
+    pub reconcile_frame: u64,
+    /// Ids per `Want` message.
+    pub want_batch: usize,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            max_frame: DEFAULT_MAX_FRAME,
+            max_in_flight: 128,
+            max_syncing: 32,
+            reconcile_frame: 500_000,
+            want_batch: 4096,
+        }
+    }
+}
+
+/// Which side started the session (the dialler reconciles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Runs reconciliation.
+    Initiator,
+    /// Answers it.
+    Responder,
+}
+
+/// What the session asks of its driver.
+#[derive(Debug)]
+pub enum Effect {
+    /// Send this frame to the peer.
+    Transmit(Vec<u8>),
+    /// Read the shared items ([`Item`]); answer with [`Session::handle_items`].
+    ReadItems,
+    /// Read a record's stored bytes; answer with [`Session::handle_record_bytes`].
+    ReadRecord {
+        /// The record.
+        id: RecordId,
+    },
+    /// Load a record's document; answer with [`Session::handle_document`].
+    LoadDocument {
+        /// The record.
+        id: RecordId,
+    },
+    /// Merge into the store; answer with [`Session::handle_stored`] once durable.
+    Store {
+        /// Echoed in the answer.
+        token: u64,
+        /// The record.
+        id: RecordId,
+        /// What to merge.
+        incoming: Incoming,
+    },
+    /// The session is over.
+    Closed {
+        /// Why.
+        reason: String,
+        /// True when it ended on an error (ours or the peer's).
+        error: bool,
+    },
+}
+
+/// Counters of one session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionStats {
+    /// Frames and bytes sent.
+    pub frames_out: u64,
+    /// Bytes sent.
+    pub bytes_out: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Reconciliation messages this side sent.
+    pub reconcile_rounds: u32,
+    /// Records sent whole, or changes pushed, and acknowledged as stored by the peer.
+    pub records_sent: u64,
+    /// Records (whole, synced or changed) this side stored durably from the peer.
+    pub records_received: u64,
+    /// Records the peer refused.
+    pub refused_by_peer: u64,
+    /// Records this side refused.
+    pub refused_here: u64,
+    /// From the last reconciliation: records to send, to fetch, and differing.
+    pub last_plan: Option<(u32, u32, u32)>,
+}
+
+struct DocSync {
+    doc: Option<Automerge>,
+    state: AmState,
+    inbox: VecDeque<Inbound>,
+    /// Heads of what the store holds (what changes are new relative to).
+    stored_heads: Vec<ChangeHash>,
+    storing: bool,
+    we_done: bool,
+    peer_done: bool,
+}
+
+enum Inbound {
+    Sync(Vec<u8>),
+    Changes(Vec<u8>),
+}
+
+struct Reconciliation {
+    neg: Negentropy<'static, NegentropyStorageVector>,
+    have: Vec<Id>,
+    need: Vec<Id>,
+    round: u32,
+}
+
+/// A sync session. See the module documentation for the driving loop.
+pub struct Session {
+    cfg: SessionConfig,
+    role: Role,
+    local: FacilityPath,
+    peer: FacilityPath,
+    reader: FrameReader,
+    peer_max_frame: u32,
+    hello_received: bool,
+    closed: bool,
+    effects: VecDeque<Effect>,
+    stats: SessionStats,
+    // Reconciliation.
+    items_requested: bool,
+    shared_items: HashMap<RecordId, Item>,
+    recon: Option<Reconciliation>,
+    stashed_query: Option<(u32, Vec<u8>)>,
+    round_wanted: bool,
+    // Transfer.
+    send_queue: VecDeque<RecordId>,
+    reading: HashSet<RecordId>,
+    unacked: HashSet<RecordId>,
+    sync_queue: VecDeque<RecordId>,
+    syncs: HashMap<RecordId, DocSync>,
+    storing: HashMap<u64, RecordId>,
+    next_token: u64,
+}
+
+fn wire(id: RecordId) -> WireId {
+    *id.as_bytes()
+}
+
+impl Session {
+    /// A new session with `peer`, whose facility path comes from its certificate.
+    pub fn new(cfg: SessionConfig, role: Role, local: FacilityPath, peer: FacilityPath) -> Self {
+        let mut s = Self {
+            reader: FrameReader::new(cfg.max_frame),
+            peer_max_frame: DEFAULT_MAX_FRAME,
+            cfg,
+            role,
+            local,
+            peer,
+            hello_received: false,
+            closed: false,
+            effects: VecDeque::new(),
+            stats: SessionStats::default(),
+            items_requested: false,
+            shared_items: HashMap::new(),
+            recon: None,
+            stashed_query: None,
+            round_wanted: false,
+            send_queue: VecDeque::new(),
+            reading: HashSet::new(),
+            unacked: HashSet::new(),
+            sync_queue: VecDeque::new(),
+            syncs: HashMap::new(),
+            storing: HashMap::new(),
+            next_token: 0,
+        };
+        let hello = Message::Hello {
+            protocol: PROTOCOL_VERSION,
+            max_frame: s.cfg.max_frame,
+            node: s.local.to_string(),
+        };
+        s.send(&hello);
+        if role == Role::Initiator {
+            s.round_wanted = true;
+        }
+        s
+    }
+
+    /// The next request to the driver.
+    pub fn poll_effect(&mut self) -> Option<Effect> {
+        self.effects.pop_front()
+    }
+
+    /// The peer's facility path.
+    pub fn peer(&self) -> &FacilityPath {
+        &self.peer
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> &SessionStats {
+        &self.stats
+    }
+
+    /// True once the session has ended.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// True when nothing is under way: no reconciliation, nothing to send, store or
+    /// acknowledge. A quiescent pair of sessions holds the same shared records.
+    pub fn is_idle(&self) -> bool {
+        self.recon.is_none()
+            && !self.items_requested
+            && !self.round_wanted
+            && self.stashed_query.is_none()
+            && self.send_queue.is_empty()
+            && self.reading.is_empty()
+            && self.unacked.is_empty()
+            && self.sync_queue.is_empty()
+            && self.syncs.is_empty()
+            && self.storing.is_empty()
+    }
+
+    /// Starts another reconciliation (the initiator does so on connect; call this
+    /// periodically). Ignored by a responder or while one is running.
+    pub fn start_round(&mut self) {
+        if self.role == Role::Initiator && !self.closed && self.recon.is_none() && !self.items_requested {
+            self.round_wanted = true;
+            self.pump();
+        }
+    }
+
+    fn send(&mut self, msg: &Message) {
+        let frame = msg.encode();
+        self.stats.frames_out += 1;
+        self.stats.bytes_out += frame.len() as u64;
+        self.effects.push_back(Effect::Transmit(frame));
+    }
+
+    fn close(&mut self, err: SessionError) {
+        if self.closed {
+            return;
+        }
+        let reason = err.to_string();
+        if !matches!(err, SessionError::PeerClosed(_)) {
+            self.send(&Message::Bye { reason: reason.clone() });
+        }
+        self.closed = true;
+        self.effects.push_back(Effect::Closed { reason, error: true });
+    }
+
+    /// Ends the session on purpose (shutdown, or the driver's own error).
+    pub fn shutdown(&mut self, reason: &str) {
+        if self.closed {
+            return;
+        }
+        self.send(&Message::Bye { reason: reason.to_string() });
+        self.closed = true;
+        self.effects.push_back(Effect::Closed { reason: reason.to_string(), error: false });
+    }
+
+    /// Bytes received from the peer's stream.
+    pub fn handle_bytes(&mut self, bytes: &[u8]) {
+        if self.closed {
+            return;
+        }
+        self.stats.bytes_in += bytes.len() as u64;
+        self.reader.push(bytes);
+        loop {
+            match self.reader.next_message() {
+                Ok(Some(msg)) => {
+                    if let Err(e) = self.handle_message(msg) {
+                        self.close(e);
+                    }
+                    if self.closed {
+                        return;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => return self.close(e.into()),
+            }
+        }
+        self.pump();
+    }
+
+    fn handle_message(&mut self, msg: Message) -> Result<(), SessionError> {
+        if !self.hello_received && !matches!(msg, Message::Hello { .. } | Message::Bye { .. }) {
+            return Err(SessionError::Protocol(format!("{} before hello", msg.kind())));
+        }
+        match msg {
+            Message::Hello { protocol, max_frame, node } => {
+                if self.hello_received {
+                    return Err(SessionError::Protocol("second hello".into()));
+                }
+                if protocol != PROTOCOL_VERSION {
+                    return Err(SessionError::Protocol(format!(
+                        "peer speaks protocol {protocol}, this node {PROTOCOL_VERSION}"
+                    )));
+                }
+                if node != self.peer.as_str() {
+                    return Err(SessionError::Protocol(format!(
+                        "peer says it is {node:?} but its certificate says {}",
+                        self.peer
+                    )));
+                }
+                self.hello_received = true;
+                self.peer_max_frame = max_frame.min(self.cfg.max_frame);
+            }
+            Message::Reconcile { round, payload } => self.on_reconcile(round, payload)?,
+            Message::Reconciled { .. } => {}
+            Message::Want { ids } => {
+                if self.role == Role::Initiator {
+                    return Err(SessionError::Protocol("want sent to the initiator".into()));
+                }
+                for w in ids {
+                    let id = RecordId::from_bytes(w);
+                    if !self.shared_items.contains_key(&id) {
+                        return Err(SessionError::Protocol(format!("peer asked for record {id}, which it does not share")));
+                    }
+                    self.send_queue.push_back(id);
+                }
+            }
+            Message::Record { id, bytes } => self.on_record(RecordId::from_bytes(id), &bytes)?,
+            Message::SyncRecord { id, msg } => self.inbound(RecordId::from_bytes(id), Inbound::Sync(msg)),
+            Message::Changes { id, bytes } => self.inbound(RecordId::from_bytes(id), Inbound::Changes(bytes)),
+            Message::SyncDone { id } => {
+                let id = RecordId::from_bytes(id);
+                if let Some(sync) = self.syncs.get_mut(&id) {
+                    sync.peer_done = true;
+                }
+                self.finish_sync_if_done(id);
+            }
+            Message::Stored { ids } => {
+                for w in ids {
+                    if self.unacked.remove(&RecordId::from_bytes(w)) {
+                        self.stats.records_sent += 1;
+                    }
+                }
+            }
+            Message::Refused { id, .. } => {
+                let id = RecordId::from_bytes(id);
+                self.unacked.remove(&id);
+                self.stats.refused_by_peer += 1;
+                if let Some(sync) = self.syncs.remove(&id) {
+                    drop(sync);
+                }
+            }
+            Message::Bye { reason } => return Err(SessionError::PeerClosed(reason)),
+        }
+        Ok(())
+    }
+}
+
+mod reconcile;
+mod transfer;
