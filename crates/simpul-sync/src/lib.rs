@@ -17,6 +17,6 @@ mod session;
 
 pub use error::SessionError;
 pub use item::Item;
-pub use message::{DecodeError, FrameReader, Message, DEFAULT_MAX_FRAME, PROTOCOL_VERSION};
-pub use rules::{check_incoming, shared, ScopeViolation};
-pub use session::{Effect, Role, Session, SessionConfig, SessionStats};
+pub use message::{DEFAULT_MAX_FRAME, DecodeError, FrameReader, Message, PROTOCOL_VERSION};
+pub use rules::{ScopeViolation, check_incoming, shared};
+pub use session::{Effect, Progress, Role, Session, SessionConfig, SessionStats};

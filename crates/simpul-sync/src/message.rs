@@ -128,7 +128,8 @@ pub enum DecodeError {
 impl Message {
     /// Encodes this message as one frame (length prefix included).
     pub fn encode(&self) -> Vec<u8> {
-        let body = postcard::to_stdvec(self).unwrap_or_else(|e| unreachable!("messages always encode: {e}"));
+        let body = postcard::to_stdvec(self)
+            .unwrap_or_else(|e| unreachable!("messages always encode: {e}"));
         let len = (body.len() + 1) as u32;
         let mut frame = Vec::with_capacity(LENGTH_PREFIX + len as usize);
         frame.extend_from_slice(&len.to_be_bytes());
@@ -140,15 +141,22 @@ impl Message {
     /// Decodes a frame body (the bytes after the length prefix).
     pub fn decode(frame: &[u8], max_frame: u32) -> Result<Message, DecodeError> {
         if frame.len() as u64 > u64::from(max_frame) {
-            return Err(DecodeError::TooLarge { len: frame.len() as u64, max: max_frame });
+            return Err(DecodeError::TooLarge {
+                len: frame.len() as u64,
+                max: max_frame,
+            });
         }
         let (&version, body) = frame.split_first().ok_or(DecodeError::Empty)?;
         if version != PROTOCOL_VERSION {
             return Err(DecodeError::Version(version));
         }
-        let (msg, rest) = postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
+        let (msg, rest) =
+            postcard::take_from_bytes(body).map_err(|e| DecodeError::Malformed(e.to_string()))?;
         if !rest.is_empty() {
-            return Err(DecodeError::Malformed(format!("{} trailing bytes", rest.len())));
+            return Err(DecodeError::Malformed(format!(
+                "{} trailing bytes",
+                rest.len()
+            )));
         }
         Ok(msg)
     }
@@ -182,7 +190,10 @@ pub struct FrameReader {
 impl FrameReader {
     /// A reader accepting frames up to `max_frame` bytes.
     pub fn new(max_frame: u32) -> Self {
-        Self { buf: Vec::new(), max_frame }
+        Self {
+            buf: Vec::new(),
+            max_frame,
+        }
     }
 
     /// Adds bytes received from the stream.
@@ -197,7 +208,10 @@ impl FrameReader {
         }
         let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
         if len > self.max_frame {
-            return Err(DecodeError::TooLarge { len: u64::from(len), max: self.max_frame });
+            return Err(DecodeError::TooLarge {
+                len: u64::from(len),
+                max: self.max_frame,
+            });
         }
         let end = LENGTH_PREFIX + len as usize;
         if self.buf.len() < end {
@@ -218,8 +232,15 @@ mod tests {
         let id = any::<[u8; 16]>();
         let bytes = proptest::collection::vec(any::<u8>(), 0..300);
         prop_oneof![
-            (any::<u8>(), any::<u32>(), "[a-z0-9/-]{0,40}").prop_map(|(protocol, max_frame, node)| Message::Hello { protocol, max_frame, node }),
-            (any::<u32>(), bytes.clone()).prop_map(|(round, payload)| Message::Reconcile { round, payload }),
+            (any::<u8>(), any::<u32>(), "[a-z0-9/-]{0,40}").prop_map(
+                |(protocol, max_frame, node)| Message::Hello {
+                    protocol,
+                    max_frame,
+                    node
+                }
+            ),
+            (any::<u32>(), bytes.clone())
+                .prop_map(|(round, payload)| Message::Reconcile { round, payload }),
             proptest::collection::vec(id, 0..20).prop_map(|ids| Message::Want { ids }),
             (id, bytes.clone()).prop_map(|(id, bytes)| Message::Record { id, bytes }),
             (id, bytes.clone()).prop_map(|(id, msg)| Message::SyncRecord { id, msg }),
@@ -256,16 +277,28 @@ mod tests {
     fn oversized_frames_are_refused_from_the_prefix() {
         let mut reader = FrameReader::new(1024);
         reader.push(&5000u32.to_be_bytes());
-        assert_eq!(reader.next_message(), Err(DecodeError::TooLarge { len: 5000, max: 1024 }));
+        assert_eq!(
+            reader.next_message(),
+            Err(DecodeError::TooLarge {
+                len: 5000,
+                max: 1024
+            })
+        );
     }
 
     #[test]
     fn wrong_version_and_trailing_bytes_are_refused() {
         let mut frame = Message::Bye { reason: "x".into() }.encode();
         frame[LENGTH_PREFIX] = 9;
-        assert_eq!(Message::decode(&frame[LENGTH_PREFIX..], 1024), Err(DecodeError::Version(9)));
+        assert_eq!(
+            Message::decode(&frame[LENGTH_PREFIX..], 1024),
+            Err(DecodeError::Version(9))
+        );
         let mut frame = Message::Bye { reason: "x".into() }.encode();
         frame.push(0);
-        assert!(matches!(Message::decode(&frame[LENGTH_PREFIX..], 1024), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            Message::decode(&frame[LENGTH_PREFIX..], 1024),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 }

@@ -1,7 +1,7 @@
 //! Scope rules for two peers: what they exchange, and what a receiver refuses.
 
 use simpul_model::automerge::{Automerge, ChangeHash};
-use simpul_model::{actor_facility, FacilityPath, Record, Scope};
+use simpul_model::{FacilityPath, Record, Scope, actor_facility};
 
 /// True when both nodes should hold a record with this scope: exactly what they exchange.
 pub fn shared(scope: &Scope, local: &FacilityPath, peer: &FacilityPath) -> bool {
@@ -52,10 +52,16 @@ pub fn check_incoming(
 ) -> Result<(), ScopeViolation> {
     let id = record.id.to_string();
     if !record.scope.held_by(local) {
-        return Err(ScopeViolation::NotForUs { id, local: local.clone() });
+        return Err(ScopeViolation::NotForUs {
+            id,
+            local: local.clone(),
+        });
     }
     if !record.scope.held_by(peer) {
-        return Err(ScopeViolation::NotTheSenders { id, peer: peer.clone() });
+        return Err(ScopeViolation::NotTheSenders {
+            id,
+            peer: peer.clone(),
+        });
     }
     if !record.scope.writable_by(peer) {
         let authored_by_peer = doc
@@ -63,7 +69,10 @@ pub fn check_incoming(
             .iter()
             .any(|c| actor_facility(&c.actor).as_ref() == Some(peer));
         if authored_by_peer {
-            return Err(ScopeViolation::NotWritable { id, peer: peer.clone() });
+            return Err(ScopeViolation::NotWritable {
+                id,
+                peer: peer.clone(),
+            });
         }
     }
     Ok(())

@@ -43,7 +43,7 @@ use simpul_model::{FacilityPath, Incoming, RecordId};
 
 use crate::error::SessionError;
 use crate::item::Item;
-use crate::message::{FrameReader, Message, WireId, DEFAULT_MAX_FRAME, PROTOCOL_VERSION};
+use crate::message::{DEFAULT_MAX_FRAME, FrameReader, Message, PROTOCOL_VERSION, WireId};
 
 /// Limits of a session.
 #[derive(Debug, Clone)]
@@ -58,6 +58,10 @@ pub struct SessionConfig {
     pub reconcile_frame: u64,
     /// Ids per `Want` message.
     pub want_batch: usize,
+    /// Skips the scope checks on incoming records. Only for the simulator's
+    /// fault-injection tests, which show that the checkers catch the resulting leak.
+    #[doc(hidden)]
+    pub trust_peer_scope: bool,
 }
 
 impl Default for SessionConfig {
@@ -68,6 +72,7 @@ impl Default for SessionConfig {
             max_syncing: 32,
             reconcile_frame: 500_000,
             want_batch: 4096,
+            trust_peer_scope: false,
         }
     }
 }
@@ -139,6 +144,25 @@ pub struct SessionStats {
     pub last_plan: Option<(u32, u32, u32)>,
 }
 
+/// What a session has under way ([`Session::progress`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// A reconciliation is running.
+    pub reconciling: bool,
+    /// A reconciliation will start once the peer's hello arrives.
+    pub round_wanted: bool,
+    /// Records waiting to be sent whole.
+    pub to_send: usize,
+    /// Records sent and not yet acknowledged.
+    pub unacknowledged: usize,
+    /// Records waiting for the Automerge sync protocol.
+    pub to_sync: usize,
+    /// Records in the Automerge sync protocol now.
+    pub syncing: usize,
+    /// Records being stored here.
+    pub storing: usize,
+}
+
 struct DocSync {
     doc: Option<Automerge>,
     state: AmState,
@@ -148,7 +172,14 @@ struct DocSync {
     storing: bool,
     we_done: bool,
     peer_done: bool,
+    /// Sync messages this side sent for the record in this exchange.
+    rounds: u32,
 }
+
+/// Sync messages one side may send for one record before the exchange is abandoned (an
+/// exchange that cannot converge, e.g. needing a change neither side has, would
+/// otherwise loop forever; reconciliation retries later).
+pub(crate) const MAX_SYNC_ROUNDS: u32 = 24;
 
 enum Inbound {
     Sync(Vec<u8>),
@@ -248,6 +279,21 @@ impl Session {
         &self.stats
     }
 
+    /// What is under way, for status displays and diagnosis.
+    pub fn progress(&self) -> Progress {
+        Progress {
+            reconciling: self.recon.is_some()
+                || self.items_requested
+                || self.stashed_query.is_some(),
+            round_wanted: self.round_wanted,
+            to_send: self.send_queue.len() + self.reading.len(),
+            unacknowledged: self.unacked.len(),
+            to_sync: self.sync_queue.len(),
+            syncing: self.syncs.len(),
+            storing: self.storing.len(),
+        }
+    }
+
     /// True once the session has ended.
     pub fn is_closed(&self) -> bool {
         self.closed
@@ -271,7 +317,11 @@ impl Session {
     /// Starts another reconciliation (the initiator does so on connect; call this
     /// periodically). Ignored by a responder or while one is running.
     pub fn start_round(&mut self) {
-        if self.role == Role::Initiator && !self.closed && self.recon.is_none() && !self.items_requested {
+        if self.role == Role::Initiator
+            && !self.closed
+            && self.recon.is_none()
+            && !self.items_requested
+        {
             self.round_wanted = true;
             self.pump();
         }
@@ -290,10 +340,15 @@ impl Session {
         }
         let reason = err.to_string();
         if !matches!(err, SessionError::PeerClosed(_)) {
-            self.send(&Message::Bye { reason: reason.clone() });
+            self.send(&Message::Bye {
+                reason: reason.clone(),
+            });
         }
         self.closed = true;
-        self.effects.push_back(Effect::Closed { reason, error: true });
+        self.effects.push_back(Effect::Closed {
+            reason,
+            error: true,
+        });
     }
 
     /// Ends the session on purpose (shutdown, or the driver's own error).
@@ -301,9 +356,14 @@ impl Session {
         if self.closed {
             return;
         }
-        self.send(&Message::Bye { reason: reason.to_string() });
+        self.send(&Message::Bye {
+            reason: reason.to_string(),
+        });
         self.closed = true;
-        self.effects.push_back(Effect::Closed { reason: reason.to_string(), error: false });
+        self.effects.push_back(Effect::Closed {
+            reason: reason.to_string(),
+            error: false,
+        });
     }
 
     /// Bytes received from the peer's stream.
@@ -332,10 +392,17 @@ impl Session {
 
     fn handle_message(&mut self, msg: Message) -> Result<(), SessionError> {
         if !self.hello_received && !matches!(msg, Message::Hello { .. } | Message::Bye { .. }) {
-            return Err(SessionError::Protocol(format!("{} before hello", msg.kind())));
+            return Err(SessionError::Protocol(format!(
+                "{} before hello",
+                msg.kind()
+            )));
         }
         match msg {
-            Message::Hello { protocol, max_frame, node } => {
+            Message::Hello {
+                protocol,
+                max_frame,
+                node,
+            } => {
                 if self.hello_received {
                     return Err(SessionError::Protocol("second hello".into()));
                 }
@@ -354,7 +421,21 @@ impl Session {
                 self.peer_max_frame = max_frame.min(self.cfg.max_frame);
             }
             Message::Reconcile { round, payload } => self.on_reconcile(round, payload)?,
-            Message::Reconciled { .. } => {}
+            Message::Reconciled {
+                sending,
+                wanting,
+                differing,
+            } => {
+                if self.role == Role::Initiator {
+                    return Err(SessionError::Protocol(
+                        "reconciled sent to the initiator".into(),
+                    ));
+                }
+                // The initiator's plan ends the reconciliation on this side too; from the
+                // responder's view it receives what the initiator sends and sends what it wants.
+                self.recon = None;
+                self.stats.last_plan = Some((wanting, sending, differing));
+            }
             Message::Want { ids } => {
                 if self.role == Role::Initiator {
                     return Err(SessionError::Protocol("want sent to the initiator".into()));
@@ -362,20 +443,27 @@ impl Session {
                 for w in ids {
                     let id = RecordId::from_bytes(w);
                     if !self.shared_items.contains_key(&id) {
-                        return Err(SessionError::Protocol(format!("peer asked for record {id}, which it does not share")));
+                        return Err(SessionError::Protocol(format!(
+                            "peer asked for record {id}, which it does not share"
+                        )));
                     }
                     self.send_queue.push_back(id);
                 }
             }
             Message::Record { id, bytes } => self.on_record(RecordId::from_bytes(id), &bytes)?,
-            Message::SyncRecord { id, msg } => self.inbound(RecordId::from_bytes(id), Inbound::Sync(msg)),
-            Message::Changes { id, bytes } => self.inbound(RecordId::from_bytes(id), Inbound::Changes(bytes)),
+            Message::SyncRecord { id, msg } => {
+                self.inbound(RecordId::from_bytes(id), Inbound::Sync(msg))
+            }
+            Message::Changes { id, bytes } => {
+                self.inbound(RecordId::from_bytes(id), Inbound::Changes(bytes))
+            }
             Message::SyncDone { id } => {
                 let id = RecordId::from_bytes(id);
                 if let Some(sync) = self.syncs.get_mut(&id) {
                     sync.peer_done = true;
                 }
-                self.finish_sync_if_done(id);
+                // The peer has nothing more: say whether we do (and so end the exchange).
+                self.step_sync(id);
             }
             Message::Stored { ids } => {
                 for w in ids {

@@ -7,7 +7,7 @@ use simpul_model::RecordId;
 
 use super::{Reconciliation, Role, Session};
 use crate::error::SessionError;
-use crate::item::{record_of, storage, Item};
+use crate::item::{Item, record_of, storage};
 use crate::message::Message;
 
 impl Session {
@@ -18,11 +18,17 @@ impl Session {
         }
         self.items_requested = false;
         self.shared_items = items.iter().map(|i| (i.id, *i)).collect();
-        let neg = match storage(&items).and_then(|s| Negentropy::owned(s, self.cfg.reconcile_frame)) {
+        let neg = match storage(&items).and_then(|s| Negentropy::owned(s, self.cfg.reconcile_frame))
+        {
             Ok(neg) => neg,
             Err(e) => return self.close(SessionError::Reconcile(format!("{e:?}"))),
         };
-        let mut recon = Reconciliation { neg, have: Vec::new(), need: Vec::new(), round: 0 };
+        let mut recon = Reconciliation {
+            neg,
+            have: Vec::new(),
+            need: Vec::new(),
+            round: 0,
+        };
         match self.role {
             Role::Initiator => match recon.neg.initiate() {
                 Ok(payload) => {
@@ -35,7 +41,7 @@ impl Session {
             Role::Responder => {
                 self.recon = Some(recon);
                 if let Some((round, payload)) = self.stashed_query.take()
-                    && let Err(e) = self.on_reconcile(round, payload)
+                    && let Err(e) = self.answer(round, &payload)
                 {
                     self.close(e);
                 }
@@ -44,7 +50,11 @@ impl Session {
         self.pump();
     }
 
-    pub(super) fn on_reconcile(&mut self, round: u32, payload: Vec<u8>) -> Result<(), SessionError> {
+    pub(super) fn on_reconcile(
+        &mut self,
+        round: u32,
+        payload: Vec<u8>,
+    ) -> Result<(), SessionError> {
         match self.role {
             Role::Responder => {
                 if round == 0 {
@@ -55,23 +65,22 @@ impl Session {
                     self.effects.push_back(super::Effect::ReadItems);
                     return Ok(());
                 }
-                let Some(recon) = self.recon.as_mut() else {
-                    if self.items_requested {
-                        return Err(SessionError::Protocol("reconcile round before round 0 was answered".into()));
-                    }
-                    return Err(SessionError::Protocol(format!("reconcile round {round} without round 0")));
-                };
-                let reply = recon.neg.reconcile(&payload).map_err(|e| SessionError::Reconcile(format!("{e:?}")))?;
-                self.stats.reconcile_rounds += 1;
-                self.send(&Message::Reconcile { round, payload: reply });
-                Ok(())
+                if self.items_requested {
+                    return Err(SessionError::Protocol(
+                        "reconcile round before round 0 was answered".into(),
+                    ));
+                }
+                self.answer(round, &payload)
             }
             Role::Initiator => {
                 let Some(recon) = self.recon.as_mut() else {
                     return Err(SessionError::Protocol("unexpected reconcile reply".into()));
                 };
                 if round != recon.round {
-                    return Err(SessionError::Protocol(format!("reconcile round {round}, expected {}", recon.round)));
+                    return Err(SessionError::Protocol(format!(
+                        "reconcile round {round}, expected {}",
+                        recon.round
+                    )));
                 }
                 let next = recon
                     .neg
@@ -91,10 +100,31 @@ impl Session {
         }
     }
 
+    /// The responder's reply to one reconciliation round.
+    fn answer(&mut self, round: u32, payload: &[u8]) -> Result<(), SessionError> {
+        let Some(recon) = self.recon.as_mut() else {
+            return Err(SessionError::Protocol(format!(
+                "reconcile round {round} without round 0"
+            )));
+        };
+        let reply = recon
+            .neg
+            .reconcile(payload)
+            .map_err(|e| SessionError::Reconcile(format!("{e:?}")))?;
+        self.stats.reconcile_rounds += 1;
+        self.send(&Message::Reconcile {
+            round,
+            payload: reply,
+        });
+        Ok(())
+    }
+
     /// Turns the differences into a plan: send whole what only we hold, ask for what only
     /// the peer holds, and run the Automerge sync protocol where both hold a version.
     fn finish_reconciliation(&mut self) {
-        let Some(recon) = self.recon.take() else { return };
+        let Some(recon) = self.recon.take() else {
+            return;
+        };
         let have: HashSet<RecordId> = recon.have.iter().map(record_of).collect();
         let need: HashSet<RecordId> = recon.need.iter().map(record_of).collect();
         let mut sending: Vec<RecordId> = have.difference(&need).copied().collect();
@@ -105,11 +135,21 @@ impl Session {
         sending.sort_by_key(|id| (time(id), *id));
         wanting.sort();
         differing.sort_by_key(|id| (time(id), *id));
-        let plan = (sending.len() as u32, wanting.len() as u32, differing.len() as u32);
+        let plan = (
+            sending.len() as u32,
+            wanting.len() as u32,
+            differing.len() as u32,
+        );
         self.stats.last_plan = Some(plan);
-        self.send(&Message::Reconciled { sending: plan.0, wanting: plan.1, differing: plan.2 });
+        self.send(&Message::Reconciled {
+            sending: plan.0,
+            wanting: plan.1,
+            differing: plan.2,
+        });
         for chunk in wanting.chunks(self.cfg.want_batch.max(1)) {
-            self.send(&Message::Want { ids: chunk.iter().map(|id| *id.as_bytes()).collect() });
+            self.send(&Message::Want {
+                ids: chunk.iter().map(|id| *id.as_bytes()).collect(),
+            });
         }
         self.send_queue.extend(sending);
         self.sync_queue.extend(differing);
@@ -121,19 +161,24 @@ impl Session {
         if self.closed {
             return;
         }
-        if self.round_wanted && self.hello_received && self.recon.is_none() && !self.items_requested {
+        if self.round_wanted && self.hello_received && self.recon.is_none() && !self.items_requested
+        {
             self.round_wanted = false;
             self.items_requested = true;
             self.effects.push_back(super::Effect::ReadItems);
         }
         while self.unacked.len() + self.reading.len() < self.cfg.max_in_flight {
-            let Some(id) = self.send_queue.pop_front() else { break };
+            let Some(id) = self.send_queue.pop_front() else {
+                break;
+            };
             if self.reading.insert(id) {
                 self.effects.push_back(super::Effect::ReadRecord { id });
             }
         }
         while self.syncs.len() < self.cfg.max_syncing {
-            let Some(id) = self.sync_queue.pop_front() else { break };
+            let Some(id) = self.sync_queue.pop_front() else {
+                break;
+            };
             self.open_sync(id);
         }
     }

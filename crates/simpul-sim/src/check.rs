@@ -1,0 +1,93 @@
+//! The invariants checked after the final heal (and, for durability, at every restart).
+
+use std::collections::BTreeMap;
+use std::hash::{Hash, Hasher};
+
+use simpul_model::automerge::ChangeHash;
+use simpul_model::{RecordId, Scope};
+
+use crate::memstore::MemStore;
+use crate::world::Sim;
+
+/// True when `store` holds record `id` with every change in `heads`.
+pub(crate) fn holds(store: &MemStore, id: RecordId, heads: &[ChangeHash]) -> bool {
+    match store.load(id) {
+        Some(doc) => heads
+            .iter()
+            .all(|h| doc.get_change_meta_by_hash(h).is_some()),
+        None => false,
+    }
+}
+
+/// A digest of what a store holds (ids and heads), to tell whether anything moved.
+pub(crate) fn fingerprint(store: &MemStore) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    for (id, s) in store.records() {
+        id.hash(&mut h);
+        let mut heads = s.heads.clone();
+        heads.sort();
+        heads.hash(&mut h);
+    }
+    h.finish()
+}
+
+/// After the final heal: every node holds exactly the records it should, at the same
+/// heads as every other holder; no node holds a record outside its scope; every
+/// acknowledged write is still there; every created record exists.
+pub(crate) fn final_checks(sim: &mut Sim) {
+    let mut found: Vec<String> = Vec::new();
+    let mut scopes: BTreeMap<RecordId, Scope> = BTreeMap::new();
+    for node in &sim.nodes {
+        for (id, s) in node.store.records() {
+            if !s.record.scope.held_by(&node.path) {
+                found.push(format!(
+                    "node {} stores record {id}, outside its scope",
+                    node.path
+                ));
+            }
+            scopes.entry(*id).or_insert_with(|| s.record.scope.clone());
+        }
+    }
+    for (id, scope) in &scopes {
+        let mut versions: BTreeMap<Vec<ChangeHash>, Vec<String>> = BTreeMap::new();
+        for node in &sim.nodes {
+            if !scope.held_by(&node.path) {
+                continue;
+            }
+            match node.store.records().get(id) {
+                Some(s) => {
+                    let mut heads = s.heads.clone();
+                    heads.sort();
+                    versions
+                        .entry(heads)
+                        .or_default()
+                        .push(node.path.to_string());
+                }
+                None => found.push(format!("node {} is missing record {id}", node.path)),
+            }
+        }
+        if versions.len() > 1 {
+            found.push(format!(
+                "record {id} did not converge: {} versions among {:?}",
+                versions.len(),
+                versions.values().collect::<Vec<_>>()
+            ));
+        }
+    }
+    for (n, id, heads) in &sim.acked {
+        if !holds(&sim.nodes[*n].store, *id, heads) {
+            found.push(format!(
+                "node {} lost acknowledged changes of record {id}",
+                sim.nodes[*n].path
+            ));
+        }
+    }
+    for id in &sim.created {
+        if !scopes.contains_key(id) {
+            found.push(format!("record {id} was created but no node holds it"));
+        }
+    }
+    found.sort();
+    found.dedup();
+    sim.violations.extend(found);
+}

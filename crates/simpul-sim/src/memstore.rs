@@ -1,0 +1,124 @@
+//! A node's durable storage in the simulator: saved bytes per record, merged through the
+//! same model checks as the real store. What is here survives a simulated crash.
+
+use std::collections::BTreeMap;
+
+use simpul_model::automerge::{Automerge, ChangeHash};
+use simpul_model::{
+    Date, FacilityPath, Incoming, Record, RecordId, content_time, heads_digest, merge_incoming,
+};
+use simpul_sync::Item;
+
+/// One stored record.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    /// Saved document bytes (what a disk would hold).
+    pub bytes: Vec<u8>,
+    /// The record as of those bytes.
+    pub record: Record,
+    /// Heads of those bytes.
+    pub heads: Vec<ChangeHash>,
+}
+
+/// A simulated node's records.
+#[derive(Debug, Default, Clone)]
+pub struct MemStore {
+    records: BTreeMap<RecordId, Stored>,
+    /// When false (an injected fault), records outside the node's scope are stored too.
+    pub enforce_scope: bool,
+}
+
+impl MemStore {
+    /// An empty store that refuses out-of-scope records.
+    pub fn new() -> Self {
+        Self {
+            records: BTreeMap::new(),
+            enforce_scope: true,
+        }
+    }
+
+    /// Every record.
+    pub fn records(&self) -> &BTreeMap<RecordId, Stored> {
+        &self.records
+    }
+
+    /// Loads a record's document.
+    pub fn load(&self, id: RecordId) -> Option<Automerge> {
+        self.records
+            .get(&id)
+            .and_then(|s| Automerge::load(&s.bytes).ok())
+    }
+
+    /// Merges data into a record, as the real store's writer does; returns the heads
+    /// before and after.
+    pub fn merge(
+        &mut self,
+        node: &FacilityPath,
+        id: RecordId,
+        incoming: Incoming,
+        today: Date,
+    ) -> Result<(Vec<ChangeHash>, Vec<ChangeHash>), String> {
+        let mut slot = self.load(id);
+        let before = slot.as_ref().map(|d| d.get_heads()).unwrap_or_default();
+        let record = merge_incoming(&mut slot, incoming, today).map_err(|e| e.to_string())?;
+        let doc = slot.ok_or("no document")?;
+        if record.id != id {
+            return Err(format!("document is record {}, not {id}", record.id));
+        }
+        if self.enforce_scope && !record.scope.held_by(node) {
+            return Err(format!("record {id} is outside the scope of {node}"));
+        }
+        let heads = doc.get_heads();
+        self.records.insert(
+            id,
+            Stored {
+                bytes: doc.save(),
+                record,
+                heads: heads.clone(),
+            },
+        );
+        Ok((before, heads))
+    }
+
+    /// Stores a document this node created or changed itself (refused, like the real
+    /// store refuses it, when the record is outside the node's scope).
+    pub fn put_local(
+        &mut self,
+        node: &FacilityPath,
+        doc: &Automerge,
+        record: Record,
+    ) -> Result<(), String> {
+        if self.enforce_scope && !record.scope.held_by(node) {
+            return Err(format!(
+                "node {node} wrote record {}, outside its own scope",
+                record.id
+            ));
+        }
+        let heads = doc.get_heads();
+        self.records.insert(
+            record.id,
+            Stored {
+                bytes: doc.save(),
+                record,
+                heads,
+            },
+        );
+        Ok(())
+    }
+
+    /// The items a peer at `peer` should share with this node.
+    pub fn items_for(&self, peer: &FacilityPath, filter: bool) -> Vec<Item> {
+        self.records
+            .iter()
+            .filter(|(_, s)| !filter || s.record.scope.held_by(peer))
+            .filter_map(|(id, s)| {
+                let doc = Automerge::load(&s.bytes).ok()?;
+                Some(Item {
+                    time: content_time(&doc),
+                    id: *id,
+                    digest: heads_digest(&s.heads),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,726 @@
+//! The simulated world: nodes with durable stores and sessions, links that partition
+//! and heal, a network that loses, duplicates and reorders frames, and crashes. One
+//! seeded random source drives all of it.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use simpul_model::automerge::ChangeHash;
+use simpul_model::{
+    Address, Audience, Date, FacilityPath, Identifiers, Klaster, Patient, Record, RecordBody,
+    RecordId, Scope, Setting, Sex, Visit, VisitId, node_actor,
+};
+use simpul_sync::{Effect, Role, Session, SessionConfig};
+
+use crate::memstore::MemStore;
+use crate::topology;
+
+/// A deliberate bug, to show that the checkers catch it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Nodes offer and accept records regardless of scope.
+    SkipScopeFilter,
+    /// Nodes acknowledge records without storing them.
+    DropOnReceipt,
+    /// Nodes acknowledge before the store is durable (a crash in between loses it).
+    AckBeforePersist,
+}
+
+/// What a run does.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// The seed: the whole run follows from it.
+    pub seed: u64,
+    /// Random steps before the final heal.
+    pub steps: usize,
+    /// Probability a frame is lost.
+    pub loss: f64,
+    /// Probability a frame is delivered twice.
+    pub duplication: f64,
+    /// A deliberate bug, or none.
+    pub fault: Option<Fault>,
+}
+
+impl SimConfig {
+    /// The default run for a seed.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            steps: 300,
+            loss: 0.01,
+            duplication: 0.01,
+            fault: None,
+        }
+    }
+}
+
+pub(crate) struct Node {
+    pub(crate) path: FacilityPath,
+    pub(crate) store: MemStore,
+    pub(crate) up: bool,
+    /// Effects waiting for this node's "disk": (link, epoch, side, effect).
+    io: VecDeque<(usize, u64, usize, Effect)>,
+    /// Acknowledged stores not yet performed (only under [`Fault::AckBeforePersist`]).
+    deferred: Vec<(RecordId, simpul_model::Incoming)>,
+}
+
+struct Conn {
+    epoch: u64,
+    sessions: [Session; 2],
+    quiet_steps: u32,
+}
+
+pub(crate) struct Link {
+    pub(crate) ends: [usize; 2],
+    up: bool,
+    conn: Option<Conn>,
+}
+
+struct Frame {
+    link: usize,
+    epoch: u64,
+    to: usize,
+    bytes: Vec<u8>,
+}
+
+/// A whole simulated district.
+pub struct Sim {
+    pub(crate) cfg: SimConfig,
+    rng: ChaCha8Rng,
+    pub(crate) nodes: Vec<Node>,
+    pub(crate) links: Vec<Link>,
+    frames: VecDeque<Frame>,
+    next_epoch: u64,
+    next_record: u64,
+    pub(crate) today: Date,
+    /// Writes acknowledged to their writer or to a sender: (node, record, heads).
+    pub(crate) acked: Vec<(usize, RecordId, Vec<ChangeHash>)>,
+    /// Problems the checkers found while running.
+    pub(crate) violations: Vec<String>,
+    /// Every record ever created.
+    pub(crate) created: Vec<RecordId>,
+    /// Sessions found busy with nothing in flight while settling (a protocol bug).
+    pub(crate) stalls: u64,
+    /// Connection epochs above this were made after the final heal.
+    settle_epoch: u64,
+}
+
+/// Steps a session may go without traffic while busy before its connection times out.
+const IDLE_TIMEOUT_STEPS: u32 = 60;
+/// Bound on events while settling after the final heal.
+const SETTLE_LIMIT: usize = 200_000;
+/// Bound on whole-district reconciliation rounds while settling.
+const SETTLE_ROUNDS: usize = 50;
+
+impl Sim {
+    /// A district with empty stores, every link up.
+    pub fn new(cfg: SimConfig) -> Self {
+        let paths = topology::district();
+        let links = topology::links(&paths)
+            .into_iter()
+            .map(|(a, b)| Link {
+                ends: [a, b],
+                up: true,
+                conn: None,
+            })
+            .collect();
+        let nodes = paths
+            .into_iter()
+            .map(|path| {
+                let mut store = MemStore::new();
+                store.enforce_scope = cfg.fault != Some(Fault::SkipScopeFilter);
+                Node {
+                    path,
+                    store,
+                    up: true,
+                    io: VecDeque::new(),
+                    deferred: Vec::new(),
+                }
+            })
+            .collect();
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            cfg,
+            nodes,
+            links,
+            frames: VecDeque::new(),
+            next_epoch: 0,
+            next_record: 0,
+            today: Date::from_ymd(2026, 10, 31).unwrap_or_else(|| unreachable!("date exists")),
+            acked: Vec::new(),
+            violations: Vec::new(),
+            created: Vec::new(),
+            stalls: 0,
+            settle_epoch: u64::MAX,
+        }
+    }
+
+    /// Runs the random phase, heals everything and settles. Returns the problems found.
+    pub fn run(&mut self) -> Vec<String> {
+        for _ in 0..self.cfg.steps {
+            self.step();
+        }
+        self.settle();
+        crate::check::final_checks(self);
+        std::mem::take(&mut self.violations)
+    }
+
+    fn session_config(&self) -> SessionConfig {
+        SessionConfig {
+            trust_peer_scope: self.cfg.fault == Some(Fault::SkipScopeFilter),
+            max_in_flight: 8,
+            max_syncing: 4,
+            ..SessionConfig::default()
+        }
+    }
+
+    fn step(&mut self) {
+        self.connect_links();
+        let roll = self.rng.random_range(0..100);
+        match roll {
+            0..20 => self.random_write(),
+            20..55 => self.deliver_random_frame(true),
+            55..85 => self.random_io(),
+            85..90 => {
+                let l = self.rng.random_range(0..self.links.len());
+                self.start_round(l);
+            }
+            90..95 => {
+                let l = self.rng.random_range(0..self.links.len());
+                self.links[l].up = !self.links[l].up;
+                if !self.links[l].up {
+                    self.disconnect(l, "partition");
+                }
+            }
+            _ => {
+                let n = self.rng.random_range(0..self.nodes.len());
+                if self.nodes[n].up {
+                    self.crash(n)
+                } else {
+                    self.restart(n)
+                }
+            }
+        }
+        self.time_out_quiet_connections();
+    }
+
+    fn connect_links(&mut self) {
+        for l in 0..self.links.len() {
+            let [a, b] = self.links[l].ends;
+            if self.links[l].conn.is_none()
+                && self.links[l].up
+                && self.nodes[a].up
+                && self.nodes[b].up
+            {
+                let cfg = self.session_config();
+                let (pa, pb) = (self.nodes[a].path.clone(), self.nodes[b].path.clone());
+                self.next_epoch += 1;
+                self.links[l].conn = Some(Conn {
+                    epoch: self.next_epoch,
+                    sessions: [
+                        Session::new(cfg.clone(), Role::Initiator, pa.clone(), pb.clone()),
+                        Session::new(cfg, Role::Responder, pb, pa),
+                    ],
+                    quiet_steps: 0,
+                });
+                self.drain(l);
+            }
+        }
+    }
+
+    fn disconnect(&mut self, l: usize, _why: &str) {
+        if let Some(conn) = self.links[l].conn.take() {
+            self.frames
+                .retain(|f| !(f.link == l && f.epoch == conn.epoch));
+            for (side, _) in conn.sessions.iter().enumerate() {
+                let node = self.links[l].ends[side];
+                self.nodes[node]
+                    .io
+                    .retain(|(link, epoch, _, _)| !(*link == l && *epoch == conn.epoch));
+            }
+        }
+    }
+
+    fn crash(&mut self, n: usize) {
+        self.nodes[n].up = false;
+        self.nodes[n].io.clear();
+        self.nodes[n].deferred.clear();
+        for l in 0..self.links.len() {
+            if self.links[l].ends.contains(&n) {
+                self.disconnect(l, "crash");
+            }
+        }
+    }
+
+    fn restart(&mut self, n: usize) {
+        self.nodes[n].up = true;
+        // What it acknowledged must have survived the crash.
+        for (node, id, heads) in &self.acked {
+            if *node == n && !crate::check::holds(&self.nodes[n].store, *id, heads) {
+                self.violations.push(format!(
+                    "node {} lost acknowledged record {id} in a crash",
+                    self.nodes[n].path
+                ));
+            }
+        }
+    }
+
+    /// Moves a session's effects: frames onto the network, IO requests onto its node.
+    fn drain(&mut self, l: usize) {
+        let ends = self.links[l].ends;
+        let Some(conn) = self.links[l].conn.as_mut() else {
+            return;
+        };
+        let epoch = conn.epoch;
+        let mut closed = false;
+        for side in 0..2 {
+            while let Some(effect) = conn.sessions[side].poll_effect() {
+                match effect {
+                    Effect::Transmit(bytes) => {
+                        if std::env::var_os("SIMPUL_SIM_TRACE").is_some()
+                            && let Ok(m) = simpul_sync::Message::decode(&bytes[4..], u32::MAX)
+                        {
+                            eprintln!(
+                                "link {l} {side}->{}: {:?}",
+                                1 - side,
+                                match &m {
+                                    simpul_sync::Message::Reconcile { round, payload } =>
+                                        format!("reconcile {round} {}B", payload.len()),
+                                    simpul_sync::Message::Record { .. } => "record".into(),
+                                    simpul_sync::Message::SyncRecord { id, msg } => {
+                                        match simpul_model::automerge::sync::Message::decode(msg) {
+                                            Ok(m) => format!(
+                                                "sync {} heads {:?} need {} have {} changes {} flags {:?}",
+                                                id[15],
+                                                m.heads
+                                                    .iter()
+                                                    .map(|h| h.to_string()[..6].to_string())
+                                                    .collect::<Vec<_>>(),
+                                                m.need.len(),
+                                                m.have.len(),
+                                                m.changes.len(),
+                                                m.flags
+                                            ),
+                                            Err(e) => format!("bad sync {e}"),
+                                        }
+                                    }
+                                    other => format!("{other:?}").chars().take(80).collect(),
+                                }
+                            );
+                        }
+                        self.frames.push_back(Frame {
+                            link: l,
+                            epoch,
+                            to: 1 - side,
+                            bytes: bytes[4..].to_vec(),
+                        });
+                        conn.quiet_steps = 0;
+                    }
+                    Effect::Closed { reason, error } => {
+                        if std::env::var_os("SIMPUL_SIM_TRACE").is_some() {
+                            eprintln!("link {l} side {side} closed (error {error}): {reason}");
+                        }
+                        closed = true;
+                    }
+                    other => {
+                        self.nodes[ends[side]].io.push_back((l, epoch, side, other));
+                    }
+                }
+            }
+        }
+        if closed {
+            self.disconnect(l, "closed");
+        }
+    }
+
+    /// Delivers one frame. Frames keep their order within a connection direction (a QUIC
+    /// stream does) and interleave freely across connections. With faults on, a lost
+    /// frame kills its connection (the transport gives up) and a duplicated one arrives
+    /// twice (the session must stay safe, or close).
+    fn deliver_random_frame(&mut self, faults: bool) {
+        if self.frames.is_empty() {
+            return;
+        }
+        let pick = if faults {
+            self.rng.random_range(0..self.frames.len())
+        } else {
+            0
+        };
+        let (link, to) = (self.frames[pick].link, self.frames[pick].to);
+        let Some(i) = self
+            .frames
+            .iter()
+            .position(|f| f.link == link && f.to == to)
+        else {
+            return;
+        };
+        let Some(frame) = self.frames.remove(i) else {
+            return;
+        };
+        if faults && self.rng.random_bool(self.cfg.loss) {
+            self.disconnect(frame.link, "frame lost");
+            return;
+        }
+        let times = if faults && self.rng.random_bool(self.cfg.duplication) {
+            2
+        } else {
+            1
+        };
+        for _ in 0..times {
+            let Some(conn) = self.links[frame.link].conn.as_mut() else {
+                return;
+            };
+            if conn.epoch != frame.epoch {
+                return;
+            }
+            let mut framed = (frame.bytes.len() as u32).to_be_bytes().to_vec();
+            framed.extend_from_slice(&frame.bytes);
+            conn.sessions[frame.to].handle_bytes(&framed);
+            conn.quiet_steps = 0;
+            self.drain(frame.link);
+        }
+    }
+
+    fn random_io(&mut self) {
+        let candidates: Vec<usize> = (0..self.nodes.len())
+            .filter(|&n| !self.nodes[n].io.is_empty())
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let n = candidates[self.rng.random_range(0..candidates.len())];
+        self.perform_io(n);
+    }
+
+    /// Performs one pending IO request of node `n` and answers its session.
+    fn perform_io(&mut self, n: usize) {
+        let Some((l, epoch, side, effect)) = self.nodes[n].io.pop_front() else {
+            return;
+        };
+        let peer = self.nodes[self.links[l].ends[1 - side]].path.clone();
+        let filter = self.cfg.fault != Some(Fault::SkipScopeFilter);
+        let path = self.nodes[n].path.clone();
+        let today = self.today;
+        let fault = self.cfg.fault;
+        let node = &mut self.nodes[n];
+        let mut newly_acked = None;
+        let Some(conn) = self.links[l].conn.as_mut().filter(|c| c.epoch == epoch) else {
+            return;
+        };
+        let session = &mut conn.sessions[side];
+        match effect {
+            Effect::ReadItems => session.handle_items(node.store.items_for(&peer, filter)),
+            Effect::ReadRecord { id } => {
+                let bytes = node.store.records().get(&id).map(|s| s.bytes.clone());
+                session.handle_record_bytes(id, bytes);
+            }
+            Effect::LoadDocument { id } => session.handle_document(id, node.store.load(id)),
+            Effect::Store {
+                token,
+                id,
+                incoming,
+            } => match fault {
+                Some(Fault::DropOnReceipt) => session.handle_stored(token, Ok(())),
+                Some(Fault::AckBeforePersist) => {
+                    node.deferred.push((id, incoming));
+                    session.handle_stored(token, Ok(()));
+                }
+                _ => match node.store.merge(&path, id, incoming, today) {
+                    Ok((_, heads)) => {
+                        newly_acked = Some((n, id, heads));
+                        session.handle_stored(token, Ok(()));
+                    }
+                    Err(e) => session.handle_stored(token, Err(e)),
+                },
+            },
+            Effect::Transmit(_) | Effect::Closed { .. } => {}
+        }
+        if let Some(ack) = newly_acked {
+            self.acked.push(ack);
+        }
+        self.drain(l);
+        // A deferred (acknowledged!) store happens some time later, if no crash comes first.
+        if fault == Some(Fault::AckBeforePersist) && self.rng.random_bool(0.3) {
+            let node = &mut self.nodes[n];
+            for (id, incoming) in std::mem::take(&mut node.deferred) {
+                let _ = node.store.merge(&path, id, incoming, today);
+            }
+        }
+    }
+
+    fn start_round(&mut self, l: usize) {
+        if let Some(conn) = self.links[l].conn.as_mut() {
+            conn.sessions[0].start_round();
+            self.drain(l);
+        }
+    }
+
+    fn time_out_quiet_connections(&mut self) {
+        let mut stale = Vec::new();
+        for (l, link) in self.links.iter_mut().enumerate() {
+            if let Some(conn) = link.conn.as_mut() {
+                let busy = conn.sessions.iter().any(|s| !s.is_idle());
+                conn.quiet_steps = if busy { conn.quiet_steps + 1 } else { 0 };
+                if conn.quiet_steps > IDLE_TIMEOUT_STEPS {
+                    stale.push(l);
+                }
+            }
+        }
+        for l in stale {
+            self.disconnect(l, "idle timeout");
+        }
+    }
+
+    fn random_write(&mut self) {
+        let n = self.rng.random_range(0..self.nodes.len());
+        if !self.nodes[n].up {
+            return;
+        }
+        let held: Vec<RecordId> = self.nodes[n]
+            .store
+            .records()
+            .iter()
+            .filter(|(_, s)| {
+                s.record.scope.writable_by(&self.nodes[n].path) && s.record.patient().is_some()
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if !held.is_empty() && self.rng.random_bool(0.5) {
+            let id = held[self.rng.random_range(0..held.len())];
+            self.add_visit(n, id);
+        } else {
+            self.create_record(n);
+        }
+    }
+
+    fn create_record(&mut self, n: usize) {
+        let node_path = self.nodes[n].path.clone();
+        let below: Vec<FacilityPath> = self
+            .nodes
+            .iter()
+            .map(|x| x.path.clone())
+            .filter(|p| node_path.is_ancestor_or_self(p))
+            .collect();
+        let audience = if self.rng.random_bool(0.1) {
+            Audience::Down
+        } else {
+            Audience::Up
+        };
+        // An `up` record belongs to a facility at or below the writer; a `down` record
+        // (a target list, a registry entry) is issued by the writer for its own subtree.
+        let home = match audience {
+            Audience::Up => below[self.rng.random_range(0..below.len())].clone(),
+            Audience::Down => node_path.clone(),
+        };
+        self.next_record += 1;
+        let mut id = [0u8; 16];
+        id[..8].copy_from_slice(&self.cfg.seed.to_be_bytes());
+        id[8..].copy_from_slice(&self.next_record.to_be_bytes());
+        let record = Record {
+            id: RecordId::from_bytes(id),
+            scope: Scope {
+                audience,
+                paths: vec![home.clone()],
+            },
+            body: RecordBody::Patient(Patient {
+                identifiers: Identifiers::default(),
+                name: format!("Warga {}", self.next_record),
+                sex: if self.rng.random_bool(0.5) {
+                    Sex::Female
+                } else {
+                    Sex::Male
+                },
+                birth_date: Date::from_ymd(1990, 1, 1).unwrap_or(self.today),
+                address: Address {
+                    village: "3273012001".into(),
+                    rt: None,
+                    rw: None,
+                    line: None,
+                },
+                home_facility: home,
+                mother: None,
+                merged_into: None,
+                visits: BTreeMap::new(),
+            }),
+        };
+        let actor = node_actor(&node_path, [n as u8, 0, 0, 0]);
+        let Ok(doc) = record.create_document(actor, self.today, self.next_record * 1000) else {
+            return self
+                .violations
+                .push(format!("generated record {} is invalid", record.id));
+        };
+        let bytes = doc.save();
+        if let Err(e) = self.nodes[n]
+            .store
+            .put_local(&node_path, &doc, record.clone())
+        {
+            return self.violations.push(e);
+        }
+        self.acked.push((n, record.id, doc.get_heads()));
+        self.created.push(record.id);
+        self.push_live(n, record.id, &record.scope, bytes, true);
+    }
+
+    fn add_visit(&mut self, n: usize, id: RecordId) {
+        let node_path = self.nodes[n].path.clone();
+        let Some(mut doc) = self.nodes[n].store.load(id) else {
+            return;
+        };
+        let doc_ref = &mut doc;
+        let before_heads = doc_ref.get_heads();
+        let Ok(before) = Record::from_document(doc_ref) else {
+            return;
+        };
+        let mut after = before.clone();
+        let key = VisitId::from_bytes(self.rng.random()).to_string();
+        if let RecordBody::Patient(p) = &mut after.body {
+            let mut v = Visit::new(
+                self.today,
+                node_path.clone(),
+                Klaster::DewasaLansia,
+                Setting::Posyandu,
+                "sim",
+            );
+            v.measurements.weight_kg = Some(f64::from(self.rng.random_range(40..90)));
+            p.visits.insert(key, v);
+        }
+        let mut local = doc.with_actor(node_actor(&node_path, [n as u8, 0, 0, 0]));
+        if after
+            .write_over(&before, &mut local, self.today, self.next_record * 1000 + 1)
+            .is_err()
+        {
+            return;
+        }
+        let change = local.save_after(&before_heads);
+        if let Err(e) = self.nodes[n]
+            .store
+            .put_local(&node_path, &local, after.clone())
+        {
+            return self.violations.push(e);
+        }
+        self.acked.push((n, id, local.get_heads()));
+        self.push_live(n, id, &after.scope, change, false);
+    }
+
+    fn push_live(&mut self, n: usize, id: RecordId, scope: &Scope, bytes: Vec<u8>, created: bool) {
+        for l in 0..self.links.len() {
+            let Some(side) = self.links[l].ends.iter().position(|&e| e == n) else {
+                continue;
+            };
+            if let Some(conn) = self.links[l].conn.as_mut() {
+                conn.sessions[side].handle_local_change(id, scope, bytes.clone(), created);
+                self.drain(l);
+            }
+        }
+    }
+
+    /// Heals every partition, restarts every node, switches faults off, and runs until
+    /// every link has reconciled with nothing left to move.
+    fn settle(&mut self) {
+        self.settle_epoch = self.next_epoch;
+        if std::env::var_os("SIMPUL_SIM_TRACE").is_some() {
+            eprintln!("== final heal");
+        }
+        for n in 0..self.nodes.len() {
+            if !self.nodes[n].up {
+                self.restart(n);
+            }
+        }
+        for link in &mut self.links {
+            link.up = true;
+        }
+        let mut clean_rounds = 0;
+        self.run_until_quiet();
+        for _ in 0..SETTLE_ROUNDS {
+            // Quiet: one more reconciliation on every link; done when it moves nothing.
+            let before: Vec<u64> = self
+                .nodes
+                .iter()
+                .map(|n| crate::check::fingerprint(&n.store))
+                .collect();
+            for l in 0..self.links.len() {
+                self.start_round(l);
+            }
+            self.run_until_quiet();
+            let after: Vec<u64> = self
+                .nodes
+                .iter()
+                .map(|n| crate::check::fingerprint(&n.store))
+                .collect();
+            if std::env::var_os("SIMPUL_SIM_TRACE").is_some() {
+                let conns = self.links.iter().filter(|l| l.conn.is_some()).count();
+                let ups = self.nodes.iter().filter(|n| n.up).count();
+                eprintln!(
+                    "settle round: {conns} connections, {ups} nodes up, changed: {}",
+                    before != after
+                );
+                for (l, link) in self.links.iter().enumerate() {
+                    if let Some(c) = &link.conn {
+                        eprintln!(
+                            "  link {l}: closed {} {:?} / {:?}",
+                            c.sessions[0].is_closed(),
+                            c.sessions[0].progress(),
+                            c.sessions[1].progress()
+                        );
+                    }
+                }
+            }
+            clean_rounds = if before == after { clean_rounds + 1 } else { 0 };
+            if clean_rounds >= 2 {
+                return;
+            }
+        }
+        self.violations.push(format!(
+            "seed {}: still moving records after {SETTLE_ROUNDS} rounds on every link",
+            self.cfg.seed
+        ));
+    }
+
+    fn run_until_quiet(&mut self) {
+        for _ in 0..SETTLE_LIMIT {
+            self.connect_links();
+            if !self.frames.is_empty() {
+                self.deliver_random_frame(false);
+            } else if let Some(n) = (0..self.nodes.len()).find(|&n| !self.nodes[n].io.is_empty()) {
+                self.perform_io(n);
+            } else {
+                // Nothing in flight: a session still busy is stalled and times out.
+                let stalled: Vec<usize> = (0..self.links.len())
+                    .filter(|&l| {
+                        self.links[l]
+                            .conn
+                            .as_ref()
+                            .is_some_and(|c| c.sessions.iter().any(|s| !s.is_idle()))
+                    })
+                    .collect();
+                if stalled.is_empty() {
+                    return;
+                }
+                for l in stalled {
+                    // Connections made after the faults stopped must never stall.
+                    if self.links[l]
+                        .conn
+                        .as_ref()
+                        .is_some_and(|c| c.epoch > self.settle_epoch)
+                    {
+                        self.violations.push(format!(
+                            "link {l} stalled after the final heal (a protocol bug)"
+                        ));
+                    }
+                    self.stalls += 1;
+                    if std::env::var_os("SIMPUL_SIM_TRACE").is_some()
+                        && let Some(c) = &self.links[l].conn
+                    {
+                        eprintln!(
+                            "stalled link {l}: {:?} / {:?}",
+                            c.sessions[0].progress(),
+                            c.sessions[1].progress()
+                        );
+                    }
+                    self.disconnect(l, "stalled");
+                }
+            }
+        }
+    }
+}
