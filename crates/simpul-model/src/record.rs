@@ -320,13 +320,23 @@ fn commit_options(at_ms: u64) -> CommitOptions {
 }
 
 /// Data from outside (a file, a peer) to merge into a stored record.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once per record on its way to the store; boxing only adds an allocation"
+)]
 pub enum Incoming {
     /// A whole document (a record the node may not have yet).
     Document(Automerge),
     /// Saved changes (`save_after` output or a whole saved document) for a record the
-    /// node already holds.
-    Changes(Vec<u8>),
+    /// node already holds, and the heads they lead to: every one of them must be in the
+    /// document after applying (Automerge silently drops a change it cannot apply).
+    Changes {
+        /// The change bytes.
+        bytes: Vec<u8>,
+        /// The heads of the document the changes were saved from.
+        heads: Vec<ChangeHash>,
+    },
 }
 
 /// Merges `incoming` into the stored document in `slot` (or makes it the document when
@@ -345,7 +355,7 @@ pub fn merge_incoming(
             *slot = Some(doc);
             Ok(record)
         }
-        (None, Incoming::Changes(_)) => Err(RecordError::Shape(
+        (None, Incoming::Changes { .. }) => Err(RecordError::Shape(
             "changes for a record this node does not hold".into(),
         )),
         (Some(existing), incoming) => {
@@ -354,8 +364,21 @@ pub fn merge_incoming(
                 Incoming::Document(mut doc) => {
                     existing.merge(&mut doc)?;
                 }
-                Incoming::Changes(bytes) => {
+                Incoming::Changes { bytes, heads } => {
                     existing.load_incremental(&bytes)?;
+                    // A change whose dependencies are missing is dropped or queued by
+                    // Automerge, not applied: acknowledging it would lose it. Refuse; the
+                    // sender's next reconciliation fills the gap.
+                    let missing = heads
+                        .iter()
+                        .filter(|h| existing.get_change_meta_by_hash(h).is_none())
+                        .count();
+                    if missing > 0 {
+                        return Err(RecordError::Shape(format!(
+                            "changes depend on changes this node does not have \
+                             ({missing} of their heads did not apply)"
+                        )));
+                    }
                 }
             }
             let after = Record::from_document(existing)?;

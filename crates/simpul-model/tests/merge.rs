@@ -208,3 +208,33 @@ fn actors_name_their_facility() {
         None
     );
 }
+
+#[test]
+fn changes_with_missing_dependencies_are_refused_not_queued() {
+    let base = record(4, patient())
+        .create_document(node_actor(&path(POSYANDU), [1; 4]), today(), 1_000)
+        .expect("created");
+    let mut elsewhere = base.fork().with_actor(node_actor(&path(POSYANDU), [2; 4]));
+    apply(&mut elsewhere, &Edit::Rename("Siti A".into()), 2_000);
+    let middle = elsewhere.get_heads();
+    apply(&mut elsewhere, &Edit::MoveRt(9), 3_000);
+    // Only the second change: it depends on the first, which this node lacks.
+    let second_only = elsewhere.save_after(&middle);
+    let mut slot = Some(base.fork());
+    let heads = elsewhere.get_heads();
+    let changes = Incoming::Changes {
+        bytes: second_only,
+        heads: heads.clone(),
+    };
+    let err = merge_incoming(&mut slot, changes, today()).expect_err("must refuse");
+    assert!(err.to_string().contains("depend"), "{err}");
+    // Both changes together merge.
+    let mut slot = Some(base.fork());
+    let both = elsewhere.save_after(&base.get_heads());
+    let merged = merge_incoming(&mut slot, Incoming::Changes { bytes: both, heads }, today())
+        .expect("merges");
+    assert_eq!(
+        merged.patient().expect("patient").address.rt.as_deref(),
+        Some("009")
+    );
+}

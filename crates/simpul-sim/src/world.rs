@@ -166,6 +166,14 @@ impl Sim {
         std::mem::take(&mut self.violations)
     }
 
+    /// A digest of every node's records (ids and heads), to compare runs.
+    pub fn fingerprints(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .map(|n| crate::check::fingerprint(&n.store))
+            .collect()
+    }
+
     fn session_config(&self) -> SessionConfig {
         SessionConfig {
             trust_peer_scope: self.cfg.fault == Some(Fault::SkipScopeFilter),
@@ -274,8 +282,8 @@ impl Sim {
         };
         let epoch = conn.epoch;
         let mut closed = false;
-        for side in 0..2 {
-            while let Some(effect) = conn.sessions[side].poll_effect() {
+        for (side, session) in conn.sessions.iter_mut().enumerate() {
+            while let Some(effect) = session.poll_effect() {
                 match effect {
                     Effect::Transmit(bytes) => {
                         if std::env::var_os("SIMPUL_SIM_TRACE").is_some()
@@ -423,8 +431,16 @@ impl Sim {
             } => match fault {
                 Some(Fault::DropOnReceipt) => session.handle_stored(token, Ok(())),
                 Some(Fault::AckBeforePersist) => {
-                    node.deferred.push((id, incoming));
-                    session.handle_stored(token, Ok(()));
+                    // Acknowledge what the store would hold, then persist "later".
+                    let mut scratch = node.store.clone();
+                    match scratch.merge(&path, id, incoming.clone(), today) {
+                        Ok((_, heads)) => {
+                            newly_acked = Some((n, id, heads));
+                            node.deferred.push((id, incoming));
+                            session.handle_stored(token, Ok(()));
+                        }
+                        Err(e) => session.handle_stored(token, Err(e)),
+                    }
                 }
                 _ => match node.store.merge(&path, id, incoming, today) {
                     Ok((_, heads)) => {
@@ -559,7 +575,7 @@ impl Sim {
         }
         self.acked.push((n, record.id, doc.get_heads()));
         self.created.push(record.id);
-        self.push_live(n, record.id, &record.scope, bytes, true);
+        self.push_live(n, record.id, &record.scope, bytes, &doc.get_heads(), true);
     }
 
     fn add_visit(&mut self, n: usize, id: RecordId) {
@@ -600,16 +616,25 @@ impl Sim {
             return self.violations.push(e);
         }
         self.acked.push((n, id, local.get_heads()));
-        self.push_live(n, id, &after.scope, change, false);
+        let heads = local.get_heads();
+        self.push_live(n, id, &after.scope, change, &heads, false);
     }
 
-    fn push_live(&mut self, n: usize, id: RecordId, scope: &Scope, bytes: Vec<u8>, created: bool) {
+    fn push_live(
+        &mut self,
+        n: usize,
+        id: RecordId,
+        scope: &Scope,
+        bytes: Vec<u8>,
+        heads: &[ChangeHash],
+        created: bool,
+    ) {
         for l in 0..self.links.len() {
             let Some(side) = self.links[l].ends.iter().position(|&e| e == n) else {
                 continue;
             };
             if let Some(conn) = self.links[l].conn.as_mut() {
-                conn.sessions[side].handle_local_change(id, scope, bytes.clone(), created);
+                conn.sessions[side].handle_local_change(id, scope, bytes.clone(), heads, created);
                 self.drain(l);
             }
         }

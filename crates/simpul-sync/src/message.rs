@@ -83,6 +83,8 @@ pub enum Message {
         /// `save_after` bytes.
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
+        /// The sender's heads after these changes (what the receiver must reach).
+        heads: Vec<[u8; 32]>,
     },
     /// These records (or changes) are now durably stored by the sender of this message.
     Stored {
@@ -244,7 +246,12 @@ mod tests {
             proptest::collection::vec(id, 0..20).prop_map(|ids| Message::Want { ids }),
             (id, bytes.clone()).prop_map(|(id, bytes)| Message::Record { id, bytes }),
             (id, bytes.clone()).prop_map(|(id, msg)| Message::SyncRecord { id, msg }),
-            (id, bytes).prop_map(|(id, bytes)| Message::Changes { id, bytes }),
+            (
+                id,
+                bytes,
+                proptest::collection::vec(any::<[u8; 32]>(), 0..3)
+            )
+                .prop_map(|(id, bytes, heads)| Message::Changes { id, bytes, heads }),
             (id, ".{0,50}").prop_map(|(id, reason)| Message::Refused { id, reason }),
         ]
     }

@@ -88,6 +88,10 @@ pub enum Role {
 
 /// What the session asks of its driver.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "effects are moved once from the queue to the driver; boxing only adds an allocation"
+)]
 pub enum Effect {
     /// Send this frame to the peer.
     Transmit(Vec<u8>),
@@ -183,7 +187,7 @@ pub(crate) const MAX_SYNC_ROUNDS: u32 = 24;
 
 enum Inbound {
     Sync(Vec<u8>),
-    Changes(Vec<u8>),
+    Changes(Vec<u8>, Vec<ChangeHash>),
 }
 
 struct Reconciliation {
@@ -454,8 +458,9 @@ impl Session {
             Message::SyncRecord { id, msg } => {
                 self.inbound(RecordId::from_bytes(id), Inbound::Sync(msg))
             }
-            Message::Changes { id, bytes } => {
-                self.inbound(RecordId::from_bytes(id), Inbound::Changes(bytes))
+            Message::Changes { id, bytes, heads } => {
+                let heads = heads.into_iter().map(ChangeHash).collect();
+                self.inbound(RecordId::from_bytes(id), Inbound::Changes(bytes, heads))
             }
             Message::SyncDone { id } => {
                 let id = RecordId::from_bytes(id);

@@ -2,7 +2,7 @@
 //! durable-store handshake that acknowledges them.
 
 use simpul_model::automerge::sync::{Message as AmSync, State as AmState, SyncDoc};
-use simpul_model::automerge::{Automerge, ReadDoc};
+use simpul_model::automerge::{Automerge, ChangeHash};
 use simpul_model::{Incoming, Record, RecordId, Scope};
 
 use super::{DocSync, Effect, Inbound, Session, wire};
@@ -173,11 +173,15 @@ impl Session {
                         doc.receive_sync_message(&mut sync.state, m)
                             .map_err(|e| e.to_string())
                     }),
-                Inbound::Changes(bytes) => {
+                Inbound::Changes(bytes, heads) => {
                     match doc.load_incremental(&bytes) {
-                        // Pushed changes that need changes this node lacks would sit in
-                        // the copy's queue: refuse them; reconciliation brings the rest.
-                        Ok(_) if !doc.get_missing_deps(&[]).is_empty() => {
+                        // Pushed changes that need changes this node lacks do not apply:
+                        // refuse them; reconciliation brings the rest.
+                        Ok(_)
+                            if heads
+                                .iter()
+                                .any(|h| doc.get_change_meta_by_hash(h).is_none()) =>
+                        {
                             abandon = Some("changes depend on changes this node does not have");
                             break;
                         }
@@ -207,7 +211,8 @@ impl Session {
             match checked {
                 Ok(()) => {
                     let bytes = doc.save_after(&sync.stored_heads);
-                    sync.stored_heads = doc.get_heads();
+                    let heads = doc.get_heads();
+                    sync.stored_heads = heads.clone();
                     sync.storing = true;
                     let token = self.next_token;
                     self.next_token += 1;
@@ -215,7 +220,7 @@ impl Session {
                     self.effects.push_back(Effect::Store {
                         token,
                         id,
-                        incoming: Incoming::Changes(bytes),
+                        incoming: Incoming::Changes { bytes, heads },
                     });
                     return;
                 }
@@ -273,12 +278,14 @@ impl Session {
     }
 
     /// A change this node just stored durably. Pushed to the peer if both should hold
-    /// the record: `bytes` is the whole saved document when `created`, else the change.
+    /// the record: `bytes` is the whole saved document when `created`, else the change,
+    /// and `heads` the document's heads after it.
     pub fn handle_local_change(
         &mut self,
         id: RecordId,
         scope: &Scope,
         bytes: Vec<u8>,
+        heads: &[ChangeHash],
         created: bool,
     ) {
         if self.closed || !self.hello_received || !shared(scope, &self.local, &self.peer) {
@@ -294,9 +301,11 @@ impl Session {
                 bytes,
             });
         } else {
+            let heads = heads.iter().map(|h| h.0).collect();
             self.send(&Message::Changes {
                 id: wire(id),
                 bytes,
+                heads,
             });
         }
     }

@@ -1,0 +1,47 @@
+//! The simulator catches bugs: with a deliberate fault injected, its checkers report it.
+
+use simpul_sim::{Fault, SimConfig, run_seed};
+
+/// Runs seeds with `fault` until one reports a problem containing `expected`.
+fn caught(fault: Fault, expected: &str) {
+    for seed in 0..20 {
+        let mut cfg = SimConfig::new(seed);
+        cfg.fault = Some(fault);
+        let problems = run_seed(cfg);
+        if problems.iter().any(|p| p.contains(expected)) {
+            return;
+        }
+    }
+    panic!("{fault:?} went unnoticed in 20 seeds (expected a report containing {expected:?})");
+}
+
+#[test]
+fn skipping_the_scope_filter_is_caught() {
+    caught(Fault::SkipScopeFilter, "outside its scope");
+}
+
+#[test]
+fn dropping_records_on_receipt_is_caught() {
+    caught(Fault::DropOnReceipt, "is missing record");
+}
+
+#[test]
+fn acknowledging_before_persisting_is_caught() {
+    caught(Fault::AckBeforePersist, "lost acknowledged");
+}
+
+#[test]
+fn a_healthy_run_reports_nothing() {
+    assert_eq!(run_seed(SimConfig::new(7)), Vec::<String>::new());
+}
+
+#[test]
+fn the_same_seed_replays_the_same_run() {
+    let run = |seed| {
+        let mut sim = simpul_sim::Sim::new(SimConfig::new(seed));
+        sim.run();
+        sim.fingerprints()
+    };
+    assert_eq!(run(3), run(3));
+    assert_ne!(run(3), run(4));
+}

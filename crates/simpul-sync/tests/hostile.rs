@@ -1,0 +1,195 @@
+//! A peer that breaks the rules is disconnected with a reason, and nothing it sent is
+//! handed to the store.
+
+use simpul_model::{
+    Address, Date, FacilityPath, Identifiers, Patient, Record, RecordBody, RecordId, Scope, Sex,
+    node_actor,
+};
+use simpul_sync::{Effect, Message, Role, Session, SessionConfig};
+
+const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
+const PY04: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY04";
+const PY05: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY05";
+
+fn path(s: &str) -> FacilityPath {
+    FacilityPath::parse(s).expect("path")
+}
+
+/// A responder session at the pustu talking to the posyandu PY04, hello exchanged.
+fn pustu_session() -> Session {
+    let mut s = Session::new(
+        SessionConfig::default(),
+        Role::Responder,
+        path(PUSTU),
+        path(PY04),
+    );
+    s.handle_bytes(
+        &Message::Hello {
+            protocol: 1,
+            max_frame: 1 << 20,
+            node: PY04.into(),
+        }
+        .encode(),
+    );
+    drain(&mut s);
+    s
+}
+
+fn drain(s: &mut Session) -> Vec<Effect> {
+    std::iter::from_fn(|| s.poll_effect()).collect()
+}
+
+fn closed_reason(effects: &[Effect]) -> Option<String> {
+    effects.iter().find_map(|e| match e {
+        Effect::Closed { reason, .. } => Some(reason.clone()),
+        _ => None,
+    })
+}
+
+fn no_store(effects: &[Effect]) -> bool {
+    !effects.iter().any(|e| matches!(e, Effect::Store { .. }))
+}
+
+fn record_at(at: &str) -> Vec<u8> {
+    let record = Record {
+        id: RecordId::from_bytes([9; 16]),
+        scope: Scope::up(path(at)),
+        body: RecordBody::Patient(Patient {
+            identifiers: Identifiers::default(),
+            name: "Ani".into(),
+            sex: Sex::Female,
+            birth_date: Date::parse("2000-01-01").expect("date"),
+            address: Address {
+                village: "3273012001".into(),
+                rt: None,
+                rw: None,
+                line: None,
+            },
+            home_facility: path(at),
+            mother: None,
+            merged_into: None,
+            visits: Default::default(),
+        }),
+    };
+    let today = Date::parse("2026-10-31").expect("date");
+    record
+        .create_document(node_actor(&path(at), [1; 4]), today, 1)
+        .expect("doc")
+        .save()
+}
+
+#[test]
+fn a_peer_claiming_another_path_is_refused() {
+    let mut s = Session::new(
+        SessionConfig::default(),
+        Role::Responder,
+        path(PUSTU),
+        path(PY04),
+    );
+    s.handle_bytes(
+        &Message::Hello {
+            protocol: 1,
+            max_frame: 1 << 20,
+            node: PY05.into(),
+        }
+        .encode(),
+    );
+    let reason = closed_reason(&drain(&mut s)).expect("closed");
+    assert!(reason.contains("certificate"), "{reason}");
+}
+
+#[test]
+fn a_record_from_another_posyandu_is_refused_and_not_stored() {
+    let mut s = pustu_session();
+    // PY04 sends a record that belongs to PY05: not its to send.
+    s.handle_bytes(
+        &Message::Record {
+            id: [9; 16],
+            bytes: record_at(PY05),
+        }
+        .encode(),
+    );
+    let effects = drain(&mut s);
+    assert!(no_store(&effects));
+    let reason = closed_reason(&effects).expect("closed");
+    assert!(reason.contains("out of scope"), "{reason}");
+}
+
+#[test]
+fn a_record_of_its_own_is_accepted_for_storing() {
+    let mut s = pustu_session();
+    s.handle_bytes(
+        &Message::Record {
+            id: [9; 16],
+            bytes: record_at(PY04),
+        }
+        .encode(),
+    );
+    let effects = drain(&mut s);
+    assert!(closed_reason(&effects).is_none());
+    assert!(!no_store(&effects), "a valid record goes to the store");
+}
+
+#[test]
+fn asking_for_an_unshared_record_is_refused() {
+    let mut s = pustu_session();
+    s.handle_bytes(&Message::Want { ids: vec![[7; 16]] }.encode());
+    let effects = drain(&mut s);
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::ReadRecord { .. }))
+    );
+    assert!(
+        closed_reason(&effects)
+            .expect("closed")
+            .contains("does not share")
+    );
+}
+
+#[test]
+fn garbage_and_oversized_frames_close_the_session() {
+    let mut s = pustu_session();
+    s.handle_bytes(&[0, 0, 0, 3, 1, 0xff, 0xff]);
+    assert!(
+        closed_reason(&drain(&mut s))
+            .expect("closed")
+            .contains("bad frame")
+    );
+
+    let mut s = pustu_session();
+    s.handle_bytes(&(64u32 << 20).to_be_bytes());
+    assert!(
+        closed_reason(&drain(&mut s))
+            .expect("closed")
+            .contains("exceeds")
+    );
+
+    let mut s = pustu_session();
+    s.handle_bytes(
+        &Message::Record {
+            id: [9; 16],
+            bytes: b"not automerge".to_vec(),
+        }
+        .encode(),
+    );
+    let effects = drain(&mut s);
+    assert!(no_store(&effects));
+    assert!(closed_reason(&effects).is_some());
+}
+
+#[test]
+fn messages_before_hello_are_refused() {
+    let mut s = Session::new(
+        SessionConfig::default(),
+        Role::Responder,
+        path(PUSTU),
+        path(PY04),
+    );
+    s.handle_bytes(&Message::Want { ids: vec![] }.encode());
+    assert!(
+        closed_reason(&drain(&mut s))
+            .expect("closed")
+            .contains("before hello")
+    );
+}
