@@ -33,7 +33,7 @@ fn drive(
     };
     loop {
         let mut moved = false;
-        for side in 0..2 {
+        for (side, side_items) in items.iter_mut().enumerate() {
             let (me, other) = if side == 0 {
                 (&mut a, &mut b)
             } else {
@@ -44,12 +44,9 @@ fn drive(
                 match effect {
                     Effect::Transmit(frame) => {
                         wire.bytes[side] += frame.len() as u64;
-                        if let Ok(Message::Reconcile { .. }) =
-                            Message::decode(&frame[4..], u32::MAX)
-                        {
-                            if side == 0 {
-                                wire.rounds += 1;
-                            }
+                        let decoded = Message::decode(&frame[4..], u32::MAX);
+                        if side == 0 && matches!(decoded, Ok(Message::Reconcile { .. })) {
+                            wire.rounds += 1;
                         }
                         let plan = matches!(
                             Message::decode(&frame[4..], u32::MAX),
@@ -64,7 +61,7 @@ fn drive(
                             return wire;
                         }
                     }
-                    Effect::ReadItems => me.handle_items(items[side].take().unwrap_or_default()),
+                    Effect::ReadItems => me.handle_items(side_items.take().unwrap_or_default()),
                     Effect::ReadRecord { id } => me.handle_record_bytes(id, read(side, id)),
                     Effect::LoadDocument { id } => me.handle_document(id, None),
                     Effect::Store { token, .. } => me.handle_stored(token, Ok(())),
