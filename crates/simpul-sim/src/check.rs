@@ -75,9 +75,23 @@ pub(crate) fn final_checks(sim: &mut Sim) {
         }
     }
     for (n, id, heads) in &sim.acked {
-        if !holds(&sim.nodes[*n].store, *id, heads) {
+        if holds(&sim.nodes[*n].store, *id, heads) {
+            continue;
+        }
+        // A record that moved away may be purged, but only once its holders have it all.
+        let scope = scopes.get(id);
+        let moved_away = scope.is_some_and(|s| !s.held_by(&sim.nodes[*n].path));
+        let held_elsewhere = sim
+            .nodes
+            .iter()
+            .filter(|m| scope.is_some_and(|s| s.held_by(&m.path)))
+            .all(|m| holds(&m.store, *id, heads));
+        let purged = sim.purged.contains(&(*n, *id));
+        if !(moved_away && held_elsewhere && purged) {
+            let held_here = sim.nodes[*n].store.records().contains_key(id);
             found.push(format!(
-                "node {} lost acknowledged changes of record {id}",
+                "node {} lost acknowledged changes of record {id} (held here {held_here}, \
+                 moved away {moved_away}, purged {purged}, all holders have them {held_elsewhere})",
                 sim.nodes[*n].path
             ));
         }

@@ -57,7 +57,7 @@ impl MemStore {
         id: RecordId,
         incoming: Incoming,
         today: Date,
-    ) -> Result<(Vec<ChangeHash>, Vec<ChangeHash>), String> {
+    ) -> Result<(Vec<ChangeHash>, Record), String> {
         let mut slot = self.load(id);
         let before = slot.as_ref().map(|d| d.get_heads()).unwrap_or_default();
         let record = merge_incoming(&mut slot, incoming, today).map_err(|e| e.to_string())?;
@@ -73,11 +73,22 @@ impl MemStore {
             id,
             Stored {
                 bytes: doc.save(),
-                record,
-                heads: heads.clone(),
+                record: record.clone(),
+                heads,
             },
         );
-        Ok((before, heads))
+        Ok((before, record))
+    }
+
+    /// Deletes a record if its heads digest is still `digest`; returns whether it did.
+    pub fn purge_if(&mut self, id: RecordId, digest: [u8; 32]) -> bool {
+        match self.records.get(&id) {
+            Some(s) if heads_digest(&s.heads) == digest => {
+                self.records.remove(&id);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Stores a document this node created or changed itself (refused, like the real

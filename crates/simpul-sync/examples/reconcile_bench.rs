@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use simpul_model::{Date, FacilityPath, RecordId, heads_digest, node_actor};
+use simpul_model::{Date, FacilityPath, Incoming, Record, RecordId, heads_digest, node_actor};
 use simpul_sync::{Effect, Item, Message, Role, Session, SessionConfig};
 
 struct Wire {
@@ -64,7 +64,18 @@ fn drive(
                     Effect::ReadItems => me.handle_items(side_items.take().unwrap_or_default()),
                     Effect::ReadRecord { id } => me.handle_record_bytes(id, read(side, id)),
                     Effect::LoadDocument { id } => me.handle_document(id, None),
-                    Effect::Store { token, .. } => me.handle_stored(token, Ok(())),
+                    Effect::Store {
+                        token, incoming, ..
+                    } => {
+                        let scope = match &incoming {
+                            Incoming::Document(doc) => {
+                                Record::from_document(doc).map(|r| r.scope).ok()
+                            }
+                            Incoming::Changes { .. } => None,
+                        };
+                        me.handle_stored(token, scope.ok_or_else(|| "no scope".to_string()))
+                    }
+                    Effect::Purge { .. } => {}
                     Effect::Closed { reason, .. } => panic!("session closed: {reason}"),
                 }
             }

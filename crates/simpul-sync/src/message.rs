@@ -91,6 +91,13 @@ pub enum Message {
         /// The records.
         ids: Vec<WireId>,
     },
+    /// The sender (an ancestor of the receiver) durably stored the record the receiver
+    /// sent, and the record's scope no longer includes the receiver (the family moved):
+    /// the receiver may purge its copy if it has not changed since.
+    Moved {
+        /// The record.
+        id: WireId,
+    },
     /// The sender would not store this record, and why (validation, history).
     Refused {
         /// The record.
@@ -175,6 +182,7 @@ impl Message {
             Message::SyncDone { .. } => "sync-done",
             Message::Changes { .. } => "changes",
             Message::Stored { .. } => "stored",
+            Message::Moved { .. } => "moved",
             Message::Refused { .. } => "refused",
             Message::Bye { .. } => "bye",
         }
@@ -253,6 +261,7 @@ mod tests {
             )
                 .prop_map(|(id, bytes, heads)| Message::Changes { id, bytes, heads }),
             (id, ".{0,50}").prop_map(|(id, reason)| Message::Refused { id, reason }),
+            id.prop_map(|id| Message::Moved { id }),
         ]
     }
 

@@ -12,7 +12,8 @@
 //!             Effect::ReadRecord { id }        => s.handle_record_bytes(id, store.stored_bytes(id)),
 //!             Effect::LoadDocument { id }      => s.handle_document(id, store.load(id)),
 //!             Effect::Store { token, id, incoming } =>
-//!                 s.handle_stored(token, store.merge(id, incoming)),   // after it is durable
+//!                 s.handle_stored(token, store.merge(id, incoming)),   // Ok(scope) once durable
+//!             Effect::Purge { id, digest }     => store.purge_if(id, digest),
 //!             Effect::Closed { .. }            => stop,
 //!         }
 //!     }
@@ -115,6 +116,15 @@ pub enum Effect {
         id: RecordId,
         /// What to merge.
         incoming: Incoming,
+    },
+    /// An ancestor that should hold the record has it durably, and this node should not
+    /// hold it any more: delete it, but only if its heads digest is still `digest` (a
+    /// change made since must reach the ancestor first).
+    Purge {
+        /// The record.
+        id: RecordId,
+        /// The heads digest the record must still have.
+        digest: [u8; 32],
     },
     /// The session is over.
     Closed {
@@ -475,6 +485,24 @@ impl Session {
                     if self.unacked.remove(&RecordId::from_bytes(w)) {
                         self.stats.records_sent += 1;
                     }
+                }
+            }
+            Message::Moved { id } => {
+                let id = RecordId::from_bytes(id);
+                if !self.peer.is_ancestor_or_self(&self.local) || self.peer == self.local {
+                    return Err(SessionError::Protocol(format!(
+                        "moved from {}, which is not an ancestor",
+                        self.peer
+                    )));
+                }
+                if self.unacked.remove(&id) {
+                    self.stats.records_sent += 1;
+                }
+                if let Some(item) = self.shared_items.get(&id) {
+                    self.effects.push_back(Effect::Purge {
+                        id,
+                        digest: item.digest,
+                    });
                 }
             }
             Message::Refused { id, .. } => {

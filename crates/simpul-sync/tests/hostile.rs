@@ -193,3 +193,32 @@ fn messages_before_hello_are_refused() {
             .contains("before hello")
     );
 }
+
+#[test]
+fn only_an_ancestor_may_say_a_record_moved_away() {
+    // The pustu is PY04's responder peer here; from PY04's side, the pustu is an ancestor.
+    let mut s = Session::new(
+        SessionConfig::default(),
+        Role::Responder,
+        path(PUSTU),
+        path(PY04),
+    );
+    s.handle_bytes(
+        &Message::Hello {
+            protocol: 1,
+            max_frame: 1 << 20,
+            node: PY04.into(),
+        }
+        .encode(),
+    );
+    drain(&mut s);
+    // The posyandu (a descendant) tells the pustu to purge: refused.
+    s.handle_bytes(&Message::Moved { id: [9; 16] }.encode());
+    let effects = drain(&mut s);
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Purge { .. })));
+    assert!(
+        closed_reason(&effects)
+            .expect("closed")
+            .contains("not an ancestor")
+    );
+}

@@ -59,9 +59,9 @@ impl Session {
         });
     }
 
-    /// The result of an [`Effect::Store`]: `Ok` once the merge is durable, or why the
-    /// store refused it.
-    pub fn handle_stored(&mut self, token: u64, result: Result<(), String>) {
+    /// The result of an [`Effect::Store`]: the record's scope once the merge is durable,
+    /// or why the store refused it.
+    pub fn handle_stored(&mut self, token: u64, result: Result<Scope, String>) {
         let Some(id) = self.storing.remove(&token) else {
             return;
         };
@@ -69,11 +69,21 @@ impl Session {
             return;
         }
         match result {
-            Ok(()) => {
+            Ok(scope) => {
                 self.stats.records_received += 1;
-                self.send(&Message::Stored {
-                    ids: vec![wire(id)],
-                });
+                // A descendant sent a version of a record that has since moved out of its
+                // subtree: tell it, so it can purge its copy (we hold it durably now).
+                let moved_away = !shared(&scope, &self.local, &self.peer)
+                    && scope.held_by(&self.local)
+                    && self.local.is_ancestor_or_self(&self.peer)
+                    && self.local != self.peer;
+                if moved_away {
+                    self.send(&Message::Moved { id: wire(id) });
+                } else {
+                    self.send(&Message::Stored {
+                        ids: vec![wire(id)],
+                    });
+                }
                 if let Some(sync) = self.syncs.get_mut(&id) {
                     sync.storing = false;
                 }
