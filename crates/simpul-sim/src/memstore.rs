@@ -1,13 +1,13 @@
 //! A node's durable storage in the simulator: saved bytes per record, merged through the
 //! same model checks as the real store. What is here survives a simulated crash.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use simpul_model::automerge::{Automerge, ChangeHash};
 use simpul_model::{
     Date, FacilityPath, Incoming, Record, RecordId, content_time, heads_digest, merge_incoming,
 };
-use simpul_sync::Item;
+use simpul_sync::{Item, StoreOutcome};
 
 /// One stored record.
 #[derive(Debug, Clone)]
@@ -24,6 +24,9 @@ pub struct Stored {
 #[derive(Debug, Default, Clone)]
 pub struct MemStore {
     records: BTreeMap<RecordId, Stored>,
+    /// Records let go after moving away: every change hash the node had, which an
+    /// ancestor had acknowledged.
+    tombstones: BTreeMap<RecordId, BTreeSet<ChangeHash>>,
     /// When false (an injected fault), records outside the node's scope are stored too.
     pub enforce_scope: bool,
 }
@@ -33,6 +36,7 @@ impl MemStore {
     pub fn new() -> Self {
         Self {
             records: BTreeMap::new(),
+            tombstones: BTreeMap::new(),
             enforce_scope: true,
         }
     }
@@ -49,17 +53,28 @@ impl MemStore {
             .and_then(|s| Automerge::load(&s.bytes).ok())
     }
 
-    /// Merges data into a record, as the real store's writer does; returns the heads
-    /// before and after.
+    /// Merges data into a record, as the real store's writer does. A whole record this
+    /// node let go after it moved away, offered again with no change the node had not
+    /// already handed up, is not stored: [`StoreOutcome::MovedAway`].
     pub fn merge(
         &mut self,
         node: &FacilityPath,
         id: RecordId,
         incoming: Incoming,
         today: Date,
-    ) -> Result<(Vec<ChangeHash>, Record), String> {
+    ) -> Result<StoreOutcome, String> {
+        if let (Incoming::Document(doc), Some(gone), false) = (
+            &incoming,
+            self.tombstones.get(&id),
+            self.records.contains_key(&id),
+        ) && doc
+            .get_changes_meta(&[])
+            .iter()
+            .all(|c| gone.contains(&c.hash))
+        {
+            return Ok(StoreOutcome::MovedAway);
+        }
         let mut slot = self.load(id);
-        let before = slot.as_ref().map(|d| d.get_heads()).unwrap_or_default();
         let record = merge_incoming(&mut slot, incoming, today).map_err(|e| e.to_string())?;
         let doc = slot.ok_or("no document")?;
         if record.id != id {
@@ -69,6 +84,7 @@ impl MemStore {
             return Err(format!("record {id} is outside the scope of {node}"));
         }
         let heads = doc.get_heads();
+
         self.records.insert(
             id,
             Stored {
@@ -77,13 +93,20 @@ impl MemStore {
                 heads,
             },
         );
-        Ok((before, record))
+        Ok(StoreOutcome::Stored {
+            scope: record.scope,
+        })
     }
 
-    /// Deletes a record if its heads digest is still `digest`; returns whether it did.
+    /// Deletes a record if its heads digest is still `digest`, leaving a tombstone of its
+    /// change hashes; returns whether it did.
     pub fn purge_if(&mut self, id: RecordId, digest: [u8; 32]) -> bool {
         match self.records.get(&id) {
             Some(s) if heads_digest(&s.heads) == digest => {
+                if let Some(doc) = self.load(id) {
+                    let hashes = doc.get_changes_meta(&[]).into_iter().map(|c| c.hash);
+                    self.tombstones.entry(id).or_default().extend(hashes);
+                }
                 self.records.remove(&id);
                 true
             }

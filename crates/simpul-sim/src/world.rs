@@ -8,10 +8,10 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use simpul_model::automerge::ChangeHash;
 use simpul_model::{
-    Address, Audience, Date, FacilityPath, Identifiers, Klaster, Patient, Record, RecordBody,
-    RecordId, Scope, Setting, Sex, Visit, VisitId, node_actor,
+    Address, Audience, Date, FacilityPath, Identifiers, Incoming, Klaster, Patient, Record,
+    RecordBody, RecordId, Scope, Setting, Sex, Visit, VisitId, node_actor,
 };
-use simpul_sync::{Effect, Role, Session, SessionConfig};
+use simpul_sync::{Effect, Role, Session, SessionConfig, StoreOutcome};
 
 use crate::memstore::MemStore;
 use crate::topology;
@@ -100,6 +100,8 @@ pub struct Sim {
     pub(crate) violations: Vec<String>,
     /// Every record ever created.
     pub(crate) created: Vec<RecordId>,
+    /// Offers of a moved record answered from a tombstone (multi-level moves).
+    pub(crate) tombstone_answers: usize,
     /// Records purged after moving away: (node, record).
     pub(crate) purged: Vec<(usize, RecordId)>,
     /// Sessions found busy with nothing in flight while settling (a protocol bug).
@@ -155,6 +157,7 @@ impl Sim {
             created: Vec::new(),
             stalls: 0,
             purged: Vec::new(),
+            tombstone_answers: 0,
             settle_epoch: u64::MAX,
         }
     }
@@ -172,6 +175,11 @@ impl Sim {
     /// How many records were purged from nodes they had moved away from.
     pub fn purges(&self) -> usize {
         self.purged.len()
+    }
+
+    /// How many offers of a moved record were answered from a tombstone.
+    pub fn tombstone_answers(&self) -> usize {
+        self.tombstone_answers
     }
 
     /// A digest of every node's records (ids and heads), to compare runs.
@@ -425,6 +433,7 @@ impl Sim {
         let node = &mut self.nodes[n];
         let mut newly_acked = None;
         let mut purged = None;
+        let mut covered_by_tombstone = false;
         let Some(conn) = self.links[l].conn.as_mut().filter(|c| c.epoch == epoch) else {
             return;
         };
@@ -443,50 +452,44 @@ impl Sim {
             } => match fault {
                 Some(Fault::DropOnReceipt) => {
                     let scope = match &incoming {
-                        simpul_model::Incoming::Document(d) => {
-                            Record::from_document(d).map(|r| r.scope).ok()
-                        }
-                        simpul_model::Incoming::Changes { .. } => node
+                        Incoming::Document(d) => Record::from_document(d).map(|r| r.scope).ok(),
+                        Incoming::Changes { .. } => node
                             .store
                             .records()
                             .get(&id)
                             .map(|s| s.record.scope.clone()),
                     };
                     match scope {
-                        Some(scope) => session.handle_stored(token, Ok(scope)),
+                        Some(scope) => {
+                            session.handle_stored(token, Ok(StoreOutcome::Stored { scope }))
+                        }
                         None => session.handle_stored(token, Err("unknown".into())),
                     }
                 }
                 Some(Fault::AckBeforePersist) => {
                     // Acknowledge what the store would hold, then persist "later".
                     let mut scratch = node.store.clone();
-                    match scratch.merge(&path, id, incoming.clone(), today) {
-                        Ok((_, record)) => {
-                            let heads = scratch
-                                .records()
-                                .get(&id)
-                                .map(|s| s.heads.clone())
-                                .unwrap_or_default();
-                            newly_acked = Some((n, id, heads));
-                            node.deferred.push((id, incoming));
-                            session.handle_stored(token, Ok(record.scope));
-                        }
-                        Err(e) => session.handle_stored(token, Err(e)),
+                    let outcome = scratch.merge(&path, id, incoming.clone(), today);
+                    if let (Ok(StoreOutcome::Stored { .. }), Some(s)) =
+                        (&outcome, scratch.records().get(&id))
+                    {
+                        newly_acked = Some((n, id, s.heads.clone()));
+                        node.deferred.push((id, incoming));
                     }
+                    session.handle_stored(token, outcome);
                 }
-                _ => match node.store.merge(&path, id, incoming, today) {
-                    Ok((_, record)) => {
-                        let heads = node
-                            .store
-                            .records()
-                            .get(&id)
-                            .map(|s| s.heads.clone())
-                            .unwrap_or_default();
-                        newly_acked = Some((n, id, heads));
-                        session.handle_stored(token, Ok(record.scope));
+                _ => {
+                    let outcome = node.store.merge(&path, id, incoming, today);
+                    if outcome == Ok(StoreOutcome::MovedAway) {
+                        covered_by_tombstone = true;
                     }
-                    Err(e) => session.handle_stored(token, Err(e)),
-                },
+                    if let (Ok(StoreOutcome::Stored { .. }), Some(s)) =
+                        (&outcome, node.store.records().get(&id))
+                    {
+                        newly_acked = Some((n, id, s.heads.clone()));
+                    }
+                    session.handle_stored(token, outcome);
+                }
             },
             Effect::Purge { id, digest } => {
                 if node.store.purge_if(id, digest) {
@@ -497,6 +500,9 @@ impl Sim {
         }
         if let Some(ack) = newly_acked {
             self.acked.push(ack);
+        }
+        if covered_by_tombstone {
+            self.tombstone_answers += 1;
         }
         if let Some(p) = purged {
             self.purged.push(p);
@@ -669,9 +675,8 @@ impl Sim {
         self.push_live(n, id, &after.scope, change, &heads, false);
     }
 
-    /// A family moves: node `n` re-registers a record of one of its children at another
-    /// of its children. (Moves that take a record out of an intermediate node's subtree
-    /// too need tombstones, not built yet: see the issue notes.)
+    /// A family moves: node `n` re-registers a record of its subtree at another facility
+    /// of the same level in its subtree. The old holders below `n` must let it go.
     fn move_record(&mut self, n: usize, id: RecordId) {
         let node_path = self.nodes[n].path.clone();
         let Some(stored) = self.nodes[n].store.records().get(&id) else {
@@ -681,19 +686,22 @@ impl Sim {
         let [old] = before.scope.paths.as_slice() else {
             return;
         };
-        if before.scope.audience != Audience::Up || old.parent().as_ref() != Some(&node_path) {
+        if before.scope.audience != Audience::Up
+            || old == &node_path
+            || !node_path.is_ancestor_or_self(old)
+        {
             return;
         }
-        let siblings: Vec<FacilityPath> = self
+        let candidates: Vec<FacilityPath> = self
             .nodes
             .iter()
             .map(|x| x.path.clone())
-            .filter(|p| p.parent().as_ref() == Some(&node_path) && p != old)
+            .filter(|p| node_path.is_ancestor_or_self(p) && p.depth() == old.depth() && p != old)
             .collect();
-        if siblings.is_empty() {
+        if candidates.is_empty() {
             return;
         }
-        let new = siblings[self.rng.random_range(0..siblings.len())].clone();
+        let new = candidates[self.rng.random_range(0..candidates.len())].clone();
         let Some(doc) = self.nodes[n].store.load(id) else {
             return;
         };

@@ -11,7 +11,7 @@ use std::time::Instant;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use simpul_model::{Date, FacilityPath, Incoming, Record, RecordId, heads_digest, node_actor};
-use simpul_sync::{Effect, Item, Message, Role, Session, SessionConfig};
+use simpul_sync::{Effect, Item, Message, Role, Session, SessionConfig, StoreOutcome};
 
 struct Wire {
     bytes: [u64; 2],
@@ -73,7 +73,8 @@ fn drive(
                             }
                             Incoming::Changes { .. } => None,
                         };
-                        me.handle_stored(token, scope.ok_or_else(|| "no scope".to_string()))
+                        let outcome = scope.map(|scope| StoreOutcome::Stored { scope });
+                        me.handle_stored(token, outcome.ok_or_else(|| "no scope".to_string()))
                     }
                     Effect::Purge { .. } => {}
                     Effect::Closed { reason, .. } => panic!("session closed: {reason}"),

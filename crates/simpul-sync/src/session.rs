@@ -12,7 +12,7 @@
 //!             Effect::ReadRecord { id }        => s.handle_record_bytes(id, store.stored_bytes(id)),
 //!             Effect::LoadDocument { id }      => s.handle_document(id, store.load(id)),
 //!             Effect::Store { token, id, incoming } =>
-//!                 s.handle_stored(token, store.merge(id, incoming)),   // Ok(scope) once durable
+//!                 s.handle_stored(token, store.merge(id, incoming)),   // StoreOutcome once durable
 //!             Effect::Purge { id, digest }     => store.purge_if(id, digest),
 //!             Effect::Closed { .. }            => stop,
 //!         }
@@ -133,6 +133,19 @@ pub enum Effect {
         /// True when it ended on an error (ours or the peer's).
         error: bool,
     },
+}
+
+/// What the store did with an [`Effect::Store`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOutcome {
+    /// The merge is durable; this is the record's scope now.
+    Stored {
+        /// The record's scope after the merge.
+        scope: simpul_model::Scope,
+    },
+    /// Nothing was stored: this node let the record go when it moved away, after an
+    /// ancestor acknowledged every change that is offered now (a tombstone covers it).
+    MovedAway,
 }
 
 /// Counters of one session.

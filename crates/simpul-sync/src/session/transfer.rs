@@ -5,7 +5,7 @@ use simpul_model::automerge::sync::{Message as AmSync, State as AmState, SyncDoc
 use simpul_model::automerge::{Automerge, ChangeHash};
 use simpul_model::{Incoming, Record, RecordId, Scope};
 
-use super::{DocSync, Effect, Inbound, Session, wire};
+use super::{DocSync, Effect, Inbound, Session, StoreOutcome, wire};
 use crate::error::SessionError;
 use crate::message::Message;
 use crate::rules::{check_incoming, shared};
@@ -61,22 +61,22 @@ impl Session {
 
     /// The result of an [`Effect::Store`]: the record's scope once the merge is durable,
     /// or why the store refused it.
-    pub fn handle_stored(&mut self, token: u64, result: Result<Scope, String>) {
+    pub fn handle_stored(&mut self, token: u64, result: Result<StoreOutcome, String>) {
         let Some(id) = self.storing.remove(&token) else {
             return;
         };
         if self.closed {
             return;
         }
+        let descendant = self.local.is_ancestor_or_self(&self.peer) && self.local != self.peer;
         match result {
-            Ok(scope) => {
+            Ok(StoreOutcome::Stored { scope }) => {
                 self.stats.records_received += 1;
                 // A descendant sent a version of a record that has since moved out of its
                 // subtree: tell it, so it can purge its copy (we hold it durably now).
                 let moved_away = !shared(&scope, &self.local, &self.peer)
                     && scope.held_by(&self.local)
-                    && self.local.is_ancestor_or_self(&self.peer)
-                    && self.local != self.peer;
+                    && descendant;
                 if moved_away {
                     self.send(&Message::Moved { id: wire(id) });
                 } else {
@@ -88,6 +88,18 @@ impl Session {
                     sync.storing = false;
                 }
                 self.step_sync(id);
+            }
+            Ok(StoreOutcome::MovedAway) => {
+                // This node let the record go after an ancestor took all of it; what the
+                // descendant offers is covered: it may let go too.
+                self.syncs.remove(&id);
+                if descendant {
+                    self.send(&Message::Moved { id: wire(id) });
+                } else {
+                    self.send(&Message::Stored {
+                        ids: vec![wire(id)],
+                    });
+                }
             }
             Err(reason) => {
                 self.stats.refused_here += 1;
