@@ -3,21 +3,26 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use crate::error::OpenError;
-use crate::tables::{CHANGES, INDEX, META, RECORDS, SNAPSHOTS, meta_keys};
+use crate::tables::{CHANGES, INDEX, META, RECORDS, SNAPSHOTS, TOMBSTONES, meta_keys};
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
-const MIGRATIONS: &[Migration] = &[create_tables_v1];
+const MIGRATIONS: &[Migration] = &[create_tables_v1, add_tombstones_v2];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(RECORDS)?;
     tx.open_table(SNAPSHOTS)?;
     tx.open_table(CHANGES)?;
     tx.open_table(INDEX)?;
+    Ok(())
+}
+
+fn add_tombstones_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(TOMBSTONES)?;
     Ok(())
 }
 

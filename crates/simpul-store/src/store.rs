@@ -13,14 +13,24 @@ use crate::error::{OpenError, ReadError, WriteError};
 use crate::meta::RecordMeta;
 use crate::migrate::migrate;
 use crate::read::{load_document, stored_bytes};
-use crate::tables::{CHANGES, INDEX, META, RECORDS, SNAPSHOTS, meta_keys};
-use crate::writer::{Request, WriteOutcome, Writer};
+use crate::tables::{CHANGES, INDEX, META, RECORDS, SNAPSHOTS, TOMBSTONES, meta_keys};
+use crate::writer::{Op, Request, WriteOutcome, Writer};
 
 /// The database file inside a node's data directory.
 pub const DB_FILE: &str = "simpul.redb";
 
 /// Write requests that may wait for the writer before senders block.
 const QUEUE_DEPTH: usize = 4096;
+
+/// What became of a record offered by a peer ([`Store::offer`]).
+#[derive(Debug, Clone)]
+pub enum Offered {
+    /// Merged and durable.
+    Stored(WriteOutcome),
+    /// Not stored: this node let the record go after it moved away, and an ancestor has
+    /// every change offered.
+    MovedAway,
+}
 
 /// One record as reconciliation sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,11 +225,20 @@ impl Store {
         at_ms: u64,
         op: impl FnOnce(&mut Option<Automerge>) -> Result<Record, WriteError> + Send + 'static,
     ) -> oneshot::Receiver<Result<WriteOutcome, WriteError>> {
+        self.queue(id, at_ms, Op::Write(Box::new(op)))
+    }
+
+    fn queue(
+        &self,
+        id: RecordId,
+        at_ms: u64,
+        op: Op,
+    ) -> oneshot::Receiver<Result<WriteOutcome, WriteError>> {
         let (reply, outcome) = oneshot::channel();
         let request = Request {
             id,
             at_ms,
-            op: Box::new(op),
+            op,
             reply,
         };
         let sender = self.inner.tx.lock().ok().and_then(|tx| tx.clone());
@@ -302,6 +321,50 @@ impl Store {
         self.write(id, at_ms, move |slot| {
             Ok(merge_incoming(slot, incoming, today)?)
         })
+    }
+
+    /// Takes in a whole record offered by a peer. If this node let the record go after it
+    /// moved away and every change offered is one it had handed to an ancestor, nothing
+    /// is stored and the answer is [`Offered::MovedAway`]; otherwise it is merged.
+    pub fn offer(
+        &self,
+        incoming: Automerge,
+        today: Date,
+        at_ms: u64,
+    ) -> Result<Offered, WriteError> {
+        let record = Record::from_document(&incoming)?;
+        if self.meta(record.id).map_err(Box::new)?.is_none() {
+            let txn = self.inner.db.begin_read()?;
+            let tombstones = txn.open_table(TOMBSTONES)?;
+            if let Some(row) = tombstones.get(record.id.as_bytes())? {
+                let gone: std::collections::HashSet<&[u8]> = row.value().chunks(32).collect();
+                if incoming
+                    .get_changes_meta(&[])
+                    .iter()
+                    .all(|c| gone.contains(&c.hash.0[..]))
+                {
+                    return Ok(Offered::MovedAway);
+                }
+            }
+        }
+        self.merge(record.id, Incoming::Document(incoming), today, at_ms)
+            .map(Offered::Stored)
+    }
+
+    /// Deletes a record that moved out of this node's subtree, once an ancestor that holds
+    /// it has acknowledged it, but only if its heads digest is still `digest` (a change
+    /// made since must go up first). Leaves a tombstone ([`Store::offer`]). Returns
+    /// whether the record was deleted.
+    pub fn purge_if(&self, id: RecordId, digest: [u8; 32], at_ms: u64) -> Result<bool, WriteError> {
+        match self
+            .queue(id, at_ms, Op::Purge(digest))
+            .recv()
+            .map_err(|_| WriteError::Closed)?
+        {
+            Ok(outcome) => Ok(outcome.changed),
+            Err(WriteError::NotFound(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// The record's metadata, if stored.

@@ -38,3 +38,10 @@ pub(crate) const CHANGES: TableDefinition<(&[u8; 16], u32), &[u8]> =
 /// ([`simpul_model::content_time`], `u64` big-endian) then its heads digest (32 bytes).
 pub(crate) const INDEX: TableDefinition<(&str, &[u8; 16]), &[u8; 40]> =
     TableDefinition::new("index-1");
+
+/// Records this node let go after they moved out of its subtree (added in schema 2).
+/// Key: record id. Value: the 32-byte hashes of every change the node held, all of which
+/// an ancestor that holds the record had acknowledged. A whole record offered again whose
+/// changes are all listed here is answered "moved away" without being stored.
+pub(crate) const TOMBSTONES: TableDefinition<&[u8; 16], &[u8]> =
+    TableDefinition::new("tombstones-1");

@@ -18,7 +18,7 @@ use simpul_model::{FacilityPath, Record, RecordError, RecordId, content_time, he
 use crate::error::{ReadError, WriteError};
 use crate::meta::{RecordMeta, Summary, scope_keys};
 use crate::read::load_document;
-use crate::tables::{CHANGES, INDEX, RECORDS, SNAPSHOTS};
+use crate::tables::{CHANGES, INDEX, RECORDS, SNAPSHOTS, TOMBSTONES};
 
 /// Most requests committed in one transaction. A crash loses only unacknowledged
 /// requests, whatever this is; it bounds how long the first request of a burst waits.
@@ -49,10 +49,18 @@ pub struct WriteOutcome {
     pub created: bool,
 }
 
+/// What a request does to its record.
+pub(crate) enum Op {
+    /// Run a write function.
+    Write(WriteFn),
+    /// Delete the record, leaving a tombstone, if its heads digest is still this one.
+    Purge([u8; 32]),
+}
+
 pub(crate) struct Request {
     pub(crate) id: RecordId,
     pub(crate) at_ms: u64,
-    pub(crate) op: WriteFn,
+    pub(crate) op: Op,
     pub(crate) reply: oneshot::Sender<Result<WriteOutcome, WriteError>>,
 }
 
@@ -107,7 +115,10 @@ impl Writer {
         let mut touched = Vec::with_capacity(batch.len());
         for req in batch {
             touched.push(req.id);
-            let result = self.apply(&txn, req.id, req.at_ms, req.op);
+            let result = match req.op {
+                Op::Write(op) => self.apply(&txn, req.id, req.at_ms, op),
+                Op::Purge(digest) => self.purge(&txn, req.id, digest),
+            };
             if let Err(WriteError::Db(e)) = &result {
                 // The transaction may be half-written: abandon the whole batch.
                 let reason = e.to_string();
@@ -149,6 +160,64 @@ impl Writer {
         for id in ids {
             self.cache.pop(id);
         }
+    }
+
+    /// Deletes a record whose digest is still `digest`, recording its change hashes as a
+    /// tombstone. The outcome's `changed` says whether it was deleted.
+    fn purge(
+        &mut self,
+        txn: &WriteTransaction,
+        id: RecordId,
+        digest: [u8; 32],
+    ) -> Result<WriteOutcome, WriteError> {
+        let key = id.as_bytes();
+        let meta = {
+            let records = txn.open_table(RECORDS)?;
+            let row = records.get(key)?.ok_or(WriteError::NotFound(id))?;
+            RecordMeta::decode(row.value())
+                .map_err(|reason| WriteError::Read(Box::new(ReadError::Corrupt { id, reason })))?
+        };
+        if meta.heads_digest != digest {
+            return Ok(WriteOutcome {
+                id,
+                heads: Vec::new(),
+                meta,
+                changed: false,
+                created: false,
+            });
+        }
+        let doc = match self.cache.pop(&id) {
+            Some(doc) => doc,
+            None => {
+                let snapshots = txn.open_table(SNAPSHOTS)?;
+                let changes = txn.open_table(CHANGES)?;
+                load_document(&snapshots, &changes, id, &meta).map_err(Box::new)?
+            }
+        };
+        let mut tombstones = txn.open_table(TOMBSTONES)?;
+        let mut hashes: Vec<u8> = tombstones
+            .get(key)?
+            .map(|v| v.value().to_vec())
+            .unwrap_or_default();
+        for change in doc.get_changes_meta(&[]) {
+            hashes.extend_from_slice(&change.hash.0);
+        }
+        tombstones.insert(key, hashes.as_slice())?;
+        txn.open_table(RECORDS)?.remove(key)?;
+        txn.open_table(SNAPSHOTS)?.remove(key)?;
+        txn.open_table(CHANGES)?
+            .retain_in((key, 0)..=(key, u32::MAX), |_, _| false)?;
+        let mut index = txn.open_table(INDEX)?;
+        for scope_key in scope_keys(&meta.scope) {
+            index.remove((scope_key.as_str(), key))?;
+        }
+        Ok(WriteOutcome {
+            id,
+            heads: Vec::new(),
+            meta,
+            changed: true,
+            created: false,
+        })
     }
 
     fn apply(

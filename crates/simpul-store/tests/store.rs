@@ -242,3 +242,84 @@ fn sync_items_are_exactly_what_the_peer_should_hold() {
         store.meta(py04).expect("meta").map(|m| m.heads_digest)
     );
 }
+
+#[test]
+fn a_record_that_moved_away_is_purged_and_its_tombstone_answers_offers() {
+    use simpul_store::Offered;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pustu = "3273/P3273010201/3273010201-PU1";
+    let store = create(dir.path(), pustu);
+    let rec = record(7, POSYANDU);
+    store
+        .insert_record(rec.clone(), today(), 1_000)
+        .expect("insert");
+    store
+        .update_record(rec.id, today(), 2_000, |r| {
+            let RecordBody::Patient(p) = &mut r.body else {
+                unreachable!()
+            };
+            p.visits.insert(visit_key(1), visit(1));
+            Ok(())
+        })
+        .expect("visit");
+    let (meta, old_doc) = store.load(rec.id).expect("read").expect("present");
+
+    // A stale digest (a change made since) keeps the record.
+    assert!(!store.purge_if(rec.id, [0; 32], 3_000).expect("purge"));
+    assert!(store.meta(rec.id).expect("meta").is_some());
+
+    assert!(
+        store
+            .purge_if(rec.id, meta.heads_digest, 3_000)
+            .expect("purge")
+    );
+    assert!(store.meta(rec.id).expect("meta").is_none());
+    assert!(
+        store.sync_items(&path("3273")).expect("items").is_empty(),
+        "index rows are gone"
+    );
+    assert!(
+        !store
+            .purge_if(rec.id, meta.heads_digest, 3_000)
+            .expect("purge again"),
+        "nothing left to purge"
+    );
+
+    // The same version offered again (by a posyandu below) is covered: not stored.
+    assert!(matches!(
+        store.offer(old_doc.fork(), today(), 4_000).expect("offer"),
+        Offered::MovedAway
+    ));
+    assert!(store.meta(rec.id).expect("meta").is_none());
+
+    // A version with a change the ancestor never saw is stored, to be handed up.
+    let mut newer = old_doc.fork();
+    let mut r = simpul_model::Record::from_document(&newer).expect("record");
+    let before = r.clone();
+    if let RecordBody::Patient(p) = &mut r.body {
+        p.visits.insert(visit_key(2), visit(2));
+    }
+    r.write_over(&before, &mut newer, today(), 5_000)
+        .expect("new change");
+    assert!(matches!(
+        store.offer(newer, today(), 5_000).expect("offer"),
+        Offered::Stored(_)
+    ));
+    assert_eq!(
+        store
+            .record(rec.id)
+            .expect("read")
+            .expect("present")
+            .1
+            .patient()
+            .expect("patient")
+            .visits
+            .len(),
+        2
+    );
+    drop(store);
+    // Reopening keeps everything (schema 2 with the tombstone table).
+    let store = simpul_store::Store::open(dir.path(), simpul_store::StoreOptions::default())
+        .expect("reopen");
+    assert!(store.meta(rec.id).expect("meta").is_some());
+}
