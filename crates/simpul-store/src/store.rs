@@ -26,7 +26,7 @@ const QUEUE_DEPTH: usize = 4096;
 #[derive(Debug, Clone)]
 pub enum Offered {
     /// Merged and durable.
-    Stored(WriteOutcome),
+    Stored(Box<WriteOutcome>),
     /// Not stored: this node let the record go after it moved away, and an ancestor has
     /// every change offered.
     MovedAway,
@@ -348,7 +348,7 @@ impl Store {
             }
         }
         self.merge(record.id, Incoming::Document(incoming), today, at_ms)
-            .map(Offered::Stored)
+            .map(|outcome| Offered::Stored(Box::new(outcome)))
     }
 
     /// Deletes a record that moved out of this node's subtree, once an ancestor that holds
