@@ -635,12 +635,10 @@ impl Sim {
 
     fn add_visit(&mut self, n: usize, id: RecordId) {
         let node_path = self.nodes[n].path.clone();
-        let Some(mut doc) = self.nodes[n].store.load(id) else {
+        let Some(doc) = self.nodes[n].store.load(id) else {
             return;
         };
-        let doc_ref = &mut doc;
-        let before_heads = doc_ref.get_heads();
-        let Ok(before) = Record::from_document(doc_ref) else {
+        let Ok(before) = Record::from_document(&doc) else {
             return;
         };
         let mut after = before.clone();
@@ -656,23 +654,7 @@ impl Sim {
             v.measurements.weight_kg = Some(f64::from(self.rng.random_range(40..90)));
             p.visits.insert(key, v);
         }
-        let mut local = doc.with_actor(node_actor(&node_path, [n as u8, 0, 0, 0]));
-        if after
-            .write_over(&before, &mut local, self.today, self.next_record * 1000 + 1)
-            .is_err()
-        {
-            return;
-        }
-        let change = local.save_after(&before_heads);
-        if let Err(e) = self.nodes[n]
-            .store
-            .put_local(&node_path, &local, after.clone())
-        {
-            return self.violations.push(e);
-        }
-        self.acked.push((n, id, local.get_heads()));
-        let heads = local.get_heads();
-        self.push_live(n, id, &after.scope, change, &heads, false);
+        self.commit_local_edit(n, doc, &before, after, 1);
     }
 
     /// A family moves: node `n` re-registers a record of its subtree at another facility
@@ -705,15 +687,34 @@ impl Sim {
         let Some(doc) = self.nodes[n].store.load(id) else {
             return;
         };
-        let before_heads = doc.get_heads();
         let mut after = before.clone();
         after.scope.paths = vec![new.clone()];
         if let RecordBody::Patient(p) = &mut after.body {
             p.home_facility = new;
         }
+        self.commit_local_edit(n, doc, &before, after, 2);
+    }
+
+    /// Writes `after` over `before` in node `n`'s copy `doc` as the node's own change,
+    /// stores it durably, records the acknowledgement and pushes it to connected peers.
+    fn commit_local_edit(
+        &mut self,
+        n: usize,
+        doc: simpul_model::automerge::Automerge,
+        before: &Record,
+        after: Record,
+        tick: u64,
+    ) {
+        let node_path = self.nodes[n].path.clone();
+        let before_heads = doc.get_heads();
         let mut local = doc.with_actor(node_actor(&node_path, [n as u8, 0, 0, 0]));
         if after
-            .write_over(&before, &mut local, self.today, self.next_record * 1000 + 2)
+            .write_over(
+                before,
+                &mut local,
+                self.today,
+                self.next_record * 1000 + tick,
+            )
             .is_err()
         {
             return;
@@ -725,9 +726,9 @@ impl Sim {
         {
             return self.violations.push(e);
         }
-        self.acked.push((n, id, local.get_heads()));
         let heads = local.get_heads();
-        self.push_live(n, id, &after.scope, change, &heads, false);
+        self.acked.push((n, after.id, heads.clone()));
+        self.push_live(n, after.id, &after.scope, change, &heads, false);
     }
 
     fn push_live(

@@ -100,6 +100,14 @@ impl Drop for Inner {
     }
 }
 
+/// A record's metadata row, read in `txn`.
+fn read_meta(txn: &redb::ReadTransaction, id: RecordId) -> Result<Option<RecordMeta>, ReadError> {
+    let records = txn.open_table(RECORDS)?;
+    let row = records.get(id.as_bytes())?;
+    row.map(|v| RecordMeta::decode(v.value()).map_err(|reason| ReadError::Corrupt { id, reason }))
+        .transpose()
+}
+
 fn db_file(dir: &Path) -> PathBuf {
     dir.join(DB_FILE)
 }
@@ -369,24 +377,15 @@ impl Store {
 
     /// The record's metadata, if stored.
     pub fn meta(&self, id: RecordId) -> Result<Option<RecordMeta>, ReadError> {
-        let txn = self.inner.db.begin_read()?;
-        let records = txn.open_table(RECORDS)?;
-        let row = records.get(id.as_bytes())?;
-        row.map(|v| {
-            RecordMeta::decode(v.value()).map_err(|reason| ReadError::Corrupt { id, reason })
-        })
-        .transpose()
+        read_meta(&self.inner.db.begin_read()?, id)
     }
 
     /// The record's document, loaded from disk and checked against its stored digest.
     pub fn load(&self, id: RecordId) -> Result<Option<(RecordMeta, Automerge)>, ReadError> {
         let txn = self.inner.db.begin_read()?;
-        let records = txn.open_table(RECORDS)?;
-        let Some(row) = records.get(id.as_bytes())? else {
+        let Some(meta) = read_meta(&txn, id)? else {
             return Ok(None);
         };
-        let meta =
-            RecordMeta::decode(row.value()).map_err(|reason| ReadError::Corrupt { id, reason })?;
         let doc = load_document(
             &txn.open_table(SNAPSHOTS)?,
             &txn.open_table(CHANGES)?,
@@ -412,12 +411,9 @@ impl Store {
     /// Automerge implementation as one document.
     pub fn stored_bytes(&self, id: RecordId) -> Result<Option<Vec<u8>>, ReadError> {
         let txn = self.inner.db.begin_read()?;
-        let records = txn.open_table(RECORDS)?;
-        let Some(row) = records.get(id.as_bytes())? else {
+        let Some(meta) = read_meta(&txn, id)? else {
             return Ok(None);
         };
-        let meta =
-            RecordMeta::decode(row.value()).map_err(|reason| ReadError::Corrupt { id, reason })?;
         stored_bytes(
             &txn.open_table(SNAPSHOTS)?,
             &txn.open_table(CHANGES)?,

@@ -236,15 +236,7 @@ impl Session {
                     let heads = doc.get_heads();
                     sync.stored_heads = heads.clone();
                     sync.storing = true;
-                    let token = self.next_token;
-                    self.next_token += 1;
-                    self.storing.insert(token, id);
-                    self.effects.push_back(Effect::Store {
-                        token,
-                        id,
-                        incoming: Incoming::Changes { bytes, heads },
-                    });
-                    return;
+                    return self.store(id, Incoming::Changes { bytes, heads });
                 }
                 Err(e) => failure = Some(e),
             }
