@@ -38,6 +38,40 @@ pub(crate) enum Command {
     Doc(DocCommand),
     /// Fill the store with a realistic, deterministic ILP dataset.
     Gen(GenArgs),
+    /// The district certificate authority: create it, issue node certificates.
+    #[command(subcommand)]
+    Ca(CaCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum CaCommand {
+    /// Create a district CA (ca.crt, and ca.key readable by its owner only).
+    Init {
+        /// The district's Kemendagri kabupaten/kota code, e.g. 3273.
+        #[arg(long)]
+        district: String,
+        /// Directory to write it to (created; existing key files are never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the CA is valid.
+        #[arg(long, default_value_t = 3650)]
+        days: i64,
+    },
+    /// Issue a node certificate carrying a facility path (node.crt, node.key).
+    Issue {
+        /// The CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The node's facility path.
+        #[arg(long)]
+        path: String,
+        /// Directory to write it to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 825)]
+        days: i64,
+    },
 }
 
 #[derive(Debug, Subcommand)]

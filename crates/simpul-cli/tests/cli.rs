@@ -329,3 +329,71 @@ fn generation_is_deterministic() {
     let id = first["id"].as_str().expect("id");
     assert_eq!(show_json(a.path(), id), show_json(b.path(), id));
 }
+
+#[test]
+fn a_district_ca_issues_node_certificates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca");
+    let ca_s = ca.to_str().expect("utf-8");
+    ok(
+        dir.path(),
+        &["ca", "init", "--district", "3273", "--out", ca_s],
+    );
+    assert!(ca.join("ca.crt").exists() && ca.join("ca.key").exists());
+    let node = dir.path().join("py04");
+    ok(
+        dir.path(),
+        &[
+            "ca",
+            "issue",
+            "--ca",
+            ca_s,
+            "--path",
+            POSYANDU,
+            "--out",
+            node.to_str().expect("utf-8"),
+        ],
+    );
+    let pem = std::fs::read_to_string(node.join("node.crt")).expect("cert");
+    assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+
+    // Refusals: an existing CA, a path outside the district, not a district, bad path.
+    fails(
+        dir.path(),
+        &["ca", "init", "--district", "3273", "--out", ca_s],
+        3,
+    );
+    let other = dir.path().join("x").to_str().expect("utf-8").to_string();
+    let stderr = fails(
+        dir.path(),
+        &[
+            "ca",
+            "issue",
+            "--ca",
+            ca_s,
+            "--path",
+            "3201/P3201010201",
+            "--out",
+            &other,
+        ],
+        3,
+    );
+    assert!(stderr.contains("not in district 3273"), "{stderr}");
+    fails(
+        dir.path(),
+        &[
+            "ca",
+            "init",
+            "--district",
+            "3273/P3273010201",
+            "--out",
+            &other,
+        ],
+        3,
+    );
+    fails(
+        dir.path(),
+        &["ca", "init", "--district", "99", "--out", &other],
+        3,
+    );
+}

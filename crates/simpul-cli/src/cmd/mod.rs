@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod ca;
 mod doc;
 mod generate;
 mod patient;
@@ -24,6 +25,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Visit(cmd) => visit::run(&open(&dir()?)?, cmd),
         Command::Doc(cmd) => doc::run(&open(&dir()?)?, cmd),
         Command::Gen(args) => generate::run(&open(&dir()?)?, args),
+        Command::Ca(cmd) => ca::run(cmd),
     }
 }
 

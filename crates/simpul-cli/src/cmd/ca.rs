@@ -1,0 +1,62 @@
+//! `simpul ca init | issue`: the district CA and node certificates.
+
+use anyhow::{Context, Result};
+use simpul_net::{DistrictCa, IdentityError};
+use time::OffsetDateTime;
+
+use super::facility;
+use crate::cli::CaCommand;
+use crate::exit::{REJECTED, coded};
+
+pub(crate) fn run(cmd: CaCommand) -> Result<()> {
+    // Certificates start an hour back, so that a peer whose clock is a little behind
+    // does not refuse a certificate issued a moment ago.
+    let not_before = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    match cmd {
+        CaCommand::Init {
+            district,
+            out,
+            days,
+        } => {
+            let district = facility(&district)?;
+            let ca = DistrictCa::create(&district, not_before, days).map_err(rejected)?;
+            ca.save(&out)
+                .map_err(rejected)
+                .with_context(|| format!("failed to write the CA to {}", out.display()))?;
+            eprintln!(
+                "created the CA of district {district} in {} (keep ca.key offline)",
+                out.display()
+            );
+        }
+        CaCommand::Issue {
+            ca,
+            path,
+            out,
+            days,
+        } => {
+            let path = facility(&path)?;
+            let authority = DistrictCa::load(&ca)
+                .with_context(|| format!("failed to read the CA in {}", ca.display()))?;
+            let node = authority.issue(&path, not_before, days).map_err(rejected)?;
+            node.save(&out)
+                .map_err(rejected)
+                .with_context(|| format!("failed to write the certificate to {}", out.display()))?;
+            eprintln!(
+                "issued a certificate for {path} ({}) in {}",
+                path.level(),
+                out.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Input the CA refuses (a path outside its district, files already there) is a rejection.
+fn rejected(e: IdentityError) -> anyhow::Error {
+    match e {
+        IdentityError::NotADistrict(_)
+        | IdentityError::OutsideDistrict { .. }
+        | IdentityError::Exists(_) => coded(REJECTED, e.to_string()),
+        other => anyhow::Error::new(other),
+    }
+}

@@ -1,0 +1,12 @@
+//! How nodes know and reach each other: the district CA, node certificates that carry
+//! facility paths, and mutual TLS 1.3 between nodes.
+//!
+//! This crate owns certificates and transport. It decides nothing about records: a peer's
+//! facility path, read from its verified certificate, is handed to the sync session,
+//! which applies the scope rules.
+
+pub mod identity;
+pub mod tls;
+
+pub use identity::{DistrictCa, IdentityError, NodeIdentity, SERVER_NAME, facility_of};
+pub use tls::{ALPN, TlsError, client_config, server_config};
