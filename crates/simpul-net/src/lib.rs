@@ -7,6 +7,8 @@
 
 pub mod identity;
 pub mod tls;
+pub mod transport;
 
 pub use identity::{DistrictCa, IdentityError, NodeIdentity, SERVER_NAME, facility_of};
 pub use tls::{ALPN, TlsError, client_config, server_config};
+pub use transport::{LinkTuning, NetError, PeerConnection, accept, connect, endpoint};

@@ -1,0 +1,165 @@
+//! QUIC between nodes (quinn): one endpoint per node that both listens and dials, with
+//! mutual TLS from [`crate::tls`] and timers made for slow, silent links.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use quinn::{ClientConfig, Endpoint, IdleTimeout, ServerConfig, TransportConfig, VarInt};
+use simpul_model::FacilityPath;
+
+use crate::identity::{IdentityError, NodeIdentity, SERVER_NAME, facility_of};
+use crate::tls::{TlsError, client_config, server_config};
+
+/// Application close code: the peer's certificate names another facility than expected.
+pub const CLOSE_WRONG_PEER: u32 = 0x51;
+
+/// Timers for a link. The defaults suit 2G/3G links with round trips near a second and
+/// long quiet spells: a keep-alive well inside NAT timeouts, a generous idle timeout, and
+/// an initial RTT estimate that does not retransmit the handshake needlessly.
+#[derive(Debug, Clone)]
+pub struct LinkTuning {
+    /// Keep-alive interval while connected.
+    pub keep_alive: Duration,
+    /// A connection silent for this long is closed.
+    pub idle_timeout: Duration,
+    /// Round-trip estimate before the first measurement.
+    pub initial_rtt: Duration,
+}
+
+impl Default for LinkTuning {
+    fn default() -> Self {
+        Self {
+            keep_alive: Duration::from_secs(15),
+            idle_timeout: Duration::from_secs(120),
+            initial_rtt: Duration::from_millis(600),
+        }
+    }
+}
+
+/// Why a connection could not be made or accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum NetError {
+    /// The TLS configuration could not be built.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The TLS configuration does not suit QUIC.
+    #[error("tls configuration is not usable for QUIC: {0}")]
+    QuicCrypto(String),
+    /// The UDP socket could not be bound.
+    #[error("could not listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Dialling failed before a connection existed.
+    #[error("could not dial {0}")]
+    Connect(#[from] quinn::ConnectError),
+    /// The handshake or the connection failed (certificate refused, timeout, ...).
+    #[error("connection failed")]
+    Connection(#[from] quinn::ConnectionError),
+    /// The peer's certificate names no facility.
+    #[error("peer certificate")]
+    Identity(#[from] IdentityError),
+    /// The peer's certificate names another facility than the configuration expects.
+    #[error("peer at {addr} is {found}, but {expected} was expected")]
+    WrongPeer {
+        /// Where it was dialled.
+        addr: SocketAddr,
+        /// The path in its certificate.
+        found: FacilityPath,
+        /// The path in the configuration.
+        expected: FacilityPath,
+    },
+}
+
+/// An established, mutually authenticated connection and who is on the other end.
+#[derive(Debug, Clone)]
+pub struct PeerConnection {
+    /// The QUIC connection.
+    pub connection: quinn::Connection,
+    /// The peer's facility path, from its verified certificate.
+    pub peer: FacilityPath,
+}
+
+fn transport(tuning: &LinkTuning) -> Arc<TransportConfig> {
+    let mut t = TransportConfig::default();
+    t.keep_alive_interval(Some(tuning.keep_alive));
+    t.max_idle_timeout(IdleTimeout::try_from(tuning.idle_timeout).ok());
+    t.initial_rtt(tuning.initial_rtt);
+    t.max_concurrent_uni_streams(VarInt::from_u32(0));
+    t.max_concurrent_bidi_streams(VarInt::from_u32(4));
+    Arc::new(t)
+}
+
+/// A node's endpoint on `bind`: accepts peers of the district CA and dials them.
+pub fn endpoint(
+    bind: SocketAddr,
+    node: &NodeIdentity,
+    ca_pem: &str,
+    tuning: &LinkTuning,
+) -> Result<Endpoint, NetError> {
+    let crypto =
+        |e: quinn::crypto::rustls::NoInitialCipherSuite| NetError::QuicCrypto(e.to_string());
+    let server_crypto = QuicServerConfig::try_from(server_config(node, ca_pem)?).map_err(crypto)?;
+    let mut server = ServerConfig::with_crypto(Arc::new(server_crypto));
+    server.transport_config(transport(tuning));
+    let client_crypto = QuicClientConfig::try_from(client_config(node, ca_pem)?).map_err(crypto)?;
+    let mut client = ClientConfig::new(Arc::new(client_crypto));
+    client.transport_config(transport(tuning));
+    let mut endpoint =
+        Endpoint::server(server, bind).map_err(|source| NetError::Bind { addr: bind, source })?;
+    endpoint.set_default_client_config(client);
+    Ok(endpoint)
+}
+
+fn peer_path(connection: &quinn::Connection) -> Result<FacilityPath, NetError> {
+    let certs = connection
+        .peer_identity()
+        .and_then(|id| {
+            id.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                .ok()
+        })
+        .ok_or_else(|| IdentityError::NoFacility("peer presented no certificate".into()))?;
+    let first = certs
+        .first()
+        .ok_or_else(|| IdentityError::NoFacility("empty certificate chain".into()))?;
+    Ok(facility_of(first)?)
+}
+
+/// Dials `addr` and checks that the peer's certificate names `expected`; a peer that
+/// names another facility is disconnected with [`CLOSE_WRONG_PEER`].
+pub async fn connect(
+    endpoint: &Endpoint,
+    addr: SocketAddr,
+    expected: &FacilityPath,
+) -> Result<PeerConnection, NetError> {
+    let connection = endpoint.connect(addr, SERVER_NAME)?.await?;
+    let peer = peer_path(&connection)?;
+    if &peer != expected {
+        connection.close(VarInt::from_u32(CLOSE_WRONG_PEER), b"unexpected facility");
+        return Err(NetError::WrongPeer {
+            addr,
+            found: peer,
+            expected: expected.clone(),
+        });
+    }
+    Ok(PeerConnection { connection, peer })
+}
+
+/// Waits for the next peer to connect (`None` once the endpoint is closed).
+pub async fn accept(endpoint: &Endpoint) -> Option<Result<PeerConnection, NetError>> {
+    let incoming = endpoint.accept().await?;
+    Some(
+        async move {
+            let connection = incoming.await?;
+            let peer = peer_path(&connection)?;
+            Ok(PeerConnection { connection, peer })
+        }
+        .await,
+    )
+}
