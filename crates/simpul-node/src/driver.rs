@@ -1,0 +1,171 @@
+//! One sync session over one QUIC connection: bytes from the stream and timer ticks go
+//! into the [`Session`]; its effects are carried out against the store (on the blocking
+//! pool) and its frames written to the stream.
+
+use std::time::Duration;
+
+use quinn::SendStream;
+use simpul_model::{Date, Incoming};
+use simpul_net::PeerConnection;
+use simpul_store::{Offered, Store};
+use simpul_sync::{Effect, Item, Role, Session, SessionConfig, SessionStats, StoreOutcome};
+use tokio::sync::watch;
+
+/// How a session runs.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// Protocol limits.
+    pub config: SessionConfig,
+    /// Reconcile again this often while connected (the dialler).
+    pub round_every: Duration,
+    /// Today's date, for validating what arrives.
+    pub today: Date,
+    /// The time written into stored records' metadata (Unix ms).
+    pub now_ms: u64,
+}
+
+/// How a session ended.
+#[derive(Debug, Clone)]
+pub struct SessionEnd {
+    /// Why it ended.
+    pub reason: String,
+    /// True when it ended on an error (ours, the peer's or the connection's).
+    pub error: bool,
+    /// Its counters.
+    pub stats: SessionStats,
+}
+
+/// Runs a session with `conn.peer` until it closes, the connection drops, or `stop`
+/// becomes true. The dialler (`Role::Initiator`) opens the stream and reconciles.
+pub async fn run_session(
+    store: Store,
+    conn: PeerConnection,
+    role: Role,
+    options: SessionOptions,
+    mut stop: watch::Receiver<bool>,
+) -> SessionEnd {
+    let local = store.node().path.clone();
+    let streams = match role {
+        Role::Initiator => conn.connection.open_bi().await,
+        Role::Responder => conn.connection.accept_bi().await,
+    };
+    let (mut send, mut recv) = match streams {
+        Ok(s) => s,
+        Err(e) => return end(format!("no stream: {e}"), true, SessionStats::default()),
+    };
+    let mut session = Session::new(options.config.clone(), role, local, conn.peer.clone());
+    let mut ticker = tokio::time::interval(options.round_every);
+    ticker.tick().await;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        if let Some(ended) = carry_out(&mut session, &store, &options, &mut send).await {
+            conn.connection.close(0u32.into(), b"session over");
+            return ended;
+        }
+        tokio::select! {
+            read = recv.read(&mut buf) => match read {
+                Ok(Some(n)) => session.handle_bytes(&buf[..n]),
+                Ok(None) => return end("peer finished the stream".into(), false, session.stats().clone()),
+                Err(e) => return end(format!("stream: {e}"), true, session.stats().clone()),
+            },
+            _ = ticker.tick() => session.start_round(),
+            changed = stop.changed() => {
+                if changed.is_err() || *stop.borrow() {
+                    session.shutdown("node is stopping");
+                }
+            }
+        }
+    }
+}
+
+fn end(reason: String, error: bool, stats: SessionStats) -> SessionEnd {
+    SessionEnd {
+        reason,
+        error,
+        stats,
+    }
+}
+
+/// Carries out every pending effect. Returns how the session ended, if it did.
+async fn carry_out(
+    session: &mut Session,
+    store: &Store,
+    options: &SessionOptions,
+    send: &mut SendStream,
+) -> Option<SessionEnd> {
+    while let Some(effect) = session.poll_effect() {
+        match effect {
+            Effect::Transmit(frame) => {
+                if let Err(e) = send.write_all(&frame).await {
+                    return Some(end(format!("stream: {e}"), true, session.stats().clone()));
+                }
+            }
+            Effect::ReadItems => {
+                let (store, peer) = (store.clone(), session.peer().clone());
+                let items = blocking(move || store.sync_items(&peer)).await;
+                let items = items.unwrap_or_default().into_iter().map(|i| Item {
+                    time: i.time,
+                    id: i.id,
+                    digest: i.digest,
+                });
+                session.handle_items(items.collect());
+            }
+            Effect::ReadRecord { id } => {
+                let store = store.clone();
+                let bytes = blocking(move || store.stored_bytes(id))
+                    .await
+                    .unwrap_or(None);
+                session.handle_record_bytes(id, bytes);
+            }
+            Effect::LoadDocument { id } => {
+                let store = store.clone();
+                let doc = blocking(move || store.load(id))
+                    .await
+                    .unwrap_or(None)
+                    .map(|(_, doc)| doc);
+                session.handle_document(id, doc);
+            }
+            Effect::Store {
+                token,
+                id,
+                incoming,
+            } => {
+                let (store, today, now) = (store.clone(), options.today, options.now_ms);
+                let outcome = blocking(move || match incoming {
+                    Incoming::Document(doc) => store.offer(doc, today, now).map(|o| match o {
+                        Offered::Stored(w) => StoreOutcome::Stored {
+                            scope: w.meta.scope,
+                        },
+                        Offered::MovedAway => StoreOutcome::MovedAway,
+                    }),
+                    changes => store
+                        .merge(id, changes, today, now)
+                        .map(|w| StoreOutcome::Stored {
+                            scope: w.meta.scope,
+                        }),
+                })
+                .await;
+                session.handle_stored(token, outcome.map_err(|e| e.to_string()));
+            }
+            Effect::Purge { id, digest } => {
+                let (store, now) = (store.clone(), options.now_ms);
+                let _ = blocking(move || store.purge_if(id, digest, now)).await;
+            }
+            Effect::Closed { reason, error } => {
+                let _ = send.finish();
+                return Some(end(reason, error, session.stats().clone()));
+            }
+        }
+    }
+    None
+}
+
+/// Runs a store call on the blocking pool (redb never runs on a worker thread).
+async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("store task failed: {e}")),
+    }
+}

@@ -1,0 +1,10 @@
+//! The simpul daemon: runs the sync protocol of [`simpul_sync`] over the QUIC connections
+//! of [`simpul_net`], with the node's [`simpul_store::Store`] as its storage.
+//!
+//! This crate owns tasks, timers and the wiring between them. It decides nothing about
+//! records (the model and the session do) and touches redb only through the store, whose
+//! blocking calls run on tokio's blocking pool, never on a worker thread.
+
+pub mod driver;
+
+pub use driver::{SessionEnd, SessionOptions, run_session};
