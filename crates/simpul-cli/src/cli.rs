@@ -21,6 +21,15 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Run the node: listen for peers, dial the configured ones, sync until SIGTERM.
+    Run {
+        /// The node's configuration file (see node-config/README.md).
+        #[arg(long)]
+        config: PathBuf,
+        /// Log as JSON lines instead of text.
+        #[arg(long)]
+        log_json: bool,
+    },
     /// Create a node's store.
     Init {
         /// The node's facility path, e.g. 3273/P3273010201/3273010201-PU1/3273010201-PY04.

@@ -57,10 +57,23 @@ pub async fn run_session(
     let mut ticker = tokio::time::interval(options.round_every);
     ticker.tick().await;
     let mut buf = vec![0u8; 64 * 1024];
+    let mut rounds_logged = 0;
     loop {
         if let Some(ended) = carry_out(&mut session, &store, &options, &mut send).await {
             conn.connection.close(0u32.into(), b"session over");
             return ended;
+        }
+        let stats = session.stats();
+        if stats.reconcile_rounds != rounds_logged
+            && let Some((sending, wanting, differing)) = stats.last_plan
+            && session.progress() == Default::default()
+        {
+            rounds_logged = stats.reconcile_rounds;
+            if sending + wanting + differing == 0 {
+                tracing::info!("in sync: nothing to move");
+            } else {
+                tracing::info!(sending, wanting, differing, "reconciled and moved");
+            }
         }
         tokio::select! {
             read = recv.read(&mut buf) => match read {

@@ -5,6 +5,10 @@
 //! records (the model and the session do) and touches redb only through the store, whose
 //! blocking calls run on tokio's blocking pool, never on a worker thread.
 
+pub mod config;
+pub mod daemon;
 pub mod driver;
 
+pub use config::{ConfigError, NodeConfig};
+pub use daemon::{DaemonError, run};
 pub use driver::{SessionEnd, SessionOptions, run_session};

@@ -4,6 +4,7 @@ mod ca;
 mod doc;
 mod generate;
 mod patient;
+mod run;
 mod visit;
 
 use std::path::{Path, PathBuf};
@@ -26,6 +27,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Doc(cmd) => doc::run(&open(&dir()?)?, cmd),
         Command::Gen(args) => generate::run(&open(&dir()?)?, args),
         Command::Ca(cmd) => ca::run(cmd),
+        Command::Run { config, log_json } => run::run(&config, log_json),
     }
 }
 

@@ -1,0 +1,202 @@
+//! Real `simpul run` processes with real certificates on loopback.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use common::*;
+
+const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
+const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
+
+fn free_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn config(
+    dir: &Path,
+    name: &str,
+    path: &str,
+    port: u16,
+    peers: &[(u16, &str)],
+) -> std::path::PathBuf {
+    let mut text = format!(
+        "path = \"{path}\"\ndata_dir = \"{name}\"\nlisten = \"127.0.0.1:{port}\"\nca_cert = \"pki/ca.crt\"\n\
+         cert = \"pki/{name}/node.crt\"\nkey = \"pki/{name}/node.key\"\nround_secs = 1\nbackoff_min_secs = 1\n"
+    );
+    for (p, peer) in peers {
+        text.push_str(&format!(
+            "\n[[peer]]\naddress = \"127.0.0.1:{p}\"\npath = \"{peer}\"\n"
+        ));
+    }
+    let file = dir.join(format!("{name}.toml"));
+    std::fs::write(&file, text).expect("write config");
+    file
+}
+
+/// Starts `simpul run`, forwarding its log lines to a channel.
+fn start(config: &Path) -> (Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_simpul"))
+        .args(["run", "--config"])
+        .arg(config)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start simpul run");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+fn wait_for(logs: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) -> bool {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match logs.recv_timeout(left) {
+            Ok(line) => {
+                let hit = line.contains(needle);
+                seen.push(line);
+                if hit {
+                    return true;
+                }
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill -TERM");
+    child.wait().expect("wait")
+}
+
+#[test]
+fn a_posyandu_and_its_pustu_converge_and_stop_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pki = d.join("pki");
+    ok(
+        d,
+        &[
+            "ca",
+            "init",
+            "--district",
+            "3273",
+            "--out",
+            pki.to_str().expect("utf-8"),
+        ],
+    );
+    for (name, path) in [("pu", PUSTU), ("py", PY)] {
+        ok(
+            d,
+            &[
+                "ca",
+                "issue",
+                "--ca",
+                pki.to_str().expect("utf-8"),
+                "--path",
+                path,
+                "--out",
+                pki.join(name).to_str().expect("utf-8"),
+            ],
+        );
+        ok(&d.join(name), &["init", "--path", path]);
+    }
+    ok(
+        &d.join("py"),
+        &["gen", "--seed", "3", "--patients", "40", "--no-activities"],
+    );
+    let extra = add_patient_at(&d.join("py"));
+
+    let (pu_port, py_port) = (free_port(), free_port());
+    let pu_cfg = config(d, "pu", PUSTU, pu_port, &[]);
+    let py_cfg = config(d, "py", PY, py_port, &[(pu_port, PUSTU)]);
+    let (pustu, _pu_logs) = start(&pu_cfg);
+    let (posyandu, py_logs) = start(&py_cfg);
+    let mut seen = Vec::new();
+    let synced = wait_for(&py_logs, "in sync: nothing to move", &mut seen);
+    let py_status = terminate(posyandu);
+    let pu_status = terminate(pustu);
+    assert!(
+        synced,
+        "the posyandu never reported being in sync; its log:\n{}",
+        seen.join("\n")
+    );
+    assert!(
+        py_status.success() && pu_status.success(),
+        "both stop cleanly on SIGTERM: {py_status:?} {pu_status:?}"
+    );
+
+    // Offline now: the pustu holds every person of the posyandu, at the same heads.
+    let pu_list = ok(&d.join("pu"), &["patient", "list", "--json"]);
+    assert_eq!(pu_list.lines().count(), 41, "40 generated + 1 registered");
+    assert!(pu_list.contains(&extra));
+    for line in pu_list.lines() {
+        let row: serde_json::Value = serde_json::from_str(line).expect("json");
+        let id = row["id"].as_str().expect("id");
+        assert_eq!(
+            show_json(&d.join("pu"), id)["heads_digest"],
+            show_json(&d.join("py"), id)["heads_digest"],
+            "record {id} has the same heads on both nodes"
+        );
+    }
+}
+
+fn add_patient_at(dir: &Path) -> String {
+    ok(
+        dir,
+        &[
+            "patient",
+            "add",
+            "--name",
+            "Putri Lestari",
+            "--sex",
+            "F",
+            "--birth-date",
+            "2026-09-14",
+            "--nik-ibu",
+            "3273015208900003",
+            "--birth-order",
+            "1",
+            "--village",
+            "3273012001",
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn a_bad_config_is_refused_naming_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("bad.toml");
+    std::fs::write(
+        &file,
+        "path = \"3273\"\nlisten = \"127.0.0.1:1\"\nwhat = 1\n",
+    )
+    .expect("write");
+    let stderr = fails(
+        dir.path(),
+        &["run", "--config", file.to_str().expect("utf-8")],
+        3,
+    );
+    assert!(
+        stderr.contains("what") || stderr.contains("data_dir"),
+        "{stderr}"
+    );
+}

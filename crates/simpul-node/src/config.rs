@@ -1,0 +1,243 @@
+//! The node's configuration file (TOML). Unknown keys are refused by name; every default
+//! is documented on its field and in node-config/README.md.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use simpul_model::FacilityPath;
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("could not read {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML is malformed, a key is unknown, or a value has the wrong type.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// What toml said, naming the key and line.
+        message: String,
+    },
+    /// A value is well-formed but not acceptable.
+    #[error("{path}: {key}: {reason}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The offending key.
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One node's configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The node's facility path; must match its certificate.
+    pub path: String,
+    /// The node's data directory (its store); relative paths are relative to the file.
+    pub data_dir: PathBuf,
+    /// UDP address to listen on for peers.
+    pub listen: SocketAddr,
+    /// The district CA certificate (PEM).
+    pub ca_cert: PathBuf,
+    /// This node's certificate (PEM).
+    pub cert: PathBuf,
+    /// This node's private key (PEM).
+    pub key: PathBuf,
+    /// Seconds between reconciliations with each connected peer. Default 60.
+    #[serde(default = "defaults::round_secs")]
+    pub round_secs: u64,
+    /// First retry delay after a failed dial, in seconds (doubles up to `backoff_max_secs`,
+    /// with jitter). Default 2.
+    #[serde(default = "defaults::backoff_min_secs")]
+    pub backoff_min_secs: u64,
+    /// Longest retry delay, in seconds. Default 300.
+    #[serde(default = "defaults::backoff_max_secs")]
+    pub backoff_max_secs: u64,
+    /// Peers this node dials.
+    #[serde(default, rename = "peer")]
+    pub peers: Vec<PeerConfig>,
+}
+
+/// A peer this node dials.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// Its address.
+    pub address: SocketAddr,
+    /// The facility path its certificate must carry.
+    pub path: String,
+}
+
+mod defaults {
+    pub(super) fn round_secs() -> u64 {
+        60
+    }
+    pub(super) fn backoff_min_secs() -> u64 {
+        2
+    }
+    pub(super) fn backoff_max_secs() -> u64 {
+        300
+    }
+}
+
+/// A configuration after checking: paths parsed and files resolved.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The node's facility path.
+    pub path: FacilityPath,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// CA certificate file.
+    pub ca_cert: PathBuf,
+    /// Node certificate file.
+    pub cert: PathBuf,
+    /// Node key file.
+    pub key: PathBuf,
+    /// Reconciliation interval.
+    pub round_every: Duration,
+    /// Retry delays.
+    pub backoff: (Duration, Duration),
+    /// Peers to dial, with the path each must prove.
+    pub peers: Vec<(SocketAddr, FacilityPath)>,
+}
+
+impl NodeConfig {
+    /// Reads and checks a configuration file.
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            path: file.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, file)
+    }
+
+    /// Checks configuration text; `file` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, file: &Path) -> Result<Self, ConfigError> {
+        let raw: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: file.to_path_buf(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            path: file.to_path_buf(),
+            key: key.to_string(),
+            reason,
+        };
+        let path = FacilityPath::parse(&raw.path).map_err(|e| invalid("path", e.to_string()))?;
+        let mut peers = Vec::new();
+        for (i, p) in raw.peers.iter().enumerate() {
+            let peer = FacilityPath::parse(&p.path)
+                .map_err(|e| invalid(&format!("peer[{i}].path"), e.to_string()))?;
+            if peer.district() != path.district() {
+                return Err(invalid(
+                    &format!("peer[{i}].path"),
+                    format!("{peer} is not in district {}", path.district()),
+                ));
+            }
+            if peer == path {
+                return Err(invalid(
+                    &format!("peer[{i}].path"),
+                    "a node does not dial itself".into(),
+                ));
+            }
+            peers.push((p.address, peer));
+        }
+        if raw.round_secs == 0 {
+            return Err(invalid("round_secs", "must be at least 1".into()));
+        }
+        if raw.backoff_min_secs == 0 || raw.backoff_min_secs > raw.backoff_max_secs {
+            return Err(invalid(
+                "backoff_min_secs",
+                "must be at least 1 and at most backoff_max_secs".into(),
+            ));
+        }
+        let base = file.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        Ok(Self {
+            path,
+            data_dir: resolve(&raw.data_dir),
+            listen: raw.listen,
+            ca_cert: resolve(&raw.ca_cert),
+            cert: resolve(&raw.cert),
+            key: resolve(&raw.key),
+            round_every: Duration::from_secs(raw.round_secs),
+            backoff: (
+                Duration::from_secs(raw.backoff_min_secs),
+                Duration::from_secs(raw.backoff_max_secs),
+            ),
+            peers,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+path = "3273/P3273010201/3273010201-PU1"
+data_dir = "data/pu1"
+listen = "127.0.0.1:7401"
+ca_cert = "pki/ca.crt"
+cert = "pki/pu1/node.crt"
+key = "pki/pu1/node.key"
+
+[[peer]]
+address = "127.0.0.1:7400"
+path = "3273/P3273010201"
+"#;
+
+    #[test]
+    fn a_good_file_loads_with_defaults_and_resolved_paths() {
+        let c = NodeConfig::parse(GOOD, Path::new("/etc/simpul/pu1.toml")).expect("valid");
+        assert_eq!(c.path.as_str(), "3273/P3273010201/3273010201-PU1");
+        assert_eq!(c.data_dir, PathBuf::from("/etc/simpul/data/pu1"));
+        assert_eq!(c.round_every, Duration::from_secs(60));
+        assert_eq!(c.peers.len(), 1);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let file = Path::new("n.toml");
+        let err =
+            NodeConfig::parse(&format!("{GOOD}\nround_sec = 5\n"), file).expect_err("unknown key");
+        assert!(err.to_string().contains("round_sec"), "{err}");
+        let err = NodeConfig::parse(
+            &GOOD.replace("3273/P3273010201\"", "3201/P3201010201\""),
+            file,
+        )
+        .expect_err("other district");
+        assert!(err.to_string().contains("peer[0].path"), "{err}");
+        let err = NodeConfig::parse(&GOOD.replace("127.0.0.1:7401", "not an address"), file)
+            .expect_err("bad address");
+        assert!(err.to_string().contains("listen"), "{err}");
+        let err = NodeConfig::parse(
+            &GOOD.replace("3273/P3273010201/3273010201-PU1\"", "3273/oops\""),
+            file,
+        )
+        .expect_err("bad path");
+        assert!(err.to_string().contains("path"), "{err}");
+        let err = NodeConfig::parse(&format!("round_secs = 0\n{GOOD}"), file).expect_err("zero");
+        assert!(err.to_string().contains("round_secs"), "{err}");
+    }
+}

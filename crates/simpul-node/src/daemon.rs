@@ -1,0 +1,159 @@
+//! The daemon: listens for peers, dials the configured ones with backoff and jitter, and
+//! runs a sync session on every connection until told to stop.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rand::RngExt;
+use simpul_model::{Date, FacilityPath};
+use simpul_net::{LinkTuning, NodeIdentity, accept, connect, endpoint};
+use simpul_store::{Store, StoreOptions};
+use simpul_sync::{Role, SessionConfig};
+use tokio::sync::watch;
+use tracing::Instrument;
+
+use crate::config::NodeConfig;
+use crate::driver::{SessionOptions, run_session};
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// The store could not be opened.
+    #[error("could not open the store")]
+    Store(#[from] simpul_store::OpenError),
+    /// The certificate or CA could not be read.
+    #[error("could not read the node's identity")]
+    Identity(#[from] simpul_net::IdentityError),
+    /// A file could not be read.
+    #[error("could not read {0}")]
+    Read(std::path::PathBuf, #[source] std::io::Error),
+    /// The store, certificate and configuration disagree about who this node is.
+    #[error("the configuration says {config}, but the {what} says {found}")]
+    WrongNode {
+        /// The configured path.
+        config: FacilityPath,
+        /// Which one disagrees.
+        what: &'static str,
+        /// What it says.
+        found: FacilityPath,
+    },
+    /// The endpoint could not be created.
+    #[error("could not start the network endpoint")]
+    Net(#[from] simpul_net::NetError),
+}
+
+/// Milliseconds since the Unix epoch (the daemon's only clock).
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Today in the easternmost Indonesian zone (WIT, UTC+9).
+fn today() -> Date {
+    let days = (now_ms() / 1000 + 9 * 3600) / 86_400;
+    Date::from_ymd(1970, 1, 1).map_or_else(
+        || unreachable!("1970-01-01 exists"),
+        |d| d.add_days(days as i64),
+    )
+}
+
+fn options(cfg: &NodeConfig) -> SessionOptions {
+    SessionOptions {
+        config: SessionConfig::default(),
+        round_every: cfg.round_every,
+        today: today(),
+        now_ms: now_ms(),
+    }
+}
+
+/// Runs the node until `stop` becomes true; then closes every session and returns.
+pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), DaemonError> {
+    let data_dir = cfg.data_dir.clone();
+    let store =
+        tokio::task::spawn_blocking(move || Store::open(&data_dir, StoreOptions::default()))
+            .await
+            .map_err(|e| DaemonError::Read(cfg.data_dir.clone(), std::io::Error::other(e)))??;
+    if store.node().path != cfg.path {
+        return Err(DaemonError::WrongNode {
+            config: cfg.path,
+            what: "store",
+            found: store.node().path.clone(),
+        });
+    }
+    let identity = NodeIdentity::load(&cfg.cert, &cfg.key)?;
+    if identity.path != cfg.path {
+        return Err(DaemonError::WrongNode {
+            config: cfg.path,
+            what: "certificate",
+            found: identity.path,
+        });
+    }
+    let ca_pem = std::fs::read_to_string(&cfg.ca_cert)
+        .map_err(|e| DaemonError::Read(cfg.ca_cert.clone(), e))?;
+    let endpoint = endpoint(cfg.listen, &identity, &ca_pem, &LinkTuning::default())?;
+    tracing::info!(node = %cfg.path, listen = %endpoint.local_addr().map_or(cfg.listen, |a| a), peers = cfg.peers.len(), "node running");
+
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn({
+        let (endpoint, store, cfg, stop) = (endpoint.clone(), store.clone(), cfg.clone(), stop.clone());
+        async move {
+            while let Some(incoming) = accept(&endpoint).await {
+                match incoming {
+                    Ok(conn) => {
+                        let span = tracing::info_span!("session", peer = %conn.peer, role = "responder");
+                        let (store, options, stop) = (store.clone(), options(&cfg), stop.clone());
+                        tokio::spawn(
+                            async move {
+                                let end = run_session(store, conn, Role::Responder, options, stop).await;
+                                tracing::info!(reason = %end.reason, error = end.error, received = end.stats.records_received, "session ended");
+                            }
+                            .instrument(span),
+                        );
+                    }
+                    Err(e) => tracing::warn!(error = %e, "refused an incoming connection"),
+                }
+            }
+        }
+    });
+    for (addr, peer) in cfg.peers.clone() {
+        let (endpoint, store, cfg, mut stop) =
+            (endpoint.clone(), store.clone(), cfg.clone(), stop.clone());
+        let span = tracing::info_span!("peer", peer = %peer, %addr);
+        tasks.spawn(
+            async move {
+                let mut delay = cfg.backoff.0;
+                while !*stop.borrow() {
+                    match connect(&endpoint, addr, &peer).await {
+                        Ok(conn) => {
+                            delay = cfg.backoff.0;
+                            let end = run_session(store.clone(), conn, Role::Initiator, options(&cfg), stop.clone()).await;
+                            tracing::info!(reason = %end.reason, error = end.error, sent = end.stats.records_sent,
+                                received = end.stats.records_received, plan = ?end.stats.last_plan, "session ended");
+                        }
+                        Err(e) => tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "dial failed"),
+                    }
+                    let jitter = rand::rng().random_range(0.5..1.5);
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay.mul_f64(jitter)) => {}
+                        _ = stop.changed() => {}
+                    }
+                    delay = (delay * 2).min(cfg.backoff.1);
+                }
+            }
+            .instrument(span),
+        );
+    }
+    let mut stop_wait = stop.clone();
+    while !*stop_wait.borrow() {
+        if stop_wait.changed().await.is_err() {
+            break;
+        }
+    }
+    tracing::info!("stopping: closing sessions");
+    // Sessions see `stop` and say goodbye; give them a moment, then close the endpoint.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    endpoint.close(0u32.into(), b"node stopping");
+    tasks.abort_all();
+    endpoint.wait_idle().await;
+    Ok(())
+}
