@@ -1,40 +1,98 @@
 #!/usr/bin/env bash
-# A small ILP district on this machine, offline: a posyandu and its puskesmas, each with
-# its own store. Records are generated and entered at the posyandu and carried to the
-# puskesmas as standard Automerge documents (the peer-to-peer sync over QUIC replaces
-# this hand-carrying once the daemon lands).
+# A demo district on this machine: a district office, a puskesmas, a pustu and two
+# posyandu, each a real `simpul run` process with its own certificate and store, syncing
+# over QUIC on loopback (configs in node-config/). People are registered at both posyandu
+# and reach the district; then, with the nodes apart, a child gets a visit at her posyandu
+# and another at the pustu; once they reconnect, both visits are everywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== building simpul (release)"
 cargo build --release --quiet -p simpul-cli
 simpul=$PWD/target/release/simpul
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-PY=3273/P3273010201/3273010201-PU1/3273010201-PY01
-PKM=3273/P3273010201
+pids=()
+stop_nodes() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pids=()
+}
+trap 'stop_nodes; rm -rf "$work"' EXIT
+cp node-config/*.toml "$work/"
+cd "$work"
+declare -A path=(
+  [district]=3273
+  [puskesmas]=3273/P3273010201
+  [pustu]=3273/P3273010201/3273010201-PU1
+  [posyandu1]=3273/P3273010201/3273010201-PU1/3273010201-PY01
+  [posyandu2]=3273/P3273010201/3273010201-PU1/3273010201-PY02
+)
+nodes=(district puskesmas pustu posyandu1 posyandu2)
+diallers=(puskesmas pustu posyandu1 posyandu2)
 
-echo "== creating the stores of a posyandu and of its puskesmas"
-$simpul --data-dir "$work/posyandu" init --path "$PY"
-$simpul --data-dir "$work/puskesmas" init --path "$PKM"
+echo "== a district CA, a certificate and a store for each of the five nodes"
+$simpul ca init --district 3273 --out pki 2>/dev/null
+for n in "${nodes[@]}"; do
+  $simpul ca issue --ca pki --path "${path[$n]}" --out "pki/$n" 2>/dev/null
+  $simpul --data-dir "data/$n" init --path "${path[$n]}" 2>/dev/null
+done
 
-echo "== generating the people of the posyandu (deterministic, seed 7)"
-$simpul --data-dir "$work/posyandu" gen --seed 7 --patients 150
+echo "== the posyandu register their people (80 + 70, generated) and the puskesmas one patient"
+$simpul --data-dir data/posyandu1 gen --seed 1 --patients 80
+$simpul --data-dir data/posyandu2 gen --seed 2 --patients 70
+$simpul --data-dir data/puskesmas patient add --nik 3273011505800001 --name "Budi Santoso" --sex M \
+  --birth-date 1980-05-15 --village 32.73.01.2001 >/dev/null
 
-echo "== a kader registers a newborn and weighs her"
-baby=$($simpul --data-dir "$work/posyandu" patient add --name "Putri Lestari" --sex F \
-  --birth-date 2026-09-14 --nik-ibu 3273015208900003 --birth-order 1 --village 32.73.01.2001 --rt 3 --rw 2)
-$simpul --data-dir "$work/posyandu" visit add "$baby" --date 2026-10-14 --weight-kg 4.1 --length-cm 53.5 \
-  --head-cm 36.8 --immunisation BCG:1:B2291 --immunisation OPV:1 --by kader-02 >/dev/null
-$simpul --data-dir "$work/posyandu" patient show "$baby"
+start_nodes() {
+  mkdir -p logs
+  for n in "${nodes[@]}"; do
+    $simpul run --config "$n.toml" 2>>"logs/$n.log" &
+    pids+=($!)
+  done
+}
 
-echo "== a typing error is refused, naming the field"
-$simpul --data-dir "$work/posyandu" visit add "$baby" --date 2026-10-14 --weight-kg 41 || true
+# Converged when, for a whole reconciliation period, nothing moved and every dialler's
+# latest reconciliation found nothing to move.
+wait_converged() {
+  local moved last=-1
+  for _ in $(seq 1 40); do
+    sleep 6
+    moved=$(cat logs/*.log | grep -c "reconciled and moved" || true)
+    local quiet=yes
+    for n in "${diallers[@]}"; do
+      tail_line=$(grep -E "in sync|reconciled and moved" "logs/$n.log" | tail -n 1 || true)
+      [[ "$tail_line" == *"in sync"* ]] || quiet=no
+    done
+    if [[ $quiet == yes && $moved == "$last" ]]; then return 0; fi
+    last=$moved
+  done
+  echo "the district did not converge in time; logs are in $work/logs" >&2
+  return 1
+}
 
-echo "== the posyandu's people (first rows)"
-$simpul --data-dir "$work/posyandu" patient list | head -n 8
+count() { $simpul --data-dir "data/$1" patient list | tail -n 1; }
 
-echo "== carrying the newborn's record to the puskesmas as an Automerge document"
-$simpul --data-dir "$work/posyandu" doc export "$baby" --out "$work/baby.automerge"
-$simpul --data-dir "$work/puskesmas" doc import "$work/baby.automerge" >/dev/null
-$simpul --data-dir "$work/puskesmas" patient list
-echo "== done"
+echo "== starting the five nodes (logs in logs/)"
+start_nodes
+wait_converged
+stop_nodes
+echo "   district:  $(count district)    (everyone)"
+echo "   puskesmas: $(count puskesmas)"
+echo "   pustu:     $(count pustu)    (both posyandu, not the puskesmas' own patient)"
+echo "   posyandu1: $(count posyandu1)     (its own people only)"
+echo "   posyandu2: $(count posyandu2)"
+
+child=$($simpul --data-dir data/posyandu2 patient list --json | head -n 1 | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+echo "== apart: posyandu 2 weighs child $child, and the pustu records a home visit for her"
+$simpul --data-dir data/posyandu2 visit add "$child" --date 2026-11-20 --weight-kg 11.2 --by kader-03 \
+  --klaster ibu-anak --setting posyandu >/dev/null || \
+  $simpul --data-dir data/posyandu2 visit add "$child" --date 2026-11-20 --bp 120/80 --by kader-03 >/dev/null
+$simpul --data-dir data/pustu visit add "$child" --date 2026-11-21 --bp 118/76 --by bidan-01 \
+  --setting home-visit --note "follow-up" >/dev/null
+
+echo "== together again"
+start_nodes
+wait_converged
+stop_nodes
+echo "   the child at the district now has both visits:"
+$simpul --data-dir data/district patient show "$child" | grep -E "2026-11-2[01]" | sed 's/^/   /'
+echo "== done: five nodes, real QUIC with mutual TLS, stopped cleanly"
