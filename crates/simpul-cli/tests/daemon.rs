@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -199,4 +200,236 @@ fn a_bad_config_is_refused_naming_the_key() {
         stderr.contains("what") || stderr.contains("data_dir"),
         "{stderr}"
     );
+}
+
+/// Waits until, over two seconds, no dialler moved anything and every dialler's latest
+/// reconciliation found nothing to move. Returns the log lines seen.
+fn wait_district_converged(
+    logs: &[(&str, mpsc::Receiver<String>)],
+    diallers: &[&str],
+) -> (bool, Vec<String>) {
+    let mut last: HashMap<String, String> = HashMap::new();
+    let mut all = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    let mut quiet_since = std::time::Instant::now();
+    while std::time::Instant::now() < deadline {
+        let mut moved = false;
+        for (name, rx) in logs {
+            while let Ok(line) = rx.try_recv() {
+                if line.contains("reconciled and moved") {
+                    moved = true;
+                }
+                if line.contains("in sync") || line.contains("reconciled and moved") {
+                    last.insert((*name).to_string(), line.clone());
+                }
+                all.push(format!("{name}: {line}"));
+            }
+        }
+        if moved {
+            quiet_since = std::time::Instant::now();
+        }
+        let all_in_sync = diallers
+            .iter()
+            .all(|d| last.get(*d).is_some_and(|l| l.contains("in sync")));
+        if all_in_sync && quiet_since.elapsed() > Duration::from_secs(2) {
+            return (true, all);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    (false, all)
+}
+
+#[test]
+fn a_district_converges_and_strangers_get_nothing_in() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pki = d.join("pki");
+    let pki_s = pki.to_str().expect("utf-8").to_string();
+    let nodes = [
+        ("district", "3273"),
+        ("puskesmas", "3273/P3273010201"),
+        ("pustu", PUSTU),
+        ("py1", PY),
+        ("py2", "3273/P3273010201/3273010201-PU1/3273010201-PY02"),
+        ("py3", "3273/P3273010201/3273010201-PU1/3273010201-PY03"),
+    ];
+    ok(d, &["ca", "init", "--district", "3273", "--out", &pki_s]);
+    for (name, path) in nodes {
+        ok(
+            d,
+            &[
+                "ca",
+                "issue",
+                "--ca",
+                &pki_s,
+                "--path",
+                path,
+                "--out",
+                pki.join(name).to_str().expect("utf-8"),
+            ],
+        );
+        ok(&d.join(name), &["init", "--path", path]);
+    }
+    // An intruder: a posyandu path under our pustu, certified by another CA.
+    let other = d.join("other-ca");
+    ok(
+        d,
+        &[
+            "ca",
+            "init",
+            "--district",
+            "3273",
+            "--out",
+            other.to_str().expect("utf-8"),
+        ],
+    );
+    let intruder_path = "3273/P3273010201/3273010201-PU1/3273010201-PY04";
+    ok(
+        d,
+        &[
+            "ca",
+            "issue",
+            "--ca",
+            other.to_str().expect("utf-8"),
+            "--path",
+            intruder_path,
+            "--out",
+            pki.join("intruder").to_str().expect("utf-8"),
+        ],
+    );
+    ok(&d.join("intruder"), &["init", "--path", intruder_path]);
+    for (name, seed) in [
+        ("py1", "21"),
+        ("py2", "22"),
+        ("py3", "23"),
+        ("intruder", "24"),
+    ] {
+        ok(
+            &d.join(name),
+            &["gen", "--seed", seed, "--patients", "25", "--no-activities"],
+        );
+    }
+
+    let port: HashMap<&str, u16> = [
+        "district",
+        "puskesmas",
+        "pustu",
+        "py1",
+        "py2",
+        "py3",
+        "intruder",
+    ]
+    .into_iter()
+    .map(|n| (n, free_port()))
+    .collect();
+    let mut configs = vec![
+        config(d, "district", "3273", port["district"], &[]),
+        config(
+            d,
+            "puskesmas",
+            "3273/P3273010201",
+            port["puskesmas"],
+            &[(port["district"], "3273")],
+        ),
+        config(
+            d,
+            "pustu",
+            PUSTU,
+            port["pustu"],
+            &[(port["puskesmas"], "3273/P3273010201")],
+        ),
+        config(d, "py1", PY, port["py1"], &[(port["pustu"], PUSTU)]),
+        config(d, "py2", nodes[4].1, port["py2"], &[(port["pustu"], PUSTU)]),
+        // py3 is legitimate but dials the puskesmas' address expecting its pustu there.
+        config(
+            d,
+            "py3",
+            nodes[5].1,
+            port["py3"],
+            &[(port["puskesmas"], PUSTU)],
+        ),
+    ];
+    // The intruder's config points at its own CA, and dials our pustu.
+    let intruder_cfg = config(
+        d,
+        "intruder",
+        intruder_path,
+        port["intruder"],
+        &[(port["pustu"], PUSTU)],
+    );
+    let text = std::fs::read_to_string(&intruder_cfg)
+        .expect("read")
+        .replace("pki/ca.crt", "other-ca/ca.crt");
+    std::fs::write(&intruder_cfg, text).expect("write");
+    configs.push(intruder_cfg);
+
+    let names = [
+        "district",
+        "puskesmas",
+        "pustu",
+        "py1",
+        "py2",
+        "py3",
+        "intruder",
+    ];
+    let mut children = Vec::new();
+    let mut logs = Vec::new();
+    for (name, cfg) in names.iter().zip(&configs) {
+        let (child, rx) = start(cfg);
+        children.push(child);
+        logs.push((*name, rx));
+    }
+    let (converged, seen) = wait_district_converged(&logs, &["puskesmas", "pustu", "py1", "py2"]);
+    let statuses: Vec<_> = children.into_iter().map(terminate).collect();
+    assert!(
+        converged,
+        "the district did not converge; logs:\n{}",
+        seen.join("\n")
+    );
+    assert!(
+        statuses.iter().all(|s| s.success()),
+        "every node stops cleanly: {statuses:?}"
+    );
+    let refused = |who: &str, what: &str| {
+        seen.iter()
+            .any(|l| l.starts_with(&format!("{who}: ")) && l.contains(what))
+    };
+    assert!(
+        refused("py3", "dial failed") && refused("py3", PUSTU),
+        "py3 saw that the peer was not its pustu"
+    );
+    assert!(
+        refused("intruder", "dial failed"),
+        "the intruder could not connect"
+    );
+
+    let count = |name: &str| {
+        ok(&d.join(name), &["patient", "list", "--json"])
+            .lines()
+            .count()
+    };
+    assert_eq!(
+        count("district"),
+        50,
+        "py1 and py2, nothing from py3 (misconfigured) or the intruder"
+    );
+    assert_eq!(count("puskesmas"), 50);
+    assert_eq!(count("pustu"), 50);
+    assert_eq!(
+        count("py1"),
+        25,
+        "a posyandu holds no record of another posyandu"
+    );
+    assert_eq!(count("py2"), 25);
+    for name in ["py1", "py2"] {
+        for line in ok(&d.join(name), &["patient", "list", "--json"]).lines() {
+            let row: serde_json::Value = serde_json::from_str(line).expect("json");
+            let id = row["id"].as_str().expect("id");
+            assert_eq!(
+                show_json(&d.join("district"), id)["heads_digest"],
+                show_json(&d.join(name), id)["heads_digest"],
+                "record {id} has the same heads at the district"
+            );
+        }
+    }
 }
