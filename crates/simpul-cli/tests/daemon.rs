@@ -433,3 +433,88 @@ fn a_district_converges_and_strangers_get_nothing_in() {
         }
     }
 }
+
+#[test]
+fn two_nodes_converge_through_a_rural_link() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pki = d.join("pki");
+    let pki_s = pki.to_str().expect("utf-8").to_string();
+    ok(d, &["ca", "init", "--district", "3273", "--out", &pki_s]);
+    for (name, path) in [("pu", PUSTU), ("py", PY)] {
+        ok(
+            d,
+            &[
+                "ca",
+                "issue",
+                "--ca",
+                &pki_s,
+                "--path",
+                path,
+                "--out",
+                pki.join(name).to_str().expect("utf-8"),
+            ],
+        );
+        ok(&d.join(name), &["init", "--path", path]);
+    }
+    ok(
+        &d.join("py"),
+        &["gen", "--seed", "5", "--patients", "60", "--no-activities"],
+    );
+    let (pu_port, py_port, relay_port) = (free_port(), free_port(), free_port());
+    // 256 kbit/s, 300 ms each way, 5% loss each way, between the posyandu and its pustu.
+    let mut relay = Command::new(env!("CARGO_BIN_EXE_simpul-relay"))
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{relay_port}"),
+            "--to",
+            &format!("127.0.0.1:{pu_port}"),
+        ])
+        .args([
+            "--delay-ms",
+            "300",
+            "--loss",
+            "0.05",
+            "--rate-kbit",
+            "256",
+            "--seed",
+            "7",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start relay");
+    let pu_cfg = config(d, "pu", PUSTU, pu_port, &[]);
+    let py_cfg = config(d, "py", PY, py_port, &[(relay_port, PUSTU)]);
+    let (pustu, _pu_logs) = start(&pu_cfg);
+    let (posyandu, py_logs) = start(&py_cfg);
+    let mut seen = Vec::new();
+    let synced = wait_for(&py_logs, "in sync: nothing to move", &mut seen);
+    let py_status = terminate(posyandu);
+    let pu_status = terminate(pustu);
+    Command::new("kill")
+        .args(["-TERM", &relay.id().to_string()])
+        .status()
+        .expect("kill relay");
+    let _ = relay.wait();
+    let mut relay_report = String::new();
+    if let Some(mut err) = relay.stderr.take() {
+        use std::io::Read;
+        let _ = err.read_to_string(&mut relay_report);
+    }
+    assert!(
+        synced,
+        "no sync through the relay; log:\n{}\nrelay: {relay_report}",
+        seen.join("\n")
+    );
+    assert!(py_status.success() && pu_status.success());
+    assert!(
+        relay_report.contains("\"dropped\""),
+        "relay reported its counters: {relay_report}"
+    );
+    assert_eq!(
+        ok(&d.join("pu"), &["patient", "list", "--json"])
+            .lines()
+            .count(),
+        60
+    );
+}
