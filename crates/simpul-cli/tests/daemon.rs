@@ -14,6 +14,32 @@ use common::*;
 const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
 const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
 
+/// A district CA in `d/pki` and, for each `(name, path)`, a node certificate in
+/// `pki/<name>` and an empty store in `d/<name>`. Returns the CA directory.
+fn district(d: &Path, nodes: &[(&str, &str)]) -> std::path::PathBuf {
+    let pki = d.join("pki");
+    let pki_s = pki.to_str().expect("utf-8");
+    ok(d, &["ca", "init", "--district", "3273", "--out", pki_s]);
+    for (name, path) in nodes {
+        let out = pki.join(name);
+        ok(
+            d,
+            &[
+                "ca",
+                "issue",
+                "--ca",
+                pki_s,
+                "--path",
+                path,
+                "--out",
+                out.to_str().expect("utf-8"),
+            ],
+        );
+        ok(&d.join(name), &["init", "--path", path]);
+    }
+    pki
+}
+
 fn free_port() -> u16 {
     std::net::UdpSocket::bind("127.0.0.1:0")
         .expect("bind")
@@ -90,34 +116,7 @@ fn terminate(mut child: Child) -> std::process::ExitStatus {
 fn a_posyandu_and_its_pustu_converge_and_stop_cleanly() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let pki = d.join("pki");
-    ok(
-        d,
-        &[
-            "ca",
-            "init",
-            "--district",
-            "3273",
-            "--out",
-            pki.to_str().expect("utf-8"),
-        ],
-    );
-    for (name, path) in [("pu", PUSTU), ("py", PY)] {
-        ok(
-            d,
-            &[
-                "ca",
-                "issue",
-                "--ca",
-                pki.to_str().expect("utf-8"),
-                "--path",
-                path,
-                "--out",
-                pki.join(name).to_str().expect("utf-8"),
-            ],
-        );
-        ok(&d.join(name), &["init", "--path", path]);
-    }
+    district(d, &[("pu", PUSTU), ("py", PY)]);
     ok(
         &d.join("py"),
         &["gen", "--seed", "3", "--patients", "40", "--no-activities"],
@@ -244,7 +243,6 @@ fn a_district_converges_and_strangers_get_nothing_in() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     let pki = d.join("pki");
-    let pki_s = pki.to_str().expect("utf-8").to_string();
     let nodes = [
         ("district", "3273"),
         ("puskesmas", "3273/P3273010201"),
@@ -253,23 +251,7 @@ fn a_district_converges_and_strangers_get_nothing_in() {
         ("py2", "3273/P3273010201/3273010201-PU1/3273010201-PY02"),
         ("py3", "3273/P3273010201/3273010201-PU1/3273010201-PY03"),
     ];
-    ok(d, &["ca", "init", "--district", "3273", "--out", &pki_s]);
-    for (name, path) in nodes {
-        ok(
-            d,
-            &[
-                "ca",
-                "issue",
-                "--ca",
-                &pki_s,
-                "--path",
-                path,
-                "--out",
-                pki.join(name).to_str().expect("utf-8"),
-            ],
-        );
-        ok(&d.join(name), &["init", "--path", path]);
-    }
+    district(d, &nodes);
     // An intruder: a posyandu path under our pustu, certified by another CA.
     let other = d.join("other-ca");
     ok(
@@ -438,25 +420,7 @@ fn a_district_converges_and_strangers_get_nothing_in() {
 fn two_nodes_converge_through_a_rural_link() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let pki = d.join("pki");
-    let pki_s = pki.to_str().expect("utf-8").to_string();
-    ok(d, &["ca", "init", "--district", "3273", "--out", &pki_s]);
-    for (name, path) in [("pu", PUSTU), ("py", PY)] {
-        ok(
-            d,
-            &[
-                "ca",
-                "issue",
-                "--ca",
-                &pki_s,
-                "--path",
-                path,
-                "--out",
-                pki.join(name).to_str().expect("utf-8"),
-            ],
-        );
-        ok(&d.join(name), &["init", "--path", path]);
-    }
+    district(d, &[("pu", PUSTU), ("py", PY)]);
     ok(
         &d.join("py"),
         &["gen", "--seed", "5", "--patients", "60", "--no-activities"],

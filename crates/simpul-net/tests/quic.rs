@@ -28,24 +28,18 @@ fn local() -> SocketAddr {
     "127.0.0.1:0".parse().expect("addr")
 }
 
+/// An endpoint on a free loopback port for the node at `p`, certified by `ca`.
+fn node_endpoint(ca: &DistrictCa, p: &str) -> quinn::Endpoint {
+    let now = OffsetDateTime::now_utc() - Duration::days(1);
+    let identity = ca.issue(&path(p), now, 30).expect("issue");
+    endpoint(local(), &identity, &ca.cert_pem, &LinkTuning::default()).expect("endpoint")
+}
+
 #[tokio::test]
 async fn peers_of_one_district_connect_and_talk() {
     let ca = ca();
-    let now = OffsetDateTime::now_utc() - Duration::days(1);
-    let server = endpoint(
-        local(),
-        &ca.issue(&path(PUSTU), now, 30).expect("issue"),
-        &ca.cert_pem,
-        &LinkTuning::default(),
-    )
-    .expect("server");
-    let client = endpoint(
-        local(),
-        &ca.issue(&path(PY04), now, 30).expect("issue"),
-        &ca.cert_pem,
-        &LinkTuning::default(),
-    )
-    .expect("client");
+    let server = node_endpoint(&ca, PUSTU);
+    let client = node_endpoint(&ca, PY04);
     let addr = server.local_addr().expect("addr");
     let accepting = tokio::spawn({
         let server = server.clone();
@@ -77,21 +71,8 @@ async fn peers_of_one_district_connect_and_talk() {
 #[tokio::test]
 async fn a_peer_that_is_not_the_configured_facility_is_refused() {
     let ca = ca();
-    let now = OffsetDateTime::now_utc() - Duration::days(1);
-    let server = endpoint(
-        local(),
-        &ca.issue(&path(PY05), now, 30).expect("issue"),
-        &ca.cert_pem,
-        &LinkTuning::default(),
-    )
-    .expect("server");
-    let client = endpoint(
-        local(),
-        &ca.issue(&path(PY04), now, 30).expect("issue"),
-        &ca.cert_pem,
-        &LinkTuning::default(),
-    )
-    .expect("client");
+    let server = node_endpoint(&ca, PY05);
+    let client = node_endpoint(&ca, PY04);
     let addr = server.local_addr().expect("addr");
     tokio::spawn(async move { while accept(&server).await.is_some() {} });
     let err = connect(&client, addr, &path(PUSTU))
@@ -104,21 +85,8 @@ async fn a_peer_that_is_not_the_configured_facility_is_refused() {
 #[tokio::test]
 async fn a_node_of_another_ca_is_refused() {
     let (ours, theirs) = (ca(), ca());
-    let now = OffsetDateTime::now_utc() - Duration::days(1);
-    let server = endpoint(
-        local(),
-        &ours.issue(&path(PUSTU), now, 30).expect("issue"),
-        &ours.cert_pem,
-        &LinkTuning::default(),
-    )
-    .expect("server");
-    let intruder = endpoint(
-        local(),
-        &theirs.issue(&path(PY04), now, 30).expect("issue"),
-        &theirs.cert_pem,
-        &LinkTuning::default(),
-    )
-    .expect("client");
+    let server = node_endpoint(&ours, PUSTU);
+    let intruder = node_endpoint(&theirs, PY04);
     let addr = server.local_addr().expect("addr");
     tokio::spawn(async move { while accept(&server).await.is_some() {} });
     let err = connect(&intruder, addr, &path(PUSTU))
