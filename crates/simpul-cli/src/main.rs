@@ -1,7 +1,6 @@
 //! `simpul`: the sync node of Integrasi Layanan Primer, and the technician's tool for it.
 
 mod cli;
-mod clock;
 mod cmd;
 mod exit;
 mod output;

@@ -1,16 +1,17 @@
 //! The daemon: listens for peers, dials the configured ones with backoff and jitter, and
 //! runs a sync session on every connection until told to stop.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use rand::RngExt;
-use simpul_model::{Date, FacilityPath};
+use simpul_model::FacilityPath;
 use simpul_net::{LinkTuning, NodeIdentity, accept, connect, endpoint};
 use simpul_store::{Store, StoreOptions};
 use simpul_sync::{Role, SessionConfig};
 use tokio::sync::watch;
 use tracing::Instrument;
 
+use crate::clock::{now_ms, today};
 use crate::config::NodeConfig;
 use crate::driver::{SessionOptions, run_session};
 
@@ -39,22 +40,6 @@ pub enum DaemonError {
     /// The endpoint could not be created.
     #[error("could not start the network endpoint")]
     Net(#[from] simpul_net::NetError),
-}
-
-/// Milliseconds since the Unix epoch (the daemon's only clock).
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
-
-/// Today in the easternmost Indonesian zone (WIT, UTC+9).
-fn today() -> Date {
-    let days = (now_ms() / 1000 + 9 * 3600) / 86_400;
-    Date::from_ymd(1970, 1, 1).map_or_else(
-        || unreachable!("1970-01-01 exists"),
-        |d| d.add_days(days as i64),
-    )
 }
 
 fn options(cfg: &NodeConfig) -> SessionOptions {

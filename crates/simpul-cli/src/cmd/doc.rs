@@ -10,8 +10,8 @@ use simpul_store::Store;
 
 use super::record_id;
 use crate::cli::DocCommand;
-use crate::clock::{now_ms, today};
 use crate::exit::{NOT_FOUND, REJECTED, coded};
+use simpul_node::clock::{now_ms, today};
 
 /// The largest document `doc import` reads. A patient with decades of visits is tens of
 /// kilobytes; anything near this is not a record.

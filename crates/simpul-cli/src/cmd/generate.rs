@@ -15,7 +15,7 @@ use simpul_model::{Date, Record, RecordId, node_actor};
 use simpul_store::{Store, WriteError, WriteOutcome};
 
 use crate::cli::GenArgs;
-use crate::clock::now_ms;
+use simpul_node::clock::now_ms;
 
 const IN_FLIGHT: usize = 256;
 const THREADS: u64 = 2;

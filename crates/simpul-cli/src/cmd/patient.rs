@@ -13,9 +13,9 @@ use simpul_store::Store;
 
 use super::{bad_value, facility, random_record_id, record_id};
 use crate::cli::{PatientAdd, PatientCommand};
-use crate::clock::{now_ms, today};
 use crate::exit::{NOT_FOUND, REJECTED, coded};
 use crate::output;
+use simpul_node::clock::{now_ms, today};
 
 pub(crate) fn run(store: &Store, cmd: PatientCommand) -> Result<()> {
     match cmd {

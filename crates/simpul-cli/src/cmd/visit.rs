@@ -10,8 +10,8 @@ use simpul_store::{Store, WriteError};
 
 use super::{bad_value, facility, record_id};
 use crate::cli::{VisitAdd, VisitCommand};
-use crate::clock::{now_ms, today};
 use crate::exit::{REJECTED, coded};
+use simpul_node::clock::{now_ms, today};
 
 pub(crate) fn run(store: &Store, cmd: VisitCommand) -> Result<()> {
     match cmd {

@@ -1,11 +1,11 @@
-//! The wall clock, read only here.
+//! The wall clock: the daemon and the CLI read it only through these two functions.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use simpul_model::Date;
 
 /// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> u64 {
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
@@ -13,7 +13,7 @@ pub(crate) fn now_ms() -> u64 {
 
 /// Today's date in the easternmost Indonesian zone (WIT, UTC+9): no date that is
 /// already today anywhere in Indonesia is refused as "in the future".
-pub(crate) fn today() -> Date {
+pub fn today() -> Date {
     let days = (now_ms() / 1000 + 9 * 3600) / 86_400;
     Date::from_ymd(1970, 1, 1)
         .unwrap_or_else(|| unreachable!("1970-01-01 exists"))
