@@ -1,5 +1,6 @@
 //! Exit codes, and how errors map onto them. Documented in `simpul --help`.
 
+use simpul_node::admin::{Failure, FailureKind};
 use simpul_store::{OpenError, WriteError};
 
 /// Success.
@@ -54,6 +55,13 @@ pub(crate) fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
         if let Some(c) = cause.downcast_ref::<Coded>() {
             return c.code;
+        }
+        if let Some(f) = cause.downcast_ref::<Failure>() {
+            return match f.kind {
+                FailureKind::Rejected => REJECTED,
+                FailureKind::NotFound => NOT_FOUND,
+                FailureKind::BadRequest | FailureKind::Failed => FAILURE,
+            };
         }
         if let Some(e) = cause.downcast_ref::<WriteError>() {
             return match e {

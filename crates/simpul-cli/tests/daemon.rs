@@ -3,114 +3,10 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
 
+use common::nodes::*;
 use common::*;
-
-const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
-const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
-
-/// A district CA in `d/pki` and, for each `(name, path)`, a node certificate in
-/// `pki/<name>` and an empty store in `d/<name>`. Returns the CA directory.
-fn district(d: &Path, nodes: &[(&str, &str)]) -> std::path::PathBuf {
-    let pki = d.join("pki");
-    let pki_s = pki.to_str().expect("utf-8");
-    ok(d, &["ca", "init", "--district", "3273", "--out", pki_s]);
-    for (name, path) in nodes {
-        let out = pki.join(name);
-        ok(
-            d,
-            &[
-                "ca",
-                "issue",
-                "--ca",
-                pki_s,
-                "--path",
-                path,
-                "--out",
-                out.to_str().expect("utf-8"),
-            ],
-        );
-        ok(&d.join(name), &["init", "--path", path]);
-    }
-    pki
-}
-
-fn free_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
-fn config(
-    dir: &Path,
-    name: &str,
-    path: &str,
-    port: u16,
-    peers: &[(u16, &str)],
-) -> std::path::PathBuf {
-    let mut text = format!(
-        "path = \"{path}\"\ndata_dir = \"{name}\"\nlisten = \"127.0.0.1:{port}\"\nca_cert = \"pki/ca.crt\"\n\
-         cert = \"pki/{name}/node.crt\"\nkey = \"pki/{name}/node.key\"\nround_secs = 1\nbackoff_min_secs = 1\n"
-    );
-    for (p, peer) in peers {
-        text.push_str(&format!(
-            "\n[[peer]]\naddress = \"127.0.0.1:{p}\"\npath = \"{peer}\"\n"
-        ));
-    }
-    let file = dir.join(format!("{name}.toml"));
-    std::fs::write(&file, text).expect("write config");
-    file
-}
-
-/// Starts `simpul run`, forwarding its log lines to a channel.
-fn start(config: &Path) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_simpul"))
-        .args(["run", "--config"])
-        .arg(config)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start simpul run");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
-}
-
-fn wait_for(logs: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) -> bool {
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        match logs.recv_timeout(left) {
-            Ok(line) => {
-                let hit = line.contains(needle);
-                seen.push(line);
-                if hit {
-                    return true;
-                }
-            }
-            Err(_) => return false,
-        }
-    }
-    false
-}
-
-fn terminate(mut child: Child) -> std::process::ExitStatus {
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill -TERM");
-    child.wait().expect("wait")
-}
 
 #[test]
 fn a_posyandu_and_its_pustu_converge_and_stop_cleanly() {
@@ -199,43 +95,6 @@ fn a_bad_config_is_refused_naming_the_key() {
         stderr.contains("what") || stderr.contains("data_dir"),
         "{stderr}"
     );
-}
-
-/// Waits until, over two seconds, no dialler moved anything and every dialler's latest
-/// reconciliation found nothing to move. Returns the log lines seen.
-fn wait_district_converged(
-    logs: &[(&str, mpsc::Receiver<String>)],
-    diallers: &[&str],
-) -> (bool, Vec<String>) {
-    let mut last: HashMap<String, String> = HashMap::new();
-    let mut all = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(90);
-    let mut quiet_since = std::time::Instant::now();
-    while std::time::Instant::now() < deadline {
-        let mut moved = false;
-        for (name, rx) in logs {
-            while let Ok(line) = rx.try_recv() {
-                if line.contains("reconciled and moved") {
-                    moved = true;
-                }
-                if line.contains("in sync") || line.contains("reconciled and moved") {
-                    last.insert((*name).to_string(), line.clone());
-                }
-                all.push(format!("{name}: {line}"));
-            }
-        }
-        if moved {
-            quiet_since = std::time::Instant::now();
-        }
-        let all_in_sync = diallers
-            .iter()
-            .all(|d| last.get(*d).is_some_and(|l| l.contains("in sync")));
-        if all_in_sync && quiet_since.elapsed() > Duration::from_secs(2) {
-            return (true, all);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    (false, all)
 }
 
 #[test]
@@ -427,14 +286,10 @@ fn two_nodes_converge_through_a_rural_link() {
     );
     let (pu_port, py_port, relay_port) = (free_port(), free_port(), free_port());
     // 256 kbit/s, 300 ms each way, 5% loss each way, between the posyandu and its pustu.
-    let mut relay = Command::new(env!("CARGO_BIN_EXE_simpul-relay"))
-        .args([
-            "--listen",
-            &format!("127.0.0.1:{relay_port}"),
-            "--to",
-            &format!("127.0.0.1:{pu_port}"),
-        ])
-        .args([
+    let relay = Relay::start(
+        relay_port,
+        pu_port,
+        &[
             "--delay-ms",
             "300",
             "--loss",
@@ -443,10 +298,8 @@ fn two_nodes_converge_through_a_rural_link() {
             "256",
             "--seed",
             "7",
-        ])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start relay");
+        ],
+    );
     let pu_cfg = config(d, "pu", PUSTU, pu_port, &[]);
     let py_cfg = config(d, "py", PY, py_port, &[(relay_port, PUSTU)]);
     let (pustu, _pu_logs) = start(&pu_cfg);
@@ -455,16 +308,7 @@ fn two_nodes_converge_through_a_rural_link() {
     let synced = wait_for(&py_logs, "in sync: nothing to move", &mut seen);
     let py_status = terminate(posyandu);
     let pu_status = terminate(pustu);
-    Command::new("kill")
-        .args(["-TERM", &relay.id().to_string()])
-        .status()
-        .expect("kill relay");
-    let _ = relay.wait();
-    let mut relay_report = String::new();
-    if let Some(mut err) = relay.stderr.take() {
-        use std::io::Read;
-        let _ = err.read_to_string(&mut relay_report);
-    }
+    let relay_report = relay.stop();
     assert!(
         synced,
         "no sync through the relay; log:\n{}\nrelay: {relay_report}",

@@ -47,7 +47,8 @@ crate::string_enum! {
 }
 
 /// The content of a record.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 #[allow(
     clippy::large_enum_variant,
     reason = "nearly every record is a patient; boxing would only add an allocation"
@@ -60,7 +61,8 @@ pub enum RecordBody {
 }
 
 /// A whole record, as read from its document.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Record {
     /// Its identity.
     pub id: RecordId,

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
-use quinn::{ClientConfig, Endpoint, IdleTimeout, ServerConfig, TransportConfig, VarInt};
+use quinn::{
+    ClientConfig, Endpoint, EndpointConfig, IdleTimeout, ServerConfig, TransportConfig, VarInt,
+};
+use quinn_proto::HashedConnectionIdGenerator;
 use simpul_model::FacilityPath;
 
 use crate::identity::{IdentityError, NodeIdentity, SERVER_NAME, facility_of};
@@ -111,10 +114,34 @@ pub fn endpoint(
     let client_crypto = QuicClientConfig::try_from(client_config(node, ca_pem)?).map_err(crypto)?;
     let mut client = ClientConfig::new(Arc::new(client_crypto));
     client.transport_config(transport(tuning));
-    let mut endpoint =
-        Endpoint::server(server, bind).map_err(|source| NetError::Bind { addr: bind, source })?;
+    let bind_error = |source| NetError::Bind { addr: bind, source };
+    let socket = std::net::UdpSocket::bind(bind).map_err(bind_error)?;
+    let runtime = quinn::default_runtime()
+        .ok_or_else(|| bind_error(std::io::Error::other("no async runtime")))?;
+    let (reset, cid_key) = restart_keys(node);
+    let mut config = EndpointConfig::new(Arc::new(reset));
+    config.cid_generator(move || Box::new(HashedConnectionIdGenerator::from_key(cid_key)));
+    let mut endpoint = Endpoint::new(config, Some(server), socket, runtime).map_err(bind_error)?;
     endpoint.set_default_client_config(client);
     Ok(endpoint)
+}
+
+/// The stateless-reset key and connection-id key, derived from the node's private key so
+/// that they survive a restart: a node that crashed and came back recognises the
+/// connection ids it handed out before and resets those connections at once, so its peers
+/// redial in a second instead of waiting for the idle timeout. (Random keys, quinn's
+/// default, make the new process drop such packets silently.)
+fn restart_keys(node: &NodeIdentity) -> (ring::hmac::Key, u64) {
+    let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, node.key_pem.as_bytes());
+    let derive = |label: &[u8]| ring::hmac::sign(&master, label);
+    let reset = derive(b"simpul quic stateless reset v1");
+    let cid = derive(b"simpul quic connection id v1");
+    let mut cid_key = [0u8; 8];
+    cid_key.copy_from_slice(&cid.as_ref()[..8]);
+    (
+        ring::hmac::Key::new(ring::hmac::HMAC_SHA256, reset.as_ref()),
+        u64::from_le_bytes(cid_key),
+    )
 }
 
 fn peer_path(connection: &quinn::Connection) -> Result<FacilityPath, NetError> {

@@ -8,9 +8,10 @@ use simpul_model::FacilityPath;
 use simpul_net::{LinkTuning, NodeIdentity, accept, connect, endpoint};
 use simpul_store::{Store, StoreOptions};
 use simpul_sync::{Role, SessionConfig};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tracing::Instrument;
 
+use crate::admin;
 use crate::clock::{now_ms, today};
 use crate::config::NodeConfig;
 use crate::driver::{SessionOptions, run_session};
@@ -37,10 +38,16 @@ pub enum DaemonError {
         /// What it says.
         found: FacilityPath,
     },
+    /// The admin socket could not be created.
+    #[error("could not open the admin socket {0}")]
+    Admin(std::path::PathBuf, #[source] std::io::Error),
     /// The endpoint could not be created.
     #[error("could not start the network endpoint")]
     Net(#[from] simpul_net::NetError),
 }
+
+/// How many local writes may wait for a slow session before it reconciles instead.
+const LOCAL_CHANGE_BACKLOG: usize = 1024;
 
 fn options(cfg: &NodeConfig) -> SessionOptions {
     SessionOptions {
@@ -51,13 +58,35 @@ fn options(cfg: &NodeConfig) -> SessionOptions {
     }
 }
 
+/// How long start-up waits for a CLI command that has the store open to finish.
+const STORE_BUSY_WAIT: Duration = Duration::from_secs(15);
+
+/// Opens the store, waiting a little while another process (a CLI command run on the
+/// stopped node) still holds it.
+async fn open_store(dir: &std::path::Path) -> Result<Store, DaemonError> {
+    let deadline = tokio::time::Instant::now() + STORE_BUSY_WAIT;
+    let mut told = false;
+    loop {
+        let d = dir.to_path_buf();
+        let opened = tokio::task::spawn_blocking(move || Store::open(&d, StoreOptions::default()))
+            .await
+            .map_err(|e| DaemonError::Read(dir.to_path_buf(), std::io::Error::other(e)))?;
+        match opened {
+            Err(simpul_store::OpenError::Locked(_)) if tokio::time::Instant::now() < deadline => {
+                if !told {
+                    tracing::info!(dir = %dir.display(), "store in use by another process; waiting");
+                    told = true;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 /// Runs the node until `stop` becomes true; then closes every session and returns.
 pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), DaemonError> {
-    let data_dir = cfg.data_dir.clone();
-    let store =
-        tokio::task::spawn_blocking(move || Store::open(&data_dir, StoreOptions::default()))
-            .await
-            .map_err(|e| DaemonError::Read(cfg.data_dir.clone(), std::io::Error::other(e)))??;
+    let store = open_store(&cfg.data_dir).await?;
     if store.node().path != cfg.path {
         return Err(DaemonError::WrongNode {
             config: cfg.path,
@@ -76,20 +105,26 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
     let ca_pem = std::fs::read_to_string(&cfg.ca_cert)
         .map_err(|e| DaemonError::Read(cfg.ca_cert.clone(), e))?;
     let endpoint = endpoint(cfg.listen, &identity, &ca_pem, &LinkTuning::default())?;
+    let admin = admin::server::bind(&cfg.data_dir)
+        .map_err(|e| DaemonError::Admin(admin::socket_path(&cfg.data_dir), e))?;
+    let (changes, _) = broadcast::channel(LOCAL_CHANGE_BACKLOG);
     tracing::info!(node = %cfg.path, listen = %endpoint.local_addr().map_or(cfg.listen, |a| a), peers = cfg.peers.len(), "node running");
 
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(admin::server::serve(admin, store.clone(), changes.clone()));
     tasks.spawn({
         let (endpoint, store, cfg, stop) = (endpoint.clone(), store.clone(), cfg.clone(), stop.clone());
+        let changes = changes.clone();
         async move {
             while let Some(incoming) = accept(&endpoint).await {
                 match incoming {
                     Ok(conn) => {
                         let span = tracing::info_span!("session", peer = %conn.peer, role = "responder");
                         let (store, options, stop) = (store.clone(), options(&cfg), stop.clone());
+                        let local = changes.subscribe();
                         tokio::spawn(
                             async move {
-                                let end = run_session(store, conn, Role::Responder, options, stop).await;
+                                let end = run_session(store, conn, Role::Responder, options, local, stop).await;
                                 tracing::info!(reason = %end.reason, error = end.error, received = end.stats.records_received, "session ended");
                             }
                             .instrument(span),
@@ -103,6 +138,7 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
     for (addr, peer) in cfg.peers.clone() {
         let (endpoint, store, cfg, mut stop) =
             (endpoint.clone(), store.clone(), cfg.clone(), stop.clone());
+        let changes = changes.clone();
         let span = tracing::info_span!("peer", peer = %peer, %addr);
         tasks.spawn(
             async move {
@@ -111,7 +147,8 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
                     match connect(&endpoint, addr, &peer).await {
                         Ok(conn) => {
                             delay = cfg.backoff.0;
-                            let end = run_session(store.clone(), conn, Role::Initiator, options(&cfg), stop.clone()).await;
+                            let local = changes.subscribe();
+                            let end = run_session(store.clone(), conn, Role::Initiator, options(&cfg), local, stop.clone()).await;
                             tracing::info!(reason = %end.reason, error = end.error, sent = end.stats.records_sent,
                                 received = end.stats.records_received, plan = ?end.stats.last_plan, "session ended");
                         }
@@ -140,5 +177,6 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
     endpoint.close(0u32.into(), b"node stopping");
     tasks.abort_all();
     endpoint.wait_idle().await;
+    let _ = std::fs::remove_file(admin::socket_path(&cfg.data_dir));
     Ok(())
 }

@@ -9,7 +9,9 @@ use simpul_model::{Date, Incoming};
 use simpul_net::PeerConnection;
 use simpul_store::{Offered, Store};
 use simpul_sync::{Effect, Item, Role, Session, SessionConfig, SessionStats, StoreOutcome};
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
+
+use crate::admin::LocalChange;
 
 /// How a session runs.
 #[derive(Debug, Clone)]
@@ -36,12 +38,14 @@ pub struct SessionEnd {
 }
 
 /// Runs a session with `conn.peer` until it closes, the connection drops, or `stop`
-/// becomes true. The dialler (`Role::Initiator`) opens the stream and reconciles.
+/// becomes true. The dialler (`Role::Initiator`) opens the stream and reconciles. Writes
+/// made at this node arrive on `writes` and are pushed to the peer at once.
 pub async fn run_session(
     store: Store,
     conn: PeerConnection,
     role: Role,
     options: SessionOptions,
+    writes: broadcast::Receiver<LocalChange>,
     mut stop: watch::Receiver<bool>,
 ) -> SessionEnd {
     let local = store.node().path.clone();
@@ -58,6 +62,7 @@ pub async fn run_session(
     ticker.tick().await;
     let mut buf = vec![0u8; 64 * 1024];
     let mut rounds_logged = 0;
+    let mut writes = Some(writes);
     loop {
         if let Some(ended) = carry_out(&mut session, &store, &options, &mut send).await {
             conn.connection.close(0u32.into(), b"session over");
@@ -82,12 +87,28 @@ pub async fn run_session(
                 Err(e) => return end(format!("stream: {e}"), true, session.stats().clone()),
             },
             _ = ticker.tick() => session.start_round(),
+            change = next_change(&mut writes) => match change {
+                Ok(c) => session.handle_local_change(c.id, &c.scope, c.bytes.to_vec(), &c.heads, c.created),
+                // Too many writes to push one by one: reconcile instead.
+                Err(broadcast::error::RecvError::Lagged(_)) => session.start_round(),
+                Err(broadcast::error::RecvError::Closed) => writes = None,
+            },
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     session.shutdown("node is stopping");
                 }
             }
         }
+    }
+}
+
+/// The next local write; never, once the node has stopped announcing them.
+async fn next_change(
+    local: &mut Option<broadcast::Receiver<LocalChange>>,
+) -> Result<LocalChange, broadcast::error::RecvError> {
+    match local {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

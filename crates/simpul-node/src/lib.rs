@@ -5,6 +5,7 @@
 //! records (the model and the session do) and touches redb only through the store, whose
 //! blocking calls run on tokio's blocking pool, never on a worker thread.
 
+pub mod admin;
 pub mod clock;
 pub mod config;
 pub mod daemon;

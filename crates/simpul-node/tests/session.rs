@@ -107,12 +107,14 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
     .expect("ep");
     let addr = pu_end.local_addr().expect("addr");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    // Neither side writes locally in this test; live pushes are tested on real processes.
+    let (writes, _) = tokio::sync::broadcast::channel(16);
 
     let server = tokio::spawn({
-        let (store, stop) = (pu_store.clone(), stop_rx.clone());
+        let (store, stop, writes) = (pu_store.clone(), stop_rx.clone(), writes.subscribe());
         async move {
             let conn = accept(&pu_end).await.expect("incoming").expect("accepted");
-            run_session(store, conn, Role::Responder, options(), stop).await
+            run_session(store, conn, Role::Responder, options(), writes, stop).await
         }
     });
     let conn = connect(&py_end, addr, &path(PUSTU))
@@ -123,6 +125,7 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
         conn,
         Role::Initiator,
         options(),
+        writes.subscribe(),
         stop_rx,
     ));
 

@@ -47,6 +47,10 @@ pub struct WriteOutcome {
     pub changed: bool,
     /// True when the record was new to this store.
     pub created: bool,
+    /// What brings a holder of the previous version up to this one: the whole saved
+    /// document when the record is new, the new changes otherwise; empty when nothing
+    /// changed. What a live push sends.
+    pub delta: Vec<u8>,
 }
 
 /// What a request does to its record.
@@ -184,6 +188,7 @@ impl Writer {
                 meta,
                 changed: false,
                 created: false,
+                delta: Vec::new(),
             });
         }
         let doc = match self.cache.pop(&id) {
@@ -217,6 +222,7 @@ impl Writer {
             meta,
             changed: true,
             created: false,
+            delta: Vec::new(),
         })
     }
 
@@ -283,9 +289,10 @@ impl Writer {
                 meta,
                 changed: false,
                 created: false,
+                delta: Vec::new(),
             });
         }
-        let meta = self.persist(
+        let (meta, delta) = self.persist(
             txn,
             id,
             at_ms,
@@ -301,6 +308,7 @@ impl Writer {
             meta,
             changed: true,
             created: old_meta.is_none(),
+            delta,
         })
     }
 
@@ -314,7 +322,7 @@ impl Writer {
         record: &Record,
         old: Option<&RecordMeta>,
         before_heads: Option<&[simpul_model::automerge::ChangeHash]>,
-    ) -> Result<RecordMeta, WriteError> {
+    ) -> Result<(RecordMeta, Vec<u8>), WriteError> {
         let key = id.as_bytes();
         let mut snapshots = txn.open_table(SNAPSHOTS)?;
         let mut changes = txn.open_table(CHANGES)?;
@@ -333,7 +341,7 @@ impl Writer {
                     || changes_len as usize + bytes.len() > snapshot_len as usize
             }
         };
-        if compact {
+        let delta = if compact {
             let snapshot = doc.save();
             snapshots.insert(key, snapshot.as_slice())?;
             if chunks > 0 {
@@ -342,12 +350,15 @@ impl Writer {
             snapshot_len = snapshot.len() as u32;
             changes_len = 0;
             chunks = 0;
-        } else if let Some(bytes) = incremental {
+            incremental.unwrap_or(snapshot)
+        } else {
+            let bytes = incremental.unwrap_or_default();
             changes.insert((key, next_seq), bytes.as_slice())?;
             changes_len += bytes.len() as u32;
             chunks += 1;
             next_seq += 1;
-        }
+            bytes
+        };
         let meta = RecordMeta {
             kind: record.kind(),
             scope: record.scope.clone(),
@@ -375,7 +386,7 @@ impl Writer {
         for scope_key in scope_keys(&meta.scope) {
             index.insert((scope_key.as_str(), key), &entry)?;
         }
-        Ok(meta)
+        Ok((meta, delta))
     }
 }
 

@@ -4,33 +4,26 @@ use std::io::Read;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use simpul_model::Record;
-use simpul_model::automerge::Automerge;
-use simpul_store::Store;
+use simpul_node::admin::ops::MAX_DOCUMENT_BYTES;
+use simpul_node::admin::{Reply, Request};
 
 use super::record_id;
 use crate::cli::DocCommand;
-use crate::exit::{NOT_FOUND, REJECTED, coded};
-use simpul_node::clock::{now_ms, today};
+use crate::exit::{REJECTED, coded};
+use crate::target::{Target, expect_reply};
 
-/// The largest document `doc import` reads. A patient with decades of visits is tens of
-/// kilobytes; anything near this is not a record.
-const MAX_IMPORT_BYTES: u64 = 16 << 20;
-
-pub(crate) fn run(store: &Store, cmd: DocCommand) -> Result<()> {
+pub(crate) fn run(node: &mut Target, cmd: DocCommand) -> Result<()> {
     match cmd {
-        DocCommand::Export { id, out } => export(store, &id, &out),
-        DocCommand::Import { file } => import(store, &file),
+        DocCommand::Export { id, out } => export(node, &id, &out),
+        DocCommand::Import { file } => import(node, &file),
     }
 }
 
-fn export(store: &Store, id: &str, out: &Path) -> Result<()> {
+fn export(node: &mut Target, id: &str, out: &Path) -> Result<()> {
     let id = record_id(id)?;
-    let (_, doc) = store
-        .load(id)
-        .context("failed to read the record")?
-        .ok_or_else(|| coded(NOT_FOUND, format!("no record {id}")))?;
-    let bytes = doc.save();
+    let reply = node.call(Request::Export { id })?;
+    let document = expect_reply!(reply, Reply::Document { document } => document)?;
+    let bytes = hex::decode(document).context("the node sent a document that is not hex")?;
     std::fs::write(out, &bytes).with_context(|| format!("failed to write {}", out.display()))?;
     eprintln!(
         "wrote record {id} to {} ({} bytes)",
@@ -40,41 +33,36 @@ fn export(store: &Store, id: &str, out: &Path) -> Result<()> {
     Ok(())
 }
 
-fn import(store: &Store, file: &Path) -> Result<()> {
+fn import(node: &mut Target, file: &Path) -> Result<()> {
     let f =
         std::fs::File::open(file).with_context(|| format!("failed to open {}", file.display()))?;
     let mut bytes = Vec::new();
-    f.take(MAX_IMPORT_BYTES + 1)
+    f.take(MAX_DOCUMENT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .with_context(|| format!("failed to read {}", file.display()))?;
-    if bytes.len() as u64 > MAX_IMPORT_BYTES {
+    if bytes.len() > MAX_DOCUMENT_BYTES {
         return Err(coded(
             REJECTED,
             format!(
-                "{} is larger than {MAX_IMPORT_BYTES} bytes: not a record",
+                "{} is larger than {MAX_DOCUMENT_BYTES} bytes: not a record",
                 file.display()
             ),
         ));
     }
-    let doc = Automerge::load(&bytes).map_err(|e| {
-        coded(
-            REJECTED,
-            format!("{} is not an Automerge document: {e}", file.display()),
-        )
-    })?;
-    let record = Record::from_document(&doc)
-        .map_err(|e| coded(REJECTED, format!("{}: {e}", file.display())))?;
-    let out = store
-        .merge_document(doc, today(), now_ms())
+    let reply = node
+        .call(Request::Import {
+            document: hex::encode(&bytes),
+        })
         .with_context(|| format!("failed to import {}", file.display()))?;
-    let what = if out.created {
+    let written = expect_reply!(reply, Reply::Written(w) => w)?;
+    let what = if written.created {
         "new"
-    } else if out.changed {
+    } else if written.changed {
         "merged"
     } else {
         "unchanged"
     };
-    eprintln!("imported {} record {} ({what})", record.kind(), out.id);
-    println!("{}", out.id);
+    eprintln!("imported record {} ({what})", written.id);
+    println!("{}", written.id);
     Ok(())
 }

@@ -16,15 +16,16 @@ use simpul_store::{Store, StoreOptions};
 
 use crate::cli::{Cli, Command};
 use crate::exit::{REJECTED, coded};
+use crate::target::Target;
 
 /// Runs one command.
 pub(crate) fn run(cli: Cli) -> Result<()> {
     let dir = || data_dir(cli.data_dir.as_deref());
     match cli.command {
         Command::Init { path } => init(&dir()?, &path),
-        Command::Patient(cmd) => patient::run(&open(&dir()?)?, cmd),
-        Command::Visit(cmd) => visit::run(&open(&dir()?)?, cmd),
-        Command::Doc(cmd) => doc::run(&open(&dir()?)?, cmd),
+        Command::Patient(cmd) => patient::run(&mut Target::open(&dir()?)?, cmd),
+        Command::Visit(cmd) => visit::run(&mut Target::open(&dir()?)?, cmd),
+        Command::Doc(cmd) => doc::run(&mut Target::open(&dir()?)?, cmd),
         Command::Gen(args) => generate::run(&open(&dir()?)?, args),
         Command::Ca(cmd) => ca::run(cmd),
         Command::Run { config, log_json } => run::run(&config, log_json),

@@ -3,29 +3,29 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use simpul_model::validate::check_nik_agreement;
 use simpul_model::{
     Address, Date, Identifiers, Patient, Record, RecordBody, Scope, Sex,
     codes::{VillageCode, normalize_rt_rw},
 };
-use simpul_store::Store;
+use simpul_node::admin::{Reply, Request};
 
 use super::{bad_value, facility, random_record_id, record_id};
 use crate::cli::{PatientAdd, PatientCommand};
 use crate::exit::{NOT_FOUND, REJECTED, coded};
 use crate::output;
-use simpul_node::clock::{now_ms, today};
+use crate::target::{Target, expect_reply};
 
-pub(crate) fn run(store: &Store, cmd: PatientCommand) -> Result<()> {
+pub(crate) fn run(node: &mut Target, cmd: PatientCommand) -> Result<()> {
     match cmd {
-        PatientCommand::Add(args) => add(store, *args),
-        PatientCommand::Show { id, json } => show(store, &id, json),
-        PatientCommand::List { json } => list(store, json),
+        PatientCommand::Add(args) => add(node, *args),
+        PatientCommand::Show { id, json } => show(node, &id, json),
+        PatientCommand::List { json } => list(node, json),
     }
 }
 
-fn add(store: &Store, a: PatientAdd) -> Result<()> {
+fn add(node: &mut Target, a: PatientAdd) -> Result<()> {
     let sex: Sex = a.sex.parse().map_err(|e| bad_value("sex", e))?;
     let birth_date = Date::parse(&a.birth_date).map_err(|e| bad_value("birth-date", e))?;
     // Normalise the spellings people type; the model then validates everything.
@@ -36,7 +36,7 @@ fn add(store: &Store, a: PatientAdd) -> Result<()> {
     let rw = a.rw.map(|v| normalize_rt_rw(&v).unwrap_or(v));
     let home = match &a.facility {
         Some(f) => facility(f)?,
-        None => store.node().path.clone(),
+        None => expect_reply!(node.call(Request::Node)?, Reply::Node(n) => n.path)?,
     };
     let mother = a.mother.as_deref().map(record_id).transpose()?;
     let patient = Patient {
@@ -74,20 +74,17 @@ fn add(store: &Store, a: PatientAdd) -> Result<()> {
         scope: Scope::up(home),
         body: RecordBody::Patient(patient),
     };
-    let out = store
-        .insert_record(record, today(), now_ms())
-        .context("failed to register the patient")?;
+    let reply = node.call(Request::Insert { record })?;
+    let written = expect_reply!(reply, Reply::Written(w) => w)?;
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", out.id)?;
+    writeln!(stdout, "{}", written.id)?;
     Ok(())
 }
 
-fn show(store: &Store, id: &str, json: bool) -> Result<()> {
+fn show(node: &mut Target, id: &str, json: bool) -> Result<()> {
     let id = record_id(id)?;
-    let (meta, record) = store
-        .record(id)
-        .context("failed to read the record")?
-        .ok_or_else(|| coded(NOT_FOUND, format!("no record {id}")))?;
+    let reply = node.call(Request::Get { id })?;
+    let (meta, record) = expect_reply!(reply, Reply::Record(r) => (r.meta, r.record))?;
     let RecordBody::Patient(p) = &record.body else {
         return Err(coded(
             NOT_FOUND,
@@ -111,8 +108,8 @@ fn show(store: &Store, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn list(store: &Store, json: bool) -> Result<()> {
-    let rows = store.list().context("failed to list records")?;
+fn list(node: &mut Target, json: bool) -> Result<()> {
+    let rows = expect_reply!(node.call(Request::List)?, Reply::List { rows } => rows)?;
     let mut out = std::io::stdout().lock();
     let patients = rows
         .iter()
@@ -123,6 +120,7 @@ fn list(store: &Store, json: bool) -> Result<()> {
                 "id": id, "name": m.summary.label, "sex": m.summary.sex,
                 "birth_date": m.summary.date, "visits": m.summary.entries,
                 "facility": m.scope.paths.first(),
+                "heads_digest": hex_digest(&m.heads_digest),
             });
             writeln!(out, "{line}")?;
         }

@@ -1,5 +1,6 @@
 //! `simpul run`: the daemon, until SIGTERM or Ctrl-C.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -13,7 +14,9 @@ pub(crate) fn run(config: &Path, log_json: bool) -> Result<()> {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // Colour for a person at a terminal; plain text for log files and journald.
+        .with_ansi(std::io::stderr().is_terminal());
     if log_json {
         builder.json().init();
     } else {

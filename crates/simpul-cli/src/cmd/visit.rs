@@ -1,38 +1,38 @@
 //! `simpul visit add | mark-error`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use rand::RngExt;
 use simpul_model::{
-    Date, ErrorMark, Immunisation, Klaster, Measurements, RecordBody, Screening, Setting, Visit,
-    VisitId,
+    Date, ErrorMark, Immunisation, Klaster, Measurements, Screening, Setting, Visit, VisitId,
 };
-use simpul_store::{Store, WriteError};
+use simpul_node::admin::{Reply, Request};
 
 use super::{bad_value, facility, record_id};
 use crate::cli::{VisitAdd, VisitCommand};
 use crate::exit::{REJECTED, coded};
-use simpul_node::clock::{now_ms, today};
+use crate::target::{Target, expect_reply};
+use simpul_node::clock::now_ms;
 
-pub(crate) fn run(store: &Store, cmd: VisitCommand) -> Result<()> {
+pub(crate) fn run(node: &mut Target, cmd: VisitCommand) -> Result<()> {
     match cmd {
-        VisitCommand::Add(args) => add(store, *args),
+        VisitCommand::Add(args) => add(node, *args),
         VisitCommand::MarkError {
             record,
             visit,
             reason,
             by,
-        } => mark_error(store, &record, &visit, reason, by),
+        } => mark_error(node, &record, &visit, reason, by),
     }
 }
 
-fn add(store: &Store, a: VisitAdd) -> Result<()> {
+fn add(node: &mut Target, a: VisitAdd) -> Result<()> {
     let id = record_id(&a.record)?;
     let date = Date::parse(&a.date).map_err(|e| bad_value("date", e))?;
     let klaster: Klaster = a.klaster.parse().map_err(|e| bad_value("klaster", e))?;
     let setting: Setting = a.setting.parse().map_err(|e| bad_value("setting", e))?;
     let at = match &a.facility {
         Some(f) => facility(f)?,
-        None => store.node().path.clone(),
+        None => expect_reply!(node.call(Request::Node)?, Reply::Node(n) => n.path)?,
     };
     let mut visit = Visit::new(date, at, klaster, setting, a.by);
     let (systolic, diastolic) = match &a.bp {
@@ -71,43 +71,32 @@ fn add(store: &Store, a: VisitAdd) -> Result<()> {
         visit.supersedes = Some(old.clone());
     }
     let visit_id = VisitId::from_bytes(rand::rng().random());
-    store
-        .update_record(id, today(), now_ms(), move |r| {
-            let RecordBody::Patient(p) = &mut r.body else {
-                return Err(WriteError::Rejected(simpul_model::RecordError::Shape(
-                    "visits belong to patient records".into(),
-                )));
-            };
-            p.visits.insert(visit_id.to_string(), visit);
-            Ok(())
-        })
-        .context("failed to record the visit")?;
+    let reply = node.call(Request::AddVisit {
+        id,
+        visit_id,
+        visit,
+    })?;
+    expect_reply!(reply, Reply::Written(_) => ())?;
     println!("{visit_id}");
     Ok(())
 }
 
-fn mark_error(store: &Store, record: &str, visit: &str, reason: String, by: String) -> Result<()> {
+fn mark_error(
+    node: &mut Target,
+    record: &str,
+    visit: &str,
+    reason: String,
+    by: String,
+) -> Result<()> {
     let id = record_id(record)?;
-    let visit_id = visit.to_string();
-    let at_ms = now_ms();
-    store
-        .update_record(id, today(), at_ms, move |r| {
-            let RecordBody::Patient(p) = &mut r.body else {
-                return Err(WriteError::Rejected(simpul_model::RecordError::Shape(
-                    "not a patient record".into(),
-                )));
-            };
-            let v = p.visits.get_mut(&visit_id).ok_or_else(|| {
-                WriteError::Rejected(simpul_model::RecordError::Shape(format!(
-                    "no visit {visit_id}"
-                )))
-            })?;
-            if v.entered_in_error.is_none() {
-                v.entered_in_error = Some(ErrorMark { reason, by, at_ms });
-            }
-            Ok(())
-        })
-        .context("failed to mark the visit")?;
+    let visit_id = visit.parse().map_err(|e| bad_value("visit", e))?;
+    let mark = ErrorMark {
+        reason,
+        by,
+        at_ms: now_ms(),
+    };
+    let reply = node.call(Request::MarkError { id, visit_id, mark })?;
+    expect_reply!(reply, Reply::Written(_) => ())?;
     Ok(())
 }
 

@@ -1,6 +1,8 @@
 //! Running the real `simpul` binary in tests.
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
+pub mod nodes;
+
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -1,0 +1,321 @@
+//! Real nodes under stress: local writes pushed live, a node killed in the middle of a
+//! large transfer, and peers that send garbage.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::nodes::*;
+use common::*;
+
+/// Every record of the node on `dir` (running or not): id -> heads digest.
+fn heads(dir: &Path) -> BTreeMap<String, String> {
+    ok(dir, &["patient", "list", "--json"])
+        .lines()
+        .map(|line| {
+            let row: serde_json::Value = serde_json::from_str(line).expect("json");
+            let field = |k: &str| row[k].as_str().expect("string field").to_string();
+            (field("id"), field("heads_digest"))
+        })
+        .collect()
+}
+
+/// Polls until `done` holds; false after `limit`.
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+fn add_person(dir: &Path, name: &str) -> String {
+    ok(
+        dir,
+        &[
+            "patient",
+            "add",
+            "--name",
+            name,
+            "--sex",
+            "M",
+            "--birth-date",
+            "2025-02-03",
+            "--nik-ibu",
+            "3273015208900003",
+            "--birth-order",
+            "2",
+            "--village",
+            "3273012001",
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn a_write_at_a_running_node_is_pushed_to_its_peer_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pu", PUSTU), ("py", PY)]);
+    // An hour between reconciliations: only a live push can move a write sooner.
+    let (pu_port, py_port) = (free_port(), free_port());
+    let pu_cfg = config_with_rounds(d, "pu", PUSTU, pu_port, &[], 3600);
+    let py_cfg = config_with_rounds(d, "py", PY, py_port, &[(pu_port, PUSTU)], 3600);
+    let (pustu, _pu_logs) = start(&pu_cfg);
+    let (posyandu, py_logs) = start(&py_cfg);
+    let mut seen = Vec::new();
+    let connected = wait_for(&py_logs, "in sync: nothing to move", &mut seen);
+
+    // The store is held by the running node, so these go through its admin socket.
+    let written = Instant::now();
+    let id = add_person(&d.join("py"), "Bayu Saputra");
+    let arrived = eventually(Duration::from_secs(20), || {
+        heads(&d.join("pu")).contains_key(&id)
+    });
+    let record_lag = written.elapsed();
+    let visit = ok(
+        &d.join("py"),
+        &[
+            "visit",
+            "add",
+            &id,
+            "--date",
+            "2026-11-20",
+            "--klaster",
+            "ibu-anak",
+            "--by",
+            "kader Sri",
+            "--weight-kg",
+            "11.2",
+        ],
+    );
+    let visit_written = Instant::now();
+    let visit_arrived = eventually(Duration::from_secs(20), || {
+        heads(&d.join("pu")).get(&id) == heads(&d.join("py")).get(&id)
+    });
+    let visit_lag = visit_written.elapsed();
+    let statuses = [terminate(posyandu), terminate(pustu)];
+
+    assert!(connected, "the nodes never connected:\n{}", seen.join("\n"));
+    assert!(arrived, "a new record was not pushed");
+    assert!(
+        visit_arrived,
+        "a new visit ({}) was not pushed",
+        visit.trim()
+    );
+    eprintln!("live push: record arrived after {record_lag:?}, visit after {visit_lag:?}");
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    let shown = show_json(&d.join("pu"), &id);
+    assert_eq!(
+        shown["patient"]["visits"].as_object().map(|v| v.len()),
+        Some(1)
+    );
+}
+
+#[test]
+fn a_node_killed_mid_transfer_resumes_without_resending_what_it_stored() {
+    const PEOPLE: usize = 1500;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pu", PUSTU), ("py", PY)]);
+    ok(
+        &d.join("py"),
+        &[
+            "gen",
+            "--seed",
+            "9",
+            "--patients",
+            &PEOPLE.to_string(),
+            "--no-activities",
+        ],
+    );
+    let expected = heads(&d.join("py"));
+    assert_eq!(expected.len(), PEOPLE);
+
+    // A 2 Mbit/s link makes the transfer take several seconds, so the kill lands inside it.
+    let (pu_port, py_port, relay_port) = (free_port(), free_port(), free_port());
+    let relay = Relay::start(
+        relay_port,
+        pu_port,
+        &["--rate-kbit", "2000", "--delay-ms", "20"],
+    );
+    let pu_cfg = config_with_rounds(d, "pu", PUSTU, pu_port, &[], 3600);
+    let py_cfg = config_with_rounds(d, "py", PY, py_port, &[(relay_port, PUSTU)], 3600);
+    let (posyandu, py_logs) = start(&py_cfg);
+    let (mut pustu, pu_logs) = start(&pu_cfg);
+    let mut pu_seen = Vec::new();
+    assert!(
+        wait_for(&pu_logs, "node running", &mut pu_seen),
+        "{}",
+        pu_seen.join("\n")
+    );
+    let started = eventually(Duration::from_secs(60), || {
+        let n = ok(&d.join("pu"), &["patient", "list", "--json"])
+            .lines()
+            .count();
+        n >= 100
+    });
+    pustu.kill_hard();
+    // Offline now: what the pustu had made durable before it died.
+    let kept = heads(&d.join("pu"));
+    let mut early = Vec::new();
+    while let Ok(line) = py_logs.try_recv() {
+        early.push(line);
+    }
+    assert!(started, "the transfer never started:\n{}", early.join("\n"));
+    assert!(
+        kept.len() < PEOPLE,
+        "the kill landed after the transfer ended ({} of {PEOPLE})",
+        kept.len()
+    );
+    for (id, digest) in &kept {
+        assert_eq!(expected.get(id), Some(digest), "{id} was stored whole");
+    }
+
+    let (pustu, _pu_logs) = start(&pu_cfg);
+    let mut seen = Vec::new();
+    // The restarted pustu resets the posyandu's old connection; it redials and resumes.
+    let moved = wait_for(&py_logs, "reconciled and moved", &mut seen);
+    let converged = eventually(Duration::from_secs(60), || heads(&d.join("pu")) == expected);
+    let statuses = [terminate(posyandu), terminate(pustu)];
+    let report = relay.stop();
+    assert!(
+        moved,
+        "no resumed sync:\n{}\nrelay: {report}",
+        seen.join("\n")
+    );
+    assert!(converged, "every record at the same heads at the pustu");
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+
+    // The first plan after the restart sends exactly what the pustu had not stored.
+    let plan = seen
+        .iter()
+        .find(|l| l.contains("reconciled and moved"))
+        .expect("plan line");
+    let sending = field(plan, "sending");
+    assert_eq!(
+        sending,
+        PEOPLE - kept.len(),
+        "re-sent only what was missing ({} were kept): {plan}",
+        kept.len()
+    );
+    assert_eq!(field(plan, "differing"), 0, "{plan}");
+}
+
+/// The number after `name=` in a log line.
+fn field(line: &str, name: &str) -> usize {
+    let at = line.find(&format!("{name}=")).expect("field in line") + name.len() + 1;
+    line[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("number")
+}
+
+#[test]
+fn peers_sending_garbage_are_cut_off_and_the_node_keeps_serving() {
+    const ROGUE: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY02";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pki = district(d, &[("pu", PUSTU), ("py", PY), ("rogue", ROGUE)]);
+    let (pu_port, py_port) = (free_port(), free_port());
+    let pu_cfg = config_with_rounds(d, "pu", PUSTU, pu_port, &[], 3600);
+    let py_cfg = config_with_rounds(d, "py", PY, py_port, &[(pu_port, PUSTU)], 3600);
+    let (pustu, pu_logs) = start(&pu_cfg);
+    let (posyandu, py_logs) = start(&py_cfg);
+    let mut seen = Vec::new();
+    let connected = wait_for(&py_logs, "in sync: nothing to move", &mut seen);
+
+    // A certified peer that speaks nonsense: an oversized length prefix, then (on a new
+    // connection) a well-sized frame that is not a message.
+    let oversized = [0xff_u8; 16].to_vec();
+    let mut malformed = 8_u32.to_be_bytes().to_vec();
+    malformed.extend_from_slice(&[1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let cut_off: Vec<bool> = [oversized, malformed]
+        .into_iter()
+        .map(|bytes| runtime.block_on(send_garbage(&pki, pu_port, bytes)))
+        .collect();
+
+    // The honest posyandu's session is still served: a new record is pushed through it.
+    let id = add_person(&d.join("py"), "Dewi Anggraini");
+    let arrived = eventually(Duration::from_secs(20), || {
+        heads(&d.join("pu")).contains_key(&id)
+    });
+    let mut pu_seen = Vec::new();
+    let logged = wait_for(&pu_logs, "exceeds the limit", &mut pu_seen);
+    let statuses = [terminate(posyandu), terminate(pustu)];
+    assert!(connected, "{}", seen.join("\n"));
+    assert_eq!(
+        cut_off,
+        [true, true],
+        "each rogue connection was closed by the node"
+    );
+    assert!(logged, "the pustu logged why:\n{}", pu_seen.join("\n"));
+    assert!(arrived, "the honest peer was not served after the rogues");
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    assert_eq!(
+        heads(&d.join("pu")).len(),
+        1,
+        "nothing of the rogues was stored"
+    );
+}
+
+/// Connects to the pustu as the rogue posyandu, sends `bytes` on a stream, and reports
+/// whether the pustu closed the connection within ten seconds.
+async fn send_garbage(pki: &Path, port: u16, bytes: Vec<u8>) -> bool {
+    let identity =
+        simpul_net::NodeIdentity::load(&pki.join("rogue/node.crt"), &pki.join("rogue/node.key"))
+            .expect("rogue identity");
+    let ca = std::fs::read_to_string(pki.join("ca.crt")).expect("ca");
+    let local = "127.0.0.1:0".parse().expect("addr");
+    let endpoint = simpul_net::endpoint(local, &identity, &ca, &simpul_net::LinkTuning::default())
+        .expect("endpoint");
+    let pustu = simpul_model::FacilityPath::parse(PUSTU).expect("path");
+    let addr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let conn = simpul_net::connect(&endpoint, addr, &pustu)
+        .await
+        .expect("a certified peer connects");
+    let (mut send, mut recv) = conn.connection.open_bi().await.expect("stream");
+    send.write_all(&bytes).await.expect("send");
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut buf = [0u8; 4096];
+        // The node's Hello and Bye may arrive first; then the stream or connection ends.
+        while let Ok(Some(_)) = recv.read(&mut buf).await {}
+        conn.connection.closed().await
+    })
+    .await;
+    endpoint.close(0u32.into(), b"done");
+    closed.is_ok()
+}
+
+#[test]
+fn the_admin_socket_is_for_the_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pu", PUSTU)]);
+    let pu_cfg = config_with_rounds(d, "pu", PUSTU, free_port(), &[], 3600);
+    let (pustu, logs) = start(&pu_cfg);
+    let mut seen = Vec::new();
+    let running = wait_for(&logs, "node running", &mut seen);
+    let socket = d.join("pu").join("admin.sock");
+    let mode = std::fs::metadata(&socket).map(|m| m.permissions().mode() & 0o777);
+    let dir_mode = std::fs::metadata(d.join("pu")).map(|m| m.permissions().mode() & 0o777);
+    let status = terminate(pustu);
+    assert!(running, "{}", seen.join("\n"));
+    assert_eq!(mode.ok(), Some(0o600), "socket mode");
+    assert_eq!(dir_mode.ok(), Some(0o700), "data directory mode");
+    assert!(status.success());
+    assert!(!socket.exists(), "the socket is removed on a clean stop");
+}

@@ -1,0 +1,163 @@
+//! Carrying out admin requests against a store: the same code whether the CLI opened the
+//! store itself (node stopped) or a running node received the request on its socket.
+
+use simpul_model::automerge::Automerge;
+use simpul_model::{Date, Record, RecordBody, RecordError};
+use simpul_store::{ReadError, Store, WriteError, WriteOutcome};
+
+use super::protocol::{Failure, FailureKind, NodeSummary, Reply, Request, StoredRecord, Written};
+
+/// The largest document an import accepts. A patient with decades of visits is tens of
+/// kilobytes; anything near this is not a record.
+pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
+
+/// Carries out `request`. A write also returns what it stored, for live pushes.
+pub fn execute(
+    store: &Store,
+    request: Request,
+    today: Date,
+    now_ms: u64,
+) -> Result<(Reply, Option<WriteOutcome>), Failure> {
+    let written = |out: WriteOutcome| {
+        let reply = Reply::Written(Written {
+            id: out.id,
+            created: out.created,
+            changed: out.changed,
+        });
+        Ok((reply, Some(out)))
+    };
+    match request {
+        Request::Insert { record } => written(
+            store
+                .insert_record(record, today, now_ms)
+                .map_err(write_failure)?,
+        ),
+        Request::AddVisit {
+            id,
+            visit_id,
+            visit,
+        } => written(
+            store
+                .update_record(id, today, now_ms, move |r| {
+                    let p = patient(r)?;
+                    if p.visits.contains_key(&visit_id.to_string()) {
+                        return Err(shape(format!("visit {visit_id} already exists")));
+                    }
+                    p.visits.insert(visit_id.to_string(), visit);
+                    Ok(())
+                })
+                .map_err(write_failure)?,
+        ),
+        Request::MarkError { id, visit_id, mark } => written(
+            store
+                .update_record(id, today, now_ms, move |r| {
+                    let v = patient(r)?
+                        .visits
+                        .get_mut(&visit_id.to_string())
+                        .ok_or_else(|| shape(format!("no visit {visit_id}")))?;
+                    if v.entered_in_error.is_none() {
+                        v.entered_in_error = Some(mark);
+                    }
+                    Ok(())
+                })
+                .map_err(write_failure)?,
+        ),
+        Request::Import { document } => {
+            let bytes = hex::decode(&document)
+                .map_err(|e| Failure::new(FailureKind::BadRequest, format!("document: {e}")))?;
+            if bytes.len() > MAX_DOCUMENT_BYTES {
+                return Err(Failure::new(
+                    FailureKind::Rejected,
+                    format!(
+                        "document of {} bytes is larger than {MAX_DOCUMENT_BYTES}: not a record",
+                        bytes.len()
+                    ),
+                ));
+            }
+            let doc = Automerge::load(&bytes).map_err(|e| {
+                Failure::new(
+                    FailureKind::Rejected,
+                    format!("not an Automerge document: {e}"),
+                )
+            })?;
+            written(
+                store
+                    .merge_document(doc, today, now_ms)
+                    .map_err(write_failure)?,
+            )
+        }
+        Request::Get { id } => {
+            let (meta, record) = store
+                .record(id)
+                .map_err(read_failure)?
+                .ok_or_else(|| not_found(id))?;
+            Ok((Reply::Record(Box::new(StoredRecord { meta, record })), None))
+        }
+        Request::Export { id } => {
+            let (_, doc) = store
+                .load(id)
+                .map_err(read_failure)?
+                .ok_or_else(|| not_found(id))?;
+            let document = hex::encode(doc.save());
+            Ok((Reply::Document { document }, None))
+        }
+        Request::Node => {
+            let node = store.node();
+            let summary = NodeSummary {
+                path: node.path.clone(),
+                actor: node.actor.to_string(),
+            };
+            Ok((Reply::Node(summary), None))
+        }
+        Request::List => {
+            let rows = store.list().map_err(read_failure)?;
+            Ok((Reply::List { rows }, None))
+        }
+    }
+}
+
+fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, WriteError> {
+    match &mut r.body {
+        RecordBody::Patient(p) => Ok(p),
+        RecordBody::Activity(_) => Err(shape(
+            "visits belong to patient records, this is an activity".into(),
+        )),
+    }
+}
+
+fn shape(message: String) -> WriteError {
+    WriteError::Rejected(RecordError::Shape(message))
+}
+
+fn not_found(id: simpul_model::RecordId) -> Failure {
+    Failure::new(FailureKind::NotFound, format!("no record {id}"))
+}
+
+/// The failure for a store write error, keeping its kind.
+pub fn write_failure(e: WriteError) -> Failure {
+    let kind = match &e {
+        WriteError::Rejected(_)
+        | WriteError::OutOfScope { .. }
+        | WriteError::WrongId { .. }
+        | WriteError::AlreadyExists(_) => FailureKind::Rejected,
+        WriteError::NotFound(_) => FailureKind::NotFound,
+        _ => FailureKind::Failed,
+    };
+    Failure::new(kind, chain(&e))
+}
+
+fn read_failure(e: ReadError) -> Failure {
+    Failure::new(FailureKind::Failed, chain(&e))
+}
+
+/// An error and its causes on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}

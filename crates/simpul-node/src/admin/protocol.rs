@@ -1,0 +1,154 @@
+//! What the CLI and a running node say to each other over the admin socket: one JSON
+//! object per line each way, a [`Request`] answered by exactly one [`Answer`].
+
+use serde::{Deserialize, Serialize};
+use simpul_model::{ErrorMark, FacilityPath, Record, RecordId, Visit, VisitId};
+use simpul_store::RecordMeta;
+
+/// The largest request line a node reads (an imported document, hex encoded, is the
+/// largest thing a request carries).
+pub const MAX_LINE_BYTES: usize = 40 << 20;
+
+/// One command for the node.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    /// Store a new record written at this node.
+    Insert {
+        /// The record.
+        record: Record,
+    },
+    /// Add a visit to a patient.
+    AddVisit {
+        /// The patient.
+        id: RecordId,
+        /// The new visit's id.
+        visit_id: VisitId,
+        /// The visit.
+        visit: Visit,
+    },
+    /// Mark a visit as entered in error (kept, no longer counted). Marking twice keeps
+    /// the first mark.
+    MarkError {
+        /// The patient.
+        id: RecordId,
+        /// The visit.
+        visit_id: VisitId,
+        /// Why, by whom, when.
+        mark: ErrorMark,
+    },
+    /// Merge a whole Automerge document from outside (an import).
+    Import {
+        /// The document, hex encoded.
+        document: String,
+    },
+    /// Read one record.
+    Get {
+        /// The record.
+        id: RecordId,
+    },
+    /// Read one record as its Automerge document.
+    Export {
+        /// The record.
+        id: RecordId,
+    },
+    /// List every record's metadata.
+    List,
+    /// Who the node is.
+    Node,
+}
+
+/// The node's answer to one request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Answer {
+    /// The request succeeded.
+    Ok(Reply),
+    /// It failed; nothing was stored.
+    Err(Failure),
+}
+
+/// What a successful request returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reply {
+    /// A write was stored durably.
+    Written(Written),
+    /// A record.
+    Record(Box<StoredRecord>),
+    /// A record's Automerge document.
+    Document {
+        /// The saved document, hex encoded.
+        document: String,
+    },
+    /// Who the node is.
+    Node(NodeSummary),
+    /// Every record's metadata.
+    List {
+        /// One row per record.
+        rows: Vec<(RecordId, RecordMeta)>,
+    },
+}
+
+/// A record as the node stores it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredRecord {
+    /// Its metadata.
+    pub meta: RecordMeta,
+    /// Its content.
+    pub record: Record,
+}
+
+/// Who a node is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeSummary {
+    /// Its facility.
+    pub path: FacilityPath,
+    /// Its Automerge actor id (`<path>#<instance>`).
+    pub actor: String,
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Written {
+    /// The record written.
+    pub id: RecordId,
+    /// True when the record was new to the node.
+    pub created: bool,
+    /// False when the node already had everything the write carried.
+    pub changed: bool,
+}
+
+/// Why a request failed.
+#[derive(Debug, Clone, Serialize, Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// What kind of failure, for exit codes.
+    pub kind: FailureKind,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+/// The kinds of failure a caller can act on differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The data was refused (invalid, out of scope, would rewrite history).
+    Rejected,
+    /// No such record.
+    NotFound,
+    /// The request itself was malformed.
+    BadRequest,
+    /// Anything else.
+    Failed,
+}
+
+impl Failure {
+    /// A failure of `kind` saying `message`.
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+}

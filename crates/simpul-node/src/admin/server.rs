@@ -1,0 +1,156 @@
+//! The node's side of the admin socket.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use simpul_model::automerge::ChangeHash;
+use simpul_model::{RecordId, Scope};
+use simpul_store::{Store, WriteOutcome};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::broadcast;
+
+use super::ops::execute;
+use super::protocol::{Answer, Failure, FailureKind, MAX_LINE_BYTES, Request};
+use super::socket_path;
+use crate::clock::{now_ms, today};
+
+/// A write made at this node, for the sessions to push to their peers.
+#[derive(Debug, Clone)]
+pub struct LocalChange {
+    /// The record.
+    pub id: RecordId,
+    /// Its scope after the write.
+    pub scope: Scope,
+    /// The whole document when `created`, else the new changes.
+    pub bytes: Arc<[u8]>,
+    /// The document's heads after the write.
+    pub heads: Vec<ChangeHash>,
+    /// True when the record is new.
+    pub created: bool,
+}
+
+impl LocalChange {
+    /// The change a write made, if it made one.
+    pub fn of(out: WriteOutcome) -> Option<Self> {
+        out.changed.then(|| Self {
+            id: out.id,
+            scope: out.meta.scope,
+            bytes: out.delta.into(),
+            heads: out.heads,
+            created: out.created,
+        })
+    }
+}
+
+/// Binds the admin socket in `data_dir`, readable and writable by the owner alone. A
+/// socket left behind by a node that died is replaced; one a live node answers on is not.
+pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
+    let path = socket_path(data_dir);
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AddrInUse,
+                format!("another node is answering on {}", path.display()),
+            ));
+        }
+        std::fs::remove_file(&path)?;
+    }
+    // The data directory is the first fence (owner-only, set when the store is created);
+    // the socket's own mode is the second.
+    let listener = UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Serves admin connections until the listener fails. Every stored write is announced on
+/// `changes`.
+pub async fn serve(listener: UnixListener, store: Store, changes: broadcast::Sender<LocalChange>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let (store, changes) = (store.clone(), changes.clone());
+                tokio::spawn(async move {
+                    if let Err(e) = connection(stream, store, changes).await {
+                        tracing::debug!(error = %e, "admin connection ended");
+                    }
+                });
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "admin socket failed; no more admin connections");
+                return;
+            }
+        }
+    }
+}
+
+async fn connection(
+    stream: UnixStream,
+    store: Store,
+    changes: broadcast::Sender<LocalChange>,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = (&mut reader)
+            .take(MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut line)
+            .await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let answer = if line.last() != Some(&b'\n') && n > MAX_LINE_BYTES {
+            let failure = Failure::new(
+                FailureKind::BadRequest,
+                format!("request longer than {MAX_LINE_BYTES} bytes"),
+            );
+            write_answer(&mut write, &Answer::Err(failure)).await?;
+            return Ok(());
+        } else {
+            match serde_json::from_slice::<Request>(&line) {
+                Ok(request) => answer(&store, &changes, request).await,
+                Err(e) => Answer::Err(Failure::new(
+                    FailureKind::BadRequest,
+                    format!("not a request: {e}"),
+                )),
+            }
+        };
+        write_answer(&mut write, &answer).await?;
+    }
+}
+
+async fn answer(
+    store: &Store,
+    changes: &broadcast::Sender<LocalChange>,
+    request: Request,
+) -> Answer {
+    let store = store.clone();
+    let result =
+        tokio::task::spawn_blocking(move || execute(&store, request, today(), now_ms())).await;
+    match result {
+        Ok(Ok((reply, outcome))) => {
+            if let Some(change) = outcome.and_then(LocalChange::of) {
+                // No session listening is fine: reconciliation carries it later.
+                let _ = changes.send(change);
+            }
+            Answer::Ok(reply)
+        }
+        Ok(Err(failure)) => Answer::Err(failure),
+        Err(e) => Answer::Err(Failure::new(
+            FailureKind::Failed,
+            format!("request task failed: {e}"),
+        )),
+    }
+}
+
+async fn write_answer(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    answer: &Answer,
+) -> std::io::Result<()> {
+    let mut bytes = serde_json::to_vec(answer).map_err(std::io::Error::other)?;
+    bytes.push(b'\n');
+    write.write_all(&bytes).await
+}
