@@ -2,13 +2,16 @@
 # A demo district on this machine: a district office, a puskesmas, a pustu and two
 # posyandu, each a real `simpul run` process with its own certificate and store, syncing
 # over QUIC on loopback (configs in node-config/). People are registered at both posyandu
-# and reach the district; then, with the nodes apart, a child gets a visit at her posyandu
-# and another at the pustu; once they reconnect, both visits are everywhere.
+# and reach the district; a patient registered at the running puskesmas is pushed on at
+# once; then the link between posyandu 2 and the pustu is cut (posyandu 2 reaches the
+# pustu through simpul-relay), a child gets a visit on each side, and once the link is
+# back both visits are everywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== building simpul (release)"
 cargo build --release --quiet -p simpul-cli
 simpul=$PWD/target/release/simpul
+relay=$PWD/target/release/simpul-relay
 work=$(mktemp -d)
 pids=()
 stop_nodes() {
@@ -36,14 +39,16 @@ for n in "${nodes[@]}"; do
   $simpul --data-dir "data/$n" init --path "${path[$n]}" 2>/dev/null
 done
 
-echo "== the posyandu register their people (80 + 70, generated) and the puskesmas one patient"
+echo "== the posyandu register their people (80 + 70, generated)"
 $simpul --data-dir data/posyandu1 gen --seed 1 --patients 80
 $simpul --data-dir data/posyandu2 gen --seed 2 --patients 70
-$simpul --data-dir data/puskesmas patient add --nik 3273011505800001 --name "Budi Santoso" --sex M \
-  --birth-date 1980-05-15 --village 32.73.01.2001 >/dev/null
+# Posyandu 2 reaches its pustu through a relay that drops everything while link-down exists.
+sed -i 's/127.0.0.1:7402/127.0.0.1:7412/' posyandu2.toml
 
 start_nodes() {
   mkdir -p logs
+  "$relay" --listen 127.0.0.1:7412 --to 127.0.0.1:7402 --down-file link-down 2>logs/relay.log &
+  pids+=($!)
   for n in "${nodes[@]}"; do
     $simpul run --config "$n.toml" 2>>"logs/$n.log" &
     pids+=($!)
@@ -70,29 +75,41 @@ wait_converged() {
 }
 
 count() { $simpul --data-dir "data/$1" patient list | tail -n 1; }
+# How many of the two visits recorded while apart (dated 20 and 21 November) a node holds.
+visits() { $simpul --data-dir "data/$1" patient show "$child" | grep -c "2026-11-2[01]" || true; }
 
 echo "== starting the five nodes (logs in logs/)"
 start_nodes
 wait_converged
-stop_nodes
 echo "   district:  $(count district)    (everyone)"
 echo "   puskesmas: $(count puskesmas)"
-echo "   pustu:     $(count pustu)    (both posyandu, not the puskesmas' own patient)"
+echo "   pustu:     $(count pustu)    (both posyandu)"
 echo "   posyandu1: $(count posyandu1)     (its own people only)"
 echo "   posyandu2: $(count posyandu2)"
 
-child=$($simpul --data-dir data/posyandu2 patient list --json | head -n 1 | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
-echo "== apart: posyandu 2 weighs child $child, and the pustu records a home visit for her"
+echo "== the running puskesmas registers a patient; it is pushed to the district at once"
+budi=$($simpul --data-dir data/puskesmas patient add --nik 3273011505800001 --name "Budi Santoso" \
+  --sex M --birth-date 1980-05-15 --village 32.73.01.2001)
+for _ in $(seq 1 50); do
+  $simpul --data-dir data/district patient show "$budi" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+$simpul --data-dir data/district patient show "$budi" | head -n 1 | sed 's/^/   district: /'
+
+child=$($simpul --data-dir data/posyandu2 patient list --json | grep -m1 '"birth_date":"202[2-6]' | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+echo "== cutting the link posyandu 2 <-> pustu; each side records a visit for child $child"
+touch link-down
 $simpul --data-dir data/posyandu2 visit add "$child" --date 2026-11-20 --weight-kg 11.2 --by kader-03 \
-  --klaster ibu-anak --setting posyandu >/dev/null || \
-  $simpul --data-dir data/posyandu2 visit add "$child" --date 2026-11-20 --bp 120/80 --by kader-03 >/dev/null
+  --klaster ibu-anak --setting posyandu >/dev/null
 $simpul --data-dir data/pustu visit add "$child" --date 2026-11-21 --bp 118/76 --by bidan-01 \
   --setting home-visit --note "follow-up" >/dev/null
+sleep 8
+echo "   apart: posyandu 2 holds $(visits posyandu2) of the 2 new visits, the district $(visits district)"
 
-echo "== together again"
-start_nodes
+echo "== healing the link"
+rm link-down
 wait_converged
-stop_nodes
-echo "   the child at the district now has both visits:"
+echo "   together again: posyandu 2 holds $(visits posyandu2) of 2, the district $(visits district) of 2:"
 $simpul --data-dir data/district patient show "$child" | grep -E "2026-11-2[01]" | sed 's/^/   /'
+stop_nodes
 echo "== done: five nodes, real QUIC with mutual TLS, stopped cleanly"

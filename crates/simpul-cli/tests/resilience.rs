@@ -319,3 +319,73 @@ fn the_admin_socket_is_for_the_owner_only() {
     assert!(status.success());
     assert!(!socket.exists(), "the socket is removed on a clean stop");
 }
+
+#[test]
+fn writes_on_both_sides_of_a_cut_link_meet_when_it_heals() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pu", PUSTU), ("py", PY)]);
+    let (pu_port, py_port, relay_port) = (free_port(), free_port(), free_port());
+    let down = d.join("link-down");
+    let relay = Relay::start(
+        relay_port,
+        pu_port,
+        &["--down-file", down.to_str().expect("utf-8")],
+    );
+    let pu_cfg = config(d, "pu", PUSTU, pu_port, &[]);
+    let py_cfg = config(d, "py", PY, py_port, &[(relay_port, PUSTU)]);
+    let (pustu, _pu_logs) = start(&pu_cfg);
+    let (posyandu, py_logs) = start(&py_cfg);
+    let mut seen = Vec::new();
+    let connected = wait_for(&py_logs, "in sync: nothing to move", &mut seen);
+    let child = add_person(&d.join("py"), "Rina Wulandari");
+    let shared = eventually(Duration::from_secs(20), || {
+        heads(&d.join("pu")).contains_key(&child)
+    });
+
+    std::fs::write(&down, b"").expect("cut the link");
+    let visit = |node: &str, date: &str| {
+        ok(
+            &d.join(node),
+            &[
+                "visit",
+                "add",
+                &child,
+                "--date",
+                date,
+                "--klaster",
+                "ibu-anak",
+                "--by",
+                node,
+                "--weight-kg",
+                "9.5",
+            ],
+        )
+    };
+    visit("py", "2026-11-20");
+    visit("pu", "2026-11-21");
+    std::thread::sleep(Duration::from_secs(3));
+    let visits = |node: &str| {
+        show_json(&d.join(node), &child)["patient"]["visits"]
+            .as_object()
+            .map_or(0, |v| v.len())
+    };
+    let apart = (visits("py"), visits("pu"));
+    std::fs::remove_file(&down).expect("heal the link");
+    let healed = eventually(Duration::from_secs(60), || {
+        visits("py") == 2 && visits("pu") == 2 && heads(&d.join("py")) == heads(&d.join("pu"))
+    });
+    let statuses = [terminate(posyandu), terminate(pustu)];
+    let report = relay.stop();
+    assert!(connected && shared, "{}", seen.join("\n"));
+    assert_eq!(
+        apart,
+        (1, 1),
+        "while cut, each side holds only its own visit"
+    );
+    assert!(
+        healed,
+        "both visits on both sides after the heal; relay: {report}"
+    );
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+}

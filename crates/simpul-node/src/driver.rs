@@ -84,7 +84,7 @@ pub async fn run_session(
             read = recv.read(&mut buf) => match read {
                 Ok(Some(n)) => session.handle_bytes(&buf[..n]),
                 Ok(None) => return end("peer finished the stream".into(), false, session.stats().clone()),
-                Err(e) => return end(format!("stream: {e}"), true, session.stats().clone()),
+                Err(e) => return stream_failed(&e, session.stats().clone()),
             },
             _ = ticker.tick() => session.start_round(),
             change = next_change(&mut writes) => match change {
@@ -112,6 +112,45 @@ async fn next_change(
     }
 }
 
+/// How a failed read or write ends the session: a peer that closed the connection on
+/// purpose (code 0: it stopped or finished) is a clean end, anything else an error.
+fn stream_failed(e: &(impl std::fmt::Display + StreamError), stats: SessionStats) -> SessionEnd {
+    if let Some(quinn::ConnectionError::ApplicationClosed(close)) = e.connection_error()
+        && close.error_code == quinn::VarInt::from_u32(0)
+    {
+        let reason = String::from_utf8_lossy(&close.reason);
+        return end(
+            format!("peer closed the connection: {reason}"),
+            false,
+            stats,
+        );
+    }
+    end(format!("stream: {e}"), true, stats)
+}
+
+/// Stream errors that may carry the connection's end.
+trait StreamError {
+    fn connection_error(&self) -> Option<&quinn::ConnectionError>;
+}
+
+impl StreamError for quinn::ReadError {
+    fn connection_error(&self) -> Option<&quinn::ConnectionError> {
+        match self {
+            quinn::ReadError::ConnectionLost(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+impl StreamError for quinn::WriteError {
+    fn connection_error(&self) -> Option<&quinn::ConnectionError> {
+        match self {
+            quinn::WriteError::ConnectionLost(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
 fn end(reason: String, error: bool, stats: SessionStats) -> SessionEnd {
     SessionEnd {
         reason,
@@ -131,7 +170,7 @@ async fn carry_out(
         match effect {
             Effect::Transmit(frame) => {
                 if let Err(e) = send.write_all(&frame).await {
-                    return Some(end(format!("stream: {e}"), true, session.stats().clone()));
+                    return Some(stream_failed(&e, session.stats().clone()));
                 }
             }
             Effect::ReadItems => {
