@@ -50,6 +50,37 @@ pub(crate) enum Command {
     /// The district certificate authority: create it, issue node certificates.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// The node, its store, and every peer: connected or not, last sync, what is still
+    /// to send and receive, last error.
+    Status {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Refresh every N seconds until interrupted.
+        #[arg(long, value_name = "SECONDS")]
+        watch: Option<u64>,
+    },
+    /// The peers alone, one row each (a running node only).
+    Peers {
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reconcile now with the peers this node dials, showing progress until done.
+    Sync {
+        /// Only this peer (facility path).
+        #[arg(long)]
+        peer: Option<String>,
+        /// Give up after this many seconds (exit 1).
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+    },
+    /// Recent sync sessions: when, with whom, what moved, how long, how they ended.
+    Log {
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

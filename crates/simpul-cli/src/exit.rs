@@ -15,6 +15,8 @@ pub(crate) const REJECTED: u8 = 3;
 pub(crate) const NOT_FOUND: u8 = 4;
 /// The store could not be used: missing, held by a running node, or too new.
 pub(crate) const STORE_UNAVAILABLE: u8 = 5;
+/// The command needs a running node and none runs on the data directory.
+pub(crate) const NOT_RUNNING: u8 = 6;
 
 /// The text for `--help`.
 pub(crate) const HELP: &str = "\
@@ -25,7 +27,8 @@ Exit status:
   3  the data was rejected: an invalid value, a record outside this node's scope,
      or a change that would rewrite clinical history; nothing was stored
   4  no such record
-  5  the store is unavailable: not created, in use by a running node, or too new";
+  5  the store is unavailable: not created, in use by a running node, or too new
+  6  the command needs a running node (peers, sync, log) and none is running";
 
 /// A failure that carries its own exit code.
 #[derive(Debug)]
@@ -60,6 +63,7 @@ pub(crate) fn code_for(err: &anyhow::Error) -> u8 {
             return match f.kind {
                 FailureKind::Rejected => REJECTED,
                 FailureKind::NotFound => NOT_FOUND,
+                FailureKind::NotRunning => NOT_RUNNING,
                 FailureKind::BadRequest | FailureKind::Failed => FAILURE,
             };
         }

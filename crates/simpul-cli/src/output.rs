@@ -121,3 +121,40 @@ fn describe(v: &Visit) -> String {
     }
     parts.join(", ")
 }
+
+/// A Unix-ms time as "2026-11-23 17:40:03 UTC".
+pub(crate) fn when(ms: u64) -> String {
+    let format =
+        time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second] UTC");
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&format).ok())
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+/// A span of milliseconds for people: "850 ms", "42 s", "7 min", "3 h 5 min", "2 days".
+pub(crate) fn span(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        _ if ms < 1000 => format!("{ms} ms"),
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86_400 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} days", s / 86_400),
+    }
+}
+
+/// How long before `now` a time was: "12 s ago".
+pub(crate) fn ago(now_ms: u64, then_ms: u64) -> String {
+    format!("{} ago", span(now_ms.saturating_sub(then_ms)))
+}
+
+/// Bytes for people: "812 B", "4.2 KB", "3.1 MB".
+pub(crate) fn bytes(n: u64) -> String {
+    match n {
+        0..1000 => format!("{n} B"),
+        1000..1_000_000 => format!("{:.1} KB", n as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
+        _ => format!("{:.2} GB", n as f64 / 1e9),
+    }
+}

@@ -80,6 +80,27 @@ pub enum NetError {
     },
 }
 
+impl NetError {
+    /// True when the failure is a refusal that retrying will not cure: a certificate
+    /// either side rejected, or a peer that is not the facility expected. False for
+    /// timeouts and unreachable peers.
+    pub fn is_refusal(&self) -> bool {
+        // TLS alerts travel as QUIC CRYPTO_ERROR codes 0x100-0x1ff.
+        let crypto = |code: quinn::TransportErrorCode| (0x100..0x200).contains(&u64::from(code));
+        match self {
+            NetError::WrongPeer { .. } | NetError::Identity(_) | NetError::Tls(_) => true,
+            NetError::Connection(quinn::ConnectionError::TransportError(e)) => crypto(e.code),
+            NetError::Connection(quinn::ConnectionError::ConnectionClosed(c)) => {
+                crypto(c.error_code)
+            }
+            NetError::Connection(quinn::ConnectionError::ApplicationClosed(c)) => {
+                c.error_code == VarInt::from_u32(CLOSE_WRONG_PEER)
+            }
+            _ => false,
+        }
+    }
+}
+
 /// An established, mutually authenticated connection and who is on the other end.
 #[derive(Debug, Clone)]
 pub struct PeerConnection {

@@ -12,9 +12,12 @@ use tokio::sync::{broadcast, watch};
 use tracing::Instrument;
 
 use crate::admin;
+use crate::admin::ops::chain;
+use crate::admin::server::NodeHandle;
+use crate::board::Board;
 use crate::clock::{now_ms, today};
 use crate::config::NodeConfig;
-use crate::driver::{SessionOptions, run_session};
+use crate::driver::{NodeLinks, SessionOptions, run_session};
 
 /// Why the daemon could not start.
 #[derive(Debug, thiserror::Error)]
@@ -107,54 +110,73 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
     let endpoint = endpoint(cfg.listen, &identity, &ca_pem, &LinkTuning::default())?;
     let admin = admin::server::bind(&cfg.data_dir)
         .map_err(|e| DaemonError::Admin(admin::socket_path(&cfg.data_dir), e))?;
-    let (changes, _) = broadcast::channel(LOCAL_CHANGE_BACKLOG);
+    let node = NodeHandle {
+        store: store.clone(),
+        changes: broadcast::channel(LOCAL_CHANGE_BACKLOG).0,
+        board: Board::new(
+            cfg.path.clone(),
+            cfg.peers
+                .iter()
+                .map(|(addr, path)| (path.clone(), addr.to_string())),
+        ),
+        rounds: broadcast::channel(16).0,
+        started_ms: now_ms(),
+    };
+    let links = |node: &NodeHandle| NodeLinks {
+        writes: node.changes.subscribe(),
+        rounds: node.rounds.subscribe(),
+        board: node.board.clone(),
+    };
     tracing::info!(node = %cfg.path, listen = %endpoint.local_addr().map_or(cfg.listen, |a| a), peers = cfg.peers.len(), "node running");
 
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(admin::server::serve(admin, store.clone(), changes.clone()));
+    tasks.spawn(admin::server::serve(admin, node.clone()));
     tasks.spawn({
-        let (endpoint, store, cfg, stop) = (endpoint.clone(), store.clone(), cfg.clone(), stop.clone());
-        let changes = changes.clone();
+        let (endpoint, node, cfg, stop) = (endpoint.clone(), node.clone(), cfg.clone(), stop.clone());
         async move {
             while let Some(incoming) = accept(&endpoint).await {
                 match incoming {
                     Ok(conn) => {
                         let span = tracing::info_span!("session", peer = %conn.peer, role = "responder");
-                        let (store, options, stop) = (store.clone(), options(&cfg), stop.clone());
-                        let local = changes.subscribe();
+                        let (store, options, stop) = (node.store.clone(), options(&cfg), stop.clone());
+                        let links = links(&node);
                         tokio::spawn(
                             async move {
-                                let end = run_session(store, conn, Role::Responder, options, local, stop).await;
+                                let end = run_session(store, conn, Role::Responder, options, links, stop).await;
                                 tracing::info!(reason = %end.reason, error = end.error, received = end.stats.records_received, "session ended");
                             }
                             .instrument(span),
                         );
                     }
-                    Err(e) => tracing::warn!(error = %e, "refused an incoming connection"),
+                    Err(e) => tracing::warn!(error = %chain(&e), "refused an incoming connection"),
                 }
             }
         }
     });
     for (addr, peer) in cfg.peers.clone() {
-        let (endpoint, store, cfg, mut stop) =
-            (endpoint.clone(), store.clone(), cfg.clone(), stop.clone());
-        let changes = changes.clone();
+        let (endpoint, node, cfg, mut stop) =
+            (endpoint.clone(), node.clone(), cfg.clone(), stop.clone());
         let span = tracing::info_span!("peer", peer = %peer, %addr);
         tasks.spawn(
             async move {
                 let mut delay = cfg.backoff.0;
                 while !*stop.borrow() {
+                    node.board.dialling(&peer);
+                    let jitter = rand::rng().random_range(0.5..1.5);
                     match connect(&endpoint, addr, &peer).await {
                         Ok(conn) => {
                             delay = cfg.backoff.0;
-                            let local = changes.subscribe();
-                            let end = run_session(store.clone(), conn, Role::Initiator, options(&cfg), local, stop.clone()).await;
+                            let end = run_session(node.store.clone(), conn, Role::Initiator, options(&cfg), links(&node), stop.clone()).await;
                             tracing::info!(reason = %end.reason, error = end.error, sent = end.stats.records_sent,
                                 received = end.stats.records_received, plan = ?end.stats.last_plan, "session ended");
                         }
-                        Err(e) => tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "dial failed"),
+                        Err(e) => {
+                            let why = chain(&e);
+                            tracing::warn!(error = %why, retry_in_ms = delay.as_millis() as u64, "dial failed");
+                            let next = now_ms() + delay.mul_f64(jitter).as_millis() as u64;
+                            node.board.dial_failed(&peer, why, e.is_refusal(), now_ms(), next);
+                        }
                     }
-                    let jitter = rand::rng().random_range(0.5..1.5);
                     tokio::select! {
                         _ = tokio::time::sleep(delay.mul_f64(jitter)) => {}
                         _ = stop.changed() => {}

@@ -5,13 +5,15 @@
 use std::time::Duration;
 
 use quinn::SendStream;
-use simpul_model::{Date, Incoming};
+use simpul_model::{Date, FacilityPath, Incoming};
 use simpul_net::PeerConnection;
 use simpul_store::{Offered, Store};
 use simpul_sync::{Effect, Item, Role, Session, SessionConfig, SessionStats, StoreOutcome};
 use tokio::sync::{broadcast, watch};
 
 use crate::admin::LocalChange;
+use crate::board::Board;
+use crate::clock::now_ms;
 
 /// How a session runs.
 #[derive(Debug, Clone)]
@@ -37,15 +39,41 @@ pub struct SessionEnd {
     pub stats: SessionStats,
 }
 
+/// How a session is tied to the rest of the node.
+#[derive(Debug)]
+pub struct NodeLinks {
+    /// Writes made at this node, to push to the peer at once.
+    pub writes: broadcast::Receiver<LocalChange>,
+    /// Requests to reconcile now, with one peer or with all (`None`).
+    pub rounds: broadcast::Receiver<Option<FacilityPath>>,
+    /// Where the session reports its progress.
+    pub board: Board,
+}
+
 /// Runs a session with `conn.peer` until it closes, the connection drops, or `stop`
-/// becomes true. The dialler (`Role::Initiator`) opens the stream and reconciles. Writes
-/// made at this node arrive on `writes` and are pushed to the peer at once.
+/// becomes true, reporting to the board as it goes. The dialler (`Role::Initiator`)
+/// opens the stream and reconciles.
 pub async fn run_session(
     store: Store,
     conn: PeerConnection,
     role: Role,
     options: SessionOptions,
-    writes: broadcast::Receiver<LocalChange>,
+    links: NodeLinks,
+    stop: watch::Receiver<bool>,
+) -> SessionEnd {
+    let (peer, board) = (conn.peer.clone(), links.board.clone());
+    board.session_started(&peer, role, now_ms());
+    let end = drive(store, conn, role, options, links, stop).await;
+    board.session_ended(&peer, role, &end.stats, &end.reason, end.error, now_ms());
+    end
+}
+
+async fn drive(
+    store: Store,
+    conn: PeerConnection,
+    role: Role,
+    options: SessionOptions,
+    links: NodeLinks,
     mut stop: watch::Receiver<bool>,
 ) -> SessionEnd {
     let local = store.node().path.clone();
@@ -62,12 +90,29 @@ pub async fn run_session(
     ticker.tick().await;
     let mut buf = vec![0u8; 64 * 1024];
     let mut rounds_logged = 0;
-    let mut writes = Some(writes);
+    let NodeLinks {
+        writes,
+        rounds,
+        board,
+    } = links;
+    let (mut writes, mut rounds) = (Some(writes), Some(rounds));
     loop {
-        if let Some(ended) = carry_out(&mut session, &store, &options, &mut send).await {
+        if let Some(ended) = carry_out(&mut session, &store, &options, &board, &mut send).await {
             conn.connection.close(0u32.into(), b"session over");
             return ended;
         }
+        let acked = session.drain_acknowledged();
+        let in_sync = session.stats().last_plan.is_some() && session.is_idle();
+        let rtt = conn.connection.rtt().as_millis() as u64;
+        board.session_progress(
+            &conn.peer,
+            session.stats(),
+            session.progress(),
+            rtt,
+            &acked,
+            in_sync,
+            now_ms(),
+        );
         let stats = session.stats();
         if stats.reconcile_rounds != rounds_logged
             && let Some((sending, wanting, differing)) = stats.last_plan
@@ -87,7 +132,12 @@ pub async fn run_session(
                 Err(e) => return stream_failed(&e, session.stats().clone()),
             },
             _ = ticker.tick() => session.start_round(),
-            change = next_change(&mut writes) => match change {
+            round = next(&mut rounds) => match round {
+                Ok(Some(p)) if p != conn.peer => {}
+                Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => session.start_round(),
+                Err(broadcast::error::RecvError::Closed) => rounds = None,
+            },
+            change = next(&mut writes) => match change {
                 Ok(c) => session.handle_local_change(c.id, &c.scope, c.bytes.to_vec(), &c.heads, c.created),
                 // Too many writes to push one by one: reconcile instead.
                 Err(broadcast::error::RecvError::Lagged(_)) => session.start_round(),
@@ -102,11 +152,11 @@ pub async fn run_session(
     }
 }
 
-/// The next local write; never, once the node has stopped announcing them.
-async fn next_change(
-    local: &mut Option<broadcast::Receiver<LocalChange>>,
-) -> Result<LocalChange, broadcast::error::RecvError> {
-    match local {
+/// The next message from the node; never, once the node has stopped sending them.
+async fn next<T: Clone>(
+    rx: &mut Option<broadcast::Receiver<T>>,
+) -> Result<T, broadcast::error::RecvError> {
+    match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
@@ -164,6 +214,7 @@ async fn carry_out(
     session: &mut Session,
     store: &Store,
     options: &SessionOptions,
+    board: &Board,
     send: &mut SendStream,
 ) -> Option<SessionEnd> {
     while let Some(effect) = session.poll_effect() {
@@ -206,18 +257,18 @@ async fn carry_out(
                 let (store, today, now) = (store.clone(), options.today, options.now_ms);
                 let outcome = blocking(move || match incoming {
                     Incoming::Document(doc) => store.offer(doc, today, now).map(|o| match o {
-                        Offered::Stored(w) => StoreOutcome::Stored {
-                            scope: w.meta.scope,
-                        },
-                        Offered::MovedAway => StoreOutcome::MovedAway,
+                        Offered::Stored(w) => stored(*w),
+                        Offered::MovedAway => (StoreOutcome::MovedAway, None),
                     }),
-                    changes => store
-                        .merge(id, changes, today, now)
-                        .map(|w| StoreOutcome::Stored {
-                            scope: w.meta.scope,
-                        }),
+                    changes => store.merge(id, changes, today, now).map(stored),
                 })
                 .await;
+                let outcome = outcome.map(|(outcome, write)| {
+                    if let Some((scope, bytes)) = write {
+                        board.note_write(id, &scope, bytes, Some(session.peer()), now_ms());
+                    }
+                    outcome
+                });
                 session.handle_stored(token, outcome.map_err(|e| e.to_string()));
             }
             Effect::Purge { id, digest } => {
@@ -231,6 +282,20 @@ async fn carry_out(
         }
     }
     None
+}
+
+/// What a store call reports to the session, and what it changed (scope, bytes) for
+/// the other peers' backlogs.
+fn stored(w: simpul_store::WriteOutcome) -> (StoreOutcome, Option<(simpul_model::Scope, u64)>) {
+    let changed = w
+        .changed
+        .then(|| (w.meta.scope.clone(), w.delta.len() as u64));
+    (
+        StoreOutcome::Stored {
+            scope: w.meta.scope,
+        },
+        changed,
+    )
 }
 
 /// Runs a store call on the blocking pool (redb never runs on a worker thread).

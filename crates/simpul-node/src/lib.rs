@@ -6,6 +6,7 @@
 //! blocking calls run on tokio's blocking pool, never on a worker thread.
 
 pub mod admin;
+pub mod board;
 pub mod clock;
 pub mod config;
 pub mod daemon;
@@ -13,4 +14,4 @@ pub mod driver;
 
 pub use config::{ConfigError, NodeConfig};
 pub use daemon::{DaemonError, run};
-pub use driver::{SessionEnd, SessionOptions, run_session};
+pub use driver::{NodeLinks, SessionEnd, SessionOptions, run_session};

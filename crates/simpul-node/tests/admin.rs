@@ -26,7 +26,14 @@ async fn the_socket_serves_requests_and_refuses_bad_ones_storing_nothing() {
         Store::create(dir.path(), &path(PY), [1; 4], StoreOptions::default()).expect("store");
     let listener = admin::server::bind(dir.path()).expect("bind");
     let (changes, mut announced) = tokio::sync::broadcast::channel(16);
-    tokio::spawn(admin::server::serve(listener, store.clone(), changes));
+    let node = admin::server::NodeHandle {
+        store: store.clone(),
+        changes,
+        board: simpul_node::board::Board::new(path(PY), []),
+        rounds: tokio::sync::broadcast::channel(1).0,
+        started_ms: 0,
+    };
+    tokio::spawn(admin::server::serve(listener, node));
 
     let generator = simpul_gen::Generator::new(3, &path(PY), 2, today());
     let (mine, mut foreign) = (generator.patient(0), generator.patient(1));

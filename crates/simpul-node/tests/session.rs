@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use simpul_model::{Activity, ActivityKind, Date, FacilityPath, Record, RecordBody, Scope};
 use simpul_net::{DistrictCa, LinkTuning, accept, connect, endpoint};
-use simpul_node::{SessionOptions, run_session};
+use simpul_node::{NodeLinks, SessionOptions, run_session};
 use simpul_store::{Store, StoreOptions};
 use simpul_sync::{Role, SessionConfig};
 use time::OffsetDateTime;
@@ -27,6 +27,17 @@ fn options() -> SessionOptions {
         round_every: Duration::from_secs(3600),
         today: today(),
         now_ms: 1,
+    }
+}
+
+fn links(
+    writes: &tokio::sync::broadcast::Sender<simpul_node::admin::LocalChange>,
+    local: &str,
+) -> NodeLinks {
+    NodeLinks {
+        writes: writes.subscribe(),
+        rounds: tokio::sync::broadcast::channel(1).1,
+        board: simpul_node::board::Board::new(path(local), []),
     }
 }
 
@@ -111,10 +122,10 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
     let (writes, _) = tokio::sync::broadcast::channel(16);
 
     let server = tokio::spawn({
-        let (store, stop, writes) = (pu_store.clone(), stop_rx.clone(), writes.subscribe());
+        let (store, stop, links) = (pu_store.clone(), stop_rx.clone(), links(&writes, PUSTU));
         async move {
             let conn = accept(&pu_end).await.expect("incoming").expect("accepted");
-            run_session(store, conn, Role::Responder, options(), writes, stop).await
+            run_session(store, conn, Role::Responder, options(), links, stop).await
         }
     });
     let conn = connect(&py_end, addr, &path(PUSTU))
@@ -125,7 +136,7 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
         conn,
         Role::Initiator,
         options(),
-        writes.subscribe(),
+        links(&writes, PY),
         stop_rx,
     ));
 

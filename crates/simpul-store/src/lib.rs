@@ -21,5 +21,5 @@ pub mod writer;
 pub use error::{OpenError, ReadError, WriteError};
 pub use meta::{RecordMeta, Summary};
 pub use migrate::SCHEMA_VERSION;
-pub use store::{DB_FILE, NodeInfo, Offered, Store, StoreOptions, SyncItem};
+pub use store::{Census, DB_FILE, NodeInfo, Offered, Store, StoreOptions, SyncItem};
 pub use writer::{COMPACT_AFTER_CHUNKS, MAX_BATCH, WriteFn, WriteOutcome};

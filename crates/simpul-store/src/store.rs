@@ -43,6 +43,15 @@ pub struct SyncItem {
     pub digest: [u8; 32],
 }
 
+/// What a store holds, counted ([`Store::census`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Census {
+    /// Records per kind (`patient`, `activity`).
+    pub by_kind: std::collections::BTreeMap<String, u64>,
+    /// Records per facility path.
+    pub by_facility: std::collections::BTreeMap<String, u64>,
+}
+
 /// Tunables of an open store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -475,6 +484,29 @@ impl Store {
             ancestor = a.parent();
         }
         Ok(items.into_values().collect())
+    }
+
+    /// Records by kind and by the facility they belong to (the first path of their
+    /// scope), counted in one pass over the metadata without collecting it.
+    pub fn census(&self) -> Result<Census, ReadError> {
+        let txn = self.inner.db.begin_read()?;
+        let records = txn.open_table(RECORDS)?;
+        let mut census = Census::default();
+        for row in records.iter()? {
+            let (key, value) = row?;
+            let id = RecordId::from_bytes(*key.value());
+            let meta = RecordMeta::decode(value.value())
+                .map_err(|reason| ReadError::Corrupt { id, reason })?;
+            *census.by_kind.entry(meta.kind.to_string()).or_default() += 1;
+            let facility = meta
+                .scope
+                .paths
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            *census.by_facility.entry(facility).or_default() += 1;
+        }
+        Ok(census)
     }
 
     /// Number of records stored.

@@ -242,6 +242,8 @@ pub struct Session {
     send_queue: VecDeque<RecordId>,
     reading: HashSet<RecordId>,
     unacked: HashSet<RecordId>,
+    /// Records the peer acknowledged since the driver last asked.
+    acknowledged: Vec<RecordId>,
     sync_queue: VecDeque<RecordId>,
     syncs: HashMap<RecordId, DocSync>,
     storing: HashMap<u64, RecordId>,
@@ -274,6 +276,7 @@ impl Session {
             send_queue: VecDeque::new(),
             reading: HashSet::new(),
             unacked: HashSet::new(),
+            acknowledged: Vec::new(),
             sync_queue: VecDeque::new(),
             syncs: HashMap::new(),
             storing: HashMap::new(),
@@ -319,6 +322,12 @@ impl Session {
             syncing: self.syncs.len(),
             storing: self.storing.len(),
         }
+    }
+
+    /// The records the peer acknowledged as stored since the last call (for status: what
+    /// is no longer waiting to reach the peer).
+    pub fn drain_acknowledged(&mut self) -> Vec<RecordId> {
+        std::mem::take(&mut self.acknowledged)
     }
 
     /// True once the session has ended.
@@ -495,8 +504,10 @@ impl Session {
             }
             Message::Stored { ids } => {
                 for w in ids {
-                    if self.unacked.remove(&RecordId::from_bytes(w)) {
+                    let id = RecordId::from_bytes(w);
+                    if self.unacked.remove(&id) {
                         self.stats.records_sent += 1;
+                        self.acknowledged.push(id);
                     }
                 }
             }

@@ -5,6 +5,7 @@ mod doc;
 mod generate;
 mod patient;
 mod run;
+mod status;
 mod visit;
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Gen(args) => generate::run(&open(&dir()?)?, args),
         Command::Ca(cmd) => ca::run(cmd),
         Command::Run { config, log_json } => run::run(&config, log_json),
+        Command::Status { json, watch } => status::status(&dir()?, json, watch),
+        Command::Peers { json } => status::peers(&mut Target::open(&dir()?)?, json),
+        Command::Sync { peer, timeout } => status::sync(&mut Target::open(&dir()?)?, peer, timeout),
+        Command::Log { json } => status::log(&mut Target::open(&dir()?)?, json),
     }
 }
 

@@ -5,7 +5,9 @@ use simpul_model::automerge::Automerge;
 use simpul_model::{Date, Record, RecordBody, RecordError};
 use simpul_store::{ReadError, Store, WriteError, WriteOutcome};
 
-use super::protocol::{Failure, FailureKind, NodeSummary, Reply, Request, StoredRecord, Written};
+use super::protocol::{
+    Failure, FailureKind, NodeStatus, NodeSummary, Reply, Request, StoredRecord, Written,
+};
 
 /// The largest document an import accepts. A patient with decades of visits is tens of
 /// kilobytes; anything near this is not a record.
@@ -109,11 +111,34 @@ pub fn execute(
             };
             Ok((Reply::Node(summary), None))
         }
+        Request::Status => Ok((Reply::Status(Box::new(status(store, now_ms)?)), None)),
+        Request::Log | Request::Sync { .. } => Err(Failure::new(
+            FailureKind::NotRunning,
+            "the node is not running (start it with `simpul run --config FILE`)",
+        )),
         Request::List => {
             let rows = store.list().map_err(read_failure)?;
             Ok((Reply::List { rows }, None))
         }
     }
+}
+
+/// The status of the node on `store` as far as the store tells it (no peers: those are
+/// known to a running node alone, which fills them in).
+pub fn status(store: &Store, now_ms: u64) -> Result<NodeStatus, Failure> {
+    let path = store.node().path.clone();
+    Ok(NodeStatus {
+        name: format!("{} {}", path.level(), path.code()),
+        path,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        running: false,
+        started_ms: None,
+        now_ms,
+        store_file: store.file().display().to_string(),
+        store_bytes: store.file_size().unwrap_or(0),
+        records: store.census().map_err(read_failure)?,
+        peers: Vec::new(),
+    })
 }
 
 fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, WriteError> {
@@ -151,7 +176,7 @@ fn read_failure(e: ReadError) -> Failure {
 }
 
 /// An error and its causes on one line.
-fn chain(e: &dyn std::error::Error) -> String {
+pub(crate) fn chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use simpul_model::{ErrorMark, FacilityPath, Record, RecordId, Visit, VisitId};
-use simpul_store::RecordMeta;
+use simpul_store::{Census, RecordMeta};
+
+use crate::board::{PeerStatus, SessionRecord};
 
 /// The largest request line a node reads (an imported document, hex encoded, is the
 /// largest thing a request carries).
@@ -56,6 +58,15 @@ pub enum Request {
     List,
     /// Who the node is.
     Node,
+    /// The node, its store, and every peer (peers only from a running node).
+    Status,
+    /// The most recent sync sessions (running node only).
+    Log,
+    /// Reconcile now with every connected peer this node dials, or just `peer`.
+    Sync {
+        /// One peer, or all.
+        peer: Option<FacilityPath>,
+    },
 }
 
 /// The node's answer to one request.
@@ -83,6 +94,20 @@ pub enum Reply {
     },
     /// Who the node is.
     Node(NodeSummary),
+    /// The node's status.
+    Status(Box<NodeStatus>),
+    /// Recent sessions, oldest first.
+    Log {
+        /// The sessions.
+        sessions: Vec<SessionRecord>,
+    },
+    /// A reconciliation was started with these peers.
+    SyncStarted {
+        /// The peers reconciling now.
+        peers: Vec<FacilityPath>,
+        /// When it was asked for (Unix ms): a peer's `last_sync_ms` past this means done.
+        at_ms: u64,
+    },
     /// Every record's metadata.
     List {
         /// One row per record.
@@ -106,6 +131,31 @@ pub struct NodeSummary {
     pub path: FacilityPath,
     /// Its Automerge actor id (`<path>#<instance>`).
     pub actor: String,
+}
+
+/// What `simpul status` shows.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NodeStatus {
+    /// The node's facility.
+    pub path: FacilityPath,
+    /// Its level and code, e.g. "pustu 3273010201-PU1".
+    pub name: String,
+    /// This simpul's version.
+    pub version: String,
+    /// True when a node process answered; false when the CLI read a stopped node's store.
+    pub running: bool,
+    /// When the node started (Unix ms), if running.
+    pub started_ms: Option<u64>,
+    /// The time of this answer (Unix ms).
+    pub now_ms: u64,
+    /// The store file and its size.
+    pub store_file: String,
+    /// Bytes.
+    pub store_bytes: u64,
+    /// Records by kind and facility.
+    pub records: Census,
+    /// One row per peer (empty when not running).
+    pub peers: Vec<PeerStatus>,
 }
 
 /// What a write did.
@@ -139,6 +189,8 @@ pub enum FailureKind {
     NotFound,
     /// The request itself was malformed.
     BadRequest,
+    /// The request needs a running node, and none is running.
+    NotRunning,
     /// Anything else.
     Failed,
 }

@@ -5,15 +5,16 @@ use std::path::Path;
 use std::sync::Arc;
 
 use simpul_model::automerge::ChangeHash;
-use simpul_model::{RecordId, Scope};
+use simpul_model::{FacilityPath, RecordId, Scope};
 use simpul_store::{Store, WriteOutcome};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast;
 
 use super::ops::execute;
-use super::protocol::{Answer, Failure, FailureKind, MAX_LINE_BYTES, Request};
+use super::protocol::{Answer, Failure, FailureKind, MAX_LINE_BYTES, Reply, Request};
 use super::socket_path;
+use crate::board::{Board, PeerState};
 use crate::clock::{now_ms, today};
 
 /// A write made at this node, for the sessions to push to their peers.
@@ -64,15 +65,29 @@ pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
     Ok(listener)
 }
 
-/// Serves admin connections until the listener fails. Every stored write is announced on
-/// `changes`.
-pub async fn serve(listener: UnixListener, store: Store, changes: broadcast::Sender<LocalChange>) {
+/// What the admin socket reaches inside a running node.
+#[derive(Clone)]
+pub struct NodeHandle {
+    /// The store.
+    pub store: Store,
+    /// Where stored writes are announced to the sessions.
+    pub changes: broadcast::Sender<LocalChange>,
+    /// Peer and session state.
+    pub board: Board,
+    /// Asks sessions to reconcile now: with one peer, or with all (`None`).
+    pub rounds: broadcast::Sender<Option<FacilityPath>>,
+    /// When the node started (Unix ms).
+    pub started_ms: u64,
+}
+
+/// Serves admin connections until the listener fails.
+pub async fn serve(listener: UnixListener, node: NodeHandle) {
     loop {
         match listener.accept().await {
             Ok((stream, _)) => {
-                let (store, changes) = (store.clone(), changes.clone());
+                let node = node.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = connection(stream, store, changes).await {
+                    if let Err(e) = connection(stream, node).await {
                         tracing::debug!(error = %e, "admin connection ended");
                     }
                 });
@@ -85,11 +100,7 @@ pub async fn serve(listener: UnixListener, store: Store, changes: broadcast::Sen
     }
 }
 
-async fn connection(
-    stream: UnixStream,
-    store: Store,
-    changes: broadcast::Sender<LocalChange>,
-) -> std::io::Result<()> {
+async fn connection(stream: UnixStream, node: NodeHandle) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = Vec::new();
@@ -102,47 +113,76 @@ async fn connection(
         if n == 0 {
             return Ok(());
         }
-        let answer = if line.last() != Some(&b'\n') && n > MAX_LINE_BYTES {
+        if line.last() != Some(&b'\n') && n > MAX_LINE_BYTES {
             let failure = Failure::new(
                 FailureKind::BadRequest,
                 format!("request longer than {MAX_LINE_BYTES} bytes"),
             );
-            write_answer(&mut write, &Answer::Err(failure)).await?;
-            return Ok(());
-        } else {
-            match serde_json::from_slice::<Request>(&line) {
-                Ok(request) => answer(&store, &changes, request).await,
-                Err(e) => Answer::Err(Failure::new(
-                    FailureKind::BadRequest,
-                    format!("not a request: {e}"),
-                )),
-            }
+            return write_answer(&mut write, &Answer::Err(failure)).await;
+        }
+        let answer = match serde_json::from_slice::<Request>(&line) {
+            Ok(request) => answer(&node, request).await,
+            Err(e) => Answer::Err(Failure::new(
+                FailureKind::BadRequest,
+                format!("not a request: {e}"),
+            )),
         };
         write_answer(&mut write, &answer).await?;
     }
 }
 
-async fn answer(
-    store: &Store,
-    changes: &broadcast::Sender<LocalChange>,
-    request: Request,
-) -> Answer {
-    let store = store.clone();
-    let result =
-        tokio::task::spawn_blocking(move || execute(&store, request, today(), now_ms())).await;
-    match result {
-        Ok(Ok((reply, outcome))) => {
-            if let Some(change) = outcome.and_then(LocalChange::of) {
-                // No session listening is fine: reconciliation carries it later.
-                let _ = changes.send(change);
-            }
-            Answer::Ok(reply)
+async fn answer(node: &NodeHandle, request: Request) -> Answer {
+    let now = now_ms();
+    match request {
+        Request::Log => Answer::Ok(Reply::Log {
+            sessions: node.board.log(),
+        }),
+        Request::Sync { peer } => {
+            let peers: Vec<FacilityPath> = node
+                .board
+                .peers()
+                .into_iter()
+                .filter(|p| matches!(&p.state, PeerState::Connected { role, .. } if role == "initiator"))
+                .filter(|p| peer.as_ref().is_none_or(|wanted| *wanted == p.path))
+                .map(|p| p.path)
+                .collect();
+            // No session listening means no peer to reconcile with: the reply says so.
+            let _ = node.rounds.send(peer);
+            Answer::Ok(Reply::SyncStarted { peers, at_ms: now })
         }
-        Ok(Err(failure)) => Answer::Err(failure),
-        Err(e) => Answer::Err(Failure::new(
-            FailureKind::Failed,
-            format!("request task failed: {e}"),
-        )),
+        request => {
+            let is_status = matches!(request, Request::Status);
+            let store = node.store.clone();
+            let result =
+                tokio::task::spawn_blocking(move || execute(&store, request, today(), now)).await;
+            match result {
+                Ok(Ok((Reply::Status(mut status), _))) if is_status => {
+                    status.running = true;
+                    status.started_ms = Some(node.started_ms);
+                    status.peers = node.board.peers();
+                    Answer::Ok(Reply::Status(status))
+                }
+                Ok(Ok((reply, outcome))) => {
+                    if let Some(change) = outcome.and_then(LocalChange::of) {
+                        node.board.note_write(
+                            change.id,
+                            &change.scope,
+                            change.bytes.len() as u64,
+                            None,
+                            now,
+                        );
+                        // No session listening is fine: reconciliation carries it later.
+                        let _ = node.changes.send(change);
+                    }
+                    Answer::Ok(reply)
+                }
+                Ok(Err(failure)) => Answer::Err(failure),
+                Err(e) => Answer::Err(Failure::new(
+                    FailureKind::Failed,
+                    format!("request task failed: {e}"),
+                )),
+            }
+        }
     }
 }
 

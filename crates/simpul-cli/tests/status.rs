@@ -1,0 +1,193 @@
+//! `simpul status`, `peers`, `sync` and `log` against real running nodes: what they say
+//! is what the nodes hold.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::nodes::*;
+use common::*;
+use serde_json::Value;
+
+fn status(dir: &Path) -> Value {
+    serde_json::from_str(&ok(dir, &["status", "--json"])).expect("status json")
+}
+
+fn peer<'a>(status: &'a Value, path: &str) -> &'a Value {
+    status["peers"]
+        .as_array()
+        .and_then(|peers| peers.iter().find(|p| p["path"] == path))
+        .unwrap_or_else(|| panic!("no row for {path} in {status:#}"))
+}
+
+fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+fn register(dir: &Path, order: u32) -> String {
+    ok(
+        dir,
+        &[
+            "patient",
+            "add",
+            "--name",
+            "Anak Uji",
+            "--sex",
+            "F",
+            "--birth-date",
+            "2025-03-04",
+            "--nik-ibu",
+            "3273015208900003",
+            "--birth-order",
+            &order.to_string(),
+            "--village",
+            "3273012001",
+        ],
+    )
+    .trim()
+    .to_string()
+}
+
+#[test]
+fn status_tells_the_truth_in_sync_partitioned_and_healed() {
+    const K: u32 = 3;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pu", PUSTU), ("py", PY)]);
+    ok(
+        &d.join("py"),
+        &["gen", "--seed", "4", "--patients", "30", "--no-activities"],
+    );
+    let (pu_port, py_port, relay_port) = (free_port(), free_port(), free_port());
+    let down = d.join("link-down");
+    let relay = Relay::start(
+        relay_port,
+        pu_port,
+        &["--down-file", down.to_str().expect("utf-8")],
+    );
+    // Long rounds: what `status` reports comes from the connect-time reconciliation,
+    // pushes, and the `sync` command.
+    let pu_cfg = config_with_rounds(d, "pu", PUSTU, pu_port, &[], 3600);
+    let py_cfg = config_with_rounds(d, "py", PY, py_port, &[(relay_port, PUSTU)], 3600);
+    let (pustu, _pu_logs) = start(&pu_cfg);
+    let (posyandu, py_logs) = start(&py_cfg);
+    let mut seen = Vec::new();
+    let synced = wait_for(&py_logs, "reconciled and moved", &mut seen);
+
+    // In sync: nothing left either way, and the counts match what the pustu holds.
+    let in_sync = eventually(Duration::from_secs(30), || {
+        let row = peer(&status(&d.join("py")), PUSTU).clone();
+        row["to_send"]["records"] == 0
+            && row["to_receive"]["records"] == 0
+            && row["last_sync_ms"].is_u64()
+    });
+    let py_status = status(&d.join("py"));
+    let pu_status = status(&d.join("pu"));
+    let py_row = peer(&py_status, PUSTU).clone();
+    let pu_row = peer(&pu_status, PY).clone();
+
+    // Partitioned: k records written at the posyandu are k records to send.
+    std::fs::write(&down, b"").expect("cut");
+    for i in 0..K {
+        register(&d.join("py"), 2 + i);
+    }
+    let pending = peer(&status(&d.join("py")), PUSTU)["to_send"]["records"].clone();
+    let text = ok(&d.join("py"), &["status"]);
+
+    // Healed: `sync` reconciles and afterwards nothing is left.
+    std::fs::remove_file(&down).expect("heal");
+    let sync = simpul(&d.join("py"), &["sync", "--timeout", "120"]);
+    let after = status(&d.join("py"));
+    // The pustu stops; the posyandu's log holds the session that ended.
+    let pu_exit = terminate(pustu);
+    let ended = eventually(Duration::from_secs(20), || {
+        ok(&d.join("py"), &["log", "--json"]).contains(PUSTU)
+    });
+    let log = ok(&d.join("py"), &["log", "--json"]);
+    let log_text = ok(&d.join("py"), &["log"]);
+    let statuses = [terminate(posyandu), pu_exit];
+    let _ = relay.stop();
+
+    assert!(synced, "{}", seen.join("\n"));
+    assert!(in_sync, "status never showed the finished sync: {py_row:#}");
+    assert_eq!(py_status["running"], true);
+    assert_eq!(py_row["state"], "connected");
+    assert_eq!(pu_row["state"], "connected");
+    assert_eq!(
+        py_status["records"]["by_facility"][PY], pu_status["records"]["by_facility"][PY],
+        "the posyandu's count of its records equals what the pustu holds of them"
+    );
+    assert_eq!(py_status["records"]["by_kind"]["patient"], 30);
+    assert_eq!(pending, K, "k records written while apart are k to send");
+    assert!(text.contains(PUSTU) && text.contains("TO SEND"), "{text}");
+    assert!(
+        sync.status.success(),
+        "sync: {}",
+        String::from_utf8_lossy(&sync.stderr)
+    );
+    let summary = String::from_utf8_lossy(&sync.stdout);
+    assert!(summary.contains("in sync with"), "{summary}");
+    let row = peer(&after, PUSTU);
+    assert_eq!(row["to_send"]["records"], 0, "{row:#}");
+    assert_eq!(row["to_receive"]["records"], 0, "{row:#}");
+    assert_eq!(row["records_out"], 30 + K, "{row:#}");
+    assert!(
+        row["push_lag_ms"].is_u64(),
+        "the pushes were acknowledged: {row:#}"
+    );
+    assert!(ended, "the ended session is in the log");
+    let session: Value =
+        serde_json::from_str(log.lines().last().expect("a session")).expect("json");
+    assert_eq!(session["peer"], PUSTU);
+    assert_eq!(session["role"], "initiator");
+    assert_eq!(session["records_out"], 30 + K, "{session:#}");
+    assert_eq!(session["error"], false, "{session:#}");
+    assert!(
+        log_text.contains("this node") && log_text.contains("peer closed"),
+        "{log_text}"
+    );
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+}
+
+#[test]
+fn a_refused_peer_shows_why_and_a_stopped_node_says_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let other = "3273/P3273010201/3273010201-PU2";
+    district(d, &[("pu", PUSTU), ("py", PY), ("other", other)]);
+    // The posyandu expects its pustu at an address where another pustu answers.
+    let (other_port, py_port) = (free_port(), free_port());
+    let other_cfg = config(d, "other", other, other_port, &[]);
+    let py_cfg = config(d, "py", PY, py_port, &[(other_port, PUSTU)]);
+    let (other_node, _o) = start(&other_cfg);
+    let (posyandu, py_logs) = start(&py_cfg);
+    let mut seen = Vec::new();
+    let failed = wait_for(&py_logs, "dial failed", &mut seen);
+    let row = peer(&status(&d.join("py")), PUSTU).clone();
+    let statuses = [terminate(posyandu), terminate(other_node)];
+
+    assert!(failed, "{}", seen.join("\n"));
+    assert_eq!(row["state"], "refused", "{row:#}");
+    let reason = row["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains(other) && reason.contains(PUSTU),
+        "names both: {reason}"
+    );
+    assert!(statuses.iter().all(|s| s.success()));
+
+    // Stopped: status reads the store and says so; peer commands need the node.
+    let offline = status(&d.join("py"));
+    assert_eq!(offline["running"], false);
+    assert_eq!(offline["peers"].as_array().map(Vec::len), Some(0));
+    let err = fails(&d.join("py"), &["peers"], 6);
+    assert!(err.contains("not running"), "{err}");
+    fails(&d.join("py"), &["sync"], 6);
+}
