@@ -75,11 +75,33 @@ pub(crate) enum Command {
         #[arg(long, default_value_t = 300)]
         timeout: u64,
     },
+    /// Fields where concurrent writes left competing values, with who wrote each.
+    Conflicts {
+        #[command(subcommand)]
+        action: Option<ConflictsCommand>,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Recent sync sessions: when, with whom, what moved, how long, how they ended.
     Log {
         /// JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConflictsCommand {
+    /// Settle one field on one value (a new change every node accepts).
+    Resolve {
+        /// Record id.
+        id: String,
+        /// The field as `simpul conflicts` names it, e.g. patient.name.
+        field: String,
+        /// The value to keep.
+        #[arg(long)]
+        value: String,
     },
 }
 
@@ -132,6 +154,38 @@ pub(crate) enum PatientCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Correct a person's details; only the fields given change.
+    Update(Box<PatientUpdate>),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PatientUpdate {
+    /// Record id.
+    pub(crate) id: String,
+    /// Full name.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// NIK, 16 digits.
+    #[arg(long)]
+    pub(crate) nik: Option<String>,
+    /// Family card (KK) number.
+    #[arg(long)]
+    pub(crate) kk: Option<String>,
+    /// BPJS number.
+    #[arg(long)]
+    pub(crate) bpjs: Option<String>,
+    /// Village (desa/kelurahan) code.
+    #[arg(long)]
+    pub(crate) village: Option<String>,
+    /// RT.
+    #[arg(long)]
+    pub(crate) rt: Option<String>,
+    /// RW.
+    #[arg(long)]
+    pub(crate) rw: Option<String>,
+    /// Street address.
+    #[arg(long)]
+    pub(crate) address: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -286,6 +340,22 @@ pub(crate) enum DocCommand {
     Import {
         /// Input file.
         file: PathBuf,
+    },
+    /// A record's current state, scope and heads, and who changed what and when.
+    Show {
+        /// Record id.
+        id: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every change of a record, oldest first: facility, time, fields.
+    History {
+        /// Record id.
+        id: String,
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
     },
 }
 

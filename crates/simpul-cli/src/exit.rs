@@ -1,6 +1,6 @@
 //! Exit codes, and how errors map onto them. Documented in `simpul --help`.
 
-use simpul_node::admin::{Failure, FailureKind};
+use simpul_node::admin::{CallError, Failure, FailureKind};
 use simpul_store::{OpenError, WriteError};
 
 /// Success.
@@ -59,7 +59,14 @@ pub(crate) fn code_for(err: &anyhow::Error) -> u8 {
         if let Some(c) = cause.downcast_ref::<Coded>() {
             return c.code;
         }
-        if let Some(f) = cause.downcast_ref::<Failure>() {
+        let failure =
+            cause
+                .downcast_ref::<Failure>()
+                .or_else(|| match cause.downcast_ref::<CallError>() {
+                    Some(CallError::Failed(f)) => Some(f),
+                    _ => None,
+                });
+        if let Some(f) = failure {
             return match f.kind {
                 FailureKind::Rejected => REJECTED,
                 FailureKind::NotFound => NOT_FOUND,

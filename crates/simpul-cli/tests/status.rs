@@ -191,3 +191,117 @@ fn a_refused_peer_shows_why_and_a_stopped_node_says_so() {
     assert!(err.contains("not running"), "{err}");
     fails(&d.join("py"), &["sync"], 6);
 }
+
+#[test]
+fn concurrent_corrections_show_as_a_conflict_until_resolved_on_both_nodes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pu", PUSTU), ("py", PY)]);
+    let (pu_port, py_port, relay_port) = (free_port(), free_port(), free_port());
+    let down = d.join("link-down");
+    let relay = Relay::start(
+        relay_port,
+        pu_port,
+        &["--down-file", down.to_str().expect("utf-8")],
+    );
+    let pu_cfg = config_with_rounds(d, "pu", PUSTU, pu_port, &[], 3600);
+    let py_cfg = config_with_rounds(d, "py", PY, py_port, &[(relay_port, PUSTU)], 3600);
+    let (pustu, _pu_logs) = start(&pu_cfg);
+    let (posyandu, py_logs) = start(&py_cfg);
+    let mut seen = Vec::new();
+    let connected = wait_for(&py_logs, "in sync", &mut seen);
+    let id = register(&d.join("py"), 1);
+    let shared = eventually(Duration::from_secs(20), || {
+        simpul(&d.join("pu"), &["patient", "show", &id])
+            .status
+            .success()
+    });
+
+    // Apart, each side corrects the name its own way.
+    std::fs::write(&down, b"").expect("cut");
+    ok(
+        &d.join("py"),
+        &["patient", "update", &id, "--name", "Rina Wulandari"],
+    );
+    ok(
+        &d.join("pu"),
+        &["patient", "update", &id, "--name", "Rina Wulandary"],
+    );
+    std::fs::remove_file(&down).expect("heal");
+    let synced = simpul(&d.join("py"), &["sync", "--timeout", "120"])
+        .status
+        .success();
+    let conflicts = |node: &str| -> Vec<Value> {
+        ok(&d.join(node), &["conflicts", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect()
+    };
+    let both_see = eventually(Duration::from_secs(30), || {
+        conflicts("py").len() == 1 && conflicts("pu").len() == 1
+    });
+    let listed = conflicts("py");
+    let text = ok(&d.join("pu"), &["conflicts"]);
+    let history = ok(&d.join("py"), &["doc", "history", &id]);
+
+    // The pustu settles it; the change reaches the posyandu and clears it there too.
+    ok(
+        &d.join("pu"),
+        &[
+            "conflicts",
+            "resolve",
+            &id,
+            "patient.name",
+            "--value",
+            "Rina Wulandari",
+        ],
+    );
+    let cleared = eventually(Duration::from_secs(30), || {
+        conflicts("py").is_empty() && conflicts("pu").is_empty()
+    });
+    let name = show_json(&d.join("py"), &id)["patient"]["name"].clone();
+    let nothing = fails(
+        &d.join("py"),
+        &["conflicts", "resolve", &id, "patient.name", "--value", "x"],
+        3,
+    );
+    let statuses = [terminate(posyandu), terminate(pustu)];
+    let _ = relay.stop();
+
+    assert!(connected && shared, "{}", seen.join("\n"));
+    assert!(synced, "sync after the heal");
+    assert!(both_see, "both nodes list the conflict");
+    let conflict = &listed[0]["conflicts"][0];
+    assert_eq!(conflict["field"], "patient.name", "{conflict:#}");
+    let mut values: Vec<(String, String)> = conflict["values"]
+        .as_array()
+        .expect("values")
+        .iter()
+        .map(|v| {
+            (
+                v["value"].as_str().unwrap_or_default().to_string(),
+                v["facility"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    values.sort();
+    assert_eq!(
+        values,
+        [
+            ("Rina Wulandari".to_string(), PY.to_string()),
+            ("Rina Wulandary".to_string(), PUSTU.to_string()),
+        ]
+    );
+    assert!(
+        text.contains("patient.name") && text.contains(PY) && text.contains(PUSTU),
+        "{text}"
+    );
+    assert!(
+        history.contains("patient.name") && history.contains(PUSTU),
+        "{history}"
+    );
+    assert!(cleared, "resolve clears the conflict on both nodes");
+    assert_eq!(name, "Rina Wulandari");
+    assert!(nothing.contains("no competing values"), "{nothing}");
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+}

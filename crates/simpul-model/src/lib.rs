@@ -15,6 +15,7 @@ pub mod activity;
 pub mod codes;
 pub mod date;
 pub mod facility;
+pub mod history;
 pub mod ids;
 pub mod nik;
 mod number;

@@ -93,6 +93,10 @@ pub enum RecordError {
     /// A change would erase or rewrite a clinical fact.
     #[error("change rewrites clinical history: {0}")]
     History(String),
+    /// The change asked for does not apply to this record (no such visit, nothing to
+    /// settle, a value of the wrong type).
+    #[error("{0}")]
+    NotApplicable(String),
 }
 
 impl From<autosurgeon::HydrateError> for RecordError {

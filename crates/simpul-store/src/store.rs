@@ -203,7 +203,7 @@ impl Store {
         txn.commit()?;
         let db = Arc::new(db);
         let (tx, rx) = sync_channel(QUEUE_DEPTH);
-        let writer = Writer::new(db.clone(), node.path.clone(), options.cache_docs, rx);
+        let writer = Writer::new(db.clone(), &node, options.cache_docs, rx);
         let handle = std::thread::Builder::new()
             .name("simpul-store-writer".into())
             .spawn(move || writer.run())

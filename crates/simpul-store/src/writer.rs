@@ -7,6 +7,8 @@
 //! fsync, not one per record.
 
 use std::num::NonZeroUsize;
+
+use simpul_model::automerge::ActorId;
 use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
@@ -71,6 +73,9 @@ pub(crate) struct Request {
 pub(crate) struct Writer {
     pub(crate) db: Arc<Database>,
     pub(crate) node: FacilityPath,
+    /// This node's actor: every change written here carries it, whatever actor the
+    /// document had when it was loaded or received.
+    pub(crate) actor: ActorId,
     pub(crate) cache: LruCache<RecordId, Automerge>,
     pub(crate) rx: Receiver<Request>,
 }
@@ -78,14 +83,15 @@ pub(crate) struct Writer {
 impl Writer {
     pub(crate) fn new(
         db: Arc<Database>,
-        node: FacilityPath,
+        node: &crate::NodeInfo,
         cache_docs: usize,
         rx: Receiver<Request>,
     ) -> Self {
         let cap = NonZeroUsize::new(cache_docs.max(1)).unwrap_or(NonZeroUsize::MIN);
         Self {
             db,
-            node,
+            node: node.path.clone(),
+            actor: node.actor.clone(),
             cache: LruCache::new(cap),
             rx,
         }
@@ -253,9 +259,12 @@ impl Writer {
             }
             (_, None) => None,
         };
+        if let Some(d) = doc.as_mut() {
+            d.set_actor(self.actor.clone());
+        }
         let before_heads = doc.as_ref().map(|d| d.get_heads());
         let record = op(&mut doc)?;
-        let Some(doc) = doc else {
+        let Some(mut doc) = doc else {
             return Err(WriteError::Rejected(RecordError::Shape(
                 "the write left no document".into(),
             )));
@@ -277,6 +286,8 @@ impl Writer {
                 node: self.node.clone(),
             });
         }
+        // A document that arrived whole from a peer still has the actor it was loaded with.
+        doc.set_actor(self.actor.clone());
         let heads = doc.get_heads();
         if let (Some(meta), Some(before)) = (&old_meta, &before_heads)
             && *before == heads

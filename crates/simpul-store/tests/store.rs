@@ -323,3 +323,43 @@ fn a_record_that_moved_away_is_purged_and_its_tombstone_answers_offers() {
         .expect("reopen");
     assert!(store.meta(rec.id).expect("meta").is_some());
 }
+
+#[test]
+fn changes_made_here_carry_this_nodes_actor_even_on_records_from_elsewhere() {
+    const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pustu = create(&dir.path().join("pu"), PUSTU);
+    let posyandu = create(&dir.path().join("py"), POSYANDU);
+    let rec = record(1, POSYANDU);
+    posyandu
+        .insert_record(rec.clone(), today(), 1_000)
+        .expect("insert");
+    let (_, doc) = posyandu.load(rec.id).expect("load").expect("present");
+    // Received whole at the pustu (its own load gives the document a random actor)...
+    let received = simpul_model::automerge::Automerge::load(&doc.save()).expect("bytes");
+    pustu
+        .merge_document(received, today(), 2_000)
+        .expect("merge");
+    // ...then changed there.
+    pustu
+        .update_record(rec.id, today(), 3_000, |r| {
+            if let RecordBody::Patient(p) = &mut r.body {
+                p.visits.insert(visit_key(1), visit(1));
+            }
+            Ok(())
+        })
+        .expect("update");
+    let (_, doc) = pustu.load(rec.id).expect("load").expect("present");
+    let last = doc
+        .get_changes(&[])
+        .last()
+        .map(|c| c.actor_id().clone())
+        .expect("a change");
+    assert_eq!(last, pustu.node().actor, "the visit is the pustu's change");
+    assert_eq!(
+        simpul_model::actor_facility(&last)
+            .map(|p| p.to_string())
+            .as_deref(),
+        Some(PUSTU)
+    );
+}

@@ -16,6 +16,8 @@ pub(crate) fn run(node: &mut Target, cmd: DocCommand) -> Result<()> {
     match cmd {
         DocCommand::Export { id, out } => export(node, &id, &out),
         DocCommand::Import { file } => import(node, &file),
+        DocCommand::Show { id, json } => super::history::show(node, &id, json),
+        DocCommand::History { id, json } => super::history::history(node, &id, json),
     }
 }
 

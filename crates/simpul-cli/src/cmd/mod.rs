@@ -3,6 +3,7 @@
 mod ca;
 mod doc;
 mod generate;
+mod history;
 mod patient;
 mod run;
 mod status;
@@ -34,6 +35,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Peers { json } => status::peers(&mut Target::open(&dir()?)?, json),
         Command::Sync { peer, timeout } => status::sync(&mut Target::open(&dir()?)?, peer, timeout),
         Command::Log { json } => status::log(&mut Target::open(&dir()?)?, json),
+        Command::Conflicts { action, json } => {
+            history::conflicts(&mut Target::open(&dir()?)?, action, json)
+        }
     }
 }
 

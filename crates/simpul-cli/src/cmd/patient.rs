@@ -9,10 +9,10 @@ use simpul_model::{
     Address, Date, Identifiers, Patient, Record, RecordBody, Scope, Sex,
     codes::{VillageCode, normalize_rt_rw},
 };
-use simpul_node::admin::{Reply, Request};
+use simpul_node::admin::{PatientEdit, Reply, Request};
 
 use super::{bad_value, facility, random_record_id, record_id};
-use crate::cli::{PatientAdd, PatientCommand};
+use crate::cli::{PatientAdd, PatientCommand, PatientUpdate};
 use crate::exit::{NOT_FOUND, REJECTED, coded};
 use crate::output;
 use crate::target::{Target, expect_reply};
@@ -22,7 +22,31 @@ pub(crate) fn run(node: &mut Target, cmd: PatientCommand) -> Result<()> {
         PatientCommand::Add(args) => add(node, *args),
         PatientCommand::Show { id, json } => show(node, &id, json),
         PatientCommand::List { json } => list(node, json),
+        PatientCommand::Update(args) => update(node, *args),
     }
+}
+
+fn update(node: &mut Target, a: PatientUpdate) -> Result<()> {
+    let id = record_id(&a.id)?;
+    let village = a
+        .village
+        .map(|v| VillageCode::parse(&v).map(|c| c.to_string()).unwrap_or(v));
+    let edit = PatientEdit {
+        name: a.name.map(|n| n.trim().to_string()),
+        nik: a.nik,
+        kk: a.kk,
+        bpjs: a.bpjs,
+        village,
+        rt: a.rt.map(|v| normalize_rt_rw(&v).unwrap_or(v)),
+        rw: a.rw.map(|v| normalize_rt_rw(&v).unwrap_or(v)),
+        address: a.address,
+    };
+    let reply = node.call(Request::UpdatePatient { id, edit })?;
+    let written = expect_reply!(reply, Reply::Written(w) => w)?;
+    if !written.changed {
+        eprintln!("nothing changed: the record already says that");
+    }
+    Ok(())
 }
 
 fn add(node: &mut Target, a: PatientAdd) -> Result<()> {

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 
 pub use client::{AdminClient, CallError};
 pub use protocol::{
-    Answer, Failure, FailureKind, NodeStatus, NodeSummary, Reply, Request, StoredRecord, Written,
+    Answer, Failure, FailureKind, NodeStatus, NodeSummary, PatientEdit, RecordConflicts,
+    RecordHistory, Reply, Request, StoredRecord, Written,
 };
 pub use server::LocalChange;
 

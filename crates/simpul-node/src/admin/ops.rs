@@ -6,7 +6,8 @@ use simpul_model::{Date, Record, RecordBody, RecordError};
 use simpul_store::{ReadError, Store, WriteError, WriteOutcome};
 
 use super::protocol::{
-    Failure, FailureKind, NodeStatus, NodeSummary, Reply, Request, StoredRecord, Written,
+    Failure, FailureKind, NodeStatus, NodeSummary, PatientEdit, RecordConflicts, RecordHistory,
+    Reply, Request, StoredRecord, Written,
 };
 
 /// The largest document an import accepts. A patient with decades of visits is tens of
@@ -61,6 +62,68 @@ pub fn execute(
                         v.entered_in_error = Some(mark);
                     }
                     Ok(())
+                })
+                .map_err(write_failure)?,
+        ),
+        Request::UpdatePatient { id, edit } => written(
+            store
+                .update_record(id, today, now_ms, move |r| {
+                    apply_edit(patient(r)?, edit);
+                    Ok(())
+                })
+                .map_err(write_failure)?,
+        ),
+        Request::History { id } => {
+            let (meta, doc) = store
+                .load(id)
+                .map_err(read_failure)?
+                .ok_or_else(|| not_found(id))?;
+            let record = Record::from_document(&doc)
+                .map_err(|e| Failure::new(FailureKind::Failed, chain(&e)))?;
+            let history = RecordHistory {
+                stored: StoredRecord { meta, record },
+                heads: doc.get_heads().iter().map(ToString::to_string).collect(),
+                changes: simpul_model::history::history(&doc),
+                conflicts: simpul_model::history::conflicts(&doc),
+            };
+            Ok((Reply::History(Box::new(history)), None))
+        }
+        Request::Conflicts { id } => {
+            let ids = match id {
+                Some(id) => vec![id],
+                None => store
+                    .list()
+                    .map_err(read_failure)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect(),
+            };
+            let mut records = Vec::new();
+            for id in ids {
+                let Some((meta, doc)) = store.load(id).map_err(read_failure)? else {
+                    continue;
+                };
+                let conflicts = simpul_model::history::conflicts(&doc);
+                if !conflicts.is_empty() {
+                    records.push(RecordConflicts {
+                        id,
+                        label: meta.summary.label,
+                        conflicts,
+                    });
+                }
+            }
+            Ok((Reply::Conflicts { records }, None))
+        }
+        Request::Settle { id, field, value } => written(
+            store
+                .write(id, now_ms, move |doc| {
+                    let doc = doc.as_mut().ok_or(WriteError::NotFound(id))?;
+                    let before = Record::from_document(doc)?;
+                    simpul_model::history::settle(doc, &field, &value, now_ms)?;
+                    let after = Record::from_document(doc)?;
+                    after.validate(today).map_err(RecordError::from)?;
+                    simpul_model::check_history(&before, &after)?;
+                    Ok(after)
                 })
                 .map_err(write_failure)?,
         ),
@@ -141,6 +204,36 @@ pub fn status(store: &Store, now_ms: u64) -> Result<NodeStatus, Failure> {
     })
 }
 
+fn apply_edit(p: &mut simpul_model::Patient, edit: PatientEdit) {
+    let PatientEdit {
+        name,
+        nik,
+        kk,
+        bpjs,
+        village,
+        rt,
+        rw,
+        address,
+    } = edit;
+    let set = |field: &mut Option<String>, value: Option<String>| {
+        if value.is_some() {
+            *field = value;
+        }
+    };
+    if let Some(name) = name {
+        p.name = name;
+    }
+    set(&mut p.identifiers.nik, nik);
+    set(&mut p.identifiers.kk, kk);
+    set(&mut p.identifiers.bpjs, bpjs);
+    if let Some(village) = village {
+        p.address.village = village;
+    }
+    set(&mut p.address.rt, rt);
+    set(&mut p.address.rw, rw);
+    set(&mut p.address.line, address);
+}
+
 fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, WriteError> {
     match &mut r.body {
         RecordBody::Patient(p) => Ok(p),
@@ -151,7 +244,7 @@ fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, WriteError> {
 }
 
 fn shape(message: String) -> WriteError {
-    WriteError::Rejected(RecordError::Shape(message))
+    WriteError::Rejected(RecordError::NotApplicable(message))
 }
 
 fn not_found(id: simpul_model::RecordId) -> Failure {

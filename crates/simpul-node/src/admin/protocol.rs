@@ -2,6 +2,7 @@
 //! object per line each way, a [`Request`] answered by exactly one [`Answer`].
 
 use serde::{Deserialize, Serialize};
+use simpul_model::history::{ChangeEntry, Conflict};
 use simpul_model::{ErrorMark, FacilityPath, Record, RecordId, Visit, VisitId};
 use simpul_store::{Census, RecordMeta};
 
@@ -38,6 +39,32 @@ pub enum Request {
         visit_id: VisitId,
         /// Why, by whom, when.
         mark: ErrorMark,
+    },
+    /// Correct a patient's details (each given field replaces the stored one).
+    UpdatePatient {
+        /// The patient.
+        id: RecordId,
+        /// The new values.
+        edit: PatientEdit,
+    },
+    /// A record with its history: who changed what, when.
+    History {
+        /// The record.
+        id: RecordId,
+    },
+    /// Records whose fields hold competing values from concurrent writes.
+    Conflicts {
+        /// One record, or every record.
+        id: Option<RecordId>,
+    },
+    /// Settle a conflict on one value.
+    Settle {
+        /// The record.
+        id: RecordId,
+        /// The field, as `simpul conflicts` names it (`patient.name`).
+        field: String,
+        /// The value to keep.
+        value: String,
     },
     /// Merge a whole Automerge document from outside (an import).
     Import {
@@ -94,6 +121,13 @@ pub enum Reply {
     },
     /// Who the node is.
     Node(NodeSummary),
+    /// A record, its heads and its history.
+    History(Box<RecordHistory>),
+    /// Records with conflicts.
+    Conflicts {
+        /// One entry per record with at least one conflict.
+        records: Vec<RecordConflicts>,
+    },
     /// The node's status.
     Status(Box<NodeStatus>),
     /// Recent sessions, oldest first.
@@ -131,6 +165,51 @@ pub struct NodeSummary {
     pub path: FacilityPath,
     /// Its Automerge actor id (`<path>#<instance>`).
     pub actor: String,
+}
+
+/// Corrections to a patient's details; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PatientEdit {
+    /// Full name.
+    pub name: Option<String>,
+    /// NIK.
+    pub nik: Option<String>,
+    /// Family card number.
+    pub kk: Option<String>,
+    /// BPJS number.
+    pub bpjs: Option<String>,
+    /// Village code.
+    pub village: Option<String>,
+    /// RT.
+    pub rt: Option<String>,
+    /// RW.
+    pub rw: Option<String>,
+    /// Street address.
+    pub address: Option<String>,
+}
+
+/// A record with its history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordHistory {
+    /// The record as stored.
+    pub stored: StoredRecord,
+    /// Its heads (hex).
+    pub heads: Vec<String>,
+    /// Every change, oldest first.
+    pub changes: Vec<ChangeEntry>,
+    /// Fields with competing values.
+    pub conflicts: Vec<Conflict>,
+}
+
+/// The conflicts of one record.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordConflicts {
+    /// The record.
+    pub id: RecordId,
+    /// Its label (a patient's name).
+    pub label: String,
+    /// Its conflicting fields.
+    pub conflicts: Vec<Conflict>,
 }
 
 /// What `simpul status` shows.

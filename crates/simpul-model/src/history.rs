@@ -1,0 +1,270 @@
+//! Reading a record's Automerge history for people: who changed what and when, and
+//! where concurrent writes left competing values (Automerge keeps them all; readers see
+//! a deterministic winner). Facilities come from the actor ids (`<path>#<instance>`).
+
+use std::collections::HashMap;
+
+use automerge::{
+    ActorId, Automerge, ObjId, ObjType, Prop, ROOT, ReadDoc, ScalarValue, Value,
+    transaction::Transactable,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::facility::FacilityPath;
+use crate::record::{RecordError, actor_facility};
+
+/// One change of a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEntry {
+    /// The change hash (hex).
+    pub hash: String,
+    /// The facility that wrote it.
+    pub facility: Option<FacilityPath>,
+    /// The Automerge actor.
+    pub actor: String,
+    /// When it was written (Unix ms, to the second).
+    pub time_ms: u64,
+    /// The fields it set, as dotted paths (`patient.name`, `patient.visits.<id>`).
+    pub fields: Vec<String>,
+}
+
+/// A field with competing values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conflict {
+    /// Its dotted path.
+    pub field: String,
+    /// Every value, the one readers see first.
+    pub values: Vec<ConflictValue>,
+}
+
+/// One of the competing values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConflictValue {
+    /// The value, as text.
+    pub value: String,
+    /// The facility that wrote it.
+    pub facility: Option<FacilityPath>,
+    /// When (Unix ms, to the second).
+    pub time_ms: u64,
+}
+
+/// Fields listed per change before the rest is summarised.
+const FIELDS_SHOWN: usize = 12;
+
+/// Every change of `doc`, oldest first (causal order), with the fields each one set.
+pub fn history(doc: &Automerge) -> Vec<ChangeEntry> {
+    doc.get_changes(&[])
+        .into_iter()
+        .map(|change| {
+            let mut fields: Vec<String> = doc
+                .diff(change.deps(), &[change.hash()])
+                .iter()
+                .map(|patch| {
+                    let mut path: Vec<String> =
+                        patch.path.iter().map(|(_, p)| prop_text(p)).collect();
+                    if let Some(key) = action_key(&patch.action) {
+                        path.push(key);
+                    }
+                    path.join(".")
+                })
+                .collect();
+            fields.sort();
+            fields.dedup();
+            let mut shown = collapse(fields);
+            if shown.len() > FIELDS_SHOWN {
+                let more = shown.len() - FIELDS_SHOWN;
+                shown.truncate(FIELDS_SHOWN);
+                shown.push(format!("... and {more} more"));
+            }
+            ChangeEntry {
+                hash: change.hash().to_string(),
+                facility: actor_facility(change.actor_id()),
+                actor: change.actor_id().to_string(),
+                time_ms: change.timestamp().max(0) as u64 * 1000,
+                fields: shown,
+            }
+        })
+        .collect()
+}
+
+/// Drops paths inside another listed path (`patient.visits.x` covers its fields).
+fn collapse(sorted: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in sorted {
+        if let Some(last) = out.last()
+            && f.starts_with(&format!("{last}."))
+        {
+            continue;
+        }
+        out.push(f);
+    }
+    out
+}
+
+fn prop_text(p: &Prop) -> String {
+    match p {
+        Prop::Map(k) => k.clone(),
+        Prop::Seq(i) => i.to_string(),
+    }
+}
+
+fn action_key(action: &automerge::PatchAction) -> Option<String> {
+    use automerge::PatchAction as A;
+    match action {
+        A::PutMap { key, .. } | A::DeleteMap { key } => Some(key.clone()),
+        A::PutSeq { index, .. } | A::Insert { index, .. } | A::DeleteSeq { index, .. } => {
+            Some(index.to_string())
+        }
+        A::Increment { prop, .. } | A::Conflict { prop } => Some(prop_text(prop)),
+        _ => None,
+    }
+}
+
+/// When each actor's operations were made: actor -> (first op, op count, time ms).
+fn op_times(doc: &Automerge) -> HashMap<ActorId, Vec<(u64, u64, u64)>> {
+    let mut times: HashMap<ActorId, Vec<(u64, u64, u64)>> = HashMap::new();
+    for change in doc.get_changes(&[]) {
+        times.entry(change.actor_id().clone()).or_default().push((
+            change.start_op().get(),
+            change.len() as u64,
+            change.timestamp().max(0) as u64 * 1000,
+        ));
+    }
+    times
+}
+
+/// Every field of `doc` holding competing values.
+pub fn conflicts(doc: &Automerge) -> Vec<Conflict> {
+    let times = op_times(doc);
+    let mut found = Vec::new();
+    walk(doc, &ROOT, &mut Vec::new(), &times, &mut found);
+    found
+}
+
+fn walk(
+    doc: &Automerge,
+    obj: &ObjId,
+    path: &mut Vec<String>,
+    times: &HashMap<ActorId, Vec<(u64, u64, u64)>>,
+    found: &mut Vec<Conflict>,
+) {
+    let props: Vec<Prop> = match doc.object_type(obj) {
+        Ok(ObjType::Map | ObjType::Table) => doc.keys(obj).map(Prop::Map).collect(),
+        Ok(ObjType::List) => (0..doc.length(obj)).map(Prop::Seq).collect(),
+        _ => return,
+    };
+    for prop in props {
+        let all = doc.get_all(obj, prop.clone()).unwrap_or_default();
+        path.push(prop_text(&prop));
+        if all.len() > 1 {
+            let values = all
+                .iter()
+                .map(|(value, id)| {
+                    let (facility, time_ms) = match id {
+                        automerge::ObjId::Id(counter, actor, _) => (
+                            actor_facility(actor),
+                            times
+                                .get(actor)
+                                .and_then(|spans| {
+                                    spans.iter().find(|(start, len, _)| {
+                                        (*start..*start + *len).contains(counter)
+                                    })
+                                })
+                                .map_or(0, |(_, _, t)| *t),
+                        ),
+                        automerge::ObjId::Root => (None, 0),
+                    };
+                    ConflictValue {
+                        value: value_text(value),
+                        facility,
+                        time_ms,
+                    }
+                })
+                .collect();
+            found.push(Conflict {
+                field: path.join("."),
+                values,
+            });
+        }
+        if let Some((Value::Object(_), child)) = all.into_iter().next_back() {
+            walk(doc, &child, path, times, found);
+        }
+        path.pop();
+    }
+}
+
+fn value_text(value: &Value<'_>) -> String {
+    match value {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(s) => s.to_string(),
+            ScalarValue::Null => "null".into(),
+            other => other.to_string(),
+        },
+        Value::Object(t) => format!("({t})"),
+    }
+}
+
+/// Settles the conflict at `field` (a dotted path from [`conflicts`]) on `value`, as a
+/// new change that supersedes every competing value. The value takes the type of the
+/// values it replaces. The caller validates the record afterwards.
+pub fn settle(
+    doc: &mut Automerge,
+    field: &str,
+    value: &str,
+    at_ms: u64,
+) -> Result<(), RecordError> {
+    let shape = RecordError::NotApplicable;
+    let parts: Vec<&str> = field.split('.').collect();
+    let (last, parents) = parts
+        .split_last()
+        .ok_or_else(|| shape("empty field".into()))?;
+    let mut obj = ROOT;
+    for part in parents {
+        obj = match doc.get(&obj, *part)? {
+            Some((Value::Object(ObjType::Map), id)) => id,
+            _ => return Err(shape(format!("{field}: no such field"))),
+        };
+    }
+    let all = doc.get_all(&obj, *last)?;
+    if all.len() < 2 {
+        return Err(shape(format!("{field} has no competing values")));
+    }
+    let scalar = match &all[all.len() - 1].0 {
+        Value::Scalar(s) => match s.as_ref() {
+            ScalarValue::Str(_) => ScalarValue::Str(value.into()),
+            ScalarValue::F64(_) => ScalarValue::F64(
+                value
+                    .parse()
+                    .map_err(|_| shape(format!("{field}: {value:?} is not a number")))?,
+            ),
+            ScalarValue::Int(_) => ScalarValue::Int(
+                value
+                    .parse()
+                    .map_err(|_| shape(format!("{field}: {value:?} is not a whole number")))?,
+            ),
+            ScalarValue::Boolean(_) => ScalarValue::Boolean(
+                value
+                    .parse()
+                    .map_err(|_| shape(format!("{field}: {value:?} is not true or false")))?,
+            ),
+            _ => {
+                return Err(shape(format!(
+                    "{field}: cannot settle a value of this type"
+                )));
+            }
+        },
+        Value::Object(_) => {
+            return Err(shape(format!(
+                "{field} holds competing objects; settle the fields inside it"
+            )));
+        }
+    };
+    let obj_for_tx = obj.clone();
+    let key = (*last).to_string();
+    doc.transact_with(
+        |_| automerge::transaction::CommitOptions::default().with_time((at_ms / 1000) as i64),
+        |tx| tx.put(&obj_for_tx, key.as_str(), scalar.clone()),
+    )
+    .map_err(|f| RecordError::from(f.error))?;
+    Ok(())
+}

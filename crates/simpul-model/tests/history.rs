@@ -1,0 +1,86 @@
+//! History and conflicts read from the Automerge document, mapped to facilities.
+
+mod common;
+
+use common::*;
+use simpul_model::history::{conflicts, history, settle};
+use simpul_model::*;
+
+const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
+const PU: &str = "3273/P3273010201/3273010201-PU1";
+
+fn rename(doc: &mut automerge::Automerge, name: &str, at_ms: u64) {
+    let mut r = Record::from_document(doc).expect("read");
+    let RecordBody::Patient(p) = &mut r.body else {
+        unreachable!()
+    };
+    p.name = name.into();
+    r.write_into(doc, today(), at_ms).expect("write");
+}
+
+#[test]
+fn concurrent_renames_are_a_conflict_until_settled() {
+    let record = record(1, patient());
+    let mut base = record
+        .create_document(node_actor(&path(PY), [1; 4]), today(), 1_000_000)
+        .expect("create");
+    let mut at_pustu = base.fork().with_actor(node_actor(&path(PU), [2; 4]));
+    rename(&mut base, "Siti Rahayu Putri", 2_000_000);
+    rename(&mut at_pustu, "Siti Rahaju", 3_000_000);
+    base.merge(&mut at_pustu).expect("merge");
+
+    let found = conflicts(&base);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].field, "patient.name");
+    let mut seen: Vec<(String, String, u64)> = found[0]
+        .values
+        .iter()
+        .map(|v| {
+            (
+                v.value.clone(),
+                v.facility
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default(),
+                v.time_ms,
+            )
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [
+            ("Siti Rahaju".to_string(), PU.to_string(), 3_000_000),
+            ("Siti Rahayu Putri".to_string(), PY.to_string(), 2_000_000),
+        ]
+    );
+
+    let log = history(&base);
+    assert_eq!(log.len(), 3, "create + two renames");
+    assert_eq!(
+        log[0].facility.as_ref().map(ToString::to_string).as_deref(),
+        Some(PY)
+    );
+    assert!(
+        log[1..].iter().all(|c| c.fields == ["patient.name"]),
+        "{log:?}"
+    );
+
+    let mut other_side = base.fork();
+    settle(&mut base, "patient.name", "Siti Rahayu Putri", 4_000_000).expect("settle");
+    assert!(conflicts(&base).is_empty());
+    let settled = Record::from_document(&base).expect("read");
+    assert_eq!(
+        settled.patient().map(|p| p.name.as_str()),
+        Some("Siti Rahayu Putri")
+    );
+    // The settling change reaches the other side and clears it there too.
+    other_side.merge(&mut base).expect("merge");
+    assert!(conflicts(&other_side).is_empty());
+
+    // Nothing to settle, a missing field, a value of the wrong type: refused, unchanged.
+    let heads = base.get_heads();
+    assert!(settle(&mut base, "patient.name", "x", 5_000_000).is_err());
+    assert!(settle(&mut base, "patient.nope.name", "x", 5_000_000).is_err());
+    assert_eq!(base.get_heads(), heads);
+}
