@@ -83,6 +83,30 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the store: every record loads and agrees with its metadata, the index matches,
+    /// every record belongs here. Exit 7 when anything is damaged.
+    Verify {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rewrite the store file without its free space (the node must be stopped).
+    Compact,
+    /// Write a consistent copy of the store to a new file, also while the node runs.
+    Backup {
+        /// The backup file (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Replace the store with a backup (the node must be stopped). The backup is verified
+    /// first; the replaced file is kept as simpul.redb.before-restore.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// Restore a backup of another facility.
+        #[arg(long)]
+        force: bool,
+    },
     /// Recent sync sessions: when, with whom, what moved, how long, how they ended.
     Log {
         /// JSON lines instead of a table.

@@ -17,6 +17,8 @@ pub(crate) const NOT_FOUND: u8 = 4;
 pub(crate) const STORE_UNAVAILABLE: u8 = 5;
 /// The command needs a running node and none runs on the data directory.
 pub(crate) const NOT_RUNNING: u8 = 6;
+/// `verify` found damage.
+pub(crate) const DAMAGED: u8 = 7;
 
 /// The text for `--help`.
 pub(crate) const HELP: &str = "\
@@ -28,7 +30,8 @@ Exit status:
      or a change that would rewrite clinical history; nothing was stored
   4  no such record
   5  the store is unavailable: not created, in use by a running node, or too new
-  6  the command needs a running node (peers, sync, log) and none is running";
+  6  the command needs a running node (peers, sync, log) and none is running
+  7  verify found damage (the report says where)";
 
 /// A failure that carries its own exit code.
 #[derive(Debug)]

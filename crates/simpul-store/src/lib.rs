@@ -11,6 +11,7 @@
 //! Storage format: see `docs/storage.md` at the repository root.
 
 mod error;
+mod maintenance;
 mod meta;
 mod migrate;
 mod read;
@@ -19,6 +20,7 @@ mod tables;
 pub mod writer;
 
 pub use error::{OpenError, ReadError, WriteError};
+pub use maintenance::{BackupError, VerifyReport, compact};
 pub use meta::{RecordMeta, Summary};
 pub use migrate::SCHEMA_VERSION;
 pub use store::{Census, DB_FILE, NodeInfo, Offered, Store, StoreOptions, SyncItem};

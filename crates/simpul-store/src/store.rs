@@ -509,6 +509,10 @@ impl Store {
         Ok(census)
     }
 
+    pub(crate) fn db(&self) -> &Database {
+        &self.inner.db
+    }
+
     /// Number of records stored.
     pub fn count(&self) -> Result<u64, ReadError> {
         let txn = self.inner.db.begin_read()?;

@@ -4,6 +4,7 @@ mod ca;
 mod doc;
 mod generate;
 mod history;
+mod maintain;
 mod patient;
 mod run;
 mod status;
@@ -35,6 +36,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Peers { json } => status::peers(&mut Target::open(&dir()?)?, json),
         Command::Sync { peer, timeout } => status::sync(&mut Target::open(&dir()?)?, peer, timeout),
         Command::Log { json } => status::log(&mut Target::open(&dir()?)?, json),
+        Command::Verify { json } => maintain::verify_dir(&dir()?, json),
+        Command::Compact => maintain::compact(&dir()?),
+        Command::Backup { out } => maintain::backup(&mut Target::open(&dir()?)?, &out),
+        Command::Restore { file, force } => maintain::restore(&dir()?, &file, force),
         Command::Conflicts { action, json } => {
             history::conflicts(&mut Target::open(&dir()?)?, action, json)
         }

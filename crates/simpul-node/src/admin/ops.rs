@@ -127,6 +127,20 @@ pub fn execute(
                 })
                 .map_err(write_failure)?,
         ),
+        Request::Verify => {
+            let report = store.verify(&|_, _| {}).map_err(read_failure)?;
+            Ok((Reply::Verified(report), None))
+        }
+        Request::Backup { out } => {
+            let records = store.backup(&out).map_err(|e| {
+                Failure::new(
+                    FailureKind::Failed,
+                    format!("backup to {}: {}", out.display(), chain(&e)),
+                )
+            })?;
+            let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+            Ok((Reply::BackedUp { records, bytes }, None))
+        }
         Request::Import { document } => {
             let bytes = hex::decode(&document)
                 .map_err(|e| Failure::new(FailureKind::BadRequest, format!("document: {e}")))?;

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use simpul_model::history::{ChangeEntry, Conflict};
 use simpul_model::{ErrorMark, FacilityPath, Record, RecordId, Visit, VisitId};
-use simpul_store::{Census, RecordMeta};
+use simpul_store::{Census, RecordMeta, VerifyReport};
 
 use crate::board::{PeerStatus, SessionRecord};
 
@@ -66,6 +66,13 @@ pub enum Request {
         /// The value to keep.
         value: String,
     },
+    /// Check every record and the index.
+    Verify,
+    /// Write a consistent copy of the store to a new file.
+    Backup {
+        /// The file (absolute: the node's working directory is not the caller's).
+        out: std::path::PathBuf,
+    },
     /// Merge a whole Automerge document from outside (an import).
     Import {
         /// The document, hex encoded.
@@ -123,6 +130,15 @@ pub enum Reply {
     Node(NodeSummary),
     /// A record, its heads and its history.
     History(Box<RecordHistory>),
+    /// What verification found.
+    Verified(VerifyReport),
+    /// A backup was written.
+    BackedUp {
+        /// Records copied.
+        records: u64,
+        /// Size of the file.
+        bytes: u64,
+    },
     /// Records with conflicts.
     Conflicts {
         /// One entry per record with at least one conflict.

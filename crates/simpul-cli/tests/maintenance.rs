@@ -1,0 +1,156 @@
+//! `simpul verify`, `backup`, `restore` and `compact` on real store files.
+
+mod common;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use common::nodes::*;
+use common::*;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        if entry.file_type().expect("type").is_file() {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn verify_passes_a_healthy_store_and_catches_a_damaged_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let healthy = dir.path().join("py");
+    ok(&healthy, &["init", "--path", PY]);
+    ok(
+        &healthy,
+        &["gen", "--seed", "6", "--patients", "300", "--no-activities"],
+    );
+    let report = ok(&healthy, &["verify"]);
+    assert!(
+        report.contains("checked 300 records") && report.contains("no damage"),
+        "{report}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&healthy, &["verify", "--json"])).expect("json");
+    assert_eq!(json["problems"].as_array().map(Vec::len), Some(0));
+
+    // Damage a copy: overwrite every eighth 4 KiB page past the file's header pages.
+    let damaged = dir.path().join("damaged");
+    copy_dir(&healthy, &damaged);
+    let file = damaged.join("simpul.redb");
+    let mut bytes = std::fs::read(&file).expect("read");
+    let mut page = 16;
+    while (page + 1) * 4096 <= bytes.len() {
+        bytes[page * 4096..(page + 1) * 4096].fill(0xA5);
+        page += 8;
+    }
+    std::fs::write(&file, &bytes).expect("write");
+    let out = simpul(&damaged, &["verify"]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "damage went unnoticed: {said}");
+    assert!(
+        said.contains("damage") || said.contains("corrupt") || said.contains("database"),
+        "{said}"
+    );
+    // The healthy original is untouched and still verifies.
+    ok(&healthy, &["verify"]);
+}
+
+#[test]
+fn a_backup_taken_while_writes_flow_restores_to_a_store_that_verifies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("py", PY)]);
+    ok(
+        &d.join("py"),
+        &["gen", "--seed", "8", "--patients", "100", "--no-activities"],
+    );
+    let cfg = config(d, "py", PY, free_port(), &[]);
+    let (node, logs) = start(&cfg);
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(&logs, "node running", &mut seen),
+        "{}",
+        seen.join("\n")
+    );
+
+    // A kader keeps registering people while the technician takes the backup.
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = {
+        let (dir, writing) = (d.join("py"), writing.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while writing.load(Ordering::Relaxed) {
+                n += 1;
+                ok(
+                    &dir,
+                    &[
+                        "patient",
+                        "add",
+                        "--name",
+                        "Bayi Baru",
+                        "--sex",
+                        "M",
+                        "--birth-date",
+                        "2026-10-01",
+                        "--nik-ibu",
+                        "3273015208900003",
+                        "--birth-order",
+                        &(n % 9 + 1).to_string(),
+                        "--village",
+                        "3273012001",
+                    ],
+                );
+            }
+            n
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let backup = d.join("backup.redb");
+    let said = ok(
+        &d.join("py"),
+        &["backup", "--out", backup.to_str().expect("utf-8")],
+    );
+    writing.store(false, Ordering::Relaxed);
+    let written = writer.join().expect("writer");
+    let again = simpul(
+        &d.join("py"),
+        &["backup", "--out", backup.to_str().expect("utf-8")],
+    );
+    let status = terminate(node);
+    assert!(status.success());
+    assert!(written > 0, "writes were flowing");
+    assert!(said.contains("backed up"), "{said}");
+    assert!(!again.status.success(), "a backup never overwrites");
+
+    // Restore onto a fresh machine's empty data directory, then verify it.
+    let fresh = d.join("fresh");
+    let restored = ok(&fresh, &["restore", backup.to_str().expect("utf-8")]);
+    assert!(restored.contains("restored"), "{restored}");
+    let report = ok(&fresh, &["verify"]);
+    assert!(report.contains("no damage"), "{report}");
+    let count = ok(&fresh, &["patient", "list", "--json"]).lines().count();
+    assert!(
+        (100..=100 + written).contains(&count),
+        "{count} records restored"
+    );
+
+    // Restoring over a running node, or another facility's store, is refused.
+    let other = d.join("other");
+    ok(&other, &["init", "--path", PUSTU]);
+    let refused = fails(&other, &["restore", backup.to_str().expect("utf-8")], 3);
+    assert!(refused.contains("--force"), "{refused}");
+    ok(&other, &["verify"]);
+
+    // Compact a stopped store: smaller or equal, still verifies.
+    let compacted = ok(&fresh, &["compact"]);
+    assert!(compacted.contains("compacted"), "{compacted}");
+    ok(&fresh, &["verify"]);
+}

@@ -1,0 +1,199 @@
+//! Keeping a store healthy: verify it, copy it while it is in use, compact its file.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
+use serde::{Deserialize, Serialize};
+use simpul_model::{Record, RecordId, content_time};
+
+use crate::error::{OpenError, ReadError};
+use crate::meta::{RecordMeta, scope_keys};
+use crate::read::load_document;
+use crate::store::{DB_FILE, Store};
+use crate::tables::{CHANGES, INDEX, META, RECORDS, SNAPSHOTS, TOMBSTONES};
+
+/// What [`Store::verify`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Records checked.
+    pub records: u64,
+    /// Index rows checked.
+    pub index_rows: u64,
+    /// Everything wrong, one line each.
+    pub problems: Vec<String>,
+}
+
+/// Why a backup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The target exists; a backup never overwrites.
+    #[error("{0} already exists")]
+    Exists(PathBuf),
+    /// Reading the store or writing the copy failed.
+    #[error("database")]
+    Db(#[from] redb::Error),
+}
+
+macro_rules! backup_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for BackupError { fn from(e: $t) -> Self { BackupError::Db(e.into()) } }
+    )*};
+}
+backup_from!(
+    redb::TableError,
+    redb::StorageError,
+    redb::TransactionError,
+    redb::CommitError,
+    redb::DatabaseError
+);
+
+impl Store {
+    /// Checks every record: its bytes load, its metadata agrees with its document (heads,
+    /// scope, content time), it belongs at this node, and the index holds exactly its
+    /// rows. Reports `progress(done, total)` as it goes. Reads one consistent snapshot,
+    /// so it can run while the node writes.
+    pub fn verify(&self, progress: &dyn Fn(u64, u64)) -> Result<VerifyReport, ReadError> {
+        let txn = self.db().begin_read()?;
+        let records = txn.open_table(RECORDS)?;
+        let snapshots = txn.open_table(SNAPSHOTS)?;
+        let changes = txn.open_table(CHANGES)?;
+        let index = txn.open_table(INDEX)?;
+        let total = records.len()?;
+        let mut report = VerifyReport::default();
+        let mut expected: HashMap<(String, [u8; 16]), [u8; 40]> = HashMap::new();
+        for row in records.iter()? {
+            let (key, value) = row?;
+            let id = RecordId::from_bytes(*key.value());
+            report.records += 1;
+            if report.records % 256 == 0 {
+                progress(report.records, total);
+            }
+            let meta = match RecordMeta::decode(value.value()) {
+                Ok(m) => m,
+                Err(e) => {
+                    report
+                        .problems
+                        .push(format!("record {id}: metadata unreadable: {e}"));
+                    continue;
+                }
+            };
+            let mut entry = [0u8; 40];
+            entry[..8].copy_from_slice(&meta.content_time.to_be_bytes());
+            entry[8..].copy_from_slice(&meta.heads_digest);
+            for scope_key in scope_keys(&meta.scope) {
+                expected.insert((scope_key, *key.value()), entry);
+            }
+            let doc = match load_document(&snapshots, &changes, id, &meta) {
+                Ok(doc) => doc,
+                Err(e) => {
+                    report.problems.push(e.to_string());
+                    continue;
+                }
+            };
+            match Record::from_document(&doc) {
+                Ok(record) => {
+                    if record.id != id {
+                        report
+                            .problems
+                            .push(format!("record {id}: document says it is {}", record.id));
+                    }
+                    if record.scope != meta.scope {
+                        report.problems.push(format!(
+                            "record {id}: metadata scope differs from the document's"
+                        ));
+                    }
+                    if !record.scope.held_by(&self.node().path) {
+                        report
+                            .problems
+                            .push(format!("record {id}: outside this node's scope"));
+                    }
+                }
+                Err(e) => report.problems.push(format!("record {id}: {e}")),
+            }
+            if content_time(&doc) != meta.content_time {
+                report.problems.push(format!(
+                    "record {id}: metadata content time differs from the document's"
+                ));
+            }
+        }
+        for row in index.iter()? {
+            let (key, value) = row?;
+            let (scope_key, id) = key.value();
+            report.index_rows += 1;
+            match expected.remove(&(scope_key.to_string(), *id)) {
+                Some(entry) if entry == *value.value() => {}
+                Some(_) => report.problems.push(format!(
+                    "index row {scope_key} {} is stale",
+                    RecordId::from_bytes(*id)
+                )),
+                None => report.problems.push(format!(
+                    "index row {scope_key} {} has no record",
+                    RecordId::from_bytes(*id)
+                )),
+            }
+        }
+        for (scope_key, id) in expected.keys() {
+            report.problems.push(format!(
+                "record {} has no index row for {scope_key}",
+                RecordId::from_bytes(*id)
+            ));
+        }
+        progress(report.records, total);
+        Ok(report)
+    }
+
+    /// Writes a consistent copy of the whole store to `out` (a new file, itself a store
+    /// file) from one read snapshot, while the node goes on writing. Returns the records
+    /// copied.
+    pub fn backup(&self, out: &Path) -> Result<u64, BackupError> {
+        if out.exists() {
+            return Err(BackupError::Exists(out.to_path_buf()));
+        }
+        let source = self.db().begin_read()?;
+        let target = Database::create(out)?;
+        let txn = target.begin_write()?;
+        copy(&source, &txn, META)?;
+        let records = copy(&source, &txn, RECORDS)?;
+        copy(&source, &txn, SNAPSHOTS)?;
+        copy(&source, &txn, CHANGES)?;
+        copy(&source, &txn, INDEX)?;
+        copy(&source, &txn, TOMBSTONES)?;
+        txn.commit()?;
+        Ok(records)
+    }
+}
+
+fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
+    source: &redb::ReadTransaction,
+    target: &redb::WriteTransaction,
+    table: TableDefinition<K, V>,
+) -> Result<u64, BackupError> {
+    let from = source.open_table(table)?;
+    let mut to = target.open_table(table)?;
+    let mut n = 0;
+    for row in from.iter()? {
+        let (k, v) = row?;
+        to.insert(k.value(), v.value())?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// Rewrites the store file in `dir` without its free space (the node must be stopped).
+/// Returns the file size before and after.
+pub fn compact(dir: &Path) -> Result<(u64, u64), OpenError> {
+    let file = dir.join(DB_FILE);
+    if !file.exists() {
+        return Err(OpenError::Missing(file));
+    }
+    let size = |f: &Path| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+    let before = size(&file);
+    let mut db = Database::open(&file).map_err(|e| match e {
+        redb::DatabaseError::DatabaseAlreadyOpen => OpenError::Locked(file.clone()),
+        other => OpenError::Db(other.into()),
+    })?;
+    db.compact().map_err(|e| OpenError::Db(e.into()))?;
+    drop(db);
+    Ok((before, size(&file)))
+}
