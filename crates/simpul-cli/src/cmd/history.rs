@@ -130,7 +130,7 @@ pub(crate) fn conflicts(
         })?;
         expect_reply!(reply, Reply::Written(_) => ())?;
         eprintln!(
-            "settled {field} of {id} on {value:?}; the change reaches every holder with the next sync"
+            "settled {field} of {id} on {value:?}; connected peers get it now, the others at their next sync"
         );
         return Ok(());
     }
