@@ -103,6 +103,8 @@ pub struct PeerStatus {
     pub last_error: Option<(u64, String)>,
     /// Sessions since this node started.
     pub sessions: u64,
+    /// Reconciliation messages this node sent in the current (or last) session.
+    pub rounds: u32,
 }
 
 /// One ended session, for `simpul log`.
@@ -171,6 +173,7 @@ impl Peer {
                 rtt_ms: None,
                 last_error: None,
                 sessions: 0,
+                rounds: 0,
             },
             pending: HashMap::new(),
             current: None,
@@ -347,6 +350,7 @@ impl Board {
                 p.status.last_sync_ms = Some(now_ms);
             }
             p.status.rtt_ms = Some(rtt_ms);
+            p.status.rounds = stats.reconcile_rounds;
             p.current = Some(stats.clone());
         });
     }

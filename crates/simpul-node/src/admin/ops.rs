@@ -189,7 +189,7 @@ pub fn execute(
             Ok((Reply::Node(summary), None))
         }
         Request::Status => Ok((Reply::Status(Box::new(status(store, now_ms)?)), None)),
-        Request::Log | Request::Sync { .. } => Err(Failure::new(
+        Request::Log | Request::Peers | Request::Sync { .. } => Err(Failure::new(
             FailureKind::NotRunning,
             "the node is not running (start it with `simpul run --config FILE`)",
         )),

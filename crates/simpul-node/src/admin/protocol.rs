@@ -94,6 +94,8 @@ pub enum Request {
     Node,
     /// The node, its store, and every peer (peers only from a running node).
     Status,
+    /// The peers alone: cheap, for polling (running node only).
+    Peers,
     /// The most recent sync sessions (running node only).
     Log,
     /// Reconcile now with every connected peer this node dials, or just `peer`.
@@ -146,6 +148,11 @@ pub enum Reply {
     },
     /// The node's status.
     Status(Box<NodeStatus>),
+    /// Every peer's row.
+    Peers {
+        /// The rows.
+        peers: Vec<PeerStatus>,
+    },
     /// Recent sessions, oldest first.
     Log {
         /// The sessions.

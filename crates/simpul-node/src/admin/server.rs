@@ -137,6 +137,9 @@ async fn answer(node: &NodeHandle, request: Request) -> Answer {
         Request::Log => Answer::Ok(Reply::Log {
             sessions: node.board.log(),
         }),
+        Request::Peers => Answer::Ok(Reply::Peers {
+            peers: node.board.peers(),
+        }),
         Request::Sync { peer } => {
             let peers: Vec<FacilityPath> = node
                 .board

@@ -1,0 +1,60 @@
+//! `simpul-bench`: the workloads of ../shared/BENCH.md on real `simpul run` processes
+//! over real QUIC on loopback, one JSON line per run on stdout. Run it through
+//! `scripts/bench.sh`, which builds everything in release first.
+
+mod procs;
+mod workloads;
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+
+use crate::procs::Bench;
+use crate::workloads::{Link, pair};
+
+/// Benchmarks on real processes.
+#[derive(Debug, Parser)]
+struct Args {
+    /// A small subset (N = 1,000 and 10,000; W4 at N = 200) that runs in a couple of minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Record counts for W1-W3.
+    #[arg(long, value_delimiter = ',')]
+    sizes: Option<Vec<u64>>,
+    /// Records for W4 (through the rural relay).
+    #[arg(long)]
+    rural: Option<u64>,
+    /// Working directory (generated stores are cached here between runs).
+    #[arg(long, default_value = "target/bench")]
+    work: PathBuf,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let bin = std::env::current_exe()?
+        .parent()
+        .context("binary directory")?
+        .to_path_buf();
+    std::fs::create_dir_all(&args.work)?;
+    let bench = Bench {
+        bin,
+        work: std::path::absolute(&args.work)?,
+    };
+    let sizes = args.sizes.clone().unwrap_or(if args.quick {
+        vec![1_000, 10_000]
+    } else {
+        vec![1_000, 10_000, 100_000]
+    });
+    let mut print = |v: serde_json::Value| println!("{v}");
+    for n in sizes {
+        eprintln!("W1-W3, N = {n}");
+        pair(&bench, n, &Link::loopback(), &mut print)?;
+    }
+    let rural = args.rural.unwrap_or(if args.quick { 200 } else { 1_000 });
+    if rural > 0 {
+        eprintln!("W4, N = {rural}, through the rural relay");
+        pair(&bench, rural, &Link::rural(), &mut print)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,273 @@
+//! W1-W4 of ../shared/BENCH.md between two real nodes: a posyandu (A, holds the
+//! records, dials) and its pustu (B), with a relay between them that counts the UDP
+//! bytes each way and, for W4, makes the link rural.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde_json::{Value, json};
+use simpul_model::{Date, FacilityPath, Klaster, RecordBody, Setting, Visit, VisitId};
+use simpul_node::board::PeerState;
+use simpul_store::{Store, StoreOptions};
+
+use crate::procs::{Bench, free_port, until};
+
+const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
+const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
+
+/// A link between the two nodes.
+#[derive(Debug, Clone)]
+pub(crate) struct Link {
+    /// Name in the output.
+    pub(crate) name: &'static str,
+    /// Relay flags.
+    pub(crate) flags: Vec<String>,
+    /// Link rate (bit/s) and one-way delay, for the link-bound minimum.
+    pub(crate) rate_bps: Option<(f64, f64)>,
+}
+
+impl Link {
+    pub(crate) fn loopback() -> Self {
+        Self {
+            name: "loopback",
+            flags: Vec::new(),
+            rate_bps: None,
+        }
+    }
+
+    pub(crate) fn rural() -> Self {
+        let flags = [
+            "--delay-ms",
+            "300",
+            "--loss",
+            "0.05",
+            "--rate-kbit",
+            "256",
+            "--seed",
+            "1",
+        ];
+        Self {
+            name: "rural-256kbit-300ms-5%",
+            flags: flags.iter().map(ToString::to_string).collect(),
+            rate_bps: Some((256_000.0, 0.3)),
+        }
+    }
+}
+
+/// What one sync between the nodes measured.
+struct Run {
+    wall: Duration,
+    sync_s: f64,
+    startup: Duration,
+    a_to_b: u64,
+    b_to_a: u64,
+    rounds: u32,
+    rss_a: u64,
+    rss_b: u64,
+    idle_rss_a: u64,
+    plan: Value,
+}
+
+/// Prepares `work` with A holding `n` generated people (cached per n) and B empty.
+pub(crate) fn prepare(bench: &Bench, n: u64) -> Result<u64> {
+    let cache = bench.work.join(format!("cache-py-{n}"));
+    if !cache.join("simpul.redb").exists() {
+        let gen_dir = bench.work.join("gen");
+        let _ = std::fs::remove_dir_all(&gen_dir);
+        bench.district(&[("gen", PY)])?;
+        let started = Instant::now();
+        bench.simpul(&[
+            "--data-dir",
+            "gen",
+            "gen",
+            "--seed",
+            "1",
+            "--patients",
+            &n.to_string(),
+            "--no-activities",
+        ])?;
+        eprintln!(
+            "  generated {n} people in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        std::fs::create_dir_all(&cache)?;
+        std::fs::rename(gen_dir.join("simpul.redb"), cache.join("simpul.redb"))?;
+    }
+    for name in ["py", "pu"] {
+        let _ = std::fs::remove_dir_all(bench.work.join(name));
+    }
+    std::fs::create_dir_all(bench.work.join("py"))?;
+    std::fs::copy(cache.join("simpul.redb"), bench.work.join("py/simpul.redb"))?;
+    // The cached store was made for the node "gen": same facility, its own certificate.
+    std::fs::remove_dir_all(bench.work.join("pki/py")).ok();
+    bench.district(&[("py", PY), ("pu", PUSTU)])?;
+    stored_bytes(&bench.work.join("py"))
+}
+
+fn stored_bytes(dir: &Path) -> Result<u64> {
+    let store = Store::open(dir, StoreOptions::default())?;
+    Ok(store
+        .list()?
+        .iter()
+        .map(|(_, m)| u64::from(m.snapshot_len) + u64::from(m.changes_len))
+        .sum())
+}
+
+fn count(dir: &Path) -> Result<u64> {
+    Ok(Store::open(dir, StoreOptions::default())?.count()?)
+}
+
+/// Starts B, then (through a fresh relay) A, and waits until A has finished a
+/// reconciliation with B and moved everything.
+fn sync_once(bench: &Bench, link: &Link, limit: Duration) -> Result<Run> {
+    let (pu_port, relay_port, py_port) = (free_port()?, free_port()?, free_port()?);
+    bench.config("pu", PUSTU, pu_port, None)?;
+    bench.config("py", PY, py_port, Some((relay_port, PUSTU)))?;
+    let b = bench.start("pu")?;
+    let relay = bench.relay(relay_port, pu_port, &link.flags)?;
+    let t0 = Instant::now();
+    let mut a = bench.start("py")?;
+    let pustu = FacilityPath::parse(PUSTU)?;
+    let mut row = None;
+    let done = until(limit, || {
+        let peers = a.peers()?;
+        let r = peers.into_iter().find(|p| p.path == pustu);
+        let finished = r.as_ref().is_some_and(|r| r.last_sync_ms.is_some());
+        row = r;
+        Ok(finished)
+    })?;
+    let wall = t0.elapsed();
+    let row = row.context("no row for the pustu")?;
+    if !done {
+        bail!("not in sync after {limit:?}: {row:?}");
+    }
+    let since = match row.state {
+        PeerState::Connected { since_ms, .. } => since_ms,
+        _ => 0,
+    };
+    let run = Run {
+        wall,
+        sync_s: row.last_sync_ms.unwrap_or(0).saturating_sub(since) as f64 / 1000.0,
+        startup: a.startup,
+        a_to_b: 0,
+        b_to_a: 0,
+        rounds: row.rounds,
+        rss_a: a.peak_rss_kb(),
+        rss_b: b.peak_rss_kb(),
+        idle_rss_a: a.rss_kb(),
+        plan: serde_json::to_value(row.last_plan)?,
+    };
+    a.stop()?;
+    b.stop()?;
+    let (a_to_b, b_to_a) = relay.stop()?;
+    Ok(Run {
+        a_to_b,
+        b_to_a,
+        ..run
+    })
+}
+
+fn line(workload: &str, n: u64, k: u64, link: &Link, stored: u64, run: &Run) -> Value {
+    let wire = run.a_to_b + run.b_to_a;
+    let mut v = json!({
+        "workload": workload, "n": n, "k": k, "link": link.name,
+        "wall_s": round3(run.wall.as_secs_f64()),
+        "sync_s": round3(run.sync_s),
+        "startup_s": round3(run.startup.as_secs_f64()),
+        "records_per_s": if workload.starts_with("W1") { round3(n as f64 / run.wall.as_secs_f64()) } else { 0.0 },
+        "wire_bytes_a_to_b": run.a_to_b, "wire_bytes_b_to_a": run.b_to_a,
+        "stored_bytes": stored, "mean_record_bytes": stored / n.max(1),
+        "wire_over_stored": round3(wire as f64 / stored.max(1) as f64),
+        "round_trips": run.rounds,
+        "peak_rss_kb": {"a": run.rss_a, "b": run.rss_b},
+        "rss_after_kb": {"a": run.idle_rss_a},
+        "plan": run.plan,
+    });
+    if let Some((rate, delay)) = link.rate_bps {
+        // Link-bound minimum: the bytes at the link rate, plus the handshake and the
+        // reconciliation's round trips.
+        let minimum = wire as f64 * 8.0 / rate + 2.0 * delay * f64::from(2 + run.rounds);
+        v["link_bound_min_s"] = json!(round3(minimum));
+        v["wall_over_min"] = json!(round3(run.wall.as_secs_f64() / minimum));
+    }
+    v
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Adds one visit to every `n/k`-th record at A (offline), as `k` facility writes.
+fn touch(bench: &Bench, k: u64) -> Result<()> {
+    let store = Store::open(&bench.work.join("py"), StoreOptions::default())?;
+    let ids: Vec<_> = store.list()?.into_iter().map(|(id, _)| id).collect();
+    let step = (ids.len() as u64 / k.max(1)).max(1) as usize;
+    let date = Date::from_ymd(2026, 10, 30).context("date")?;
+    let path = FacilityPath::parse(PY)?;
+    let pending: Vec<_> = ids
+        .iter()
+        .step_by(step)
+        .take(k as usize)
+        .enumerate()
+        .map(|(i, id)| {
+            let mut visit = Visit::new(
+                date,
+                path.clone(),
+                Klaster::DewasaLansia,
+                Setting::Posyandu,
+                "bench",
+            );
+            visit.measurements.systolic_mmhg = Some(120.0);
+            visit.measurements.diastolic_mmhg = Some(80.0);
+            let key = VisitId::from_bytes([(i % 251) as u8, (i / 251) as u8, 7, 7, 7, 7, 7, 7])
+                .to_string();
+            store.write_queued(*id, 1_790_000_000_000, move |doc| {
+                let doc = doc.as_mut().ok_or(simpul_store::WriteError::NotFound(
+                    simpul_model::RecordId::from_bytes([0; 16]),
+                ))?;
+                let before = simpul_model::Record::from_document(doc)?;
+                let mut after = before.clone();
+                if let RecordBody::Patient(p) = &mut after.body {
+                    p.visits.insert(key, visit);
+                }
+                after.write_over(&before, doc, date, 1_790_000_000_000)?;
+                Ok(after)
+            })
+        })
+        .collect();
+    for rx in pending {
+        rx.recv().context("writer gone")??;
+    }
+    Ok(())
+}
+
+/// W1 (initial), W2 (k = 1% changed), W3 (idle) for `n` records over `link`.
+pub(crate) fn pair(bench: &Bench, n: u64, link: &Link, out: &mut dyn FnMut(Value)) -> Result<()> {
+    let stored = prepare(bench, n)?;
+    let limit = Duration::from_secs(if link.rate_bps.is_some() { 3600 } else { 600 });
+    let tag = |w: &str| {
+        if link.rate_bps.is_some() {
+            format!("W4/{w}")
+        } else {
+            w.to_string()
+        }
+    };
+
+    let run = sync_once(bench, link, limit)?;
+    if count(&bench.work.join("pu"))? != n {
+        bail!("W1: the pustu does not hold all {n} records");
+    }
+    out(line(&tag("W1"), n, 0, link, stored, &run));
+
+    let k = (n / 100).max(1);
+    touch(bench, k)?;
+    let run = sync_once(bench, link, limit)?;
+    out(line(&tag("W2"), n, k, link, stored, &run));
+
+    if link.rate_bps.is_none() {
+        let run = sync_once(bench, link, limit)?;
+        out(line("W3", n, 0, link, stored, &run));
+    }
+    Ok(())
+}
