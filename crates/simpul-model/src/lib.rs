@@ -34,7 +34,7 @@ pub use ids::{BadId, RecordId, VisitId};
 pub use nik::Nik;
 pub use patient::{Address, Identifiers, Patient, Sex};
 pub use record::{
-    Incoming, RECORD_SCHEMA, Record, RecordBody, RecordError, RecordKind, actor_facility,
+    Envelope, Incoming, RECORD_SCHEMA, Record, RecordBody, RecordError, RecordKind, actor_facility,
     check_history, content_time, heads_digest, merge_incoming, node_actor,
 };
 pub use scope::{Audience, Scope};

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use quinn::SendStream;
-use simpul_model::{Date, FacilityPath, Incoming};
+use simpul_model::{Date, FacilityPath, Incoming, RecordId};
 use simpul_net::PeerConnection;
 use simpul_store::{Offered, Store};
 use simpul_sync::{Effect, Item, Role, Session, SessionConfig, SessionStats, StoreOutcome};
@@ -96,8 +96,18 @@ async fn drive(
         board,
     } = links;
     let (mut writes, mut rounds) = (Some(writes), Some(rounds));
+    // Reads and stores run concurrently on the blocking pool (the store's writer then
+    // commits many records at once); their results come back here.
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(CONCURRENT_EFFECTS));
     loop {
-        if let Some(ended) = carry_out(&mut session, &store, &options, &board, &mut send).await {
+        let effects = Effects {
+            store: &store,
+            options: &options,
+            done: &done_tx,
+            slots: &slots,
+        };
+        if let Some(ended) = carry_out(&mut session, &effects, &mut send).await {
             conn.connection.close(0u32.into(), b"session over");
             return ended;
         }
@@ -130,6 +140,18 @@ async fn drive(
                 Ok(Some(n)) => session.handle_bytes(&buf[..n]),
                 Ok(None) => return end("peer finished the stream".into(), false, session.stats().clone()),
                 Err(e) => return stream_failed(&e, session.stats().clone()),
+            },
+            Some(done) = done_rx.recv() => match done {
+                Done::Read { id, bytes } => session.handle_record_bytes(id, bytes),
+                Done::Stored { token, id, result } => {
+                    let outcome = result.map(|(outcome, write)| {
+                        if let Some((scope, bytes)) = write {
+                            board.note_write(id, &scope, bytes, Some(session.peer()), now_ms());
+                        }
+                        outcome
+                    });
+                    session.handle_stored(token, outcome);
+                }
             },
             _ = ticker.tick() => session.start_round(),
             round = next(&mut rounds) => match round {
@@ -210,13 +232,38 @@ fn end(reason: String, error: bool, stats: SessionStats) -> SessionEnd {
 }
 
 /// Carries out every pending effect. Returns how the session ended, if it did.
+/// What the effects of a session need.
+struct Effects<'a> {
+    store: &'a Store,
+    options: &'a SessionOptions,
+    done: &'a tokio::sync::mpsc::UnboundedSender<Done>,
+    /// Bounds the reads and stores under way: enough to keep both cores and the writer's
+    /// batches busy, few enough that documents in flight stay a few megabytes.
+    slots: &'a std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+/// Reads and stores a session runs at once.
+const CONCURRENT_EFFECTS: usize = 8;
+
+/// A read or store that finished on the blocking pool.
+enum Done {
+    Read {
+        id: RecordId,
+        bytes: Option<Vec<u8>>,
+    },
+    Stored {
+        token: u64,
+        id: RecordId,
+        result: Result<(StoreOutcome, Option<(simpul_model::Scope, u64)>), String>,
+    },
+}
+
 async fn carry_out(
     session: &mut Session,
-    store: &Store,
-    options: &SessionOptions,
-    board: &Board,
+    effects: &Effects<'_>,
     send: &mut SendStream,
 ) -> Option<SessionEnd> {
+    let (store, options) = (effects.store, effects.options);
     while let Some(effect) = session.poll_effect() {
         match effect {
             Effect::Transmit(frame) => {
@@ -235,11 +282,15 @@ async fn carry_out(
                 session.handle_items(items.collect());
             }
             Effect::ReadRecord { id } => {
-                let store = store.clone();
-                let bytes = blocking(move || store.stored_bytes(id))
-                    .await
-                    .unwrap_or(None);
-                session.handle_record_bytes(id, bytes);
+                let (store, done) = (store.clone(), effects.done.clone());
+                let slots = effects.slots.clone();
+                tokio::spawn(async move {
+                    let _slot = slots.acquire_owned().await;
+                    let bytes = blocking(move || store.stored_bytes(id))
+                        .await
+                        .unwrap_or(None);
+                    let _ = done.send(Done::Read { id, bytes });
+                });
             }
             Effect::LoadDocument { id } => {
                 let store = store.clone();
@@ -253,23 +304,24 @@ async fn carry_out(
                 token,
                 id,
                 incoming,
+                saved,
             } => {
                 let (store, today, now) = (store.clone(), options.today, options.now_ms);
-                let outcome = blocking(move || match incoming {
-                    Incoming::Document(doc) => store.offer(doc, today, now).map(|o| match o {
-                        Offered::Stored(w) => stored(*w),
-                        Offered::MovedAway => (StoreOutcome::MovedAway, None),
-                    }),
-                    changes => store.merge(id, changes, today, now).map(stored),
-                })
-                .await;
-                let outcome = outcome.map(|(outcome, write)| {
-                    if let Some((scope, bytes)) = write {
-                        board.note_write(id, &scope, bytes, Some(session.peer()), now_ms());
-                    }
-                    outcome
+                let (done, slots) = (effects.done.clone(), effects.slots.clone());
+                tokio::spawn(async move {
+                    let _slot = slots.acquire_owned().await;
+                    let result = blocking(move || match incoming {
+                        Incoming::Document(doc) => {
+                            store.offer(doc, saved, today, now).map(|o| match o {
+                                Offered::Stored(w) => stored(*w),
+                                Offered::MovedAway => (StoreOutcome::MovedAway, None),
+                            })
+                        }
+                        changes => store.merge(id, changes, today, now).map(stored),
+                    })
+                    .await;
+                    let _ = done.send(Done::Stored { token, id, result });
                 });
-                session.handle_stored(token, outcome.map_err(|e| e.to_string()));
             }
             Effect::Purge { id, digest } => {
                 let (store, now) = (store.clone(), options.now_ms);

@@ -449,6 +449,7 @@ impl Sim {
                 token,
                 id,
                 incoming,
+                ..
             } => match fault {
                 Some(Fault::DropOnReceipt) => {
                     let scope = match &incoming {

@@ -323,7 +323,7 @@ impl Store {
         today: Date,
         at_ms: u64,
     ) -> Result<WriteOutcome, WriteError> {
-        let record = Record::from_document(&incoming)?;
+        let record = Record::envelope(&incoming)?;
         self.merge(record.id, Incoming::Document(incoming), today, at_ms)
     }
 
@@ -346,25 +346,51 @@ impl Store {
     pub fn offer(
         &self,
         incoming: Automerge,
+        saved: Option<Vec<u8>>,
         today: Date,
         at_ms: u64,
     ) -> Result<Offered, WriteError> {
+        // Read whole: a record new here (the common case) needs it for validation anyway.
         let record = Record::from_document(&incoming)?;
-        if self.meta(record.id).map_err(Box::new)?.is_none() {
-            let txn = self.inner.db.begin_read()?;
-            let tombstones = txn.open_table(TOMBSTONES)?;
-            if let Some(row) = tombstones.get(record.id.as_bytes())? {
-                let gone: std::collections::HashSet<&[u8]> = row.value().chunks(32).collect();
-                if incoming
-                    .get_changes_meta(&[])
-                    .iter()
-                    .all(|c| gone.contains(&c.hash.0[..]))
-                {
-                    return Ok(Offered::MovedAway);
-                }
+        let id = record.id;
+        if self.meta(id).map_err(Box::new)?.is_some() {
+            return self
+                .merge(id, Incoming::Document(incoming), today, at_ms)
+                .map(|outcome| Offered::Stored(Box::new(outcome)));
+        }
+        let txn = self.inner.db.begin_read()?;
+        let tombstones = txn.open_table(TOMBSTONES)?;
+        if let Some(row) = tombstones.get(id.as_bytes())? {
+            let gone: std::collections::HashSet<&[u8]> = row.value().chunks(32).collect();
+            if incoming
+                .get_changes_meta(&[])
+                .iter()
+                .all(|c| gone.contains(&c.hash.0[..]))
+            {
+                return Ok(Offered::MovedAway);
             }
         }
-        self.merge(record.id, Incoming::Document(incoming), today, at_ms)
+        drop(tombstones);
+        drop(txn);
+        // New here (the common case of a first sync): validate it, and keep the bytes it
+        // arrived as, on this thread, so the writer thread only checks it is still new
+        // and commits.
+        let whole = record;
+        whole
+            .validate(today)
+            .map_err(simpul_model::RecordError::from)?;
+        let saved = saved.unwrap_or_else(|| incoming.save());
+        let op: crate::WriteFn = Box::new(move |slot: &mut Option<Automerge>| {
+            if slot.is_none() {
+                *slot = Some(incoming);
+                return Ok(whole);
+            }
+            // Stored meanwhile by another session: merge as usual.
+            Ok(merge_incoming(slot, Incoming::Document(incoming), today)?)
+        });
+        self.queue(id, at_ms, Op::Create(op, saved))
+            .recv()
+            .map_err(|_| WriteError::Closed)?
             .map(|outcome| Offered::Stored(Box::new(outcome)))
     }
 

@@ -59,6 +59,10 @@ pub struct WriteOutcome {
 pub(crate) enum Op {
     /// Run a write function.
     Write(WriteFn),
+    /// Run a write function that creates the record from a document already saved (and
+    /// validated) by the caller: the writer stores these bytes instead of saving again.
+    /// If the record exists by the time it runs, the function merges as usual.
+    Create(WriteFn, Vec<u8>),
     /// Delete the record, leaving a tombstone, if its heads digest is still this one.
     Purge([u8; 32]),
 }
@@ -126,7 +130,8 @@ impl Writer {
         for req in batch {
             touched.push(req.id);
             let result = match req.op {
-                Op::Write(op) => self.apply(&txn, req.id, req.at_ms, op),
+                Op::Write(op) => self.apply(&txn, req.id, req.at_ms, op, None),
+                Op::Create(op, saved) => self.apply(&txn, req.id, req.at_ms, op, Some(saved)),
                 Op::Purge(digest) => self.purge(&txn, req.id, digest),
             };
             if let Err(WriteError::Db(e)) = &result {
@@ -238,6 +243,7 @@ impl Writer {
         id: RecordId,
         at_ms: u64,
         op: WriteFn,
+        saved: Option<Vec<u8>>,
     ) -> Result<WriteOutcome, WriteError> {
         let key = id.as_bytes();
         let old_meta = {
@@ -311,6 +317,7 @@ impl Writer {
             &record,
             old_meta.as_ref(),
             before_heads.as_deref(),
+            saved.filter(|_| old_meta.is_none()),
         )?;
         self.cache.put(id, doc);
         Ok(WriteOutcome {
@@ -333,6 +340,7 @@ impl Writer {
         record: &Record,
         old: Option<&RecordMeta>,
         before_heads: Option<&[simpul_model::automerge::ChangeHash]>,
+        saved: Option<Vec<u8>>,
     ) -> Result<(RecordMeta, Vec<u8>), WriteError> {
         let key = id.as_bytes();
         let mut snapshots = txn.open_table(SNAPSHOTS)?;
@@ -353,7 +361,7 @@ impl Writer {
             }
         };
         let delta = if compact {
-            let snapshot = doc.save();
+            let snapshot = saved.unwrap_or_else(|| doc.save());
             snapshots.insert(key, snapshot.as_slice())?;
             if chunks > 0 {
                 changes.retain_in((key, 0)..=(key, u32::MAX), |_, _| false)?;

@@ -287,7 +287,9 @@ fn a_record_that_moved_away_is_purged_and_its_tombstone_answers_offers() {
 
     // The same version offered again (by a posyandu below) is covered: not stored.
     assert!(matches!(
-        store.offer(old_doc.fork(), today(), 4_000).expect("offer"),
+        store
+            .offer(old_doc.fork(), None, today(), 4_000)
+            .expect("offer"),
         Offered::MovedAway
     ));
     assert!(store.meta(rec.id).expect("meta").is_none());
@@ -302,7 +304,7 @@ fn a_record_that_moved_away_is_purged_and_its_tombstone_answers_offers() {
     r.write_over(&before, &mut newer, today(), 5_000)
         .expect("new change");
     assert!(matches!(
-        store.offer(newer, today(), 5_000).expect("offer"),
+        store.offer(newer, None, today(), 5_000).expect("offer"),
         Offered::Stored(_)
     ));
     assert_eq!(

@@ -1,7 +1,7 @@
 //! Scope rules for two peers: what they exchange, and what a receiver refuses.
 
 use simpul_model::automerge::{Automerge, ChangeHash};
-use simpul_model::{FacilityPath, Record, Scope, actor_facility};
+use simpul_model::{Envelope, FacilityPath, Scope, actor_facility};
 
 /// True when both nodes should hold a record with this scope: exactly what they exchange.
 pub fn shared(scope: &Scope, local: &FacilityPath, peer: &FacilityPath) -> bool {
@@ -44,7 +44,7 @@ pub enum ScopeViolation {
 /// Changes relayed from other facilities are attributed by their actor id, which the
 /// sender could forge; binding actors to certificates is future work (see DESIGN.md).
 pub fn check_incoming(
-    record: &Record,
+    record: &Envelope,
     doc: &Automerge,
     known_heads: &[ChangeHash],
     local: &FacilityPath,

@@ -116,6 +116,9 @@ pub enum Effect {
         id: RecordId,
         /// What to merge.
         incoming: Incoming,
+        /// For a whole record, the bytes it arrived as (`Automerge::save` output): the
+        /// store can keep them instead of saving the document again.
+        saved: Option<Vec<u8>>,
     },
     /// An ancestor that should hold the record has it durably, and this node should not
     /// hold it any more: delete it, but only if its heads digest is still `digest` (a

@@ -33,7 +33,8 @@ impl Session {
     pub(super) fn on_record(&mut self, id: RecordId, bytes: &[u8]) -> Result<(), SessionError> {
         let doc = Automerge::load(bytes)
             .map_err(|e| SessionError::Protocol(format!("record {id} does not load: {e}")))?;
-        let record = Record::from_document(&doc)
+        // The envelope is enough to route and check scope; the store validates the rest.
+        let record = Record::envelope(&doc)
             .map_err(|e| SessionError::Protocol(format!("record {id}: {e}")))?;
         if record.id != id {
             return Err(SessionError::Protocol(format!(
@@ -44,11 +45,11 @@ impl Session {
         if !self.cfg.trust_peer_scope {
             check_incoming(&record, &doc, &[], &self.local, &self.peer)?;
         }
-        self.store(id, Incoming::Document(doc));
+        self.store(id, Incoming::Document(doc), Some(bytes.to_vec()));
         Ok(())
     }
 
-    fn store(&mut self, id: RecordId, incoming: Incoming) {
+    fn store(&mut self, id: RecordId, incoming: Incoming, saved: Option<Vec<u8>>) {
         let token = self.next_token;
         self.next_token += 1;
         self.storing.insert(token, id);
@@ -56,6 +57,7 @@ impl Session {
             token,
             id,
             incoming,
+            saved,
         });
     }
 
@@ -222,7 +224,7 @@ impl Session {
             return self.abandon_sync(id, reason);
         }
         if failure.is_none() && doc.get_heads() != sync.stored_heads {
-            let checked = Record::from_document(doc)
+            let checked = Record::envelope(doc)
                 .map_err(|e| SessionError::Protocol(format!("record {id}: {e}")))
                 .and_then(|r| {
                     if trust {
@@ -236,7 +238,7 @@ impl Session {
                     let heads = doc.get_heads();
                     sync.stored_heads = heads.clone();
                     sync.storing = true;
-                    return self.store(id, Incoming::Changes { bytes, heads });
+                    return self.store(id, Incoming::Changes { bytes, heads }, None);
                 }
                 Err(e) => failure = Some(e),
             }
