@@ -150,6 +150,26 @@ impl Node {
         self.child.as_ref().map_or(0, |c| proc_kb(c.id(), "VmRSS:"))
     }
 
+    /// CPU seconds used so far (user + system), from /proc.
+    pub(crate) fn cpu_s(&self) -> f64 {
+        let Some(child) = self.child.as_ref() else {
+            return 0.0;
+        };
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap_or_default();
+        // Fields after the command name, which ends with ')'.
+        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line; `rest` starts at field 3.
+        let tick = |i: usize| {
+            fields
+                .get(i)
+                .and_then(|f| f.parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (tick(11) + tick(12)) / 100.0
+    }
+
     /// SIGTERM, and wait.
     pub(crate) fn stop(mut self) -> Result<()> {
         if let Some(mut child) = self.child.take() {

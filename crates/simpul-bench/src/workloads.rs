@@ -66,6 +66,7 @@ struct Run {
     rss_a: u64,
     rss_b: u64,
     idle_rss_a: u64,
+    cpu: (f64, f64),
     plan: Value,
 }
 
@@ -156,6 +157,7 @@ fn sync_once(bench: &Bench, link: &Link, limit: Duration) -> Result<Run> {
         rss_a: a.peak_rss_kb(),
         rss_b: b.peak_rss_kb(),
         idle_rss_a: a.rss_kb(),
+        cpu: (a.cpu_s(), b.cpu_s()),
         plan: serde_json::to_value(row.last_plan)?,
     };
     a.stop()?;
@@ -182,6 +184,7 @@ fn line(workload: &str, n: u64, k: u64, link: &Link, stored: u64, run: &Run) -> 
         "round_trips": run.rounds,
         "peak_rss_kb": {"a": run.rss_a, "b": run.rss_b},
         "rss_after_kb": {"a": run.idle_rss_a},
+        "cpu_s": {"a": round3(run.cpu.0), "b": round3(run.cpu.1)},
         "plan": run.plan,
     });
     if let Some((rate, delay)) = link.rate_bps {

@@ -8,26 +8,18 @@
 use automerge::{ObjId, ScalarValue, Value};
 use autosurgeon::{HydrateError, Prop, ReadDoc};
 
-/// Hydrates an optional number stored as a float, a signed or an unsigned integer.
-pub(crate) fn hydrate_opt_f64<D: ReadDoc>(
-    doc: &D,
-    obj: &ObjId,
-    prop: Prop<'_>,
-) -> Result<Option<f64>, HydrateError> {
-    let value = match prop {
-        Prop::Key(key) => doc.get(obj, key.as_ref())?,
-        Prop::Index(i) => doc.get(obj, i as usize)?,
-    };
+/// An optional number from a value read in a map pass ([`automerge::ValueRef`]).
+pub(crate) fn opt_f64_of(value: &automerge::ValueRef<'_>) -> Result<Option<f64>, HydrateError> {
+    use automerge::ScalarValueRef as S;
     match value {
-        None => Ok(None),
-        Some((Value::Scalar(s), _)) => match s.as_ref() {
-            ScalarValue::Null => Ok(None),
-            ScalarValue::F64(f) => Ok(Some(*f)),
-            ScalarValue::Int(i) => Ok(Some(*i as f64)),
-            ScalarValue::Uint(u) => Ok(Some(*u as f64)),
-            other => Err(HydrateError::unexpected("a number", format!("{other}"))),
-        },
-        Some((Value::Object(_), _)) => {
+        automerge::ValueRef::Scalar(S::Null) => Ok(None),
+        automerge::ValueRef::Scalar(S::F64(f)) => Ok(Some(*f)),
+        automerge::ValueRef::Scalar(S::Int(i)) => Ok(Some(*i as f64)),
+        automerge::ValueRef::Scalar(S::Uint(u)) => Ok(Some(*u as f64)),
+        automerge::ValueRef::Scalar(other) => {
+            Err(HydrateError::unexpected("a number", format!("{other}")))
+        }
+        automerge::ValueRef::Object(_) => {
             Err(HydrateError::unexpected("a number", "an object".into()))
         }
     }

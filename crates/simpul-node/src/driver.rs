@@ -243,7 +243,7 @@ struct Effects<'a> {
 }
 
 /// Reads and stores a session runs at once.
-const CONCURRENT_EFFECTS: usize = 8;
+const CONCURRENT_EFFECTS: usize = 64;
 
 /// A read or store that finished on the blocking pool.
 enum Done {
