@@ -234,7 +234,7 @@ fn touch(bench: &Bench, k: u64) -> Result<()> {
                 if let RecordBody::Patient(p) = &mut after.body {
                     p.visits.insert(key, visit);
                 }
-                after.write_over(&before, doc, date, 1_790_000_000_000)?;
+                after.write_over(&before, doc, simpul_node::clock::today(), 1_790_000_000_000)?;
                 Ok(after)
             })
         })
