@@ -138,7 +138,12 @@ fn status_tells_the_truth_in_sync_partitioned_and_healed() {
     let row = peer(&after, PUSTU);
     assert_eq!(row["to_send"]["records"], 0, "{row:#}");
     assert_eq!(row["to_receive"]["records"], 0, "{row:#}");
-    assert_eq!(row["records_out"], 30 + K, "{row:#}");
+    // A push still in flight at the heal may be sent again whole by the reconciliation
+    // (both acknowledged), so at least every record went out.
+    assert!(
+        row["records_out"].as_u64() >= Some(u64::from(30 + K)),
+        "{row:#}"
+    );
     assert!(
         row["push_lag_ms"].is_u64(),
         "the pushes were acknowledged: {row:#}"
@@ -148,7 +153,10 @@ fn status_tells_the_truth_in_sync_partitioned_and_healed() {
         serde_json::from_str(log.lines().last().expect("a session")).expect("json");
     assert_eq!(session["peer"], PUSTU);
     assert_eq!(session["role"], "initiator");
-    assert_eq!(session["records_out"], 30 + K, "{session:#}");
+    assert!(
+        session["records_out"].as_u64() >= Some(u64::from(30 + K)),
+        "{session:#}"
+    );
     assert_eq!(session["error"], false, "{session:#}");
     assert!(
         log_text.contains("this node") && log_text.contains("peer closed"),
