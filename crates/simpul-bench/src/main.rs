@@ -25,6 +25,9 @@ struct Args {
     /// Records for W4 (through the rural relay).
     #[arg(long)]
     rural: Option<u64>,
+    /// Records at the district node for W5 (0 skips it; generated once and cached).
+    #[arg(long)]
+    district: Option<u64>,
     /// Working directory (generated stores are cached here between runs).
     #[arg(long, default_value = "target/bench")]
     work: PathBuf,
@@ -47,9 +50,16 @@ fn main() -> Result<()> {
         vec![1_000, 10_000, 100_000]
     });
     let mut print = |v: serde_json::Value| println!("{v}");
-    for n in sizes {
+    for n in sizes.into_iter().filter(|n| *n > 0) {
         eprintln!("W1-W3, N = {n}");
         pair(&bench, n, &Link::loopback(), &mut print)?;
+    }
+    let district_n = args
+        .district
+        .unwrap_or(if args.quick { 0 } else { 1_000_000 });
+    if district_n > 0 {
+        eprintln!("W5, a district node with {district_n} records");
+        workloads::district(&bench, district_n, &mut print)?;
     }
     let rural = args.rural.unwrap_or(if args.quick { 200 } else { 1_000 });
     if rural > 0 {

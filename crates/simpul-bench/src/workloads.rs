@@ -201,13 +201,14 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// Adds one visit to every `n/k`-th record at A (offline), as `k` facility writes.
-fn touch(bench: &Bench, k: u64) -> Result<()> {
-    let store = Store::open(&bench.work.join("py"), StoreOptions::default())?;
+/// Adds one visit to every `n/k`-th record of node `name` (offline), as `k` writes made
+/// at `facility`.
+fn touch(bench: &Bench, name: &str, facility: &str, k: u64) -> Result<()> {
+    let store = Store::open(&bench.work.join(name), StoreOptions::default())?;
     let ids: Vec<_> = store.list()?.into_iter().map(|(id, _)| id).collect();
     let step = (ids.len() as u64 / k.max(1)).max(1) as usize;
     let date = Date::from_ymd(2026, 10, 30).context("date")?;
-    let path = FacilityPath::parse(PY)?;
+    let path = FacilityPath::parse(facility)?;
     let pending: Vec<_> = ids
         .iter()
         .step_by(step)
@@ -264,7 +265,7 @@ pub(crate) fn pair(bench: &Bench, n: u64, link: &Link, out: &mut dyn FnMut(Value
     out(line(&tag("W1"), n, 0, link, stored, &run));
 
     let k = (n / 100).max(1);
-    touch(bench, k)?;
+    touch(bench, "py", PY, k)?;
     let run = sync_once(bench, link, limit)?;
     out(line(&tag("W2"), n, k, link, stored, &run));
 
@@ -272,5 +273,60 @@ pub(crate) fn pair(bench: &Bench, n: u64, link: &Link, out: &mut dyn FnMut(Value
         let run = sync_once(bench, link, limit)?;
         out(line("W3", n, 0, link, stored, &run));
     }
+    Ok(())
+}
+
+const DISTRICT: &str = "3273";
+
+/// W5 (first half): a district node holding `n` generated records (generated once,
+/// cached): start-up until its admin socket answers, and resident memory once idle.
+/// W3 and W2 against a peer need a puskesmas holding its share of the records first.
+pub(crate) fn district(bench: &Bench, n: u64, out: &mut dyn FnMut(Value)) -> Result<()> {
+    let cache = bench.work.join(format!("cache-district-{n}"));
+    if !cache.join("simpul.redb").exists() {
+        let gen_dir = bench.work.join("dgen");
+        let _ = std::fs::remove_dir_all(&gen_dir);
+        bench.district(&[("dgen", DISTRICT)])?;
+        let started = Instant::now();
+        bench.simpul(&[
+            "--data-dir",
+            "dgen",
+            "gen",
+            "--seed",
+            "5",
+            "--patients",
+            &n.to_string(),
+            "--no-activities",
+        ])?;
+        eprintln!(
+            "  generated {n} people for the district in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
+        std::fs::create_dir_all(&cache)?;
+        std::fs::rename(gen_dir.join("simpul.redb"), cache.join("simpul.redb"))?;
+    }
+    for name in ["d1"] {
+        let _ = std::fs::remove_dir_all(bench.work.join(name));
+        std::fs::create_dir_all(bench.work.join(name))?;
+        std::fs::copy(
+            cache.join("simpul.redb"),
+            bench.work.join(name).join("simpul.redb"),
+        )?;
+    }
+    bench.district(&[("d1", DISTRICT)])?;
+    let stored = stored_bytes(&bench.work.join("d1"))?;
+
+    // Start-up and idle memory of the district node alone.
+    let d1_port = free_port()?;
+    bench.config("d1", DISTRICT, d1_port, None)?;
+    let d1 = bench.start("d1")?;
+    std::thread::sleep(Duration::from_secs(3));
+    out(json!({
+        "workload": "W5/start", "n": n, "startup_s": round3(d1.startup.as_secs_f64()),
+        "idle_rss_kb": d1.rss_kb(), "stored_bytes": stored,
+        "file_bytes": std::fs::metadata(bench.work.join("d1/simpul.redb"))?.len(),
+    }));
+
+    d1.stop()?;
     Ok(())
 }
