@@ -305,14 +305,10 @@ pub(crate) fn district(bench: &Bench, n: u64, out: &mut dyn FnMut(Value)) -> Res
         std::fs::create_dir_all(&cache)?;
         std::fs::rename(gen_dir.join("simpul.redb"), cache.join("simpul.redb"))?;
     }
-    for name in ["d1"] {
-        let _ = std::fs::remove_dir_all(bench.work.join(name));
-        std::fs::create_dir_all(bench.work.join(name))?;
-        std::fs::copy(
-            cache.join("simpul.redb"),
-            bench.work.join(name).join("simpul.redb"),
-        )?;
-    }
+    let d1 = bench.work.join("d1");
+    let _ = std::fs::remove_dir_all(&d1);
+    std::fs::create_dir_all(&d1)?;
+    std::fs::copy(cache.join("simpul.redb"), d1.join("simpul.redb"))?;
     bench.district(&[("d1", DISTRICT)])?;
     let stored = stored_bytes(&bench.work.join("d1"))?;
 
