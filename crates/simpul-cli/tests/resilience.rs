@@ -22,42 +22,6 @@ fn heads(dir: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Polls until `done` holds; false after `limit`.
-fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
-}
-
-fn add_person(dir: &Path, name: &str) -> String {
-    ok(
-        dir,
-        &[
-            "patient",
-            "add",
-            "--name",
-            name,
-            "--sex",
-            "M",
-            "--birth-date",
-            "2025-02-03",
-            "--nik-ibu",
-            "3273015208900003",
-            "--birth-order",
-            "2",
-            "--village",
-            "3273012001",
-        ],
-    )
-    .trim()
-    .to_string()
-}
-
 #[test]
 fn a_write_at_a_running_node_is_pushed_to_its_peer_at_once() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -74,7 +38,7 @@ fn a_write_at_a_running_node_is_pushed_to_its_peer_at_once() {
 
     // The store is held by the running node, so these go through its admin socket.
     let written = Instant::now();
-    let id = add_person(&d.join("py"), "Bayu Saputra");
+    let id = register_child(&d.join("py"), "Bayu Saputra", 2);
     let arrived = eventually(Duration::from_secs(20), || {
         heads(&d.join("pu")).contains_key(&id)
     });
@@ -248,7 +212,7 @@ fn peers_sending_garbage_are_cut_off_and_the_node_keeps_serving() {
         .collect();
 
     // The honest posyandu's session is still served: a new record is pushed through it.
-    let id = add_person(&d.join("py"), "Dewi Anggraini");
+    let id = register_child(&d.join("py"), "Dewi Anggraini", 2);
     let arrived = eventually(Duration::from_secs(20), || {
         heads(&d.join("pu")).contains_key(&id)
     });
@@ -325,25 +289,15 @@ fn writes_on_both_sides_of_a_cut_link_meet_when_it_heals() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     district(d, &[("pu", PUSTU), ("py", PY)]);
-    let (pu_port, py_port, relay_port) = (free_port(), free_port(), free_port());
-    let down = d.join("link-down");
-    let relay = Relay::start(
-        relay_port,
-        pu_port,
-        &["--down-file", down.to_str().expect("utf-8")],
-    );
-    let pu_cfg = config(d, "pu", PUSTU, pu_port, &[]);
-    let py_cfg = config(d, "py", PY, py_port, &[(relay_port, PUSTU)]);
-    let (pustu, _pu_logs) = start(&pu_cfg);
-    let (posyandu, py_logs) = start(&py_cfg);
+    let link = CutLink::start(d, 1);
     let mut seen = Vec::new();
-    let connected = wait_for(&py_logs, "in sync: nothing to move", &mut seen);
-    let child = add_person(&d.join("py"), "Rina Wulandari");
+    let connected = wait_for(&link.py_logs, "in sync: nothing to move", &mut seen);
+    let child = register_child(&d.join("py"), "Rina Wulandari", 2);
     let shared = eventually(Duration::from_secs(20), || {
         heads(&d.join("pu")).contains_key(&child)
     });
 
-    std::fs::write(&down, b"").expect("cut the link");
+    link.cut();
     let visit = |node: &str, date: &str| {
         ok(
             &d.join(node),
@@ -371,12 +325,12 @@ fn writes_on_both_sides_of_a_cut_link_meet_when_it_heals() {
             .map_or(0, |v| v.len())
     };
     let apart = (visits("py"), visits("pu"));
-    std::fs::remove_file(&down).expect("heal the link");
+    link.heal();
     let healed = eventually(Duration::from_secs(60), || {
         visits("py") == 2 && visits("pu") == 2 && heads(&d.join("py")) == heads(&d.join("pu"))
     });
-    let statuses = [terminate(posyandu), terminate(pustu)];
-    let report = relay.stop();
+    let statuses = [terminate(link.posyandu), terminate(link.pustu)];
+    let report = link.relay.stop();
     assert!(connected && shared, "{}", seen.join("\n"));
     assert_eq!(
         apart,

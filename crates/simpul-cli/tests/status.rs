@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::nodes::*;
 use common::*;
@@ -21,41 +21,6 @@ fn peer<'a>(status: &'a Value, path: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no row for {path} in {status:#}"))
 }
 
-fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if done() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
-}
-
-fn register(dir: &Path, order: u32) -> String {
-    ok(
-        dir,
-        &[
-            "patient",
-            "add",
-            "--name",
-            "Anak Uji",
-            "--sex",
-            "F",
-            "--birth-date",
-            "2025-03-04",
-            "--nik-ibu",
-            "3273015208900003",
-            "--birth-order",
-            &order.to_string(),
-            "--village",
-            "3273012001",
-        ],
-    )
-    .trim()
-    .to_string()
-}
-
 #[test]
 fn status_tells_the_truth_in_sync_partitioned_and_healed() {
     const K: u32 = 3;
@@ -66,21 +31,11 @@ fn status_tells_the_truth_in_sync_partitioned_and_healed() {
         &d.join("py"),
         &["gen", "--seed", "4", "--patients", "30", "--no-activities"],
     );
-    let (pu_port, py_port, relay_port) = (free_port(), free_port(), free_port());
-    let down = d.join("link-down");
-    let relay = Relay::start(
-        relay_port,
-        pu_port,
-        &["--down-file", down.to_str().expect("utf-8")],
-    );
     // Long rounds: what `status` reports comes from the connect-time reconciliation,
     // pushes, and the `sync` command.
-    let pu_cfg = config_with_rounds(d, "pu", PUSTU, pu_port, &[], 3600);
-    let py_cfg = config_with_rounds(d, "py", PY, py_port, &[(relay_port, PUSTU)], 3600);
-    let (pustu, _pu_logs) = start(&pu_cfg);
-    let (posyandu, py_logs) = start(&py_cfg);
+    let link = CutLink::start(d, 3600);
     let mut seen = Vec::new();
-    let synced = wait_for(&py_logs, "reconciled and moved", &mut seen);
+    let synced = wait_for(&link.py_logs, "reconciled and moved", &mut seen);
 
     // In sync: nothing left either way, and the counts match what the pustu holds.
     let in_sync = eventually(Duration::from_secs(30), || {
@@ -95,26 +50,26 @@ fn status_tells_the_truth_in_sync_partitioned_and_healed() {
     let pu_row = peer(&pu_status, PY).clone();
 
     // Partitioned: k records written at the posyandu are k records to send.
-    std::fs::write(&down, b"").expect("cut");
+    link.cut();
     for i in 0..K {
-        register(&d.join("py"), 2 + i);
+        register_child(&d.join("py"), "Anak Uji", 2 + i);
     }
     let pending = peer(&status(&d.join("py")), PUSTU)["to_send"]["records"].clone();
     let text = ok(&d.join("py"), &["status"]);
 
     // Healed: `sync` reconciles and afterwards nothing is left.
-    std::fs::remove_file(&down).expect("heal");
+    link.heal();
     let sync = simpul(&d.join("py"), &["sync", "--timeout", "120"]);
     let after = status(&d.join("py"));
     // The pustu stops; the posyandu's log holds the session that ended.
-    let pu_exit = terminate(pustu);
+    let pu_exit = terminate(link.pustu);
     let ended = eventually(Duration::from_secs(20), || {
         ok(&d.join("py"), &["log", "--json"]).contains(PUSTU)
     });
     let log = ok(&d.join("py"), &["log", "--json"]);
     let log_text = ok(&d.join("py"), &["log"]);
-    let statuses = [terminate(posyandu), pu_exit];
-    let _ = relay.stop();
+    let statuses = [terminate(link.posyandu), pu_exit];
+    let _ = link.relay.stop();
 
     assert!(synced, "{}", seen.join("\n"));
     assert!(in_sync, "status never showed the finished sync: {py_row:#}");
@@ -205,20 +160,10 @@ fn concurrent_corrections_show_as_a_conflict_until_resolved_on_both_nodes() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
     district(d, &[("pu", PUSTU), ("py", PY)]);
-    let (pu_port, py_port, relay_port) = (free_port(), free_port(), free_port());
-    let down = d.join("link-down");
-    let relay = Relay::start(
-        relay_port,
-        pu_port,
-        &["--down-file", down.to_str().expect("utf-8")],
-    );
-    let pu_cfg = config_with_rounds(d, "pu", PUSTU, pu_port, &[], 3600);
-    let py_cfg = config_with_rounds(d, "py", PY, py_port, &[(relay_port, PUSTU)], 3600);
-    let (pustu, _pu_logs) = start(&pu_cfg);
-    let (posyandu, py_logs) = start(&py_cfg);
+    let link = CutLink::start(d, 3600);
     let mut seen = Vec::new();
-    let connected = wait_for(&py_logs, "in sync", &mut seen);
-    let id = register(&d.join("py"), 1);
+    let connected = wait_for(&link.py_logs, "in sync", &mut seen);
+    let id = register_child(&d.join("py"), "Anak Uji", 1);
     let shared = eventually(Duration::from_secs(20), || {
         simpul(&d.join("pu"), &["patient", "show", &id])
             .status
@@ -226,7 +171,7 @@ fn concurrent_corrections_show_as_a_conflict_until_resolved_on_both_nodes() {
     });
 
     // Apart, each side corrects the name its own way.
-    std::fs::write(&down, b"").expect("cut");
+    link.cut();
     ok(
         &d.join("py"),
         &["patient", "update", &id, "--name", "Rina Wulandari"],
@@ -235,7 +180,7 @@ fn concurrent_corrections_show_as_a_conflict_until_resolved_on_both_nodes() {
         &d.join("pu"),
         &["patient", "update", &id, "--name", "Rina Wulandary"],
     );
-    std::fs::remove_file(&down).expect("heal");
+    link.heal();
     let synced = simpul(&d.join("py"), &["sync", "--timeout", "120"])
         .status
         .success();
@@ -273,8 +218,8 @@ fn concurrent_corrections_show_as_a_conflict_until_resolved_on_both_nodes() {
         &["conflicts", "resolve", &id, "patient.name", "--value", "x"],
         3,
     );
-    let statuses = [terminate(posyandu), terminate(pustu)];
-    let _ = relay.stop();
+    let statuses = [terminate(link.posyandu), terminate(link.pustu)];
+    let _ = link.relay.stop();
 
     assert!(connected && shared, "{}", seen.join("\n"));
     assert!(synced, "sync after the heal");

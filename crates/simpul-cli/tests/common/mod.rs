@@ -81,3 +81,28 @@ pub fn add_siti(dir: &Path) -> String {
 pub fn show_json(dir: &Path, id: &str) -> serde_json::Value {
     serde_json::from_str(&ok(dir, &["patient", "show", id, "--json"])).expect("json")
 }
+
+/// Registers a newborn (no NIK yet: the mother's NIK and birth order) and returns the id.
+pub fn register_child(dir: &Path, name: &str, birth_order: u32) -> String {
+    ok(
+        dir,
+        &[
+            "patient",
+            "add",
+            "--name",
+            name,
+            "--sex",
+            "F",
+            "--birth-date",
+            "2025-03-04",
+            "--nik-ibu",
+            "3273015208900003",
+            "--birth-order",
+            &birth_order.to_string(),
+            "--village",
+            "3273012001",
+        ],
+    )
+    .trim()
+    .to_string()
+}

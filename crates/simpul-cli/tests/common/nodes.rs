@@ -221,3 +221,61 @@ impl Drop for Relay {
         let _ = self.child.wait();
     }
 }
+
+/// A pustu and its posyandu, the posyandu dialling through a relay whose link is cut
+/// while the file `down` exists. Reconciles every `round_secs`.
+pub struct CutLink {
+    pub pustu: NodeProcess,
+    pub posyandu: NodeProcess,
+    pub pu_logs: mpsc::Receiver<String>,
+    pub py_logs: mpsc::Receiver<String>,
+    pub relay: Relay,
+    pub down: PathBuf,
+}
+
+impl CutLink {
+    /// Starts both nodes of `district(d, &[("pu", PUSTU), ("py", PY)])` and the relay.
+    pub fn start(d: &Path, round_secs: u64) -> CutLink {
+        let (pu_port, py_port, relay_port) = (free_port(), free_port(), free_port());
+        let down = d.join("link-down");
+        let relay = Relay::start(
+            relay_port,
+            pu_port,
+            &["--down-file", down.to_str().expect("utf-8")],
+        );
+        let pu_cfg = config_with_rounds(d, "pu", PUSTU, pu_port, &[], round_secs);
+        let py_cfg = config_with_rounds(d, "py", PY, py_port, &[(relay_port, PUSTU)], round_secs);
+        let (pustu, pu_logs) = start(&pu_cfg);
+        let (posyandu, py_logs) = start(&py_cfg);
+        CutLink {
+            pustu,
+            posyandu,
+            pu_logs,
+            py_logs,
+            relay,
+            down,
+        }
+    }
+
+    /// Cuts the link.
+    pub fn cut(&self) {
+        std::fs::write(&self.down, b"").expect("cut the link");
+    }
+
+    /// Heals it.
+    pub fn heal(&self) {
+        std::fs::remove_file(&self.down).expect("heal the link");
+    }
+}
+
+/// Polls until `done` holds; false after `limit`.
+pub fn eventually(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
