@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Benchmarks W1-W4 of ../shared/BENCH.md on real `simpul run` processes over QUIC on
+# Benchmarks W1-W5 of ../shared/BENCH.md on real `simpul run` processes over QUIC on
 # loopback, one JSON line per run (stdout). Generated stores are cached in target/bench.
-#   scripts/bench.sh            N = 1,000 / 10,000 / 100,000, W4 at N = 1,000
-#   scripts/bench.sh --quick    N = 1,000 / 10,000, W4 at N = 200 (a couple of minutes)
-#   scripts/bench.sh --sizes 5000 --rural 0
+#   scripts/bench.sh            N = 1,000 / 10,000 / 100,000, W4 at N = 1,000, W5 with
+#                               1,000,000 records (generated once: ~7 min the first time)
+#   scripts/bench.sh --quick    N = 1,000 / 10,000, W4 at N = 200, no W5 (~1.5 min)
+#   scripts/bench.sh --sizes 5000 --rural 0 --district 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet -p simpul-cli -p simpul-bench
