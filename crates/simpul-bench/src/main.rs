@@ -65,6 +65,7 @@ fn main() -> Result<()> {
     if rural > 0 {
         eprintln!("W4, N = {rural}, through the rural relay");
         pair(&bench, rural, &Link::rural(), &mut print)?;
+        workloads::interrupted(&bench, rural, &Link::rural(), &mut print)?;
     }
     Ok(())
 }

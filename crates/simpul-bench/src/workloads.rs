@@ -326,3 +326,69 @@ pub(crate) fn district(bench: &Bench, n: u64, out: &mut dyn FnMut(Value)) -> Res
     d1.stop()?;
     Ok(())
 }
+
+/// W4's interrupted W1: the receiving pustu is killed (SIGKILL) halfway through the
+/// transfer over `link` and restarted; reports the whole wall time against the
+/// link-bound minimum, and whether the resumed sync re-sent only what was not stored.
+pub(crate) fn interrupted(
+    bench: &Bench,
+    n: u64,
+    link: &Link,
+    out: &mut dyn FnMut(Value),
+) -> Result<()> {
+    let stored = prepare(bench, n)?;
+    let (pu_port, relay_port, py_port) = (free_port()?, free_port()?, free_port()?);
+    bench.config("pu", PUSTU, pu_port, None)?;
+    bench.config("py", PY, py_port, Some((relay_port, PUSTU)))?;
+    let b = bench.start("pu")?;
+    let relay = bench.relay(relay_port, pu_port, &link.flags)?;
+    let t0 = Instant::now();
+    let mut a = bench.start("py")?;
+    let pustu = FacilityPath::parse(PUSTU)?;
+    let limit = Duration::from_secs(3600);
+    let halfway = until(limit, || {
+        Ok(a.peers()?
+            .iter()
+            .any(|p| p.path == pustu && p.records_out >= n / 2))
+    })?;
+    drop(b); // SIGKILL, as a power cut would
+    if !halfway {
+        bail!("the transfer never got halfway");
+    }
+    let kept = count(&bench.work.join("pu"))?;
+    let b = bench.start("pu")?;
+    let mut row = None;
+    let done = until(limit, || {
+        let r = a.peers()?.into_iter().find(|p| p.path == pustu);
+        let finished = r.as_ref().is_some_and(|r| r.last_sync_ms.is_some());
+        row = r;
+        Ok(finished)
+    })?;
+    let wall = t0.elapsed();
+    let row = row.context("no row for the pustu")?;
+    if !done {
+        bail!("the resumed sync did not finish: {row:?}");
+    }
+    a.stop()?;
+    b.stop()?;
+    let (a_to_b, b_to_a) = relay.stop()?;
+    if count(&bench.work.join("pu"))? != n {
+        bail!("after the resume the pustu does not hold all {n} records");
+    }
+    let resent = row.last_plan.map_or(0, |p| u64::from(p.sending));
+    let mut v = json!({
+        "workload": "W4/W1-interrupted", "n": n, "link": link.name,
+        "kept_at_kill": kept, "sent_after_restart": resent, "not_yet_stored": n - kept,
+        "wall_s": round3(wall.as_secs_f64()),
+        "wire_bytes_a_to_b": a_to_b, "wire_bytes_b_to_a": b_to_a,
+        "wire_over_stored": round3((a_to_b + b_to_a) as f64 / stored.max(1) as f64),
+    });
+    if let Some((rate, delay)) = link.rate_bps {
+        // The minimum for the records themselves once, plus two connections' handshakes.
+        let minimum = stored as f64 * 8.0 / rate + 2.0 * delay * 6.0;
+        v["link_bound_min_s"] = json!(round3(minimum));
+        v["wall_over_min"] = json!(round3(wall.as_secs_f64() / minimum));
+    }
+    out(v);
+    Ok(())
+}
