@@ -2,16 +2,16 @@
 //! records, dials) and its pustu (B), with a relay between them that counts the UDP
 //! bytes each way and, for W4, makes the link rural.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use simpul_model::{Date, FacilityPath, Klaster, RecordBody, Setting, Visit, VisitId};
-use simpul_node::board::PeerState;
+use simpul_node::board::{PeerState, PeerStatus};
 use simpul_store::{Store, StoreOptions};
 
-use crate::procs::{Bench, free_port, until};
+use crate::procs::{Bench, Node, Relay, free_port, until};
 
 const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
 const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
@@ -70,36 +70,44 @@ struct Run {
     plan: Value,
 }
 
-/// Prepares `work` with A holding `n` generated people (cached per n) and B empty.
-pub(crate) fn prepare(bench: &Bench, n: u64) -> Result<u64> {
-    let cache = bench.work.join(format!("cache-py-{n}"));
-    if !cache.join("simpul.redb").exists() {
-        let gen_dir = bench.work.join("gen");
-        let _ = std::fs::remove_dir_all(&gen_dir);
-        bench.district(&[("gen", PY)])?;
+/// A store of `n` people generated (seed `seed`) for the node at `path`, made once and
+/// kept in `work/cache-{key}-{n}`; returns the cached file.
+fn generated(bench: &Bench, key: &str, path: &str, seed: u64, n: u64) -> Result<PathBuf> {
+    let cache = bench.work.join(format!("cache-{key}-{n}"));
+    let file = cache.join("simpul.redb");
+    if !file.exists() {
+        let gen_name = format!("gen-{key}");
+        let _ = std::fs::remove_dir_all(bench.work.join(&gen_name));
+        bench.district(&[(gen_name.as_str(), path)])?;
         let started = Instant::now();
         bench.simpul(&[
             "--data-dir",
-            "gen",
+            &gen_name,
             "gen",
             "--seed",
-            "1",
+            &seed.to_string(),
             "--patients",
             &n.to_string(),
             "--no-activities",
         ])?;
         eprintln!(
-            "  generated {n} people in {:.1} s",
+            "  generated {n} people for {path} in {:.1} s",
             started.elapsed().as_secs_f64()
         );
         std::fs::create_dir_all(&cache)?;
-        std::fs::rename(gen_dir.join("simpul.redb"), cache.join("simpul.redb"))?;
+        std::fs::rename(bench.work.join(&gen_name).join("simpul.redb"), &file)?;
     }
+    Ok(file)
+}
+
+/// Prepares `work` with A holding `n` generated people (cached per n) and B empty.
+pub(crate) fn prepare(bench: &Bench, n: u64) -> Result<u64> {
+    let cached = generated(bench, "py", PY, 1, n)?;
     for name in ["py", "pu"] {
         let _ = std::fs::remove_dir_all(bench.work.join(name));
     }
     std::fs::create_dir_all(bench.work.join("py"))?;
-    std::fs::copy(cache.join("simpul.redb"), bench.work.join("py/simpul.redb"))?;
+    std::fs::copy(&cached, bench.work.join("py/simpul.redb"))?;
     // The cached store was made for the node "gen": same facility, its own certificate.
     std::fs::remove_dir_all(bench.work.join("pki/py")).ok();
     bench.district(&[("py", PY), ("pu", PUSTU)])?;
@@ -119,30 +127,54 @@ fn count(dir: &Path) -> Result<u64> {
     Ok(Store::open(dir, StoreOptions::default())?.count()?)
 }
 
-/// Starts B, then (through a fresh relay) A, and waits until A has finished a
-/// reconciliation with B and moved everything.
-fn sync_once(bench: &Bench, link: &Link, limit: Duration) -> Result<Run> {
+/// B (the pustu) started, then a relay over `link`, then A (the posyandu) dialling
+/// through it; `t0` is when A was spawned.
+struct Pair {
+    a: Node,
+    b: Node,
+    relay: Relay,
+    t0: Instant,
+}
+
+fn start_pair(bench: &Bench, link: &Link) -> Result<Pair> {
     let (pu_port, relay_port, py_port) = (free_port()?, free_port()?, free_port()?);
     bench.config("pu", PUSTU, pu_port, None)?;
     bench.config("py", PY, py_port, Some((relay_port, PUSTU)))?;
     let b = bench.start("pu")?;
     let relay = bench.relay(relay_port, pu_port, &link.flags)?;
     let t0 = Instant::now();
-    let mut a = bench.start("py")?;
+    let a = bench.start("py")?;
+    Ok(Pair { a, b, relay, t0 })
+}
+
+/// Waits until A's row for the pustu shows a finished sync; returns the row.
+fn wait_synced(a: &mut Node, limit: Duration) -> Result<PeerStatus> {
     let pustu = FacilityPath::parse(PUSTU)?;
     let mut row = None;
     let done = until(limit, || {
-        let peers = a.peers()?;
-        let r = peers.into_iter().find(|p| p.path == pustu);
+        let r = a.peers()?.into_iter().find(|p| p.path == pustu);
         let finished = r.as_ref().is_some_and(|r| r.last_sync_ms.is_some());
         row = r;
         Ok(finished)
     })?;
-    let wall = t0.elapsed();
     let row = row.context("no row for the pustu")?;
     if !done {
         bail!("not in sync after {limit:?}: {row:?}");
     }
+    Ok(row)
+}
+
+/// Starts B, then (through a fresh relay) A, and waits until A has finished a
+/// reconciliation with B and moved everything.
+fn sync_once(bench: &Bench, link: &Link, limit: Duration) -> Result<Run> {
+    let Pair {
+        mut a,
+        b,
+        relay,
+        t0,
+    } = start_pair(bench, link)?;
+    let row = wait_synced(&mut a, limit)?;
+    let wall = t0.elapsed();
     let since = match row.state {
         PeerState::Connected { since_ms, .. } => since_ms,
         _ => 0,
@@ -282,33 +314,11 @@ const DISTRICT: &str = "3273";
 /// cached): start-up until its admin socket answers, and resident memory once idle.
 /// W3 and W2 against a peer need a puskesmas holding its share of the records first.
 pub(crate) fn district(bench: &Bench, n: u64, out: &mut dyn FnMut(Value)) -> Result<()> {
-    let cache = bench.work.join(format!("cache-district-{n}"));
-    if !cache.join("simpul.redb").exists() {
-        let gen_dir = bench.work.join("dgen");
-        let _ = std::fs::remove_dir_all(&gen_dir);
-        bench.district(&[("dgen", DISTRICT)])?;
-        let started = Instant::now();
-        bench.simpul(&[
-            "--data-dir",
-            "dgen",
-            "gen",
-            "--seed",
-            "5",
-            "--patients",
-            &n.to_string(),
-            "--no-activities",
-        ])?;
-        eprintln!(
-            "  generated {n} people for the district in {:.1} s",
-            started.elapsed().as_secs_f64()
-        );
-        std::fs::create_dir_all(&cache)?;
-        std::fs::rename(gen_dir.join("simpul.redb"), cache.join("simpul.redb"))?;
-    }
+    let cached = generated(bench, "district", DISTRICT, 5, n)?;
     let d1 = bench.work.join("d1");
     let _ = std::fs::remove_dir_all(&d1);
     std::fs::create_dir_all(&d1)?;
-    std::fs::copy(cache.join("simpul.redb"), d1.join("simpul.redb"))?;
+    std::fs::copy(&cached, d1.join("simpul.redb"))?;
     bench.district(&[("d1", DISTRICT)])?;
     let stored = stored_bytes(&bench.work.join("d1"))?;
 
@@ -337,13 +347,12 @@ pub(crate) fn interrupted(
     out: &mut dyn FnMut(Value),
 ) -> Result<()> {
     let stored = prepare(bench, n)?;
-    let (pu_port, relay_port, py_port) = (free_port()?, free_port()?, free_port()?);
-    bench.config("pu", PUSTU, pu_port, None)?;
-    bench.config("py", PY, py_port, Some((relay_port, PUSTU)))?;
-    let b = bench.start("pu")?;
-    let relay = bench.relay(relay_port, pu_port, &link.flags)?;
-    let t0 = Instant::now();
-    let mut a = bench.start("py")?;
+    let Pair {
+        mut a,
+        b,
+        relay,
+        t0,
+    } = start_pair(bench, link)?;
     let pustu = FacilityPath::parse(PUSTU)?;
     let limit = Duration::from_secs(3600);
     let halfway = until(limit, || {
@@ -357,18 +366,8 @@ pub(crate) fn interrupted(
     }
     let kept = count(&bench.work.join("pu"))?;
     let b = bench.start("pu")?;
-    let mut row = None;
-    let done = until(limit, || {
-        let r = a.peers()?.into_iter().find(|p| p.path == pustu);
-        let finished = r.as_ref().is_some_and(|r| r.last_sync_ms.is_some());
-        row = r;
-        Ok(finished)
-    })?;
+    let row = wait_synced(&mut a, limit)?;
     let wall = t0.elapsed();
-    let row = row.context("no row for the pustu")?;
-    if !done {
-        bail!("the resumed sync did not finish: {row:?}");
-    }
     a.stop()?;
     b.stop()?;
     let (a_to_b, b_to_a) = relay.stop()?;
