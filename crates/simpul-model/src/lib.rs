@@ -12,6 +12,7 @@
 //! - [`FacilityPath`], [`Nik`], [`VillageCode`]: identifiers of the Indonesian health system.
 
 pub mod activity;
+pub mod audit;
 pub mod codes;
 pub mod date;
 pub mod facility;
@@ -27,12 +28,14 @@ pub mod validate;
 pub mod visit;
 
 pub use activity::{Activity, ActivityKind};
+pub use audit::{AuditAction, AuditEntry, AuditLog, Permission, Role};
 pub use codes::VillageCode;
 pub use date::Date;
 pub use facility::{BadFacilityPath, FacilityPath, Level};
 pub use ids::{BadId, RecordId, VisitId};
 pub use nik::Nik;
-pub use patient::{Address, Identifiers, Patient, Sex};
+pub use patient::{Address, Identifiers, Patient, Sex, is_identity_key};
+pub use pws::{BadMonth, Month, PwsReport, PwsRow};
 pub use record::{
     Envelope, Incoming, RECORD_SCHEMA, Record, RecordBody, RecordError, RecordKind, actor_facility,
     check_history, content_time, heads_digest, merge_incoming, node_actor,

@@ -118,8 +118,31 @@ impl Patient {
         visits
     }
 
+    /// The keys a node indexes this person under, to find them by identifier or place
+    /// and to spot the same person registered twice: `nik:<NIK>`,
+    /// `ibu:<mother's NIK>:<birth order>:<birth date>` for a child known by its mother,
+    /// and `village:<code>`. The first two identify a person ([`is_identity_key`]).
+    pub fn lookup_keys(&self) -> Vec<String> {
+        let mut keys = Vec::with_capacity(3);
+        if let Some(nik) = &self.identifiers.nik {
+            keys.push(format!("nik:{nik}"));
+        }
+        if let Some(ibu) = &self.identifiers.nik_ibu {
+            let order = self.identifiers.birth_order.unwrap_or(1);
+            keys.push(format!("ibu:{ibu}:{order}:{}", self.birth_date));
+        }
+        keys.push(format!("village:{}", self.address.village));
+        keys
+    }
+
     /// Age in whole months on `date`.
     pub fn age_months(&self, date: Date) -> i32 {
         self.birth_date.months_until(date)
     }
+}
+
+/// True for a [`Patient::lookup_keys`] key that identifies one person (two records
+/// sharing it are the same person registered twice).
+pub fn is_identity_key(key: &str) -> bool {
+    key.starts_with("nik:") || key.starts_with("ibu:")
 }

@@ -25,12 +25,15 @@ use autosurgeon::{hydrate_prop, reconcile_prop};
 use sha2::{Digest, Sha256};
 
 use crate::activity::Activity;
+use crate::audit::{AuditLog, check_audit_history};
 use crate::date::Date;
 use crate::facility::FacilityPath;
 use crate::ids::RecordId;
 use crate::patient::Patient;
 use crate::scope::Scope;
-use crate::validate::{ValidationErrors, validate_activity, validate_patient, validate_scope};
+use crate::validate::{
+    ValidationErrors, validate_activity, validate_audit, validate_patient, validate_scope,
+};
 use crate::visit::Visit;
 
 /// The record schema this code writes and reads.
@@ -43,6 +46,8 @@ crate::string_enum! {
         Patient => "patient",
         /// A posyandu day, home-visit round or follow-up task.
         Activity => "activity",
+        /// A node's audit trail for one day.
+        Audit => "audit",
     }
 }
 
@@ -58,6 +63,8 @@ pub enum RecordBody {
     Patient(Patient),
     /// An activity.
     Activity(Activity),
+    /// A day of a node's audit trail.
+    Audit(AuditLog),
 }
 
 /// What identifies and routes a record ([`Record::envelope`]).
@@ -140,6 +147,7 @@ impl Record {
         match self.body {
             RecordBody::Patient(_) => RecordKind::Patient,
             RecordBody::Activity(_) => RecordKind::Activity,
+            RecordBody::Audit(_) => RecordKind::Audit,
         }
     }
 
@@ -147,7 +155,7 @@ impl Record {
     pub fn patient(&self) -> Option<&Patient> {
         match &self.body {
             RecordBody::Patient(p) => Some(p),
-            RecordBody::Activity(_) => None,
+            RecordBody::Activity(_) | RecordBody::Audit(_) => None,
         }
     }
 
@@ -160,6 +168,7 @@ impl Record {
         let body = match &self.body {
             RecordBody::Patient(p) => validate_patient(p, today),
             RecordBody::Activity(a) => validate_activity(a, today),
+            RecordBody::Audit(a) => validate_audit(a, &self.scope, today),
         };
         if let Err(e) = body {
             errors.extend(e.0);
@@ -220,6 +229,7 @@ impl Record {
         let body = match kind {
             RecordKind::Patient => RecordBody::Patient(hydrate_prop(doc, ROOT, "patient")?),
             RecordKind::Activity => RecordBody::Activity(hydrate_prop(doc, ROOT, "activity")?),
+            RecordKind::Audit => RecordBody::Audit(hydrate_prop(doc, ROOT, "audit")?),
         };
         Ok(Record { id, scope, body })
     }
@@ -265,6 +275,8 @@ impl Record {
                         (_, RecordBody::Activity(a)) => {
                             Ok(reconcile_prop(tx, ROOT, "activity", a)?)
                         }
+                        (RecordBody::Audit(b), RecordBody::Audit(a)) => write_audit_diff(tx, b, a),
+                        (_, RecordBody::Audit(a)) => Ok(reconcile_prop(tx, ROOT, "audit", a)?),
                         (_, RecordBody::Patient(a)) => Ok(reconcile_prop(tx, ROOT, "patient", a)?),
                     }
                 },
@@ -291,6 +303,7 @@ impl autosurgeon::Reconcile for RootMap<'_> {
         match &record.body {
             RecordBody::Patient(p) => m.put("patient", p)?,
             RecordBody::Activity(a) => m.put("activity", a)?,
+            RecordBody::Audit(a) => m.put("audit", a)?,
         }
         Ok(())
     }
@@ -335,6 +348,28 @@ fn write_patient_diff<T: autosurgeon::Doc>(
             }
         }
         // Removed visits are refused by `check_history` before this point.
+    }
+    Ok(())
+}
+
+/// Writes only the entries `after` adds to an audit log.
+fn write_audit_diff<T: autosurgeon::Doc>(
+    tx: &mut T,
+    before: &AuditLog,
+    after: &AuditLog,
+) -> Result<(), RecordError> {
+    use automerge::{ObjType, Value};
+    let entries = match tx.get(&ROOT, "audit")? {
+        Some((Value::Object(ObjType::Map), audit)) => match tx.get(&audit, "entries")? {
+            Some((Value::Object(ObjType::Map), id)) => id,
+            _ => return Err(RecordError::Shape("`audit.entries` is not a map".into())),
+        },
+        _ => return Err(RecordError::Shape("`audit` is not a map".into())),
+    };
+    for (key, entry) in &after.entries {
+        if !before.entries.contains_key(key) {
+            reconcile_prop(tx, &entries, key.as_str(), entry)?;
+        }
     }
     Ok(())
 }
@@ -419,6 +454,9 @@ pub fn merge_incoming(
 /// Checks that `after` keeps every clinical fact of `before`: no visit is removed, and a
 /// visit's content never changes except to gain an `entered_in_error` mark.
 pub fn check_history(before: &Record, after: &Record) -> Result<(), RecordError> {
+    if let (RecordBody::Audit(b), RecordBody::Audit(a)) = (&before.body, &after.body) {
+        return check_audit_history(b, a).map_err(RecordError::History);
+    }
     let (RecordBody::Patient(b), RecordBody::Patient(a)) = (&before.body, &after.body) else {
         return Ok(());
     };

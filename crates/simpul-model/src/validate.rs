@@ -6,11 +6,12 @@
 use std::fmt;
 
 use crate::activity::Activity;
+use crate::audit::AuditLog;
 use crate::codes::{VillageCode, check_bpjs, check_kk, normalize_rt_rw};
 use crate::date::Date;
 use crate::nik::Nik;
 use crate::patient::{Patient, Sex};
-use crate::scope::Scope;
+use crate::scope::{Audience, Scope};
 use crate::visit::{Measurements, Visit};
 
 /// One rejected field.
@@ -378,6 +379,34 @@ pub fn validate_activity(activity: &Activity, today: Date) -> Result<(), Validat
     }
     if let Some(note) = &activity.note {
         c.text("note", note, 2000);
+    }
+    c.finish()
+}
+
+/// Checks a day of an audit trail: kept by the facility its scope names, travelling up,
+/// dated no later than today, every entry well-formed.
+pub fn validate_audit(log: &AuditLog, scope: &Scope, today: Date) -> Result<(), ValidationErrors> {
+    let mut c = Checker::default();
+    if scope.audience != Audience::Up || scope.paths.as_slice() != [log.facility.clone()] {
+        c.fail(
+            "scope",
+            format!(
+                "an audit record is held by {} and upward alone",
+                log.facility
+            ),
+        );
+    }
+    c.date("date", log.date, earliest_birth_date(), today);
+    for (key, entry) in &log.entries {
+        let mut e = Checker::with_prefix(format!("entries.{key}"));
+        e.text("who", &entry.who, 200);
+        if !matches!(entry.via.as_str(), "api" | "cli") {
+            e.fail("via", format!("`{}` is neither api nor cli", entry.via));
+        }
+        if let Some(detail) = &entry.detail {
+            e.text("detail", detail, 2000);
+        }
+        c.absorb(e.finish());
     }
     c.finish()
 }

@@ -97,6 +97,14 @@ pub enum ReadError {
         /// What is wrong.
         reason: String,
     },
+    /// A row of a table other than the records does not decode.
+    #[error("the {table} table is damaged: {reason}")]
+    CorruptTable {
+        /// The table.
+        table: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
     /// redb failed.
     #[error("database")]
     Db(#[from] redb::Error),

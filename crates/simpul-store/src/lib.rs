@@ -11,17 +11,21 @@
 //! Storage format: see `docs/storage.md` at the repository root.
 
 mod error;
+mod lookup;
 mod maintenance;
 mod meta;
 mod migrate;
 mod read;
 mod store;
 mod tables;
+mod tokens;
 pub mod writer;
 
 pub use error::{OpenError, ReadError, WriteError};
+pub use lookup::DuplicateGroup;
 pub use maintenance::{BackupError, VerifyReport, compact};
 pub use meta::{RecordMeta, Summary};
 pub use migrate::SCHEMA_VERSION;
 pub use store::{Census, DB_FILE, NodeInfo, Offered, Store, StoreOptions, SyncItem};
+pub use tokens::{TokenInfo, token_hash};
 pub use writer::{COMPACT_AFTER_CHUNKS, MAX_BATCH, WriteFn, WriteOutcome};

@@ -61,6 +61,12 @@ impl Summary {
                 date: a.date.to_string(),
                 entries: a.attendance.len() as u32,
             },
+            RecordBody::Audit(a) => Self {
+                label: format!("audit {}", a.facility.code()),
+                sex: String::new(),
+                date: a.date.to_string(),
+                entries: a.entries.len() as u32,
+            },
         }
     }
 }

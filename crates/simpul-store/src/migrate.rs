@@ -3,15 +3,25 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use crate::error::OpenError;
-use crate::tables::{CHANGES, INDEX, META, RECORDS, SNAPSHOTS, TOMBSTONES, meta_keys};
+use simpul_model::{Record, RecordBody, RecordId, RecordKind};
+
+use crate::meta::RecordMeta;
+use crate::read::load_document;
+use crate::tables::{
+    CHANGES, INDEX, LOOKUP, LOOKUP_KEYS, META, RECORDS, SNAPSHOTS, TOKENS, TOMBSTONES, meta_keys,
+};
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
 /// `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
-const MIGRATIONS: &[Migration] = &[create_tables_v1, add_tombstones_v2];
+const MIGRATIONS: &[Migration] = &[
+    create_tables_v1,
+    add_tombstones_v2,
+    add_lookup_and_tokens_v3,
+];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(RECORDS)?;
@@ -23,6 +33,38 @@ fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
 
 fn add_tombstones_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(TOMBSTONES)?;
+    Ok(())
+}
+
+/// Files every patient already stored under its lookup keys: loads each patient's
+/// document once (minutes for a million records, once per store).
+fn add_lookup_and_tokens_v3(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(TOKENS)?;
+    let mut lookup = tx.open_multimap_table(LOOKUP)?;
+    let mut filed = tx.open_table(LOOKUP_KEYS)?;
+    let records = tx.open_table(RECORDS)?;
+    let snapshots = tx.open_table(SNAPSHOTS)?;
+    let changes = tx.open_table(CHANGES)?;
+    for row in records.iter()? {
+        let (key, value) = row?;
+        let id = RecordId::from_bytes(*key.value());
+        let Ok(meta) = RecordMeta::decode(value.value()) else {
+            continue; // `simpul verify` reports it; nothing to file.
+        };
+        if meta.kind != RecordKind::Patient {
+            continue;
+        }
+        let Ok(doc) = load_document(&snapshots, &changes, id, &meta) else {
+            continue;
+        };
+        if let Ok(Record {
+            body: RecordBody::Patient(p),
+            ..
+        }) = Record::from_document(&doc)
+        {
+            crate::lookup::file(&mut lookup, &mut filed, id, &p.lookup_keys())?;
+        }
+    }
     Ok(())
 }
 

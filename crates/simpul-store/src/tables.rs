@@ -3,7 +3,7 @@
 //!
 //! Record ids are the 16 raw bytes of a [`simpul_model::RecordId`].
 
-use redb::TableDefinition;
+use redb::{MultimapTableDefinition, TableDefinition};
 
 /// Node metadata. Key: a name from [`meta_keys`]. Value: bytes whose layout the key names.
 pub(crate) const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta-1");
@@ -45,3 +45,18 @@ pub(crate) const INDEX: TableDefinition<(&str, &[u8; 16]), &[u8; 40]> =
 /// changes are all listed here is answered "moved away" without being stored.
 pub(crate) const TOMBSTONES: TableDefinition<&[u8; 16], &[u8]> =
     TableDefinition::new("tombstones-1");
+
+/// Patients by identifier and place (added in schema 3). Key: a
+/// [`simpul_model::Patient::lookup_keys`] key (`nik:…`, `ibu:…`, `village:…`). Values:
+/// the record ids under it; two under one identity key are a duplicate.
+pub(crate) const LOOKUP: MultimapTableDefinition<&str, &[u8; 16]> =
+    MultimapTableDefinition::new("lookup-1");
+
+/// The keys each patient is filed under in [`LOOKUP`] (schema 3), to unfile them when
+/// the record changes. Key: record id. Value: the keys joined by `\n`.
+pub(crate) const LOOKUP_KEYS: TableDefinition<&[u8; 16], &str> =
+    TableDefinition::new("lookup-keys-1");
+
+/// Data API tokens (schema 3). Key: SHA-256 of the token; the token itself is never
+/// stored. Value: a postcard-encoded [`crate::TokenInfo`].
+pub(crate) const TOKENS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("tokens-1");

@@ -15,12 +15,14 @@ use std::sync::mpsc::Receiver;
 use lru::LruCache;
 use redb::{Database, Durability, ReadableTable, WriteTransaction};
 use simpul_model::automerge::Automerge;
-use simpul_model::{FacilityPath, Record, RecordError, RecordId, content_time, heads_digest};
+use simpul_model::{
+    FacilityPath, Record, RecordBody, RecordError, RecordId, content_time, heads_digest,
+};
 
 use crate::error::{ReadError, WriteError};
 use crate::meta::{RecordMeta, Summary, scope_keys};
 use crate::read::load_document;
-use crate::tables::{CHANGES, INDEX, RECORDS, SNAPSHOTS, TOMBSTONES};
+use crate::tables::{CHANGES, INDEX, LOOKUP, LOOKUP_KEYS, RECORDS, SNAPSHOTS, TOMBSTONES};
 
 /// Most requests committed in one transaction. A crash loses only unacknowledged
 /// requests, whatever this is; it bounds how long the first request of a burst waits.
@@ -227,6 +229,11 @@ impl Writer {
         for scope_key in scope_keys(&meta.scope) {
             index.remove((scope_key.as_str(), key))?;
         }
+        crate::lookup::unfile(
+            &mut txn.open_multimap_table(LOOKUP)?,
+            &mut txn.open_table(LOOKUP_KEYS)?,
+            id,
+        )?;
         Ok(WriteOutcome {
             id,
             heads: Vec::new(),
@@ -404,6 +411,11 @@ impl Writer {
         entry[8..].copy_from_slice(&meta.heads_digest);
         for scope_key in scope_keys(&meta.scope) {
             index.insert((scope_key.as_str(), key), &entry)?;
+        }
+        if let RecordBody::Patient(p) = &record.body {
+            let mut lookup = txn.open_multimap_table(LOOKUP)?;
+            let mut filed = txn.open_table(LOOKUP_KEYS)?;
+            crate::lookup::file(&mut lookup, &mut filed, id, &p.lookup_keys())?;
         }
         Ok((meta, delta))
     }

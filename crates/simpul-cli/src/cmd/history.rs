@@ -39,6 +39,10 @@ pub(crate) fn show(node: &mut Target, id: &str, json: bool) -> Result<()> {
             serde_json::to_writer_pretty(&mut out, a)?;
             writeln!(out)?;
         }
+        RecordBody::Audit(a) => {
+            writeln!(out, "audit {} of {} on {}", record.id, a.facility, a.date)?;
+            writeln!(out, "  entries     {} (`simpul audit` lists them)", a.entries.len())?;
+        }
     }
     writeln!(
         out,

@@ -249,11 +249,12 @@ fn apply_edit(p: &mut simpul_model::Patient, edit: PatientEdit) {
 }
 
 fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, WriteError> {
+    let kind = r.kind();
     match &mut r.body {
         RecordBody::Patient(p) => Ok(p),
-        RecordBody::Activity(_) => Err(shape(
-            "visits belong to patient records, this is an activity".into(),
-        )),
+        RecordBody::Activity(_) | RecordBody::Audit(_) => Err(shape(format!(
+            "visits belong to patient records, this is an {kind}"
+        ))),
     }
 }
 

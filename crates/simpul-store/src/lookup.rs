@@ -1,0 +1,100 @@
+//! Patients by identifier and place: the [`LOOKUP`] index, kept by the writer in the
+//! transaction that stores the record, and the reads that use it (search by NIK, by
+//! village; people registered twice).
+
+use redb::{MultimapTable, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table};
+use simpul_model::{RecordId, is_identity_key};
+
+use crate::error::ReadError;
+use crate::store::Store;
+use crate::tables::{LOOKUP, LOOKUP_KEYS};
+
+/// Files record `id` under `keys`, unfiling it from the keys it had before.
+pub(crate) fn file(
+    lookup: &mut MultimapTable<&'static str, &'static [u8; 16]>,
+    filed: &mut Table<&'static [u8; 16], &'static str>,
+    id: RecordId,
+    keys: &[String],
+) -> Result<(), redb::Error> {
+    let joined = keys.join("\n");
+    let old = filed.get(id.as_bytes())?.map(|v| v.value().to_string());
+    if old.as_deref() == Some(joined.as_str()) {
+        return Ok(());
+    }
+    if let Some(old) = old {
+        for key in old.split('\n') {
+            lookup.remove(key, id.as_bytes())?;
+        }
+    }
+    for key in keys {
+        lookup.insert(key.as_str(), id.as_bytes())?;
+    }
+    filed.insert(id.as_bytes(), joined.as_str())?;
+    Ok(())
+}
+
+/// Removes record `id` from the index.
+pub(crate) fn unfile(
+    lookup: &mut MultimapTable<&'static str, &'static [u8; 16]>,
+    filed: &mut Table<&'static [u8; 16], &'static str>,
+    id: RecordId,
+) -> Result<(), redb::Error> {
+    if let Some(old) = filed.remove(id.as_bytes())? {
+        for key in old.value().split('\n') {
+            lookup.remove(key, id.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// Records filed under one identity key: the same person registered more than once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DuplicateGroup {
+    /// The shared key (`nik:…` or `ibu:…`).
+    pub key: String,
+    /// The records, in id order.
+    pub records: Vec<RecordId>,
+}
+
+impl Store {
+    /// The patients filed under `key` (see [`simpul_model::Patient::lookup_keys`]).
+    pub fn find(&self, key: &str) -> Result<Vec<RecordId>, ReadError> {
+        let txn = self.db().begin_read()?;
+        let lookup = txn.open_multimap_table(LOOKUP)?;
+        let mut ids = Vec::new();
+        for value in lookup.get(key)? {
+            ids.push(RecordId::from_bytes(*value?.value()));
+        }
+        Ok(ids)
+    }
+
+    /// Every identity key with more than one record under it. Records already merged
+    /// are still listed: the caller, which reads them, tells which are settled.
+    pub fn duplicate_groups(&self) -> Result<Vec<DuplicateGroup>, ReadError> {
+        let txn = self.db().begin_read()?;
+        let lookup = txn.open_multimap_table(LOOKUP)?;
+        let mut groups = Vec::new();
+        // Identity keys start with "ibu:" or "nik:"; "village:" keys sort after them.
+        for row in lookup.range("ibu:".."village:")? {
+            let (key, values) = row?;
+            if !is_identity_key(key.value()) || values.len() < 2 {
+                continue;
+            }
+            let mut records = Vec::new();
+            for value in values {
+                records.push(RecordId::from_bytes(*value?.value()));
+            }
+            groups.push(DuplicateGroup {
+                key: key.value().to_string(),
+                records,
+            });
+        }
+        Ok(groups)
+    }
+
+    /// How many patients the index holds (a check for `verify` and tests).
+    pub fn filed_patients(&self) -> Result<u64, ReadError> {
+        let txn = self.db().begin_read()?;
+        Ok(txn.open_table(LOOKUP_KEYS)?.len()?)
+    }
+}
