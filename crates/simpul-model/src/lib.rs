@@ -21,6 +21,7 @@ pub mod ids;
 pub mod nik;
 mod number;
 pub mod patient;
+pub mod pws;
 pub mod record;
 pub mod scope;
 mod string_enum;
