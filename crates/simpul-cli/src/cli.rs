@@ -113,6 +113,91 @@ pub(crate) enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Data API tokens for facility apps: issue, list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// People registered more than once (same NIK, or same mother's NIK, birth order and
+    /// birth date), not yet merged.
+    Duplicates {
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Merge duplicate FROM into INTO: FROM's visits are carried over and FROM is marked
+    /// merged into INTO. Nothing is deleted.
+    Merge {
+        /// The duplicate record.
+        from: String,
+        /// The record that survives.
+        into: String,
+    },
+    /// The audit trail held here: who read, wrote, corrected, merged or exported what,
+    /// when, at which node.
+    Audit {
+        /// Entries about this record.
+        #[arg(long)]
+        record: Option<String>,
+        /// Entries by this person (exact name).
+        #[arg(long)]
+        who: Option<String>,
+        /// Entries kept by this facility or below it.
+        #[arg(long)]
+        facility: Option<String>,
+        /// From this day (YYYY-MM-DD, UTC).
+        #[arg(long)]
+        since: Option<String>,
+        /// At most this many, the latest.
+        #[arg(long, default_value_t = 1000)]
+        limit: u32,
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Reports drawn from the records.
+    #[command(subcommand)]
+    Report(ReportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Issue a token (printed once; the node keeps only its hash).
+    Issue {
+        /// kader (input), bidan (input + correct) or viewer (read).
+        #[arg(long)]
+        role: String,
+        /// Who it is for.
+        #[arg(long)]
+        name: String,
+    },
+    /// Every token issued (without the tokens).
+    List {
+        /// JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by its id.
+    Revoke {
+        /// The id `simpul token list` shows.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// PWS (local area monitoring) of a month, per facility at or below this node:
+    /// under-fives registered, weighed, gained weight, immunisation by antigen, vitamin A,
+    /// adults screened.
+    Pws {
+        /// The month, YYYY-MM.
+        #[arg(long)]
+        month: String,
+        /// CSV instead of a table.
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use simpul_node::admin::{AdminClient, Reply, Request, ops};
+use simpul_node::admin::{AdminClient, Caller, Reply, Request, ops};
 use simpul_node::clock::{now_ms, today};
 use simpul_store::{OpenError, Store, StoreOptions};
 
@@ -58,7 +58,9 @@ impl Target {
     pub(crate) fn call(&mut self, request: Request) -> Result<Reply> {
         match self {
             Self::Running(client) => Ok(client.call(&request)?),
-            Self::Offline(store) => Ok(ops::execute(store, request, today(), now_ms())?.0),
+            Self::Offline(store) => {
+                Ok(ops::execute(store, request, &Caller::console(), today(), now_ms())?.0)
+            }
         }
     }
 }

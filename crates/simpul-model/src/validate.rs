@@ -15,7 +15,7 @@ use crate::scope::{Audience, Scope};
 use crate::visit::{Measurements, Visit};
 
 /// One rejected field.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FieldError {
     /// Dotted path of the field, e.g. `visits.0a1b….measurements.weight_kg`.
     pub field: String,

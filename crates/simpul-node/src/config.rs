@@ -50,6 +50,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// UDP address to listen on for peers.
     pub listen: SocketAddr,
+    /// TCP address of the HTTP data API (facility apps). No API when absent.
+    #[serde(default)]
+    pub api_listen: Option<SocketAddr>,
     /// The district CA certificate (PEM).
     pub ca_cert: PathBuf,
     /// This node's certificate (PEM).
@@ -102,6 +105,8 @@ pub struct NodeConfig {
     pub data_dir: PathBuf,
     /// Listen address.
     pub listen: SocketAddr,
+    /// Data API address, if the API is served.
+    pub api_listen: Option<SocketAddr>,
     /// CA certificate file.
     pub ca_cert: PathBuf,
     /// Node certificate file.
@@ -177,6 +182,7 @@ impl NodeConfig {
             path,
             data_dir: resolve(&raw.data_dir),
             listen: raw.listen,
+            api_listen: raw.api_listen,
             ca_cert: resolve(&raw.ca_cert),
             cert: resolve(&raw.cert),
             key: resolve(&raw.key),

@@ -44,6 +44,9 @@ pub enum DaemonError {
     /// The admin socket could not be created.
     #[error("could not open the admin socket {0}")]
     Admin(std::path::PathBuf, #[source] std::io::Error),
+    /// The data API's address could not be bound.
+    #[error("could not listen for the data API on {0}")]
+    Api(std::net::SocketAddr, #[source] std::io::Error),
     /// The endpoint could not be created.
     #[error("could not start the network endpoint")]
     Net(#[from] simpul_net::NetError),
@@ -110,6 +113,14 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
     let endpoint = endpoint(cfg.listen, &identity, &ca_pem, &LinkTuning::default())?;
     let admin = admin::server::bind(&cfg.data_dir)
         .map_err(|e| DaemonError::Admin(admin::socket_path(&cfg.data_dir), e))?;
+    let api = match cfg.api_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| DaemonError::Api(addr, e))?,
+        ),
+        None => None,
+    };
     let node = NodeHandle {
         store: store.clone(),
         changes: broadcast::channel(LOCAL_CHANGE_BACKLOG).0,
@@ -131,6 +142,10 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(admin::server::serve(admin, node.clone()));
+    if let Some(api) = api {
+        tracing::info!(address = %api.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "data API listening");
+        tasks.spawn(crate::api::serve(api, node.clone()));
+    }
     tasks.spawn({
         let (endpoint, node, cfg, stop) = (endpoint.clone(), node.clone(), cfg.clone(), stop.clone());
         async move {

@@ -6,6 +6,7 @@
 //! blocking calls run on tokio's blocking pool, never on a worker thread.
 
 pub mod admin;
+pub mod api;
 pub mod board;
 pub mod clock;
 pub mod config;

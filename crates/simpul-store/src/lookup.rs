@@ -68,6 +68,24 @@ impl Store {
         Ok(ids)
     }
 
+    /// The patients filed under any key starting with `prefix` (`ibu:<NIK>:` finds
+    /// every child registered by its mother's NIK).
+    pub fn find_prefix(&self, prefix: &str) -> Result<Vec<RecordId>, ReadError> {
+        let txn = self.db().begin_read()?;
+        let lookup = txn.open_multimap_table(LOOKUP)?;
+        let mut ids = Vec::new();
+        for row in lookup.range(prefix..)? {
+            let (key, values) = row?;
+            if !key.value().starts_with(prefix) {
+                break;
+            }
+            for value in values {
+                ids.push(RecordId::from_bytes(*value?.value()));
+            }
+        }
+        Ok(ids)
+    }
+
     /// Every identity key with more than one record under it. Records already merged
     /// are still listed: the caller, which reads them, tells which are settled.
     pub fn duplicate_groups(&self) -> Result<Vec<DuplicateGroup>, ReadError> {

@@ -41,7 +41,11 @@ pub(crate) fn show(node: &mut Target, id: &str, json: bool) -> Result<()> {
         }
         RecordBody::Audit(a) => {
             writeln!(out, "audit {} of {} on {}", record.id, a.facility, a.date)?;
-            writeln!(out, "  entries     {} (`simpul audit` lists them)", a.entries.len())?;
+            writeln!(
+                out,
+                "  entries     {} (`simpul audit` lists them)",
+                a.entries.len()
+            )?;
         }
     }
     writeln!(

@@ -1,11 +1,13 @@
 //! One module per command.
 
+mod access;
 mod ca;
 mod doc;
 mod generate;
 mod history;
 mod maintain;
 mod patient;
+mod people;
 mod run;
 mod status;
 mod visit;
@@ -43,6 +45,21 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Conflicts { action, json } => {
             history::conflicts(&mut Target::open(&dir()?)?, action, json)
         }
+        Command::Token(cmd) => access::token(&mut Target::open(&dir()?)?, cmd),
+        Command::Audit {
+            record,
+            who,
+            facility,
+            since,
+            limit,
+            json,
+        } => {
+            let query = access::audit_query(record, who, facility, since, limit)?;
+            access::audit(&mut Target::open(&dir()?)?, query, json)
+        }
+        Command::Duplicates { json } => people::duplicates(&mut Target::open(&dir()?)?, json),
+        Command::Merge { from, into } => people::merge(&mut Target::open(&dir()?)?, &from, &into),
+        Command::Report(cmd) => people::report(&mut Target::open(&dir()?)?, cmd),
     }
 }
 

@@ -8,14 +8,15 @@
 pub mod client;
 pub mod ops;
 pub mod protocol;
+pub mod queries;
 pub mod server;
 
 use std::path::{Path, PathBuf};
 
 pub use client::{AdminClient, CallError};
 pub use protocol::{
-    Answer, Failure, FailureKind, NodeStatus, NodeSummary, PatientEdit, RecordConflicts,
-    RecordHistory, Reply, Request, StoredRecord, Written,
+    Answer, Caller, Failure, FailureKind, NodeStatus, NodeSummary, PatientEdit, RecordConflicts,
+    RecordHistory, Reply, Request, StoredRecord, Via, Written,
 };
 pub use server::LocalChange;
 

@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 use simpul_model::history::{ChangeEntry, Conflict};
 use simpul_model::{ErrorMark, FacilityPath, Record, RecordId, Visit, VisitId};
-use simpul_store::{Census, RecordMeta, VerifyReport};
+use simpul_model::{FieldError, Role};
+use simpul_store::{Census, RecordMeta, TokenInfo, VerifyReport};
+
+pub use super::queries::{AuditQuery, AuditRow, DueQuery, DuplicateView, PersonRow, SearchQuery};
 
 use crate::board::{PeerStatus, SessionRecord};
 
@@ -103,6 +106,51 @@ pub enum Request {
         /// One peer, or all.
         peer: Option<FacilityPath>,
     },
+    /// Patients matching every given term.
+    Search {
+        /// The terms.
+        query: SearchQuery,
+    },
+    /// Under-fives of a facility due for a service in a month.
+    Due {
+        /// The facility and month.
+        query: DueQuery,
+    },
+    /// People registered more than once (same NIK, or same mother's NIK, birth order
+    /// and birth date), not yet merged.
+    Duplicates,
+    /// Merge duplicate `from` into `into`: `from`'s visits are copied to `into` and
+    /// `from` is marked `merged_into`; nothing is deleted.
+    Merge {
+        /// The duplicate.
+        from: RecordId,
+        /// The record that survives.
+        into: RecordId,
+    },
+    /// Entries of the audit trail held here.
+    Audit {
+        /// Which entries.
+        query: AuditQuery,
+    },
+    /// Issue a data API token (shown once, stored hashed).
+    IssueToken {
+        /// Who it is for.
+        name: String,
+        /// What it may do.
+        role: Role,
+    },
+    /// Every data API token (without the tokens themselves).
+    Tokens,
+    /// The PWS summary of a month for the facilities at or below this node.
+    Pws {
+        /// `YYYY-MM`.
+        month: String,
+    },
+    /// Revoke a data API token.
+    RevokeToken {
+        /// The token's id (`simpul token list`).
+        id: String,
+    },
 }
 
 /// The node's answer to one request.
@@ -170,6 +218,101 @@ pub enum Reply {
         /// One row per record.
         rows: Vec<(RecordId, RecordMeta)>,
     },
+    /// People found.
+    People {
+        /// One row per person.
+        people: Vec<PersonRow>,
+    },
+    /// Groups of records of one person.
+    Duplicates {
+        /// One group per shared identifier.
+        groups: Vec<DuplicateView>,
+    },
+    /// A merge was stored.
+    Merged {
+        /// The record that survives.
+        survivor: RecordId,
+        /// Visits copied to it.
+        visits_moved: u32,
+    },
+    /// Audit entries, oldest first.
+    Audit {
+        /// The entries.
+        entries: Vec<AuditRow>,
+    },
+    /// A new token: the only time it is shown.
+    TokenIssued {
+        /// The bearer token.
+        token: String,
+        /// What the node keeps of it.
+        info: TokenInfo,
+    },
+    /// Every token issued.
+    Tokens {
+        /// Oldest first.
+        tokens: Vec<TokenInfo>,
+    },
+    /// A token was revoked.
+    TokenRevoked(TokenInfo),
+    /// A PWS summary.
+    Pws(Box<PwsTable>),
+}
+
+/// A PWS summary ready to show: the same cells as a table, CSV and JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PwsTable {
+    /// Column names.
+    pub columns: Vec<String>,
+    /// One row per facility, then the total.
+    pub rows: Vec<Vec<String>>,
+    /// The CSV text.
+    pub csv: String,
+    /// The summary as JSON (counts as numbers).
+    pub json: serde_json::Value,
+}
+
+/// Who is asking, for the audit trail.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// A token's holder, or the console user (`uid 1000`).
+    pub who: String,
+    /// Their role.
+    pub role: Role,
+    /// `api` or `cli`.
+    pub via: Via,
+}
+
+/// The way a request came in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// The HTTP data API.
+    Api,
+    /// The CLI (admin socket or the store directly).
+    Cli,
+}
+
+impl Via {
+    /// As written in audit entries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Via::Api => "api",
+            Via::Cli => "cli",
+        }
+    }
+}
+
+impl Caller {
+    /// The person at this machine's console: the user the process runs as.
+    pub fn console() -> Self {
+        use std::os::unix::fs::MetadataExt;
+        let uid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
+        Self {
+            who: format!("uid {uid}"),
+            role: Role::Technician,
+            via: Via::Cli,
+        }
+    }
 }
 
 /// A record as the node stores it.
@@ -192,6 +335,7 @@ pub struct NodeSummary {
 
 /// Corrections to a patient's details; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PatientEdit {
     /// Full name.
     pub name: Option<String>,
@@ -279,6 +423,9 @@ pub struct Failure {
     pub kind: FailureKind,
     /// What went wrong, for people.
     pub message: String,
+    /// For refused values: one entry per rejected field.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<FieldError>,
 }
 
 /// The kinds of failure a caller can act on differently.
@@ -303,6 +450,7 @@ impl Failure {
         Self {
             kind,
             message: message.into(),
+            fields: Vec::new(),
         }
     }
 }

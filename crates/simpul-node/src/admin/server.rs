@@ -12,7 +12,7 @@ use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast;
 
 use super::ops::execute;
-use super::protocol::{Answer, Failure, FailureKind, MAX_LINE_BYTES, Reply, Request};
+use super::protocol::{Answer, Caller, Failure, FailureKind, MAX_LINE_BYTES, Reply, Request};
 use super::socket_path;
 use crate::board::{Board, PeerState};
 use crate::clock::{now_ms, today};
@@ -80,6 +80,23 @@ pub struct NodeHandle {
     pub started_ms: u64,
 }
 
+impl NodeHandle {
+    /// Tells the sessions about stored writes, to push them to the peers that should
+    /// hold them. No session listening is fine: reconciliation carries them later.
+    pub fn announce(&self, outcomes: Vec<WriteOutcome>, now_ms: u64) {
+        for change in outcomes.into_iter().filter_map(LocalChange::of) {
+            self.board.note_write(
+                change.id,
+                &change.scope,
+                change.bytes.len() as u64,
+                None,
+                now_ms,
+            );
+            let _ = self.changes.send(change);
+        }
+    }
+}
+
 /// Serves admin connections until the listener fails.
 pub async fn serve(listener: UnixListener, node: NodeHandle) {
     loop {
@@ -101,6 +118,12 @@ pub async fn serve(listener: UnixListener, node: NodeHandle) {
 }
 
 async fn connection(stream: UnixStream, node: NodeHandle) -> std::io::Result<()> {
+    // Only the owner can reach the socket; the trail still names the user connecting.
+    let uid = stream.peer_cred().map_or(u32::MAX, |c| c.uid());
+    let caller = Caller {
+        who: format!("uid {uid}"),
+        ..Caller::console()
+    };
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
     let mut line = Vec::new();
@@ -121,7 +144,7 @@ async fn connection(stream: UnixStream, node: NodeHandle) -> std::io::Result<()>
             return write_answer(&mut write, &Answer::Err(failure)).await;
         }
         let answer = match serde_json::from_slice::<Request>(&line) {
-            Ok(request) => answer(&node, request).await,
+            Ok(request) => answer(&node, &caller, request).await,
             Err(e) => Answer::Err(Failure::new(
                 FailureKind::BadRequest,
                 format!("not a request: {e}"),
@@ -131,7 +154,7 @@ async fn connection(stream: UnixStream, node: NodeHandle) -> std::io::Result<()>
     }
 }
 
-async fn answer(node: &NodeHandle, request: Request) -> Answer {
+async fn answer(node: &NodeHandle, caller: &Caller, request: Request) -> Answer {
     let now = now_ms();
     match request {
         Request::Log => Answer::Ok(Reply::Log {
@@ -156,8 +179,11 @@ async fn answer(node: &NodeHandle, request: Request) -> Answer {
         request => {
             let is_status = matches!(request, Request::Status);
             let store = node.store.clone();
-            let result =
-                tokio::task::spawn_blocking(move || execute(&store, request, today(), now)).await;
+            let caller = caller.clone();
+            let result = tokio::task::spawn_blocking(move || {
+                execute(&store, request, &caller, today(), now)
+            })
+            .await;
             match result {
                 Ok(Ok((Reply::Status(mut status), _))) if is_status => {
                     status.running = true;
@@ -165,18 +191,8 @@ async fn answer(node: &NodeHandle, request: Request) -> Answer {
                     status.peers = node.board.peers();
                     Answer::Ok(Reply::Status(status))
                 }
-                Ok(Ok((reply, outcome))) => {
-                    if let Some(change) = outcome.and_then(LocalChange::of) {
-                        node.board.note_write(
-                            change.id,
-                            &change.scope,
-                            change.bytes.len() as u64,
-                            None,
-                            now,
-                        );
-                        // No session listening is fine: reconciliation carries it later.
-                        let _ = node.changes.send(change);
-                    }
+                Ok(Ok((reply, outcomes))) => {
+                    node.announce(outcomes, now);
                     Answer::Ok(reply)
                 }
                 Ok(Err(failure)) => Answer::Err(failure),

@@ -1,34 +1,68 @@
 //! Carrying out admin requests against a store: the same code whether the CLI opened the
-//! store itself (node stopped) or a running node received the request on its socket.
+//! store itself (node stopped), a running node received the request on its socket, or
+//! the data API received it over HTTP. Every request the audit trail records
+//! ([`audit::action_of`]) is recorded here, after it succeeded.
 
+mod audit;
+mod people;
+
+use rand::RngExt;
 use simpul_model::automerge::Automerge;
 use simpul_model::{Date, Record, RecordBody, RecordError};
-use simpul_store::{ReadError, Store, WriteError, WriteOutcome};
+use simpul_store::{ReadError, Store, TokenInfo, WriteError, WriteOutcome, token_hash};
 
 use super::protocol::{
-    Failure, FailureKind, NodeStatus, NodeSummary, PatientEdit, RecordConflicts, RecordHistory,
-    Reply, Request, StoredRecord, Written,
+    Caller, Failure, FailureKind, NodeStatus, NodeSummary, PatientEdit, RecordConflicts,
+    RecordHistory, Reply, Request, StoredRecord, Written,
 };
 
 /// The largest document an import accepts. A patient with decades of visits is tens of
 /// kilobytes; anything near this is not a record.
 pub const MAX_DOCUMENT_BYTES: usize = 16 << 20;
 
-/// Carries out `request`. A write also returns what it stored, for live pushes.
+/// Carries out `request` for `caller` and records it in the audit trail. Returns what
+/// was stored (the request's writes and the audit entry), for live pushes.
 pub fn execute(
+    store: &Store,
+    request: Request,
+    caller: &Caller,
+    today: Date,
+    now_ms: u64,
+) -> Result<(Reply, Vec<WriteOutcome>), Failure> {
+    let action = audit::action_of(&request, caller.via);
+    let (reply, mut outcomes) = carry_out(store, request, today, now_ms)?;
+    if let Some((what, record, detail)) = action {
+        // A create's record id is in the request; an import's only in the reply.
+        let record = record.or(match &reply {
+            Reply::Written(w) => Some(w.id),
+            _ => None,
+        });
+        outcomes.push(audit::append(
+            store,
+            caller,
+            (what, record, detail),
+            today,
+            now_ms,
+        )?);
+    }
+    Ok((reply, outcomes))
+}
+
+fn carry_out(
     store: &Store,
     request: Request,
     today: Date,
     now_ms: u64,
-) -> Result<(Reply, Option<WriteOutcome>), Failure> {
+) -> Result<(Reply, Vec<WriteOutcome>), Failure> {
     let written = |out: WriteOutcome| {
         let reply = Reply::Written(Written {
             id: out.id,
             created: out.created,
             changed: out.changed,
         });
-        Ok((reply, Some(out)))
+        Ok((reply, vec![out]))
     };
+    let read = |reply: Reply| Ok((reply, Vec::new()));
     match request {
         Request::Insert { record } => written(
             store
@@ -86,7 +120,7 @@ pub fn execute(
                 changes: simpul_model::history::history(&doc),
                 conflicts: simpul_model::history::conflicts(&doc),
             };
-            Ok((Reply::History(Box::new(history)), None))
+            read(Reply::History(Box::new(history)))
         }
         Request::Conflicts { id } => {
             let ids = match id {
@@ -112,7 +146,7 @@ pub fn execute(
                     });
                 }
             }
-            Ok((Reply::Conflicts { records }, None))
+            read(Reply::Conflicts { records })
         }
         Request::Settle { id, field, value } => written(
             store
@@ -129,7 +163,7 @@ pub fn execute(
         ),
         Request::Verify => {
             let report = store.verify(&|_, _| {}).map_err(read_failure)?;
-            Ok((Reply::Verified(report), None))
+            read(Reply::Verified(report))
         }
         Request::Backup { out } => {
             let records = store.backup(&out).map_err(|e| {
@@ -139,7 +173,7 @@ pub fn execute(
                 )
             })?;
             let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
-            Ok((Reply::BackedUp { records, bytes }, None))
+            read(Reply::BackedUp { records, bytes })
         }
         Request::Import { document } => {
             let bytes = hex::decode(&document)
@@ -170,7 +204,7 @@ pub fn execute(
                 .record(id)
                 .map_err(read_failure)?
                 .ok_or_else(|| not_found(id))?;
-            Ok((Reply::Record(Box::new(StoredRecord { meta, record })), None))
+            read(Reply::Record(Box::new(StoredRecord { meta, record })))
         }
         Request::Export { id } => {
             let (_, doc) = store
@@ -178,7 +212,7 @@ pub fn execute(
                 .map_err(read_failure)?
                 .ok_or_else(|| not_found(id))?;
             let document = hex::encode(doc.save());
-            Ok((Reply::Document { document }, None))
+            read(Reply::Document { document })
         }
         Request::Node => {
             let node = store.node();
@@ -186,16 +220,70 @@ pub fn execute(
                 path: node.path.clone(),
                 actor: node.actor.to_string(),
             };
-            Ok((Reply::Node(summary), None))
+            read(Reply::Node(summary))
         }
-        Request::Status => Ok((Reply::Status(Box::new(status(store, now_ms)?)), None)),
+        Request::Status => read(Reply::Status(Box::new(status(store, now_ms)?))),
         Request::Log | Request::Peers | Request::Sync { .. } => Err(Failure::new(
             FailureKind::NotRunning,
             "the node is not running (start it with `simpul run --config FILE`)",
         )),
         Request::List => {
             let rows = store.list().map_err(read_failure)?;
-            Ok((Reply::List { rows }, None))
+            read(Reply::List { rows })
+        }
+        Request::Search { query } => read(Reply::People {
+            people: people::search(store, &query)?,
+        }),
+        Request::Due { query } => read(Reply::People {
+            people: people::due(store, &query)?,
+        }),
+        Request::Duplicates => read(Reply::Duplicates {
+            groups: people::duplicates(store)?,
+        }),
+        Request::Merge { from, into } => {
+            let (visits_moved, outcomes) = people::merge(store, from, into, today, now_ms)?;
+            let reply = Reply::Merged {
+                survivor: into,
+                visits_moved,
+            };
+            Ok((reply, outcomes))
+        }
+        Request::Audit { query } => read(Reply::Audit {
+            entries: audit::query(store, &query)?,
+        }),
+        Request::IssueToken { name, role } => {
+            let name = name.trim().to_string();
+            if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
+                return Err(Failure::new(
+                    FailureKind::BadRequest,
+                    "name: give who the token is for (1-200 characters, one line)",
+                ));
+            }
+            let secret: [u8; 32] = rand::rng().random();
+            let token = format!("sp_{}", hex::encode(secret));
+            let hash = token_hash(&token);
+            let info = TokenInfo {
+                id: hex::encode(&hash[..4]),
+                name,
+                role,
+                issued_ms: now_ms,
+                revoked_ms: None,
+            };
+            store.add_token(hash, &info).map_err(write_failure)?;
+            read(Reply::TokenIssued { token, info })
+        }
+        Request::Pws { month } => read(Reply::Pws(Box::new(people::pws(store, &month)?))),
+        Request::Tokens => read(Reply::Tokens {
+            tokens: store.tokens().map_err(read_failure)?,
+        }),
+        Request::RevokeToken { id } => {
+            match store.revoke_token(&id, now_ms).map_err(write_failure)? {
+                Some(info) => read(Reply::TokenRevoked(info)),
+                None => Err(Failure::new(
+                    FailureKind::NotFound,
+                    format!("no token {id}"),
+                )),
+            }
         }
     }
 }
@@ -248,7 +336,7 @@ fn apply_edit(p: &mut simpul_model::Patient, edit: PatientEdit) {
     set(&mut p.address.line, address);
 }
 
-fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, WriteError> {
+pub(super) fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, WriteError> {
     let kind = r.kind();
     match &mut r.body {
         RecordBody::Patient(p) => Ok(p),
@@ -258,11 +346,11 @@ fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, WriteError> {
     }
 }
 
-fn shape(message: String) -> WriteError {
+pub(super) fn shape(message: String) -> WriteError {
     WriteError::Rejected(RecordError::NotApplicable(message))
 }
 
-fn not_found(id: simpul_model::RecordId) -> Failure {
+pub(super) fn not_found(id: simpul_model::RecordId) -> Failure {
     Failure::new(FailureKind::NotFound, format!("no record {id}"))
 }
 
@@ -276,10 +364,17 @@ pub fn write_failure(e: WriteError) -> Failure {
         WriteError::NotFound(_) => FailureKind::NotFound,
         _ => FailureKind::Failed,
     };
-    Failure::new(kind, chain(&e))
+    let fields = match &e {
+        WriteError::Rejected(RecordError::Invalid(errors)) => errors.0.clone(),
+        _ => Vec::new(),
+    };
+    Failure {
+        fields,
+        ..Failure::new(kind, chain(&e))
+    }
 }
 
-fn read_failure(e: ReadError) -> Failure {
+pub(super) fn read_failure(e: ReadError) -> Failure {
     Failure::new(FailureKind::Failed, chain(&e))
 }
 

@@ -1,0 +1,82 @@
+//! People registered twice (`simpul duplicates`, `simpul merge`) and reports over people
+//! (`simpul report pws`).
+
+use std::io::Write;
+
+use anyhow::Result;
+use simpul_node::admin::{Reply, Request};
+
+use super::record_id;
+use crate::cli::ReportCommand;
+use crate::output;
+use crate::target::{Target, expect_reply};
+
+/// `simpul duplicates`.
+pub(crate) fn duplicates(node: &mut Target, json: bool) -> Result<()> {
+    let groups = expect_reply!(
+        node.call(Request::Duplicates)?,
+        Reply::Duplicates { groups } => groups
+    )?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        for g in &groups {
+            writeln!(out, "{}", serde_json::to_string(g)?)?;
+        }
+        return Ok(());
+    }
+    for g in &groups {
+        writeln!(out, "{}", g.key)?;
+        let mut table = output::table(&["ID", "NAME", "SEX", "BORN", "VISITS", "REGISTERED AT"]);
+        for p in &g.people {
+            table.add_row(vec![
+                p.id.to_string(),
+                p.name.clone(),
+                p.sex.clone(),
+                p.birth_date.to_string(),
+                p.visits.to_string(),
+                p.home_facility.code().to_string(),
+            ]);
+        }
+        writeln!(out, "{table}\n")?;
+    }
+    writeln!(
+        out,
+        "{} people registered more than once (merge with `simpul merge FROM INTO`)",
+        groups.len()
+    )?;
+    Ok(())
+}
+
+/// `simpul merge FROM INTO`.
+pub(crate) fn merge(node: &mut Target, from: &str, into: &str) -> Result<()> {
+    let request = Request::Merge {
+        from: record_id(from)?,
+        into: record_id(into)?,
+    };
+    let (survivor, moved) = expect_reply!(
+        node.call(request)?,
+        Reply::Merged { survivor, visits_moved } => (survivor, visits_moved)
+    )?;
+    println!("merged {from} into {survivor}: {moved} visits carried over, nothing deleted");
+    Ok(())
+}
+
+/// `simpul report pws`.
+pub(crate) fn report(node: &mut Target, cmd: ReportCommand) -> Result<()> {
+    let ReportCommand::Pws { month, csv, json } = cmd;
+    let table = expect_reply!(node.call(Request::Pws { month })?, Reply::Pws(t) => t)?;
+    let mut out = std::io::stdout().lock();
+    if csv {
+        write!(out, "{}", table.csv)?;
+    } else if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&table.json)?)?;
+    } else {
+        let headers: Vec<&str> = table.columns.iter().map(String::as_str).collect();
+        let mut t = output::table(&headers);
+        for row in &table.rows {
+            t.add_row(row.clone());
+        }
+        writeln!(out, "{t}")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,619 @@
+//! The data API of a running `simpul run`: every endpoint, every role, bad input of each
+//! kind answered with the right status and nothing stored; and a record written through
+//! the API at a posyandu read through the API at the district, with its audit trail.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::nodes::*;
+use common::*;
+use serde_json::{Value, json};
+
+/// A running node with its data API on `port`.
+struct ApiNode {
+    base: String,
+    _process: NodeProcess,
+}
+
+/// Adds `api_listen` to a node's config (before any `[[peer]]` table).
+fn with_api(config: &Path, port: u16) {
+    let text = std::fs::read_to_string(config).expect("read config");
+    std::fs::write(config, format!("api_listen = \"127.0.0.1:{port}\"\n{text}")).expect("write");
+}
+
+fn start_api(config: &Path) -> ApiNode {
+    let port = free_tcp_port();
+    with_api(config, port);
+    let (process, logs) = start(config);
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(&logs, "data API listening", &mut seen),
+        "no API: {seen:#?}"
+    );
+    std::thread::spawn(move || for _ in logs {});
+    ApiNode {
+        base: format!("http://127.0.0.1:{port}"),
+        _process: process,
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// One request: (status, JSON body or Null).
+fn call(
+    node: &ApiNode,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, Value) {
+    let url = format!("{}{path}", node.base);
+    let agent = agent();
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let response = match (method, body) {
+        ("GET", _) => {
+            let mut r = agent.get(&url);
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.call()
+        }
+        (m, body) => {
+            let mut r = match m {
+                "POST" => agent.post(&url),
+                "PATCH" => agent.patch(&url),
+                other => panic!("method {other}"),
+            };
+            if let Some(a) = &auth {
+                r = r.header("Authorization", a);
+            }
+            r.header("Content-Type", "application/json")
+                .send(body.unwrap_or(""))
+        }
+    };
+    let mut response = response.expect("request");
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(50 << 20)
+        .read_to_string()
+        .expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+fn get(node: &ApiNode, path: &str, token: &str) -> (u16, Value) {
+    call(node, "GET", path, Some(token), None)
+}
+
+fn post(node: &ApiNode, path: &str, token: &str, body: &Value) -> (u16, Value) {
+    call(node, "POST", path, Some(token), Some(&body.to_string()))
+}
+
+fn issue(dir: &Path, role: &str, name: &str) -> String {
+    ok(dir, &["token", "issue", "--role", role, "--name", name])
+        .trim()
+        .to_string()
+}
+
+/// The fields a 422 names.
+fn fields(body: &Value) -> Vec<String> {
+    body["fields"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .map(|e| e["field"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn this_month() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let date = time::OffsetDateTime::from_unix_timestamp(secs as i64).expect("date");
+    format!("{:04}-{:02}", date.year(), date.month() as u8)
+}
+
+fn today() -> String {
+    format!("{}-{:02}", this_month(), {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs();
+        time::OffsetDateTime::from_unix_timestamp(secs as i64)
+            .expect("date")
+            .day()
+    })
+}
+
+const NIK_SITI: &str = "3273015208900001";
+
+fn siti() -> Value {
+    json!({
+        "name": "Siti Aminah", "sex": "F", "birth_date": "1990-08-12", "nik": NIK_SITI,
+        "village": "3273010001", "rt": "002", "rw": "005", "address": "Jl. Melati 3"
+    })
+}
+
+fn patients_stored(dir: &Path) -> usize {
+    ok(dir, &["patient", "list", "--json"]).lines().count()
+}
+
+#[test]
+fn every_endpoint_every_role_and_bad_input_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("py", PY)]);
+    let py = d.join("py");
+    let node = start_api(&config(d, "py", PY, free_port(), &[]));
+    let kader = issue(&py, "kader", "Kader Ani");
+    let bidan = issue(&py, "bidan", "Bidan Rina");
+    let viewer = issue(&py, "viewer", "Dinkes Data");
+
+    // The description is public and names every route used below.
+    let (status, spec) = call(&node, "GET", "/api/v1/openapi.json", None, None);
+    assert_eq!(status, 200);
+    for path in [
+        "/api/v1/patients",
+        "/api/v1/patients/{id}",
+        "/api/v1/patients/{id}/visits",
+        "/api/v1/patients/{id}/visits/{visit}/correction",
+        "/api/v1/patients/{id}/visits/{visit}/entered-in-error",
+        "/api/v1/due",
+        "/api/v1/duplicates",
+        "/api/v1/merge",
+        "/api/v1/audit",
+        "/api/v1/reports/pws",
+        "/api/v1/node",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} is described");
+    }
+
+    // Who: no token, an unknown one, a revoked one.
+    assert_eq!(call(&node, "GET", "/api/v1/node", None, None).0, 401);
+    assert_eq!(get(&node, "/api/v1/node", "sp_not-a-token").0, 401);
+    let gone = issue(&py, "kader", "Kader Lama");
+    let id = ok(&py, &["token", "list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("json"))
+        .find(|t| t["name"] == "Kader Lama")
+        .expect("listed")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+    assert_eq!(get(&node, "/api/v1/node", &gone).0, 200);
+    ok(&py, &["token", "revoke", &id]);
+    assert_eq!(get(&node, "/api/v1/node", &gone).0, 401, "revoked");
+    let (status, me) = get(&node, "/api/v1/node", &viewer);
+    assert_eq!((status, me["path"].as_str()), (200, Some(PY)));
+
+    // Registering: kader and bidan may, a viewer may not.
+    assert_eq!(post(&node, "/api/v1/patients", &viewer, &siti()).0, 403);
+    let (status, created) = post(&node, "/api/v1/patients", &kader, &siti());
+    assert_eq!(status, 201, "{created}");
+    let siti_id = created["id"].as_str().expect("id").to_string();
+
+    // Bad input of each kind: the right status, the field named, nothing stored.
+    let before = patients_stored(&py);
+    let raw = |body: &str| call(&node, "POST", "/api/v1/patients", Some(&kader), Some(body));
+    assert_eq!(raw("{\"name\": ").0, 400, "malformed JSON");
+    let mut wrong_type = siti();
+    wrong_type["sex"] = json!(5);
+    let (status, body) = post(&node, "/api/v1/patients", &kader, &wrong_type);
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["sex".to_string()]),
+        "{body}"
+    );
+    let mut missing = siti();
+    missing.as_object_mut().expect("object").remove("name");
+    let (status, body) = post(&node, "/api/v1/patients", &kader, &missing);
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["name".to_string()]),
+        "{body}"
+    );
+    let mut unknown = siti();
+    unknown["golongan_darah"] = json!("O");
+    let (status, body) = post(&node, "/api/v1/patients", &kader, &unknown);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .expect("error")
+            .contains("golongan_darah"),
+        "{body}"
+    );
+    let mut bad_nik = siti();
+    bad_nik["nik"] = json!("3273014108900001"); // born 1 August, not 12 August
+    let (status, body) = post(&node, "/api/v1/patients", &kader, &bad_nik);
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["nik".to_string()]),
+        "{body}"
+    );
+    let mut short_nik = siti();
+    short_nik["nik"] = json!("32730152089000");
+    let (status, body) = post(&node, "/api/v1/patients", &kader, &short_nik);
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["nik".to_string()]),
+        "{body}"
+    );
+    let mut many = siti();
+    many["birth_date"] = json!("2090-01-01");
+    many["village"] = json!("99");
+    let (status, body) = post(&node, "/api/v1/patients", &kader, &many);
+    let named = fields(&body);
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        named.contains(&"birth_date".to_string()) && named.contains(&"village".to_string()),
+        "{body}"
+    );
+    let mut huge = siti();
+    huge["address"] = json!("x".repeat(100 << 10));
+    assert_eq!(
+        post(&node, "/api/v1/patients", &kader, &huge).0,
+        413,
+        "oversized body"
+    );
+    assert_eq!(
+        patients_stored(&py),
+        before,
+        "nothing stored by refused requests"
+    );
+
+    // Reading: every role; unknown and malformed ids are 404.
+    let (status, read) = get(&node, &format!("/api/v1/patients/{siti_id}"), &viewer);
+    assert_eq!(
+        (status, read["patient"]["name"].as_str()),
+        (200, Some("Siti Aminah"))
+    );
+    assert_eq!(
+        get(
+            &node,
+            &format!("/api/v1/patients/{}", "0".repeat(32)),
+            &kader
+        )
+        .0,
+        404
+    );
+    assert_eq!(get(&node, "/api/v1/patients/nonsense", &kader).0, 404);
+
+    // Visits: kader records; an absurd weight is refused naming the field.
+    let visits = format!("/api/v1/patients/{siti_id}/visits");
+    let weighing = json!({"date": today(), "klaster": "dewasa-lansia", "setting": "posyandu",
+        "measurements": {"systolic_mmhg": 150.0, "diastolic_mmhg": 95.0, "weight_kg": 61.5}});
+    let (status, visit) = post(&node, &visits, &kader, &weighing);
+    assert_eq!(status, 201, "{visit}");
+    let visit_id = visit["visit_id"].as_str().expect("visit id").to_string();
+    assert_eq!(visit["visit"]["recorded_by"], "Kader Ani");
+    let mut absurd = weighing.clone();
+    absurd["measurements"]["weight_kg"] = json!(500.0);
+    let (status, body) = post(&node, &visits, &kader, &absurd);
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["measurements.weight_kg".to_string()]),
+        "{body}"
+    );
+    assert_eq!(
+        post(
+            &node,
+            "/api/v1/patients/00000000000000000000000000000000/visits",
+            &kader,
+            &weighing
+        )
+        .0,
+        404
+    );
+
+    // Corrections: bidan only.
+    let correction = format!("{visits}/{visit_id}/correction");
+    let mut fixed = weighing.clone();
+    fixed["measurements"]["weight_kg"] = json!(60.5);
+    assert_eq!(post(&node, &correction, &kader, &fixed).0, 403);
+    let (status, corrected) = post(&node, &correction, &bidan, &fixed);
+    assert_eq!(status, 201, "{corrected}");
+    let error_mark = format!(
+        "{visits}/{}/entered-in-error",
+        corrected["visit_id"].as_str().expect("id")
+    );
+    assert_eq!(
+        post(
+            &node,
+            &error_mark,
+            &kader,
+            &json!({"reason": "salah pasien"})
+        )
+        .0,
+        403
+    );
+    assert_eq!(
+        post(&node, &error_mark, &bidan, &json!({"reason": ""})).0,
+        422
+    );
+    assert_eq!(
+        post(
+            &node,
+            &error_mark,
+            &bidan,
+            &json!({"reason": "salah pasien"})
+        )
+        .0,
+        200
+    );
+    let patch = |token: &str, body: &str| {
+        call(
+            &node,
+            "PATCH",
+            &format!("/api/v1/patients/{siti_id}"),
+            Some(token),
+            Some(body),
+        )
+    };
+    assert_eq!(patch(&kader, r#"{"name": "Siti A."}"#).0, 403);
+    let (status, body) = patch(&bidan, r#"{"nik": "123"}"#);
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["nik".to_string()]),
+        "{body}"
+    );
+    let (status, body) = patch(&bidan, r#"{"name": "Siti Aminah Lubis"}"#);
+    assert_eq!(
+        (status, body["patient"]["name"].as_str()),
+        (200, Some("Siti Aminah Lubis")),
+        "{body}"
+    );
+    let (_, read) = get(&node, &format!("/api/v1/patients/{siti_id}"), &viewer);
+    let stored_visits = read["patient"]["visits"].as_object().expect("visits");
+    assert_eq!(
+        stored_visits.len(),
+        2,
+        "the original and its correction, both kept"
+    );
+    assert_eq!(
+        read["patient"]["identifiers"]["nik"], NIK_SITI,
+        "refused edit changed nothing"
+    );
+
+    // Search by each kind of term.
+    let found = |query: &str| {
+        let (status, body) = get(&node, &format!("/api/v1/patients?{query}"), &viewer);
+        assert_eq!(status, 200, "{query}: {body}");
+        body["people"].as_array().expect("people").len()
+    };
+    assert_eq!(found(&format!("nik={NIK_SITI}")), 1);
+    assert_eq!(found("name=aminah"), 1);
+    assert_eq!(found("birth_date=1990-08-12"), 1);
+    assert_eq!(found("village=3273010001&rt=2&rw=5"), 1);
+    assert_eq!(found("village=3273010001&rt=9"), 0);
+    assert_eq!(get(&node, "/api/v1/patients", &viewer).0, 400, "no term");
+    assert_eq!(
+        get(&node, "/api/v1/patients?limit=abc&name=x", &viewer).0,
+        400
+    );
+
+    // A child registered by the mother's NIK, due for weighing until weighed.
+    let child = json!({"name": "Bayi Siti", "sex": "M", "birth_date": today(), "nik_ibu": NIK_SITI,
+        "birth_order": 1, "village": "3273010001", "mother": siti_id});
+    let (status, body) = post(&node, "/api/v1/patients", &kader, &child);
+    assert_eq!(status, 201, "{body}");
+    let child_id = body["id"].as_str().expect("id").to_string();
+    assert_eq!(found(&format!("nik_ibu={NIK_SITI}")), 1);
+    let due = format!(
+        "/api/v1/due?facility={PY}&month={}&service=weighing",
+        this_month()
+    );
+    let due_ids = |node: &ApiNode| -> Vec<String> {
+        let (status, body) = get(node, &due, &kader);
+        assert_eq!(status, 200, "{body}");
+        body["people"]
+            .as_array()
+            .expect("people")
+            .iter()
+            .map(|p| p["id"].as_str().expect("id").to_string())
+            .collect()
+    };
+    assert_eq!(due_ids(&node), vec![child_id.clone()]);
+    let weigh = json!({"date": today(), "klaster": "ibu-anak", "setting": "posyandu",
+        "measurements": {"weight_kg": 3.4, "length_cm": 50.0}});
+    assert_eq!(
+        post(
+            &node,
+            &format!("/api/v1/patients/{child_id}/visits"),
+            &kader,
+            &weigh
+        )
+        .0,
+        201
+    );
+    assert!(due_ids(&node).is_empty(), "weighed this month");
+    assert_eq!(
+        get(
+            &node,
+            "/api/v1/due?facility=x&month=2026-13&service=weighing",
+            &kader
+        )
+        .0,
+        400
+    );
+
+    // The same mother registered again: a duplicate until a bidan merges it.
+    let mut again = siti();
+    again["name"] = json!("Siti");
+    let (status, body) = post(&node, "/api/v1/patients", &kader, &again);
+    assert_eq!(status, 201, "{body}");
+    let dup_id = body["id"].as_str().expect("id").to_string();
+    post(
+        &node,
+        &format!("/api/v1/patients/{dup_id}/visits"),
+        &kader,
+        &weighing,
+    );
+    let (_, groups) = get(&node, "/api/v1/duplicates", &bidan);
+    assert_eq!(
+        groups["groups"].as_array().expect("groups").len(),
+        1,
+        "{groups}"
+    );
+    assert!(ok(&py, &["duplicates"]).contains(&dup_id));
+    let merge = json!({"from": dup_id, "into": siti_id});
+    assert_eq!(post(&node, "/api/v1/merge", &kader, &merge).0, 403);
+    let (status, survivor) = post(&node, "/api/v1/merge", &bidan, &merge);
+    assert_eq!(
+        (status, survivor["id"].as_str()),
+        (200, Some(siti_id.as_str())),
+        "{survivor}"
+    );
+    assert_eq!(
+        survivor["patient"]["visits"]
+            .as_object()
+            .expect("visits")
+            .len(),
+        3,
+        "carried over"
+    );
+    let (status, read) = get(&node, &format!("/api/v1/patients/{dup_id}"), &viewer);
+    assert_eq!(status, 200);
+    assert_eq!(
+        (read["id"].as_str(), read["merged_from"].as_str()),
+        (Some(siti_id.as_str()), Some(dup_id.as_str()))
+    );
+    let (_, groups) = get(&node, "/api/v1/duplicates", &bidan);
+    assert!(
+        groups["groups"].as_array().expect("groups").is_empty(),
+        "{groups}"
+    );
+    let dup_read = show_json(&py, &dup_id);
+    assert_eq!(
+        dup_read["patient"]["merged_into"],
+        siti_id.as_str(),
+        "kept, marked"
+    );
+
+    // PWS: JSON and CSV; a bad month is a 400.
+    let (status, pws) = get(
+        &node,
+        &format!("/api/v1/reports/pws?month={}", this_month()),
+        &viewer,
+    );
+    assert_eq!(status, 200, "{pws}");
+    assert_eq!(pws["total"]["under_fives"], 1, "{pws}");
+    assert_eq!(pws["total"]["weighed"], 1, "{pws}");
+    let (status, csv) = get(
+        &node,
+        &format!("/api/v1/reports/pws?month={}&format=csv", this_month()),
+        &viewer,
+    );
+    assert_eq!(status, 200);
+    assert!(
+        csv.as_str()
+            .expect("csv text")
+            .starts_with("facility,under_fives"),
+        "{csv}"
+    );
+    assert_eq!(
+        get(&node, "/api/v1/reports/pws?month=2026-13", &viewer).0,
+        400
+    );
+
+    // The audit trail: a kader may not read it; it names who did what.
+    assert_eq!(get(&node, "/api/v1/audit", &kader).0, 403);
+    let (status, trail) = get(&node, &format!("/api/v1/audit?record={siti_id}"), &viewer);
+    assert_eq!(status, 200, "{trail}");
+    let entries = trail["entries"].as_array().expect("entries");
+    let did = |who: &str, action: &str| {
+        entries
+            .iter()
+            .any(|e| e["who"] == who && e["action"] == action && e["via"] == "api")
+    };
+    assert!(did("Kader Ani", "create"), "{trail}");
+    assert!(did("Kader Ani", "add-visit"), "{trail}");
+    assert!(did("Dinkes Data", "read"), "{trail}");
+    assert!(did("Bidan Rina", "correct"), "{trail}");
+    assert!(did("Bidan Rina", "mark-error"), "{trail}");
+    let (_, merges) = get(&node, &format!("/api/v1/audit?record={dup_id}"), &viewer);
+    assert!(
+        merges["entries"]
+            .as_array()
+            .expect("entries")
+            .iter()
+            .any(|e| e["action"] == "merge" && e["who"] == "Bidan Rina")
+    );
+    let cli_trail = ok(&py, &["audit", "--who", "Kader Ani", "--json"]);
+    assert!(cli_trail.lines().count() >= 4, "{cli_trail}");
+
+    // Unknown endpoints are 404 with a JSON error.
+    let (status, body) = get(&node, "/api/v1/nothing", &viewer);
+    assert_eq!(status, 404);
+    assert!(body["error"].is_string());
+}
+
+#[test]
+fn written_at_the_posyandu_read_at_the_district_with_its_trail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("py", PY), ("district", "3273")]);
+    let district_port = free_port();
+    let dist = start_api(&config(d, "district", "3273", district_port, &[]));
+    let py = start_api(&config(
+        d,
+        "py",
+        PY,
+        free_port(),
+        &[(district_port, "3273")],
+    ));
+    let kader = issue(&d.join("py"), "kader", "Kader Ani");
+    let viewer = issue(&d.join("district"), "viewer", "Dinkes Data");
+
+    let (status, created) = post(&py, "/api/v1/patients", &kader, &siti());
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().expect("id").to_string();
+
+    // Pushed live: readable at the district through its own API.
+    let arrived = eventually(Duration::from_secs(30), || {
+        get(&dist, &format!("/api/v1/patients/{id}"), &viewer).0 == 200
+    });
+    assert!(arrived, "the record reached the district");
+    let (_, read) = get(&dist, &format!("/api/v1/patients/{id}"), &viewer);
+    assert_eq!(read["patient"]["identifiers"]["nik"], NIK_SITI);
+
+    // And so did the posyandu's audit trail of the write.
+    let traced = eventually(Duration::from_secs(30), || {
+        let (_, trail) = get(
+            &dist,
+            &format!("/api/v1/audit?record={id}&facility={PY}"),
+            &viewer,
+        );
+        trail["entries"].as_array().is_some_and(|e| {
+            e.iter()
+                .any(|e| e["who"] == "Kader Ani" && e["action"] == "create" && e["node"] == PY)
+        })
+    });
+    assert!(
+        traced,
+        "the district holds the posyandu's trail of the write"
+    );
+}

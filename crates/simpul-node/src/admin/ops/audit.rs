@@ -1,0 +1,199 @@
+//! Writing the audit trail and reading it back.
+
+use simpul_model::audit::audit_log_id;
+use simpul_model::{
+    AuditAction, AuditEntry, AuditLog, Date, Record, RecordBody, RecordId, RecordKind, Scope,
+};
+use simpul_store::{Store, WriteError, WriteOutcome};
+
+use super::{not_found, read_failure, write_failure};
+use crate::admin::protocol::{AuditQuery, AuditRow, Caller, Failure, Request, Via};
+
+/// The most entries one audit query returns.
+const MAX_AUDIT_ROWS: usize = 10_000;
+
+/// What the trail records of `request`, if anything: the action, the record and a
+/// detail. Reads by the console's own user through the CLI are not recorded (whoever can
+/// run the CLI can read the store file itself; a trail of them would bind no one);
+/// every write, export and report is, however it came.
+pub(super) fn action_of(
+    request: &Request,
+    via: Via,
+) -> Option<(AuditAction, Option<RecordId>, Option<String>)> {
+    let read = |action, record: Option<RecordId>, detail: Option<String>| {
+        (via == Via::Api).then_some((action, record, detail))
+    };
+    match request {
+        Request::Insert { record } => Some((AuditAction::Create, Some(record.id), None)),
+        Request::AddVisit { id, visit_id, .. } => Some((
+            AuditAction::AddVisit,
+            Some(*id),
+            Some(format!("visit {visit_id}")),
+        )),
+        Request::MarkError { id, visit_id, mark } => Some((
+            AuditAction::MarkError,
+            Some(*id),
+            Some(format!("visit {visit_id}: {}", mark.reason)),
+        )),
+        Request::UpdatePatient { id, .. } => Some((AuditAction::Correct, Some(*id), None)),
+        Request::Settle { id, field, .. } => {
+            Some((AuditAction::Settle, Some(*id), Some(field.clone())))
+        }
+        Request::Import { .. } => Some((AuditAction::Import, None, None)),
+        Request::Merge { from, into } => Some((
+            AuditAction::Merge,
+            Some(*from),
+            Some(format!("merged into {into}")),
+        )),
+        Request::Export { id } => Some((AuditAction::Export, Some(*id), Some("automerge".into()))),
+        Request::Backup { out } => Some((
+            AuditAction::Export,
+            None,
+            Some(format!("backup to {}", out.display())),
+        )),
+        Request::IssueToken { name, role } => Some((
+            AuditAction::Token,
+            None,
+            Some(format!("issued a {role} token to {name}")),
+        )),
+        Request::RevokeToken { id } => Some((
+            AuditAction::Token,
+            None,
+            Some(format!("revoked token {id}")),
+        )),
+        Request::Get { id } | Request::History { id } => read(AuditAction::Read, Some(*id), None),
+        Request::Search { query } => {
+            read(AuditAction::Search, None, serde_json::to_string(query).ok())
+        }
+        Request::Due { query } => read(
+            AuditAction::Search,
+            None,
+            Some(format!(
+                "due {:?} {} {}",
+                query.service, query.facility, query.month
+            )),
+        ),
+        Request::Pws { month } => Some((AuditAction::Report, None, Some(format!("pws {month}")))),
+        Request::Duplicates => read(AuditAction::Search, None, Some("duplicates".into())),
+        Request::Audit { .. } => read(AuditAction::Read, None, Some("audit trail".into())),
+        Request::List | Request::Conflicts { .. } => read(AuditAction::Search, None, None),
+        Request::Verify
+        | Request::Node
+        | Request::Status
+        | Request::Peers
+        | Request::Log
+        | Request::Sync { .. }
+        | Request::Tokens => None,
+    }
+}
+
+/// The UTC day of a Unix time in milliseconds.
+fn utc_day(at_ms: u64) -> Date {
+    Date::from_ymd(1970, 1, 1)
+        .unwrap_or_else(|| unreachable!("1970-01-01 exists"))
+        .add_days((at_ms / 86_400_000) as i64)
+}
+
+/// Appends one entry to this node's audit record of the day, creating it if needed.
+pub(super) fn append(
+    store: &Store,
+    caller: &Caller,
+    (action, record, detail): (AuditAction, Option<RecordId>, Option<String>),
+    today: Date,
+    at_ms: u64,
+) -> Result<WriteOutcome, Failure> {
+    let node = store.node().path.clone();
+    let day = utc_day(at_ms);
+    let id = audit_log_id(&node, day);
+    let entry = AuditEntry {
+        at_ms,
+        who: caller.who.clone(),
+        role: caller.role,
+        action,
+        record,
+        detail,
+        via: caller.via.as_str().to_string(),
+    };
+    let actor = store.node().actor.clone();
+    // The day's record is made the first time, else one entry is added to it.
+    store
+        .write(id, at_ms, move |doc| match doc {
+            None => {
+                let mut log = AuditLog {
+                    facility: node.clone(),
+                    date: day,
+                    entries: Default::default(),
+                };
+                log.append(entry);
+                let record = Record {
+                    id,
+                    scope: Scope::up(node),
+                    body: RecordBody::Audit(log),
+                };
+                *doc = Some(record.create_document(actor, today, at_ms)?);
+                Ok(record)
+            }
+            Some(doc) => {
+                let before = Record::from_document(doc)?;
+                let mut after = before.clone();
+                let RecordBody::Audit(log) = &mut after.body else {
+                    return Err(WriteError::Rejected(simpul_model::RecordError::Shape(
+                        format!("record {id} should be an audit record"),
+                    )));
+                };
+                log.append(entry);
+                after.write_over(&before, doc, today, at_ms)?;
+                Ok(after)
+            }
+        })
+        .map_err(|e| {
+            let mut f = write_failure(e);
+            f.message = format!("the audit trail could not be written: {}", f.message);
+            f
+        })
+}
+
+/// The audit entries held here that match `query`, oldest first.
+pub(super) fn query(store: &Store, query: &AuditQuery) -> Result<Vec<AuditRow>, Failure> {
+    let limit = query
+        .limit
+        .map_or(1_000, |l| l as usize)
+        .clamp(1, MAX_AUDIT_ROWS);
+    let mut rows = Vec::new();
+    for (id, meta) in store.list().map_err(read_failure)? {
+        if meta.kind != RecordKind::Audit {
+            continue;
+        }
+        let node = meta.scope.paths.first().cloned();
+        if let (Some(wanted), Some(node)) = (&query.facility, &node)
+            && !wanted.is_ancestor_or_self(node)
+        {
+            continue;
+        }
+        if let Some(since) = query.since
+            && Date::parse(&meta.summary.date).is_ok_and(|d| d < since)
+        {
+            continue;
+        }
+        let (_, record) = store
+            .record(id)
+            .map_err(read_failure)?
+            .ok_or_else(|| not_found(id))?;
+        let RecordBody::Audit(log) = record.body else {
+            continue;
+        };
+        for entry in log.entries.into_values() {
+            let wanted = query.record.is_none_or(|r| entry.record == Some(r))
+                && query.who.as_ref().is_none_or(|w| *w == entry.who);
+            if wanted {
+                rows.push(AuditRow {
+                    node: log.facility.clone(),
+                    entry,
+                });
+            }
+        }
+    }
+    rows.sort_by_key(|r| r.entry.at_ms);
+    let skip = rows.len().saturating_sub(limit);
+    Ok(rows.split_off(skip))
+}

@@ -1,0 +1,346 @@
+//! Finding people: search, due lists, duplicates; and merging a duplicate.
+
+use std::collections::BTreeSet;
+
+use simpul_model::pws::{Month, PwsReport, PwsRow};
+use simpul_model::{Date, Patient, Record, RecordBody, RecordId, RecordKind};
+use simpul_store::{Store, WriteOutcome};
+
+use super::{not_found, patient, read_failure, shape, write_failure};
+use crate::admin::protocol::{
+    DueQuery, DuplicateView, Failure, FailureKind, PersonRow, PwsTable, SearchQuery,
+};
+use crate::admin::queries::Service;
+
+/// The most rows one search returns.
+const MAX_ROWS: usize = 1_000;
+
+fn bad(message: impl Into<String>) -> Failure {
+    Failure::new(FailureKind::BadRequest, message)
+}
+
+/// The row for a patient.
+pub(super) fn row(id: RecordId, p: &Patient) -> PersonRow {
+    let current = p.current_visits();
+    PersonRow {
+        id,
+        name: p.name.clone(),
+        sex: p.sex.to_string(),
+        birth_date: p.birth_date,
+        nik: p.identifiers.nik.clone(),
+        nik_ibu: p.identifiers.nik_ibu.clone(),
+        village: p.address.village.clone(),
+        home_facility: p.home_facility.clone(),
+        visits: current.len() as u32,
+        last_visit: current.last().map(|(_, v)| v.date),
+        merged_into: p.merged_into,
+    }
+}
+
+/// Loads the patients among `ids`, skipping other kinds and records gone meanwhile.
+fn patients(
+    store: &Store,
+    ids: impl IntoIterator<Item = RecordId>,
+) -> Result<Vec<(RecordId, Patient)>, Failure> {
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some((
+            _,
+            Record {
+                body: RecordBody::Patient(p),
+                ..
+            },
+        )) = store.record(id).map_err(read_failure)?
+        {
+            out.push((id, p));
+        }
+    }
+    Ok(out)
+}
+
+/// Patients matching every term of `query`. Identifier and village terms read the
+/// lookup index; name and birth date alone scan the metadata, loading only matches.
+pub(super) fn search(store: &Store, query: &SearchQuery) -> Result<Vec<PersonRow>, Failure> {
+    if query.is_empty() {
+        return Err(bad(
+            "give at least one of nik, nik_ibu, name, birth_date, village, rt, rw",
+        ));
+    }
+    if (query.rt.is_some() || query.rw.is_some()) && query.village.is_none() {
+        return Err(bad(
+            "rt and rw are searched within a village: give village too",
+        ));
+    }
+    let limit = query.limit.map_or(100, |l| l as usize).clamp(1, MAX_ROWS);
+    let candidates: BTreeSet<RecordId> = if let Some(nik) = &query.nik {
+        store
+            .find(&format!("nik:{nik}"))
+            .map_err(read_failure)?
+            .into_iter()
+            .collect()
+    } else if let Some(ibu) = &query.nik_ibu {
+        store
+            .find_prefix(&format!("ibu:{ibu}:"))
+            .map_err(read_failure)?
+            .into_iter()
+            .collect()
+    } else if let Some(village) = &query.village {
+        store
+            .find(&format!("village:{village}"))
+            .map_err(read_failure)?
+            .into_iter()
+            .collect()
+    } else {
+        let name = query.name.as_ref().map(|n| n.to_lowercase());
+        let date = query.birth_date.map(|d| d.to_string());
+        store
+            .list()
+            .map_err(read_failure)?
+            .into_iter()
+            .filter(|(_, m)| m.kind == RecordKind::Patient)
+            .filter(|(_, m)| {
+                name.as_ref()
+                    .is_none_or(|n| m.summary.label.to_lowercase().contains(n))
+                    && date.as_ref().is_none_or(|d| m.summary.date == *d)
+            })
+            .map(|(id, _)| id)
+            .collect()
+    };
+    let name = query.name.as_ref().map(|n| n.to_lowercase());
+    let mut rows = Vec::new();
+    for (id, p) in patients(store, candidates)? {
+        let matches = query
+            .nik
+            .as_ref()
+            .is_none_or(|n| p.identifiers.nik.as_ref() == Some(n))
+            && query
+                .nik_ibu
+                .as_ref()
+                .is_none_or(|n| p.identifiers.nik_ibu.as_ref() == Some(n))
+            && name
+                .as_ref()
+                .is_none_or(|n| p.name.to_lowercase().contains(n))
+            && query.birth_date.is_none_or(|d| p.birth_date == d)
+            && query
+                .village
+                .as_ref()
+                .is_none_or(|v| p.address.village == *v)
+            && query
+                .rt
+                .as_ref()
+                .is_none_or(|rt| same_unit(p.address.rt.as_deref(), rt))
+            && query
+                .rw
+                .as_ref()
+                .is_none_or(|rw| same_unit(p.address.rw.as_deref(), rw));
+        if matches {
+            rows.push(row(id, &p));
+            if rows.len() == limit {
+                break;
+            }
+        }
+    }
+    Ok(rows)
+}
+
+/// RT and RW compare as numbers: "3" and "003" are the same unit.
+fn same_unit(stored: Option<&str>, wanted: &str) -> bool {
+    let number = |s: &str| s.trim().trim_start_matches('0').to_string();
+    stored.is_some_and(|s| number(s) == number(wanted))
+}
+
+/// Under-fives registered at or below the facility who have not had the service in the
+/// month (merged duplicates left out).
+pub(super) fn due(store: &Store, query: &DueQuery) -> Result<Vec<PersonRow>, Failure> {
+    let month = Month::parse(&query.month).map_err(|e| bad(e.to_string()))?;
+    let end = month.last_day();
+    let ids = store
+        .list()
+        .map_err(read_failure)?
+        .into_iter()
+        .filter(|(_, m)| m.kind == RecordKind::Patient)
+        .filter(|(_, m)| {
+            m.scope
+                .paths
+                .iter()
+                .any(|p| query.facility.is_ancestor_or_self(p))
+        })
+        .map(|(id, _)| id);
+    let mut rows = Vec::new();
+    for (id, p) in patients(store, ids)? {
+        let months = p.birth_date.months_until(end);
+        let age_ok = match query.service {
+            Service::Weighing => p.birth_date <= end && months < 60,
+            Service::VitaminA => (6..60).contains(&months),
+        };
+        if p.merged_into.is_some()
+            || !query.facility.is_ancestor_or_self(&p.home_facility)
+            || !age_ok
+        {
+            continue;
+        }
+        let served = p.current_visits().iter().any(|(_, v)| {
+            month.contains(v.date)
+                && match query.service {
+                    Service::Weighing => v.measurements.weight_kg.is_some(),
+                    Service::VitaminA => v.vitamin_a,
+                }
+        });
+        if !served {
+            rows.push(row(id, &p));
+        }
+    }
+    rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    Ok(rows)
+}
+
+/// People registered more than once and not yet merged.
+pub(super) fn duplicates(store: &Store) -> Result<Vec<DuplicateView>, Failure> {
+    let mut views = Vec::new();
+    for group in store.duplicate_groups().map_err(read_failure)? {
+        let people: Vec<PersonRow> = patients(store, group.records)?
+            .iter()
+            .filter(|(_, p)| p.merged_into.is_none())
+            .map(|(id, p)| row(*id, p))
+            .collect();
+        if people.len() > 1 {
+            views.push(DuplicateView {
+                key: group.key,
+                people,
+            });
+        }
+    }
+    Ok(views)
+}
+
+/// Merges duplicate `from` into `into`: every visit of `from` that `into` lacks is
+/// copied (same visit id, so merging twice copies nothing twice), identifiers `into`
+/// lacks are filled in, then `from` is marked `merged_into`. Two people who cannot be
+/// one (different NIK, sex or birth date) are refused: correct one first.
+pub(super) fn merge(
+    store: &Store,
+    from: RecordId,
+    into: RecordId,
+    today: Date,
+    now_ms: u64,
+) -> Result<(u32, Vec<WriteOutcome>), Failure> {
+    if from == into {
+        return Err(bad("a record cannot be merged into itself"));
+    }
+    let load = |id| -> Result<Patient, Failure> {
+        match store.record(id).map_err(read_failure)? {
+            Some((
+                _,
+                Record {
+                    body: RecordBody::Patient(p),
+                    ..
+                },
+            )) => Ok(p),
+            Some(_) => Err(Failure::new(
+                FailureKind::Rejected,
+                format!("{id} is not a patient"),
+            )),
+            None => Err(not_found(id)),
+        }
+    };
+    let (dup, survivor) = (load(from)?, load(into)?);
+    if let Some(other) = survivor.merged_into {
+        return Err(Failure::new(
+            FailureKind::Rejected,
+            format!("{into} was itself merged into {other}: merge into that one"),
+        ));
+    }
+    if dup.merged_into.is_some_and(|m| m != into) {
+        return Err(Failure::new(
+            FailureKind::Rejected,
+            format!("{from} is already merged into another record"),
+        ));
+    }
+    let mut differences = Vec::new();
+    if let (Some(a), Some(b)) = (&dup.identifiers.nik, &survivor.identifiers.nik)
+        && a != b
+    {
+        differences.push(format!("NIK {a} / {b}"));
+    }
+    if dup.sex != survivor.sex {
+        differences.push(format!("sex {} / {}", dup.sex, survivor.sex));
+    }
+    if dup.birth_date != survivor.birth_date {
+        differences.push(format!(
+            "birth date {} / {}",
+            dup.birth_date, survivor.birth_date
+        ));
+    }
+    if !differences.is_empty() {
+        return Err(Failure::new(
+            FailureKind::Rejected,
+            format!(
+                "not the same person ({}): correct the wrong record first",
+                differences.join(", ")
+            ),
+        ));
+    }
+    let moved = dup
+        .visits
+        .keys()
+        .filter(|k| !survivor.visits.contains_key(*k))
+        .count() as u32;
+    let carried = dup.clone();
+    let into_out = store
+        .update_record(into, today, now_ms, move |r| {
+            let p = patient(r)?;
+            for (key, visit) in carried.visits {
+                p.visits.entry(key).or_insert(visit);
+            }
+            let ids = &mut p.identifiers;
+            let theirs = carried.identifiers;
+            ids.nik = ids.nik.take().or(theirs.nik);
+            ids.kk = ids.kk.take().or(theirs.kk);
+            ids.bpjs = ids.bpjs.take().or(theirs.bpjs);
+            if ids.nik_ibu.is_none() {
+                ids.nik_ibu = theirs.nik_ibu;
+                ids.birth_order = theirs.birth_order;
+            }
+            p.mother = p.mother.or(carried.mother);
+            Ok(())
+        })
+        .map_err(write_failure)?;
+    let from_out = store
+        .update_record(from, today, now_ms, move |r| {
+            let p = patient(r)?;
+            if p.merged_into.is_none() {
+                p.merged_into = Some(into);
+            } else if p.merged_into != Some(into) {
+                return Err(shape(format!("{from} was merged elsewhere meanwhile")));
+            }
+            Ok(())
+        })
+        .map_err(write_failure)?;
+    Ok((moved, vec![into_out, from_out]))
+}
+
+/// The PWS summary of `month` for every facility at or below this node.
+pub(super) fn pws(store: &Store, month: &str) -> Result<PwsTable, Failure> {
+    let month = Month::parse(month).map_err(|e| bad(e.to_string()))?;
+    let mut report = PwsReport::new(month, &store.node().path);
+    let ids = store
+        .list()
+        .map_err(read_failure)?
+        .into_iter()
+        .filter(|(_, m)| m.kind == RecordKind::Patient)
+        .map(|(id, _)| id);
+    for id in ids {
+        if let Some((_, record)) = store.record(id).map_err(read_failure)? {
+            report.add_record(&record);
+        }
+    }
+    let mut rows: Vec<Vec<String>> = report.rows().iter().map(PwsRow::cells).collect();
+    rows.push(report.total().cells());
+    Ok(PwsTable {
+        columns: PwsRow::columns(),
+        rows,
+        csv: report.to_csv(),
+        json: serde_json::to_value(report.summary())
+            .map_err(|e| Failure::new(FailureKind::Failed, e.to_string()))?,
+    })
+}

@@ -1,0 +1,151 @@
+//! The questions facility apps and technicians ask of the records (search, due lists,
+//! duplicates, the audit trail) and the rows they get back.
+
+use serde::{Deserialize, Serialize};
+use simpul_model::{AuditEntry, Date, FacilityPath, RecordId};
+
+/// Patients matching every given term; at least one term is required.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// Exact NIK.
+    #[serde(default)]
+    pub nik: Option<String>,
+    /// The mother's NIK (finds her children registered by it).
+    #[serde(default)]
+    pub nik_ibu: Option<String>,
+    /// Part of the name, any case.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Exact birth date.
+    #[serde(default)]
+    pub birth_date: Option<Date>,
+    /// Village code.
+    #[serde(default)]
+    pub village: Option<String>,
+    /// RT (with `village`).
+    #[serde(default)]
+    pub rt: Option<String>,
+    /// RW (with `village`).
+    #[serde(default)]
+    pub rw: Option<String>,
+    /// At most this many rows (default 100, at most 1,000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+impl SearchQuery {
+    /// True when no term is given.
+    pub fn is_empty(&self) -> bool {
+        let Self {
+            nik,
+            nik_ibu,
+            name,
+            birth_date,
+            village,
+            rt,
+            rw,
+            limit: _,
+        } = self;
+        nik.is_none()
+            && nik_ibu.is_none()
+            && name.is_none()
+            && birth_date.is_none()
+            && village.is_none()
+            && rt.is_none()
+            && rw.is_none()
+    }
+}
+
+/// What a due list is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Service {
+    /// Monthly weighing of every under-five.
+    Weighing,
+    /// Vitamin A for children 6–59 months (given in February and August).
+    VitaminA,
+}
+
+/// Under-fives registered at `facility` (or below it) due for `service` in `month`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DueQuery {
+    /// The posyandu (or any facility: everyone registered at or below it).
+    pub facility: FacilityPath,
+    /// `YYYY-MM`.
+    pub month: String,
+    /// Which service.
+    pub service: Service,
+}
+
+/// One person, as search and due lists show them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PersonRow {
+    /// The record.
+    pub id: RecordId,
+    /// Full name.
+    pub name: String,
+    /// `F` or `M`.
+    pub sex: String,
+    /// Date of birth.
+    pub birth_date: Date,
+    /// NIK, if known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nik: Option<String>,
+    /// The mother's NIK, if registered by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nik_ibu: Option<String>,
+    /// Village code.
+    pub village: String,
+    /// Where the person is registered.
+    pub home_facility: FacilityPath,
+    /// Visits that count.
+    pub visits: u32,
+    /// Date of the latest visit that counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_visit: Option<Date>,
+    /// Set when this record was merged into another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<RecordId>,
+}
+
+/// One person registered more than once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DuplicateView {
+    /// The identifier they share (`nik:…` or `ibu:…`).
+    pub key: String,
+    /// The records not yet merged, oldest registration first.
+    pub people: Vec<PersonRow>,
+}
+
+/// Which audit entries to list.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Entries about this record.
+    #[serde(default)]
+    pub record: Option<RecordId>,
+    /// Entries by this person (exact name).
+    #[serde(default)]
+    pub who: Option<String>,
+    /// Entries kept by this facility or below it.
+    #[serde(default)]
+    pub facility: Option<FacilityPath>,
+    /// From this day (UTC), inclusive.
+    #[serde(default)]
+    pub since: Option<Date>,
+    /// At most this many, the latest (default 1,000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// One audit entry and the node that kept it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// The node where it happened.
+    pub node: FacilityPath,
+    /// What happened.
+    #[serde(flatten)]
+    pub entry: AuditEntry,
+}

@@ -1,0 +1,423 @@
+//! The handlers, one per route. Each checks the caller's role, turns the request into
+//! an admin [`Request`], and shapes the reply.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rand::RngExt;
+use serde_json::{Value, json};
+use simpul_model::{
+    ErrorMark, Identifiers, Patient, Permission, Record, RecordBody, RecordId, Role, Scope, VisitId,
+};
+
+use super::error::ApiError;
+use super::input::{ErrorInput, MergeInput, PatientInput, VisitInput, parse};
+use super::{App, Authed, OPENAPI};
+use crate::admin::queries::{AuditQuery, DueQuery, SearchQuery};
+use crate::admin::{Caller, PatientEdit, Reply, Request};
+use crate::clock::{now_ms, today};
+
+type Body = Result<Bytes, BytesRejection>;
+type Answer = Result<Response, ApiError>;
+
+/// Every route of the API.
+pub(super) fn routes() -> axum::Router<App> {
+    axum::Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/node", get(node))
+        .route("/api/v1/patients", post(create_patient).get(search))
+        .route(
+            "/api/v1/patients/{id}",
+            get(read_patient).patch(correct_patient),
+        )
+        .route("/api/v1/patients/{id}/visits", post(add_visit))
+        .route(
+            "/api/v1/patients/{id}/visits/{visit}/correction",
+            post(correct_visit),
+        )
+        .route(
+            "/api/v1/patients/{id}/visits/{visit}/entered-in-error",
+            post(mark_error),
+        )
+        .route("/api/v1/due", get(due))
+        .route("/api/v1/duplicates", get(duplicates))
+        .route("/api/v1/merge", post(merge))
+        .route("/api/v1/audit", get(audit))
+        .route("/api/v1/reports/pws", get(pws))
+        .fallback(|| async { ApiError::not_found("no such endpoint (see /api/v1/openapi.json)") })
+}
+
+fn ok(status: StatusCode, body: Value) -> Answer {
+    Ok((status, Json(body)).into_response())
+}
+
+fn unexpected(reply: Reply) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("unexpected reply {reply:?}"),
+    )
+}
+
+fn record_id(text: &str) -> Result<RecordId, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::not_found(format!("no record {text} (ids are 32 hex digits)")))
+}
+
+fn visit_id(text: &str) -> Result<VisitId, ApiError> {
+    text.parse()
+        .map_err(|_| ApiError::not_found(format!("no visit {text} (ids are 16 hex digits)")))
+}
+
+/// A query string parsed into `T`, with errors naming the parameter (400).
+fn query<T: serde::de::DeserializeOwned>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn node(State(app): State<App>, auth: Authed) -> Answer {
+    auth.require(Permission::View)?;
+    let path = &app.node.store.node().path;
+    ok(
+        StatusCode::OK,
+        json!({"path": path, "level": path.level().to_string(), "code": path.code(), "you": {"name": auth.token.name, "role": auth.token.role}}),
+    )
+}
+
+/// Reads a patient, following `merged_into` to the record that survives.
+async fn read_patient(State(app): State<App>, auth: Authed, Path(id): Path<String>) -> Answer {
+    let caller = auth.require(Permission::View)?;
+    let asked = record_id(&id)?;
+    let mut id = asked;
+    for _ in 0..8 {
+        let reply = app.run(caller.clone(), Request::Get { id }).await?;
+        let Reply::Record(stored) = reply else {
+            return Err(unexpected(reply));
+        };
+        let RecordBody::Patient(p) = &stored.record.body else {
+            return Err(ApiError::not_found(format!("{id} is not a patient")));
+        };
+        if let Some(next) = p.merged_into {
+            id = next;
+            continue;
+        }
+        let merged_from = (id != asked).then_some(asked);
+        return ok(
+            StatusCode::OK,
+            json!({
+                "id": id,
+                "scope": stored.record.scope,
+                "patient": p,
+                "modified_ms": stored.meta.modified_ms,
+                "merged_from": merged_from,
+            }),
+        );
+    }
+    Err(ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("{asked}: merges lead round in a loop"),
+    ))
+}
+
+async fn create_patient(State(app): State<App>, auth: Authed, body: Body) -> Answer {
+    let caller = auth.require(Permission::Input)?;
+    let input: PatientInput = parse(body)?;
+    let node = app.node.store.node().path.clone();
+    let confirm_nik_mismatch = input.confirm_nik_mismatch;
+    let home = match input.home_facility {
+        Some(home) => home,
+        None if node.level() == simpul_model::Level::Posyandu => node.clone(),
+        None => {
+            return Err(ApiError::field(
+                "home_facility",
+                format!(
+                    "required at a {}: the posyandu the person belongs to",
+                    node.level()
+                ),
+            ));
+        }
+    };
+    if !node.is_ancestor_or_self(&home) {
+        return Err(ApiError::field(
+            "home_facility",
+            format!("{home} is not this node ({node}) or below it"),
+        ));
+    }
+    let record = Record {
+        id: RecordId::from_bytes(rand::rng().random()),
+        scope: Scope::up(home.clone()),
+        body: RecordBody::Patient(Patient {
+            identifiers: Identifiers {
+                nik: input.nik,
+                nik_ibu: input.nik_ibu,
+                birth_order: input.birth_order,
+                kk: input.kk,
+                bpjs: input.bpjs,
+            },
+            name: input.name,
+            sex: input.sex,
+            birth_date: input.birth_date,
+            address: simpul_model::Address {
+                village: input.village,
+                rt: input.rt,
+                rw: input.rw,
+                line: input.address,
+            },
+            home_facility: home,
+            mother: input.mother,
+            merged_into: None,
+            visits: Default::default(),
+        }),
+    };
+    // Every field error at once, named as the app sent it.
+    let mut errors = record
+        .validate(today())
+        .err()
+        .map(|e| e.0)
+        .unwrap_or_default();
+    if !confirm_nik_mismatch
+        && let Some(p) = record.patient()
+        && let Err(e) = simpul_model::validate::check_nik_agreement(p)
+    {
+        errors.extend(e.0.into_iter().map(|mut f| {
+            f.reason
+                .push_str(" (send confirm_nik_mismatch: true if the card says so)");
+            f
+        }));
+    }
+    if !errors.is_empty() {
+        for f in &mut errors {
+            f.field = body_field(&f.field);
+        }
+        return Err(ApiError::invalid(errors));
+    }
+    let id = record.id;
+    let patient = record.patient().cloned();
+    app.run(caller, Request::Insert { record }).await?;
+    ok(StatusCode::CREATED, json!({"id": id, "patient": patient}))
+}
+
+/// A model field name (`identifiers.nik`, `address.village`) as the API body names it.
+fn body_field(model: &str) -> String {
+    let field = model
+        .strip_prefix("identifiers.")
+        .or_else(|| model.strip_prefix("address."))
+        .unwrap_or(model);
+    match field {
+        "line" => "address".into(),
+        other => other.to_string(),
+    }
+}
+
+async fn correct_patient(
+    State(app): State<App>,
+    auth: Authed,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer {
+    let caller = auth.require(Permission::Correct)?;
+    let id = record_id(&id)?;
+    let edit: PatientEdit = parse(body)?;
+    app.run(caller.clone(), Request::UpdatePatient { id, edit })
+        .await
+        .map_err(rename_fields(""))?;
+    read_patient(State(app), auth, Path(id.to_string())).await
+}
+
+/// Renames rejected fields of a stored record (`visits.<id>.measurements.weight_kg`) to
+/// the request body's names (`measurements.weight_kg`).
+fn rename_fields(visit: &str) -> impl Fn(ApiError) -> ApiError + '_ {
+    move |mut e| {
+        let prefix = format!("visits.{visit}.");
+        for f in &mut e.fields {
+            f.field = match f.field.strip_prefix(&prefix) {
+                Some(rest) if !visit.is_empty() => rest.to_string(),
+                _ => body_field(&f.field),
+            };
+        }
+        e
+    }
+}
+
+async fn add_visit(
+    State(app): State<App>,
+    auth: Authed,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer {
+    let caller = auth.require(Permission::Input)?;
+    let id = record_id(&id)?;
+    let input: VisitInput = parse(body)?;
+    store_visit(&app, caller, id, input, None).await
+}
+
+async fn correct_visit(
+    State(app): State<App>,
+    auth: Authed,
+    Path((id, visit)): Path<(String, String)>,
+    body: Body,
+) -> Answer {
+    let caller = auth.require(Permission::Correct)?;
+    let id = record_id(&id)?;
+    let old = visit_id(&visit)?;
+    let input: VisitInput = parse(body)?;
+    store_visit(&app, caller, id, input, Some(old)).await
+}
+
+async fn store_visit(
+    app: &App,
+    caller: Caller,
+    id: RecordId,
+    input: VisitInput,
+    supersedes: Option<VisitId>,
+) -> Answer {
+    let facility = app.node.store.node().path.clone();
+    let mut visit = input.into_visit(facility, &caller.who);
+    visit.supersedes = supersedes.map(|v| v.to_string());
+    let visit_id = VisitId::from_bytes(rand::rng().random());
+    let key = visit_id.to_string();
+    app.run(
+        caller,
+        Request::AddVisit {
+            id,
+            visit_id,
+            visit: visit.clone(),
+        },
+    )
+    .await
+    .map_err(rename_fields(&key))?;
+    ok(
+        StatusCode::CREATED,
+        json!({"id": id, "visit_id": key, "visit": visit}),
+    )
+}
+
+async fn mark_error(
+    State(app): State<App>,
+    auth: Authed,
+    Path((id, visit)): Path<(String, String)>,
+    body: Body,
+) -> Answer {
+    let caller = auth.require(Permission::Correct)?;
+    let id = record_id(&id)?;
+    let visit_id = visit_id(&visit)?;
+    let input: ErrorInput = parse(body)?;
+    if input.reason.trim().is_empty() {
+        return Err(ApiError::field("reason", "must not be empty"));
+    }
+    let mark = ErrorMark {
+        reason: input.reason,
+        by: caller.who.clone(),
+        at_ms: now_ms(),
+    };
+    app.run(caller, Request::MarkError { id, visit_id, mark })
+        .await
+        .map_err(rename_fields(&visit))?;
+    ok(StatusCode::OK, json!({"id": id, "visit_id": visit}))
+}
+
+async fn search(
+    State(app): State<App>,
+    auth: Authed,
+    q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let caller = auth.require(Permission::View)?;
+    let query = query(q)?;
+    match app.run(caller, Request::Search { query }).await? {
+        Reply::People { people } => ok(StatusCode::OK, json!({ "people": people })),
+        other => Err(unexpected(other)),
+    }
+}
+
+async fn due(
+    State(app): State<App>,
+    auth: Authed,
+    q: Result<Query<DueQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let caller = auth.require(Permission::View)?;
+    let query = query(q)?;
+    match app.run(caller, Request::Due { query }).await? {
+        Reply::People { people } => ok(StatusCode::OK, json!({ "people": people })),
+        other => Err(unexpected(other)),
+    }
+}
+
+async fn duplicates(State(app): State<App>, auth: Authed) -> Answer {
+    let caller = auth.require(Permission::View)?;
+    match app.run(caller, Request::Duplicates).await? {
+        Reply::Duplicates { groups } => ok(StatusCode::OK, json!({ "groups": groups })),
+        other => Err(unexpected(other)),
+    }
+}
+
+async fn merge(State(app): State<App>, auth: Authed, body: Body) -> Answer {
+    let caller = auth.require(Permission::Correct)?;
+    let input: MergeInput = parse(body)?;
+    let request = Request::Merge {
+        from: input.from,
+        into: input.into,
+    };
+    match app.run(caller, request).await? {
+        Reply::Merged { survivor, .. } => {
+            read_patient(State(app), auth, Path(survivor.to_string())).await
+        }
+        other => Err(unexpected(other)),
+    }
+}
+
+async fn audit(
+    State(app): State<App>,
+    auth: Authed,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let caller = auth.require_role(&[Role::Bidan, Role::Viewer], "the audit trail")?;
+    let query = query(q)?;
+    match app.run(caller, Request::Audit { query }).await? {
+        Reply::Audit { entries } => ok(StatusCode::OK, json!({ "entries": entries })),
+        other => Err(unexpected(other)),
+    }
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PwsQuery {
+    month: String,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn pws(
+    State(app): State<App>,
+    auth: Authed,
+    q: Result<Query<PwsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let caller = auth.require(Permission::View)?;
+    let PwsQuery { month, format } = query(q)?;
+    let csv = match format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "format `{other}` is neither json nor csv"
+            )));
+        }
+    };
+    match app.run(caller, Request::Pws { month }).await? {
+        Reply::Pws(table) if csv => Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            table.csv,
+        )
+            .into_response()),
+        Reply::Pws(table) => ok(StatusCode::OK, table.json),
+        other => Err(unexpected(other)),
+    }
+}
