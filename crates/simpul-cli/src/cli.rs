@@ -156,6 +156,20 @@ pub(crate) enum Command {
     /// Reports drawn from the records.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Export the records held here in another format.
+    #[command(subcommand)]
+    Export(ExportCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportCommand {
+    /// FHIR R4 NDJSON for SATUSEHAT: Patient, RelatedPerson, Encounter, Observation and
+    /// Immunization files in DIR (existing NDJSON files there are never overwritten).
+    Fhir {
+        /// The directory to write to (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -565,6 +565,20 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     let cli_trail = ok(&py, &["audit", "--who", "Kader Ani", "--json"]);
     assert!(cli_trail.lines().count() >= 4, "{cli_trail}");
 
+    // FHIR: every Patient held here, one per line, for bidan and viewer only.
+    assert_eq!(get(&node, "/api/v1/fhir/Patient", &kader).0, 403);
+    let (status, ndjson) = get(&node, "/api/v1/fhir/Patient", &viewer);
+    assert_eq!(status, 200);
+    let lines: Vec<Value> = ndjson
+        .as_str()
+        .expect("ndjson text")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a resource per line"))
+        .collect();
+    assert_eq!(lines.len(), patients_stored(&py), "one Patient per record");
+    assert!(lines.iter().all(|r| r["resourceType"] == "Patient"));
+    assert_eq!(get(&node, "/api/v1/fhir/Nothing", &viewer).0, 400);
+
     // Unknown endpoints are 404 with a JSON error.
     let (status, body) = get(&node, "/api/v1/nothing", &viewer);
     assert_eq!(status, 404);

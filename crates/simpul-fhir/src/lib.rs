@@ -64,7 +64,7 @@ pub fn resources(record: &Record) -> Vec<Value> {
 }
 
 /// [`resources`] with each resource's type, as [`Export`] files them.
-pub(crate) fn typed_resources(record: &Record) -> Vec<(ResourceType, Value)> {
+pub fn typed_resources(record: &Record) -> Vec<(ResourceType, Value)> {
     let RecordBody::Patient(p) = &record.body else {
         return Vec::new();
     };

@@ -119,6 +119,18 @@ pub(crate) fn backup(node: &mut Target, out: &Path) -> Result<()> {
     Ok(())
 }
 
+/// `simpul export fhir --out DIR`.
+pub(crate) fn export_fhir(node: &mut Target, out: &Path) -> Result<()> {
+    let out = absolute(out)?;
+    let bar = spinner("writing FHIR R4 NDJSON");
+    let reply = node.call(Request::ExportFhir { out: out.clone() });
+    bar.finish_and_clear();
+    let counts = expect_reply!(reply?, Reply::ExportedFhir { counts } => counts)?;
+    println!("{}", serde_json::to_string(&counts)?);
+    eprintln!("wrote {} resources to {}", counts.total(), out.display());
+    Ok(())
+}
+
 fn absolute(path: &Path) -> Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
 }

@@ -19,7 +19,7 @@ use rand::RngExt;
 use simpul_model::{FacilityPath, RecordId};
 use simpul_store::{Store, StoreOptions};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ExportCommand};
 use crate::exit::{REJECTED, coded};
 use crate::target::Target;
 
@@ -60,6 +60,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Duplicates { json } => people::duplicates(&mut Target::open(&dir()?)?, json),
         Command::Merge { from, into } => people::merge(&mut Target::open(&dir()?)?, &from, &into),
         Command::Report(cmd) => people::report(&mut Target::open(&dir()?)?, cmd),
+        Command::Export(ExportCommand::Fhir { out }) => {
+            maintain::export_fhir(&mut Target::open(&dir()?)?, &out)
+        }
     }
 }
 

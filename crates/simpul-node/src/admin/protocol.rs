@@ -141,6 +141,17 @@ pub enum Request {
     },
     /// Every data API token (without the tokens themselves).
     Tokens,
+    /// Write every patient record as FHIR R4 NDJSON, one file per resource type.
+    ExportFhir {
+        /// A directory without NDJSON files in it (absolute: the node's working
+        /// directory is not the caller's).
+        out: std::path::PathBuf,
+    },
+    /// The FHIR R4 resources of one type, as NDJSON text.
+    Fhir {
+        /// `Patient`, `RelatedPerson`, `Encounter`, `Observation` or `Immunization`.
+        resource_type: String,
+    },
     /// The PWS summary of a month for the facilities at or below this node.
     Pws {
         /// `YYYY-MM`.
@@ -256,6 +267,18 @@ pub enum Reply {
     TokenRevoked(TokenInfo),
     /// A PWS summary.
     Pws(Box<PwsTable>),
+    /// An export was written.
+    ExportedFhir {
+        /// Resources written, by type.
+        counts: simpul_fhir::Counts,
+    },
+    /// FHIR resources as NDJSON.
+    Fhir {
+        /// One resource per line.
+        ndjson: String,
+        /// How many lines.
+        count: u64,
+    },
 }
 
 /// A PWS summary ready to show: the same cells as a table, CSV and JSON.

@@ -48,6 +48,7 @@ pub(super) fn routes() -> axum::Router<App> {
         .route("/api/v1/merge", post(merge))
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/reports/pws", get(pws))
+        .route("/api/v1/fhir/{resource_type}", get(fhir))
         .fallback(|| async { ApiError::not_found("no such endpoint (see /api/v1/openapi.json)") })
 }
 
@@ -418,6 +419,17 @@ async fn pws(
         )
             .into_response()),
         Reply::Pws(table) => ok(StatusCode::OK, table.json),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Every resource of one FHIR type, as `application/fhir+ndjson`.
+async fn fhir(State(app): State<App>, auth: Authed, Path(resource_type): Path<String>) -> Answer {
+    let caller = auth.require_role(&[Role::Bidan, Role::Viewer], "FHIR exports")?;
+    match app.run(caller, Request::Fhir { resource_type }).await? {
+        Reply::Fhir { ndjson, .. } => {
+            Ok(([(header::CONTENT_TYPE, "application/fhir+ndjson")], ndjson).into_response())
+        }
         other => Err(unexpected(other)),
     }
 }

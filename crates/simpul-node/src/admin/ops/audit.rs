@@ -73,6 +73,16 @@ pub(super) fn action_of(
                 query.service, query.facility, query.month
             )),
         ),
+        Request::ExportFhir { out } => Some((
+            AuditAction::Export,
+            None,
+            Some(format!("fhir to {}", out.display())),
+        )),
+        Request::Fhir { resource_type } => Some((
+            AuditAction::Export,
+            None,
+            Some(format!("fhir {resource_type}")),
+        )),
         Request::Pws { month } => Some((AuditAction::Report, None, Some(format!("pws {month}")))),
         Request::Duplicates => read(AuditAction::Search, None, Some("duplicates".into())),
         Request::Audit { .. } => read(AuditAction::Read, None, Some("audit trail".into())),

@@ -4,6 +4,7 @@
 //! ([`audit::action_of`]) is recorded here, after it succeeded.
 
 mod audit;
+mod fhir;
 mod people;
 
 use rand::RngExt;
@@ -271,6 +272,13 @@ fn carry_out(
             };
             store.add_token(hash, &info).map_err(write_failure)?;
             read(Reply::TokenIssued { token, info })
+        }
+        Request::ExportFhir { out } => read(Reply::ExportedFhir {
+            counts: fhir::export(store, &out)?,
+        }),
+        Request::Fhir { resource_type } => {
+            let (ndjson, count) = fhir::ndjson(store, &resource_type)?;
+            read(Reply::Fhir { ndjson, count })
         }
         Request::Pws { month } => read(Reply::Pws(Box::new(people::pws(store, &month)?))),
         Request::Tokens => read(Reply::Tokens {
