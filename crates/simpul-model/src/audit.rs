@@ -112,7 +112,11 @@ pub struct AuditEntry {
     pub via: String,
 }
 
-/// A node's audit trail for one day.
+/// The most entries one audit record holds; the day goes on in a new part. Appending
+/// reads the part, so this bounds what each audited request costs.
+pub const MAX_ENTRIES_PER_PART: u32 = 256;
+
+/// A part of a node's audit trail for one day.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuditLog {
@@ -120,6 +124,13 @@ pub struct AuditLog {
     pub facility: FacilityPath,
     /// The day (UTC).
     pub date: Date,
+    /// Which part of the day's trail (from 0; see [`MAX_ENTRIES_PER_PART`]).
+    #[serde(default)]
+    #[autosurgeon(
+        hydrate = "crate::number::hydrate_u32",
+        reconcile = "crate::number::reconcile_u32"
+    )]
+    pub part: u32,
     /// Entries keyed by [`entry_key`]: time order.
     #[serde(default)]
     #[autosurgeon(missing = "Default::default")]
@@ -143,14 +154,15 @@ pub fn entry_key(at_ms: u64, seq: u32) -> String {
     format!("{at_ms:015}-{seq:04}")
 }
 
-/// The id of `facility`'s audit record for `date`: the same on every node, so the day's
-/// record is found without an index.
-pub fn audit_log_id(facility: &FacilityPath, date: Date) -> RecordId {
+/// The id of part `part` of `facility`'s audit trail for `date`: the same on every
+/// node, so the day's records are found without an index.
+pub fn audit_log_id(facility: &FacilityPath, date: Date, part: u32) -> RecordId {
     let digest = Sha256::new()
         .chain_update(b"simpul-audit\0")
         .chain_update(facility.as_str().as_bytes())
         .chain_update(b"\0")
         .chain_update(date.to_string().as_bytes())
+        .chain_update(part.to_be_bytes())
         .finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
@@ -159,8 +171,8 @@ pub fn audit_log_id(facility: &FacilityPath, date: Date) -> RecordId {
 
 /// Checks that `after` keeps every entry of `before` unchanged.
 pub fn check_audit_history(before: &AuditLog, after: &AuditLog) -> Result<(), String> {
-    if before.facility != after.facility || before.date != after.date {
-        return Err("an audit record's facility and day never change".into());
+    if before.facility != after.facility || before.date != after.date || before.part != after.part {
+        return Err("an audit record's facility, day and part never change".into());
     }
     for (key, entry) in &before.entries {
         match after.entries.get(key) {

@@ -118,13 +118,20 @@ async fn the_socket_serves_requests_and_refuses_bad_ones_storing_nothing() {
     );
     assert!(answers[2].contains(PY), "{}", answers[2]);
 
-    let count = tokio::task::spawn_blocking(move || store.count().expect("count"))
+    let census = tokio::task::spawn_blocking(move || store.census().expect("census"))
         .await
-        .expect("count");
-    assert_eq!(count, 1, "only the good insert was stored");
+        .expect("census");
+    assert_eq!(
+        census.by_kind.get("patient"),
+        Some(&1),
+        "only the good insert was stored"
+    );
+    assert_eq!(census.by_kind.get("audit"), Some(&1), "and its audit entry");
     let change = announced.try_recv().expect("the insert was announced");
     assert_eq!(change.id, w.id);
     assert!(change.created && !change.bytes.is_empty());
+    let audit = announced.try_recv().expect("the audit entry was announced");
+    assert_ne!(audit.id, w.id);
     assert!(
         announced.try_recv().is_err(),
         "refused writes are not announced"

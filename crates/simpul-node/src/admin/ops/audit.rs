@@ -1,8 +1,12 @@
 //! Writing the audit trail and reading it back.
 
-use simpul_model::audit::audit_log_id;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use simpul_model::audit::{MAX_ENTRIES_PER_PART, audit_log_id};
 use simpul_model::{
-    AuditAction, AuditEntry, AuditLog, Date, Record, RecordBody, RecordId, RecordKind, Scope,
+    AuditAction, AuditEntry, AuditLog, Date, FacilityPath, Record, RecordBody, RecordId,
+    RecordKind, Scope,
 };
 use simpul_store::{Store, WriteError, WriteOutcome};
 
@@ -104,7 +108,44 @@ fn utc_day(at_ms: u64) -> Date {
         .add_days((at_ms / 86_400_000) as i64)
 }
 
-/// Appends one entry to this node's audit record of the day, creating it if needed.
+/// The part of each node's trail of the day that takes new entries, and how many it
+/// holds (counted here as entries are added; found from the records' metadata after a
+/// restart).
+static CURRENT: Mutex<BTreeMap<(FacilityPath, Date), (u32, u32)>> = Mutex::new(BTreeMap::new());
+
+/// The part the next entry goes to.
+fn next_part(store: &Store, node: &FacilityPath, day: Date) -> Result<u32, Failure> {
+    let mut current = CURRENT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    current.retain(|(_, d), _| *d >= day);
+    let slot = match current.get(&(node.clone(), day)) {
+        Some(&slot) => slot,
+        None => {
+            let mut part = 0;
+            loop {
+                match store
+                    .meta(audit_log_id(node, day, part))
+                    .map_err(read_failure)?
+                {
+                    Some(meta) if meta.summary.entries >= MAX_ENTRIES_PER_PART => part += 1,
+                    Some(meta) => break (part, meta.summary.entries),
+                    None => break (part, 0),
+                }
+            }
+        }
+    };
+    let (part, entries) = if slot.1 >= MAX_ENTRIES_PER_PART {
+        (slot.0 + 1, 0)
+    } else {
+        slot
+    };
+    current.insert((node.clone(), day), (part, entries + 1));
+    Ok(part)
+}
+
+/// Appends one entry to this node's audit trail of the day (its latest part, a new one
+/// when that is full).
 pub(super) fn append(
     store: &Store,
     caller: &Caller,
@@ -114,7 +155,8 @@ pub(super) fn append(
 ) -> Result<WriteOutcome, Failure> {
     let node = store.node().path.clone();
     let day = utc_day(at_ms);
-    let id = audit_log_id(&node, day);
+    let part = next_part(store, &node, day)?;
+    let id = audit_log_id(&node, day, part);
     let entry = AuditEntry {
         at_ms,
         who: caller.who.clone(),
@@ -132,6 +174,7 @@ pub(super) fn append(
                 let mut log = AuditLog {
                     facility: node.clone(),
                     date: day,
+                    part,
                     entries: Default::default(),
                 };
                 log.append(entry);
