@@ -96,6 +96,28 @@ for _ in $(seq 1 50); do
 done
 $simpul --data-dir data/district patient show "$budi" | head -n 1 | sed 's/^/   district: /'
 
+echo "== a kader's app registers a mother through the data API at posyandu 1; the district reads it"
+kader=$($simpul --data-dir data/posyandu1 token issue --role kader --name "Kader Ani" 2>/dev/null)
+viewer=$($simpul --data-dir data/district token issue --role viewer --name "Dinkes data" 2>/dev/null)
+sari=$(curl -sf -H "Authorization: Bearer $kader" -H 'Content-Type: application/json' \
+  -d '{"name":"Sari Wulandari","sex":"F","birth_date":"1995-03-14","nik":"3273015403950002","village":"3273012001"}' \
+  http://127.0.0.1:8403/api/v1/patients | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+for _ in $(seq 1 100); do
+  curl -sf -H "Authorization: Bearer $viewer" "http://127.0.0.1:8400/api/v1/patients/$sari" >/dev/null && break
+  sleep 0.1
+done
+curl -s -H "Authorization: Bearer $viewer" "http://127.0.0.1:8400/api/v1/patients/$sari" \
+  | grep -o '"name":"[^"]*"' | sed 's/^/   district API: /'
+echo "   wrong input is refused, naming the field:"
+curl -s -H "Authorization: Bearer $kader" -H 'Content-Type: application/json' \
+  -d '{"name":"X","sex":"F","birth_date":"2090-01-01","village":"3273012001"}' \
+  http://127.0.0.1:8403/api/v1/patients | sed 's/^/   /'; echo
+for _ in $(seq 1 50); do
+  $simpul --data-dir data/district audit --who "Kader Ani" --json 2>/dev/null | grep -q create && break
+  sleep 0.2
+done
+$simpul --data-dir data/district audit --who "Kader Ani" | head -n 2 | sed 's/^/   district audit: /'
+
 child=$($simpul --data-dir data/posyandu2 patient list --json | grep -m1 '"birth_date":"202[2-6]' | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
 echo "== cutting the link posyandu 2 <-> pustu; each side records a visit for child $child"
 touch link-down

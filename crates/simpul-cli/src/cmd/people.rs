@@ -39,9 +39,14 @@ pub(crate) fn duplicates(node: &mut Target, json: bool) -> Result<()> {
         }
         writeln!(out, "{table}\n")?;
     }
+    let who = if groups.len() == 1 {
+        "person"
+    } else {
+        "people"
+    };
     writeln!(
         out,
-        "{} people registered more than once (merge with `simpul merge FROM INTO`)",
+        "{} {who} registered more than once (merge with `simpul merge FROM INTO`)",
         groups.len()
     )?;
     Ok(())
