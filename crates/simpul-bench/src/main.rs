@@ -2,8 +2,10 @@
 //! over real QUIC on loopback, one JSON line per run on stdout. Run it through
 //! `scripts/bench.sh`, which builds everything in release first.
 
+mod fanin;
 mod procs;
 mod workloads;
+mod writes;
 
 use std::path::PathBuf;
 
@@ -28,6 +30,15 @@ struct Args {
     /// Records at the district node for W5 (0 skips it; generated once and cached).
     #[arg(long)]
     district: Option<u64>,
+    /// Registrations through the data API for W6 (0 skips it).
+    #[arg(long)]
+    writes: Option<u64>,
+    /// Concurrent API clients for W6.
+    #[arg(long, default_value_t = 8)]
+    clients: u64,
+    /// Facility peers for W7, each with 10 new records (0 skips it).
+    #[arg(long)]
+    fan_in: Option<usize>,
     /// Working directory (generated stores are cached here between runs).
     #[arg(long, default_value = "target/bench")]
     work: PathBuf,
@@ -60,6 +71,16 @@ fn main() -> Result<()> {
     if district_n > 0 {
         eprintln!("W5, a district node with {district_n} records");
         workloads::district(&bench, district_n, &mut print)?;
+    }
+    let writes = args.writes.unwrap_or(if args.quick { 800 } else { 4_000 });
+    if writes > 0 {
+        eprintln!("W6, {writes} registrations through the data API");
+        writes::api_writes(&bench, writes, args.clients.max(1), &mut print)?;
+    }
+    let fan_in = args.fan_in.unwrap_or(if args.quick { 50 } else { 300 });
+    if fan_in > 0 {
+        eprintln!("W7, {fan_in} facilities reconnecting to the district at once");
+        fanin::fan_in(&bench, fan_in, 10, &mut print)?;
     }
     let rural = args.rural.unwrap_or(if args.quick { 200 } else { 1_000 });
     if rural > 0 {

@@ -234,6 +234,13 @@ impl Drop for Relay {
 }
 
 /// A free UDP port on loopback.
+/// A TCP port nobody listens on now.
+pub(crate) fn free_tcp_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
 pub(crate) fn free_port() -> Result<u16> {
     Ok(std::net::UdpSocket::bind("127.0.0.1:0")?
         .local_addr()?

@@ -14,7 +14,7 @@ use simpul_store::{Store, StoreOptions};
 use crate::procs::{Bench, Node, Relay, free_port, until};
 
 const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
-const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
+pub(crate) const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
 
 /// A link between the two nodes.
 #[derive(Debug, Clone)]
@@ -71,9 +71,11 @@ struct Run {
 }
 
 /// A store of `n` people generated (seed `seed`) for the node at `path`, made once and
-/// kept in `work/cache-{key}-{n}`; returns the cached file.
+/// kept in `work/cache-{key}-{n}-v{schema}`; returns the cached file.
 fn generated(bench: &Bench, key: &str, path: &str, seed: u64, n: u64) -> Result<PathBuf> {
-    let cache = bench.work.join(format!("cache-{key}-{n}"));
+    // A store of an older schema would be migrated at every start of its copy.
+    let schema = simpul_store::SCHEMA_VERSION;
+    let cache = bench.work.join(format!("cache-{key}-{n}-v{schema}"));
     let file = cache.join("simpul.redb");
     if !file.exists() {
         let gen_name = format!("gen-{key}");
@@ -229,7 +231,7 @@ fn line(workload: &str, n: u64, k: u64, link: &Link, stored: u64, run: &Run) -> 
     v
 }
 
-fn round3(x: f64) -> f64 {
+pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 

@@ -1,9 +1,10 @@
 //! Writing the audit trail and reading it back.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use simpul_model::audit::{MAX_ENTRIES_PER_PART, audit_log_id};
+use simpul_model::automerge::ChangeHash;
 use simpul_model::{
     AuditAction, AuditEntry, AuditLog, Date, FacilityPath, Record, RecordBody, RecordId,
     RecordKind, Scope,
@@ -108,40 +109,64 @@ fn utc_day(at_ms: u64) -> Date {
         .add_days((at_ms / 86_400_000) as i64)
 }
 
-/// The part of each node's trail of the day that takes new entries, and how many it
-/// holds (counted here as entries are added; found from the records' metadata after a
-/// restart).
-static CURRENT: Mutex<BTreeMap<(FacilityPath, Date), (u32, u32)>> = Mutex::new(BTreeMap::new());
+/// The record the next entry goes to: its part number, and the record as last written
+/// by this process with the heads it had then, so that appending need not read the
+/// part's entries back from the document (most of an audited request's cost otherwise).
+#[derive(Clone)]
+struct Part {
+    part: u32,
+    entries: u32,
+    last: Arc<Mutex<Option<Written>>>,
+}
+
+/// A record as written, and the heads its document had right after.
+type Written = (Vec<ChangeHash>, Record);
+
+/// Per node and day: the part that takes new entries (counted here as entries are
+/// added; found from the records' metadata after a restart).
+static CURRENT: Mutex<BTreeMap<(FacilityPath, Date), Part>> = Mutex::new(BTreeMap::new());
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// The part the next entry goes to.
-fn next_part(store: &Store, node: &FacilityPath, day: Date) -> Result<u32, Failure> {
-    let mut current = CURRENT
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+fn next_part(store: &Store, node: &FacilityPath, day: Date) -> Result<Part, Failure> {
+    let mut current = lock(&CURRENT);
     current.retain(|(_, d), _| *d >= day);
     let slot = match current.get(&(node.clone(), day)) {
-        Some(&slot) => slot,
+        Some(slot) => slot.clone(),
         None => {
             let mut part = 0;
-            loop {
+            let entries = loop {
                 match store
                     .meta(audit_log_id(node, day, part))
                     .map_err(read_failure)?
                 {
                     Some(meta) if meta.summary.entries >= MAX_ENTRIES_PER_PART => part += 1,
-                    Some(meta) => break (part, meta.summary.entries),
-                    None => break (part, 0),
+                    Some(meta) => break meta.summary.entries,
+                    None => break 0,
                 }
+            };
+            Part {
+                part,
+                entries,
+                last: Arc::default(),
             }
         }
     };
-    let (part, entries) = if slot.1 >= MAX_ENTRIES_PER_PART {
-        (slot.0 + 1, 0)
+    let mut next = if slot.entries >= MAX_ENTRIES_PER_PART {
+        Part {
+            part: slot.part + 1,
+            entries: 0,
+            last: Arc::default(),
+        }
     } else {
         slot
     };
-    current.insert((node.clone(), day), (part, entries + 1));
-    Ok(part)
+    next.entries += 1;
+    current.insert((node.clone(), day), next.clone());
+    Ok(next)
 }
 
 /// Appends one entry to this node's audit trail of the day (its latest part, a new one
@@ -155,7 +180,7 @@ pub(super) fn append(
 ) -> Result<WriteOutcome, Failure> {
     let node = store.node().path.clone();
     let day = utc_day(at_ms);
-    let part = next_part(store, &node, day)?;
+    let Part { part, last, .. } = next_part(store, &node, day)?;
     let id = audit_log_id(&node, day, part);
     let entry = AuditEntry {
         at_ms,
@@ -183,11 +208,23 @@ pub(super) fn append(
                     scope: Scope::up(node),
                     body: RecordBody::Audit(log),
                 };
-                *doc = Some(record.create_document(actor, today, at_ms)?);
+                let created = record.create_document(actor, today, at_ms)?;
+                *lock(&last) = Some((created.get_heads(), record.clone()));
+                *doc = Some(created);
                 Ok(record)
             }
             Some(doc) => {
-                let before = Record::from_document(doc)?;
+                // The record as this process last wrote it, if nothing changed it since
+                // (a peer may have merged changes into it), else read back.
+                let heads = doc.get_heads();
+                let cached = lock(&last)
+                    .as_ref()
+                    .filter(|(h, r)| *h == heads && r.id == id)
+                    .map(|(_, r)| r.clone());
+                let before = match cached {
+                    Some(record) => record,
+                    None => Record::from_document(doc)?,
+                };
                 let mut after = before.clone();
                 let RecordBody::Audit(log) = &mut after.body else {
                     return Err(WriteError::Rejected(simpul_model::RecordError::Shape(
@@ -196,6 +233,7 @@ pub(super) fn append(
                 };
                 log.append(entry);
                 after.write_over(&before, doc, today, at_ms)?;
+                *lock(&last) = Some((doc.get_heads(), after.clone()));
                 Ok(after)
             }
         })
