@@ -10,5 +10,5 @@ pub mod tls;
 pub mod transport;
 
 pub use identity::{DistrictCa, IdentityError, NodeIdentity, SERVER_NAME, facility_of};
-pub use tls::{ALPN, TlsError, client_config, server_config};
+pub use tls::{ALPN, ALPN_ZSTD, TlsError, client_config, server_config};
 pub use transport::{LinkTuning, NetError, PeerConnection, accept, connect, endpoint};

@@ -108,6 +108,18 @@ pub struct PeerConnection {
     pub connection: quinn::Connection,
     /// The peer's facility path, from its verified certificate.
     pub peer: FacilityPath,
+    /// True when both sides agreed on [`crate::ALPN_ZSTD`]: the session's bytes are
+    /// compressed each way.
+    pub compressed: bool,
+}
+
+/// Whether the handshake settled on the compressed stream.
+fn negotiated_zstd(connection: &quinn::Connection) -> bool {
+    connection
+        .handshake_data()
+        .and_then(|d| d.downcast::<quinn::crypto::rustls::HandshakeData>().ok())
+        .and_then(|d| d.protocol)
+        .is_some_and(|p| p == crate::ALPN_ZSTD)
 }
 
 fn transport(tuning: &LinkTuning) -> Arc<TransportConfig> {
@@ -204,7 +216,11 @@ pub async fn connect(
             expected: expected.clone(),
         });
     }
-    Ok(PeerConnection { connection, peer })
+    Ok(PeerConnection {
+        compressed: negotiated_zstd(&connection),
+        connection,
+        peer,
+    })
 }
 
 /// Waits for the next peer to connect (`None` once the endpoint is closed).
@@ -214,7 +230,11 @@ pub async fn accept(endpoint: &Endpoint) -> Option<Result<PeerConnection, NetErr
         async move {
             let connection = incoming.await?;
             let peer = peer_path(&connection)?;
-            Ok(PeerConnection { connection, peer })
+            Ok(PeerConnection {
+        compressed: negotiated_zstd(&connection),
+        connection,
+        peer,
+    })
         }
         .await,
     )

@@ -5,6 +5,8 @@
 use std::time::Duration;
 
 use quinn::SendStream;
+
+use crate::codec::{BATCH_BYTES, Deflate, Inflate};
 use simpul_model::{Date, FacilityPath, Incoming, RecordId};
 use simpul_net::PeerConnection;
 use simpul_store::{Offered, Store};
@@ -85,6 +87,12 @@ async fn drive(
         Ok(s) => s,
         Err(e) => return end(format!("no stream: {e}"), true, SessionStats::default()),
     };
+    let codecs =
+        Deflate::new(conn.compressed).and_then(|d| Ok((d, Inflate::new(conn.compressed)?)));
+    let (mut deflate, mut inflate) = match codecs {
+        Ok(c) => c,
+        Err(e) => return end(format!("no codec: {e}"), true, SessionStats::default()),
+    };
     let mut session = Session::new(options.config.clone(), role, local, conn.peer.clone());
     let mut ticker = tokio::time::interval(options.round_every);
     ticker.tick().await;
@@ -107,7 +115,11 @@ async fn drive(
             done: &done_tx,
             slots: &slots,
         };
-        if let Some(ended) = carry_out(&mut session, &effects, &mut send).await {
+        let mut wire = Wire {
+            send: &mut send,
+            deflate: &mut deflate,
+        };
+        if let Some(ended) = carry_out(&mut session, &effects, &mut wire).await {
             conn.connection.close(0u32.into(), b"session over");
             return ended;
         }
@@ -137,7 +149,11 @@ async fn drive(
         }
         tokio::select! {
             read = recv.read(&mut buf) => match read {
-                Ok(Some(n)) => session.handle_bytes(&buf[..n]),
+                Ok(Some(n)) => {
+                    if let Err(e) = inflate.feed(&buf[..n], &mut |bytes| session.handle_bytes(bytes)) {
+                        session.shutdown(&format!("undecodable compressed stream: {e}"));
+                    }
+                }
                 Ok(None) => return end("peer finished the stream".into(), false, session.stats().clone()),
                 Err(e) => return stream_failed(&e, session.stats().clone()),
             },
@@ -258,17 +274,69 @@ enum Done {
     },
 }
 
+/// The session's outgoing stream: frames are batched (and compressed, if agreed) and
+/// sent before the session waits for anything.
+struct Wire<'a> {
+    send: &'a mut SendStream,
+    deflate: &'a mut Deflate,
+}
+
+impl Wire<'_> {
+    /// Sends the batch; on failure, how the session ends.
+    async fn flush(&mut self, stats: &SessionStats) -> Option<SessionEnd> {
+        match self.deflate.take() {
+            Err(e) => Some(end(
+                format!("compressing the stream: {e}"),
+                true,
+                stats.clone(),
+            )),
+            Ok(bytes) if bytes.is_empty() => None,
+            Ok(bytes) => self
+                .send
+                .write_all(&bytes)
+                .await
+                .err()
+                .map(|e| stream_failed(&e, stats.clone())),
+        }
+    }
+}
+
 async fn carry_out(
     session: &mut Session,
     effects: &Effects<'_>,
-    send: &mut SendStream,
+    wire: &mut Wire<'_>,
+) -> Option<SessionEnd> {
+    let ended = carry_out_effects(session, effects, wire).await;
+    let flushed = wire.flush(session.stats()).await;
+    ended.or(flushed)
+}
+
+async fn carry_out_effects(
+    session: &mut Session,
+    effects: &Effects<'_>,
+    wire: &mut Wire<'_>,
 ) -> Option<SessionEnd> {
     let (store, options) = (effects.store, effects.options);
     while let Some(effect) = session.poll_effect() {
+        // Whatever waits below, the peer must not wait for frames already made.
+        let waits = !matches!(
+            effect,
+            Effect::Transmit(_) | Effect::ReadRecord { .. } | Effect::Store { .. }
+        );
+        if (waits || wire.deflate.waiting() >= BATCH_BYTES)
+            && let Some(ended) = wire.flush(session.stats()).await
+        {
+            return Some(ended);
+        }
         match effect {
             Effect::Transmit(frame) => {
-                if let Err(e) = send.write_all(&frame).await {
-                    return Some(stream_failed(&e, session.stats().clone()));
+                if let Err(e) = wire.deflate.push(&frame) {
+                    tracing::warn!(error = %e, "compressing the stream failed");
+                    return Some(end(
+                        format!("compressing: {e}"),
+                        true,
+                        session.stats().clone(),
+                    ));
                 }
             }
             Effect::ReadItems => {
@@ -328,7 +396,7 @@ async fn carry_out(
                 let _ = blocking(move || store.purge_if(id, digest, now)).await;
             }
             Effect::Closed { reason, error } => {
-                let _ = send.finish();
+                let _ = wire.send.finish();
                 return Some(end(reason, error, session.stats().clone()));
             }
         }
