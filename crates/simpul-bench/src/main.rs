@@ -2,6 +2,7 @@
 //! over real QUIC on loopback, one JSON line per run on stdout. Run it through
 //! `scripts/bench.sh`, which builds everything in release first.
 
+mod district;
 mod fanin;
 mod procs;
 mod workloads;
@@ -70,7 +71,7 @@ fn main() -> Result<()> {
         .unwrap_or(if args.quick { 0 } else { 1_000_000 });
     if district_n > 0 {
         eprintln!("W5, a district node with {district_n} records");
-        workloads::district(&bench, district_n, &mut print)?;
+        district::district(&bench, district_n, &mut print)?;
     }
     let writes = args.writes.unwrap_or(if args.quick { 800 } else { 4_000 });
     if writes > 0 {

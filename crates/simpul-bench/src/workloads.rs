@@ -72,7 +72,13 @@ struct Run {
 
 /// A store of `n` people generated (seed `seed`) for the node at `path`, made once and
 /// kept in `work/cache-{key}-{n}-v{schema}`; returns the cached file.
-fn generated(bench: &Bench, key: &str, path: &str, seed: u64, n: u64) -> Result<PathBuf> {
+pub(crate) fn generated(
+    bench: &Bench,
+    key: &str,
+    path: &str,
+    seed: u64,
+    n: u64,
+) -> Result<PathBuf> {
     // A store of an older schema would be migrated at every start of its copy.
     let schema = simpul_store::SCHEMA_VERSION;
     let cache = bench.work.join(format!("cache-{key}-{n}-v{schema}"));
@@ -116,7 +122,7 @@ pub(crate) fn prepare(bench: &Bench, n: u64) -> Result<u64> {
     stored_bytes(&bench.work.join("py"))
 }
 
-fn stored_bytes(dir: &Path) -> Result<u64> {
+pub(crate) fn stored_bytes(dir: &Path) -> Result<u64> {
     let store = Store::open(dir, StoreOptions::default())?;
     Ok(store
         .list()?
@@ -125,7 +131,7 @@ fn stored_bytes(dir: &Path) -> Result<u64> {
         .sum())
 }
 
-fn count(dir: &Path) -> Result<u64> {
+pub(crate) fn count(dir: &Path) -> Result<u64> {
     Ok(Store::open(dir, StoreOptions::default())?.count()?)
 }
 
@@ -151,15 +157,23 @@ fn start_pair(bench: &Bench, link: &Link) -> Result<Pair> {
 
 /// Waits until A's row for the pustu shows a finished sync; returns the row.
 fn wait_synced(a: &mut Node, limit: Duration) -> Result<PeerStatus> {
-    let pustu = FacilityPath::parse(PUSTU)?;
+    wait_synced_with(a, &FacilityPath::parse(PUSTU)?, limit)
+}
+
+/// Waits until `node`'s row for `peer` shows a finished sync; returns the row.
+pub(crate) fn wait_synced_with(
+    node: &mut Node,
+    peer: &FacilityPath,
+    limit: Duration,
+) -> Result<PeerStatus> {
     let mut row = None;
     let done = until(limit, || {
-        let r = a.peers()?.into_iter().find(|p| p.path == pustu);
+        let r = node.peers()?.into_iter().find(|p| p.path == *peer);
         let finished = r.as_ref().is_some_and(|r| r.last_sync_ms.is_some());
         row = r;
         Ok(finished)
     })?;
-    let row = row.context("no row for the pustu")?;
+    let row = row.context("no row for the peer")?;
     if !done {
         bail!("not in sync after {limit:?}: {row:?}");
     }
@@ -235,11 +249,22 @@ pub(crate) fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// Adds one visit to every `n/k`-th record of node `name` (offline), as `k` writes made
-/// at `facility`.
-fn touch(bench: &Bench, name: &str, facility: &str, k: u64) -> Result<()> {
+/// Adds one visit to every `n/k`-th record of node `name` (offline) held by `within`
+/// (all if `None`), as `k` writes made at `facility`.
+pub(crate) fn touch(
+    bench: &Bench,
+    name: &str,
+    facility: &str,
+    k: u64,
+    within: Option<&FacilityPath>,
+) -> Result<()> {
     let store = Store::open(&bench.work.join(name), StoreOptions::default())?;
-    let ids: Vec<_> = store.list()?.into_iter().map(|(id, _)| id).collect();
+    let ids: Vec<_> = store
+        .list()?
+        .into_iter()
+        .filter(|(_, m)| within.is_none_or(|w| m.scope.held_by(w)))
+        .map(|(id, _)| id)
+        .collect();
     let step = (ids.len() as u64 / k.max(1)).max(1) as usize;
     let date = Date::from_ymd(2026, 10, 30).context("date")?;
     let path = FacilityPath::parse(facility)?;
@@ -299,7 +324,7 @@ pub(crate) fn pair(bench: &Bench, n: u64, link: &Link, out: &mut dyn FnMut(Value
     out(line(&tag("W1"), n, 0, link, stored, &run));
 
     let k = (n / 100).max(1);
-    touch(bench, "py", PY, k)?;
+    touch(bench, "py", PY, k, None)?;
     let run = sync_once(bench, link, limit)?;
     out(line(&tag("W2"), n, k, link, stored, &run));
 
@@ -307,35 +332,6 @@ pub(crate) fn pair(bench: &Bench, n: u64, link: &Link, out: &mut dyn FnMut(Value
         let run = sync_once(bench, link, limit)?;
         out(line("W3", n, 0, link, stored, &run));
     }
-    Ok(())
-}
-
-const DISTRICT: &str = "3273";
-
-/// W5 (first half): a district node holding `n` generated records (generated once,
-/// cached): start-up until its admin socket answers, and resident memory once idle.
-/// W3 and W2 against a peer need a puskesmas holding its share of the records first.
-pub(crate) fn district(bench: &Bench, n: u64, out: &mut dyn FnMut(Value)) -> Result<()> {
-    let cached = generated(bench, "district", DISTRICT, 5, n)?;
-    let d1 = bench.work.join("d1");
-    let _ = std::fs::remove_dir_all(&d1);
-    std::fs::create_dir_all(&d1)?;
-    std::fs::copy(&cached, d1.join("simpul.redb"))?;
-    bench.district(&[("d1", DISTRICT)])?;
-    let stored = stored_bytes(&bench.work.join("d1"))?;
-
-    // Start-up and idle memory of the district node alone.
-    let d1_port = free_port()?;
-    bench.config("d1", DISTRICT, d1_port, None)?;
-    let d1 = bench.start("d1")?;
-    std::thread::sleep(Duration::from_secs(3));
-    out(json!({
-        "workload": "W5/start", "n": n, "startup_s": round3(d1.startup.as_secs_f64()),
-        "idle_rss_kb": d1.rss_kb(), "stored_bytes": stored,
-        "file_bytes": std::fs::metadata(bench.work.join("d1/simpul.redb"))?.len(),
-    }));
-
-    d1.stop()?;
     Ok(())
 }
 

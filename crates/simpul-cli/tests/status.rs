@@ -264,3 +264,39 @@ fn concurrent_corrections_show_as_a_conflict_until_resolved_on_both_nodes() {
     assert!(nothing.contains("no competing values"), "{nothing}");
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
 }
+
+#[test]
+fn a_dialler_that_pulls_is_in_sync_only_once_it_holds_what_it_asked_for() {
+    const PUSKESMAS: &str = "3273/P3273010201";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pk", PUSKESMAS), ("pu", PUSTU)]);
+    ok(
+        &d.join("pk"),
+        &["gen", "--seed", "9", "--patients", "600", "--no-activities"],
+    );
+    let people = |dir: &Path| -> Vec<Value> {
+        ok(dir, &["patient", "list", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect()
+    };
+    let below_pustu = people(&d.join("pk"))
+        .iter()
+        .filter(|p| p["facility"].as_str().is_some_and(|f| f.starts_with(PUSTU)))
+        .count();
+    assert!(below_pustu > 50, "{below_pustu}");
+    let (pk_port, pu_port) = (free_port(), free_port());
+    let (_pk, _) = start(&config_with_rounds(d, "pk", PUSKESMAS, pk_port, &[], 3600));
+    let pu_config = config_with_rounds(d, "pu", PUSTU, pu_port, &[(pk_port, PUSKESMAS)], 3600);
+    let (_pu, _) = start(&pu_config);
+    // The pustu wants every record of its subtree; the first time its row says the sync
+    // finished, it holds them all.
+    let finished = eventually(Duration::from_secs(60), || {
+        simpul(&d.join("pu"), &["peers", "--json"]).status.success()
+            && peer(&status(&d.join("pu")), PUSKESMAS)["last_sync_ms"].is_u64()
+    });
+    let held = people(&d.join("pu")).len();
+    assert!(finished, "the pull never finished");
+    assert_eq!(held, below_pustu, "in sync with records still on the way");
+}

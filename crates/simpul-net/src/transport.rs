@@ -231,10 +231,10 @@ pub async fn accept(endpoint: &Endpoint) -> Option<Result<PeerConnection, NetErr
             let connection = incoming.await?;
             let peer = peer_path(&connection)?;
             Ok(PeerConnection {
-        compressed: negotiated_zstd(&connection),
-        connection,
-        peer,
-    })
+                compressed: negotiated_zstd(&connection),
+                connection,
+                peer,
+            })
         }
         .await,
     )

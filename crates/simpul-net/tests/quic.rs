@@ -57,7 +57,10 @@ async fn peers_of_one_district_connect_and_talk() {
         .await
         .expect("connected");
     assert_eq!(peer.peer, path(PUSTU));
-    assert!(peer.compressed, "two current nodes agree on the compressed stream");
+    assert!(
+        peer.compressed,
+        "two current nodes agree on the compressed stream"
+    );
     let (mut send, mut recv) = peer.connection.open_bi().await.expect("stream");
     send.write_all(b"hello pustu").await.expect("write");
     send.finish().expect("finish");

@@ -245,6 +245,12 @@ pub struct Session {
     send_queue: VecDeque<RecordId>,
     reading: HashSet<RecordId>,
     unacked: HashSet<RecordId>,
+    /// Records this initiator asked for (`Want`) that have neither arrived nor been
+    /// refused: a session waiting for them is not idle.
+    awaiting: HashSet<RecordId>,
+    /// Records the peer asked for that this responder has not sent yet: one it cannot
+    /// send is refused, so the peer stops waiting for it.
+    requested: HashSet<RecordId>,
     /// Records the peer acknowledged since the driver last asked.
     acknowledged: Vec<RecordId>,
     sync_queue: VecDeque<RecordId>,
@@ -279,6 +285,8 @@ impl Session {
             send_queue: VecDeque::new(),
             reading: HashSet::new(),
             unacked: HashSet::new(),
+            awaiting: HashSet::new(),
+            requested: HashSet::new(),
             acknowledged: Vec::new(),
             sync_queue: VecDeque::new(),
             syncs: HashMap::new(),
@@ -348,6 +356,7 @@ impl Session {
             && self.send_queue.is_empty()
             && self.reading.is_empty()
             && self.unacked.is_empty()
+            && self.awaiting.is_empty()
             && self.sync_queue.is_empty()
             && self.syncs.is_empty()
             && self.storing.is_empty()
@@ -486,6 +495,7 @@ impl Session {
                             "peer asked for record {id}, which it does not share"
                         )));
                     }
+                    self.requested.insert(id);
                     self.send_queue.push_back(id);
                 }
             }
@@ -535,6 +545,7 @@ impl Session {
             Message::Refused { id, .. } => {
                 let id = RecordId::from_bytes(id);
                 self.unacked.remove(&id);
+                self.awaiting.remove(&id);
                 self.stats.refused_by_peer += 1;
                 if let Some(sync) = self.syncs.remove(&id) {
                     drop(sync);

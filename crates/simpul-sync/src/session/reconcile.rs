@@ -146,6 +146,8 @@ impl Session {
             wanting: plan.1,
             differing: plan.2,
         });
+        // What an earlier round asked for and is still to come is asked for again.
+        self.awaiting = wanting.iter().copied().collect();
         for chunk in wanting.chunks(self.cfg.want_batch.max(1)) {
             self.send(&Message::Want {
                 ids: chunk.iter().map(|id| *id.as_bytes()).collect(),

@@ -16,21 +16,34 @@ impl Session {
         if self.closed || !self.reading.remove(&id) {
             return;
         }
-        if let Some(bytes) = bytes {
-            if bytes.len() + 64 > self.peer_max_frame as usize {
+        let requested = self.requested.remove(&id);
+        let unsent = match bytes {
+            Some(bytes) if bytes.len() + 64 > self.peer_max_frame as usize => {
                 self.stats.refused_here += 1;
-            } else {
+                Some("larger than the peer's frame limit")
+            }
+            Some(bytes) => {
                 self.unacked.insert(id);
                 self.send(&Message::Record {
                     id: wire(id),
                     bytes,
                 });
+                None
             }
+            None => Some("no longer held here"),
+        };
+        // A peer that asked for the record must not wait for it forever.
+        if let (true, Some(reason)) = (requested, unsent) {
+            self.send(&Message::Refused {
+                id: wire(id),
+                reason: reason.into(),
+            });
         }
         self.pump();
     }
 
     pub(super) fn on_record(&mut self, id: RecordId, bytes: &[u8]) -> Result<(), SessionError> {
+        self.awaiting.remove(&id);
         let doc = Automerge::load(bytes)
             .map_err(|e| SessionError::Protocol(format!("record {id} does not load: {e}")))?;
         // The envelope is enough to route and check scope; the store validates the rest.
