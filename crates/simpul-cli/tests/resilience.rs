@@ -206,10 +206,16 @@ fn peers_sending_garbage_are_cut_off_and_the_node_keeps_serving() {
         .enable_all()
         .build()
         .expect("runtime");
-    let cut_off: Vec<bool> = [oversized, malformed]
-        .into_iter()
-        .map(|bytes| runtime.block_on(send_garbage(&pki, pu_port, bytes)))
-        .collect();
+    // Both as a peer that agreed on the compressed stream would send them (compressed),
+    // and, on a third connection, bytes that are not zstd at all.
+    let cut_off: Vec<bool> = [
+        (oversized, true),
+        (malformed, true),
+        (b"not zstd".to_vec(), false),
+    ]
+    .into_iter()
+    .map(|(bytes, compress)| runtime.block_on(send_garbage(&pki, pu_port, bytes, compress)))
+    .collect();
 
     // The honest posyandu's session is still served: a new record is pushed through it.
     let id = register_child(&d.join("py"), "Dewi Anggraini", 2);
@@ -217,12 +223,16 @@ fn peers_sending_garbage_are_cut_off_and_the_node_keeps_serving() {
         heads(&d.join("pu")).contains_key(&id)
     });
     let mut pu_seen = Vec::new();
-    let logged = wait_for(&pu_logs, "exceeds the limit", &mut pu_seen);
+    let logged = wait_for(&pu_logs, "exceeds the limit", &mut pu_seen)
+        && (pu_seen
+            .iter()
+            .any(|l| l.contains("undecodable compressed stream"))
+            || wait_for(&pu_logs, "undecodable compressed stream", &mut pu_seen));
     let statuses = [terminate(posyandu), terminate(pustu)];
     assert!(connected, "{}", seen.join("\n"));
     assert_eq!(
         cut_off,
-        [true, true],
+        [true, true, true],
         "each rogue connection was closed by the node"
     );
     assert!(logged, "the pustu logged why:\n{}", pu_seen.join("\n"));
@@ -235,9 +245,10 @@ fn peers_sending_garbage_are_cut_off_and_the_node_keeps_serving() {
     );
 }
 
-/// Connects to the pustu as the rogue posyandu, sends `bytes` on a stream, and reports
-/// whether the pustu closed the connection within ten seconds.
-async fn send_garbage(pki: &Path, port: u16, bytes: Vec<u8>) -> bool {
+/// Connects to the pustu as the rogue posyandu, sends `bytes` on a stream (compressed
+/// first if `compress` and the connection agreed on it), and reports whether the pustu
+/// closed the connection within ten seconds.
+async fn send_garbage(pki: &Path, port: u16, bytes: Vec<u8>, compress: bool) -> bool {
     let identity =
         simpul_net::NodeIdentity::load(&pki.join("rogue/node.crt"), &pki.join("rogue/node.key"))
             .expect("rogue identity");
@@ -250,6 +261,15 @@ async fn send_garbage(pki: &Path, port: u16, bytes: Vec<u8>) -> bool {
     let conn = simpul_net::connect(&endpoint, addr, &pustu)
         .await
         .expect("a certified peer connects");
+    assert!(
+        conn.compressed,
+        "current nodes agree on the compressed stream"
+    );
+    let bytes = if compress {
+        zstd::bulk::compress(&bytes, 3).expect("compress")
+    } else {
+        bytes
+    };
     let (mut send, mut recv) = conn.connection.open_bi().await.expect("stream");
     send.write_all(&bytes).await.expect("send");
     let closed = tokio::time::timeout(Duration::from_secs(10), async {

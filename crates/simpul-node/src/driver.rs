@@ -151,7 +151,9 @@ async fn drive(
             read = recv.read(&mut buf) => match read {
                 Ok(Some(n)) => {
                     if let Err(e) = inflate.feed(&buf[..n], &mut |bytes| session.handle_bytes(bytes)) {
-                        session.shutdown(&format!("undecodable compressed stream: {e}"));
+                        conn.connection.close(1u32.into(), b"undecodable compressed stream");
+                        let reason = format!("undecodable compressed stream: {e}");
+                        return end(reason, true, session.stats().clone());
                     }
                 }
                 Ok(None) => return end("peer finished the stream".into(), false, session.stats().clone()),
