@@ -63,7 +63,7 @@ fn handshake(
                 .map_err(|e| e.to_string())?;
             let seen_by_client = facility_of(&c.peer_certificates().expect("server cert")[0])
                 .map_err(|e| e.to_string())?;
-            assert_eq!(c.alpn_protocol(), Some(simpul_net::ALPN));
+            assert_eq!(c.alpn_protocol(), Some(simpul_net::ALPN_ZSTD));
             assert_eq!(c.protocol_version(), Some(rustls::ProtocolVersion::TLSv1_3));
             return Ok((seen_by_client, seen_by_server));
         }
