@@ -10,6 +10,15 @@ use std::process::Command;
 use common::*;
 use serde_json::Value;
 
+/// The resource types of an export, one NDJSON file each.
+const KINDS: [&str; 5] = [
+    "Patient",
+    "RelatedPerson",
+    "Encounter",
+    "Observation",
+    "Immunization",
+];
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../..")
@@ -73,13 +82,7 @@ fn a_generated_district_exports_valid_fhir_with_a_resource_per_fact() {
             .lines()
             .count() as u64
     };
-    for kind in [
-        "Patient",
-        "RelatedPerson",
-        "Encounter",
-        "Observation",
-        "Immunization",
-    ] {
+    for kind in KINDS {
         assert_eq!(
             Some(lines(&format!("{kind}.ndjson"))),
             counts[kind].as_u64(),
@@ -113,13 +116,7 @@ fn a_generated_district_exports_valid_fhir_with_a_resource_per_fact() {
         String::from_utf8_lossy(&run.stderr)
     );
     let last: Value = serde_json::from_str(stdout.lines().last().expect("summary")).expect("json");
-    for kind in [
-        "Patient",
-        "RelatedPerson",
-        "Encounter",
-        "Observation",
-        "Immunization",
-    ] {
+    for kind in KINDS {
         assert_eq!(
             last[kind], counts[kind],
             "validator saw every {kind}: {stdout}"

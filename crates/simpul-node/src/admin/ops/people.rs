@@ -72,24 +72,20 @@ pub(super) fn search(store: &Store, query: &SearchQuery) -> Result<Vec<PersonRow
         ));
     }
     let limit = query.limit.map_or(100, |l| l as usize).clamp(1, MAX_ROWS);
+    let indexed = |key: String, prefix: bool| -> Result<BTreeSet<RecordId>, Failure> {
+        let ids = if prefix {
+            store.find_prefix(&key)
+        } else {
+            store.find(&key)
+        };
+        Ok(ids.map_err(read_failure)?.into_iter().collect())
+    };
     let candidates: BTreeSet<RecordId> = if let Some(nik) = &query.nik {
-        store
-            .find(&format!("nik:{nik}"))
-            .map_err(read_failure)?
-            .into_iter()
-            .collect()
+        indexed(format!("nik:{nik}"), false)?
     } else if let Some(ibu) = &query.nik_ibu {
-        store
-            .find_prefix(&format!("ibu:{ibu}:"))
-            .map_err(read_failure)?
-            .into_iter()
-            .collect()
+        indexed(format!("ibu:{ibu}:"), true)?
     } else if let Some(village) = &query.village {
-        store
-            .find(&format!("village:{village}"))
-            .map_err(read_failure)?
-            .into_iter()
-            .collect()
+        indexed(format!("village:{village}"), false)?
     } else {
         let name = query.name.as_ref().map(|n| n.to_lowercase());
         let date = query.birth_date.map(|d| d.to_string());
