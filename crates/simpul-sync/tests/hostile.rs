@@ -222,3 +222,46 @@ fn only_an_ancestor_may_say_a_record_moved_away() {
             .contains("not an ancestor")
     );
 }
+
+#[test]
+fn a_sync_opened_for_an_unshared_record_sends_nothing_of_it() {
+    // PY04 asks the pustu to sync record 9, which the pustu holds for another posyandu.
+    let other = "3273/P3273010201/3273010201-PU1/3273010201-PY05";
+    let mut s = pustu_session();
+    let probe = {
+        use simpul_model::automerge::sync::SyncDoc;
+        let mut state = simpul_model::automerge::sync::State::new();
+        simpul_model::automerge::Automerge::new()
+            .generate_sync_message(&mut state)
+            .expect("a first sync message")
+    };
+    s.handle_bytes(
+        &Message::SyncRecord {
+            id: [9; 16],
+            msg: probe.encode(),
+        }
+        .encode(),
+    );
+    let asked = drain(&mut s);
+    assert!(
+        asked
+            .iter()
+            .any(|e| matches!(e, Effect::LoadDocument { .. }))
+    );
+    let doc = simpul_model::automerge::Automerge::load(&record_at(other)).expect("doc");
+    s.handle_document(RecordId::from_bytes([9; 16]), Some(doc));
+    let answered = drain(&mut s);
+    let sent: Vec<Message> = answered
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Transmit(frame) => Message::decode(&frame[4..], 1 << 20).ok(),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        sent.iter()
+            .all(|m| matches!(m, Message::Refused { reason, .. } if reason.contains("not shared"))),
+        "{sent:?}"
+    );
+    assert_eq!(sent.len(), 1, "{sent:?}");
+}

@@ -164,6 +164,24 @@ impl Session {
         if self.closed {
             return;
         }
+        if !self.syncs.contains_key(&id) {
+            return;
+        }
+        // A record the peer should not hold is not synced with it, whoever asked: the
+        // Automerge sync protocol would send its changes.
+        let not_shared = doc.as_ref().is_some_and(|d| {
+            Record::envelope(d).map_or(true, |e| !shared(&e.scope, &self.local, &self.peer))
+        });
+        if not_shared {
+            self.syncs.remove(&id);
+            self.stats.refused_here += 1;
+            self.send(&Message::Refused {
+                id: wire(id),
+                reason: "not shared with you".into(),
+            });
+            self.pump();
+            return;
+        }
         let Some(sync) = self.syncs.get_mut(&id) else {
             return;
         };
