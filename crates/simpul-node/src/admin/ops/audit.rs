@@ -1,6 +1,7 @@
 //! Writing the audit trail and reading it back.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use simpul_model::audit::{MAX_ENTRIES_PER_PART, audit_log_id};
@@ -122,9 +123,10 @@ struct Part {
 /// A record as written, and the heads its document had right after.
 type Written = (Vec<ChangeHash>, Record);
 
-/// Per node and day: the part that takes new entries (counted here as entries are
-/// added; found from the records' metadata after a restart).
-static CURRENT: Mutex<BTreeMap<(FacilityPath, Date), Part>> = Mutex::new(BTreeMap::new());
+/// Per store file and day: the part that takes new entries (counted here as entries
+/// are added; found from the records' metadata after a restart). Keyed by the file, not
+/// the facility: one process may hold two stores of one facility (tests, restores).
+static CURRENT: Mutex<BTreeMap<(PathBuf, Date), Part>> = Mutex::new(BTreeMap::new());
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -134,7 +136,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 fn next_part(store: &Store, node: &FacilityPath, day: Date) -> Result<Part, Failure> {
     let mut current = lock(&CURRENT);
     current.retain(|(_, d), _| *d >= day);
-    let slot = match current.get(&(node.clone(), day)) {
+    let key = (store.file().to_path_buf(), day);
+    let slot = match current.get(&key) {
         Some(slot) => slot.clone(),
         None => {
             let mut part = 0;
@@ -165,7 +168,7 @@ fn next_part(store: &Store, node: &FacilityPath, day: Date) -> Result<Part, Fail
         slot
     };
     next.entries += 1;
-    current.insert((node.clone(), day), next.clone());
+    current.insert(key, next.clone());
     Ok(next)
 }
 
