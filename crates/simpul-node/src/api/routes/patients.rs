@@ -1,101 +1,26 @@
-//! The handlers, one per route. Each checks the caller's role, turns the request into
-//! an admin [`Request`], and shapes the reply.
+//! A person's record: register, read (following merges), correct, visits, merge.
 
-use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use rand::RngExt;
-use serde_json::{Value, json};
+use serde_json::json;
 use simpul_model::{
-    ErrorMark, Identifiers, Patient, Permission, Record, RecordBody, RecordId, Role, Scope, VisitId,
+    ErrorMark, Identifiers, Patient, Permission, Record, RecordBody, RecordId, Scope, VisitId,
 };
 
-use super::error::ApiError;
-use super::input::{ErrorInput, MergeInput, PatientInput, VisitInput, parse};
-use super::{App, Authed, OPENAPI};
-use crate::admin::queries::{AuditQuery, DueQuery, SearchQuery};
+use super::{Answer, Body, ok, record_id, unexpected, visit_id};
 use crate::admin::{Caller, PatientEdit, Reply, Request};
+use crate::api::error::ApiError;
+use crate::api::input::{ErrorInput, MergeInput, PatientInput, VisitInput, parse};
+use crate::api::{App, Authed};
 use crate::clock::{now_ms, today};
 
-type Body = Result<Bytes, BytesRejection>;
-type Answer = Result<Response, ApiError>;
-
-/// Every route of the API.
-pub(super) fn routes() -> axum::Router<App> {
-    axum::Router::new()
-        .route("/api/v1/openapi.json", get(openapi))
-        .route("/api/v1/node", get(node))
-        .route("/api/v1/patients", post(create_patient).get(search))
-        .route(
-            "/api/v1/patients/{id}",
-            get(read_patient).patch(correct_patient),
-        )
-        .route("/api/v1/patients/{id}/visits", post(add_visit))
-        .route(
-            "/api/v1/patients/{id}/visits/{visit}/correction",
-            post(correct_visit),
-        )
-        .route(
-            "/api/v1/patients/{id}/visits/{visit}/entered-in-error",
-            post(mark_error),
-        )
-        .route("/api/v1/due", get(due))
-        .route("/api/v1/duplicates", get(duplicates))
-        .route("/api/v1/merge", post(merge))
-        .route("/api/v1/audit", get(audit))
-        .route("/api/v1/reports/pws", get(pws))
-        .route("/api/v1/fhir/{resource_type}", get(fhir))
-        .fallback(|| async { ApiError::not_found("no such endpoint (see /api/v1/openapi.json)") })
-}
-
-fn ok(status: StatusCode, body: Value) -> Answer {
-    Ok((status, Json(body)).into_response())
-}
-
-fn unexpected(reply: Reply) -> ApiError {
-    ApiError::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        format!("unexpected reply {reply:?}"),
-    )
-}
-
-fn record_id(text: &str) -> Result<RecordId, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::not_found(format!("no record {text} (ids are 32 hex digits)")))
-}
-
-fn visit_id(text: &str) -> Result<VisitId, ApiError> {
-    text.parse()
-        .map_err(|_| ApiError::not_found(format!("no visit {text} (ids are 16 hex digits)")))
-}
-
-/// A query string parsed into `T`, with errors naming the parameter (400).
-fn query<T: serde::de::DeserializeOwned>(
-    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
-) -> Result<T, ApiError> {
-    q.map(|Query(t)| t)
-        .map_err(|e| ApiError::bad_request(e.body_text()))
-}
-
-async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
-}
-
-async fn node(State(app): State<App>, auth: Authed) -> Answer {
-    auth.require(Permission::View)?;
-    let path = &app.node.store.node().path;
-    ok(
-        StatusCode::OK,
-        json!({"path": path, "level": path.level().to_string(), "code": path.code(), "you": {"name": auth.token.name, "role": auth.token.role}}),
-    )
-}
-
 /// Reads a patient, following `merged_into` to the record that survives.
-async fn read_patient(State(app): State<App>, auth: Authed, Path(id): Path<String>) -> Answer {
+pub(super) async fn read_patient(
+    State(app): State<App>,
+    auth: Authed,
+    Path(id): Path<String>,
+) -> Answer {
     let caller = auth.require(Permission::View)?;
     let asked = record_id(&id)?;
     let mut id = asked;
@@ -129,7 +54,7 @@ async fn read_patient(State(app): State<App>, auth: Authed, Path(id): Path<Strin
     ))
 }
 
-async fn create_patient(State(app): State<App>, auth: Authed, body: Body) -> Answer {
+pub(super) async fn create_patient(State(app): State<App>, auth: Authed, body: Body) -> Answer {
     let caller = auth.require(Permission::Input)?;
     let input: PatientInput = parse(body)?;
     let node = app.node.store.node().path.clone();
@@ -219,7 +144,7 @@ fn body_field(model: &str) -> String {
     }
 }
 
-async fn correct_patient(
+pub(super) async fn correct_patient(
     State(app): State<App>,
     auth: Authed,
     Path(id): Path<String>,
@@ -249,7 +174,7 @@ fn rename_fields(visit: &str) -> impl Fn(ApiError) -> ApiError + '_ {
     }
 }
 
-async fn add_visit(
+pub(super) async fn add_visit(
     State(app): State<App>,
     auth: Authed,
     Path(id): Path<String>,
@@ -261,7 +186,7 @@ async fn add_visit(
     store_visit(&app, caller, id, input, None).await
 }
 
-async fn correct_visit(
+pub(super) async fn correct_visit(
     State(app): State<App>,
     auth: Authed,
     Path((id, visit)): Path<(String, String)>,
@@ -302,7 +227,7 @@ async fn store_visit(
     )
 }
 
-async fn mark_error(
+pub(super) async fn mark_error(
     State(app): State<App>,
     auth: Authed,
     Path((id, visit)): Path<(String, String)>,
@@ -326,41 +251,7 @@ async fn mark_error(
     ok(StatusCode::OK, json!({"id": id, "visit_id": visit}))
 }
 
-async fn search(
-    State(app): State<App>,
-    auth: Authed,
-    q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
-) -> Answer {
-    let caller = auth.require(Permission::View)?;
-    let query = query(q)?;
-    match app.run(caller, Request::Search { query }).await? {
-        Reply::People { people } => ok(StatusCode::OK, json!({ "people": people })),
-        other => Err(unexpected(other)),
-    }
-}
-
-async fn due(
-    State(app): State<App>,
-    auth: Authed,
-    q: Result<Query<DueQuery>, axum::extract::rejection::QueryRejection>,
-) -> Answer {
-    let caller = auth.require(Permission::View)?;
-    let query = query(q)?;
-    match app.run(caller, Request::Due { query }).await? {
-        Reply::People { people } => ok(StatusCode::OK, json!({ "people": people })),
-        other => Err(unexpected(other)),
-    }
-}
-
-async fn duplicates(State(app): State<App>, auth: Authed) -> Answer {
-    let caller = auth.require(Permission::View)?;
-    match app.run(caller, Request::Duplicates).await? {
-        Reply::Duplicates { groups } => ok(StatusCode::OK, json!({ "groups": groups })),
-        other => Err(unexpected(other)),
-    }
-}
-
-async fn merge(State(app): State<App>, auth: Authed, body: Body) -> Answer {
+pub(super) async fn merge(State(app): State<App>, auth: Authed, body: Body) -> Answer {
     let caller = auth.require(Permission::Correct)?;
     let input: MergeInput = parse(body)?;
     let request = Request::Merge {
@@ -370,65 +261,6 @@ async fn merge(State(app): State<App>, auth: Authed, body: Body) -> Answer {
     match app.run(caller, request).await? {
         Reply::Merged { survivor, .. } => {
             read_patient(State(app), auth, Path(survivor.to_string())).await
-        }
-        other => Err(unexpected(other)),
-    }
-}
-
-async fn audit(
-    State(app): State<App>,
-    auth: Authed,
-    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
-) -> Answer {
-    let caller = auth.require_role(&[Role::Bidan, Role::Viewer], "the audit trail")?;
-    let query = query(q)?;
-    match app.run(caller, Request::Audit { query }).await? {
-        Reply::Audit { entries } => ok(StatusCode::OK, json!({ "entries": entries })),
-        other => Err(unexpected(other)),
-    }
-}
-
-#[derive(serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PwsQuery {
-    month: String,
-    #[serde(default)]
-    format: Option<String>,
-}
-
-async fn pws(
-    State(app): State<App>,
-    auth: Authed,
-    q: Result<Query<PwsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Answer {
-    let caller = auth.require(Permission::View)?;
-    let PwsQuery { month, format } = query(q)?;
-    let csv = match format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "format `{other}` is neither json nor csv"
-            )));
-        }
-    };
-    match app.run(caller, Request::Pws { month }).await? {
-        Reply::Pws(table) if csv => Ok((
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            table.csv,
-        )
-            .into_response()),
-        Reply::Pws(table) => ok(StatusCode::OK, table.json),
-        other => Err(unexpected(other)),
-    }
-}
-
-/// Every resource of one FHIR type, as `application/fhir+ndjson`.
-async fn fhir(State(app): State<App>, auth: Authed, Path(resource_type): Path<String>) -> Answer {
-    let caller = auth.require_role(&[Role::Bidan, Role::Viewer], "FHIR exports")?;
-    match app.run(caller, Request::Fhir { resource_type }).await? {
-        Reply::Fhir { ndjson, .. } => {
-            Ok(([(header::CONTENT_TYPE, "application/fhir+ndjson")], ndjson).into_response())
         }
         other => Err(unexpected(other)),
     }

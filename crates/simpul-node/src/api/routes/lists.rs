@@ -1,0 +1,114 @@
+//! Lists and reports: search, due lists, duplicates, the audit trail, PWS, FHIR.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use serde_json::json;
+use simpul_model::{Permission, Role};
+
+use super::{Answer, ok, query, unexpected};
+use crate::admin::queries::{AuditQuery, DueQuery, SearchQuery};
+use crate::admin::{Reply, Request};
+use crate::api::error::ApiError;
+use crate::api::{App, Authed};
+use axum::http::StatusCode;
+
+pub(super) async fn search(
+    State(app): State<App>,
+    auth: Authed,
+    q: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let caller = auth.require(Permission::View)?;
+    let query = query(q)?;
+    match app.run(caller, Request::Search { query }).await? {
+        Reply::People { people } => ok(StatusCode::OK, json!({ "people": people })),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub(super) async fn due(
+    State(app): State<App>,
+    auth: Authed,
+    q: Result<Query<DueQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let caller = auth.require(Permission::View)?;
+    let query = query(q)?;
+    match app.run(caller, Request::Due { query }).await? {
+        Reply::People { people } => ok(StatusCode::OK, json!({ "people": people })),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub(super) async fn duplicates(State(app): State<App>, auth: Authed) -> Answer {
+    let caller = auth.require(Permission::View)?;
+    match app.run(caller, Request::Duplicates).await? {
+        Reply::Duplicates { groups } => ok(StatusCode::OK, json!({ "groups": groups })),
+        other => Err(unexpected(other)),
+    }
+}
+
+pub(super) async fn audit(
+    State(app): State<App>,
+    auth: Authed,
+    q: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let caller = auth.require_role(&[Role::Bidan, Role::Viewer], "the audit trail")?;
+    let query = query(q)?;
+    match app.run(caller, Request::Audit { query }).await? {
+        Reply::Audit { entries } => ok(StatusCode::OK, json!({ "entries": entries })),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// `?month=YYYY-MM[&format=json|csv]`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PwsQuery {
+    /// The month.
+    month: String,
+    /// `json` (default) or `csv`.
+    #[serde(default)]
+    format: Option<String>,
+}
+
+pub(super) async fn pws(
+    State(app): State<App>,
+    auth: Authed,
+    q: Result<Query<PwsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
+    let caller = auth.require(Permission::View)?;
+    let PwsQuery { month, format } = query(q)?;
+    let csv = match format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "format `{other}` is neither json nor csv"
+            )));
+        }
+    };
+    match app.run(caller, Request::Pws { month }).await? {
+        Reply::Pws(table) if csv => Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            table.csv,
+        )
+            .into_response()),
+        Reply::Pws(table) => ok(StatusCode::OK, table.json),
+        other => Err(unexpected(other)),
+    }
+}
+
+/// Every resource of one FHIR type, as `application/fhir+ndjson`.
+pub(super) async fn fhir(
+    State(app): State<App>,
+    auth: Authed,
+    Path(resource_type): Path<String>,
+) -> Answer {
+    let caller = auth.require_role(&[Role::Bidan, Role::Viewer], "FHIR exports")?;
+    match app.run(caller, Request::Fhir { resource_type }).await? {
+        Reply::Fhir { ndjson, .. } => {
+            Ok(([(header::CONTENT_TYPE, "application/fhir+ndjson")], ndjson).into_response())
+        }
+        other => Err(unexpected(other)),
+    }
+}
