@@ -76,6 +76,11 @@ impl Date {
         }
     }
 
+    /// The day `days` days after 1970-01-01 (the inverse of [`Date::unix_days`]).
+    pub fn from_unix_days(days: i64) -> Date {
+        Self(time::Date::from_julian_day(2_440_588).unwrap_or(time::Date::MIN)).add_days(days)
+    }
+
     /// Days since 1970-01-01, for compact storage.
     pub fn unix_days(self) -> i64 {
         (self.0 - time::Date::from_julian_day(2_440_588).unwrap_or(self.0)).whole_days()
@@ -162,5 +167,7 @@ mod tests {
             12
         );
         assert_eq!(Date::parse("1970-01-02").expect("date").unix_days(), 1);
+        let day = Date::parse("2026-11-23").expect("date");
+        assert_eq!(Date::from_unix_days(day.unix_days()), day);
     }
 }

@@ -14,8 +14,5 @@ pub fn now_ms() -> u64 {
 /// Today's date in the easternmost Indonesian zone (WIT, UTC+9): no date that is
 /// already today anywhere in Indonesia is refused as "in the future".
 pub fn today() -> Date {
-    let days = (now_ms() / 1000 + 9 * 3600) / 86_400;
-    Date::from_ymd(1970, 1, 1)
-        .unwrap_or_else(|| unreachable!("1970-01-01 exists"))
-        .add_days(days as i64)
+    Date::from_unix_days(((now_ms() / 1000 + 9 * 3600) / 86_400) as i64)
 }

@@ -105,9 +105,7 @@ pub(super) fn action_of(
 
 /// The UTC day of a Unix time in milliseconds.
 fn utc_day(at_ms: u64) -> Date {
-    Date::from_ymd(1970, 1, 1)
-        .unwrap_or_else(|| unreachable!("1970-01-01 exists"))
-        .add_days((at_ms / 86_400_000) as i64)
+    Date::from_unix_days((at_ms / 86_400_000) as i64)
 }
 
 /// The record the next entry goes to: its part number, and the record as last written

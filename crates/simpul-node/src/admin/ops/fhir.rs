@@ -3,21 +3,10 @@
 use std::path::Path;
 
 use simpul_fhir::{Counts, Export, ResourceType};
-use simpul_model::{RecordId, RecordKind};
 use simpul_store::Store;
 
-use super::read_failure;
+use super::{patient_ids, read_failure};
 use crate::admin::protocol::{Failure, FailureKind};
-
-fn patient_ids(store: &Store) -> Result<Vec<RecordId>, Failure> {
-    Ok(store
-        .list()
-        .map_err(read_failure)?
-        .into_iter()
-        .filter(|(_, m)| m.kind == RecordKind::Patient)
-        .map(|(id, _)| id)
-        .collect())
-}
 
 /// Writes every patient as NDJSON files in `out`, loading one record at a time.
 pub(super) fn export(store: &Store, out: &Path) -> Result<Counts, Failure> {
@@ -28,7 +17,7 @@ pub(super) fn export(store: &Store, out: &Path) -> Result<Counts, Failure> {
         )
     };
     let mut export = Export::create(out).map_err(|e| failed(&e))?;
-    for id in patient_ids(store)? {
+    for id in patient_ids(store, |_| true)? {
         if let Some((_, record)) = store.record(id).map_err(read_failure)? {
             export.add(&record).map_err(|e| failed(&e))?;
         }
@@ -53,7 +42,7 @@ pub(super) fn ndjson(store: &Store, resource_type: &str) -> Result<(String, u64)
             )
         })?;
     let (mut text, mut count) = (String::new(), 0);
-    for id in patient_ids(store)? {
+    for id in patient_ids(store, |_| true)? {
         let Some((_, record)) = store.record(id).map_err(read_failure)? else {
             continue;
         };

@@ -362,6 +362,21 @@ pub(super) fn not_found(id: simpul_model::RecordId) -> Failure {
     Failure::new(FailureKind::NotFound, format!("no record {id}"))
 }
 
+/// The patients held here whose metadata passes `keep`, in id order (no document is
+/// loaded).
+pub(super) fn patient_ids(
+    store: &Store,
+    keep: impl Fn(&simpul_store::RecordMeta) -> bool,
+) -> Result<Vec<simpul_model::RecordId>, Failure> {
+    Ok(store
+        .list()
+        .map_err(read_failure)?
+        .into_iter()
+        .filter(|(_, m)| m.kind == simpul_model::RecordKind::Patient && keep(m))
+        .map(|(id, _)| id)
+        .collect())
+}
+
 /// The failure for a store write error, keeping its kind.
 pub fn write_failure(e: WriteError) -> Failure {
     let kind = match &e {

@@ -3,10 +3,10 @@
 use std::collections::BTreeSet;
 
 use simpul_model::pws::{Month, PwsReport, PwsRow};
-use simpul_model::{Date, Patient, Record, RecordBody, RecordId, RecordKind};
+use simpul_model::{Date, Patient, Record, RecordBody, RecordId};
 use simpul_store::{Store, WriteOutcome};
 
-use super::{not_found, patient, read_failure, shape, write_failure};
+use super::{not_found, patient, patient_ids, read_failure, shape, write_failure};
 use crate::admin::protocol::{
     DueQuery, DuplicateView, Failure, FailureKind, PersonRow, PwsTable, SearchQuery,
 };
@@ -89,18 +89,13 @@ pub(super) fn search(store: &Store, query: &SearchQuery) -> Result<Vec<PersonRow
     } else {
         let name = query.name.as_ref().map(|n| n.to_lowercase());
         let date = query.birth_date.map(|d| d.to_string());
-        store
-            .list()
-            .map_err(read_failure)?
-            .into_iter()
-            .filter(|(_, m)| m.kind == RecordKind::Patient)
-            .filter(|(_, m)| {
-                name.as_ref()
-                    .is_none_or(|n| m.summary.label.to_lowercase().contains(n))
-                    && date.as_ref().is_none_or(|d| m.summary.date == *d)
-            })
-            .map(|(id, _)| id)
-            .collect()
+        patient_ids(store, |m| {
+            name.as_ref()
+                .is_none_or(|n| m.summary.label.to_lowercase().contains(n))
+                && date.as_ref().is_none_or(|d| m.summary.date == *d)
+        })?
+        .into_iter()
+        .collect()
     };
     let name = query.name.as_ref().map(|n| n.to_lowercase());
     let mut rows = Vec::new();
@@ -150,18 +145,12 @@ fn same_unit(stored: Option<&str>, wanted: &str) -> bool {
 pub(super) fn due(store: &Store, query: &DueQuery) -> Result<Vec<PersonRow>, Failure> {
     let month = Month::parse(&query.month).map_err(|e| bad(e.to_string()))?;
     let end = month.last_day();
-    let ids = store
-        .list()
-        .map_err(read_failure)?
-        .into_iter()
-        .filter(|(_, m)| m.kind == RecordKind::Patient)
-        .filter(|(_, m)| {
-            m.scope
-                .paths
-                .iter()
-                .any(|p| query.facility.is_ancestor_or_self(p))
-        })
-        .map(|(id, _)| id);
+    let ids = patient_ids(store, |m| {
+        m.scope
+            .paths
+            .iter()
+            .any(|p| query.facility.is_ancestor_or_self(p))
+    })?;
     let mut rows = Vec::new();
     for (id, p) in patients(store, ids)? {
         let months = p.birth_date.months_until(end);
@@ -319,13 +308,7 @@ pub(super) fn merge(
 pub(super) fn pws(store: &Store, month: &str) -> Result<PwsTable, Failure> {
     let month = Month::parse(month).map_err(|e| bad(e.to_string()))?;
     let mut report = PwsReport::new(month, &store.node().path);
-    let ids = store
-        .list()
-        .map_err(read_failure)?
-        .into_iter()
-        .filter(|(_, m)| m.kind == RecordKind::Patient)
-        .map(|(id, _)| id);
-    for id in ids {
+    for id in patient_ids(store, |_| true)? {
         if let Some((_, record)) = store.record(id).map_err(read_failure)? {
             report.add_record(&record);
         }

@@ -121,10 +121,7 @@ pub(super) async fn create_patient(State(app): State<App>, auth: Authed, body: B
         }));
     }
     if !errors.is_empty() {
-        for f in &mut errors {
-            f.field = body_field(&f.field);
-        }
-        return Err(ApiError::invalid(errors));
+        return Err(body_fields(None)(ApiError::invalid(errors)));
     }
     let id = record.id;
     let patient = record.patient().cloned();
@@ -155,19 +152,20 @@ pub(super) async fn correct_patient(
     let edit: PatientEdit = parse(body)?;
     app.run(caller.clone(), Request::UpdatePatient { id, edit })
         .await
-        .map_err(rename_fields(""))?;
+        .map_err(body_fields(None))?;
     read_patient(State(app), auth, Path(id.to_string())).await
 }
 
-/// Renames rejected fields of a stored record (`visits.<id>.measurements.weight_kg`) to
-/// the request body's names (`measurements.weight_kg`).
-fn rename_fields(visit: &str) -> impl Fn(ApiError) -> ApiError + '_ {
+/// Renames the rejected fields of a stored record to the request body's names: a
+/// visit's (`visits.<id>.measurements.weight_kg` -> `measurements.weight_kg`) when the
+/// request was about `visit`, else a patient's ([`body_field`]).
+fn body_fields(visit: Option<&str>) -> impl Fn(ApiError) -> ApiError + '_ {
     move |mut e| {
-        let prefix = format!("visits.{visit}.");
+        let prefix = visit.map(|v| format!("visits.{v}."));
         for f in &mut e.fields {
-            f.field = match f.field.strip_prefix(&prefix) {
-                Some(rest) if !visit.is_empty() => rest.to_string(),
-                _ => body_field(&f.field),
+            f.field = match prefix.as_deref().and_then(|p| f.field.strip_prefix(p)) {
+                Some(rest) => rest.to_string(),
+                None => body_field(&f.field),
             };
         }
         e
@@ -220,7 +218,7 @@ async fn store_visit(
         },
     )
     .await
-    .map_err(rename_fields(&key))?;
+    .map_err(body_fields(Some(&key)))?;
     ok(
         StatusCode::CREATED,
         json!({"id": id, "visit_id": key, "visit": visit}),
@@ -247,7 +245,7 @@ pub(super) async fn mark_error(
     };
     app.run(caller, Request::MarkError { id, visit_id, mark })
         .await
-        .map_err(rename_fields(&visit))?;
+        .map_err(body_fields(Some(&visit)))?;
     ok(StatusCode::OK, json!({"id": id, "visit_id": visit}))
 }
 
