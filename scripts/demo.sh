@@ -8,6 +8,10 @@
 # back both visits are everywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v curl >/dev/null; then
+  echo "installing curl (the demo plays a facility app against the data API)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq curl; else sudo apt-get update -qq && sudo apt-get install -y -qq curl; fi
+fi
 echo "== building simpul (release)"
 cargo build --release --quiet -p simpul-cli
 simpul=$PWD/target/release/simpul
