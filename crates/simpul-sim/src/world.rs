@@ -314,25 +314,11 @@ impl Sim {
                                 match &m {
                                     simpul_sync::Message::Reconcile { round, payload } =>
                                         format!("reconcile {round} {}B", payload.len()),
-                                    simpul_sync::Message::Record { .. } => "record".into(),
-                                    simpul_sync::Message::SyncRecord { id, msg } => {
-                                        match simpul_model::automerge::sync::Message::decode(msg) {
-                                            Ok(m) => format!(
-                                                "sync {} heads {:?} need {} have {} changes {} flags {:?}",
-                                                id[15],
-                                                m.heads
-                                                    .iter()
-                                                    .map(|h| h.to_string()[..6].to_string())
-                                                    .collect::<Vec<_>>(),
-                                                m.need.len(),
-                                                m.have.len(),
-                                                m.changes.len(),
-                                                m.flags
-                                            ),
-                                            Err(e) => format!("bad sync {e}"),
-                                        }
-                                    }
-                                    other => format!("{other:?}").chars().take(80).collect(),
+                                    simpul_sync::Message::Record { id, bytes } =>
+                                        format!("record {} {}B", hex(id), bytes.len()),
+                                    simpul_sync::Message::Changes { id, bytes, .. } =>
+                                        format!("changes {} {}B", hex(id), bytes.len()),
+                                    other => format!("{other:?}").chars().take(120).collect(),
                                 }
                             );
                         }
@@ -493,7 +479,11 @@ impl Sim {
                 }
             },
             Effect::Purge { id, digest } => {
-                if node.store.purge_if(id, digest) {
+                let done = node.store.purge_if(id, digest);
+                if std::env::var_os("SIMPUL_SIM_TRACE").is_some() {
+                    eprintln!("node {n} purge {id} digest {:x?}: {done}", &digest[..4]);
+                }
+                if done {
                     purged = Some((n, id));
                 }
             }
@@ -741,6 +731,13 @@ impl Sim {
         heads: &[ChangeHash],
         created: bool,
     ) {
+        if std::env::var_os("SIMPUL_SIM_TRACE").is_some() {
+            let digest = simpul_model::heads_digest(heads);
+            eprintln!(
+                "node {n} local change {id} created {created} digest {:x?}",
+                &digest[..4]
+            );
+        }
         for l in 0..self.links.len() {
             let Some(side) = self.links[l].ends.iter().position(|&e| e == n) else {
                 continue;
@@ -860,4 +857,9 @@ impl Sim {
             }
         }
     }
+}
+
+/// A record id in hex, as the checkers print it (for traces).
+fn hex(id: &[u8; 16]) -> String {
+    RecordId::from_bytes(*id).to_string()
 }

@@ -48,19 +48,19 @@ fn the_same_seed_replays_the_same_run() {
 
 #[test]
 fn records_that_move_away_are_purged_from_their_old_holder() {
+    // Moves are rare events; run seeds until both kinds of letting go were seen (a
+    // purge, and a tombstone answering a descendant two levels down), with every
+    // checker (exact scope at every node) passing in each.
     let (mut purges, mut tombstones) = (0, 0);
-    for seed in 0..20 {
+    for seed in 0..300 {
         let mut sim = simpul_sim::Sim::new(SimConfig::new(seed));
         assert_eq!(sim.run(), Vec::<String>::new(), "seed {seed}");
         purges += sim.purges();
         tombstones += sim.tombstone_answers();
+        if purges > 0 && tombstones > 0 {
+            eprintln!("seeds 0..={seed}: {purges} purges, {tombstones} tombstone answers");
+            return;
+        }
     }
-    // Moves happen in these seeds, and the checkers (exact scope at every node) passed:
-    // every old holder let go of what moved away, including nodes two levels down that
-    // learnt it from a tombstone.
-    assert!(purges > 0, "no record moved away in 20 seeds");
-    assert!(
-        tombstones > 0,
-        "no move took a record out of an intermediate node's subtree"
-    );
+    panic!("in 300 seeds: {purges} purges, {tombstones} tombstone answers (both must occur)");
 }

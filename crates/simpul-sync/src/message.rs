@@ -63,20 +63,24 @@ pub enum Message {
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
-    /// One message of the Automerge sync protocol for a record both hold.
-    SyncRecord {
+    /// For a record both hold in different versions: the sender's heads. The receiver
+    /// answers with the changes the sender lacks (`Changes`, if it has any), then
+    /// `HeadsReply`.
+    Heads {
         /// The record.
         id: WireId,
-        /// The Automerge sync message.
-        #[serde(with = "serde_bytes")]
-        msg: Vec<u8>,
+        /// The sender's heads of the record.
+        heads: Vec<[u8; 32]>,
     },
-    /// The Automerge sync protocol for a record reached agreement on the sender's side.
-    SyncDone {
+    /// The answer to `Heads`: the answerer's heads, after any changes it sent. The asker
+    /// sends back the changes the answerer lacks (`Changes`, if it has any).
+    HeadsReply {
         /// The record.
         id: WireId,
+        /// The answerer's heads of the record.
+        heads: Vec<[u8; 32]>,
     },
-    /// New changes to a record, pushed live.
+    /// New changes to a record: pushed live, or answering a heads exchange.
     Changes {
         /// The record.
         id: WireId,
@@ -93,10 +97,13 @@ pub enum Message {
     },
     /// The sender (an ancestor of the receiver) durably stored the record the receiver
     /// sent, and the record's scope no longer includes the receiver (the family moved):
-    /// the receiver may purge its copy if it has not changed since.
+    /// the receiver may purge its copy if it still has exactly these heads (a change made
+    /// since, or sent after, must reach the ancestor first).
     Moved {
         /// The record.
         id: WireId,
+        /// The heads of the version the receiver sent, now stored by the sender.
+        heads: Vec<[u8; 32]>,
     },
     /// The sender would not store this record, and why (validation, history).
     Refused {
@@ -178,8 +185,8 @@ impl Message {
             Message::Reconciled { .. } => "reconciled",
             Message::Want { .. } => "want",
             Message::Record { .. } => "record",
-            Message::SyncRecord { .. } => "sync-record",
-            Message::SyncDone { .. } => "sync-done",
+            Message::Heads { .. } => "heads",
+            Message::HeadsReply { .. } => "heads-reply",
             Message::Changes { .. } => "changes",
             Message::Stored { .. } => "stored",
             Message::Moved { .. } => "moved",
@@ -253,7 +260,10 @@ mod tests {
                 .prop_map(|(round, payload)| Message::Reconcile { round, payload }),
             proptest::collection::vec(id, 0..20).prop_map(|ids| Message::Want { ids }),
             (id, bytes.clone()).prop_map(|(id, bytes)| Message::Record { id, bytes }),
-            (id, bytes.clone()).prop_map(|(id, msg)| Message::SyncRecord { id, msg }),
+            (id, proptest::collection::vec(any::<[u8; 32]>(), 0..3))
+                .prop_map(|(id, heads)| Message::Heads { id, heads }),
+            (id, proptest::collection::vec(any::<[u8; 32]>(), 0..3))
+                .prop_map(|(id, heads)| Message::HeadsReply { id, heads }),
             (
                 id,
                 bytes,
@@ -261,7 +271,8 @@ mod tests {
             )
                 .prop_map(|(id, bytes, heads)| Message::Changes { id, bytes, heads }),
             (id, ".{0,50}").prop_map(|(id, reason)| Message::Refused { id, reason }),
-            id.prop_map(|id| Message::Moved { id }),
+            (id, proptest::collection::vec(any::<[u8; 32]>(), 0..3))
+                .prop_map(|(id, heads)| Message::Moved { id, heads }),
         ]
     }
 

@@ -31,14 +31,19 @@
 //! Both sides send `Hello`. The initiator reads its shared items and reconciles them
 //! with the responder's by Negentropy rounds; at the end it knows which records only it
 //! holds (sent whole), which only the peer holds (asked for with `Want`) and which both
-//! hold in different versions (the Automerge sync protocol, per record). A receiver
+//! hold in different versions. For those it sends its heads (`Heads`); the peer answers
+//! with the changes after them (`Changes`) if it knows those heads, and its own heads
+//! (`HeadsReply`); the initiator sends back whatever the peer's heads lack. One round
+//! trip, and only the changes themselves on the wire. Where both sides changed a record,
+//! neither knows the other's heads: the initiator sends its changes counted from the
+//! heads it knows (at worst the whole document) and asks again, a second round trip. A
+//! receiver
 //! checks every record against the scope rules before asking for it to be stored, and
 //! acknowledges it with `Stored` only once the store reports it durable.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
-use simpul_model::automerge::sync::State as AmState;
 use simpul_model::automerge::{Automerge, ChangeHash};
 use simpul_model::{FacilityPath, Incoming, RecordId};
 
@@ -53,7 +58,7 @@ pub struct SessionConfig {
     pub max_frame: u32,
     /// Records sent whole and not yet acknowledged, at most.
     pub max_in_flight: usize,
-    /// Records in the Automerge sync protocol at once, at most.
+    /// Records in a heads exchange that this side opened, at most.
     pub max_syncing: usize,
     /// Largest Negentropy message (bytes); bigger sets take more rounds.
     pub reconcile_frame: u64,
@@ -185,35 +190,42 @@ pub struct Progress {
     pub to_send: usize,
     /// Records sent and not yet acknowledged.
     pub unacknowledged: usize,
-    /// Records waiting for the Automerge sync protocol.
+    /// Records waiting for a heads exchange.
     pub to_sync: usize,
-    /// Records in the Automerge sync protocol now.
+    /// Records in a heads exchange now.
     pub syncing: usize,
     /// Records being stored here.
     pub storing: usize,
 }
 
-struct DocSync {
+/// One record's heads exchange, from this side: the document (loaded on demand), what
+/// the peer sent for it, and what this side still waits for.
+#[derive(Default)]
+struct Exchange {
     doc: Option<Automerge>,
-    state: AmState,
     inbox: VecDeque<Inbound>,
     /// Heads of what the store holds (what changes are new relative to).
     stored_heads: Vec<ChangeHash>,
     storing: bool,
-    we_done: bool,
-    peer_done: bool,
-    /// Sync messages this side sent for the record in this exchange.
-    rounds: u32,
+    /// This side is to send its heads once the document is loaded.
+    ask: bool,
+    /// This side sent its heads and waits for the `HeadsReply`.
+    asked: bool,
+    /// Heads this side sent in this exchange.
+    asks: u8,
+    /// Changes from the peer were applied: acknowledge them once stored.
+    ack: bool,
+    /// The peer's heads after the last changes it sent.
+    peer_heads: Vec<ChangeHash>,
 }
 
-/// Sync messages one side may send for one record before the exchange is abandoned (an
-/// exchange that cannot converge, e.g. needing a change neither side has, would
-/// otherwise loop forever; reconciliation retries later).
-pub(crate) const MAX_SYNC_ROUNDS: u32 = 24;
-
 enum Inbound {
-    Sync(Vec<u8>),
+    /// The peer's changes, and its heads after them.
     Changes(Vec<u8>, Vec<ChangeHash>),
+    /// The peer's heads: it asks for what it lacks.
+    Heads(Vec<ChangeHash>),
+    /// The peer's heads, answering ours.
+    Reply(Vec<ChangeHash>),
 }
 
 struct Reconciliation {
@@ -254,8 +266,9 @@ pub struct Session {
     /// Records the peer acknowledged since the driver last asked.
     acknowledged: Vec<RecordId>,
     sync_queue: VecDeque<RecordId>,
-    syncs: HashMap<RecordId, DocSync>,
-    storing: HashMap<u64, RecordId>,
+    syncs: HashMap<RecordId, Exchange>,
+    /// Stores under way: the record, and the heads of the version the peer sent.
+    storing: HashMap<u64, (RecordId, Vec<ChangeHash>)>,
     next_token: u64,
 }
 
@@ -500,20 +513,17 @@ impl Session {
                 }
             }
             Message::Record { id, bytes } => self.on_record(RecordId::from_bytes(id), &bytes)?,
-            Message::SyncRecord { id, msg } => {
-                self.inbound(RecordId::from_bytes(id), Inbound::Sync(msg))
-            }
+            Message::Heads { id, heads } => self.inbound(
+                RecordId::from_bytes(id),
+                Inbound::Heads(heads.into_iter().map(ChangeHash).collect()),
+            ),
+            Message::HeadsReply { id, heads } => self.inbound(
+                RecordId::from_bytes(id),
+                Inbound::Reply(heads.into_iter().map(ChangeHash).collect()),
+            ),
             Message::Changes { id, bytes, heads } => {
                 let heads = heads.into_iter().map(ChangeHash).collect();
                 self.inbound(RecordId::from_bytes(id), Inbound::Changes(bytes, heads))
-            }
-            Message::SyncDone { id } => {
-                let id = RecordId::from_bytes(id);
-                if let Some(sync) = self.syncs.get_mut(&id) {
-                    sync.peer_done = true;
-                }
-                // The peer has nothing more: say whether we do (and so end the exchange).
-                self.step_sync(id);
             }
             Message::Stored { ids } => {
                 for w in ids {
@@ -524,7 +534,7 @@ impl Session {
                     }
                 }
             }
-            Message::Moved { id } => {
+            Message::Moved { id, heads } => {
                 let id = RecordId::from_bytes(id);
                 if !self.peer.is_ancestor_or_self(&self.local) || self.peer == self.local {
                     return Err(SessionError::Protocol(format!(
@@ -535,21 +545,25 @@ impl Session {
                 if self.unacked.remove(&id) {
                     self.stats.records_sent += 1;
                 }
-                if let Some(item) = self.shared_items.get(&id) {
-                    self.effects.push_back(Effect::Purge {
-                        id,
-                        digest: item.digest,
-                    });
-                }
+                // Only the version the ancestor stored may go: not one changed since, nor
+                // one whose later changes the ancestor has yet to take (or refused).
+                let heads: Vec<ChangeHash> = heads.into_iter().map(ChangeHash).collect();
+                self.effects.push_back(Effect::Purge {
+                    id,
+                    digest: simpul_model::heads_digest(&heads),
+                });
             }
             Message::Refused { id, .. } => {
                 let id = RecordId::from_bytes(id);
                 self.unacked.remove(&id);
                 self.awaiting.remove(&id);
                 self.stats.refused_by_peer += 1;
-                if let Some(sync) = self.syncs.remove(&id) {
-                    drop(sync);
+                // No answer to our heads will come; what the peer sent is still answered.
+                if let Some(ex) = self.syncs.get_mut(&id) {
+                    ex.ask = false;
+                    ex.asked = false;
                 }
+                self.finish_exchange_if_done(id);
             }
             Message::Bye { reason } => return Err(SessionError::PeerClosed(reason)),
         }

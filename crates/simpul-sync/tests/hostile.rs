@@ -213,7 +213,13 @@ fn only_an_ancestor_may_say_a_record_moved_away() {
     );
     drain(&mut s);
     // The posyandu (a descendant) tells the pustu to purge: refused.
-    s.handle_bytes(&Message::Moved { id: [9; 16] }.encode());
+    s.handle_bytes(
+        &Message::Moved {
+            id: [9; 16],
+            heads: Vec::new(),
+        }
+        .encode(),
+    );
     let effects = drain(&mut s);
     assert!(!effects.iter().any(|e| matches!(e, Effect::Purge { .. })));
     assert!(
@@ -224,21 +230,14 @@ fn only_an_ancestor_may_say_a_record_moved_away() {
 }
 
 #[test]
-fn a_sync_opened_for_an_unshared_record_sends_nothing_of_it() {
-    // PY04 asks the pustu to sync record 9, which the pustu holds for another posyandu.
+fn heads_asked_for_an_unshared_record_send_nothing_of_it() {
+    // PY04 asks the pustu for the changes of record 9, which the pustu holds for another posyandu.
     let other = "3273/P3273010201/3273010201-PU1/3273010201-PY05";
     let mut s = pustu_session();
-    let probe = {
-        use simpul_model::automerge::sync::SyncDoc;
-        let mut state = simpul_model::automerge::sync::State::new();
-        simpul_model::automerge::Automerge::new()
-            .generate_sync_message(&mut state)
-            .expect("a first sync message")
-    };
     s.handle_bytes(
-        &Message::SyncRecord {
+        &Message::Heads {
             id: [9; 16],
-            msg: probe.encode(),
+            heads: Vec::new(),
         }
         .encode(),
     );

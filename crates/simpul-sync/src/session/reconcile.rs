@@ -120,7 +120,7 @@ impl Session {
     }
 
     /// Turns the differences into a plan: send whole what only we hold, ask for what only
-    /// the peer holds, and run the Automerge sync protocol where both hold a version.
+    /// the peer holds, and exchange heads where both hold a version.
     fn finish_reconciliation(&mut self) {
         let Some(recon) = self.recon.take() else {
             return;
@@ -181,7 +181,7 @@ impl Session {
             let Some(id) = self.sync_queue.pop_front() else {
                 break;
             };
-            self.open_sync(id);
+            self.open_exchange(id);
         }
     }
 }

@@ -1,11 +1,10 @@
-//! Moving records: whole documents, Automerge sync exchanges, live changes, and the
-//! durable-store handshake that acknowledges them.
+//! Moving records: whole documents, heads exchanges, live changes, and the durable-store
+//! handshake that acknowledges them.
 
-use simpul_model::automerge::sync::{Message as AmSync, State as AmState, SyncDoc};
 use simpul_model::automerge::{Automerge, ChangeHash};
 use simpul_model::{Incoming, Record, RecordId, Scope};
 
-use super::{DocSync, Effect, Inbound, Session, StoreOutcome, wire};
+use super::{Effect, Exchange, Inbound, Session, StoreOutcome, wire};
 use crate::error::SessionError;
 use crate::message::Message;
 use crate::rules::{check_incoming, shared};
@@ -58,14 +57,23 @@ impl Session {
         if !self.cfg.trust_peer_scope {
             check_incoming(&record, &doc, &[], &self.local, &self.peer)?;
         }
-        self.store(id, Incoming::Document(doc), Some(bytes.to_vec()));
+        let heads = doc.get_heads();
+        self.store(id, Incoming::Document(doc), Some(bytes.to_vec()), heads);
         Ok(())
     }
 
-    fn store(&mut self, id: RecordId, incoming: Incoming, saved: Option<Vec<u8>>) {
+    /// Asks the driver to store what the peer sent (`sent`: the heads of the peer's
+    /// version, which a `Moved` answer names).
+    fn store(
+        &mut self,
+        id: RecordId,
+        incoming: Incoming,
+        saved: Option<Vec<u8>>,
+        sent: Vec<ChangeHash>,
+    ) {
         let token = self.next_token;
         self.next_token += 1;
-        self.storing.insert(token, id);
+        self.storing.insert(token, (id, sent));
         self.effects.push_back(Effect::Store {
             token,
             id,
@@ -77,7 +85,7 @@ impl Session {
     /// The result of an [`Effect::Store`]: the record's scope once the merge is durable,
     /// or why the store refused it.
     pub fn handle_stored(&mut self, token: u64, result: Result<StoreOutcome, String>) {
-        let Some(id) = self.storing.remove(&token) else {
+        let Some((id, sent)) = self.storing.remove(&token) else {
             return;
         };
         if self.closed {
@@ -93,23 +101,30 @@ impl Session {
                     && scope.held_by(&self.local)
                     && descendant;
                 if moved_away {
-                    self.send(&Message::Moved { id: wire(id) });
+                    self.send(&Message::Moved {
+                        id: wire(id),
+                        heads: sent.iter().map(|h| h.0).collect(),
+                    });
                 } else {
                     self.send(&Message::Stored {
                         ids: vec![wire(id)],
                     });
                 }
-                if let Some(sync) = self.syncs.get_mut(&id) {
-                    sync.storing = false;
+                if let Some(ex) = self.syncs.get_mut(&id) {
+                    ex.storing = false;
+                    ex.ack = false;
                 }
-                self.step_sync(id);
+                self.step_exchange(id);
             }
             Ok(StoreOutcome::MovedAway) => {
                 // This node let the record go after an ancestor took all of it; what the
                 // descendant offers is covered: it may let go too.
-                self.syncs.remove(&id);
+                self.drop_exchange(id);
                 if descendant {
-                    self.send(&Message::Moved { id: wire(id) });
+                    self.send(&Message::Moved {
+                        id: wire(id),
+                        heads: sent.iter().map(|h| h.0).collect(),
+                    });
                 } else {
                     self.send(&Message::Stored {
                         ids: vec![wire(id)],
@@ -118,7 +133,9 @@ impl Session {
             }
             Err(reason) => {
                 self.stats.refused_here += 1;
-                self.syncs.remove(&id);
+                // The document in memory holds what the store refused: start again from
+                // what is stored, and go on answering the peer.
+                self.reload(id);
                 self.send(&Message::Refused {
                     id: wire(id),
                     reason,
@@ -128,34 +145,57 @@ impl Session {
         self.pump();
     }
 
-    /// Starts an Automerge sync exchange for `id`. The side that opens it (after
-    /// reconciliation) speaks first; the other opens one when the first message arrives.
-    pub(super) fn open_sync(&mut self, id: RecordId) {
-        self.syncs.insert(
-            id,
-            DocSync {
-                doc: None,
-                state: AmState::new(),
-                inbox: Default::default(),
-                stored_heads: Vec::new(),
-                storing: false,
-                we_done: false,
-                peer_done: false,
-                rounds: 0,
-            },
-        );
-        self.effects.push_back(Effect::LoadDocument { id });
+    /// Opens a heads exchange for `id` from this side (reconciliation found it differing):
+    /// once the document is loaded, its heads go to the peer.
+    pub(super) fn open_exchange(&mut self, id: RecordId) {
+        let ex = self.exchange(id);
+        if !ex.asked {
+            ex.ask = true;
+        }
+        self.step_exchange(id);
+    }
+
+    /// The record's exchange, opened (and its document asked for) if there is none.
+    fn exchange(&mut self, id: RecordId) -> &mut Exchange {
+        if !self.syncs.contains_key(&id) {
+            self.effects.push_back(Effect::LoadDocument { id });
+        }
+        self.syncs.entry(id).or_default()
     }
 
     pub(super) fn inbound(&mut self, id: RecordId, msg: Inbound) {
-        if !self.syncs.contains_key(&id) {
-            self.open_sync(id);
+        // A reply to heads this side did not send (or gave up on) asks nothing.
+        if matches!(msg, Inbound::Reply(_)) && !self.syncs.get(&id).is_some_and(|e| e.asked) {
+            return;
         }
-        if let Some(sync) = self.syncs.get_mut(&id) {
-            sync.inbox.push_back(msg);
-            sync.peer_done = false;
+        self.exchange(id).inbox.push_back(msg);
+        self.step_exchange(id);
+    }
+
+    /// Forgets the record's document and loads it again from the store (after the store
+    /// refused what the document in memory holds).
+    fn reload(&mut self, id: RecordId) {
+        if let Some(ex) = self.syncs.get_mut(&id) {
+            ex.doc = None;
+            ex.storing = false;
+            ex.ack = false;
+            self.effects.push_back(Effect::LoadDocument { id });
         }
-        self.step_sync(id);
+    }
+
+    /// Ends the record's exchange; a peer still waiting for our answer is told there will
+    /// be none.
+    fn drop_exchange(&mut self, id: RecordId) {
+        let Some(ex) = self.syncs.remove(&id) else {
+            return;
+        };
+        if ex.inbox.iter().any(|m| matches!(m, Inbound::Heads(_))) {
+            self.stats.refused_here += 1;
+            self.send(&Message::Refused {
+                id: wire(id),
+                reason: "no longer held here".into(),
+            });
+        }
     }
 
     /// A record's document, loaded after [`Effect::LoadDocument`] (`None` if this node
@@ -164,41 +204,38 @@ impl Session {
         if self.closed {
             return;
         }
-        if !self.syncs.contains_key(&id) {
+        let Some(ex) = self.syncs.get_mut(&id) else {
+            return;
+        };
+        if ex.doc.is_some() {
             return;
         }
-        // A record the peer should not hold is not synced with it, whoever asked: the
-        // Automerge sync protocol would send its changes.
+        // A record the peer should not hold is not exchanged with it, whoever asked: the
+        // answer would carry its changes.
         let not_shared = doc.as_ref().is_some_and(|d| {
             Record::envelope(d).map_or(true, |e| !shared(&e.scope, &self.local, &self.peer))
         });
-        if not_shared {
-            self.syncs.remove(&id);
-            self.stats.refused_here += 1;
-            self.send(&Message::Refused {
-                id: wire(id),
-                reason: "not shared with you".into(),
-            });
-            self.pump();
-            return;
-        }
-        let Some(sync) = self.syncs.get_mut(&id) else {
-            return;
-        };
         match doc {
-            Some(doc) => {
-                sync.stored_heads = doc.get_heads();
-                sync.doc = Some(doc);
-                self.step_sync(id);
+            Some(doc) if !not_shared => {
+                ex.stored_heads = doc.get_heads();
+                ex.doc = Some(doc);
+                self.step_exchange(id);
             }
-            None => {
-                // We do not hold it: the peer should send it whole (reconciliation will).
-                let had_inbox = !sync.inbox.is_empty();
+            _ => {
+                // Not held here (the peer should send it whole; reconciliation will), or
+                // not the peer's to hold.
+                let reason = if not_shared {
+                    "not shared with you"
+                } else {
+                    "not held here; send it whole"
+                };
+                let answer = ex.inbox.iter().any(|m| !matches!(m, Inbound::Reply(_)));
                 self.syncs.remove(&id);
-                if had_inbox {
+                if answer || not_shared {
+                    self.stats.refused_here += 1;
                     self.send(&Message::Refused {
                         id: wire(id),
-                        reason: "not held here; send it whole".into(),
+                        reason: reason.into(),
                     });
                 }
             }
@@ -206,70 +243,90 @@ impl Session {
         self.pump();
     }
 
-    /// Applies what has arrived for a record, stores anything new, and answers.
-    pub(super) fn step_sync(&mut self, id: RecordId) {
+    /// Applies what has arrived for a record, answers the peer, and stores anything new.
+    pub(super) fn step_exchange(&mut self, id: RecordId) {
         let (local, peer) = (self.local.clone(), self.peer.clone());
         let trust = self.cfg.trust_peer_scope;
-        let Some(sync) = self.syncs.get_mut(&id) else {
+        let peer_max_frame = self.peer_max_frame as usize;
+        let Some(ex) = self.syncs.get_mut(&id) else {
             return;
         };
-        if sync.storing {
+        if ex.storing {
             return;
         }
-        let Some(doc) = sync.doc.as_mut() else { return };
+        let Some(doc) = ex.doc.as_mut() else { return };
         let mut outgoing = Vec::new();
+        let mut refused = None;
         let mut failure = None;
-        let mut abandon = None;
-        while let Some(msg) = sync.inbox.pop_front() {
-            let applied = match msg {
-                Inbound::Sync(bytes) => AmSync::decode(&bytes)
-                    .map_err(|e| format!("bad automerge sync message: {e}"))
-                    .and_then(|m| {
-                        doc.receive_sync_message(&mut sync.state, m)
-                            .map_err(|e| e.to_string())
-                    }),
+        while let Some(msg) = ex.inbox.pop_front() {
+            match msg {
                 Inbound::Changes(bytes, heads) => {
-                    match doc.load_incremental(&bytes) {
-                        // Pushed changes that need changes this node lacks do not apply:
-                        // refuse them; reconciliation brings the rest.
-                        Ok(_)
-                            if heads
-                                .iter()
-                                .any(|h| doc.get_change_meta_by_hash(h).is_none()) =>
-                        {
-                            abandon = Some("changes depend on changes this node does not have");
-                            break;
-                        }
-                        Ok(_) => Ok(()),
-                        Err(e) => Err(e.to_string()),
+                    if let Err(e) = doc.load_incremental(&bytes) {
+                        failure = Some(SessionError::Protocol(format!("record {id}: {e}")));
+                        break;
+                    }
+                    // Changes that need changes this node lacks do not apply: refuse them
+                    // (reconciliation brings the rest) and start again from the store.
+                    if heads
+                        .iter()
+                        .any(|h| doc.get_change_meta_by_hash(h).is_none())
+                    {
+                        refused = Some("changes depend on changes this node does not have");
+                        break;
+                    }
+                    ex.ack = true;
+                    ex.peer_heads = heads;
+                }
+                Inbound::Heads(heads) => {
+                    // Heads this node does not know are changes it lacks: the peer is
+                    // ahead or both changed the record; the peer learns it from the reply.
+                    if let (known, true) = known_heads(doc, &heads) {
+                        outgoing.extend(changes_after(id, doc, &known, peer_max_frame));
+                    }
+                    outgoing.push(Message::HeadsReply {
+                        id: wire(id),
+                        heads: doc.get_heads().iter().map(|h| h.0).collect(),
+                    });
+                }
+                Inbound::Reply(heads) => {
+                    ex.asked = false;
+                    let (known, all) = known_heads(doc, &heads);
+                    outgoing.extend(changes_after(id, doc, &known, peer_max_frame));
+                    // Both changed the record: what was just sent counts from what both
+                    // know (at worst the whole document); asking again, after it, brings
+                    // exactly the peer's changes.
+                    if !all && ex.asks < MAX_ASKS {
+                        ex.ask = true;
                     }
                 }
-            };
-            if let Err(e) = applied {
-                failure = Some(SessionError::Protocol(format!("record {id}: {e}")));
-                break;
             }
-            sync.we_done = false;
         }
-        if let Some(reason) = abandon {
-            return self.abandon_sync(id, reason);
+        if ex.ask && refused.is_none() {
+            ex.ask = false;
+            ex.asked = true;
+            ex.asks += 1;
+            outgoing.push(Message::Heads {
+                id: wire(id),
+                heads: doc.get_heads().iter().map(|h| h.0).collect(),
+            });
         }
-        if failure.is_none() && doc.get_heads() != sync.stored_heads {
+        let mut store = None;
+        if failure.is_none() && refused.is_none() && doc.get_heads() != ex.stored_heads {
             let checked = Record::envelope(doc)
                 .map_err(|e| SessionError::Protocol(format!("record {id}: {e}")))
                 .and_then(|r| {
                     if trust {
                         return Ok(());
                     }
-                    Ok(check_incoming(&r, doc, &sync.stored_heads, &local, &peer)?)
+                    Ok(check_incoming(&r, doc, &ex.stored_heads, &local, &peer)?)
                 });
             match checked {
                 Ok(()) => {
-                    let bytes = doc.save_after(&sync.stored_heads);
+                    let bytes = doc.save_after(&ex.stored_heads);
                     let heads = doc.get_heads();
-                    sync.stored_heads = heads.clone();
-                    sync.storing = true;
-                    return self.store(id, Incoming::Changes { bytes, heads }, None);
+                    ex.stored_heads = heads.clone();
+                    ex.storing = true;
+                    store = Some(Incoming::Changes { bytes, heads });
                 }
                 Err(e) => failure = Some(e),
             }
@@ -277,46 +334,44 @@ impl Session {
         if let Some(e) = failure {
             return self.close(e);
         }
-        if !sync.we_done {
-            match doc.generate_sync_message(&mut sync.state) {
-                Some(_) if sync.rounds >= crate::session::MAX_SYNC_ROUNDS => {
-                    abandon = Some("sync exchange did not converge");
-                }
-                Some(m) => {
-                    sync.rounds += 1;
-                    outgoing.push(Message::SyncRecord {
-                        id: wire(id),
-                        msg: m.encode(),
-                    });
-                }
-                None => {
-                    sync.we_done = true;
-                    outgoing.push(Message::SyncDone { id: wire(id) });
-                }
-            }
-        }
-        if let Some(reason) = abandon {
-            return self.abandon_sync(id, reason);
-        }
+        let ack = store.is_none() && refused.is_none() && std::mem::take(&mut ex.ack);
         for m in outgoing {
+            if matches!(m, Message::Changes { .. }) {
+                self.unacked.insert(id);
+            }
             self.send(&m);
         }
-        self.finish_sync_if_done(id);
+        if let Some(reason) = refused {
+            self.stats.refused_here += 1;
+            self.send(&Message::Refused {
+                id: wire(id),
+                reason: reason.into(),
+            });
+            self.reload(id);
+            return;
+        }
+        if ack {
+            // Nothing new to store: what arrived is already durable here.
+            self.send(&Message::Stored {
+                ids: vec![wire(id)],
+            });
+        }
+        match store {
+            Some(incoming) => {
+                let sent = self
+                    .syncs
+                    .get(&id)
+                    .map(|ex| ex.peer_heads.clone())
+                    .unwrap_or_default();
+                self.store(id, incoming, None, sent)
+            }
+            None => self.finish_exchange_if_done(id),
+        }
     }
 
-    /// Drops a record's exchange (and its copy of the document) and tells the peer why.
-    fn abandon_sync(&mut self, id: RecordId, reason: &str) {
-        self.syncs.remove(&id);
-        self.stats.refused_here += 1;
-        self.send(&Message::Refused {
-            id: wire(id),
-            reason: reason.into(),
-        });
-    }
-
-    pub(super) fn finish_sync_if_done(&mut self, id: RecordId) {
-        let done = self.syncs.get(&id).is_some_and(|s| {
-            s.we_done && s.peer_done && !s.storing && s.inbox.is_empty() && s.doc.is_some()
+    pub(super) fn finish_exchange_if_done(&mut self, id: RecordId) {
+        let done = self.syncs.get(&id).is_some_and(|ex| {
+            !ex.ask && !ex.asked && !ex.storing && ex.inbox.is_empty() && ex.doc.is_some()
         });
         if done {
             self.syncs.remove(&id);
@@ -356,4 +411,39 @@ impl Session {
             });
         }
     }
+}
+
+/// Heads sent by one side in a heads exchange, at most: once, and once more where both
+/// changed the record.
+const MAX_ASKS: u8 = 2;
+
+/// The heads of `heads` that `doc` holds, and whether it holds them all.
+fn known_heads(doc: &Automerge, heads: &[ChangeHash]) -> (Vec<ChangeHash>, bool) {
+    let known: Vec<ChangeHash> = heads
+        .iter()
+        .filter(|h| doc.get_change_meta_by_hash(h).is_some())
+        .copied()
+        .collect();
+    let all = known.len() == heads.len();
+    (known, all)
+}
+
+/// The changes of `doc` that a holder of `known` (heads `doc` holds) lacks, as a
+/// `Changes` message (`None` if it lacks none).
+fn changes_after(
+    id: RecordId,
+    doc: &Automerge,
+    known: &[ChangeHash],
+    max_frame: usize,
+) -> Option<Message> {
+    let bytes = doc.save_after(known);
+    let heads: Vec<[u8; 32]> = doc.get_heads().iter().map(|h| h.0).collect();
+    if bytes.is_empty() || bytes.len() + 64 + 32 * heads.len() > max_frame {
+        return None;
+    }
+    Some(Message::Changes {
+        id: wire(id),
+        bytes,
+        heads,
+    })
 }
