@@ -22,6 +22,7 @@ pub mod nik;
 mod number;
 pub mod patient;
 pub mod pws;
+mod read;
 pub mod record;
 pub mod scope;
 mod string_enum;

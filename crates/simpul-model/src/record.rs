@@ -226,10 +226,11 @@ impl Record {
     /// Field values are not validated here: see [`Record::validate`].
     pub fn from_document(doc: &Automerge) -> Result<Record, RecordError> {
         let Envelope { id, kind, scope } = Record::envelope(doc)?;
+        let doc = crate::read::OnePass::new(doc);
         let body = match kind {
-            RecordKind::Patient => RecordBody::Patient(hydrate_prop(doc, ROOT, "patient")?),
-            RecordKind::Activity => RecordBody::Activity(hydrate_prop(doc, ROOT, "activity")?),
-            RecordKind::Audit => RecordBody::Audit(hydrate_prop(doc, ROOT, "audit")?),
+            RecordKind::Patient => RecordBody::Patient(hydrate_prop(&doc, ROOT, "patient")?),
+            RecordKind::Activity => RecordBody::Activity(hydrate_prop(&doc, ROOT, "activity")?),
+            RecordKind::Audit => RecordBody::Audit(hydrate_prop(&doc, ROOT, "audit")?),
         };
         Ok(Record { id, scope, body })
     }
