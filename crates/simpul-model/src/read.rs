@@ -13,10 +13,13 @@ use std::ops::RangeBounds;
 
 use automerge::{self as am, Automerge, AutomergeError, ObjId, ObjType, Prop, ReadDoc, Value};
 
+/// One map's entries: key → (current value, its id).
+type Entries = HashMap<String, (Value<'static>, ObjId)>;
+
 /// A read-only view of a document for hydrating whole records ([`crate::Record::from_document`]).
 pub(crate) struct OnePass<'a> {
     doc: &'a Automerge,
-    maps: RefCell<HashMap<ObjId, HashMap<String, (Value<'static>, ObjId)>>>,
+    maps: RefCell<HashMap<ObjId, Entries>>,
 }
 
 impl<'a> OnePass<'a> {
