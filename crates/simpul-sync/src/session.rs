@@ -31,7 +31,9 @@
 //! Both sides send `Hello`. The initiator reads its shared items and reconciles them
 //! with the responder's by Negentropy rounds; at the end it knows which records only it
 //! holds (sent whole), which only the peer holds (asked for with `Want`) and which both
-//! hold in different versions. For those it sends its heads (`Heads`); the peer answers
+//! hold in different versions. Where the peer's version (its item carries a heads digest)
+//! is a past version of its own, it sends the changes after it at once. Otherwise it
+//! sends its heads (`Heads`); the peer answers
 //! with the changes after them (`Changes`) if it knows those heads, and its own heads
 //! (`HeadsReply`); the initiator sends back whatever the peer's heads lack. One round
 //! trip, and only the changes themselves on the wire. Where both sides changed a record,
@@ -217,6 +219,8 @@ struct Exchange {
     ack: bool,
     /// The peer's heads after the last changes it sent.
     peer_heads: Vec<ChangeHash>,
+    /// The peer's version as reconciliation saw it (its heads digest, first 16 bytes).
+    peer_version: Option<[u8; 16]>,
 }
 
 enum Inbound {
@@ -266,6 +270,8 @@ pub struct Session {
     /// Records the peer acknowledged since the driver last asked.
     acknowledged: Vec<RecordId>,
     sync_queue: VecDeque<RecordId>,
+    /// The peer's version of each record in `sync_queue`, from reconciliation.
+    peer_versions: HashMap<RecordId, [u8; 16]>,
     syncs: HashMap<RecordId, Exchange>,
     /// Stores under way: the record, and the heads of the version the peer sent.
     storing: HashMap<u64, (RecordId, Vec<ChangeHash>)>,
@@ -302,6 +308,7 @@ impl Session {
             requested: HashSet::new(),
             acknowledged: Vec::new(),
             sync_queue: VecDeque::new(),
+            peer_versions: HashMap::new(),
             syncs: HashMap::new(),
             storing: HashMap::new(),
             next_token: 0,

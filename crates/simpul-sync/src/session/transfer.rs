@@ -148,9 +148,11 @@ impl Session {
     /// Opens a heads exchange for `id` from this side (reconciliation found it differing):
     /// once the document is loaded, its heads go to the peer.
     pub(super) fn open_exchange(&mut self, id: RecordId) {
+        let version = self.peer_versions.remove(&id);
         let ex = self.exchange(id);
         if !ex.asked {
             ex.ask = true;
+            ex.peer_version = version;
         }
         self.step_exchange(id);
     }
@@ -303,12 +305,21 @@ impl Session {
         }
         if ex.ask && refused.is_none() {
             ex.ask = false;
-            ex.asked = true;
-            ex.asks += 1;
-            outgoing.push(Message::Heads {
-                id: wire(id),
-                heads: doc.get_heads().iter().map(|h| h.0).collect(),
-            });
+            match ex.peer_version.take().and_then(|v| past_version(doc, &v)) {
+                // The peer holds a past version of ours (the common case: we changed
+                // the record since): send what it lacks, without asking.
+                Some(head) => {
+                    outgoing.extend(changes_after(id, doc, &[head], peer_max_frame));
+                }
+                None => {
+                    ex.asked = true;
+                    ex.asks += 1;
+                    outgoing.push(Message::Heads {
+                        id: wire(id),
+                        heads: doc.get_heads().iter().map(|h| h.0).collect(),
+                    });
+                }
+            }
         }
         let mut store = None;
         if failure.is_none() && refused.is_none() && doc.get_heads() != ex.stored_heads {
@@ -416,6 +427,17 @@ impl Session {
 /// Heads sent by one side in a heads exchange, at most: once, and once more where both
 /// changed the record.
 const MAX_ASKS: u8 = 2;
+
+/// The change of `doc` whose single-head version has the heads digest `version` (its
+/// first 16 bytes, as reconciliation items carry it), newest first. A peer's version with
+/// several heads, or one `doc` has not seen, is not found: the exchange then asks.
+fn past_version(doc: &Automerge, version: &[u8; 16]) -> Option<ChangeHash> {
+    doc.get_changes_meta(&[])
+        .iter()
+        .rev()
+        .map(|c| c.hash)
+        .find(|h| simpul_model::heads_digest(&[*h])[..16] == version[..])
+}
 
 /// The heads of `heads` that `doc` holds, and whether it holds them all.
 fn known_heads(doc: &Automerge, heads: &[ChangeHash]) -> (Vec<ChangeHash>, bool) {
