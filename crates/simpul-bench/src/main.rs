@@ -2,6 +2,7 @@
 //! over real QUIC on loopback, one JSON line per run on stdout. Run it through
 //! `scripts/bench.sh`, which builds everything in release first.
 
+mod costs;
 mod district;
 mod fanin;
 mod procs;
@@ -40,6 +41,10 @@ struct Args {
     /// Facility peers for W7, each with 10 new records (0 skips it).
     #[arg(long)]
     fan_in: Option<usize>,
+    /// Patients for the per-record cost breakdown (load, envelope, whole read,
+    /// validation; 0 skips it).
+    #[arg(long)]
+    record_costs: Option<u64>,
     /// Working directory (generated stores are cached here between runs).
     #[arg(long, default_value = "target/bench")]
     work: PathBuf,
@@ -62,6 +67,11 @@ fn main() -> Result<()> {
         vec![1_000, 10_000, 100_000]
     });
     let mut print = |v: serde_json::Value| println!("{v}");
+    let costs = args.record_costs.unwrap_or(2_000);
+    if costs > 0 {
+        eprintln!("record costs, {costs} generated patients");
+        costs::record_costs(costs, &mut print)?;
+    }
     for n in sizes.into_iter().filter(|n| *n > 0) {
         eprintln!("W1-W3, N = {n}");
         pair(&bench, n, &Link::loopback(), &mut print)?;

@@ -190,7 +190,12 @@ impl Session {
                 self.effects.push_back(super::Effect::ReadRecord { id });
             }
         }
-        while self.syncs.len() < self.cfg.max_syncing {
+        // Exchanges send changes without waiting for an answer when the peer holds a past
+        // version: they count against the same in-flight limit as whole records, or a
+        // peer would load every such record at once.
+        while self.syncs.len() < self.cfg.max_syncing
+            && self.unacked.len() + self.reading.len() < self.cfg.max_in_flight
+        {
             let Some(id) = self.sync_queue.pop_front() else {
                 break;
             };
