@@ -11,7 +11,7 @@ use simpul_model::automerge::Automerge;
 use simpul_model::{Date, FacilityPath, Record, node_actor};
 
 /// Prints one JSON line of microseconds per record for each step, over `n` patients.
-pub fn record_costs(n: u64, print: &mut dyn FnMut(serde_json::Value)) -> Result<()> {
+pub(crate) fn record_costs(n: u64, print: &mut dyn FnMut(serde_json::Value)) -> Result<()> {
     let node = FacilityPath::parse("3273/P3273010201/3273010201-PU1/3273010201-PY01")?;
     let today = Date::from_ymd(2026, 10, 31).ok_or_else(|| anyhow::anyhow!("bad date"))?;
     let generator = Generator::new(1, &node, n, today);
