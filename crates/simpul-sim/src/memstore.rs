@@ -7,7 +7,7 @@ use simpul_model::automerge::{Automerge, ChangeHash};
 use simpul_model::{
     Date, FacilityPath, Incoming, Record, RecordId, content_time, heads_digest, merge_incoming,
 };
-use simpul_sync::{Item, StoreOutcome};
+use simpul_sync::{Effect, Item, Session, StoreOutcome};
 
 /// One stored record.
 #[derive(Debug, Clone)]
@@ -138,6 +138,27 @@ impl MemStore {
             },
         );
         Ok(())
+    }
+
+    /// Answers a session's reads from this store (its items for `peer`, filtered by scope
+    /// when `filter`; saved bytes; documents); hands any other effect back.
+    pub fn answer_read(
+        &self,
+        peer: &FacilityPath,
+        filter: bool,
+        session: &mut Session,
+        effect: Effect,
+    ) -> Option<Effect> {
+        match effect {
+            Effect::ReadItems => session.handle_items(self.items_for(peer, filter)),
+            Effect::ReadRecord { id } => {
+                let bytes = self.records.get(&id).map(|s| s.bytes.clone());
+                session.handle_record_bytes(id, bytes);
+            }
+            Effect::LoadDocument { id } => session.handle_document(id, self.load(id)),
+            other => return Some(other),
+        }
+        None
     }
 
     /// The items a peer at `peer` should share with this node.

@@ -424,19 +424,14 @@ impl Sim {
             return;
         };
         let session = &mut conn.sessions[side];
-        match effect {
-            Effect::ReadItems => session.handle_items(node.store.items_for(&peer, filter)),
-            Effect::ReadRecord { id } => {
-                let bytes = node.store.records().get(&id).map(|s| s.bytes.clone());
-                session.handle_record_bytes(id, bytes);
-            }
-            Effect::LoadDocument { id } => session.handle_document(id, node.store.load(id)),
-            Effect::Store {
+        match node.store.answer_read(&peer, filter, session, effect) {
+            None => {}
+            Some(Effect::Store {
                 token,
                 id,
                 incoming,
                 ..
-            } => match fault {
+            }) => match fault {
                 Some(Fault::DropOnReceipt) => {
                     let scope = match &incoming {
                         Incoming::Document(d) => Record::from_document(d).map(|r| r.scope).ok(),
@@ -478,7 +473,7 @@ impl Sim {
                     session.handle_stored(token, outcome);
                 }
             },
-            Effect::Purge { id, digest } => {
+            Some(Effect::Purge { id, digest }) => {
                 let done = node.store.purge_if(id, digest);
                 if std::env::var_os("SIMPUL_SIM_TRACE").is_some() {
                     eprintln!("node {n} purge {id} digest {:x?}: {done}", &digest[..4]);
@@ -487,7 +482,7 @@ impl Sim {
                     purged = Some((n, id));
                 }
             }
-            Effect::Transmit(_) | Effect::Closed { .. } => {}
+            Some(_) => {}
         }
         if let Some(ack) = newly_acked {
             self.acked.push(ack);

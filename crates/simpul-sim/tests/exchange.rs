@@ -138,14 +138,9 @@ fn sync(posyandu: &mut Node, pustu: &mut Node) -> Vec<(usize, Message)> {
                         sent.push((side, msg));
                         wire.push_back((1 - side, frame));
                     }
-                    Effect::ReadItems => {
-                        session.handle_items(node.store.items_for(&peer, true));
+                    Effect::ReadItems | Effect::ReadRecord { .. } | Effect::LoadDocument { .. } => {
+                        node.store.answer_read(&peer, true, session, effect);
                     }
-                    Effect::ReadRecord { id } => {
-                        let bytes = node.store.records().get(&id).map(|s| s.bytes.clone());
-                        session.handle_record_bytes(id, bytes);
-                    }
-                    Effect::LoadDocument { id } => session.handle_document(id, node.store.load(id)),
                     Effect::Store {
                         token,
                         id,
