@@ -31,18 +31,25 @@ impl<'a> OnePass<'a> {
         }
     }
 
-    /// The current value at `key` of the map `obj`, from its entries read in one pass.
-    fn map_get(&self, obj: &ObjId, key: &str) -> Option<(Value<'static>, ObjId)> {
+    /// The current value at `key` of `obj`, from its entries read in one pass, if `obj`
+    /// is a map (`None` otherwise: the document answers).
+    fn map_get(&self, obj: &ObjId, key: &str) -> Option<Option<(Value<'static>, ObjId)>> {
         let mut maps = self.maps.borrow_mut();
-        let entries = maps.entry(obj.clone()).or_insert_with(|| {
-            ReadDoc::map_range(self.doc, obj, ..)
-                .map(|item| {
-                    let id = item.id();
-                    (item.key.to_string(), (item.value.into_value(), id))
-                })
-                .collect()
-        });
-        entries.get(key).cloned()
+        if let Some(entries) = maps.get(obj) {
+            return Some(entries.get(key).cloned());
+        }
+        if !matches!(ReadDoc::object_type(self.doc, obj), Ok(ObjType::Map)) {
+            return None;
+        }
+        let entries: Entries = ReadDoc::map_range(self.doc, obj, ..)
+            .map(|item| {
+                let id = item.id();
+                (item.key.to_string(), (item.value.into_value(), id))
+            })
+            .collect();
+        let value = entries.get(key).cloned();
+        maps.insert(obj.clone(), entries);
+        Some(value)
     }
 }
 
@@ -61,12 +68,13 @@ impl autosurgeon::ReadDoc for OnePass<'_> {
         obj: &ObjId,
         prop: P,
     ) -> Result<Option<(Value<'_>, ObjId)>, AutomergeError> {
-        match prop.into() {
-            Prop::Map(key) if matches!(ReadDoc::object_type(self.doc, obj), Ok(ObjType::Map)) => {
-                Ok(self.map_get(obj, &key))
-            }
-            prop => ReadDoc::get(self.doc, obj, prop),
+        let prop = prop.into();
+        if let Prop::Map(key) = &prop
+            && let Some(value) = self.map_get(obj, key)
+        {
+            return Ok(value);
         }
+        ReadDoc::get(self.doc, obj, prop)
     }
 
     fn object_type<O: AsRef<ObjId>>(&self, obj: O) -> Option<ObjType> {

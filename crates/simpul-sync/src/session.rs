@@ -282,6 +282,10 @@ fn wire(id: RecordId) -> WireId {
     *id.as_bytes()
 }
 
+fn wire_heads(heads: &[ChangeHash]) -> Vec<[u8; 32]> {
+    heads.iter().map(|h| h.0).collect()
+}
+
 impl Session {
     /// A new session with `peer`, whose facility path comes from its certificate.
     pub fn new(cfg: SessionConfig, role: Role, local: FacilityPath, peer: FacilityPath) -> Self {

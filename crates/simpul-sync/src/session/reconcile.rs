@@ -156,11 +156,10 @@ impl Session {
         self.send_queue.extend(sending);
         // The peer's item of a differing record names its version (a heads digest): if
         // that is a past version of ours, the exchange can skip asking for its heads.
-        let differing_set: HashSet<RecordId> = differing.iter().copied().collect();
         self.peer_versions = recon
             .need
             .iter()
-            .filter(|n| differing_set.contains(&record_of(n)))
+            .filter(|n| have.contains(&record_of(n)))
             .map(|n| {
                 let mut version = [0u8; 16];
                 version.copy_from_slice(&n.as_bytes()[16..]);

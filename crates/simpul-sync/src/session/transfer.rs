@@ -4,7 +4,7 @@
 use simpul_model::automerge::{Automerge, ChangeHash};
 use simpul_model::{Incoming, Record, RecordId, Scope};
 
-use super::{Effect, Exchange, Inbound, Session, StoreOutcome, wire};
+use super::{Effect, Exchange, Inbound, Session, StoreOutcome, wire, wire_heads};
 use crate::error::SessionError;
 use crate::message::Message;
 use crate::rules::{check_incoming, shared};
@@ -103,7 +103,7 @@ impl Session {
                 if moved_away {
                     self.send(&Message::Moved {
                         id: wire(id),
-                        heads: sent.iter().map(|h| h.0).collect(),
+                        heads: wire_heads(&sent),
                     });
                 } else {
                     self.send(&Message::Stored {
@@ -123,7 +123,7 @@ impl Session {
                 if descendant {
                     self.send(&Message::Moved {
                         id: wire(id),
-                        heads: sent.iter().map(|h| h.0).collect(),
+                        heads: wire_heads(&sent),
                     });
                 } else {
                     self.send(&Message::Stored {
@@ -287,7 +287,7 @@ impl Session {
                     }
                     outgoing.push(Message::HeadsReply {
                         id: wire(id),
-                        heads: doc.get_heads().iter().map(|h| h.0).collect(),
+                        heads: wire_heads(&doc.get_heads()),
                     });
                 }
                 Inbound::Reply(heads) => {
@@ -316,7 +316,7 @@ impl Session {
                     ex.asks += 1;
                     outgoing.push(Message::Heads {
                         id: wire(id),
-                        heads: doc.get_heads().iter().map(|h| h.0).collect(),
+                        heads: wire_heads(&doc.get_heads()),
                     });
                 }
             }
@@ -414,7 +414,7 @@ impl Session {
                 bytes,
             });
         } else {
-            let heads = heads.iter().map(|h| h.0).collect();
+            let heads = wire_heads(heads);
             self.send(&Message::Changes {
                 id: wire(id),
                 bytes,
@@ -459,7 +459,7 @@ fn changes_after(
     max_frame: usize,
 ) -> Option<Message> {
     let bytes = doc.save_after(known);
-    let heads: Vec<[u8; 32]> = doc.get_heads().iter().map(|h| h.0).collect();
+    let heads = wire_heads(&doc.get_heads());
     if bytes.is_empty() || bytes.len() + 64 + 32 * heads.len() > max_frame {
         return None;
     }
