@@ -259,6 +259,9 @@ pub(crate) fn touch(
     within: Option<&FacilityPath>,
 ) -> Result<()> {
     let store = Store::open(&bench.work.join(name), StoreOptions::default())?;
+    // Written now, as a visit entered after the last sync is (and later than the
+    // generated records, which are dated at midnight).
+    let now = simpul_node::clock::now_ms();
     let ids: Vec<_> = store
         .list()?
         .into_iter()
@@ -285,7 +288,7 @@ pub(crate) fn touch(
             visit.measurements.diastolic_mmhg = Some(80.0);
             let key = VisitId::from_bytes([(i % 251) as u8, (i / 251) as u8, 7, 7, 7, 7, 7, 7])
                 .to_string();
-            store.write_queued(*id, 1_790_000_000_000, move |doc| {
+            store.write_queued(*id, now, move |doc| {
                 let doc = doc.as_mut().ok_or(simpul_store::WriteError::NotFound(
                     simpul_model::RecordId::from_bytes([0; 16]),
                 ))?;
@@ -294,7 +297,7 @@ pub(crate) fn touch(
                 if let RecordBody::Patient(p) = &mut after.body {
                     p.visits.insert(key, visit);
                 }
-                after.write_over(&before, doc, simpul_node::clock::today(), 1_790_000_000_000)?;
+                after.write_over(&before, doc, simpul_node::clock::today(), now)?;
                 Ok(after)
             })
         })

@@ -486,9 +486,9 @@ pub fn check_history(before: &Record, after: &Record) -> Result<(), RecordError>
     Ok(())
 }
 
-/// The time of a document's latest change as its writers recorded it: the largest
-/// timestamp among its heads. Equal documents give equal times on every node, so the
-/// reconciliation index can order records by it and keep recent changes together.
+/// The time of a document's latest change as its writers recorded it (Unix seconds): the
+/// largest timestamp among its heads. Equal documents give equal times on every node, so
+/// the reconciliation index can order records by it and keep recent changes together.
 pub fn content_time(doc: &Automerge) -> u64 {
     doc.get_heads()
         .iter()

@@ -94,6 +94,14 @@ async fn drive(
         Err(e) => return end(format!("no codec: {e}"), true, SessionStats::default()),
     };
     let mut session = Session::new(options.config.clone(), role, local, conn.peer.clone());
+    let since_mark = format!("sync-since/{}", conn.peer);
+    if role == Role::Initiator {
+        let (store, mark) = (store.clone(), since_mark.clone());
+        match blocking(move || store.mark(&mark)).await {
+            Ok(since) => session.set_since(since.unwrap_or(0)),
+            Err(e) => tracing::warn!(error = %e, "reading when this peer was last in sync"),
+        }
+    }
     let mut ticker = tokio::time::interval(options.round_every);
     ticker.tick().await;
     let mut buf = vec![0u8; 64 * 1024];
@@ -122,6 +130,16 @@ async fn drive(
         if let Some(ended) = carry_out(&mut session, &effects, &mut wire).await {
             conn.connection.close(0u32.into(), b"session over");
             return ended;
+        }
+        if let Some(watermark) = session.take_watermark() {
+            // A record dated in the future must not push the next recent part past now
+            // (content times are Automerge change times: seconds).
+            let since = watermark.min(now_ms() / 1000);
+            session.set_since(since);
+            let (store, mark) = (store.clone(), since_mark.clone());
+            if let Err(e) = blocking(move || store.set_mark(&mark, since)).await {
+                tracing::warn!(error = %e, "keeping when this peer was last in sync");
+            }
         }
         let acked = session.drain_acknowledged();
         let in_sync = session.stats().last_plan.is_some() && session.is_idle();

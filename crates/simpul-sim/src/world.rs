@@ -2,7 +2,7 @@
 //! and heal, a network that loses, duplicates and reorders frames, and crashes. One
 //! seeded random source drives all of it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -63,6 +63,9 @@ pub(crate) struct Node {
     io: VecDeque<(usize, u64, usize, Effect)>,
     /// Acknowledged stores not yet performed (only under [`Fault::AckBeforePersist`]).
     deferred: Vec<(RecordId, simpul_model::Incoming)>,
+    /// Per peer, the content time up to which this node (dialling) was last in sync with
+    /// it; kept across crashes, as the real store keeps it.
+    since: HashMap<FacilityPath, u64>,
 }
 
 struct Conn {
@@ -140,6 +143,7 @@ impl Sim {
                     up: true,
                     io: VecDeque::new(),
                     deferred: Vec::new(),
+                    since: HashMap::new(),
                 }
             })
             .collect();
@@ -239,17 +243,39 @@ impl Sim {
             {
                 let cfg = self.session_config();
                 let (pa, pb) = (self.nodes[a].path.clone(), self.nodes[b].path.clone());
+                let mut initiator =
+                    Session::new(cfg.clone(), Role::Initiator, pa.clone(), pb.clone());
+                initiator.set_since(self.since(a, &pb));
                 self.next_epoch += 1;
                 self.links[l].conn = Some(Conn {
                     epoch: self.next_epoch,
-                    sessions: [
-                        Session::new(cfg.clone(), Role::Initiator, pa.clone(), pb.clone()),
-                        Session::new(cfg, Role::Responder, pb, pa),
-                    ],
+                    sessions: [initiator, Session::new(cfg, Role::Responder, pb, pa)],
                     quiet_steps: 0,
                 });
                 self.drain(l);
             }
+        }
+    }
+
+    /// When node `n` was last in sync with `peer`, as it kept it; now and then none, or
+    /// the content time of one of its records, to show that any value is correct.
+    fn since(&mut self, n: usize, peer: &FacilityPath) -> u64 {
+        match self.rng.random_range(0..10) {
+            0 => 0,
+            1 => {
+                let times: Vec<u64> = self.nodes[n]
+                    .store
+                    .items_for(peer, false)
+                    .iter()
+                    .map(|i| i.time)
+                    .collect();
+                if times.is_empty() {
+                    0
+                } else {
+                    times[self.rng.random_range(0..times.len())]
+                }
+            }
+            _ => self.nodes[n].since.get(peer).copied().unwrap_or(0),
         }
     }
 
@@ -340,6 +366,11 @@ impl Sim {
                         self.nodes[ends[side]].io.push_back((l, epoch, side, other));
                     }
                 }
+            }
+            if let Some(watermark) = session.take_watermark() {
+                session.set_since(watermark);
+                let peer = self.nodes[ends[1 - side]].path.clone();
+                self.nodes[ends[side]].since.insert(peer, watermark);
             }
         }
         if closed {

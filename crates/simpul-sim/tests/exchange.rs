@@ -1,6 +1,8 @@
 //! A record both nodes hold in different versions costs at most one round trip of heads
 //! (none when the answerer holds a past version of the dialler's), and only the changes
-//! one side lacks cross the wire.
+//! one side lacks cross the wire. After an earlier sync, reconciliation finds the changed
+//! records without searching the set for their older versions, and any starting time
+//! gives the same plan.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -23,6 +25,7 @@ fn today() -> Date {
     Date::parse("2026-10-31").expect("date")
 }
 
+#[derive(Clone)]
 struct Node {
     path: FacilityPath,
     store: MemStore,
@@ -42,6 +45,11 @@ impl Node {
 
     /// Records a visit here (a local edit by this node's actor); returns the change.
     fn add_visit(&mut self, id: RecordId, weight: f64, tick: u64) -> Vec<u8> {
+        self.add_visit_at(id, weight, tick, tick)
+    }
+
+    /// [`Node::add_visit`] written at `at_ms`.
+    fn add_visit_at(&mut self, id: RecordId, weight: f64, tick: u64, at_ms: u64) -> Vec<u8> {
         let doc = self.doc(id);
         let before = Record::from_document(&doc).expect("record");
         let mut after = before.clone();
@@ -60,7 +68,7 @@ impl Node {
         let heads = doc.get_heads();
         let mut local = doc.with_actor(node_actor(&self.path, [tick as u8, 0, 0, 0]));
         after
-            .write_over(&before, &mut local, today(), tick)
+            .write_over(&before, &mut local, today(), at_ms)
             .expect("edit");
         self.store
             .put_local(&self.path, &local, after)
@@ -71,7 +79,11 @@ impl Node {
 
 /// A patient of PY04, held by both the posyandu and its pustu.
 fn shared_patient(posyandu: &mut Node, pustu: &mut Node) -> RecordId {
-    let id = RecordId::from_bytes([7; 16]);
+    patient_at(RecordId::from_bytes([7; 16]), 1, &mut [posyandu, pustu])
+}
+
+/// A patient of PY04 written at `at_ms`, held by `nodes`.
+fn patient_at(id: RecordId, at_ms: u64, nodes: &mut [&mut Node]) -> RecordId {
     let record = Record {
         id,
         scope: Scope::up(path(PY04)),
@@ -93,9 +105,9 @@ fn shared_patient(posyandu: &mut Node, pustu: &mut Node) -> RecordId {
         }),
     };
     let doc = record
-        .create_document(node_actor(&path(PY04), [1; 4]), today(), 1)
+        .create_document(node_actor(&path(PY04), [1; 4]), today(), at_ms)
         .expect("doc");
-    for node in [posyandu, pustu] {
+    for node in nodes {
         node.store
             .put_local(&node.path, &doc, record.clone())
             .expect("stored");
@@ -106,14 +118,40 @@ fn shared_patient(posyandu: &mut Node, pustu: &mut Node) -> RecordId {
 /// Runs one session, the posyandu dialling its pustu, until both are idle; returns every
 /// message after reconciliation, with the index of the side that sent it (0 = posyandu).
 fn sync(posyandu: &mut Node, pustu: &mut Node) -> Vec<(usize, Message)> {
+    let (sent, _) = sync_since(posyandu, pustu, 0);
+    sent.into_iter()
+        .filter(|(_, m)| !is_reconciliation(m) && !matches!(m, Message::Hello { .. }))
+        .collect()
+}
+
+fn is_reconciliation(m: &Message) -> bool {
+    matches!(
+        m,
+        Message::Reconcile { .. }
+            | Message::ReconcileRecent { .. }
+            | Message::ReconcileOlder { .. }
+            | Message::Held { .. }
+            | Message::Reconciled { .. }
+    )
+}
+
+/// [`sync`] with the posyandu starting from `since` (when it was last in sync); returns
+/// every message and the watermark the posyandu's session reports at the end.
+fn sync_since(
+    posyandu: &mut Node,
+    pustu: &mut Node,
+    since: u64,
+) -> (Vec<(usize, Message)>, Option<u64>) {
     let cfg = SessionConfig::default();
+    let mut dialler = Session::new(
+        cfg.clone(),
+        Role::Initiator,
+        posyandu.path.clone(),
+        pustu.path.clone(),
+    );
+    dialler.set_since(since);
     let mut sessions = [
-        Session::new(
-            cfg.clone(),
-            Role::Initiator,
-            posyandu.path.clone(),
-            pustu.path.clone(),
-        ),
+        dialler,
         Session::new(
             cfg,
             Role::Responder,
@@ -162,17 +200,7 @@ fn sync(posyandu: &mut Node, pustu: &mut Node) -> Vec<(usize, Message)> {
             sessions[to].handle_bytes(&frame);
         }
         if !busy && sessions.iter().all(Session::is_idle) {
-            return sent
-                .into_iter()
-                .filter(|(_, m)| {
-                    !matches!(
-                        m,
-                        Message::Hello { .. }
-                            | Message::Reconcile { .. }
-                            | Message::Reconciled { .. }
-                    )
-                })
-                .collect();
+            return (sent, sessions[0].take_watermark());
         }
     }
     panic!("the sessions did not settle");
@@ -245,4 +273,141 @@ fn changes_made_on_both_sides_meet_and_both_visits_survive() {
         panic!("not a patient");
     };
     assert_eq!(p.visits.len(), 2);
+}
+
+/// Bytes of the reconciliation messages (the frames, as the session sends them).
+fn reconciliation_bytes(sent: &[(usize, Message)]) -> usize {
+    sent.iter()
+        .filter(|(_, m)| is_reconciliation(m))
+        .map(|(_, m)| m.encode().len())
+        .sum()
+}
+
+fn plan(sent: &[(usize, Message)]) -> (u32, u32, u32) {
+    sent.iter()
+        .find_map(|(_, m)| match m {
+            Message::Reconciled {
+                sending,
+                wanting,
+                differing,
+            } => Some((*sending, *wanting, *differing)),
+            _ => None,
+        })
+        .expect("a plan")
+}
+
+fn heads_of(node: &Node) -> Vec<(RecordId, Vec<simpul_model::automerge::ChangeHash>)> {
+    node.store
+        .records()
+        .iter()
+        .map(|(id, s)| (*id, s.heads.clone()))
+        .collect()
+}
+
+/// 300 patients written at 1..=300 s and synced; then the posyandu records visits to
+/// 6 of them, the pustu to 6 others, both to 2 more, and each registers 3 patients of
+/// its own. Returns the nodes and the watermark of the first sync.
+fn drifted_apart() -> (Node, Node, u64) {
+    let (mut posyandu, mut pustu) = (Node::new(PY04), Node::new(PUSTU));
+    let ids: Vec<RecordId> = (1..=300u64)
+        .map(|t| {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&t.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
+            patient_at(
+                RecordId::from_bytes(bytes),
+                t * 1000,
+                &mut [&mut posyandu, &mut pustu],
+            )
+        })
+        .collect();
+    let (sent, watermark) = sync_since(&mut posyandu, &mut pustu, 0);
+    assert_eq!(plan(&sent), (0, 0, 0));
+    let watermark = watermark.expect("in sync after the first session");
+    assert_eq!(watermark, 301, "just after the newest item");
+    for (i, id) in ids.iter().step_by(37).enumerate() {
+        let (tick, at_ms) = (10 + i as u64, (1000 + i as u64) * 1000);
+        match i % 3 {
+            0 => {
+                posyandu.add_visit_at(*id, 60.0, tick, at_ms);
+            }
+            1 => {
+                pustu.add_visit_at(*id, 55.0, tick, at_ms);
+            }
+            _ => {
+                posyandu.add_visit_at(*id, 60.0, tick, at_ms);
+                pustu.add_visit_at(*id, 55.0, tick + 100, at_ms + 500);
+            }
+        }
+    }
+    for i in 0..3u8 {
+        patient_at(
+            RecordId::from_bytes([0xA0 + i; 16]),
+            2_000_000,
+            &mut [&mut posyandu],
+        );
+        patient_at(
+            RecordId::from_bytes([0xB0 + i; 16]),
+            2_000_000,
+            &mut [&mut pustu],
+        );
+    }
+    (posyandu, pustu, watermark)
+}
+
+#[test]
+fn catching_up_after_a_sync_finds_the_changes_without_a_search() {
+    let (mut posyandu, mut pustu, watermark) = drifted_apart();
+    let (mut whole_a, mut whole_b) = (posyandu.clone(), pustu.clone());
+    let (two_parts, _) = sync_since(&mut posyandu, &mut pustu, watermark);
+    let (whole, _) = sync_since(&mut whole_a, &mut whole_b, 0);
+    assert!(
+        two_parts
+            .iter()
+            .any(|(_, m)| matches!(m, Message::ReconcileOlder { .. })),
+        "reconciled in two parts"
+    );
+    assert!(
+        two_parts
+            .iter()
+            .any(|(_, m)| matches!(m, Message::Held { .. }))
+    );
+    assert_eq!(plan(&two_parts), plan(&whole));
+    assert_eq!(plan(&whole), (3, 3, 9));
+    let (cheap, searched) = (
+        reconciliation_bytes(&two_parts),
+        reconciliation_bytes(&whole),
+    );
+    assert!(
+        cheap * 2 < searched,
+        "two parts {cheap} B, one part {searched} B"
+    );
+    assert_eq!(heads_of(&posyandu), heads_of(&pustu));
+    assert_eq!(heads_of(&posyandu), heads_of(&whole_a));
+    assert_eq!(heads_of(&whole_a), heads_of(&whole_b));
+}
+
+#[test]
+fn any_starting_time_gives_the_same_plan_and_the_same_records() {
+    let (posyandu, pustu, watermark) = drifted_apart();
+    let (mut a, mut b) = (posyandu.clone(), pustu.clone());
+    let (sent, _) = sync_since(&mut a, &mut b, 0);
+    let (expected_plan, expected) = (plan(&sent), heads_of(&a));
+    assert_eq!(heads_of(&b), expected);
+    for since in [
+        1,
+        150,
+        watermark - 1,
+        watermark,
+        1001,
+        1005,
+        2000,
+        2001,
+        u64::MAX,
+    ] {
+        let (mut a, mut b) = (posyandu.clone(), pustu.clone());
+        let (sent, _) = sync_since(&mut a, &mut b, since);
+        assert_eq!(plan(&sent), expected_plan, "since {since}");
+        assert_eq!(heads_of(&a), expected, "since {since}");
+        assert_eq!(heads_of(&b), expected, "since {since}");
+    }
 }

@@ -13,6 +13,7 @@
 mod error;
 mod lookup;
 mod maintenance;
+mod marks;
 mod meta;
 mod migrate;
 mod read;

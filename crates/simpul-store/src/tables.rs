@@ -16,6 +16,11 @@ pub(crate) mod meta_keys {
     pub(crate) const NODE_PATH: &str = "node_path";
     /// Four random bytes that, with the path, form this node's Automerge actor id.
     pub(crate) const ACTOR_INSTANCE: &str = "actor_instance";
+
+    /// The row of a mark ([`crate::Store::mark`]), `u64` little-endian.
+    pub(crate) fn mark(name: &str) -> String {
+        format!("mark:{name}")
+    }
 }
 
 /// One row per record. Key: record id. Value: a postcard-encoded [`crate::RecordMeta`]

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 /// The protocol version this code speaks.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 
 /// Bytes of the length prefix.
 pub const LENGTH_PREFIX: usize = 4;
@@ -40,6 +40,34 @@ pub enum Message {
         /// The Negentropy message.
         #[serde(with = "serde_bytes")]
         payload: Vec<u8>,
+    },
+    /// Round 0 of the first part of a reconciliation in two parts: only the items whose
+    /// content time is at or after `since` (when the two were last in sync), where the
+    /// changes made since sit together and cost a few bytes each to find.
+    ReconcileRecent {
+        /// The first content time of the part.
+        since: u64,
+        /// The Negentropy message.
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+    /// Round 0 of the second part: the items before `since`, without the records the first
+    /// part found in a version the responder lacks (`exclude`; the initiator leaves out
+    /// those the responder holds in a newer version). Their older versions, scattered
+    /// through the set, would cost hundreds of bytes each to find; the responder names
+    /// them instead (`Held`).
+    ReconcileOlder {
+        /// Records the responder leaves out of this part.
+        exclude: Vec<WireId>,
+        /// The Negentropy message.
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+    /// The responder's answer to `exclude`, before its round-0 reply: the excluded records
+    /// it holds, each with its version (the first 16 bytes of its heads digest).
+    Held {
+        /// Record and version.
+        versions: Vec<(WireId, [u8; 16])>,
     },
     /// The initiator finished reconciling: counts of what it will send and fetch.
     Reconciled {
@@ -182,6 +210,9 @@ impl Message {
         match self {
             Message::Hello { .. } => "hello",
             Message::Reconcile { .. } => "reconcile",
+            Message::ReconcileRecent { .. } => "reconcile-recent",
+            Message::ReconcileOlder { .. } => "reconcile-older",
+            Message::Held { .. } => "held",
             Message::Reconciled { .. } => "reconciled",
             Message::Want { .. } => "want",
             Message::Record { .. } => "record",
@@ -258,6 +289,12 @@ mod tests {
             ),
             (any::<u32>(), bytes.clone())
                 .prop_map(|(round, payload)| Message::Reconcile { round, payload }),
+            (any::<u64>(), bytes.clone())
+                .prop_map(|(since, payload)| Message::ReconcileRecent { since, payload }),
+            (proptest::collection::vec(id, 0..20), bytes.clone())
+                .prop_map(|(exclude, payload)| Message::ReconcileOlder { exclude, payload }),
+            proptest::collection::vec((id, any::<[u8; 16]>()), 0..20)
+                .prop_map(|versions| Message::Held { versions }),
             proptest::collection::vec(id, 0..20).prop_map(|ids| Message::Want { ids }),
             (id, bytes.clone()).prop_map(|(id, bytes)| Message::Record { id, bytes }),
             (id, proptest::collection::vec(any::<[u8; 32]>(), 0..3))

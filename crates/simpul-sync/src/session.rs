@@ -234,9 +234,37 @@ enum Inbound {
 
 struct Reconciliation {
     neg: Negentropy<'static, NegentropyStorageVector>,
+    /// What the initiator holds and the responder lacks, over every part so far.
     have: Vec<Id>,
+    /// What the responder holds and the initiator lacks, over every part so far.
     need: Vec<Id>,
     round: u32,
+    part: Part,
+}
+
+/// Which items a reconciliation covers. With no time when the two were last in sync, one
+/// part covers them all; with one (`since`), the recent part goes first, and the older
+/// part leaves out the records the recent part found, so that their older versions,
+/// scattered through the set, never have to be searched for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    /// Every shared item.
+    Whole,
+    /// Items with content time at or after `since`.
+    Recent { since: u64 },
+    /// Items before `since`, less the records the recent part found. The initiator
+    /// expects `Held` only for the records in `excluded` (those it asked the responder
+    /// to leave out).
+    Older {
+        since: u64,
+        excluded: HashSet<RecordId>,
+    },
+}
+
+/// A reconciliation's round 0 that reached the responder before its items were read.
+enum Query {
+    Whole(Vec<u8>),
+    Recent { since: u64, payload: Vec<u8> },
 }
 
 /// A sync session. See the module documentation for the driving loop.
@@ -255,8 +283,14 @@ pub struct Session {
     items_requested: bool,
     shared_items: HashMap<RecordId, Item>,
     recon: Option<Reconciliation>,
-    stashed_query: Option<(u32, Vec<u8>)>,
+    stashed_query: Option<Query>,
     round_wanted: bool,
+    /// The initiator's content time up to which this pair was last in sync (0: unknown);
+    /// reconciliation goes in two parts around it.
+    since: u64,
+    /// Just after the newest content time of the last reconciliation's items: once its
+    /// plan is carried out, the pair is in sync before it.
+    watermark: Option<u64>,
     // Transfer.
     send_queue: VecDeque<RecordId>,
     reading: HashSet<RecordId>,
@@ -305,6 +339,8 @@ impl Session {
             recon: None,
             stashed_query: None,
             round_wanted: false,
+            since: 0,
+            watermark: None,
             send_queue: VecDeque::new(),
             reading: HashSet::new(),
             unacked: HashSet::new(),
@@ -384,6 +420,26 @@ impl Session {
             && self.sync_queue.is_empty()
             && self.syncs.is_empty()
             && self.storing.is_empty()
+    }
+
+    /// Sets the content time up to which this pair was last in sync (from
+    /// [`Session::take_watermark`] of an earlier session): the initiator then reconciles
+    /// what changed since first, and the rest without the records that part found. Any
+    /// value is correct; the right one makes catching up cost a few bytes per change.
+    pub fn set_since(&mut self, since: u64) {
+        self.since = since;
+    }
+
+    /// Once a reconciliation's plan has been carried out (the session is idle), the
+    /// content time just after the newest it covered: the pair is in sync before it.
+    /// Returns it once, for
+    /// the driver to keep (per peer) and pass to [`Session::set_since`], in this session
+    /// and the next.
+    pub fn take_watermark(&mut self) -> Option<u64> {
+        if !self.is_idle() {
+            return None;
+        }
+        self.watermark.take()
     }
 
     /// Starts another reconciliation (the initiator does so on connect; call this
@@ -493,6 +549,18 @@ impl Session {
                 self.peer_max_frame = max_frame.min(self.cfg.max_frame);
             }
             Message::Reconcile { round, payload } => self.on_reconcile(round, payload)?,
+            Message::ReconcileRecent { since, payload } => {
+                if self.role == Role::Initiator {
+                    return Err(SessionError::Protocol(
+                        "reconcile-recent sent to the initiator".into(),
+                    ));
+                }
+                self.on_round_zero(Query::Recent { since, payload });
+            }
+            Message::ReconcileOlder { exclude, payload } => {
+                self.on_reconcile_older(exclude, &payload)?
+            }
+            Message::Held { versions } => self.on_held(versions)?,
             Message::Reconciled {
                 sending,
                 wanting,

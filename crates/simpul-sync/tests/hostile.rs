@@ -25,7 +25,7 @@ fn pustu_session() -> Session {
     );
     s.handle_bytes(
         &Message::Hello {
-            protocol: 1,
+            protocol: simpul_sync::PROTOCOL_VERSION,
             max_frame: 1 << 20,
             node: PY04.into(),
         }
@@ -88,7 +88,7 @@ fn a_peer_claiming_another_path_is_refused() {
     );
     s.handle_bytes(
         &Message::Hello {
-            protocol: 1,
+            protocol: simpul_sync::PROTOCOL_VERSION,
             max_frame: 1 << 20,
             node: PY05.into(),
         }
@@ -205,7 +205,7 @@ fn only_an_ancestor_may_say_a_record_moved_away() {
     );
     s.handle_bytes(
         &Message::Hello {
-            protocol: 1,
+            protocol: simpul_sync::PROTOCOL_VERSION,
             max_frame: 1 << 20,
             node: PY04.into(),
         }
@@ -263,4 +263,66 @@ fn heads_asked_for_an_unshared_record_send_nothing_of_it() {
         "{sent:?}"
     );
     assert_eq!(sent.len(), 1, "{sent:?}");
+}
+
+/// An initiator at PY04 dialling its pustu, hello exchanged.
+fn posyandu_session() -> Session {
+    let mut s = Session::new(
+        SessionConfig::default(),
+        Role::Initiator,
+        path(PY04),
+        path(PUSTU),
+    );
+    s.handle_bytes(
+        &Message::Hello {
+            protocol: simpul_sync::PROTOCOL_VERSION,
+            max_frame: 1 << 20,
+            node: PUSTU.into(),
+        }
+        .encode(),
+    );
+    drain(&mut s);
+    s
+}
+
+#[test]
+fn a_reconciliation_in_two_parts_out_of_order_closes_the_session() {
+    // The older part names no recent part before it.
+    let mut s = pustu_session();
+    s.handle_bytes(
+        &Message::ReconcileOlder {
+            exclude: vec![[9; 16]],
+            payload: vec![0x61],
+        }
+        .encode(),
+    );
+    let effects = drain(&mut s);
+    let reason = closed_reason(&effects).expect("closed");
+    assert!(reason.contains("without a recent part"), "{reason}");
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Transmit(f)
+        if matches!(Message::decode(&f[4..], u32::MAX), Ok(Message::Held { .. })))));
+
+    // Only the initiator's side starts parts, and only the responder names held versions.
+    let mut s = posyandu_session();
+    s.handle_bytes(
+        &Message::ReconcileRecent {
+            since: 5,
+            payload: vec![0x61],
+        }
+        .encode(),
+    );
+    let reason = closed_reason(&drain(&mut s)).expect("closed");
+    assert!(reason.contains("sent to the initiator"), "{reason}");
+
+    let mut s = posyandu_session();
+    s.handle_bytes(
+        &Message::Held {
+            versions: vec![([9; 16], [1; 16])],
+        }
+        .encode(),
+    );
+    let effects = drain(&mut s);
+    assert!(no_store(&effects));
+    let reason = closed_reason(&effects).expect("closed");
+    assert!(reason.contains("held"), "{reason}");
 }

@@ -2,13 +2,16 @@
 
 use std::collections::HashSet;
 
-use negentropy::Negentropy;
+use negentropy::{Negentropy, NegentropyStorageVector};
 use simpul_model::RecordId;
 
-use super::{Reconciliation, Role, Session};
+use super::{Part, Query, Reconciliation, Role, Session, wire};
 use crate::error::SessionError;
 use crate::item::{Item, record_of, storage};
-use crate::message::Message;
+use crate::message::{Message, WireId};
+
+/// Bytes of one excluded id on the wire (postcard: the 16 bytes, no prefix).
+const EXCLUDED_ID_BYTES: usize = 16;
 
 impl Session {
     /// The shared items, read by the driver after [`super::Effect::ReadItems`].
@@ -18,36 +21,157 @@ impl Session {
         }
         self.items_requested = false;
         self.shared_items = items.iter().map(|i| (i.id, *i)).collect();
-        let neg = match storage(&items).and_then(|s| Negentropy::owned(s, self.cfg.reconcile_frame))
-        {
-            Ok(neg) => neg,
-            Err(e) => return self.close(SessionError::Reconcile(format!("{e:?}"))),
+        let started = match self.role {
+            Role::Initiator => self.initiate(),
+            Role::Responder => match self.stashed_query.take() {
+                Some(Query::Whole(payload)) => self.open_part(Part::Whole, &payload),
+                Some(Query::Recent { since, payload }) => {
+                    self.open_part(Part::Recent { since }, &payload)
+                }
+                None => Ok(()),
+            },
         };
-        let mut recon = Reconciliation {
+        if let Err(e) = started {
+            return self.close(e);
+        }
+        self.pump();
+    }
+
+    /// Negentropy over the shared items in `part`, less the records in `left_out`.
+    fn negentropy(
+        &self,
+        part: &Part,
+        left_out: &HashSet<RecordId>,
+    ) -> Result<Negentropy<'static, NegentropyStorageVector>, SessionError> {
+        let items: Vec<Item> = self
+            .shared_items
+            .values()
+            .filter(|i| match part {
+                Part::Whole => true,
+                Part::Recent { since } => i.time >= *since,
+                Part::Older { since, .. } => i.time < *since && !left_out.contains(&i.id),
+            })
+            .copied()
+            .collect();
+        storage(&items)
+            .and_then(|s| Negentropy::owned(s, self.cfg.reconcile_frame))
+            .map_err(|e| SessionError::Reconcile(format!("{e:?}")))
+    }
+
+    /// The initiator's round 0: over every item, or (when the pair was in sync up to
+    /// `since`) over the recent ones first.
+    fn initiate(&mut self) -> Result<(), SessionError> {
+        let part = match self.since {
+            0 => Part::Whole,
+            since => Part::Recent { since },
+        };
+        let mut neg = self.negentropy(&part, &HashSet::new())?;
+        let payload = neg
+            .initiate()
+            .map_err(|e| SessionError::Reconcile(format!("{e:?}")))?;
+        let msg = match part {
+            Part::Recent { since } => Message::ReconcileRecent { since, payload },
+            _ => Message::Reconcile { round: 0, payload },
+        };
+        self.recon = Some(Reconciliation {
             neg,
             have: Vec::new(),
             need: Vec::new(),
             round: 0,
+            part,
+        });
+        self.stats.reconcile_rounds += 1;
+        self.send(&msg);
+        Ok(())
+    }
+
+    /// The responder's side of a part that starts with `payload` (round 0).
+    fn open_part(&mut self, part: Part, payload: &[u8]) -> Result<(), SessionError> {
+        let left_out = match &part {
+            Part::Older { excluded, .. } => excluded.clone(),
+            _ => HashSet::new(),
         };
-        match self.role {
-            Role::Initiator => match recon.neg.initiate() {
-                Ok(payload) => {
-                    self.recon = Some(recon);
-                    self.stats.reconcile_rounds += 1;
-                    self.send(&Message::Reconcile { round: 0, payload });
-                }
-                Err(e) => self.close(SessionError::Reconcile(format!("{e:?}"))),
-            },
-            Role::Responder => {
-                self.recon = Some(recon);
-                if let Some((round, payload)) = self.stashed_query.take()
-                    && let Err(e) = self.answer(round, &payload)
-                {
-                    self.close(e);
-                }
+        self.recon = Some(Reconciliation {
+            neg: self.negentropy(&part, &left_out)?,
+            have: Vec::new(),
+            need: Vec::new(),
+            round: 0,
+            part,
+        });
+        self.answer(0, payload)
+    }
+
+    /// A reconciliation's round 0 at the responder: answered once the items are read.
+    pub(super) fn on_round_zero(&mut self, query: Query) {
+        self.recon = None;
+        self.stashed_query = Some(query);
+        self.items_requested = true;
+        self.effects.push_back(super::Effect::ReadItems);
+    }
+
+    /// The older part at the responder: name the versions it holds of the records the
+    /// initiator found in the recent part, and leave them out.
+    pub(super) fn on_reconcile_older(
+        &mut self,
+        exclude: Vec<WireId>,
+        payload: &[u8],
+    ) -> Result<(), SessionError> {
+        if self.role == Role::Initiator {
+            return Err(SessionError::Protocol(
+                "reconcile-older sent to the initiator".into(),
+            ));
+        }
+        let since = match self.recon.as_ref().map(|r| &r.part) {
+            Some(Part::Recent { since }) => *since,
+            _ => {
+                return Err(SessionError::Protocol(
+                    "reconcile-older without a recent part before it".into(),
+                ));
+            }
+        };
+        let mut excluded = HashSet::with_capacity(exclude.len());
+        let mut versions = Vec::new();
+        for w in exclude {
+            let id = RecordId::from_bytes(w);
+            if excluded.insert(id)
+                && let Some(item) = self.shared_items.get(&id)
+            {
+                let mut version = [0u8; 16];
+                version.copy_from_slice(&item.digest[..16]);
+                versions.push((w, version));
             }
         }
-        self.pump();
+        if !versions.is_empty() {
+            self.send(&Message::Held { versions });
+        }
+        self.open_part(Part::Older { since, excluded }, payload)
+    }
+
+    /// The responder's versions of records the initiator asked it to leave out: the
+    /// differences the older part would otherwise have had to search for.
+    pub(super) fn on_held(
+        &mut self,
+        versions: Vec<(WireId, [u8; 16])>,
+    ) -> Result<(), SessionError> {
+        let Some(recon) = self.recon.as_mut().filter(|_| self.role == Role::Initiator) else {
+            return Err(SessionError::Protocol("unexpected held".into()));
+        };
+        let Part::Older { excluded, .. } = &recon.part else {
+            return Err(SessionError::Protocol("held outside the older part".into()));
+        };
+        for (w, version) in versions {
+            let id = RecordId::from_bytes(w);
+            if !excluded.contains(&id) {
+                return Err(SessionError::Protocol(format!(
+                    "held names record {id}, which was not left out"
+                )));
+            }
+            let mut bytes = [0u8; 32];
+            bytes[..16].copy_from_slice(&w);
+            bytes[16..].copy_from_slice(&version);
+            recon.need.push(negentropy::Id::from_byte_array(bytes));
+        }
+        Ok(())
     }
 
     pub(super) fn on_reconcile(
@@ -59,10 +183,7 @@ impl Session {
             Role::Responder => {
                 if round == 0 {
                     // A new reconciliation: answer it from a fresh reading of the items.
-                    self.recon = None;
-                    self.stashed_query = Some((round, payload));
-                    self.items_requested = true;
-                    self.effects.push_back(super::Effect::ReadItems);
+                    self.on_round_zero(Query::Whole(payload));
                     return Ok(());
                 }
                 if self.items_requested {
@@ -93,11 +214,56 @@ impl Session {
                         self.stats.reconcile_rounds += 1;
                         self.send(&Message::Reconcile { round, payload });
                     }
-                    None => self.finish_reconciliation(),
+                    None => match recon.part {
+                        Part::Recent { since } => self.reconcile_older(since)?,
+                        _ => self.finish_reconciliation(),
+                    },
                 }
                 Ok(())
             }
         }
+    }
+
+    /// The recent part is done: reconcile the older items, each side leaving out the
+    /// records the recent part found. Where the peer holds a newer version, this side
+    /// knows its own without a search; where this side holds one the peer lacks, the peer
+    /// leaves out its own version and names it (`Held`).
+    fn reconcile_older(&mut self, since: u64) -> Result<(), SessionError> {
+        let Some(mut recon) = self.recon.take() else {
+            return Ok(());
+        };
+        let have: HashSet<RecordId> = recon.have.iter().map(record_of).collect();
+        let need: HashSet<RecordId> = recon.need.iter().map(record_of).collect();
+        for id in &need {
+            if !have.contains(id)
+                && let Some(item) = self.shared_items.get(id)
+            {
+                recon.have.push(item.negentropy_id());
+            }
+        }
+        let mut exclude: Vec<RecordId> = have.difference(&need).copied().collect();
+        exclude.sort_by_key(|id| (self.shared_items.get(id).map_or(0, |i| i.time), *id));
+        // Any subset is correct (what is not left out is found by the search): keep the
+        // message well inside the peer's frame limit.
+        exclude.truncate(self.peer_max_frame as usize / 2 / EXCLUDED_ID_BYTES);
+        let part = Part::Older {
+            since,
+            excluded: exclude.iter().copied().collect(),
+        };
+        recon.neg = self.negentropy(&part, &need)?;
+        let payload = recon
+            .neg
+            .initiate()
+            .map_err(|e| SessionError::Reconcile(format!("{e:?}")))?;
+        recon.round = 0;
+        recon.part = part;
+        self.recon = Some(recon);
+        self.stats.reconcile_rounds += 1;
+        self.send(&Message::ReconcileOlder {
+            exclude: exclude.into_iter().map(wire).collect(),
+            payload,
+        });
+        Ok(())
     }
 
     /// The responder's reply to one reconciliation round.
@@ -125,6 +291,12 @@ impl Session {
         let Some(recon) = self.recon.take() else {
             return;
         };
+        // In sync up to and including the newest item: the next recent part starts after it.
+        self.watermark = self
+            .shared_items
+            .values()
+            .map(|i| i.time.saturating_add(1))
+            .max();
         let have: HashSet<RecordId> = recon.have.iter().map(record_of).collect();
         let need: HashSet<RecordId> = recon.need.iter().map(record_of).collect();
         let mut sending: Vec<RecordId> = have.difference(&need).copied().collect();
