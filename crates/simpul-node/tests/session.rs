@@ -140,12 +140,16 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
         stop_rx,
     ));
 
-    // Wait until the pustu holds all 30 people and the posyandu the target list.
+    // Wait until the pustu holds all 30 people, the posyandu the target list, and the
+    // posyandu (dialling) has kept when it was last in sync with the pustu.
+    let since_mark = format!("sync-since/{PUSTU}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let (pu, py) = (pu_store.clone(), py_store.clone());
+        let (pu, py, mark) = (pu_store.clone(), py_store.clone(), since_mark.clone());
         let done = tokio::task::spawn_blocking(move || {
-            pu.count().expect("count") == 32 && py.meta(target.id).expect("meta").is_some()
+            pu.count().expect("count") == 32
+                && py.meta(target.id).expect("meta").is_some()
+                && py.mark(&mark).expect("mark").is_some()
         })
         .await
         .expect("check");
@@ -185,6 +189,10 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
             "30 people and the target list, not the pustu's own record"
         );
         assert!(py.meta(own.id).expect("meta").is_none());
+        // Every record was written at second 0: in sync before second 1. Only the dialler
+        // keeps the mark.
+        assert_eq!(py.mark(&since_mark).expect("mark"), Some(1));
+        assert_eq!(pu.mark(&format!("sync-since/{PY}")).expect("mark"), None);
     })
     .await
     .expect("checks");
