@@ -9,7 +9,7 @@ use quinn::SendStream;
 use crate::codec::{BATCH_BYTES, Deflate, Inflate};
 use simpul_model::{Date, FacilityPath, Incoming, RecordId};
 use simpul_net::PeerConnection;
-use simpul_store::{Offered, Store};
+use simpul_store::{Offer, Offered, Store};
 use simpul_sync::{Effect, Item, Role, Session, SessionConfig, SessionStats, StoreOutcome};
 use tokio::sync::{broadcast, watch};
 
@@ -398,16 +398,29 @@ async fn carry_out_effects(
                 let (done, slots) = (effects.done.clone(), effects.slots.clone());
                 tokio::spawn(async move {
                     let _slot = slots.acquire_owned().await;
-                    let result = blocking(move || match incoming {
-                        Incoming::Document(doc) => {
-                            store.offer(doc, saved, today, now).map(|o| match o {
-                                Offered::Stored(w) => stored(*w),
-                                Offered::MovedAway => (StoreOutcome::MovedAway, None),
-                            })
-                        }
-                        changes => store.merge(id, changes, today, now).map(stored),
+                    let offered = blocking(move || match incoming {
+                        // A new record is read and validated on the blocking pool; its
+                        // commit is awaited here, not by a pool thread.
+                        Incoming::Document(doc) => store.offer_queued(doc, saved, today, now),
+                        changes => store
+                            .merge(id, changes, today, now)
+                            .map(|w| Offer::Done(Offered::Stored(Box::new(w)))),
                     })
                     .await;
+                    let offered = match offered {
+                        Ok(Offer::Queued(commit)) => match commit.await {
+                            Ok(outcome) => outcome
+                                .map(|w| Offered::Stored(Box::new(w)))
+                                .map_err(|e| e.to_string()),
+                            Err(_) => Err(simpul_store::WriteError::Closed.to_string()),
+                        },
+                        Ok(Offer::Done(offered)) => Ok(offered),
+                        Err(e) => Err(e),
+                    };
+                    let result = offered.map(|o| match o {
+                        Offered::Stored(w) => stored(*w),
+                        Offered::MovedAway => (StoreOutcome::MovedAway, None),
+                    });
                     let _ = done.send(Done::Stored { token, id, result });
                 });
             }

@@ -27,6 +27,6 @@ pub use lookup::DuplicateGroup;
 pub use maintenance::{BackupError, VerifyReport, compact};
 pub use meta::{RecordMeta, Summary};
 pub use migrate::SCHEMA_VERSION;
-pub use store::{Census, DB_FILE, NodeInfo, Offered, Store, StoreOptions, SyncItem};
+pub use store::{Census, DB_FILE, NodeInfo, Offer, Offered, Store, StoreOptions, SyncItem};
 pub use tokens::{TokenInfo, token_hash};
 pub use writer::{COMPACT_AFTER_CHUNKS, MAX_BATCH, WriteFn, WriteOutcome};

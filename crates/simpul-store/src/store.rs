@@ -32,6 +32,16 @@ pub enum Offered {
     MovedAway,
 }
 
+/// [`Store::offer_queued`]'s answer: what became of the record, or the writer's commit
+/// of it to wait for.
+#[derive(Debug)]
+pub enum Offer {
+    /// Decided without the writer thread (merged, or moved away).
+    Done(Offered),
+    /// Queued as new: the writer's outcome, once durable.
+    Queued(oneshot::Receiver<Result<WriteOutcome, WriteError>>),
+}
+
 /// One record as reconciliation sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyncItem {
@@ -350,13 +360,32 @@ impl Store {
         today: Date,
         at_ms: u64,
     ) -> Result<Offered, WriteError> {
+        match self.offer_queued(incoming, saved, today, at_ms)? {
+            Offer::Done(offered) => Ok(offered),
+            Offer::Queued(commit) => commit
+                .recv()
+                .map_err(|_| WriteError::Closed)?
+                .map(|outcome| Offered::Stored(Box::new(outcome))),
+        }
+    }
+
+    /// [`Store::offer`] without waiting for the writer thread: reads and validates the
+    /// record here, queues a new one for the writer, and returns the commit to wait for
+    /// (which an async caller can await without holding a thread).
+    pub fn offer_queued(
+        &self,
+        incoming: Automerge,
+        saved: Option<Vec<u8>>,
+        today: Date,
+        at_ms: u64,
+    ) -> Result<Offer, WriteError> {
         // Read whole: a record new here (the common case) needs it for validation anyway.
         let record = Record::from_document(&incoming)?;
         let id = record.id;
         if self.meta(id).map_err(Box::new)?.is_some() {
             return self
                 .merge(id, Incoming::Document(incoming), today, at_ms)
-                .map(|outcome| Offered::Stored(Box::new(outcome)));
+                .map(|outcome| Offer::Done(Offered::Stored(Box::new(outcome))));
         }
         let txn = self.inner.db.begin_read()?;
         let tombstones = txn.open_table(TOMBSTONES)?;
@@ -367,7 +396,7 @@ impl Store {
                 .iter()
                 .all(|c| gone.contains(&c.hash.0[..]))
             {
-                return Ok(Offered::MovedAway);
+                return Ok(Offer::Done(Offered::MovedAway));
             }
         }
         drop(tombstones);
@@ -388,10 +417,7 @@ impl Store {
             // Stored meanwhile by another session: merge as usual.
             Ok(merge_incoming(slot, Incoming::Document(incoming), today)?)
         });
-        self.queue(id, at_ms, Op::Create(op, saved))
-            .recv()
-            .map_err(|_| WriteError::Closed)?
-            .map(|outcome| Offered::Stored(Box::new(outcome)))
+        Ok(Offer::Queued(self.queue(id, at_ms, Op::Create(op, saved))))
     }
 
     /// Deletes a record that moved out of this node's subtree, once an ancestor that holds
