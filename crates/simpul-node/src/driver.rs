@@ -399,12 +399,11 @@ async fn carry_out_effects(
                 tokio::spawn(async move {
                     let _slot = slots.acquire_owned().await;
                     let offered = blocking(move || match incoming {
-                        // A new record is read and validated on the blocking pool; its
-                        // commit is awaited here, not by a pool thread.
+                        // A new record is read and validated on the blocking pool (and
+                        // changes queued there: the queue may be full); the commit is
+                        // awaited here, not by a pool thread.
                         Incoming::Document(doc) => store.offer_queued(doc, saved, today, now),
-                        changes => store
-                            .merge(id, changes, today, now)
-                            .map(|w| Offer::Done(Offered::Stored(Box::new(w)))),
+                        changes => Ok(Offer::Queued(store.merge_queued(id, changes, today, now))),
                     })
                     .await;
                     let offered = match offered {

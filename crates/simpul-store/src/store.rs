@@ -38,7 +38,7 @@ pub enum Offered {
 pub enum Offer {
     /// Decided without the writer thread (merged, or moved away).
     Done(Offered),
-    /// Queued as new: the writer's outcome, once durable.
+    /// Queued for the writer thread: its outcome, once durable.
     Queued(oneshot::Receiver<Result<WriteOutcome, WriteError>>),
 }
 
@@ -346,6 +346,19 @@ impl Store {
         at_ms: u64,
     ) -> Result<WriteOutcome, WriteError> {
         self.write(id, at_ms, move |slot| {
+            Ok(merge_incoming(slot, incoming, today)?)
+        })
+    }
+
+    /// [`Store::merge`] without waiting: the writer's outcome, once durable.
+    pub fn merge_queued(
+        &self,
+        id: RecordId,
+        incoming: Incoming,
+        today: Date,
+        at_ms: u64,
+    ) -> oneshot::Receiver<Result<WriteOutcome, WriteError>> {
+        self.write_queued(id, at_ms, move |slot| {
             Ok(merge_incoming(slot, incoming, today)?)
         })
     }
