@@ -136,10 +136,13 @@ async fn drive(
             // (content times are Automerge change times: seconds).
             let since = watermark.min(now_ms() / 1000);
             session.set_since(since);
+            // Not awaited: the write waits for the writer's commit, the session need not.
             let (store, mark) = (store.clone(), since_mark.clone());
-            if let Err(e) = blocking(move || store.set_mark(&mark, since)).await {
-                tracing::warn!(error = %e, "keeping when this peer was last in sync");
-            }
+            tokio::spawn(async move {
+                if let Err(e) = blocking(move || store.set_mark(&mark, since)).await {
+                    tracing::warn!(error = %e, "keeping when this peer was last in sync");
+                }
+            });
         }
         let acked = session.drain_acknowledged();
         let in_sync = session.stats().last_plan.is_some() && session.is_idle();

@@ -142,7 +142,16 @@ fn sync_since(
     pustu: &mut Node,
     since: u64,
 ) -> (Vec<(usize, Message)>, Option<u64>) {
-    let cfg = SessionConfig::default();
+    sync_with(posyandu, pustu, since, SessionConfig::default())
+}
+
+/// [`sync_since`] with both sessions under `cfg`.
+fn sync_with(
+    posyandu: &mut Node,
+    pustu: &mut Node,
+    since: u64,
+    cfg: SessionConfig,
+) -> (Vec<(usize, Message)>, Option<u64>) {
     let mut dialler = Session::new(
         cfg.clone(),
         Role::Initiator,
@@ -410,4 +419,50 @@ fn any_starting_time_gives_the_same_plan_and_the_same_records() {
         assert_eq!(heads_of(&a), expected, "since {since}");
         assert_eq!(heads_of(&b), expected, "since {since}");
     }
+}
+
+#[test]
+fn more_changed_records_than_a_frame_can_name_are_found_by_the_search() {
+    // 16 KiB frames: `Held` names at most ~500 records, so of 600 changed by the dialler
+    // some are left in the older part and found there; every frame stays in the limit.
+    let (mut posyandu, mut pustu) = (Node::new(PY04), Node::new(PUSTU));
+    let ids: Vec<RecordId> = (1..=700u64)
+        .map(|t| {
+            let mut bytes = [0u8; 16];
+            bytes[..8].copy_from_slice(&t.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
+            patient_at(
+                RecordId::from_bytes(bytes),
+                t * 1000,
+                &mut [&mut posyandu, &mut pustu],
+            )
+        })
+        .collect();
+    let cfg = SessionConfig {
+        max_frame: 16 << 10,
+        reconcile_frame: 4096,
+        ..SessionConfig::default()
+    };
+    let (_, watermark) = sync_with(&mut posyandu, &mut pustu, 0, cfg.clone());
+    for (i, id) in ids.iter().take(600).enumerate() {
+        posyandu.add_visit_at(*id, 60.0, 10 + i as u64, 1_000_000 + i as u64 * 1000);
+    }
+    let (sent, _) = sync_with(
+        &mut posyandu,
+        &mut pustu,
+        watermark.expect("in sync"),
+        cfg.clone(),
+    );
+    assert_eq!(plan(&sent), (0, 0, 600));
+    let held: usize = sent
+        .iter()
+        .map(|(_, m)| match m {
+            Message::Held { versions } => versions.len(),
+            _ => 0,
+        })
+        .sum();
+    assert!(held > 0 && held < 600, "{held} named in Held");
+    for (_, m) in &sent {
+        assert!(m.encode().len() <= cfg.max_frame as usize, "{}", m.kind());
+    }
+    assert_eq!(heads_of(&posyandu), heads_of(&pustu));
 }

@@ -36,7 +36,7 @@ pub enum Offered {
 /// of it to wait for.
 #[derive(Debug)]
 pub enum Offer {
-    /// Decided without the writer thread (merged, or moved away).
+    /// Decided without the writer thread (moved away).
     Done(Offered),
     /// Queued for the writer thread: its outcome, once durable.
     Queued(oneshot::Receiver<Result<WriteOutcome, WriteError>>),
@@ -396,9 +396,12 @@ impl Store {
         let record = Record::from_document(&incoming)?;
         let id = record.id;
         if self.meta(id).map_err(Box::new)?.is_some() {
-            return self
-                .merge(id, Incoming::Document(incoming), today, at_ms)
-                .map(|outcome| Offer::Done(Offered::Stored(Box::new(outcome))));
+            return Ok(Offer::Queued(self.merge_queued(
+                id,
+                Incoming::Document(incoming),
+                today,
+                at_ms,
+            )));
         }
         let txn = self.inner.db.begin_read()?;
         let tombstones = txn.open_table(TOMBSTONES)?;

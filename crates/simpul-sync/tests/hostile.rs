@@ -326,3 +326,60 @@ fn a_reconciliation_in_two_parts_out_of_order_closes_the_session() {
     let reason = closed_reason(&effects).expect("closed");
     assert!(reason.contains("held"), "{reason}");
 }
+
+fn frames(effects: &[Effect]) -> Vec<Vec<u8>> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Transmit(frame) => Some(frame.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_responder_naming_a_held_version_twice_is_refused() {
+    // The posyandu changed record 9 since its last sync (at second 5); the pustu holds an
+    // older version. The two parts run honestly until the pustu names its version twice.
+    let id = RecordId::from_bytes([9; 16]);
+    let item = |time, digest| simpul_sync::Item {
+        time,
+        id,
+        digest: [digest; 32],
+    };
+    // The dialler asked for its items when the hello arrived.
+    let mut posyandu = posyandu_session();
+    posyandu.set_since(5);
+    posyandu.handle_items(vec![item(10, 2)]);
+    let mut pustu = pustu_session();
+    for frame in frames(&drain(&mut posyandu)) {
+        pustu.handle_bytes(&frame);
+    }
+    assert!(
+        drain(&mut pustu)
+            .iter()
+            .any(|e| matches!(e, Effect::ReadItems))
+    );
+    pustu.handle_items(vec![item(3, 1)]);
+    for frame in frames(&drain(&mut pustu)) {
+        posyandu.handle_bytes(&frame);
+    }
+    let older = frames(&drain(&mut posyandu));
+    assert!(older.iter().any(|f| matches!(
+        Message::decode(&f[4..], u32::MAX),
+        Ok(Message::ReconcileOlder { ref exclude, .. }) if exclude == &vec![[9; 16]]
+    )));
+    let held = Message::Held {
+        versions: vec![([9; 16], [1; 16])],
+    }
+    .encode();
+    posyandu.handle_bytes(&held);
+    assert_eq!(
+        closed_reason(&drain(&mut posyandu)),
+        None,
+        "named once: fine"
+    );
+    posyandu.handle_bytes(&held);
+    let reason = closed_reason(&drain(&mut posyandu)).expect("closed");
+    assert!(reason.contains("named it twice"), "{reason}");
+}

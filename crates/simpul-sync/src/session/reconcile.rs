@@ -13,6 +13,12 @@ use crate::message::{Message, WireId};
 /// Bytes of one excluded id on the wire (postcard: the 16 bytes, no prefix).
 const EXCLUDED_ID_BYTES: usize = 16;
 
+/// Bytes of one `Held` entry on the wire: the id and the version.
+const HELD_ENTRY_BYTES: usize = 32;
+
+/// Room left in a frame for a message's header, tag and length prefixes.
+const FRAME_OVERHEAD: usize = 64;
+
 impl Session {
     /// The shared items, read by the driver after [`super::Effect::ReadItems`].
     pub fn handle_items(&mut self, items: Vec<Item>) {
@@ -156,14 +162,17 @@ impl Session {
         let Some(recon) = self.recon.as_mut().filter(|_| self.role == Role::Initiator) else {
             return Err(SessionError::Protocol("unexpected held".into()));
         };
-        let Part::Older { excluded, .. } = &recon.part else {
-            return Err(SessionError::Protocol("held outside the older part".into()));
+        let (Part::Older { excluded, .. }, 0) = (&mut recon.part, recon.round) else {
+            return Err(SessionError::Protocol(
+                "held outside the start of the older part".into(),
+            ));
         };
         for (w, version) in versions {
             let id = RecordId::from_bytes(w);
-            if !excluded.contains(&id) {
+            // Each left-out record is named at most once.
+            if !excluded.remove(&id) {
                 return Err(SessionError::Protocol(format!(
-                    "held names record {id}, which was not left out"
+                    "held names record {id}, which was not left out (or named it twice)"
                 )));
             }
             let mut bytes = [0u8; 32];
@@ -241,22 +250,28 @@ impl Session {
                 recon.have.push(item.negentropy_id());
             }
         }
-        let mut exclude: Vec<RecordId> = have.difference(&need).copied().collect();
-        exclude.sort_by_key(|id| (self.shared_items.get(id).map_or(0, |i| i.time), *id));
-        // Any subset is correct (what is not left out is found by the search): keep the
-        // message well inside the peer's frame limit.
-        exclude.truncate(self.peer_max_frame as usize / 2 / EXCLUDED_ID_BYTES);
-        let part = Part::Older {
+        let older = Part::Older {
             since,
-            excluded: exclude.iter().copied().collect(),
+            excluded: HashSet::new(),
         };
-        recon.neg = self.negentropy(&part, &need)?;
+        recon.neg = self.negentropy(&older, &need)?;
         let payload = recon
             .neg
             .initiate()
             .map_err(|e| SessionError::Reconcile(format!("{e:?}")))?;
+        let mut exclude: Vec<RecordId> = have.difference(&need).copied().collect();
+        exclude.sort_by_key(|id| (self.shared_items.get(id).map_or(0, |i| i.time), *id));
+        // Any subset is correct (what is not left out is found by the search): leave out
+        // no more than fit beside the payload, and whose versions fit in one `Held`.
+        let frame = self.peer_max_frame as usize;
+        let room = frame.saturating_sub(payload.len() + FRAME_OVERHEAD) / EXCLUDED_ID_BYTES;
+        let held_room = frame.saturating_sub(FRAME_OVERHEAD) / HELD_ENTRY_BYTES;
+        exclude.truncate(room.min(held_room));
         recon.round = 0;
-        recon.part = part;
+        recon.part = Part::Older {
+            since,
+            excluded: exclude.iter().copied().collect(),
+        };
         self.recon = Some(recon);
         self.stats.reconcile_rounds += 1;
         self.send(&Message::ReconcileOlder {
