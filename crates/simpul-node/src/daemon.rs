@@ -187,9 +187,11 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
                         }
                         Err(e) => {
                             let why = chain(&e);
-                            tracing::warn!(error = %why, retry_in_ms = delay.as_millis() as u64, "dial failed");
                             let next = now_ms() + delay.mul_f64(jitter).as_millis() as u64;
-                            node.board.dial_failed(&peer, why, e.is_refusal(), now_ms(), next);
+                            // The status says so before the log does (readers of the log
+                            // ask the status next).
+                            node.board.dial_failed(&peer, why.clone(), e.is_refusal(), now_ms(), next);
+                            tracing::warn!(error = %why, retry_in_ms = delay.as_millis() as u64, "dial failed");
                         }
                     }
                     tokio::select! {
