@@ -313,12 +313,11 @@ fn heads_of(node: &Node) -> Vec<(RecordId, Vec<simpul_model::automerge::ChangeHa
         .collect()
 }
 
-/// 300 patients written at 1..=300 s and synced; then the posyandu records visits to
-/// 6 of them, the pustu to 6 others, both to 2 more, and each registers 3 patients of
-/// its own. Returns the nodes and the watermark of the first sync.
-fn drifted_apart() -> (Node, Node, u64) {
+/// A posyandu and its pustu both holding `n` patients of the posyandu, written at 1..=n
+/// seconds (ids spread over the id space), not yet synced.
+fn shared_patients(n: u64) -> (Node, Node, Vec<RecordId>) {
     let (mut posyandu, mut pustu) = (Node::new(PY04), Node::new(PUSTU));
-    let ids: Vec<RecordId> = (1..=300u64)
+    let ids = (1..=n)
         .map(|t| {
             let mut bytes = [0u8; 16];
             bytes[..8].copy_from_slice(&t.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
@@ -329,6 +328,14 @@ fn drifted_apart() -> (Node, Node, u64) {
             )
         })
         .collect();
+    (posyandu, pustu, ids)
+}
+
+/// 300 patients written at 1..=300 s and synced; then the posyandu records visits to
+/// 6 of them, the pustu to 6 others, both to 2 more, and each registers 3 patients of
+/// its own. Returns the nodes and the watermark of the first sync.
+fn drifted_apart() -> (Node, Node, u64) {
+    let (mut posyandu, mut pustu, ids) = shared_patients(300);
     let (sent, watermark) = sync_since(&mut posyandu, &mut pustu, 0);
     assert_eq!(plan(&sent), (0, 0, 0));
     let watermark = watermark.expect("in sync after the first session");
@@ -425,18 +432,7 @@ fn any_starting_time_gives_the_same_plan_and_the_same_records() {
 fn more_changed_records_than_a_frame_can_name_are_found_by_the_search() {
     // 16 KiB frames: `Held` names at most ~500 records, so of 600 changed by the dialler
     // some are left in the older part and found there; every frame stays in the limit.
-    let (mut posyandu, mut pustu) = (Node::new(PY04), Node::new(PUSTU));
-    let ids: Vec<RecordId> = (1..=700u64)
-        .map(|t| {
-            let mut bytes = [0u8; 16];
-            bytes[..8].copy_from_slice(&t.wrapping_mul(0x9E37_79B9_7F4A_7C15).to_be_bytes());
-            patient_at(
-                RecordId::from_bytes(bytes),
-                t * 1000,
-                &mut [&mut posyandu, &mut pustu],
-            )
-        })
-        .collect();
+    let (mut posyandu, mut pustu, ids) = shared_patients(700);
     let cfg = SessionConfig {
         max_frame: 16 << 10,
         reconcile_frame: 4096,
