@@ -33,15 +33,15 @@
 //! holds (sent whole), which only the peer holds (asked for with `Want`) and which both
 //! hold in different versions. Where the peer's version (its item carries a heads digest)
 //! is a past version of its own, it sends the changes after it at once. Otherwise it
-//! sends its heads (`Heads`); the peer answers
-//! with the changes after them (`Changes`) if it knows those heads, and its own heads
-//! (`HeadsReply`); the initiator sends back whatever the peer's heads lack. One round
-//! trip, and only the changes themselves on the wire. Where both sides changed a record,
-//! neither knows the other's heads: the initiator sends its changes counted from the
-//! heads it knows (at worst the whole document) and asks again, a second round trip. A
-//! receiver
-//! checks every record against the scope rules before asking for it to be stored, and
-//! acknowledges it with `Stored` only once the store reports it durable.
+//! sends its heads (`Heads`); the peer answers with the changes after them (`Changes`)
+//! if it knows those heads, and its own heads (`HeadsReply`); the initiator sends back
+//! whatever the peer's heads lack. One round trip, and only the changes themselves on
+//! the wire. Where both sides changed a record, neither knows the other's heads: the
+//! initiator sends its changes counted from the heads it knows (at worst the whole
+//! document) and asks again, a second round trip. When the initiator knows when the two
+//! were last in sync, reconciliation goes in two parts ([`Session::set_since`]). A
+//! receiver checks every record against the scope rules before asking for it to be
+//! stored, and acknowledges it with `Stored` only once the store reports it durable.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -246,7 +246,7 @@ struct Reconciliation {
 /// part covers them all; with one (`since`), the recent part goes first, and the older
 /// part leaves out the records the recent part found, so that their older versions,
 /// scattered through the set, never have to be searched for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug)]
 enum Part {
     /// Every shared item.
     Whole,
@@ -259,6 +259,17 @@ enum Part {
         since: u64,
         excluded: HashSet<RecordId>,
     },
+}
+
+impl Part {
+    /// Whether an item with content time `time` falls in this part.
+    fn covers(&self, time: u64) -> bool {
+        match self {
+            Part::Whole => true,
+            Part::Recent { since } => time >= *since,
+            Part::Older { since, .. } => time < *since,
+        }
+    }
 }
 
 /// A reconciliation's round 0 that reached the responder before its items were read.
@@ -432,9 +443,8 @@ impl Session {
 
     /// Once a reconciliation's plan has been carried out (the session is idle), the
     /// content time just after the newest it covered: the pair is in sync before it.
-    /// Returns it once, for
-    /// the driver to keep (per peer) and pass to [`Session::set_since`], in this session
-    /// and the next.
+    /// Returns it once, for the driver to keep (per peer) and pass to
+    /// [`Session::set_since`], in this session and the next.
     pub fn take_watermark(&mut self) -> Option<u64> {
         if !self.is_idle() {
             return None;

@@ -43,20 +43,15 @@ impl Session {
         self.pump();
     }
 
-    /// Negentropy over the shared items in `part`, less the records in `left_out`.
+    /// Negentropy over the shared items that `keep` keeps.
     fn negentropy(
         &self,
-        part: &Part,
-        left_out: &HashSet<RecordId>,
+        keep: impl Fn(&Item) -> bool,
     ) -> Result<Negentropy<'static, NegentropyStorageVector>, SessionError> {
         let items: Vec<Item> = self
             .shared_items
             .values()
-            .filter(|i| match part {
-                Part::Whole => true,
-                Part::Recent { since } => i.time >= *since,
-                Part::Older { since, .. } => i.time < *since && !left_out.contains(&i.id),
-            })
+            .filter(|i| keep(i))
             .copied()
             .collect();
         storage(&items)
@@ -71,7 +66,7 @@ impl Session {
             0 => Part::Whole,
             since => Part::Recent { since },
         };
-        let mut neg = self.negentropy(&part, &HashSet::new())?;
+        let mut neg = self.negentropy(|i| part.covers(i.time))?;
         let payload = neg
             .initiate()
             .map_err(|e| SessionError::Reconcile(format!("{e:?}")))?;
@@ -93,12 +88,12 @@ impl Session {
 
     /// The responder's side of a part that starts with `payload` (round 0).
     fn open_part(&mut self, part: Part, payload: &[u8]) -> Result<(), SessionError> {
-        let left_out = match &part {
-            Part::Older { excluded, .. } => excluded.clone(),
-            _ => HashSet::new(),
-        };
+        let neg = self.negentropy(|i| {
+            part.covers(i.time)
+                && !matches!(&part, Part::Older { excluded, .. } if excluded.contains(&i.id))
+        })?;
         self.recon = Some(Reconciliation {
-            neg: self.negentropy(&part, &left_out)?,
+            neg,
             have: Vec::new(),
             need: Vec::new(),
             round: 0,
@@ -250,11 +245,7 @@ impl Session {
                 recon.have.push(item.negentropy_id());
             }
         }
-        let older = Part::Older {
-            since,
-            excluded: HashSet::new(),
-        };
-        recon.neg = self.negentropy(&older, &need)?;
+        recon.neg = self.negentropy(|i| i.time < since && !need.contains(&i.id))?;
         let payload = recon
             .neg
             .initiate()
