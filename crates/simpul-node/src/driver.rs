@@ -409,20 +409,15 @@ async fn carry_out_effects(
                         changes => Ok(Offer::Queued(store.merge_queued(id, changes, today, now))),
                     })
                     .await;
-                    let offered = match offered {
+                    let result = match offered {
                         Ok(Offer::Queued(commit)) => match commit.await {
-                            Ok(outcome) => outcome
-                                .map(|w| Offered::Stored(Box::new(w)))
-                                .map_err(|e| e.to_string()),
+                            Ok(outcome) => outcome.map(stored).map_err(|e| e.to_string()),
                             Err(_) => Err(simpul_store::WriteError::Closed.to_string()),
                         },
-                        Ok(Offer::Done(offered)) => Ok(offered),
+                        Ok(Offer::Done(Offered::Stored(w))) => Ok(stored(*w)),
+                        Ok(Offer::Done(Offered::MovedAway)) => Ok((StoreOutcome::MovedAway, None)),
                         Err(e) => Err(e),
                     };
-                    let result = offered.map(|o| match o {
-                        Offered::Stored(w) => stored(*w),
-                        Offered::MovedAway => (StoreOutcome::MovedAway, None),
-                    });
                     let _ = done.send(Done::Stored { token, id, result });
                 });
             }
