@@ -261,6 +261,19 @@ enum Part {
     },
 }
 
+impl Reconciliation {
+    /// Round 0 of `part`, nothing found yet.
+    fn new(neg: Negentropy<'static, NegentropyStorageVector>, part: Part) -> Self {
+        Self {
+            neg,
+            have: Vec::new(),
+            need: Vec::new(),
+            round: 0,
+            part,
+        }
+    }
+}
+
 impl Part {
     /// Whether an item with content time `time` falls in this part.
     fn covers(&self, time: u64) -> bool {

@@ -74,13 +74,7 @@ impl Session {
             Part::Recent { since } => Message::ReconcileRecent { since, payload },
             _ => Message::Reconcile { round: 0, payload },
         };
-        self.recon = Some(Reconciliation {
-            neg,
-            have: Vec::new(),
-            need: Vec::new(),
-            round: 0,
-            part,
-        });
+        self.recon = Some(Reconciliation::new(neg, part));
         self.stats.reconcile_rounds += 1;
         self.send(&msg);
         Ok(())
@@ -92,13 +86,7 @@ impl Session {
             part.covers(i.time)
                 && !matches!(&part, Part::Older { excluded, .. } if excluded.contains(&i.id))
         })?;
-        self.recon = Some(Reconciliation {
-            neg,
-            have: Vec::new(),
-            need: Vec::new(),
-            round: 0,
-            part,
-        });
+        self.recon = Some(Reconciliation::new(neg, part));
         self.answer(0, payload)
     }
 
