@@ -25,6 +25,7 @@ pub mod pws;
 mod read;
 pub mod record;
 pub mod scope;
+pub mod scope_doc;
 mod string_enum;
 pub mod validate;
 pub mod visit;

@@ -218,7 +218,7 @@ impl Record {
         let kind: RecordKind = kind
             .parse()
             .map_err(|e| RecordError::Shape(format!("kind: {e}")))?;
-        let scope: Scope = hydrate_prop(doc, ROOT, "scope")?;
+        let scope = crate::scope_doc::read_scope(doc, None)?;
         Ok(Envelope { id, kind, scope })
     }
 
@@ -267,7 +267,8 @@ impl Record {
                 |_| commit_options(at_ms),
                 |tx| -> Result<(), RecordError> {
                     if before.scope != self.scope {
-                        reconcile_prop(tx, ROOT, "scope", &self.scope)?;
+                        // Replaced whole, never edited inside (see `scope_doc`).
+                        crate::scope_doc::write_scope(tx, &self.scope)?;
                     }
                     match (&before.body, &self.body) {
                         (RecordBody::Patient(b), RecordBody::Patient(a)) => {

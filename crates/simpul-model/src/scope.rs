@@ -64,6 +64,14 @@ impl Scope {
         self.paths.iter().any(|p| writer.is_ancestor_or_self(p))
     }
 
+    /// True when a node at `mover` may create a record with this scope or move a record
+    /// to or from it: every path lies inside the mover's subtree. A posyandu can create
+    /// its own records but not move them to a sibling; their pustu (or anyone above
+    /// both) can. Asked of the scope before a move and of the scope after it.
+    pub fn movable_by(&self, mover: &FacilityPath) -> bool {
+        !self.paths.is_empty() && self.paths.iter().all(|p| mover.is_ancestor_or_self(p))
+    }
+
     /// Checks the shape: at least one path, at most [`MAX_SCOPE_PATHS`], all in one district.
     pub fn check(&self) -> Result<(), String> {
         let Some(first) = self.paths.first() else {
@@ -108,6 +116,21 @@ mod tests {
         assert!(scope.held_by(&p("3273/P3273010201")));
         assert!(!scope.held_by(&p("3273")));
         assert!(!scope.held_by(&p("3273/P3273010202")));
+    }
+
+    #[test]
+    fn only_a_node_above_every_path_may_move_a_record() {
+        let shared = Scope {
+            audience: Audience::Up,
+            paths: vec![p(PY), p("3273/P3273010201/3273010201-PU1/3273010201-PY05")],
+        };
+        // A posyandu of a family registered at two may write the record, not move it.
+        assert!(shared.writable_by(&p(PY)));
+        assert!(!shared.movable_by(&p(PY)));
+        assert!(shared.movable_by(&p("3273/P3273010201/3273010201-PU1")));
+        assert!(shared.movable_by(&p("3273")));
+        assert!(Scope::up(p(PY)).movable_by(&p(PY)));
+        assert!(!Scope::up(p(PY)).movable_by(&p("3273/P3273010202")));
     }
 
     #[test]

@@ -1,0 +1,681 @@
+//! Admission: what a node takes in from a peer.
+//!
+//! What a peer sends is never stored as it came. It is merged into the stored document
+//! (or becomes the document, for a record new here), and the **new changes** decide:
+//!
+//! 1. every new change is by an actor that names a facility, and a valid seal covers it
+//!    (an author seal of the actor's own key, or for an unbound actor an endorsement);
+//! 2. a record has one creation (one change without dependencies);
+//! 3. each change's author may make it *where it was made*: write the record as it stood
+//!    at the change's dependencies, create or move it only if every path before and after
+//!    is in its subtree; scopes are replaced whole, never edited inside; the envelope
+//!    (`schema`, `id`, `kind`) is written only by the creation; op counters stay within
+//!    what the history could have used;
+//! 4. the merged record is one this node should hold, and one the peer should hold unless
+//!    the peer is a descendant the record has moved away from.
+//!
+//! Judging each change at its own position, not against what the receiver happens to
+//! hold, gives every node the same answer whatever order changes reach it in.
+//!
+//! Two different changes with one actor and sequence number cannot both be in a document.
+//! The one that arrives second, and everything built on it, is set aside
+//! ([`Quarantined`]); the rest is taken.
+
+use std::collections::{HashMap, HashSet};
+
+use simpul_model::automerge::legacy::{Key, ObjectId, OpType};
+use simpul_model::automerge::{
+    ActorId, Automerge, AutomergeError, Change, ChangeHash, ChangeMetadata, Prop, ROOT, ReadDoc,
+};
+use simpul_model::scope_doc::{SCOPE_KEY, read_scope, scope_values};
+use simpul_model::{
+    Date, FacilityPath, Incoming, Record, RecordError, RecordId, Scope, check_history,
+};
+
+use crate::actor::{ActorKind, classify};
+use crate::authority::Certified;
+use crate::chunks;
+use crate::error::Refusal;
+use crate::keybook::KeyBook;
+use crate::seal::{MAX_SEALS, Seal, SealKind};
+
+/// Who judges, and between which two nodes.
+#[derive(Debug, Clone, Copy)]
+pub struct Judge<'a> {
+    /// The keys this node knows and the revocations it holds.
+    pub keys: &'a KeyBook,
+    /// This node.
+    pub local: &'a FacilityPath,
+    /// The node that sent what is judged.
+    pub peer: &'a FacilityPath,
+    /// Today, for validating the merged record.
+    pub today: Date,
+}
+
+/// What was taken in.
+#[derive(Debug)]
+pub struct Admitted {
+    /// The record as it now stands.
+    pub record: Record,
+    /// The seals to keep beside it: those held before and the valid new ones, less those
+    /// another seal of the same key covers.
+    pub seals: Vec<Seal>,
+    /// Changes set aside as equivocating.
+    pub quarantined: Vec<Quarantined>,
+    /// Changes new here.
+    pub new_changes: usize,
+    /// The record is no longer the peer's to hold, and the peer is a descendant of this
+    /// node: answer `Moved`, so it can let its copy go.
+    pub moved_from_peer: bool,
+}
+
+/// A change set aside: another change with the same actor and sequence number was here
+/// first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quarantined {
+    /// The actor.
+    pub actor: ActorId,
+    /// The sequence number.
+    pub seq: u64,
+    /// The change this node holds.
+    pub kept: ChangeHash,
+    /// The change it set aside.
+    pub refused: ChangeHash,
+    /// Every change set aside with it: the refused one and those built on it.
+    pub set_aside: Vec<ChangeHash>,
+}
+
+/// Merges `incoming` (with the seals that came with it) into the stored document in
+/// `slot` (empty for a record new here) and judges the result. On success `slot` holds
+/// the merged document. On error `slot` may hold a half-merged one: the caller discards it.
+pub fn admit(
+    judge: &Judge<'_>,
+    id: RecordId,
+    slot: &mut Option<Automerge>,
+    stored_seals: &[Seal],
+    incoming: Incoming,
+    incoming_seals: &[Seal],
+) -> Result<Admitted, Refusal> {
+    let before = match slot.as_ref() {
+        Some(doc) => Some((doc.get_heads(), Record::from_document(doc)?)),
+        None => None,
+    };
+    let quarantined = apply(slot, incoming)?;
+    let doc = slot
+        .as_ref()
+        .ok_or_else(|| RecordError::Shape("the merge left no document".into()))?;
+    let record = Record::from_document(doc)?;
+    if record.id != id {
+        return Err(
+            RecordError::Shape(format!("document is record {}, not {id}", record.id)).into(),
+        );
+    }
+    if let Some((_, old)) = &before {
+        if old.kind() != record.kind() {
+            return Err(RecordError::Shape("record id and kind never change".into()).into());
+        }
+        check_history(old, &record)?;
+    }
+    record.validate(judge.today).map_err(RecordError::from)?;
+    let all = doc.get_changes_meta(&[]);
+    let new = match &before {
+        Some((heads, _)) => doc.get_changes_meta(heads),
+        None => all.clone(),
+    };
+    let seals = Seals::gather(judge, id, doc, stored_seals, incoming_seals)?;
+    if !new.is_empty() {
+        Changes {
+            judge,
+            id,
+            doc,
+            all: &all,
+            seals: &seals,
+        }
+        .check(before.is_some(), &new)?;
+    }
+    let moved_from_peer = check_holders(judge, id, &record.scope, before.is_some())?;
+    Ok(Admitted {
+        record,
+        seals: seals.keep(),
+        quarantined,
+        new_changes: new.len(),
+        moved_from_peer,
+    })
+}
+
+/// Applies what arrived; equivocating changes are set aside and the rest applied.
+fn apply(slot: &mut Option<Automerge>, incoming: Incoming) -> Result<Vec<Quarantined>, Refusal> {
+    let shape = |e: String| Refusal::Record(RecordError::Shape(e));
+    match (slot.as_mut(), incoming) {
+        (None, Incoming::Document(doc)) => {
+            *slot = Some(doc);
+            Ok(Vec::new())
+        }
+        (None, Incoming::Changes { .. }) => {
+            Err(shape("changes for a record this node does not hold".into()))
+        }
+        (Some(existing), Incoming::Document(mut doc)) => match existing.merge(&mut doc) {
+            Ok(_) => Ok(Vec::new()),
+            Err(AutomergeError::DuplicateSeqNumber(..)) => sort_out(existing, doc.get_changes(&[])),
+            Err(e) => Err(RecordError::from(e).into()),
+        },
+        (Some(existing), Incoming::Changes { bytes, heads }) => {
+            let quarantined = match existing.load_incremental(&bytes) {
+                Ok(_) => Vec::new(),
+                Err(AutomergeError::DuplicateSeqNumber(..)) => {
+                    sort_out(existing, chunks::changes(&bytes).map_err(shape)?)?
+                }
+                Err(e) => return Err(RecordError::from(e).into()),
+            };
+            // A change whose dependencies are missing is queued by Automerge, not applied:
+            // acknowledging it would lose it. Refuse; the sender's next reconciliation
+            // fills the gap. Heads set aside as equivocating are not expected.
+            let aside: HashSet<&ChangeHash> =
+                quarantined.iter().flat_map(|q| &q.set_aside).collect();
+            let missing = heads
+                .iter()
+                .filter(|h| !aside.contains(h) && existing.get_change_meta_by_hash(h).is_none())
+                .count();
+            if missing > 0 {
+                return Err(shape(format!(
+                    "changes depend on changes this node does not have \
+                     ({missing} of their heads did not apply)"
+                )));
+            }
+            Ok(quarantined)
+        }
+    }
+}
+
+/// Applies `changes` one by one in their order, setting aside each whose actor and
+/// sequence number the document holds under another hash, and every change built on one
+/// set aside.
+fn sort_out(doc: &mut Automerge, changes: Vec<Change>) -> Result<Vec<Quarantined>, Refusal> {
+    let mut held: HashMap<(ActorId, u64), ChangeHash> = doc
+        .get_changes_meta(&[])
+        .iter()
+        .map(|c| ((c.actor.clone().into_owned(), c.seq), c.hash))
+        .collect();
+    let mut quarantined: Vec<Quarantined> = Vec::new();
+    let mut aside: HashMap<ChangeHash, usize> = HashMap::new();
+    let mut rest: Vec<Change> = Vec::new();
+    for change in changes {
+        let hash = change.hash();
+        if doc.get_change_meta_by_hash(&hash).is_some() {
+            continue;
+        }
+        let key = (change.actor_id().clone(), change.seq());
+        match held.get(&key) {
+            Some(kept) if *kept == hash => continue,
+            Some(kept) => {
+                aside.insert(hash, quarantined.len());
+                quarantined.push(Quarantined {
+                    actor: key.0,
+                    seq: key.1,
+                    kept: *kept,
+                    refused: hash,
+                    set_aside: vec![hash],
+                });
+                continue;
+            }
+            None => {}
+        }
+        held.insert(key, hash);
+        rest.push(change);
+    }
+    // Whatever depends on a change set aside goes with it (to a fixed point: the order of
+    // the changes need not be causal).
+    loop {
+        let before = rest.len();
+        rest.retain(|c| {
+            let Some(&i) = c.deps().iter().find_map(|d| aside.get(d)) else {
+                return true;
+            };
+            quarantined[i].set_aside.push(c.hash());
+            aside.insert(c.hash(), i);
+            false
+        });
+        if rest.len() == before {
+            break;
+        }
+    }
+    doc.apply_changes(rest).map_err(RecordError::from)?;
+    Ok(quarantined)
+}
+
+/// A seal that verified, with its key's certificate and the changes it does not cover.
+struct Valid {
+    seal: Seal,
+    cert: Certified,
+    uncovered: HashSet<ChangeHash>,
+}
+
+impl Valid {
+    fn covers(&self, change: &ChangeHash) -> bool {
+        !self.uncovered.contains(change)
+    }
+}
+
+/// The seals that bear on a record: those stored, and those that came with what arrived.
+struct Seals {
+    valid: Vec<Valid>,
+    /// Stored seals whose key this node does not know (kept, never used).
+    unknown: Vec<Seal>,
+}
+
+impl Seals {
+    fn gather(
+        judge: &Judge<'_>,
+        id: RecordId,
+        doc: &Automerge,
+        stored: &[Seal],
+        incoming: &[Seal],
+    ) -> Result<Seals, Refusal> {
+        let mut seen = HashSet::new();
+        let mut seals = Seals {
+            valid: Vec::new(),
+            unknown: Vec::new(),
+        };
+        let tagged = stored
+            .iter()
+            .map(|s| (s, true))
+            .chain(incoming.iter().map(|s| (s, false)));
+        for (seal, was_stored) in tagged {
+            if !seen.insert(seal.identity()) {
+                continue;
+            }
+            let Some(cert) = judge.keys.get(&seal.key) else {
+                // An incoming seal of a key never certified here covers nothing (the
+                // session sends each key's certificate before the first seal needing it).
+                if was_stored {
+                    seals.unknown.push(seal.clone());
+                }
+                continue;
+            };
+            // Stored seals were verified when they were stored.
+            if !was_stored && !seal.verifies(id, &cert.public) {
+                return Err(Refusal::BadSeal {
+                    id,
+                    key: seal.key,
+                    reason: "does not verify".into(),
+                });
+            }
+            let heads = seal.change_hashes();
+            if heads
+                .iter()
+                .any(|h| doc.get_change_meta_by_hash(h).is_none())
+            {
+                // A version this node does not hold: it covers nothing here.
+                continue;
+            }
+            let uncovered = doc
+                .get_changes_meta(&heads)
+                .iter()
+                .map(|c| c.hash)
+                .collect();
+            seals.valid.push(Valid {
+                seal: seal.clone(),
+                cert: cert.clone(),
+                uncovered,
+            });
+        }
+        Ok(seals)
+    }
+
+    /// The seals to keep: of one key and kind, none another covers; at most [`MAX_SEALS`].
+    fn keep(self) -> Vec<Seal> {
+        let valid = &self.valid;
+        let dominated = |i: usize| {
+            let a = &valid[i];
+            valid.iter().enumerate().any(|(j, b)| {
+                j != i
+                    && b.seal.key == a.seal.key
+                    && b.seal.kind == a.seal.kind
+                    && a.seal.change_hashes().iter().all(|h| b.covers(h))
+                    // Of two that cover each other (equal heads), keep the first.
+                    && (!b.seal.change_hashes().iter().all(|h| a.covers(h)) || j < i)
+            })
+        };
+        let mut kept: Vec<Seal> = (0..valid.len())
+            .filter(|&i| !dominated(i))
+            .map(|i| valid[i].seal.clone())
+            .chain(self.unknown)
+            .collect();
+        kept.sort_by_key(Seal::identity);
+        kept.truncate(MAX_SEALS);
+        kept
+    }
+}
+
+/// The new changes of one admission, and what judges them.
+struct Changes<'a> {
+    judge: &'a Judge<'a>,
+    id: RecordId,
+    doc: &'a Automerge,
+    all: &'a [ChangeMetadata<'a>],
+    seals: &'a Seals,
+}
+
+impl Changes<'_> {
+    fn check(&self, existed: bool, new: &[ChangeMetadata<'_>]) -> Result<(), Refusal> {
+        let id = self.id;
+        let ops: u64 = self
+            .all
+            .iter()
+            .map(|c| c.max_op.saturating_sub(c.start_op) + 1)
+            .sum();
+        if let Some(c) = new.iter().find(|c| c.start_op > ops + 1) {
+            return Err(Refusal::OpCounter {
+                id,
+                change: c.hash.to_string(),
+                start_op: c.start_op,
+            });
+        }
+        let roots = new.iter().filter(|c| c.deps.is_empty()).count();
+        if (existed && roots > 0) || (!existed && roots != 1) {
+            return Err(Refusal::SecondCreation { id });
+        }
+        let mut scopes = ScopeAt::new(self.doc, self.all)?;
+        for change in new {
+            let authorities = self.authorities(change)?;
+            let ops = if change.deps.is_empty() {
+                OpSummary::default()
+            } else {
+                OpSummary::of(self.doc, change)?
+            };
+            if let Some(key) = ops.envelope_key {
+                return Err(self.not_authorised(change, format!("change the record's `{key}`")));
+            }
+            if ops.scope_edited {
+                return Err(self.not_authorised(
+                    change,
+                    "edit a scope in place (a scope is replaced whole)".into(),
+                ));
+            }
+            let mut first_error = None;
+            for authority in &authorities {
+                match self.authorise(&mut scopes, change, &ops, authority) {
+                    Ok(()) => {
+                        first_error = None;
+                        break;
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    fn not_authorised(&self, change: &ChangeMetadata<'_>, what: String) -> Refusal {
+        match classify(&change.actor).facility() {
+            Some(author) => Refusal::NotAuthorised {
+                id: self.id,
+                author: author.clone(),
+                what,
+            },
+            None => self.foreign(change),
+        }
+    }
+
+    fn foreign(&self, change: &ChangeMetadata<'_>) -> Refusal {
+        Refusal::ForeignActor {
+            id: self.id,
+            change: change.hash.to_string(),
+            actor: String::from_utf8_lossy(change.actor.to_bytes()).into_owned(),
+        }
+    }
+
+    /// The facilities whose authority a change is judged by: its author's, when an author
+    /// seal of the actor's key covers it; for an unbound actor, each endorser's.
+    fn authorities(&self, change: &ChangeMetadata<'_>) -> Result<Vec<FacilityPath>, Refusal> {
+        let id = self.id;
+        let unsigned = |author: &FacilityPath| Refusal::Unsigned {
+            id,
+            change: change.hash.to_string(),
+            author: author.clone(),
+        };
+        let keys = self.judge.keys;
+        match classify(&change.actor) {
+            ActorKind::Foreign => Err(self.foreign(change)),
+            ActorKind::Keyed { facility, key } => {
+                let mut revoked = false;
+                for v in &self.seals.valid {
+                    if v.seal.kind == SealKind::Author
+                        && v.seal.key == key
+                        && v.cert.facility == facility
+                        && v.covers(&change.hash)
+                    {
+                        if !keys.is_revoked(&v.cert) {
+                            return Ok(vec![facility]);
+                        }
+                        revoked = true;
+                    }
+                }
+                if revoked {
+                    return Err(Refusal::Revoked {
+                        id,
+                        change: change.hash.to_string(),
+                        key,
+                    });
+                }
+                Err(unsigned(&facility))
+            }
+            ActorKind::Unbound { facility } => {
+                // History from before actors were bound to keys is never built on signed
+                // history: an unbound change that is, was made since, by someone else.
+                if self.builds_on_keyed(change) {
+                    return Err(unsigned(&facility));
+                }
+                let endorsers: Vec<FacilityPath> = self
+                    .seals
+                    .valid
+                    .iter()
+                    .filter(|v| {
+                        v.seal.kind == SealKind::Endorsement
+                            && v.covers(&change.hash)
+                            && !keys.is_revoked(&v.cert)
+                    })
+                    .map(|v| v.cert.facility.clone())
+                    .collect();
+                if endorsers.is_empty() {
+                    return Err(unsigned(&facility));
+                }
+                Ok(endorsers)
+            }
+        }
+    }
+
+    /// True when a change by a key-bound actor is in `change`'s history.
+    fn builds_on_keyed(&self, change: &ChangeMetadata<'_>) -> bool {
+        if change.deps.is_empty() {
+            return false;
+        }
+        let after: HashSet<ChangeHash> = self
+            .doc
+            .get_changes_meta(&change.deps)
+            .iter()
+            .map(|c| c.hash)
+            .collect();
+        self.all.iter().any(|c| {
+            !after.contains(&c.hash) && matches!(classify(&c.actor), ActorKind::Keyed { .. })
+        })
+    }
+
+    fn authorise(
+        &self,
+        scopes: &mut ScopeAt<'_>,
+        change: &ChangeMetadata<'_>,
+        ops: &OpSummary,
+        authority: &FacilityPath,
+    ) -> Result<(), Refusal> {
+        let refuse = |what: String| Refusal::NotAuthorised {
+            id: self.id,
+            author: authority.clone(),
+            what,
+        };
+        if change.deps.is_empty() {
+            let created = scopes.at(&[change.hash])?;
+            if !created.movable_by(authority) {
+                return Err(refuse(format!("create a record of {}", paths(&created))));
+            }
+            return Ok(());
+        }
+        let at = scopes.at(&change.deps)?;
+        if !at.writable_by(authority) {
+            return Err(refuse(format!("write a record of {}", paths(&at))));
+        }
+        if ops.scope_put {
+            let to = scopes.at(&[change.hash])?;
+            if !at.movable_by(authority) || !to.movable_by(authority) {
+                return Err(refuse(format!(
+                    "move a record from {} to {}",
+                    paths(&at),
+                    paths(&to)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn paths(scope: &Scope) -> String {
+    let paths: Vec<&str> = scope.paths.iter().map(FacilityPath::as_str).collect();
+    format!("{} [{}]", scope.audience, paths.join(", "))
+}
+
+/// What a change's operations touch at the root of the document.
+#[derive(Debug, Default)]
+struct OpSummary {
+    /// It puts a new scope.
+    scope_put: bool,
+    /// It edits inside a scope map it did not create.
+    scope_edited: bool,
+    /// A root key only the creation writes.
+    envelope_key: Option<&'static str>,
+}
+
+impl OpSummary {
+    fn of(doc: &Automerge, change: &ChangeMetadata<'_>) -> Result<OpSummary, Refusal> {
+        let full = doc
+            .get_change_by_hash(&change.hash)
+            .ok_or_else(|| RecordError::Shape(format!("change {} is missing", change.hash)))?
+            .decode();
+        let mut summary = OpSummary::default();
+        let mut created = HashSet::new();
+        let mut inside: HashMap<(u64, ActorId), bool> = HashMap::new();
+        for (i, op) in full.operations.iter().enumerate() {
+            if matches!(op.action, OpType::Make(_)) {
+                created.insert((full.start_op.get() + i as u64, full.actor_id.clone()));
+            }
+            match (&op.obj, &op.key) {
+                (ObjectId::Root, Key::Map(key)) => match key.as_str() {
+                    SCOPE_KEY => summary.scope_put = true,
+                    "schema" => summary.envelope_key = Some("schema"),
+                    "id" => summary.envelope_key = Some("id"),
+                    "kind" => summary.envelope_key = Some("kind"),
+                    _ => {}
+                },
+                (ObjectId::Root, _) => {}
+                (ObjectId::Id(obj), _) => {
+                    let obj = (obj.0, obj.1.clone());
+                    if created.contains(&obj) {
+                        continue;
+                    }
+                    let is_scope = *inside
+                        .entry(obj.clone())
+                        .or_insert_with(|| inside_scope(doc, &obj));
+                    summary.scope_edited |= is_scope;
+                }
+            }
+        }
+        Ok(summary)
+    }
+}
+
+/// True when the object `obj` (its creating op) lies inside a scope map.
+fn inside_scope(doc: &Automerge, obj: &(u64, ActorId)) -> bool {
+    let Ok(id) = doc.import_obj(&format!("{}@{}", obj.0, obj.1)) else {
+        return false;
+    };
+    let Ok(parents) = doc.parents(&id) else {
+        return false;
+    };
+    parents
+        .last()
+        .is_some_and(|top| top.obj == ROOT && top.prop == Prop::Map(SCOPE_KEY.into()))
+}
+
+/// The record's scope at points in its history, read once each.
+struct ScopeAt<'a> {
+    doc: &'a Automerge,
+    /// The scope everywhere, when no change but the creation ever put one.
+    fixed: Option<Scope>,
+    cache: HashMap<Vec<ChangeHash>, Scope>,
+}
+
+impl<'a> ScopeAt<'a> {
+    fn new(doc: &'a Automerge, all: &[ChangeMetadata<'_>]) -> Result<Self, Refusal> {
+        let values = scope_values(doc, None)?;
+        let creation = all.iter().find(|c| c.deps.is_empty());
+        let fixed = match (values.as_slice(), creation) {
+            ([only], Some(c))
+                if only.op.1 == *c.actor && c.start_op <= only.op.0 && only.op.0 <= c.max_op =>
+            {
+                only.scope.clone().ok()
+            }
+            _ => None,
+        };
+        Ok(Self {
+            doc,
+            fixed,
+            cache: HashMap::new(),
+        })
+    }
+
+    fn at(&mut self, heads: &[ChangeHash]) -> Result<Scope, Refusal> {
+        if let Some(scope) = &self.fixed {
+            return Ok(scope.clone());
+        }
+        let mut key = heads.to_vec();
+        key.sort_unstable();
+        if let Some(scope) = self.cache.get(&key) {
+            return Ok(scope.clone());
+        }
+        let scope = read_scope(self.doc, Some(&key))?;
+        self.cache.insert(key, scope.clone());
+        Ok(scope)
+    }
+}
+
+/// The merged record must be this node's to hold, and the peer's unless the peer is a
+/// descendant it has moved away from (returns true then). A record new here is what the
+/// peer sent: it must be the peer's.
+fn check_holders(
+    judge: &Judge<'_>,
+    id: RecordId,
+    scope: &Scope,
+    existed: bool,
+) -> Result<bool, Refusal> {
+    if !scope.held_by(judge.local) {
+        return Err(Refusal::OutOfScope {
+            id,
+            reason: format!("outside what this node ({}) should hold", judge.local),
+        });
+    }
+    if scope.held_by(judge.peer) {
+        return Ok(false);
+    }
+    let descendant = judge.local.is_ancestor_or_self(judge.peer) && judge.local != judge.peer;
+    if existed && descendant {
+        return Ok(true);
+    }
+    Err(Refusal::OutOfScope {
+        id,
+        reason: format!("outside what the sender ({}) should hold", judge.peer),
+    })
+}

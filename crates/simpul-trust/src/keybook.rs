@@ -1,0 +1,105 @@
+//! The keys a node knows, and the revocation list it holds.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::authority::{Authority, Certified, Revocations};
+use crate::error::TrustError;
+use crate::key::KeyId;
+
+/// Most certificates a node keeps in memory: far more nodes than a district has (a few
+/// hundred posyandu), so that a flood of genuine-but-unused certificates is bounded.
+pub const MAX_KEYS: usize = 100_000;
+
+/// Certified node keys, by key id, and the district's revocation list.
+#[derive(Debug, Clone)]
+pub struct KeyBook {
+    authority: Arc<Authority>,
+    keys: HashMap<KeyId, Certified>,
+    revocations: Option<Revocations>,
+}
+
+impl KeyBook {
+    /// An empty book for the district of `authority`.
+    pub fn new(authority: Arc<Authority>) -> Self {
+        Self {
+            authority,
+            keys: HashMap::new(),
+            revocations: None,
+        }
+    }
+
+    /// The district CA.
+    pub fn authority(&self) -> &Arc<Authority> {
+        &self.authority
+    }
+
+    /// The certificate of `key`, if known.
+    pub fn get(&self, key: &KeyId) -> Option<&Certified> {
+        self.keys.get(key)
+    }
+
+    /// Every known key.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when no key is known.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// Certifies `der` (unless its key is known already) and keeps it. Returns its key.
+    pub fn learn(&mut self, der: &[u8]) -> Result<KeyId, TrustError> {
+        let key = KeyId::of_spki(&spki_of(der)?);
+        if let Some(known) = self.keys.get(&key)
+            && *known.der == *der
+        {
+            return Ok(key);
+        }
+        let cert = self.authority.certify(der)?;
+        self.insert(cert.clone());
+        Ok(cert.key)
+    }
+
+    /// Keeps a certificate already certified by this book's authority.
+    pub fn insert(&mut self, cert: Certified) {
+        if self.keys.len() < MAX_KEYS || self.keys.contains_key(&cert.key) {
+            self.keys.insert(cert.key, cert);
+        }
+    }
+
+    /// The revocation list held, if any.
+    pub fn revocations(&self) -> Option<&Revocations> {
+        self.revocations.as_ref()
+    }
+
+    /// Takes `list` if it is newer than the one held (a larger CRL number). Returns
+    /// whether it did.
+    pub fn set_revocations(&mut self, list: Revocations) -> bool {
+        if self
+            .revocations
+            .as_ref()
+            .is_some_and(|held| held.number >= list.number)
+        {
+            return false;
+        }
+        self.revocations = Some(list);
+        true
+    }
+
+    /// True when `cert` is revoked by the list held.
+    pub fn is_revoked(&self, cert: &Certified) -> bool {
+        self.revocations.as_ref().is_some_and(|r| r.revokes(cert))
+    }
+}
+
+/// The SubjectPublicKeyInfo (DER) of a certificate.
+fn spki_of(der: &[u8]) -> Result<Vec<u8>, TrustError> {
+    use x509_parser::prelude::{FromDer, X509Certificate};
+    let (_, cert) = X509Certificate::from_der(der).map_err(|e| TrustError::Malformed {
+        what: "node certificate",
+        reason: e.to_string(),
+    })?;
+    Ok(cert.public_key().raw.to_vec())
+}
