@@ -41,20 +41,31 @@ fn prepare(bench: &Bench, peers: usize, records: u64, today: Date) -> Result<Vec
     let root = bench.work.join("w7-peers");
     let _ = std::fs::remove_dir_all(&root);
     let now = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let authority = std::sync::Arc::new(simpul_trust::Authority::from_pem(&ca.cert_pem)?);
     (0..peers)
         .map(|i| {
             let path = facility(i);
+            let identity = ca.issue(&path, now, 30)?;
+            // Each facility seals what it writes with its own key, as a node does.
+            let signer =
+                simpul_trust::Signer::from_pem(&authority, &identity.cert_pem, &identity.key_pem)?;
+            let options = StoreOptions {
+                trust: Some(simpul_store::StoreTrust {
+                    authority: authority.clone(),
+                    signer: Some(std::sync::Arc::new(signer)),
+                }),
+                ..StoreOptions::default()
+            };
             let store = Store::create(
                 &root.join(i.to_string()),
                 &path,
                 (i as u32).to_be_bytes(),
-                StoreOptions::default(),
+                options,
             )?;
             let generator = simpul_gen::Generator::new(7_000 + i as u64, &path, records, today);
             for j in 0..records {
                 store.insert_record(generator.patient(j), today, 1_000 + j)?;
             }
-            let identity = ca.issue(&path, now, 30)?;
             Ok(Facility {
                 path,
                 store,
@@ -74,7 +85,7 @@ async fn play(
     stop: watch::Receiver<bool>,
 ) -> Result<Option<Duration>> {
     let bind: SocketAddr = "127.0.0.1:0".parse()?;
-    let endpoint = endpoint(bind, &f.identity, &ca_pem, &LinkTuning::default())?;
+    let endpoint = endpoint(bind, &f.identity, &ca_pem, &LinkTuning::default(), None)?;
     let expected = FacilityPath::parse(DISTRICT)?;
     let conn = connect(&endpoint, district, &expected).await?;
     let board = Board::new(f.path.clone(), [(expected.clone(), district.to_string())]);
@@ -84,6 +95,7 @@ async fn play(
         writes,
         rounds,
         board: board.clone(),
+        revocations: watch::channel(None).0,
     };
     let options = SessionOptions {
         config: SessionConfig::default(),

@@ -254,8 +254,14 @@ async fn send_garbage(pki: &Path, port: u16, bytes: Vec<u8>, compress: bool) -> 
             .expect("rogue identity");
     let ca = std::fs::read_to_string(pki.join("ca.crt")).expect("ca");
     let local = "127.0.0.1:0".parse().expect("addr");
-    let endpoint = simpul_net::endpoint(local, &identity, &ca, &simpul_net::LinkTuning::default())
-        .expect("endpoint");
+    let endpoint = simpul_net::endpoint(
+        local,
+        &identity,
+        &ca,
+        &simpul_net::LinkTuning::default(),
+        None,
+    )
+    .expect("endpoint");
     let pustu = simpul_model::FacilityPath::parse(PUSTU).expect("path");
     let addr = format!("127.0.0.1:{port}").parse().expect("addr");
     let conn = simpul_net::connect(&endpoint, addr, &pustu)

@@ -9,8 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
+    DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
+    PKCS_ED25519, RevokedCertParams, SanType, SerialNumber,
 };
 use simpul_model::{FacilityPath, Level};
 use time::{Duration, OffsetDateTime};
@@ -19,12 +20,20 @@ use time::{Duration, OffsetDateTime};
 pub const SERVER_NAME: &str = "node.simpul.invalid";
 
 /// Prefix of the URI subject alternative name that carries a facility path.
-pub const FACILITY_URI_PREFIX: &str = "urn:simpul:facility:";
+pub use simpul_trust::FACILITY_URI_PREFIX;
 
 /// File names inside a CA or node directory.
 pub const CA_CERT: &str = "ca.crt";
 /// The CA's private key file.
 pub const CA_KEY: &str = "ca.key";
+/// The CA's list of revoked certificates: one line per revocation, `<serial hex>
+/// <unix seconds> <facility path>`. The revocation list's CRL number is its line count.
+pub const CA_REVOKED: &str = "revoked.txt";
+/// The newest revocation list the CA issued (PEM), for nodes to take in.
+pub const CA_CRL: &str = "crl.pem";
+
+/// How long a revocation list says it is current (nodes show an older one as stale).
+pub const CRL_VALID_DAYS: i64 = 30;
 /// A node's certificate file.
 pub const NODE_CERT: &str = "node.crt";
 /// A node's private key file.
@@ -62,6 +71,22 @@ pub enum IdentityError {
     /// A certificate does not say which facility it belongs to.
     #[error("certificate names no simpul facility: {0}")]
     NoFacility(String),
+    /// The certificate to revoke is revoked already.
+    #[error("certificate {serial} ({facility}) is revoked already")]
+    AlreadyRevoked {
+        /// Its serial (hex).
+        serial: String,
+        /// Its facility.
+        facility: String,
+    },
+    /// A line of the CA's revocation file does not read.
+    #[error("{path}: line {line} is not `<serial hex> <unix seconds> <facility>`")]
+    BadRevokedFile {
+        /// The file.
+        path: PathBuf,
+        /// The line number (from 1).
+        line: usize,
+    },
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IdentityError + '_ {
@@ -81,6 +106,7 @@ pub struct DistrictCa {
 }
 
 /// A node's certificate and key, as PEM.
+#[derive(Clone)]
 pub struct NodeIdentity {
     /// The facility path in the certificate.
     pub path: FacilityPath,
@@ -177,7 +203,9 @@ impl DistrictCa {
         }
         let ca_key = KeyPair::from_pem(&self.key_pem)?;
         let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, ca_key)?;
-        let key = KeyPair::generate()?;
+        // Ed25519: the key seals every record version the node writes, and every receiver
+        // checks it (faster to check than ECDSA P-256 in ring, and deterministic).
+        let key = KeyPair::generate_for(&PKCS_ED25519)?;
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, path.to_string());
@@ -200,6 +228,103 @@ impl DistrictCa {
             key_pem: key.serialize_pem(),
         })
     }
+}
+
+impl DistrictCa {
+    /// Revokes the node certificate `cert_pem`: records it in `dir`'s revocation file and
+    /// writes a new revocation list, numbered one past the last, to `dir/crl.pem`.
+    /// Returns the list (PEM) and its number.
+    pub fn revoke(
+        &self,
+        dir: &Path,
+        cert_pem: &str,
+        now: OffsetDateTime,
+    ) -> Result<(String, u64), IdentityError> {
+        let der = pem_der(cert_pem)?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&der)
+            .map_err(|e| IdentityError::NoFacility(format!("certificate does not parse: {e}")))?;
+        let serial = hex::encode(cert.raw_serial());
+        let facility = facility_of(&der)?;
+        let path = dir.join(CA_REVOKED);
+        let mut revoked = read_revoked(&path)?;
+        if revoked.iter().any(|(s, _)| *s == serial) {
+            return Err(IdentityError::AlreadyRevoked {
+                serial,
+                facility: facility.to_string(),
+            });
+        }
+        revoked.push((serial.clone(), now.unix_timestamp()));
+        let number = revoked.len() as u64;
+        let pem = self.revocation_list(&revoked, number, now)?;
+        let mut line = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(&path))?;
+        use std::io::Write;
+        writeln!(line, "{serial} {} {facility}", now.unix_timestamp()).map_err(io(&path))?;
+        line.sync_all().map_err(io(&path))?;
+        let crl = dir.join(CA_CRL);
+        let tmp = dir.join(format!("{CA_CRL}.tmp"));
+        std::fs::write(&tmp, &pem).map_err(io(&tmp))?;
+        std::fs::rename(&tmp, &crl).map_err(io(&crl))?;
+        Ok((pem, number))
+    }
+
+    /// A revocation list of `revoked` (serial hex, revocation time), numbered `number`.
+    fn revocation_list(
+        &self,
+        revoked: &[(String, i64)],
+        number: u64,
+        now: OffsetDateTime,
+    ) -> Result<String, IdentityError> {
+        let ca_key = KeyPair::from_pem(&self.key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, ca_key)?;
+        let revoked_certs = revoked
+            .iter()
+            .map(|(serial, at)| RevokedCertParams {
+                serial_number: SerialNumber::from_slice(&hex::decode(serial).unwrap_or_default()),
+                revocation_time: OffsetDateTime::from_unix_timestamp(*at).unwrap_or(now),
+                reason_code: None,
+                invalidity_date: None,
+            })
+            .collect();
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + Duration::days(CRL_VALID_DAYS),
+            crl_number: SerialNumber::from(number),
+            issuing_distribution_point: None,
+            revoked_certs,
+            key_identifier_method: KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&issuer)?.pem()?)
+    }
+}
+
+/// The CA's revocation file: (serial hex, unix seconds) per line.
+fn read_revoked(path: &Path) -> Result<Vec<(String, i64)>, IdentityError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(path)(e)),
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| {
+            let mut parts = l.split_whitespace();
+            let bad = || IdentityError::BadRevokedFile {
+                path: path.to_path_buf(),
+                line: i + 1,
+            };
+            let serial = parts
+                .next()
+                .filter(|s| hex::decode(s).is_ok())
+                .ok_or_else(bad)?;
+            let at = parts.next().and_then(|t| t.parse().ok()).ok_or_else(bad)?;
+            Ok((serial.to_string(), at))
+        })
+        .collect()
 }
 
 impl NodeIdentity {
@@ -247,20 +372,5 @@ fn ca_district(cert_pem: &str) -> Result<String, IdentityError> {
 
 /// The facility path a (DER) certificate names in its URI subject alternative name.
 pub fn facility_of(cert_der: &[u8]) -> Result<FacilityPath, IdentityError> {
-    let (_, cert) = x509_parser::parse_x509_certificate(cert_der)
-        .map_err(|e| IdentityError::NoFacility(format!("certificate does not parse: {e}")))?;
-    let sans = cert
-        .subject_alternative_name()
-        .map_err(|e| IdentityError::NoFacility(e.to_string()))?
-        .ok_or_else(|| IdentityError::NoFacility("no subject alternative names".into()))?;
-    for name in &sans.value.general_names {
-        if let x509_parser::extensions::GeneralName::URI(uri) = name
-            && let Some(path) = uri.strip_prefix(FACILITY_URI_PREFIX)
-        {
-            return FacilityPath::parse(path).map_err(|e| IdentityError::NoFacility(e.to_string()));
-        }
-    }
-    Err(IdentityError::NoFacility(
-        "no urn:simpul:facility: name".into(),
-    ))
+    simpul_trust::facility_of_der(cert_der).map_err(IdentityError::NoFacility)
 }

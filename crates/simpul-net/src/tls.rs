@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use rustls::client::{Resumption, WebPkiServerVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, PrivateKeyDer};
+use rustls::server::{NoServerSessionStorage, WebPkiClientVerifier};
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 
 use crate::identity::NodeIdentity;
@@ -71,12 +72,26 @@ fn chain_and_key(
     Ok((vec![cert], key))
 }
 
+fn crls(crl: Option<&[u8]>) -> Vec<CertificateRevocationListDer<'static>> {
+    crl.map(|der| vec![CertificateRevocationListDer::from(der.to_vec())])
+        .unwrap_or_default()
+}
+
 /// The configuration a node accepts connections with: TLS 1.3 only, a client
-/// certificate from the district CA required.
-pub fn server_config(node: &NodeIdentity, ca_pem: &str) -> Result<ServerConfig, TlsError> {
+/// certificate from the district CA required, and refused if the district's revocation
+/// list `crl` (DER) names it. No session resumption: every connection shows its
+/// certificate again (a resumed session would skip the revocation check).
+pub fn server_config(
+    node: &NodeIdentity,
+    ca_pem: &str,
+    crl: Option<&[u8]>,
+) -> Result<ServerConfig, TlsError> {
     let provider = provider();
     let verifier =
         WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider.clone())
+            .with_crls(crls(crl))
+            .only_check_end_entity_revocation()
+            .allow_unknown_revocation_status()
             .build()?;
     let (chain, key) = chain_and_key(node)?;
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -84,17 +99,33 @@ pub fn server_config(node: &NodeIdentity, ca_pem: &str) -> Result<ServerConfig, 
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)?;
     config.alpn_protocols = alpn_protocols();
+    config.session_storage = Arc::new(NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok(config)
 }
 
 /// The configuration a node dials with: TLS 1.3 only, its own certificate presented,
-/// the server's verified against the district CA alone.
-pub fn client_config(node: &NodeIdentity, ca_pem: &str) -> Result<ClientConfig, TlsError> {
+/// the server's verified against the district CA alone and refused if `crl` names it.
+/// No session resumption.
+pub fn client_config(
+    node: &NodeIdentity,
+    ca_pem: &str,
+    crl: Option<&[u8]>,
+) -> Result<ClientConfig, TlsError> {
+    let provider = provider();
+    let verifier =
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots(ca_pem)?), provider.clone())
+            .with_crls(crls(crl))
+            .only_check_end_entity_revocation()
+            .allow_unknown_revocation_status()
+            .build()
+            .map_err(TlsError::Verifier)?;
     let (chain, key) = chain_and_key(node)?;
-    let mut config = ClientConfig::builder_with_provider(provider())
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(roots(ca_pem)?)
+        .with_webpki_verifier(verifier)
         .with_client_auth_cert(chain, key)?;
     config.alpn_protocols = alpn_protocols();
+    config.resumption = Resumption::disabled();
     Ok(config)
 }

@@ -111,6 +111,10 @@ pub struct PeerConnection {
     /// True when both sides agreed on [`crate::ALPN_ZSTD`]: the session's bytes are
     /// compressed each way.
     pub compressed: bool,
+    /// The peer's certificate (DER), as verified in the handshake: its serial number is
+    /// checked against revocation lists that arrive later, and the session ends when it
+    /// expires.
+    pub certificate: std::sync::Arc<[u8]>,
 }
 
 /// Whether the handshake settled on the compressed stream.
@@ -140,21 +144,53 @@ fn transport(tuning: &LinkTuning) -> Arc<TransportConfig> {
     Arc::new(t)
 }
 
-/// A node's endpoint on `bind`: accepts peers of the district CA and dials them.
+/// The QUIC server and client configurations of a node: mutual TLS against the district
+/// CA, refusing certificates that the revocation list `crl` (DER) names.
+fn configs(
+    node: &NodeIdentity,
+    ca_pem: &str,
+    tuning: &LinkTuning,
+    crl: Option<&[u8]>,
+) -> Result<(ServerConfig, ClientConfig), NetError> {
+    let crypto =
+        |e: quinn::crypto::rustls::NoInitialCipherSuite| NetError::QuicCrypto(e.to_string());
+    let server_crypto =
+        QuicServerConfig::try_from(server_config(node, ca_pem, crl)?).map_err(crypto)?;
+    let mut server = ServerConfig::with_crypto(Arc::new(server_crypto));
+    server.transport_config(transport(tuning));
+    let client_crypto =
+        QuicClientConfig::try_from(client_config(node, ca_pem, crl)?).map_err(crypto)?;
+    let mut client = ClientConfig::new(Arc::new(client_crypto));
+    client.transport_config(transport(tuning));
+    Ok((server, client))
+}
+
+/// Takes a new revocation list into a running endpoint: handshakes from now on refuse the
+/// certificates it names, both ways. Open connections are the caller's to close.
+pub fn set_revocations(
+    endpoint: &Endpoint,
+    node: &NodeIdentity,
+    ca_pem: &str,
+    tuning: &LinkTuning,
+    crl: &[u8],
+) -> Result<(), NetError> {
+    let (server, client) = configs(node, ca_pem, tuning, Some(crl))?;
+    endpoint.set_server_config(Some(server));
+    let mut endpoint = endpoint.clone();
+    endpoint.set_default_client_config(client);
+    Ok(())
+}
+
+/// A node's endpoint on `bind`: accepts peers of the district CA and dials them, refusing
+/// certificates that the revocation list `crl` (DER) names.
 pub fn endpoint(
     bind: SocketAddr,
     node: &NodeIdentity,
     ca_pem: &str,
     tuning: &LinkTuning,
+    crl: Option<&[u8]>,
 ) -> Result<Endpoint, NetError> {
-    let crypto =
-        |e: quinn::crypto::rustls::NoInitialCipherSuite| NetError::QuicCrypto(e.to_string());
-    let server_crypto = QuicServerConfig::try_from(server_config(node, ca_pem)?).map_err(crypto)?;
-    let mut server = ServerConfig::with_crypto(Arc::new(server_crypto));
-    server.transport_config(transport(tuning));
-    let client_crypto = QuicClientConfig::try_from(client_config(node, ca_pem)?).map_err(crypto)?;
-    let mut client = ClientConfig::new(Arc::new(client_crypto));
-    client.transport_config(transport(tuning));
+    let (server, client) = configs(node, ca_pem, tuning, crl)?;
     let bind_error = |source| NetError::Bind { addr: bind, source };
     let socket = std::net::UdpSocket::bind(bind).map_err(bind_error)?;
     let runtime = quinn::default_runtime()
@@ -185,7 +221,8 @@ fn restart_keys(node: &NodeIdentity) -> (ring::hmac::Key, u64) {
     )
 }
 
-fn peer_path(connection: &quinn::Connection) -> Result<FacilityPath, NetError> {
+/// The peer's facility path and its certificate (DER).
+fn peer_path(connection: &quinn::Connection) -> Result<(FacilityPath, Arc<[u8]>), NetError> {
     let certs = connection
         .peer_identity()
         .and_then(|id| {
@@ -196,7 +233,7 @@ fn peer_path(connection: &quinn::Connection) -> Result<FacilityPath, NetError> {
     let first = certs
         .first()
         .ok_or_else(|| IdentityError::NoFacility("empty certificate chain".into()))?;
-    Ok(facility_of(first)?)
+    Ok((facility_of(first)?, Arc::from(first.as_ref())))
 }
 
 /// Dials `addr` and checks that the peer's certificate names `expected`; a peer that
@@ -207,7 +244,7 @@ pub async fn connect(
     expected: &FacilityPath,
 ) -> Result<PeerConnection, NetError> {
     let connection = endpoint.connect(addr, SERVER_NAME)?.await?;
-    let peer = peer_path(&connection)?;
+    let (peer, certificate) = peer_path(&connection)?;
     if &peer != expected {
         connection.close(VarInt::from_u32(CLOSE_WRONG_PEER), b"unexpected facility");
         return Err(NetError::WrongPeer {
@@ -220,6 +257,7 @@ pub async fn connect(
         compressed: negotiated_zstd(&connection),
         connection,
         peer,
+        certificate,
     })
 }
 
@@ -229,11 +267,12 @@ pub async fn accept(endpoint: &Endpoint) -> Option<Result<PeerConnection, NetErr
     Some(
         async move {
             let connection = incoming.await?;
-            let peer = peer_path(&connection)?;
+            let (peer, certificate) = peer_path(&connection)?;
             Ok(PeerConnection {
                 compressed: negotiated_zstd(&connection),
                 connection,
                 peer,
+                certificate,
             })
         }
         .await,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use rustls::pki_types::ServerName;
+use rustls::pki_types::pem::PemObject;
 use rustls::{ClientConnection, ServerConnection};
 use simpul_model::FacilityPath;
 use simpul_net::{
@@ -12,6 +13,7 @@ use simpul_net::{
 use time::{Duration, OffsetDateTime};
 
 const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
+const PY05: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY05";
 const PY04: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY04";
 
 fn path(s: &str) -> FacilityPath {
@@ -38,8 +40,17 @@ fn handshake(
     client: (&NodeIdentity, &str),
     server: (&NodeIdentity, &str),
 ) -> Result<(FacilityPath, FacilityPath), String> {
-    let ccfg = Arc::new(client_config(client.0, client.1).map_err(|e| e.to_string())?);
-    let scfg = Arc::new(server_config(server.0, server.1).map_err(|e| e.to_string())?);
+    handshake_with(client, server, None)
+}
+
+/// [`handshake`] with both sides holding the revocation list `crl` (DER).
+fn handshake_with(
+    client: (&NodeIdentity, &str),
+    server: (&NodeIdentity, &str),
+    crl: Option<&[u8]>,
+) -> Result<(FacilityPath, FacilityPath), String> {
+    let ccfg = Arc::new(client_config(client.0, client.1, crl).map_err(|e| e.to_string())?);
+    let scfg = Arc::new(server_config(server.0, server.1, crl).map_err(|e| e.to_string())?);
     let name = ServerName::try_from(SERVER_NAME).expect("name");
     let mut c = ClientConnection::new(ccfg, name).map_err(|e| e.to_string())?;
     let mut s = ServerConnection::new(scfg).map_err(|e| e.to_string())?;
@@ -144,4 +155,37 @@ fn a_ca_issues_only_inside_its_district_and_keeps_its_key_private() {
     let back = NodeIdentity::load(&node_dir.join("node.crt"), &node_dir.join("node.key"))
         .expect("load node");
     assert_eq!(back.path, path(PY04));
+}
+
+#[test]
+fn a_revoked_certificate_is_refused_both_ways_and_the_list_grows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = ca("3273");
+    ca.save(dir.path()).expect("save");
+    let (pustu, py04, py05) = (node(&ca, PUSTU), node(&ca, PY04), node(&ca, PY05));
+    let now = OffsetDateTime::now_utc();
+    let (pem, number) = ca.revoke(dir.path(), &py04.cert_pem, now).expect("revoke");
+    assert_eq!(number, 1);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("crl.pem")).expect("crl file"),
+        pem
+    );
+    let der = rustls::pki_types::CertificateRevocationListDer::from_pem_slice(pem.as_bytes())
+        .expect("crl pem");
+    let crl = Some(der.as_ref());
+    let err = handshake_with((&py04, &ca.cert_pem), (&pustu, &ca.cert_pem), crl)
+        .expect_err("revoked client refused");
+    assert!(err.to_lowercase().contains("revoked"), "{err}");
+    let err = handshake_with((&pustu, &ca.cert_pem), (&py04, &ca.cert_pem), crl)
+        .expect_err("revoked server refused");
+    assert!(err.to_lowercase().contains("revoked"), "{err}");
+    // Others are unaffected.
+    handshake_with((&py05, &ca.cert_pem), (&pustu, &ca.cert_pem), crl).expect("handshake");
+    // Revoking again is refused; revoking another makes list 2, which still names the first.
+    assert!(ca.revoke(dir.path(), &py04.cert_pem, now).is_err());
+    let (pem2, number) = ca.revoke(dir.path(), &py05.cert_pem, now).expect("revoke");
+    assert_eq!(number, 2);
+    let authority = simpul_trust::Authority::from_pem(&ca.cert_pem).expect("authority");
+    let list = authority.revocations_pem(&pem2).expect("list");
+    assert_eq!((list.number, list.serials.len()), (2, 2));
 }

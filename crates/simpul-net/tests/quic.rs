@@ -32,7 +32,14 @@ fn local() -> SocketAddr {
 fn node_endpoint(ca: &DistrictCa, p: &str) -> quinn::Endpoint {
     let now = OffsetDateTime::now_utc() - Duration::days(1);
     let identity = ca.issue(&path(p), now, 30).expect("issue");
-    endpoint(local(), &identity, &ca.cert_pem, &LinkTuning::default()).expect("endpoint")
+    endpoint(
+        local(),
+        &identity,
+        &ca.cert_pem,
+        &LinkTuning::default(),
+        None,
+    )
+    .expect("endpoint")
 }
 
 #[tokio::test]

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use rand::RngExt;
 use simpul_model::FacilityPath;
-use simpul_net::{LinkTuning, NodeIdentity, accept, connect, endpoint};
-use simpul_store::{Store, StoreOptions};
+use simpul_net::{LinkTuning, NodeIdentity, accept, connect, endpoint, set_revocations};
+use simpul_store::{Store, StoreOptions, StoreTrust};
 use simpul_sync::{Role, SessionConfig};
+use simpul_trust::{Authority, Signer};
 use tokio::sync::{broadcast, watch};
 use tracing::Instrument;
 
@@ -50,6 +51,9 @@ pub enum DaemonError {
     /// The endpoint could not be created.
     #[error("could not start the network endpoint")]
     Net(#[from] simpul_net::NetError),
+    /// The CA, the node's certificate or its key is not usable for sealing.
+    #[error("the node's certificate and key cannot seal records")]
+    Trust(#[from] simpul_trust::TrustError),
 }
 
 /// How many local writes may wait for a slow session before it reconciles instead.
@@ -69,12 +73,16 @@ const STORE_BUSY_WAIT: Duration = Duration::from_secs(15);
 
 /// Opens the store, waiting a little while another process (a CLI command run on the
 /// stopped node) still holds it.
-async fn open_store(dir: &std::path::Path) -> Result<Store, DaemonError> {
+async fn open_store(dir: &std::path::Path, trust: StoreTrust) -> Result<Store, DaemonError> {
     let deadline = tokio::time::Instant::now() + STORE_BUSY_WAIT;
     let mut told = false;
     loop {
         let d = dir.to_path_buf();
-        let opened = tokio::task::spawn_blocking(move || Store::open(&d, StoreOptions::default()))
+        let options = StoreOptions {
+            trust: Some(trust.clone()),
+            ..StoreOptions::default()
+        };
+        let opened = tokio::task::spawn_blocking(move || Store::open(&d, options))
             .await
             .map_err(|e| DaemonError::Read(dir.to_path_buf(), std::io::Error::other(e)))?;
         match opened {
@@ -92,14 +100,6 @@ async fn open_store(dir: &std::path::Path) -> Result<Store, DaemonError> {
 
 /// Runs the node until `stop` becomes true; then closes every session and returns.
 pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), DaemonError> {
-    let store = open_store(&cfg.data_dir).await?;
-    if store.node().path != cfg.path {
-        return Err(DaemonError::WrongNode {
-            config: cfg.path,
-            what: "store",
-            found: store.node().path.clone(),
-        });
-    }
     let identity = NodeIdentity::load(&cfg.cert, &cfg.key)?;
     if identity.path != cfg.path {
         return Err(DaemonError::WrongNode {
@@ -110,7 +110,44 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
     }
     let ca_pem = std::fs::read_to_string(&cfg.ca_cert)
         .map_err(|e| DaemonError::Read(cfg.ca_cert.clone(), e))?;
-    let endpoint = endpoint(cfg.listen, &identity, &ca_pem, &LinkTuning::default())?;
+    let authority = std::sync::Arc::new(Authority::from_pem(&ca_pem)?);
+    let signer = Signer::from_pem(&authority, &identity.cert_pem, &identity.key_pem)?;
+    let trust = StoreTrust {
+        authority,
+        signer: Some(std::sync::Arc::new(signer)),
+    };
+    let store = open_store(&cfg.data_dir, trust).await?;
+    if store.node().path != cfg.path {
+        return Err(DaemonError::WrongNode {
+            config: cfg.path,
+            what: "store",
+            found: store.node().path.clone(),
+        });
+    }
+    // Writes made while the node was stopped, and history from before seals, are sealed
+    // with the node's key before anything goes out (peers refuse what is not).
+    let sealing = store.clone();
+    let started = std::time::Instant::now();
+    match tokio::task::spawn_blocking(move || sealing.seal_pending(now_ms())).await {
+        Ok(Ok(0)) => {}
+        Ok(Ok(n)) => tracing::info!(
+            records = n,
+            seconds = started.elapsed().as_secs_f64(),
+            "sealed what was written without the node's key"
+        ),
+        Ok(Err(e)) => tracing::warn!(error = %e, "sealing pending records failed"),
+        Err(e) => tracing::warn!(error = %e, "sealing task failed"),
+    }
+    let held = store.revocations().map(std::sync::Arc::new);
+    let tuning = LinkTuning::default();
+    let endpoint = endpoint(
+        cfg.listen,
+        &identity,
+        &ca_pem,
+        &tuning,
+        held.as_ref().map(|r| &*r.der),
+    )?;
+    let revocations = watch::channel(held).0;
     let admin = admin::server::bind(&cfg.data_dir)
         .map_err(|e| DaemonError::Admin(admin::socket_path(&cfg.data_dir), e))?;
     let api = match cfg.api_listen {
@@ -132,16 +169,35 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         ),
         rounds: broadcast::channel(16).0,
         started_ms: now_ms(),
+        revocations,
     };
     let links = |node: &NodeHandle| NodeLinks {
         writes: node.changes.subscribe(),
         rounds: node.rounds.subscribe(),
         board: node.board.clone(),
+        revocations: node.revocations.clone(),
     };
     tracing::info!(node = %cfg.path, listen = %endpoint.local_addr().map_or(cfg.listen, |a| a), peers = cfg.peers.len(), "node running");
 
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(admin::server::serve(admin, node.clone()));
+    // A newer revocation list (from a peer or `simpul revocations add`) takes effect in
+    // the handshakes at once; sessions with revoked peers end on their own.
+    tasks.spawn({
+        let (endpoint, identity, ca_pem) = (endpoint.clone(), identity.clone(), ca_pem.clone());
+        let mut lists = node.revocations.subscribe();
+        async move {
+            while lists.changed().await.is_ok() {
+                let list = lists.borrow_and_update().clone();
+                if let Some(list) = list {
+                    match set_revocations(&endpoint, &identity, &ca_pem, &tuning, &list.der) {
+                        Ok(()) => tracing::info!(number = list.number, revoked = list.serials.len(), "revocation list in force"),
+                        Err(e) => tracing::warn!(error = %chain(&e), "could not put the revocation list in force"),
+                    }
+                }
+            }
+        }
+    });
     if let Some(api) = api {
         tracing::info!(address = %api.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "data API listening");
         tasks.spawn(crate::api::serve(api, node.clone()));

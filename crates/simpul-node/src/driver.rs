@@ -2,6 +2,7 @@
 //! into the [`Session`]; its effects are carried out against the store (on the blocking
 //! pool) and its frames written to the stream.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use quinn::SendStream;
@@ -9,8 +10,12 @@ use quinn::SendStream;
 use crate::codec::{BATCH_BYTES, Deflate, Inflate};
 use simpul_model::{Date, FacilityPath, Incoming, RecordId};
 use simpul_net::PeerConnection;
-use simpul_store::{Offer, Offered, Store};
-use simpul_sync::{Effect, Item, Role, Session, SessionConfig, SessionStats, StoreOutcome};
+use simpul_store::{Offer, Offered, PeerData, Store};
+use simpul_sync::{
+    Effect, HeldRevocations, Item, Role, SealedDoc, Session, SessionConfig, SessionStats,
+    StoreOutcome,
+};
+use simpul_trust::{Revocations, Sealed};
 use tokio::sync::{broadcast, watch};
 
 use crate::admin::LocalChange;
@@ -50,6 +55,9 @@ pub struct NodeLinks {
     pub rounds: broadcast::Receiver<Option<FacilityPath>>,
     /// Where the session reports its progress.
     pub board: Board,
+    /// The district revocation list the node holds, as it changes: a session whose peer
+    /// it revokes ends, and one that learns a newer list passes it here.
+    pub revocations: watch::Sender<Option<Arc<Revocations>>>,
 }
 
 /// Runs a session with `conn.peer` until it closes, the connection drops, or `stop`
@@ -93,7 +101,30 @@ async fn drive(
         Ok(c) => c,
         Err(e) => return end(format!("no codec: {e}"), true, SessionStats::default()),
     };
-    let mut session = Session::new(options.config.clone(), role, local, conn.peer.clone());
+    let NodeLinks {
+        writes,
+        rounds,
+        board,
+        revocations,
+    } = links;
+    let peer_cert = PeerCert::of(&conn.certificate);
+    let mut revoked = revocations.subscribe();
+    let mut config = options.config.clone();
+    config.revocations = revoked.borrow().as_ref().map(|r| HeldRevocations {
+        number: r.number,
+        der: r.der.clone(),
+    });
+    if let Some(list) = revoked.borrow_and_update().as_ref()
+        && peer_cert.revoked_by(list)
+    {
+        conn.connection.close(2u32.into(), b"certificate revoked");
+        return end(
+            "the peer's certificate is revoked".into(),
+            true,
+            SessionStats::default(),
+        );
+    }
+    let mut session = Session::new(config, role, local, conn.peer.clone());
     let since_mark = format!("sync-since/{}", conn.peer);
     if role == Role::Initiator {
         let (store, mark) = (store.clone(), since_mark.clone());
@@ -106,12 +137,10 @@ async fn drive(
     ticker.tick().await;
     let mut buf = vec![0u8; 64 * 1024];
     let mut rounds_logged = 0;
-    let NodeLinks {
-        writes,
-        rounds,
-        board,
-    } = links;
     let (mut writes, mut rounds) = (Some(writes), Some(rounds));
+    // The session ends when the peer's certificate does.
+    let expiry = tokio::time::sleep(peer_cert.until_expiry());
+    tokio::pin!(expiry);
     // Reads and stores run concurrently on the blocking pool (the store's writer then
     // commits many records at once); their results come back here.
     let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel();
@@ -122,6 +151,8 @@ async fn drive(
             options: &options,
             done: &done_tx,
             slots: &slots,
+            revocations: &revocations,
+            peer: &conn.peer,
         };
         let mut wire = Wire {
             send: &mut send,
@@ -181,7 +212,7 @@ async fn drive(
                 Err(e) => return stream_failed(&e, session.stats().clone()),
             },
             Some(done) = done_rx.recv() => match done {
-                Done::Read { id, bytes } => session.handle_record_bytes(id, bytes),
+                Done::Read { id, record } => session.handle_record_bytes(id, record),
                 Done::Stored { token, id, result } => {
                     let outcome = result.map(|(outcome, write)| {
                         if let Some((scope, bytes)) = write {
@@ -199,7 +230,7 @@ async fn drive(
                 Err(broadcast::error::RecvError::Closed) => rounds = None,
             },
             change = next(&mut writes) => match change {
-                Ok(c) => session.handle_local_change(c.id, &c.scope, c.bytes.to_vec(), &c.heads, c.created),
+                Ok(c) => session.handle_local_change(c.id, &c.scope, c.bytes.to_vec(), &c.heads, c.created, &c.seals, &c.certs),
                 // Too many writes to push one by one: reconcile instead.
                 Err(broadcast::error::RecvError::Lagged(_)) => session.start_round(),
                 Err(broadcast::error::RecvError::Closed) => writes = None,
@@ -208,6 +239,20 @@ async fn drive(
                 if changed.is_err() || *stop.borrow() {
                     session.shutdown("node is stopping");
                 }
+            }
+            Ok(()) = revoked.changed() => {
+                let list = revoked.borrow_and_update().clone();
+                if let Some(list) = list && peer_cert.revoked_by(&list) {
+                    tracing::warn!(peer = %conn.peer, "the peer's certificate is revoked: ending the session");
+                    session.shutdown("your certificate is revoked");
+                    conn.connection.close(2u32.into(), b"certificate revoked");
+                    return end("the peer's certificate is revoked".into(), true, session.stats().clone());
+                }
+            }
+            () = &mut expiry => {
+                session.shutdown("your certificate has expired");
+                conn.connection.close(3u32.into(), b"certificate expired");
+                return end("the peer's certificate has expired".into(), true, session.stats().clone());
             }
         }
     }
@@ -270,7 +315,43 @@ fn end(reason: String, error: bool, stats: SessionStats) -> SessionEnd {
     }
 }
 
-/// Carries out every pending effect. Returns how the session ended, if it did.
+/// The peer's certificate, as the session needs it: its serial (for revocation) and
+/// when it expires.
+struct PeerCert {
+    serial: Vec<u8>,
+    not_after: Option<i64>,
+}
+
+impl PeerCert {
+    fn of(der: &[u8]) -> Self {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        match X509Certificate::from_der(der) {
+            Ok((_, cert)) => Self {
+                serial: cert.raw_serial().to_vec(),
+                not_after: Some(cert.validity().not_after.timestamp()),
+            },
+            Err(_) => Self {
+                serial: Vec::new(),
+                not_after: None,
+            },
+        }
+    }
+
+    fn revoked_by(&self, list: &Revocations) -> bool {
+        list.serials.contains(&self.serial)
+    }
+
+    /// Time left before the certificate expires (a long time if it could not be read:
+    /// the handshake checked it).
+    fn until_expiry(&self) -> Duration {
+        let now = (now_ms() / 1000) as i64;
+        match self.not_after {
+            Some(t) => Duration::from_secs(t.saturating_sub(now).max(0) as u64),
+            None => Duration::from_secs(365 * 24 * 3600),
+        }
+    }
+}
+
 /// What the effects of a session need.
 struct Effects<'a> {
     store: &'a Store,
@@ -279,6 +360,8 @@ struct Effects<'a> {
     /// Bounds the reads and stores under way: enough to keep both cores and the writer's
     /// batches busy, few enough that documents in flight stay a few megabytes.
     slots: &'a std::sync::Arc<tokio::sync::Semaphore>,
+    revocations: &'a watch::Sender<Option<Arc<Revocations>>>,
+    peer: &'a FacilityPath,
 }
 
 /// Reads and stores a session runs at once.
@@ -288,7 +371,7 @@ const CONCURRENT_EFFECTS: usize = 64;
 enum Done {
     Read {
         id: RecordId,
-        bytes: Option<Vec<u8>>,
+        record: Option<Sealed>,
     },
     Stored {
         token: u64,
@@ -377,18 +460,22 @@ async fn carry_out_effects(
                 let slots = effects.slots.clone();
                 tokio::spawn(async move {
                     let _slot = slots.acquire_owned().await;
-                    let bytes = blocking(move || store.stored_bytes(id))
-                        .await
-                        .unwrap_or(None);
-                    let _ = done.send(Done::Read { id, bytes });
+                    let record = blocking(move || store.outgoing(id)).await.unwrap_or(None);
+                    let _ = done.send(Done::Read { id, record });
                 });
             }
             Effect::LoadDocument { id } => {
                 let store = store.clone();
-                let doc = blocking(move || store.load(id))
-                    .await
-                    .unwrap_or(None)
-                    .map(|(_, doc)| doc);
+                let doc = blocking(move || {
+                    store.load_sealed(id).map(|loaded| {
+                        loaded.map(|(_, doc, seals)| {
+                            let certs = store.certs_for(&seals);
+                            SealedDoc { doc, seals, certs }
+                        })
+                    })
+                })
+                .await
+                .unwrap_or(None);
                 session.handle_document(id, doc);
             }
             Effect::Store {
@@ -396,34 +483,79 @@ async fn carry_out_effects(
                 id,
                 incoming,
                 saved,
+                seals,
+                certs,
             } => {
                 let (store, today, now) = (store.clone(), options.today, options.now_ms);
                 let (done, slots) = (effects.done.clone(), effects.slots.clone());
+                let from = PeerData {
+                    peer: effects.peer.clone(),
+                    seals,
+                    certs,
+                };
                 tokio::spawn(async move {
                     let _slot = slots.acquire_owned().await;
+                    let for_outcome = store.clone();
                     let offered = blocking(move || match incoming {
-                        // A new record is read and validated on the blocking pool (and
+                        // A new record is read and judged on the blocking pool (and
                         // changes queued there: the queue may be full); the commit is
                         // awaited here, not by a pool thread.
-                        Incoming::Document(doc) => store.offer_queued(doc, saved, today, now),
-                        changes => Ok(Offer::Queued(store.merge_queued(id, changes, today, now))),
+                        Incoming::Document(doc) => store.offer_queued(doc, saved, from, today, now),
+                        changes => store
+                            .merge_queued(id, changes, from, today, now)
+                            .map(Offer::Queued),
                     })
                     .await;
+                    let stored = |w| stored(&for_outcome, w);
                     let result = match offered {
                         Ok(Offer::Queued(commit)) => match commit.await {
                             Ok(outcome) => outcome.map(stored).map_err(|e| e.to_string()),
                             Err(_) => Err(simpul_store::WriteError::Closed.to_string()),
                         },
                         Ok(Offer::Done(Offered::Stored(w))) => Ok(stored(*w)),
-                        Ok(Offer::Done(Offered::MovedAway)) => Ok((StoreOutcome::MovedAway, None)),
+                        Ok(Offer::Done(Offered::MovedAway(evidence))) => {
+                            Ok((StoreOutcome::MovedAway(*evidence), None))
+                        }
                         Err(e) => Err(e),
                     };
                     let _ = done.send(Done::Stored { token, id, result });
                 });
             }
-            Effect::Purge { id, digest } => {
-                let (store, now) = (store.clone(), options.now_ms);
-                let _ = blocking(move || store.purge_if(id, digest, now)).await;
+            Effect::Moved {
+                id,
+                digest,
+                evidence,
+                seals,
+                certs,
+            } => {
+                let (store, today, now) = (store.clone(), options.today, options.now_ms);
+                let from = PeerData {
+                    peer: effects.peer.clone(),
+                    seals,
+                    certs,
+                };
+                match blocking(move || store.moved(id, digest, evidence, from, today, now)).await {
+                    Ok(true) => {
+                        tracing::info!(%id, "let a record go: it moved out of this node's subtree")
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(%id, error = %e, "could not let a moved record go"),
+                }
+            }
+            Effect::Revocations { der } => {
+                let store = store.clone();
+                match blocking(move || store.take_revocations(&der)).await {
+                    Ok((list, true)) => {
+                        tracing::info!(
+                            number = list.number,
+                            revoked = list.serials.len(),
+                            "took a newer revocation list from the peer"
+                        );
+                        effects.revocations.send_replace(Some(Arc::new(list)));
+                    }
+                    Ok((_, false)) => {}
+                    Err(e) => tracing::warn!(error = %e, "the peer's revocation list was refused"),
+                }
             }
             Effect::Closed { reason, error } => {
                 let _ = wire.send.finish();
@@ -436,13 +568,36 @@ async fn carry_out_effects(
 
 /// What a store call reports to the session, and what it changed (scope, bytes) for
 /// the other peers' backlogs.
-fn stored(w: simpul_store::WriteOutcome) -> (StoreOutcome, Option<(simpul_model::Scope, u64)>) {
+fn stored(
+    store: &Store,
+    w: simpul_store::WriteOutcome,
+) -> (StoreOutcome, Option<(simpul_model::Scope, u64)>) {
     let changed = w
         .changed
         .then(|| (w.meta.scope.clone(), w.delta.len() as u64));
+    for q in &w.quarantined {
+        tracing::warn!(
+            record = %w.id,
+            actor = %String::from_utf8_lossy(q.actor.to_bytes()),
+            seq = q.seq,
+            kept = %q.kept,
+            set_aside = %q.refused,
+            "equivocation: two changes with one actor and sequence number; the second is quarantined"
+        );
+    }
+    let moved = w.moved_from_peer.map(|bytes| {
+        let certs = store.certs_for(&w.seals);
+        Sealed {
+            bytes,
+            seals: w.seals.clone(),
+            certs,
+        }
+    });
     (
         StoreOutcome::Stored {
             scope: w.meta.scope,
+            moved,
+            set_aside: w.quarantined.len(),
         },
         changed,
     )

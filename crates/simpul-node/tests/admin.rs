@@ -32,6 +32,7 @@ async fn the_socket_serves_requests_and_refuses_bad_ones_storing_nothing() {
         board: simpul_node::board::Board::new(path(PY), []),
         rounds: tokio::sync::broadcast::channel(1).0,
         started_ms: 0,
+        revocations: tokio::sync::watch::channel(None).0,
     };
     tokio::spawn(admin::server::serve(listener, node));
 

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use simpul_model::{Activity, ActivityKind, Date, FacilityPath, Record, RecordBody, Scope};
-use simpul_net::{DistrictCa, LinkTuning, accept, connect, endpoint};
+use simpul_net::{DistrictCa, LinkTuning, NodeIdentity, accept, connect, endpoint};
 use simpul_node::{NodeLinks, SessionOptions, run_session};
-use simpul_store::{Store, StoreOptions};
+use simpul_store::{Store, StoreOptions, StoreTrust};
 use simpul_sync::{Role, SessionConfig};
+use simpul_trust::{Authority, Signer};
 use time::OffsetDateTime;
 
 const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
@@ -38,26 +39,38 @@ fn links(
         writes: writes.subscribe(),
         rounds: tokio::sync::broadcast::channel(1).1,
         board: simpul_node::board::Board::new(path(local), []),
+        revocations: tokio::sync::watch::channel(None).0,
     }
+}
+
+/// A store for the node of `identity` that trusts `ca` and seals with the node's key.
+fn store(dir: &std::path::Path, ca: &DistrictCa, identity: &NodeIdentity, instance: u8) -> Store {
+    let authority = std::sync::Arc::new(Authority::from_pem(&ca.cert_pem).expect("ca"));
+    let signer = Signer::from_pem(&authority, &identity.cert_pem, &identity.key_pem).expect("key");
+    let options = StoreOptions {
+        trust: Some(StoreTrust {
+            authority,
+            signer: Some(std::sync::Arc::new(signer)),
+        }),
+        ..StoreOptions::default()
+    };
+    Store::create(dir, &identity.path, [instance; 4], options).expect("store")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_posyandu_and_its_pustu_sync_over_quic() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let py_store = Store::create(
-        &dir.path().join("py"),
-        &path(PY),
-        [1; 4],
-        StoreOptions::default(),
+    let ca = DistrictCa::create(
+        &path("3273"),
+        OffsetDateTime::now_utc() - time::Duration::days(1),
+        30,
     )
-    .expect("py store");
-    let pu_store = Store::create(
-        &dir.path().join("pu"),
-        &path(PUSTU),
-        [2; 4],
-        StoreOptions::default(),
-    )
-    .expect("pu store");
+    .expect("ca");
+    let now = OffsetDateTime::now_utc() - time::Duration::days(1);
+    let pu_id = ca.issue(&path(PUSTU), now, 30).expect("issue");
+    let py_id = ca.issue(&path(PY), now, 30).expect("issue");
+    let py_store = store(&dir.path().join("py"), &ca, &py_id, 1);
+    let pu_store = store(&dir.path().join("pu"), &ca, &pu_id, 2);
 
     // The posyandu's people.
     let generator = simpul_gen::Generator::new(11, &path(PY), 30, today());
@@ -94,28 +107,9 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
         .insert_record(target.clone(), today(), 1)
         .expect("insert target list");
 
-    let ca = DistrictCa::create(
-        &path("3273"),
-        OffsetDateTime::now_utc() - time::Duration::days(1),
-        30,
-    )
-    .expect("ca");
-    let now = OffsetDateTime::now_utc() - time::Duration::days(1);
     let local = "127.0.0.1:0".parse().expect("addr");
-    let pu_end = endpoint(
-        local,
-        &ca.issue(&path(PUSTU), now, 30).expect("issue"),
-        &ca.cert_pem,
-        &LinkTuning::default(),
-    )
-    .expect("ep");
-    let py_end = endpoint(
-        local,
-        &ca.issue(&path(PY), now, 30).expect("issue"),
-        &ca.cert_pem,
-        &LinkTuning::default(),
-    )
-    .expect("ep");
+    let pu_end = endpoint(local, &pu_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
+    let py_end = endpoint(local, &py_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
     let addr = pu_end.local_addr().expect("addr");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     // Neither side writes locally in this test; live pushes are tested on real processes.
@@ -182,6 +176,9 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
         for (id, meta) in py.list().expect("list") {
             let theirs = pu.meta(id).expect("meta").expect("pustu has it");
             assert_eq!(theirs.heads_digest, meta.heads_digest);
+            // The author's seal arrived with the record, and is kept beside it.
+            assert_eq!(pu.seals(id).expect("seals"), py.seals(id).expect("seals"));
+            assert!(!pu.seals(id).expect("seals").is_empty());
         }
         assert_eq!(
             py.count().expect("count"),

@@ -3,14 +3,16 @@
 //! Fourteen nodes (a district office, two puskesmas, four pustu, eight posyandu) run the
 //! real [`simpul_sync::Session`] over a simulated network that partitions, loses,
 //! duplicates and reorders frames, with node crashes and restarts, all from one seed.
-//! Each node's durable state is a [`memstore::MemStore`] that merges through the same
-//! model checks as the real store. After a final heal the checkers verify convergence,
+//! Each node's durable state is a [`memstore::MemStore`] that judges what peers send
+//! through the same admission as the real store, and every node seals what it writes with
+//! its own key (certificates of one seeded test district). After a final heal the checkers verify convergence,
 //! scope and durability ([`check`]).
 //!
 //! `cargo run -p simpul-sim --release -- --seeds 1000` runs many seeds;
 //! `cargo run -p simpul-sim -- --seed S` replays one.
 
 pub mod check;
+mod keys;
 pub mod memstore;
 pub mod topology;
 mod world;

@@ -9,11 +9,13 @@ use rand_chacha::ChaCha8Rng;
 use simpul_model::automerge::ChangeHash;
 use simpul_model::{
     Address, Audience, Date, FacilityPath, Identifiers, Incoming, Klaster, Patient, Record,
-    RecordBody, RecordId, Scope, Setting, Sex, Visit, VisitId, node_actor,
+    RecordBody, RecordId, Scope, Setting, Sex, Visit, VisitId,
 };
 use simpul_sync::{Effect, Role, Session, SessionConfig, StoreOutcome};
+use simpul_trust::signing_actor;
 
-use crate::memstore::MemStore;
+use crate::keys::keys;
+use crate::memstore::{FromPeer, MemStore};
 use crate::topology;
 
 /// A deliberate bug, to show that the checkers catch it.
@@ -61,12 +63,21 @@ pub(crate) struct Node {
     pub(crate) up: bool,
     /// Effects waiting for this node's "disk": (link, epoch, side, effect).
     io: VecDeque<(usize, u64, usize, Effect)>,
-    /// Acknowledged stores not yet performed (only under [`Fault::AckBeforePersist`]).
-    deferred: Vec<(RecordId, simpul_model::Incoming)>,
+    /// Acknowledged stores not yet performed (only under [`Fault::AckBeforePersist`]):
+    /// the record, what arrived, its seals and certificates, and the sender.
+    deferred: Vec<Deferred>,
     /// Per peer, the content time up to which this node (dialling) was last in sync with
     /// it; kept across crashes, as the real store keeps it.
     since: HashMap<FacilityPath, u64>,
 }
+
+type Deferred = (
+    RecordId,
+    simpul_model::Incoming,
+    Vec<simpul_trust::Seal>,
+    Vec<std::sync::Arc<[u8]>>,
+    FacilityPath,
+);
 
 struct Conn {
     epoch: u64,
@@ -134,8 +145,12 @@ impl Sim {
             .collect();
         let nodes = paths
             .into_iter()
-            .map(|path| {
-                let mut store = MemStore::new();
+            .enumerate()
+            .map(|(n, path)| {
+                let own = &keys().nodes[n];
+                let mut book = simpul_trust::KeyBook::new(keys().district.authority.clone());
+                book.insert(own.certified.clone());
+                let mut store = MemStore::new(book);
                 store.enforce_scope = cfg.fault != Some(Fault::SkipScopeFilter);
                 Node {
                     path,
@@ -192,6 +207,12 @@ impl Sim {
             .iter()
             .map(|n| crate::check::fingerprint(&n.store))
             .collect()
+    }
+
+    /// The actor node `n` writes with: bound to its key.
+    fn actor(&self, n: usize) -> simpul_model::automerge::ActorId {
+        let cert = &keys().nodes[n].certified;
+        signing_actor(&cert.facility, cert.key, [n as u8, 0, 0, 0])
     }
 
     fn session_config(&self) -> SessionConfig {
@@ -340,7 +361,7 @@ impl Sim {
                                 match &m {
                                     simpul_sync::Message::Reconcile { round, payload } =>
                                         format!("reconcile {round} {}B", payload.len()),
-                                    simpul_sync::Message::Record { id, bytes } =>
+                                    simpul_sync::Message::Record { id, bytes, .. } =>
                                         format!("record {} {}B", hex(id), bytes.len()),
                                     simpul_sync::Message::Changes { id, bytes, .. } =>
                                         format!("changes {} {}B", hex(id), bytes.len()),
@@ -461,6 +482,8 @@ impl Sim {
                 token,
                 id,
                 incoming,
+                seals,
+                certs,
                 ..
             }) => match fault {
                 Some(Fault::DropOnReceipt) => {
@@ -473,27 +496,43 @@ impl Sim {
                             .map(|s| s.record.scope.clone()),
                     };
                     match scope {
-                        Some(scope) => {
-                            session.handle_stored(token, Ok(StoreOutcome::Stored { scope }))
-                        }
+                        Some(scope) => session.handle_stored(
+                            token,
+                            Ok(StoreOutcome::Stored {
+                                scope,
+                                moved: None,
+                                set_aside: 0,
+                            }),
+                        ),
                         None => session.handle_stored(token, Err("unknown".into())),
                     }
                 }
                 Some(Fault::AckBeforePersist) => {
                     // Acknowledge what the store would hold, then persist "later".
                     let mut scratch = node.store.clone();
-                    let outcome = scratch.merge(&path, id, incoming.clone(), today);
+                    let from = FromPeer {
+                        peer: &peer,
+                        seals: seals.clone(),
+                        certs: certs.clone(),
+                    };
+                    let outcome = scratch.merge(&path, id, incoming.clone(), from, today);
                     if let (Ok(StoreOutcome::Stored { .. }), Some(s)) =
                         (&outcome, scratch.records().get(&id))
                     {
                         newly_acked = Some((n, id, s.heads.clone()));
-                        node.deferred.push((id, incoming));
+                        node.deferred
+                            .push((id, incoming, seals, certs, peer.clone()));
                     }
                     session.handle_stored(token, outcome);
                 }
                 _ => {
-                    let outcome = node.store.merge(&path, id, incoming, today);
-                    if outcome == Ok(StoreOutcome::MovedAway) {
+                    let from = FromPeer {
+                        peer: &peer,
+                        seals,
+                        certs,
+                    };
+                    let outcome = node.store.merge(&path, id, incoming, from, today);
+                    if matches!(outcome, Ok(StoreOutcome::MovedAway(_))) {
                         covered_by_tombstone = true;
                     }
                     if let (Ok(StoreOutcome::Stored { .. }), Some(s)) =
@@ -504,8 +543,19 @@ impl Sim {
                     session.handle_stored(token, outcome);
                 }
             },
-            Some(Effect::Purge { id, digest }) => {
-                let done = node.store.purge_if(id, digest);
+            Some(Effect::Moved {
+                id,
+                digest,
+                evidence,
+                seals,
+                certs,
+            }) => {
+                let from = FromPeer {
+                    peer: &peer,
+                    seals,
+                    certs,
+                };
+                let done = node.store.moved(&path, id, digest, evidence, from, today);
                 if std::env::var_os("SIMPUL_SIM_TRACE").is_some() {
                     eprintln!("node {n} purge {id} digest {:x?}: {done}", &digest[..4]);
                 }
@@ -528,8 +578,13 @@ impl Sim {
         // A deferred (acknowledged!) store happens some time later, if no crash comes first.
         if fault == Some(Fault::AckBeforePersist) && self.rng.random_bool(0.3) {
             let node = &mut self.nodes[n];
-            for (id, incoming) in std::mem::take(&mut node.deferred) {
-                let _ = node.store.merge(&path, id, incoming, today);
+            for (id, incoming, seals, certs, peer) in std::mem::take(&mut node.deferred) {
+                let from = FromPeer {
+                    peer: &peer,
+                    seals,
+                    certs,
+                };
+                let _ = node.store.merge(&path, id, incoming, from, today);
             }
         }
     }
@@ -632,16 +687,17 @@ impl Sim {
                 visits: BTreeMap::new(),
             }),
         };
-        let actor = node_actor(&node_path, [n as u8, 0, 0, 0]);
-        let Ok(doc) = record.create_document(actor, self.today, self.next_record * 1000) else {
+        let Ok(doc) = record.create_document(self.actor(n), self.today, self.next_record * 1000)
+        else {
             return self
                 .violations
                 .push(format!("generated record {} is invalid", record.id));
         };
         let bytes = doc.save();
+        let signer = &keys().nodes[n].signer;
         if let Err(e) = self.nodes[n]
             .store
-            .put_local(&node_path, &doc, record.clone())
+            .put_local(&node_path, &doc, record.clone(), signer)
         {
             return self.violations.push(e);
         }
@@ -724,7 +780,7 @@ impl Sim {
     ) {
         let node_path = self.nodes[n].path.clone();
         let before_heads = doc.get_heads();
-        let mut local = doc.with_actor(node_actor(&node_path, [n as u8, 0, 0, 0]));
+        let mut local = doc.with_actor(self.actor(n));
         if after
             .write_over(
                 before,
@@ -737,10 +793,12 @@ impl Sim {
             return;
         }
         let change = local.save_after(&before_heads);
-        if let Err(e) = self.nodes[n]
-            .store
-            .put_local(&node_path, &local, after.clone())
-        {
+        if let Err(e) = self.nodes[n].store.put_local(
+            &node_path,
+            &local,
+            after.clone(),
+            &keys().nodes[n].signer,
+        ) {
             return self.violations.push(e);
         }
         let heads = local.get_heads();
@@ -769,7 +827,16 @@ impl Sim {
                 continue;
             };
             if let Some(conn) = self.links[l].conn.as_mut() {
-                conn.sessions[side].handle_local_change(id, scope, bytes.clone(), heads, created);
+                let (seals, certs) = self.nodes[n].store.sealing(id);
+                conn.sessions[side].handle_local_change(
+                    id,
+                    scope,
+                    bytes.clone(),
+                    heads,
+                    created,
+                    &seals,
+                    &certs,
+                );
                 self.drain(l);
             }
         }

@@ -5,14 +5,17 @@
 //! gives the same plan.
 
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::OnceLock;
 
 use simpul_model::automerge::Automerge;
 use simpul_model::{
     Address, Date, FacilityPath, Identifiers, Klaster, Patient, Record, RecordBody, RecordId,
-    Scope, Setting, Sex, Visit, VisitId, node_actor,
+    Scope, Setting, Sex, Visit, VisitId,
 };
-use simpul_sim::memstore::MemStore;
+use simpul_sim::memstore::{FromPeer, MemStore};
 use simpul_sync::{Effect, Message, Role, Session, SessionConfig};
+use simpul_trust::signing_actor;
+use simpul_trust::testing::{TestDistrict, TestNode};
 
 const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
 const PY04: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY04";
@@ -25,6 +28,26 @@ fn today() -> Date {
     Date::parse("2026-10-31").expect("date")
 }
 
+/// The district's CA and the two nodes' keys.
+fn keys() -> &'static (TestDistrict, TestNode, TestNode) {
+    static KEYS: OnceLock<(TestDistrict, TestNode, TestNode)> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let district = TestDistrict::seeded("3273", 7);
+        let py04 = district.node(&path(PY04));
+        let pustu = district.node(&path(PUSTU));
+        (district, py04, pustu)
+    })
+}
+
+fn key_of(at: &FacilityPath) -> &'static TestNode {
+    let (_, py04, pustu) = keys();
+    if *at == py04.certified.facility {
+        py04
+    } else {
+        pustu
+    }
+}
+
 #[derive(Clone)]
 struct Node {
     path: FacilityPath,
@@ -33,9 +56,11 @@ struct Node {
 
 impl Node {
     fn new(at: &str) -> Self {
+        let mut book = simpul_trust::KeyBook::new(keys().0.authority.clone());
+        book.insert(key_of(&path(at)).certified.clone());
         Self {
             path: path(at),
-            store: MemStore::new(),
+            store: MemStore::new(book),
         }
     }
 
@@ -66,12 +91,14 @@ impl Node {
                 .insert(VisitId::from_bytes([tick as u8; 8]).to_string(), visit);
         }
         let heads = doc.get_heads();
-        let mut local = doc.with_actor(node_actor(&self.path, [tick as u8, 0, 0, 0]));
+        let key = key_of(&self.path);
+        let actor = signing_actor(&self.path, key.certified.key, [tick as u8, 0, 0, 0]);
+        let mut local = doc.with_actor(actor);
         after
             .write_over(&before, &mut local, today(), at_ms)
             .expect("edit");
         self.store
-            .put_local(&self.path, &local, after)
+            .put_local(&self.path, &local, after, &key.signer)
             .expect("stored");
         local.save_after(&heads)
     }
@@ -104,12 +131,12 @@ fn patient_at(id: RecordId, at_ms: u64, nodes: &mut [&mut Node]) -> RecordId {
             visits: BTreeMap::new(),
         }),
     };
-    let doc = record
-        .create_document(node_actor(&path(PY04), [1; 4]), today(), at_ms)
-        .expect("doc");
+    let author = &keys().1;
+    let actor = signing_actor(&path(PY04), author.certified.key, [1; 4]);
+    let doc = record.create_document(actor, today(), at_ms).expect("doc");
     for node in nodes {
         node.store
-            .put_local(&node.path, &doc, record.clone())
+            .put_local(&node.path, &doc, record.clone(), &author.signer)
             .expect("stored");
     }
     id
@@ -120,7 +147,9 @@ fn patient_at(id: RecordId, at_ms: u64, nodes: &mut [&mut Node]) -> RecordId {
 fn sync(posyandu: &mut Node, pustu: &mut Node) -> Vec<(usize, Message)> {
     let (sent, _) = sync_since(posyandu, pustu, 0);
     sent.into_iter()
-        .filter(|(_, m)| !is_reconciliation(m) && !matches!(m, Message::Hello { .. }))
+        .filter(|(_, m)| {
+            !is_reconciliation(m) && !matches!(m, Message::Hello { .. } | Message::Cert { .. })
+        })
         .collect()
 }
 
@@ -192,14 +221,34 @@ fn sync_with(
                         token,
                         id,
                         incoming,
+                        seals,
+                        certs,
                         ..
                     } => {
-                        let outcome = node.store.merge(&node.path, id, incoming, today());
+                        let from = FromPeer {
+                            peer: &peer,
+                            seals,
+                            certs,
+                        };
+                        let outcome = node.store.merge(&node.path, id, incoming, from, today());
                         session.handle_stored(token, outcome);
                     }
-                    Effect::Purge { id, digest } => {
-                        node.store.purge_if(id, digest);
+                    Effect::Moved {
+                        id,
+                        digest,
+                        evidence,
+                        seals,
+                        certs,
+                    } => {
+                        let from = FromPeer {
+                            peer: &peer,
+                            seals,
+                            certs,
+                        };
+                        node.store
+                            .moved(&node.path, id, digest, evidence, from, today());
                     }
+                    Effect::Revocations { .. } => {}
                     Effect::Closed { reason, .. } => panic!("session closed: {reason}"),
                 }
             }

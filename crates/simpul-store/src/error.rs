@@ -39,6 +39,14 @@ pub enum OpenError {
     /// The writer thread could not be started.
     #[error("could not start the store writer thread")]
     Thread(#[source] std::io::Error),
+    /// The node's certificate names another facility than the store.
+    #[error("the store belongs to {store}, but the certificate names {certificate}")]
+    WrongCertificate {
+        /// The store's facility.
+        store: simpul_model::FacilityPath,
+        /// The certificate's.
+        certificate: simpul_model::FacilityPath,
+    },
     /// redb failed.
     #[error("database")]
     Db(#[from] redb::Error),
@@ -84,6 +92,16 @@ pub enum WriteError {
     /// The writer thread is gone (the store is closing).
     #[error("store is closed")]
     Closed,
+    /// What a peer sent was refused: unsigned, outside its author's rights, or not for
+    /// this node (see `docs/trust.md`).
+    #[error(transparent)]
+    Refused(#[from] simpul_trust::Refusal),
+    /// A certificate or revocation list that the district CA did not issue.
+    #[error("untrusted: {0}")]
+    Untrusted(simpul_trust::TrustError),
+    /// The store was opened without the district CA: it takes nothing from peers.
+    #[error("this store was opened without the district CA; it takes nothing from peers")]
+    NoAuthority,
 }
 
 /// Why a record could not be read.

@@ -20,6 +20,7 @@ mod read;
 mod store;
 mod tables;
 mod tokens;
+mod trust;
 pub mod writer;
 
 pub use error::{OpenError, ReadError, WriteError};
@@ -27,6 +28,9 @@ pub use lookup::DuplicateGroup;
 pub use maintenance::{BackupError, VerifyReport, compact};
 pub use meta::{RecordMeta, Summary};
 pub use migrate::SCHEMA_VERSION;
-pub use store::{Census, DB_FILE, NodeInfo, Offer, Offered, Store, StoreOptions, SyncItem};
+pub use store::{
+    Census, DB_FILE, NodeInfo, Offer, Offered, PeerData, Store, StoreOptions, StoreTrust, SyncItem,
+};
 pub use tokens::{TokenInfo, token_hash};
+pub use trust::{MAX_QUARANTINE, QuarantineEntry};
 pub use writer::{COMPACT_AFTER_CHUNKS, MAX_BATCH, WriteFn, WriteOutcome};

@@ -8,11 +8,12 @@ use simpul_model::{Record, RecordBody, RecordId, RecordKind};
 use crate::meta::RecordMeta;
 use crate::read::load_document;
 use crate::tables::{
-    CHANGES, INDEX, LOOKUP, LOOKUP_KEYS, META, RECORDS, SNAPSHOTS, TOKENS, TOMBSTONES, meta_keys,
+    CERTS, CHANGES, INDEX, LOOKUP, LOOKUP_KEYS, META, MOVED, PENDING_SEALS, QUARANTINE, RECORDS,
+    SEALS, SNAPSHOTS, TOKENS, TOMBSTONES, meta_keys,
 };
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
@@ -21,6 +22,7 @@ const MIGRATIONS: &[Migration] = &[
     create_tables_v1,
     add_tombstones_v2,
     add_lookup_and_tokens_v3,
+    add_seals_v4,
 ];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
@@ -64,6 +66,26 @@ fn add_lookup_and_tokens_v3(tx: &WriteTransaction) -> Result<(), redb::Error> {
         {
             crate::lookup::file(&mut lookup, &mut filed, id, &p.lookup_keys())?;
         }
+    }
+    Ok(())
+}
+
+/// Seals (schema 4). Every record already held was written before changes were sealed:
+/// it is marked for the node's endorsement (and its own author seal), made at the next
+/// start with the node's key (`docs/trust.md`, the migration rule).
+fn add_seals_v4(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(SEALS)?;
+    tx.open_table(CERTS)?;
+    tx.open_table(QUARANTINE)?;
+    tx.open_table(MOVED)?;
+    let mut pending = tx.open_table(PENDING_SEALS)?;
+    let records = tx.open_table(RECORDS)?;
+    for row in records.iter()? {
+        let (key, _) = row?;
+        pending.insert(
+            key.value(),
+            crate::trust::pending::AUTHOR | crate::trust::pending::ENDORSE,
+        )?;
     }
     Ok(())
 }

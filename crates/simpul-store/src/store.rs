@@ -1,20 +1,22 @@
 //! The public face of a node's store.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{SyncSender, sync_channel};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use redb::{Database, DatabaseError, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use simpul_model::automerge::{ActorId, Automerge};
-use simpul_model::{Date, FacilityPath, Incoming, Record, RecordId, merge_incoming, node_actor};
+use simpul_model::{Date, FacilityPath, Incoming, Record, RecordId, node_actor};
+use simpul_trust::{Authority, KeyBook, KeyId, Purpose, Seal, Sealed, Signer, signing_actor};
 
 use crate::error::{OpenError, ReadError, WriteError};
 use crate::meta::RecordMeta;
 use crate::migrate::migrate;
 use crate::read::{load_document, stored_bytes};
-use crate::tables::{CHANGES, INDEX, META, RECORDS, SNAPSHOTS, TOMBSTONES, meta_keys};
-use crate::writer::{Op, Request, WriteOutcome, Writer};
+use crate::tables::{CHANGES, INDEX, META, MOVED, RECORDS, SNAPSHOTS, TOMBSTONES, meta_keys};
+use crate::writer::{Created, FromPeer, Op, Request, WriteOutcome, Writer, WriterTrust};
 
 /// The database file inside a node's data directory.
 pub const DB_FILE: &str = "simpul.redb";
@@ -28,8 +30,30 @@ pub enum Offered {
     /// Merged and durable.
     Stored(Box<WriteOutcome>),
     /// Not stored: this node let the record go after it moved away, and an ancestor has
-    /// every change offered.
-    MovedAway,
+    /// every change offered. The evidence of the move goes back to the sender.
+    MovedAway(Box<Sealed>),
+}
+
+/// What came from a peer besides the record data: who sent it, the seals that came with
+/// it, and certificates it sent in the session (checked against the district CA here).
+#[derive(Debug, Clone)]
+pub struct PeerData {
+    /// The sender, from its certificate.
+    pub peer: FacilityPath,
+    /// Seals that came with the data.
+    pub seals: Vec<Seal>,
+    /// Certificates (DER) of the seals' keys, as the peer sent them.
+    pub certs: Vec<Arc<[u8]>>,
+}
+
+/// What a store trusts and signs with.
+#[derive(Debug, Clone)]
+pub struct StoreTrust {
+    /// The district CA: every key and revocation list from a peer is checked against it.
+    pub authority: Arc<Authority>,
+    /// The node's key, to seal what it writes. Without it (a CLI command on a stopped
+    /// node) writes are sealed when the node next starts.
+    pub signer: Option<Arc<Signer>>,
 }
 
 /// [`Store::offer_queued`]'s answer: what became of the record, or the writer's commit
@@ -69,6 +93,9 @@ pub struct StoreOptions {
     pub cache_docs: usize,
     /// redb page cache in bytes. Default 32 MiB.
     pub page_cache_bytes: usize,
+    /// The district CA and the node's key. Without a CA the store takes nothing from
+    /// peers. Default none.
+    pub trust: Option<StoreTrust>,
 }
 
 impl Default for StoreOptions {
@@ -76,6 +103,7 @@ impl Default for StoreOptions {
         Self {
             cache_docs: 256,
             page_cache_bytes: 32 << 20,
+            trust: None,
         }
     }
 }
@@ -85,8 +113,12 @@ impl Default for StoreOptions {
 pub struct NodeInfo {
     /// The node's facility path.
     pub path: FacilityPath,
-    /// The Automerge actor the node writes with ([`node_actor`]).
+    /// The Automerge actor the node writes with: bound to its key
+    /// ([`simpul_trust::signing_actor`]) once the store knows its certificate, and before
+    /// that the unbound [`node_actor`].
     pub actor: ActorId,
+    /// The key the node's writes are sealed with, once known.
+    pub key: Option<KeyId>,
 }
 
 /// A node's store: cheap to clone, safe to share between threads.
@@ -98,10 +130,11 @@ pub struct Store {
     inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     db: Arc<Database>,
     file: PathBuf,
     node: NodeInfo,
+    pub(crate) keys: Option<Arc<RwLock<KeyBook>>>,
     tx: Mutex<Option<SyncSender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -193,11 +226,13 @@ impl Store {
         let txn = db.begin_write()?;
         migrate(&txn)?;
         let node = {
-            let meta = txn.open_table(META)?;
+            let mut meta = txn.open_table(META)?;
             let path = meta
                 .get(meta_keys::NODE_PATH)?
-                .ok_or_else(|| OpenError::Corrupt("node path is missing".into()))?;
-            let path = std::str::from_utf8(path.value())
+                .ok_or_else(|| OpenError::Corrupt("node path is missing".into()))?
+                .value()
+                .to_vec();
+            let path = std::str::from_utf8(&path)
                 .ok()
                 .and_then(|p| FacilityPath::parse(p).ok())
                 .ok_or_else(|| OpenError::Corrupt("node path is not a facility path".into()))?;
@@ -205,15 +240,53 @@ impl Store {
                 .get(meta_keys::ACTOR_INSTANCE)?
                 .and_then(|v| v.value().try_into().ok())
                 .ok_or_else(|| OpenError::Corrupt("actor instance is missing".into()))?;
-            NodeInfo {
-                actor: node_actor(&path, instance),
-                path,
+            let mut cert: Option<Vec<u8>> =
+                meta.get(meta_keys::NODE_CERT)?.map(|v| v.value().to_vec());
+            if let Some(signer) = options.trust.as_ref().and_then(|t| t.signer.as_ref()) {
+                let certified = signer.certified();
+                if certified.facility != path {
+                    return Err(OpenError::WrongCertificate {
+                        store: path,
+                        certificate: certified.facility.clone(),
+                    });
+                }
+                if cert.as_deref() != Some(&*certified.der) {
+                    meta.insert(meta_keys::NODE_CERT, &*certified.der)?;
+                    cert = Some(certified.der.to_vec());
+                }
             }
+            let key = cert.as_deref().and_then(crate::trust::key_of_cert);
+            let actor = match key {
+                Some(key) => signing_actor(&path, key, instance),
+                None => node_actor(&path, instance),
+            };
+            NodeInfo { actor, path, key }
+        };
+        let book = match &options.trust {
+            Some(trust) => Some(crate::trust::load_keybook(&txn, trust)?),
+            None => None,
         };
         txn.commit()?;
+        let persisted: HashSet<KeyId> = book
+            .as_ref()
+            .map(|b| crate::trust::persisted_keys(&db, b))
+            .transpose()?
+            .unwrap_or_default();
+        let keys = book.map(|b| Arc::new(RwLock::new(b)));
         let db = Arc::new(db);
         let (tx, rx) = sync_channel(QUEUE_DEPTH);
-        let writer = Writer::new(db.clone(), &node, options.cache_docs, rx);
+        let writer_trust = WriterTrust {
+            keys: keys.clone(),
+            signer: options.trust.as_ref().and_then(|t| t.signer.clone()),
+        };
+        let writer = Writer::new(
+            db.clone(),
+            &node,
+            writer_trust,
+            persisted,
+            options.cache_docs,
+            rx,
+        );
         let handle = std::thread::Builder::new()
             .name("simpul-store-writer".into())
             .spawn(move || writer.run())
@@ -223,6 +296,7 @@ impl Store {
                 db,
                 file,
                 node,
+                keys,
                 tx: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
             }),
@@ -253,6 +327,19 @@ impl Store {
         op: impl FnOnce(&mut Option<Automerge>) -> Result<Record, WriteError> + Send + 'static,
     ) -> oneshot::Receiver<Result<WriteOutcome, WriteError>> {
         self.queue(id, at_ms, Op::Write(Box::new(op)))
+    }
+
+    pub(crate) fn queue_op(
+        &self,
+        id: RecordId,
+        at_ms: u64,
+        op: Op,
+    ) -> oneshot::Receiver<Result<WriteOutcome, WriteError>> {
+        self.queue(id, at_ms, op)
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
     }
 
     fn queue(
@@ -325,42 +412,63 @@ impl Store {
         })
     }
 
-    /// Takes in a whole document from outside (a file, a peer): stores it if new, merges
-    /// it if not. The result is validated and must keep every clinical fact already held.
-    pub fn merge_document(
+    /// Takes in a record from outside (a file another node or app wrote) as this node's
+    /// own write: stored if new, or written over the stored record as field-level
+    /// changes if not. Either way it is validated, must keep every clinical fact already
+    /// held, and is sealed by this node, which vouches for what it imports.
+    pub fn import_document(
         &self,
-        incoming: Automerge,
+        incoming: &Automerge,
         today: Date,
         at_ms: u64,
     ) -> Result<WriteOutcome, WriteError> {
-        let record = Record::envelope(&incoming)?;
-        self.merge(record.id, Incoming::Document(incoming), today, at_ms)
-    }
-
-    /// Merges data from outside into record `id` ([`merge_incoming`]).
-    pub fn merge(
-        &self,
-        id: RecordId,
-        incoming: Incoming,
-        today: Date,
-        at_ms: u64,
-    ) -> Result<WriteOutcome, WriteError> {
-        self.write(id, at_ms, move |slot| {
-            Ok(merge_incoming(slot, incoming, today)?)
+        let imported = Record::from_document(incoming)?;
+        let actor = self.node().actor.clone();
+        self.write(imported.id, at_ms, move |slot| {
+            match slot.as_mut() {
+                None => {
+                    *slot = Some(imported.create_document(actor, today, at_ms)?);
+                }
+                Some(doc) => {
+                    let before = Record::from_document(doc)?;
+                    imported.write_over(&before, doc, today, at_ms)?;
+                }
+            }
+            Ok(imported)
         })
     }
 
-    /// [`Store::merge`] without waiting: the writer's outcome, once durable.
+    /// Checks the certificates a peer sent against the district CA and keeps them.
+    fn learn(&self, certs: &[Arc<[u8]>]) -> Result<(), WriteError> {
+        if certs.is_empty() {
+            return Ok(());
+        }
+        let keys = self.inner.keys.as_ref().ok_or(WriteError::NoAuthority)?;
+        let mut book = keys.write().map_err(|_| WriteError::Closed)?;
+        for der in certs {
+            book.learn(der).map_err(WriteError::Untrusted)?;
+        }
+        Ok(())
+    }
+
+    /// Merges data from a peer into record `id`, judged against what is stored
+    /// ([`simpul_trust::admit`]); the writer's outcome, once durable.
     pub fn merge_queued(
         &self,
         id: RecordId,
         incoming: Incoming,
+        from: PeerData,
         today: Date,
         at_ms: u64,
-    ) -> oneshot::Receiver<Result<WriteOutcome, WriteError>> {
-        self.write_queued(id, at_ms, move |slot| {
-            Ok(merge_incoming(slot, incoming, today)?)
-        })
+    ) -> Result<oneshot::Receiver<Result<WriteOutcome, WriteError>>, WriteError> {
+        self.learn(&from.certs)?;
+        let op = Op::Admit(Box::new(FromPeer {
+            incoming,
+            seals: from.seals,
+            peer: from.peer,
+            today,
+        }));
+        Ok(self.queue(id, at_ms, op))
     }
 
     /// Takes in a whole record offered by a peer. If this node let the record go after it
@@ -370,10 +478,11 @@ impl Store {
         &self,
         incoming: Automerge,
         saved: Option<Vec<u8>>,
+        from: PeerData,
         today: Date,
         at_ms: u64,
     ) -> Result<Offered, WriteError> {
-        match self.offer_queued(incoming, saved, today, at_ms)? {
+        match self.offer_queued(incoming, saved, from, today, at_ms)? {
             Offer::Done(offered) => Ok(offered),
             Offer::Queued(commit) => commit
                 .recv()
@@ -382,67 +491,144 @@ impl Store {
         }
     }
 
-    /// [`Store::offer`] without waiting for the writer thread: reads and validates the
-    /// record here, queues a new one for the writer, and returns the commit to wait for
-    /// (which an async caller can await without holding a thread).
+    /// [`Store::offer`] without waiting for the writer thread: judges a record new here
+    /// on this thread (the expensive part: reading it whole, checking its seals), queues
+    /// it for the writer, and returns the commit to wait for (which an async caller can
+    /// await without holding a thread).
     pub fn offer_queued(
         &self,
         incoming: Automerge,
         saved: Option<Vec<u8>>,
+        from: PeerData,
         today: Date,
         at_ms: u64,
     ) -> Result<Offer, WriteError> {
-        // Read whole: a record new here (the common case) needs it for validation anyway.
-        let record = Record::from_document(&incoming)?;
-        let id = record.id;
+        let id = Record::envelope(&incoming)?.id;
+        self.learn(&from.certs)?;
+        let make_from = |incoming: Incoming, from: &PeerData| FromPeer {
+            incoming,
+            seals: from.seals.clone(),
+            peer: from.peer.clone(),
+            today,
+        };
         if self.meta(id).map_err(Box::new)?.is_some() {
-            return Ok(Offer::Queued(self.merge_queued(
-                id,
-                Incoming::Document(incoming),
-                today,
-                at_ms,
-            )));
+            let op = Op::Admit(Box::new(make_from(Incoming::Document(incoming), &from)));
+            return Ok(Offer::Queued(self.queue(id, at_ms, op)));
         }
-        let txn = self.inner.db.begin_read()?;
-        let tombstones = txn.open_table(TOMBSTONES)?;
-        if let Some(row) = tombstones.get(id.as_bytes())? {
-            let gone: std::collections::HashSet<&[u8]> = row.value().chunks(32).collect();
-            if incoming
-                .get_changes_meta(&[])
-                .iter()
-                .all(|c| gone.contains(&c.hash.0[..]))
-            {
-                return Ok(Offer::Done(Offered::MovedAway));
-            }
+        if let Some(evidence) = self.moved_away(id, &incoming)? {
+            return Ok(Offer::Done(Offered::MovedAway(Box::new(evidence))));
         }
-        drop(tombstones);
-        drop(txn);
-        // New here (the common case of a first sync): validate it, and keep the bytes it
+        // New here (the common case of a first sync): judge it, and keep the bytes it
         // arrived as, on this thread, so the writer thread only checks it is still new
         // and commits.
-        let whole = record;
-        whole
-            .validate(today)
-            .map_err(simpul_model::RecordError::from)?;
-        let saved = saved.unwrap_or_else(|| incoming.save());
-        let op: crate::WriteFn = Box::new(move |slot: &mut Option<Automerge>| {
-            if slot.is_none() {
-                *slot = Some(incoming);
-                return Ok(whole);
-            }
-            // Stored meanwhile by another session: merge as usual.
-            Ok(merge_incoming(slot, Incoming::Document(incoming), today)?)
-        });
-        Ok(Offer::Queued(self.queue(id, at_ms, Op::Create(op, saved))))
+        let keys = self.inner.keys.as_ref().ok_or(WriteError::NoAuthority)?;
+        let mut slot = None;
+        let admitted = {
+            let book = keys.read().map_err(|_| WriteError::Closed)?;
+            let judge = simpul_trust::Judge {
+                keys: &book,
+                local: &self.inner.node.path,
+                peer: &from.peer,
+                today,
+                purpose: Purpose::Store,
+            };
+            simpul_trust::admit(
+                &judge,
+                id,
+                &mut slot,
+                &[],
+                Incoming::Document(incoming),
+                &from.seals,
+            )?
+        };
+        let doc = slot.ok_or(WriteError::Closed)?;
+        let saved = saved.unwrap_or_else(|| doc.save());
+        let created = Created {
+            admitted,
+            doc,
+            saved,
+            from: make_from(
+                Incoming::Changes {
+                    bytes: Vec::new(),
+                    heads: Vec::new(),
+                },
+                &from,
+            ),
+        };
+        Ok(Offer::Queued(self.queue(
+            id,
+            at_ms,
+            Op::Create(Box::new(created)),
+        )))
     }
 
-    /// Deletes a record that moved out of this node's subtree, once an ancestor that holds
-    /// it has acknowledged it, but only if its heads digest is still `digest` (a change
-    /// made since must go up first). Leaves a tombstone ([`Store::offer`]). Returns
-    /// whether the record was deleted.
-    pub fn purge_if(&self, id: RecordId, digest: [u8; 32], at_ms: u64) -> Result<bool, WriteError> {
+    /// The evidence of the move, when this node let `id` go after it moved away and an
+    /// ancestor has every change of `incoming`.
+    fn moved_away(&self, id: RecordId, incoming: &Automerge) -> Result<Option<Sealed>, WriteError> {
+        let txn = self.inner.db.begin_read()?;
+        let tombstones = txn.open_table(TOMBSTONES)?;
+        let Some(row) = tombstones.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let gone: HashSet<&[u8]> = row.value().chunks(32).collect();
+        let covered = incoming
+            .get_changes_meta(&[])
+            .iter()
+            .all(|c| gone.contains(&c.hash.0[..]));
+        if !covered {
+            return Ok(None);
+        }
+        let moved = txn.open_table(MOVED)?;
+        let evidence = match moved.get(id.as_bytes())? {
+            Some(row) => {
+                let (bytes, seals): (Vec<u8>, Vec<u8>) = postcard::from_bytes(row.value())
+                    .map_err(|e| ReadError::Corrupt {
+                        id,
+                        reason: format!("move evidence: {e}"),
+                    })
+                    .map_err(Box::new)?;
+                let seals = simpul_trust::decode_seals(&seals).unwrap_or_default();
+                let certs = self.certs_for(&seals);
+                Sealed {
+                    bytes,
+                    seals,
+                    certs,
+                }
+            }
+            None => Sealed::default(),
+        };
+        Ok(Some(evidence))
+    }
+
+    /// An ancestor's evidence that record `id` moved away from this node (changes up to
+    /// the move, with their seals): if the record still has the heads digest `digest`
+    /// and, with the evidence merged through admission, is no longer this node's to hold
+    /// by its own rules, it is let go, leaving a tombstone and the evidence. Returns
+    /// whether it was let go.
+    pub fn moved(
+        &self,
+        id: RecordId,
+        digest: [u8; 32],
+        evidence: Vec<u8>,
+        from: PeerData,
+        today: Date,
+        at_ms: u64,
+    ) -> Result<bool, WriteError> {
+        self.learn(&from.certs)?;
+        let op = Op::Moved(
+            digest,
+            Box::new(FromPeer {
+                incoming: Incoming::Changes {
+                    bytes: evidence,
+                    heads: Vec::new(),
+                },
+                seals: from.seals,
+                peer: from.peer,
+                today,
+            }),
+        );
         match self
-            .queue(id, at_ms, Op::Purge(digest))
+            .queue(id, at_ms, op)
             .recv()
             .map_err(|_| WriteError::Closed)?
         {

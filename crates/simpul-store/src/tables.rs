@@ -16,6 +16,11 @@ pub(crate) mod meta_keys {
     pub(crate) const NODE_PATH: &str = "node_path";
     /// Four random bytes that, with the path, form this node's Automerge actor id.
     pub(crate) const ACTOR_INSTANCE: &str = "actor_instance";
+    /// The node's certificate (DER), once a key is bound to the store (schema 4): its
+    /// key id is part of the actor id ([`simpul_trust::signing_actor`]).
+    pub(crate) const NODE_CERT: &str = "node_cert";
+    /// The newest district revocation list this node holds (DER, schema 4).
+    pub(crate) const REVOCATIONS: &str = "revocations";
 
     /// The row of a mark ([`crate::Store::mark`]), `u64` little-endian.
     pub(crate) fn mark(name: &str) -> String {
@@ -65,3 +70,32 @@ pub(crate) const LOOKUP_KEYS: TableDefinition<&[u8; 16], &str> =
 /// Data API tokens (schema 3). Key: SHA-256 of the token; the token itself is never
 /// stored. Value: a postcard-encoded [`crate::TokenInfo`].
 pub(crate) const TOKENS: TableDefinition<&[u8; 32], &[u8]> = TableDefinition::new("tokens-1");
+
+/// Seals beside each record (schema 4): signatures by node keys over a set of the
+/// record's heads ([`simpul_trust::Seal`]). Key: record id. Value:
+/// [`simpul_trust::encode_seals`] output. Written in the transaction that stores the
+/// record; sent with it.
+pub(crate) const SEALS: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("seals-1");
+
+/// Node certificates whose keys seal stored records (schema 4), each checked against the
+/// district CA when it arrived. Key: key id ([`simpul_trust::KeyId`], 8 bytes). Value:
+/// the certificate (DER).
+pub(crate) const CERTS: TableDefinition<&[u8; 8], &[u8]> = TableDefinition::new("certs-1");
+
+/// Changes set aside as equivocating (schema 4): another change with the same actor and
+/// sequence number was here first. Key: (record id, hash of the change set aside). Value:
+/// a postcard-encoded [`crate::QuarantineEntry`]. At most [`crate::MAX_QUARANTINE`] rows.
+pub(crate) const QUARANTINE: TableDefinition<(&[u8; 16], &[u8; 32]), &[u8]> =
+    TableDefinition::new("quarantine-1");
+
+/// Records holding this node's own changes that still need its seal (schema 4): written
+/// while the store had no signing key (a CLI write on a stopped node), or held when the
+/// store was migrated from schema 3 (history written before seals existed, which this node
+/// endorses). Key: record id. Value: `AUTHOR | ENDORSE` flags (`crate::trust::pending`).
+pub(crate) const PENDING_SEALS: TableDefinition<&[u8; 16], u8> =
+    TableDefinition::new("pending-seals-1");
+
+/// Evidence of a move, kept by a node that let a record go (schema 4), so that it can
+/// show a descendant offering the record again why it moved. Key: record id. Value: a
+/// postcard-encoded `(saved document, encoded seals)` of the version that moved away.
+pub(crate) const MOVED: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("moved-1");

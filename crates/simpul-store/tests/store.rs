@@ -142,13 +142,13 @@ fn a_merge_that_would_erase_a_visit_is_refused() {
     }
     let before = store.stored_bytes(rec.id).expect("read");
     let err = store
-        .merge_document(hostile, today(), 3_000)
+        .import_document(&hostile, today(), 3_000)
         .expect_err("must fail");
     assert!(err.to_string().contains("removed"), "{err}");
     assert_eq!(store.stored_bytes(rec.id).expect("read"), before);
 
-    // The same document without the deletion merges as a no-op.
-    let out = store.merge_document(doc, today(), 4_000).expect("merge");
+    // The same document without the deletion imports as a no-op.
+    let out = store.import_document(&doc, today(), 4_000).expect("import");
     assert!(!out.changed);
 }
 
@@ -244,106 +244,153 @@ fn sync_items_are_exactly_what_the_peer_should_hold() {
 }
 
 #[test]
-fn a_record_that_moved_away_is_purged_and_its_tombstone_answers_offers() {
+fn a_record_that_moved_away_is_let_go_only_on_evidence_and_its_tombstone_answers_offers() {
     use simpul_store::Offered;
+    use simpul_trust::SealKind;
+    use simpul_trust::testing::TestDistrict;
+    let district = TestDistrict::new("3273");
+    let py04 = district.node(&path(POSYANDU));
+    let pu1 = district.node(&path("3273/P3273010201/3273010201-PU1"));
+    let pk = district.node(&path("3273/P3273010201"));
     let dir = tempfile::tempdir().expect("tempdir");
-    let pustu = "3273/P3273010201/3273010201-PU1";
-    let store = create(dir.path(), pustu);
+    let store = trusted(dir.path(), &district, &pu1);
+    // The posyandu's record reaches its pustu.
     let rec = record(7, POSYANDU);
+    let actor = |n: &simpul_trust::testing::TestNode| {
+        simpul_trust::signing_actor(&n.certified.facility, n.certified.key, [1, 0, 0, 0])
+    };
+    let doc = rec
+        .create_document(actor(&py04), today(), 1_000_000)
+        .expect("create");
+    let seal = py04.signer.seal(rec.id, SealKind::Author, &doc.get_heads());
     store
-        .insert_record(rec.clone(), today(), 1_000)
-        .expect("insert");
-    store
-        .update_record(rec.id, today(), 2_000, |r| {
-            let RecordBody::Patient(p) = &mut r.body else {
-                unreachable!()
-            };
-            p.visits.insert(visit_key(1), visit(1));
-            Ok(())
-        })
-        .expect("visit");
-    let (meta, old_doc) = store.load(rec.id).expect("read").expect("present");
+        .offer(
+            doc.fork(),
+            None,
+            from(&py04, vec![seal.clone()]),
+            today(),
+            1_000,
+        )
+        .expect("offer");
+    let meta = store.meta(rec.id).expect("meta").expect("stored");
+    // The puskesmas moves the family to a posyandu of another pustu.
+    let mut moved = doc.fork().with_actor(actor(&pk));
+    let mut after = rec.clone();
+    after.scope = simpul_model::Scope::up(path("3273/P3273010201/3273010201-PU2/3273010201-PY01"));
+    after
+        .write_over(&rec, &mut moved, today(), 2_000_000)
+        .expect("move");
+    let move_seal = pk.signer.seal(rec.id, SealKind::Author, &moved.get_heads());
+    let evidence = moved.save_after(&doc.get_heads());
+    let pk_data = || from(&pk, vec![seal.clone(), move_seal.clone()]);
 
     // A stale digest (a change made since) keeps the record.
-    assert!(!store.purge_if(rec.id, [0; 32], 3_000).expect("purge"));
+    assert!(
+        !store
+            .moved(rec.id, [0; 32], evidence.clone(), pk_data(), today(), 3_000)
+            .expect("moved")
+    );
+    // Evidence that does not move it (no changes) keeps it too.
+    assert!(
+        !store
+            .moved(
+                rec.id,
+                meta.heads_digest,
+                Vec::new(),
+                pk_data(),
+                today(),
+                3_000
+            )
+            .expect("moved")
+    );
     assert!(store.meta(rec.id).expect("meta").is_some());
-
     assert!(
         store
-            .purge_if(rec.id, meta.heads_digest, 3_000)
-            .expect("purge")
+            .moved(
+                rec.id,
+                meta.heads_digest,
+                evidence.clone(),
+                pk_data(),
+                today(),
+                3_000
+            )
+            .expect("moved")
     );
     assert!(store.meta(rec.id).expect("meta").is_none());
     assert!(
         store.sync_items(&path("3273")).expect("items").is_empty(),
         "index rows are gone"
     );
-    assert!(
-        !store
-            .purge_if(rec.id, meta.heads_digest, 3_000)
-            .expect("purge again"),
-        "nothing left to purge"
-    );
 
-    // The same version offered again (by a posyandu below) is covered: not stored.
-    assert!(matches!(
-        store
-            .offer(old_doc.fork(), None, today(), 4_000)
-            .expect("offer"),
-        Offered::MovedAway
-    ));
+    // The same version offered again (by the posyandu below) is covered: not stored, and
+    // the evidence of the move goes back.
+    match store
+        .offer(
+            doc.fork(),
+            None,
+            from(&py04, vec![seal.clone()]),
+            today(),
+            4_000,
+        )
+        .expect("offer")
+    {
+        Offered::MovedAway(evidence) => {
+            assert!(!evidence.bytes.is_empty());
+            assert!(evidence.seals.contains(&move_seal));
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(store.meta(rec.id).expect("meta").is_none());
 
     // A version with a change the ancestor never saw is stored, to be handed up.
-    let mut newer = old_doc.fork();
-    let mut r = simpul_model::Record::from_document(&newer).expect("record");
-    let before = r.clone();
+    let mut newer = doc.fork().with_actor(actor(&py04));
+    let mut r = rec.clone();
     if let RecordBody::Patient(p) = &mut r.body {
         p.visits.insert(visit_key(2), visit(2));
     }
-    r.write_over(&before, &mut newer, today(), 5_000)
+    r.write_over(&rec, &mut newer, today(), 5_000_000)
         .expect("new change");
+    let newer_seal = py04
+        .signer
+        .seal(rec.id, SealKind::Author, &newer.get_heads());
     assert!(matches!(
-        store.offer(newer, None, today(), 5_000).expect("offer"),
+        store
+            .offer(newer, None, from(&py04, vec![newer_seal]), today(), 5_000)
+            .expect("offer"),
         Offered::Stored(_)
     ));
-    assert_eq!(
-        store
-            .record(rec.id)
-            .expect("read")
-            .expect("present")
-            .1
-            .patient()
-            .expect("patient")
-            .visits
-            .len(),
-        2
-    );
     drop(store);
-    // Reopening keeps everything (schema 2 with the tombstone table).
-    let store = simpul_store::Store::open(dir.path(), simpul_store::StoreOptions::default())
-        .expect("reopen");
+    let store = trusted(dir.path(), &district, &pu1);
     assert!(store.meta(rec.id).expect("meta").is_some());
 }
 
 #[test]
-fn changes_made_here_carry_this_nodes_actor_even_on_records_from_elsewhere() {
+fn changes_made_here_are_sealed_with_this_nodes_key_even_on_records_from_elsewhere() {
     const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
+    let district = simpul_trust::testing::TestDistrict::new("3273");
+    let (py04, pu1) = (district.node(&path(POSYANDU)), district.node(&path(PUSTU)));
     let dir = tempfile::tempdir().expect("tempdir");
-    let pustu = create(&dir.path().join("pu"), PUSTU);
-    let posyandu = create(&dir.path().join("py"), POSYANDU);
+    let pustu = trusted(&dir.path().join("pu"), &district, &pu1);
+    let posyandu = trusted(&dir.path().join("py"), &district, &py04);
     let rec = record(1, POSYANDU);
     posyandu
         .insert_record(rec.clone(), today(), 1_000)
         .expect("insert");
-    let (_, doc) = posyandu.load(rec.id).expect("load").expect("present");
+    let sealed = posyandu.outgoing(rec.id).expect("read").expect("present");
+    assert_eq!(sealed.seals.len(), 1);
+    assert_eq!(sealed.certs.len(), 1, "its key's certificate goes with it");
     // Received whole at the pustu (its own load gives the document a random actor)...
-    let received = simpul_model::automerge::Automerge::load(&doc.save()).expect("bytes");
+    let received = simpul_model::automerge::Automerge::load(&sealed.bytes).expect("bytes");
+    let data = simpul_store::PeerData {
+        peer: path(POSYANDU),
+        seals: sealed.seals.clone(),
+        certs: sealed.certs.iter().map(|(_, c)| c.clone()).collect(),
+    };
     pustu
-        .merge_document(received, today(), 2_000)
-        .expect("merge");
+        .offer(received, Some(sealed.bytes.clone()), data, today(), 2_000)
+        .expect("offer");
     // ...then changed there.
-    pustu
+    let out = pustu
         .update_record(rec.id, today(), 3_000, |r| {
             if let RecordBody::Patient(p) = &mut r.body {
                 p.visits.insert(visit_key(1), visit(1));
@@ -359,9 +406,13 @@ fn changes_made_here_carry_this_nodes_actor_even_on_records_from_elsewhere() {
         .expect("a change");
     assert_eq!(last, pustu.node().actor, "the visit is the pustu's change");
     assert_eq!(
-        simpul_model::actor_facility(&last)
-            .map(|p| p.to_string())
-            .as_deref(),
-        Some(PUSTU)
+        simpul_trust::classify(&last),
+        simpul_trust::ActorKind::Keyed {
+            facility: path(PUSTU),
+            key: pu1.certified.key
+        }
     );
+    // Both authors' seals travel with it.
+    let keys: Vec<_> = out.seals.iter().map(|s| s.key).collect();
+    assert!(keys.contains(&py04.certified.key) && keys.contains(&pu1.certified.key));
 }

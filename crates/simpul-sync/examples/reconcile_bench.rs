@@ -67,7 +67,13 @@ fn drive(
                         }
                     }
                     Effect::ReadItems => me.handle_items(side_items.take().unwrap_or_default()),
-                    Effect::ReadRecord { id } => me.handle_record_bytes(id, read(side, id)),
+                    Effect::ReadRecord { id } => me.handle_record_bytes(
+                        id,
+                        read(side, id).map(|bytes| simpul_trust::Sealed {
+                            bytes,
+                            ..Default::default()
+                        }),
+                    ),
                     Effect::LoadDocument { id } => me.handle_document(id, None),
                     Effect::Store {
                         token, incoming, ..
@@ -78,10 +84,14 @@ fn drive(
                             }
                             Incoming::Changes { .. } => None,
                         };
-                        let outcome = scope.map(|scope| StoreOutcome::Stored { scope });
+                        let outcome = scope.map(|scope| StoreOutcome::Stored {
+                            scope,
+                            moved: None,
+                            set_aside: 0,
+                        });
                         me.handle_stored(token, outcome.ok_or_else(|| "no scope".to_string()))
                     }
-                    Effect::Purge { .. } => {}
+                    Effect::Moved { .. } | Effect::Revocations { .. } => {}
                     Effect::Closed { reason, .. } => panic!("session closed: {reason}"),
                 }
             }

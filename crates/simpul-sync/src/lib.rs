@@ -19,4 +19,7 @@ pub use error::SessionError;
 pub use item::Item;
 pub use message::{DEFAULT_MAX_FRAME, DecodeError, FrameReader, Message, PROTOCOL_VERSION};
 pub use rules::{ScopeViolation, check_incoming, shared};
-pub use session::{Effect, Progress, Role, Session, SessionConfig, SessionStats, StoreOutcome};
+pub use session::{
+    Effect, HeldRevocations, MAX_SESSION_CERTS, Progress, Role, SealedDoc, Session, SessionConfig,
+    SessionStats, StoreOutcome,
+};

@@ -7,9 +7,10 @@
 //! are an error.
 
 use serde::{Deserialize, Serialize};
+use simpul_trust::Seal;
 
-/// The protocol version this code speaks.
-pub const PROTOCOL_VERSION: u8 = 2;
+/// The protocol version this code speaks (3: changes travel with their authors' seals).
+pub const PROTOCOL_VERSION: u8 = 3;
 
 /// Bytes of the length prefix.
 pub const LENGTH_PREFIX: usize = 4;
@@ -32,6 +33,9 @@ pub enum Message {
         max_frame: u32,
         /// The sender's facility path.
         node: String,
+        /// The CRL number of the district revocation list the sender holds (0: none). The
+        /// side holding the newer list sends it (`Revocations`).
+        revocations: u64,
     },
     /// One round of range-based set reconciliation (Negentropy bytes).
     Reconcile {
@@ -90,6 +94,8 @@ pub enum Message {
         /// `Automerge::save` bytes, possibly followed by change chunks.
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
+        /// The seals that vouch for its changes.
+        seals: Vec<Seal>,
     },
     /// For a record both hold in different versions: the sender's heads. The receiver
     /// answers with the changes the sender lacks (`Changes`, if it has any), then
@@ -117,6 +123,8 @@ pub enum Message {
         bytes: Vec<u8>,
         /// The sender's heads after these changes (what the receiver must reach).
         heads: Vec<[u8; 32]>,
+        /// The seals that vouch for the changes.
+        seals: Vec<Seal>,
     },
     /// These records (or changes) are now durably stored by the sender of this message.
     Stored {
@@ -124,14 +132,33 @@ pub enum Message {
         ids: Vec<WireId>,
     },
     /// The sender (an ancestor of the receiver) durably stored the record the receiver
-    /// sent, and the record's scope no longer includes the receiver (the family moved):
-    /// the receiver may purge its copy if it still has exactly these heads (a change made
-    /// since, or sent after, must reach the ancestor first).
+    /// sent, and the record's scope no longer includes the receiver (the family moved).
+    /// The evidence is the changes after the version the receiver sent, up to the move:
+    /// the receiver merges them and lets its copy go only if, by its own rules, it should
+    /// no longer hold the record and its copy still has exactly these heads.
     Moved {
         /// The record.
         id: WireId,
         /// The heads of the version the receiver sent, now stored by the sender.
         heads: Vec<[u8; 32]>,
+        /// Change chunks (or a saved document) that show the move.
+        #[serde(with = "serde_bytes")]
+        evidence: Vec<u8>,
+        /// The seals that vouch for the evidence.
+        seals: Vec<Seal>,
+    },
+    /// A node certificate (DER), sent once per session before the first seal by its key:
+    /// the receiver checks it against the district CA.
+    Cert {
+        /// The certificate.
+        #[serde(with = "serde_bytes")]
+        der: Vec<u8>,
+    },
+    /// The district's revocation list (DER), sent by the side whose hello named the newer.
+    Revocations {
+        /// The CRL.
+        #[serde(with = "serde_bytes")]
+        der: Vec<u8>,
     },
     /// The sender would not store this record, and why (validation, history).
     Refused {
@@ -221,6 +248,8 @@ impl Message {
             Message::Changes { .. } => "changes",
             Message::Stored { .. } => "stored",
             Message::Moved { .. } => "moved",
+            Message::Cert { .. } => "cert",
+            Message::Revocations { .. } => "revocations",
             Message::Refused { .. } => "refused",
             Message::Bye { .. } => "bye",
         }
@@ -280,11 +309,12 @@ mod tests {
         let id = any::<[u8; 16]>();
         let bytes = proptest::collection::vec(any::<u8>(), 0..300);
         prop_oneof![
-            (any::<u8>(), any::<u32>(), "[a-z0-9/-]{0,40}").prop_map(
-                |(protocol, max_frame, node)| Message::Hello {
+            (any::<u8>(), any::<u32>(), "[a-z0-9/-]{0,40}", any::<u64>()).prop_map(
+                |(protocol, max_frame, node, revocations)| Message::Hello {
                     protocol,
                     max_frame,
-                    node
+                    node,
+                    revocations,
                 }
             ),
             (any::<u32>(), bytes.clone())
@@ -296,21 +326,63 @@ mod tests {
             proptest::collection::vec((id, any::<[u8; 16]>()), 0..20)
                 .prop_map(|versions| Message::Held { versions }),
             proptest::collection::vec(id, 0..20).prop_map(|ids| Message::Want { ids }),
-            (id, bytes.clone()).prop_map(|(id, bytes)| Message::Record { id, bytes }),
+            (id, bytes.clone(), seals()).prop_map(|(id, bytes, seals)| Message::Record {
+                id,
+                bytes,
+                seals
+            }),
             (id, proptest::collection::vec(any::<[u8; 32]>(), 0..3))
                 .prop_map(|(id, heads)| Message::Heads { id, heads }),
             (id, proptest::collection::vec(any::<[u8; 32]>(), 0..3))
                 .prop_map(|(id, heads)| Message::HeadsReply { id, heads }),
             (
                 id,
-                bytes,
-                proptest::collection::vec(any::<[u8; 32]>(), 0..3)
+                bytes.clone(),
+                proptest::collection::vec(any::<[u8; 32]>(), 0..3),
+                seals(),
             )
-                .prop_map(|(id, bytes, heads)| Message::Changes { id, bytes, heads }),
+                .prop_map(|(id, bytes, heads, seals)| Message::Changes {
+                    id,
+                    bytes,
+                    heads,
+                    seals
+                }),
             (id, ".{0,50}").prop_map(|(id, reason)| Message::Refused { id, reason }),
-            (id, proptest::collection::vec(any::<[u8; 32]>(), 0..3))
-                .prop_map(|(id, heads)| Message::Moved { id, heads }),
+            (
+                id,
+                proptest::collection::vec(any::<[u8; 32]>(), 0..3),
+                bytes.clone(),
+                seals()
+            )
+                .prop_map(|(id, heads, evidence, seals)| Message::Moved {
+                    id,
+                    heads,
+                    evidence,
+                    seals
+                }),
+            bytes.clone().prop_map(|der| Message::Cert { der }),
+            bytes.prop_map(|der| Message::Revocations { der }),
         ]
+    }
+
+    fn seals() -> impl Strategy<Value = Vec<Seal>> {
+        let seal = (
+            any::<[u8; 8]>(),
+            any::<bool>(),
+            proptest::collection::vec(any::<[u8; 32]>(), 1..3),
+            proptest::collection::vec(any::<u8>(), 64),
+        )
+            .prop_map(|(key, endorse, heads, signature)| Seal {
+                key: simpul_trust::KeyId(key),
+                kind: if endorse {
+                    simpul_trust::SealKind::Endorsement
+                } else {
+                    simpul_trust::SealKind::Author
+                },
+                heads,
+                signature,
+            });
+        proptest::collection::vec(seal, 0..3)
     }
 
     proptest! {

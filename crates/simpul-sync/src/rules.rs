@@ -1,7 +1,6 @@
 //! Scope rules for two peers: what they exchange, and what a receiver refuses.
 
-use simpul_model::automerge::{Automerge, ChangeHash};
-use simpul_model::{Envelope, FacilityPath, Scope, actor_facility};
+use simpul_model::{Envelope, FacilityPath, Scope};
 
 /// True when both nodes should hold a record with this scope: exactly what they exchange.
 pub fn shared(scope: &Scope, local: &FacilityPath, peer: &FacilityPath) -> bool {
@@ -27,26 +26,14 @@ pub enum ScopeViolation {
         /// The sender.
         peer: FacilityPath,
     },
-    /// The sender wrote a change to a record outside its own subtree.
-    #[error("the sender ({peer}) changed record {id}, which is outside its subtree")]
-    NotWritable {
-        /// The record.
-        id: String,
-        /// The sender.
-        peer: FacilityPath,
-    },
 }
 
-/// Checks a record as it stands after applying what a peer sent: this node and the
-/// sender should both hold it, and changes the sender authored itself (new since
-/// `known_heads`) must be to a record inside the sender's subtree.
-///
-/// Changes relayed from other facilities are attributed by their actor id, which the
-/// sender could forge; binding actors to certificates is future work (see DESIGN.md).
+/// A first look at a whole record a peer sent, from its envelope alone: this node and
+/// the sender should both hold it. What decides is the store's judgement of the record
+/// as merged with what it holds (`simpul_trust::admit`): who wrote each change, and
+/// whether its author may make it.
 pub fn check_incoming(
     record: &Envelope,
-    doc: &Automerge,
-    known_heads: &[ChangeHash],
     local: &FacilityPath,
     peer: &FacilityPath,
 ) -> Result<(), ScopeViolation> {
@@ -62,18 +49,6 @@ pub fn check_incoming(
             id,
             peer: peer.clone(),
         });
-    }
-    if !record.scope.writable_by(peer) {
-        let authored_by_peer = doc
-            .get_changes_meta(known_heads)
-            .iter()
-            .any(|c| actor_facility(&c.actor).as_ref() == Some(peer));
-        if authored_by_peer {
-            return Err(ScopeViolation::NotWritable {
-                id,
-                peer: peer.clone(),
-            });
-        }
     }
     Ok(())
 }

@@ -9,11 +9,12 @@
 //!         match effect {
 //!             Effect::Transmit(frame)          => send frame to the peer,
 //!             Effect::ReadItems                => s.handle_items(store.sync_items(peer)),
-//!             Effect::ReadRecord { id }        => s.handle_record_bytes(id, store.stored_bytes(id)),
-//!             Effect::LoadDocument { id }      => s.handle_document(id, store.load(id)),
-//!             Effect::Store { token, id, incoming } =>
-//!                 s.handle_stored(token, store.merge(id, incoming)),   // StoreOutcome once durable
-//!             Effect::Purge { id, digest }     => store.purge_if(id, digest),
+//!             Effect::ReadRecord { id }        => s.handle_record_bytes(id, store.outgoing(id)),
+//!             Effect::LoadDocument { id }      => s.handle_document(id, store.load_sealed(id)),
+//!             Effect::Store { token, id, incoming, seals, certs, .. } =>
+//!                 s.handle_stored(token, store.admit(id, incoming, seals, certs)), // once durable
+//!             Effect::Moved { id, digest, evidence, .. } => store.moved(id, digest, evidence),
+//!             Effect::Revocations { der }      => keep the newer list, drop revoked peers,
 //!             Effect::Closed { .. }            => stop,
 //!         }
 //!     }
@@ -42,12 +43,19 @@
 //! were last in sync, reconciliation goes in two parts ([`Session::set_since`]). A
 //! receiver checks every record against the scope rules before asking for it to be
 //! stored, and acknowledges it with `Stored` only once the store reports it durable.
+//!
+//! Records and changes travel with the seals of their authors (`docs/trust.md`); each
+//! certificate a seal names goes to the peer once per session (`Cert`), before the first
+//! seal that needs it. The store judges what arrives against what it holds
+//! (`simpul_trust::admit`): the session routes, the store decides.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use simpul_model::automerge::{Automerge, ChangeHash};
 use simpul_model::{FacilityPath, Incoming, RecordId};
+use simpul_trust::{KeyId, Seal, Sealed};
 
 use crate::error::SessionError;
 use crate::item::Item;
@@ -70,6 +78,33 @@ pub struct SessionConfig {
     /// fault-injection tests, which show that the checkers catch the resulting leak.
     #[doc(hidden)]
     pub trust_peer_scope: bool,
+    /// The district revocation list this node holds, named in its hello and sent to a
+    /// peer that holds an older one.
+    pub revocations: Option<HeldRevocations>,
+}
+
+/// A revocation list as a session carries it.
+#[derive(Debug, Clone)]
+pub struct HeldRevocations {
+    /// Its CRL number.
+    pub number: u64,
+    /// The list (DER).
+    pub der: Arc<[u8]>,
+}
+
+/// Most certificates a peer may send in one session (far more than a district's nodes).
+pub const MAX_SESSION_CERTS: usize = 4096;
+
+/// A record's document as a heads exchange uses it: with the seals that vouch for it and
+/// their keys' certificates, to send with the changes the peer lacks.
+#[derive(Debug)]
+pub struct SealedDoc {
+    /// The document.
+    pub doc: Automerge,
+    /// Its seals.
+    pub seals: Vec<Seal>,
+    /// The certificates of the seals' keys.
+    pub certs: Vec<(KeyId, Arc<[u8]>)>,
 }
 
 impl Default for SessionConfig {
@@ -81,6 +116,7 @@ impl Default for SessionConfig {
             reconcile_frame: 500_000,
             want_batch: 4096,
             trust_peer_scope: false,
+            revocations: None,
         }
     }
 }
@@ -115,7 +151,8 @@ pub enum Effect {
         /// The record.
         id: RecordId,
     },
-    /// Merge into the store; answer with [`Session::handle_stored`] once durable.
+    /// Merge into the store, judged against what it holds; answer with
+    /// [`Session::handle_stored`] once durable.
     Store {
         /// Echoed in the answer.
         token: u64,
@@ -126,15 +163,32 @@ pub enum Effect {
         /// For a whole record, the bytes it arrived as (`Automerge::save` output): the
         /// store can keep them instead of saving the document again.
         saved: Option<Vec<u8>>,
+        /// The seals that came with it.
+        seals: Vec<Seal>,
+        /// The certificates (DER) the peer sent for those seals' keys.
+        certs: Vec<Arc<[u8]>>,
     },
-    /// An ancestor that should hold the record has it durably, and this node should not
-    /// hold it any more: delete it, but only if its heads digest is still `digest` (a
-    /// change made since must reach the ancestor first).
-    Purge {
+    /// An ancestor that holds the record durably says it moved away from this node, and
+    /// sends the changes that show it: merge them and, if the record is then no longer
+    /// this node's to hold and its heads digest is still `digest` (a change made since
+    /// must reach the ancestor first), let it go.
+    Moved {
         /// The record.
         id: RecordId,
         /// The heads digest the record must still have.
         digest: [u8; 32],
+        /// The changes up to the move.
+        evidence: Vec<u8>,
+        /// Their seals.
+        seals: Vec<Seal>,
+        /// The certificates the peer sent for those seals' keys.
+        certs: Vec<Arc<[u8]>>,
+    },
+    /// The peer's revocation list, newer than the one this node named: check it against
+    /// the district CA and keep it (and end sessions with nodes it revokes).
+    Revocations {
+        /// The list (DER).
+        der: Vec<u8>,
     },
     /// The session is over.
     Closed {
@@ -152,10 +206,16 @@ pub enum StoreOutcome {
     Stored {
         /// The record's scope after the merge.
         scope: simpul_model::Scope,
+        /// The record moved out of the (descendant) peer's subtree: the changes up to
+        /// the move, which it is told (`Moved`) so that it can let its copy go.
+        moved: Option<Sealed>,
+        /// Changes set aside as equivocating (not stored).
+        set_aside: usize,
     },
     /// Nothing was stored: this node let the record go when it moved away, after an
     /// ancestor acknowledged every change that is offered now (a tombstone covers it).
-    MovedAway,
+    /// The evidence of the move goes back.
+    MovedAway(Sealed),
 }
 
 /// Counters of one session.
@@ -221,11 +281,16 @@ struct Exchange {
     peer_heads: Vec<ChangeHash>,
     /// The peer's version as reconciliation saw it (its heads digest, first 16 bytes).
     peer_version: Option<[u8; 16]>,
+    /// The seals of the stored version and their keys' certificates (sent with changes).
+    seals: Vec<Seal>,
+    certs: Vec<(KeyId, Arc<[u8]>)>,
+    /// Seals that came from the peer with its changes in this exchange.
+    peer_seals: Vec<Seal>,
 }
 
 enum Inbound {
-    /// The peer's changes, and its heads after them.
-    Changes(Vec<u8>, Vec<ChangeHash>),
+    /// The peer's changes, its heads after them, and their seals.
+    Changes(Vec<u8>, Vec<ChangeHash>, Vec<Seal>),
     /// The peer's heads: it asks for what it lacks.
     Heads(Vec<ChangeHash>),
     /// The peer's heads, answering ours.
@@ -334,6 +399,13 @@ pub struct Session {
     /// Stores under way: the record, and the heads of the version the peer sent.
     storing: HashMap<u64, (RecordId, Vec<ChangeHash>)>,
     next_token: u64,
+    // Trust.
+    /// Keys whose certificates went to the peer in this session.
+    certs_sent: HashSet<KeyId>,
+    /// Certificates the peer sent in this session, by key.
+    certs_received: HashMap<KeyId, Arc<[u8]>>,
+    /// The CRL number the peer's hello named.
+    peer_revocations: u64,
 }
 
 fn wire(id: RecordId) -> WireId {
@@ -376,11 +448,15 @@ impl Session {
             syncs: HashMap::new(),
             storing: HashMap::new(),
             next_token: 0,
+            certs_sent: HashSet::new(),
+            certs_received: HashMap::new(),
+            peer_revocations: 0,
         };
         let hello = Message::Hello {
             protocol: PROTOCOL_VERSION,
             max_frame: s.cfg.max_frame,
             node: s.local.to_string(),
+            revocations: s.cfg.revocations.as_ref().map_or(0, |r| r.number),
         };
         s.send(&hello);
         if role == Role::Initiator {
@@ -478,6 +554,30 @@ impl Session {
         }
     }
 
+    /// The certificates the peer sent for these seals' keys.
+    fn certs_for(&self, seals: &[Seal]) -> Vec<Arc<[u8]>> {
+        let mut keys: Vec<KeyId> = seals.iter().map(|s| s.key).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.iter()
+            .filter_map(|k| self.certs_received.get(k).cloned())
+            .collect()
+    }
+
+    /// Sends the certificate of each key `seals` name that the peer has not had from this
+    /// session yet (the peer checks a seal only against a certificate it holds).
+    fn send_certs(&mut self, seals: &[Seal], certs: &[(KeyId, Arc<[u8]>)]) {
+        for seal in seals {
+            if self.certs_sent.contains(&seal.key) {
+                continue;
+            }
+            if let Some((_, der)) = certs.iter().find(|(k, _)| *k == seal.key) {
+                self.certs_sent.insert(seal.key);
+                self.send(&Message::Cert { der: der.to_vec() });
+            }
+        }
+    }
+
     fn send(&mut self, msg: &Message) {
         let frame = msg.encode();
         self.stats.frames_out += 1;
@@ -553,6 +653,7 @@ impl Session {
                 protocol,
                 max_frame,
                 node,
+                revocations,
             } => {
                 if self.hello_received {
                     return Err(SessionError::Protocol("second hello".into()));
@@ -570,6 +671,40 @@ impl Session {
                 }
                 self.hello_received = true;
                 self.peer_max_frame = max_frame.min(self.cfg.max_frame);
+                self.peer_revocations = revocations;
+                // The peer holds an older revocation list (or none): it gets ours.
+                if let Some(held) = self.cfg.revocations.clone()
+                    && held.number > revocations
+                    && held.der.len() + 64 <= self.peer_max_frame as usize
+                {
+                    self.send(&Message::Revocations {
+                        der: held.der.to_vec(),
+                    });
+                }
+            }
+            Message::Revocations { der } => {
+                let ours = self.cfg.revocations.as_ref().map_or(0, |r| r.number);
+                if self.peer_revocations <= ours {
+                    return Err(SessionError::Protocol(
+                        "revocations sent by a peer that named no newer list".into(),
+                    ));
+                }
+                // One list per session: the driver checks it against the CA.
+                self.peer_revocations = 0;
+                self.effects.push_back(Effect::Revocations { der });
+            }
+            Message::Cert { der } => {
+                let key = KeyId::of_cert(&der).ok_or_else(|| {
+                    SessionError::Protocol("a certificate the peer sent does not parse".into())
+                })?;
+                if self.certs_received.len() >= MAX_SESSION_CERTS
+                    && !self.certs_received.contains_key(&key)
+                {
+                    return Err(SessionError::Protocol(format!(
+                        "more than {MAX_SESSION_CERTS} certificates in one session"
+                    )));
+                }
+                self.certs_received.insert(key, Arc::from(der));
             }
             Message::Reconcile { round, payload } => self.on_reconcile(round, payload)?,
             Message::ReconcileRecent { since, payload } => {
@@ -614,7 +749,9 @@ impl Session {
                     self.send_queue.push_back(id);
                 }
             }
-            Message::Record { id, bytes } => self.on_record(RecordId::from_bytes(id), &bytes)?,
+            Message::Record { id, bytes, seals } => {
+                self.on_record(RecordId::from_bytes(id), &bytes, seals)?
+            }
             Message::Heads { id, heads } => self.inbound(
                 RecordId::from_bytes(id),
                 Inbound::Heads(heads.into_iter().map(ChangeHash).collect()),
@@ -623,9 +760,17 @@ impl Session {
                 RecordId::from_bytes(id),
                 Inbound::Reply(heads.into_iter().map(ChangeHash).collect()),
             ),
-            Message::Changes { id, bytes, heads } => {
+            Message::Changes {
+                id,
+                bytes,
+                heads,
+                seals,
+            } => {
                 let heads = heads.into_iter().map(ChangeHash).collect();
-                self.inbound(RecordId::from_bytes(id), Inbound::Changes(bytes, heads))
+                self.inbound(
+                    RecordId::from_bytes(id),
+                    Inbound::Changes(bytes, heads, seals),
+                )
             }
             Message::Stored { ids } => {
                 for w in ids {
@@ -636,7 +781,12 @@ impl Session {
                     }
                 }
             }
-            Message::Moved { id, heads } => {
+            Message::Moved {
+                id,
+                heads,
+                evidence,
+                seals,
+            } => {
                 let id = RecordId::from_bytes(id);
                 if !self.peer.is_ancestor_or_self(&self.local) || self.peer == self.local {
                     return Err(SessionError::Protocol(format!(
@@ -648,11 +798,16 @@ impl Session {
                     self.stats.records_sent += 1;
                 }
                 // Only the version the ancestor stored may go: not one changed since, nor
-                // one whose later changes the ancestor has yet to take (or refused).
+                // one whose later changes the ancestor has yet to take (or refused); and
+                // only if the evidence shows, by this node's rules, that it moved.
                 let heads: Vec<ChangeHash> = heads.into_iter().map(ChangeHash).collect();
-                self.effects.push_back(Effect::Purge {
+                let certs = self.certs_for(&seals);
+                self.effects.push_back(Effect::Moved {
                     id,
                     digest: simpul_model::heads_digest(&heads),
+                    evidence,
+                    seals,
+                    certs,
                 });
             }
             Message::Refused { id, .. } => {

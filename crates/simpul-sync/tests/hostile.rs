@@ -28,6 +28,7 @@ fn pustu_session() -> Session {
             protocol: simpul_sync::PROTOCOL_VERSION,
             max_frame: 1 << 20,
             node: PY04.into(),
+            revocations: 0,
         }
         .encode(),
     );
@@ -91,6 +92,7 @@ fn a_peer_claiming_another_path_is_refused() {
             protocol: simpul_sync::PROTOCOL_VERSION,
             max_frame: 1 << 20,
             node: PY05.into(),
+            revocations: 0,
         }
         .encode(),
     );
@@ -106,6 +108,7 @@ fn a_record_from_another_posyandu_is_refused_and_not_stored() {
         &Message::Record {
             id: [9; 16],
             bytes: record_at(PY05),
+            seals: Vec::new(),
         }
         .encode(),
     );
@@ -122,6 +125,7 @@ fn a_record_of_its_own_is_accepted_for_storing() {
         &Message::Record {
             id: [9; 16],
             bytes: record_at(PY04),
+            seals: Vec::new(),
         }
         .encode(),
     );
@@ -170,6 +174,7 @@ fn garbage_and_oversized_frames_close_the_session() {
         &Message::Record {
             id: [9; 16],
             bytes: b"not automerge".to_vec(),
+            seals: Vec::new(),
         }
         .encode(),
     );
@@ -208,6 +213,7 @@ fn only_an_ancestor_may_say_a_record_moved_away() {
             protocol: simpul_sync::PROTOCOL_VERSION,
             max_frame: 1 << 20,
             node: PY04.into(),
+            revocations: 0,
         }
         .encode(),
     );
@@ -217,11 +223,13 @@ fn only_an_ancestor_may_say_a_record_moved_away() {
         &Message::Moved {
             id: [9; 16],
             heads: Vec::new(),
+            evidence: Vec::new(),
+            seals: Vec::new(),
         }
         .encode(),
     );
     let effects = drain(&mut s);
-    assert!(!effects.iter().any(|e| matches!(e, Effect::Purge { .. })));
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Moved { .. })));
     assert!(
         closed_reason(&effects)
             .expect("closed")
@@ -229,10 +237,8 @@ fn only_an_ancestor_may_say_a_record_moved_away() {
     );
 }
 
-#[test]
-fn heads_asked_for_an_unshared_record_send_nothing_of_it() {
-    // PY04 asks the pustu for the changes of record 9, which the pustu holds for another posyandu.
-    let other = "3273/P3273010201/3273010201-PU1/3273010201-PY05";
+/// What a pustu answers PY04's `Heads` for record 9, given what it holds of it.
+fn answer_to_heads(held: Option<&str>) -> Vec<Message> {
     let mut s = pustu_session();
     s.handle_bytes(
         &Message::Heads {
@@ -247,10 +253,96 @@ fn heads_asked_for_an_unshared_record_send_nothing_of_it() {
             .iter()
             .any(|e| matches!(e, Effect::LoadDocument { .. }))
     );
-    let doc = simpul_model::automerge::Automerge::load(&record_at(other)).expect("doc");
-    s.handle_document(RecordId::from_bytes([9; 16]), Some(doc));
-    let answered = drain(&mut s);
-    let sent: Vec<Message> = answered
+    let doc = held.map(|at| simpul_sync::SealedDoc {
+        doc: simpul_model::automerge::Automerge::load(&record_at(at)).expect("doc"),
+        seals: Vec::new(),
+        certs: Vec::new(),
+    });
+    s.handle_document(RecordId::from_bytes([9; 16]), doc);
+    drain(&mut s)
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Transmit(frame) => Message::decode(&frame[4..], 1 << 20).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn heads_asked_for_an_unshared_record_send_nothing_of_it_and_read_as_for_no_record() {
+    // PY04 asks the pustu for the changes of record 9, which the pustu holds for another
+    // posyandu: one refusal, nothing of the record.
+    let other = "3273/P3273010201/3273010201-PU1/3273010201-PY05";
+    let sent = answer_to_heads(Some(other));
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(matches!(&sent[0], Message::Refused { .. }), "{sent:?}");
+    // No oracle: the same bytes as when the pustu has no record 9 at all.
+    assert_eq!(sent, answer_to_heads(None));
+}
+
+#[test]
+fn certificates_and_revocations_are_checked_for_shape_and_order() {
+    let mut s = pustu_session();
+    s.handle_bytes(
+        &Message::Cert {
+            der: b"not a certificate".to_vec(),
+        }
+        .encode(),
+    );
+    let reason = closed_reason(&drain(&mut s)).expect("closed");
+    assert!(reason.contains("does not parse"), "{reason}");
+    // A revocation list nobody announced in its hello.
+    let mut s = pustu_session();
+    s.handle_bytes(&Message::Revocations { der: vec![1, 2, 3] }.encode());
+    let effects = drain(&mut s);
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::Revocations { .. }))
+    );
+    let reason = closed_reason(&effects).expect("closed");
+    assert!(reason.contains("no newer list"), "{reason}");
+}
+
+#[test]
+fn a_newer_revocation_list_goes_to_the_driver_once_and_an_older_peer_gets_ours() {
+    // The posyandu's hello names list 3; the pustu holds list 2: it takes the posyandu's.
+    let mut s = Session::new(
+        SessionConfig::default(),
+        Role::Responder,
+        path(PUSTU),
+        path(PY04),
+    );
+    let announce = |n| Message::Hello {
+        protocol: simpul_sync::PROTOCOL_VERSION,
+        max_frame: 1 << 20,
+        node: PY04.into(),
+        revocations: n,
+    };
+    s.handle_bytes(&announce(3).encode());
+    s.handle_bytes(&Message::Revocations { der: vec![7; 10] }.encode());
+    let effects = drain(&mut s);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Revocations { der } if der == &vec![7; 10]))
+    );
+    s.handle_bytes(&Message::Revocations { der: vec![7; 10] }.encode());
+    assert!(
+        closed_reason(&drain(&mut s)).is_some(),
+        "one list per session"
+    );
+    // A pustu holding list 5 sends it to a posyandu that named 3.
+    let cfg = SessionConfig {
+        revocations: Some(simpul_sync::HeldRevocations {
+            number: 5,
+            der: std::sync::Arc::from(vec![5u8; 20]),
+        }),
+        ..SessionConfig::default()
+    };
+    let mut s = Session::new(cfg, Role::Responder, path(PUSTU), path(PY04));
+    s.handle_bytes(&announce(3).encode());
+    let sent: Vec<Message> = drain(&mut s)
         .iter()
         .filter_map(|e| match e {
             Effect::Transmit(frame) => Message::decode(&frame[4..], 1 << 20).ok(),
@@ -259,10 +351,9 @@ fn heads_asked_for_an_unshared_record_send_nothing_of_it() {
         .collect();
     assert!(
         sent.iter()
-            .all(|m| matches!(m, Message::Refused { reason, .. } if reason.contains("not shared"))),
-        "{sent:?}"
+            .any(|m| matches!(m, Message::Hello { revocations: 5, .. }))
     );
-    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent.contains(&Message::Revocations { der: vec![5; 20] }));
 }
 
 /// An initiator at PY04 dialling its pustu, hello exchanged.
@@ -278,6 +369,7 @@ fn posyandu_session() -> Session {
             protocol: simpul_sync::PROTOCOL_VERSION,
             max_frame: 1 << 20,
             node: PUSTU.into(),
+            revocations: 0,
         }
         .encode(),
     );

@@ -50,6 +50,19 @@ pub struct Judge<'a> {
     pub peer: &'a FacilityPath,
     /// Today, for validating the merged record.
     pub today: Date,
+    /// Why the judging: to store what the peer sent, or to check its evidence that a
+    /// record moved away from this node.
+    pub purpose: Purpose,
+}
+
+/// What an admission is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Storing what a peer sent: the merged record must be this node's to hold.
+    Store,
+    /// Checking an ancestor's evidence of a move (`Moved`): the merged record is expected
+    /// not to be this node's any more ([`Admitted::held_here`] says whether it is).
+    Evidence,
 }
 
 /// What was taken in.
@@ -67,6 +80,8 @@ pub struct Admitted {
     /// The record is no longer the peer's to hold, and the peer is a descendant of this
     /// node: answer `Moved`, so it can let its copy go.
     pub moved_from_peer: bool,
+    /// The merged record is this node's to hold (always, for [`Purpose::Store`]).
+    pub held_here: bool,
 }
 
 /// A change set aside: another change with the same actor and sequence number was here
@@ -133,13 +148,20 @@ pub fn admit(
         }
         .check(before.is_some(), &new)?;
     }
-    let moved_from_peer = check_holders(judge, id, &record.scope, before.is_some())?;
+    let (held_here, moved_from_peer) = match judge.purpose {
+        Purpose::Store => (
+            true,
+            check_holders(judge, id, &record.scope, before.is_some())?,
+        ),
+        Purpose::Evidence => (record.scope.held_by(judge.local), false),
+    };
     Ok(Admitted {
         record,
         seals: seals.keep(),
         quarantined,
         new_changes: new.len(),
         moved_from_peer,
+        held_here,
     })
 }
 
@@ -678,4 +700,42 @@ fn check_holders(
         id,
         reason: format!("outside what the sender ({}) should hold", judge.peer),
     })
+}
+
+/// The changes that show a holder of `sent` (heads it holds) why the record moved away
+/// from it: those after `sent` up to and including the change that put the deciding
+/// scope, and nothing made after the move (which the old holder may not see). Empty when
+/// the deciding scope is older than `sent`. Concatenated change chunks, in causal order.
+pub fn evidence_of_move(doc: &Automerge, sent: &[ChangeHash]) -> Vec<u8> {
+    let Ok(values) = scope_values(doc, None) else {
+        return Vec::new();
+    };
+    let Some(deciding) = simpul_model::scope_doc::deciding_value(&values) else {
+        return Vec::new();
+    };
+    let (counter, actor) = &deciding.op;
+    let known: Vec<ChangeHash> = sent
+        .iter()
+        .filter(|h| doc.get_change_meta_by_hash(h).is_some())
+        .copied()
+        .collect();
+    let after_sent = doc.get_changes_meta(&known);
+    let Some(put) = after_sent
+        .iter()
+        .find(|c| *c.actor == *actor && c.start_op <= *counter && *counter <= c.max_op)
+    else {
+        return Vec::new();
+    };
+    let after_put: HashSet<ChangeHash> = doc
+        .get_changes_meta(&[put.hash])
+        .iter()
+        .map(|c| c.hash)
+        .collect();
+    let mut bytes = Vec::new();
+    for c in after_sent.iter().filter(|c| !after_put.contains(&c.hash)) {
+        if let Some(change) = doc.get_change_by_hash(&c.hash) {
+            bytes.extend_from_slice(change.raw_bytes());
+        }
+    }
+    bytes
 }

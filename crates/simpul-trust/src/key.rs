@@ -21,6 +21,13 @@ impl KeyId {
         KeyId(id)
     }
 
+    /// The id of the key a certificate (DER) carries, if it parses as a certificate.
+    pub fn of_cert(der: &[u8]) -> Option<KeyId> {
+        use x509_parser::prelude::{FromDer, X509Certificate};
+        let (_, cert) = X509Certificate::from_der(der).ok()?;
+        Some(KeyId::of_spki(cert.public_key().raw))
+    }
+
     /// Parses 16 hex digits.
     pub fn parse_hex(s: &str) -> Option<KeyId> {
         let bytes = hex::decode(s).ok()?;

@@ -32,7 +32,7 @@ mod signer;
 pub mod testing;
 
 pub use actor::{ActorKind, classify, signing_actor};
-pub use admit::{Admitted, Judge, Quarantined, admit};
+pub use admit::{Admitted, Judge, Purpose, Quarantined, admit, evidence_of_move};
 pub use authority::{
     Authority, Certified, FACILITY_URI_PREFIX, Revocations, facility_of, facility_of_der,
 };
@@ -40,6 +40,7 @@ pub use error::{Refusal, TrustError};
 pub use key::{Algorithm, KeyId, PublicKey};
 pub use keybook::{KeyBook, MAX_KEYS};
 pub use seal::{
-    MAX_SEAL_HEADS, MAX_SEALS, SIGNATURE_LEN, Seal, SealKind, decode_seals, encode_seals,
+    KeyCerts, MAX_SEAL_HEADS, MAX_SEALS, SIGNATURE_LEN, Seal, SealKind, Sealed, decode_seals,
+    encode_seals,
 };
 pub use signer::Signer;

@@ -100,6 +100,21 @@ impl Seal {
     }
 }
 
+/// Certificates (DER) of seal keys, by key: what goes ahead of the seals that need them.
+pub type KeyCerts = Vec<(KeyId, std::sync::Arc<[u8]>)>;
+
+/// A record's bytes with the seals that vouch for them and the certificates of the seals'
+/// keys: what goes to a peer (a whole record, changes, or the evidence of a move).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sealed {
+    /// A saved document, or changes.
+    pub bytes: Vec<u8>,
+    /// The seals.
+    pub seals: Vec<Seal>,
+    /// The certificate (DER) of each seal's key, where known.
+    pub certs: KeyCerts,
+}
+
 /// Encodes a record's seals (as stored, and as messages carry them).
 pub fn encode_seals(seals: &[Seal]) -> Vec<u8> {
     if seals.is_empty() {

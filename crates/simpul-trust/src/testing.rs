@@ -1,12 +1,17 @@
 //! Test districts: a CA and node certificates made on the spot (feature `testing`), for
-//! tests and the simulator. Node keys are Ed25519, as `simpul ca issue` makes them.
+//! tests and the simulator. Node keys are Ed25519, as `simpul ca issue` makes them. A
+//! seeded district makes the same keys and certificates every time (Ed25519 signatures
+//! are deterministic), so a simulator run replays exactly from its seed.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
 
 use rcgen::{
     BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName,
     DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose,
-    PKCS_ED25519, RevokedCertParams, SanType, SerialNumber,
+    RevokedCertParams, SanType, SerialNumber,
 };
 use simpul_model::FacilityPath;
 use time::OffsetDateTime;
@@ -22,6 +27,20 @@ pub struct TestDistrict {
     /// The CA certificate (PEM).
     pub ca_pem: String,
     ca_key: KeyPair,
+    seed: [u8; 32],
+    issued: AtomicU64,
+}
+
+/// An Ed25519 key from a 32-byte seed (RFC 8410 PKCS#8 v1: a fixed prefix, then the seed).
+fn seeded_key(seed: &[u8]) -> KeyPair {
+    const PREFIX: [u8; 16] = [
+        0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04,
+        0x20,
+    ];
+    let digest = Sha256::digest(seed);
+    let mut der = PREFIX.to_vec();
+    der.extend_from_slice(&digest);
+    KeyPair::try_from(der.as_slice()).expect("ed25519 key from seed")
 }
 
 /// A node of a [`TestDistrict`]: its certificate and signing key.
@@ -47,7 +66,25 @@ impl TestDistrict {
     /// # Panics
     /// If certificate generation fails (it does not, for these fixed parameters).
     pub fn new(district: &str) -> TestDistrict {
-        let key = KeyPair::generate().expect("CA key");
+        let mut seed = [0u8; 32];
+        seed.copy_from_slice(&Sha256::digest(
+            KeyPair::generate().expect("random").serialize_der(),
+        ));
+        Self::with_seed(district, seed)
+    }
+
+    /// A CA whose keys, and those of the nodes it issues, follow from `seed`.
+    ///
+    /// # Panics
+    /// If certificate generation fails.
+    pub fn seeded(district: &str, seed: u64) -> TestDistrict {
+        let mut s = [0u8; 32];
+        s[..8].copy_from_slice(&seed.to_be_bytes());
+        Self::with_seed(district, s)
+    }
+
+    fn with_seed(district: &str, seed: [u8; 32]) -> TestDistrict {
+        let key = seeded_key(&[&seed[..], b"ca"].concat());
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, format!("simpul district {district}"));
@@ -64,6 +101,8 @@ impl TestDistrict {
             authority,
             ca_pem,
             ca_key: key,
+            seed,
+            issued: AtomicU64::new(0),
         }
     }
 
@@ -89,7 +128,9 @@ impl TestDistrict {
         not_before: OffsetDateTime,
         not_after: OffsetDateTime,
     ) -> TestNode {
-        let key = KeyPair::generate_for(&PKCS_ED25519).expect("node key");
+        let n = self.issued.fetch_add(1, Ordering::Relaxed);
+        let key =
+            seeded_key(&[&self.seed[..], path.as_str().as_bytes(), &n.to_be_bytes()].concat());
         let mut params = CertificateParams::default();
         let mut name = DistinguishedName::new();
         name.push(DnType::CommonName, path.to_string());

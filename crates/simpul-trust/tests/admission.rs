@@ -1,6 +1,9 @@
 //! Admission against a hostile enrolled node: each attack of the trust issue, judged on
 //! real documents, real seals and certificates of one test district.
-#![allow(clippy::cloned_ref_to_slice_refs, reason = "`&[seal.clone()]` reads as the list it is")]
+#![allow(
+    clippy::cloned_ref_to_slice_refs,
+    reason = "`&[seal.clone()]` reads as the list it is"
+)]
 
 use simpul_model::automerge::transaction::Transactable;
 use simpul_model::automerge::{ActorId, Automerge, ObjType, ROOT, ReadDoc};
@@ -9,7 +12,10 @@ use simpul_model::{
     RecordId, Scope, Setting, Sex, Visit, node_actor,
 };
 use simpul_trust::testing::{TestDistrict, TestNode};
-use simpul_trust::{Admitted, Judge, KeyBook, Refusal, Seal, SealKind, admit, signing_actor};
+use simpul_trust::{
+    Admitted, Judge, KeyBook, Purpose, Refusal, Seal, SealKind, admit, evidence_of_move,
+    signing_actor,
+};
 
 const PK: &str = "3273/P3273010201";
 const PU1: &str = "3273/P3273010201/3273010201-PU1";
@@ -135,6 +141,7 @@ fn judge<'a>(keys: &'a KeyBook, local: &'a FacilityPath, peer: &'a FacilityPath)
         local,
         peer,
         today: today(),
+        purpose: Purpose::Store,
     }
 }
 
@@ -629,4 +636,30 @@ fn the_record_keeps_reading_after_a_scope_conflict_between_equals() {
     );
     assert_eq!(x.scope, y.scope);
     assert_eq!(ab.get_all(ROOT, "scope").expect("all").len(), 2);
+}
+
+#[test]
+fn the_evidence_of_a_move_stops_at_the_move() {
+    let d = District::new();
+    let rec = record(15, Scope::up(path(PY04)));
+    let (base, _) = create(&d.py04, &rec);
+    let (visited, _) = edit(&d.py04, &base, &with_visit(&rec, "2026-11-12", PY04));
+    let mut moved = Record::from_document(&visited).expect("read");
+    moved.scope = Scope::up(path(PY05));
+    let (at_pu1, _) = edit(&d.pu1, &visited, &moved);
+    // After the move, PY05's visit: the old holder must not see it.
+    let (later, _) = edit(&d.py05, &at_pu1, &with_visit(&moved, "2026-11-13", PY05));
+    let evidence = evidence_of_move(&later, &base.get_heads());
+    let mut old = base.fork();
+    old.load_incremental(&evidence).expect("apply");
+    assert_eq!(
+        old.get_heads(),
+        at_pu1.get_heads(),
+        "the visit and the move, nothing after"
+    );
+    assert_eq!(
+        Record::envelope(&old).expect("env").scope,
+        Scope::up(path(PY05))
+    );
+    assert!(evidence_of_move(&later, &later.get_heads()).is_empty());
 }

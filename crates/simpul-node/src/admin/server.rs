@@ -7,6 +7,7 @@ use std::sync::Arc;
 use simpul_model::automerge::ChangeHash;
 use simpul_model::{FacilityPath, RecordId, Scope};
 use simpul_store::{Store, WriteOutcome};
+use simpul_trust::{KeyId, Revocations, Seal};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast;
@@ -30,17 +31,23 @@ pub struct LocalChange {
     pub heads: Vec<ChangeHash>,
     /// True when the record is new.
     pub created: bool,
+    /// The record's seals after the write.
+    pub seals: Arc<[Seal]>,
+    /// The certificates of the seals' keys.
+    pub certs: Arc<[(KeyId, Arc<[u8]>)]>,
 }
 
 impl LocalChange {
     /// The change a write made, if it made one.
-    pub fn of(out: WriteOutcome) -> Option<Self> {
+    pub fn of(store: &Store, out: WriteOutcome) -> Option<Self> {
         out.changed.then(|| Self {
             id: out.id,
             scope: out.meta.scope,
             bytes: out.delta.into(),
             heads: out.heads,
             created: out.created,
+            certs: store.certs_for(&out.seals).into(),
+            seals: out.seals.into(),
         })
     }
 }
@@ -78,13 +85,18 @@ pub struct NodeHandle {
     pub rounds: broadcast::Sender<Option<FacilityPath>>,
     /// When the node started (Unix ms).
     pub started_ms: u64,
+    /// The district revocation list the node holds; sessions and the endpoint follow it.
+    pub revocations: tokio::sync::watch::Sender<Option<Arc<Revocations>>>,
 }
 
 impl NodeHandle {
     /// Tells the sessions about stored writes, to push them to the peers that should
     /// hold them. No session listening is fine: reconciliation carries them later.
     pub fn announce(&self, outcomes: Vec<WriteOutcome>, now_ms: u64) {
-        for change in outcomes.into_iter().filter_map(LocalChange::of) {
+        let changes = outcomes
+            .into_iter()
+            .filter_map(|o| LocalChange::of(&self.store, o));
+        for change in changes {
             self.board.note_write(
                 change.id,
                 &change.scope,

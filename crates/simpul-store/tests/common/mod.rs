@@ -61,3 +61,36 @@ pub fn visit(day: u32) -> Visit {
 pub fn visit_key(n: u32) -> String {
     VisitId::from_bytes(u64::from(n).to_be_bytes()).to_string()
 }
+
+/// A store for `node` that trusts `district` and seals with the node's key.
+pub fn trusted(
+    dir: &std::path::Path,
+    district: &simpul_trust::testing::TestDistrict,
+    node: &simpul_trust::testing::TestNode,
+) -> Store {
+    let options = StoreOptions {
+        trust: Some(simpul_store::StoreTrust {
+            authority: district.authority.clone(),
+            signer: Some(node.signer.clone()),
+        }),
+        ..StoreOptions::default()
+    };
+    let facility = node.certified.facility.clone();
+    if dir.join(simpul_store::DB_FILE).exists() {
+        Store::open(dir, options).expect("open store")
+    } else {
+        Store::create(dir, &facility, [7, 7, 7, 7], options).expect("create store")
+    }
+}
+
+/// What `node` sends with its records: its seals and its certificate.
+pub fn from(
+    node: &simpul_trust::testing::TestNode,
+    seals: Vec<simpul_trust::Seal>,
+) -> simpul_store::PeerData {
+    simpul_store::PeerData {
+        peer: node.certified.facility.clone(),
+        seals,
+        certs: vec![node.certified.der.clone()],
+    }
+}

@@ -1,31 +1,43 @@
 //! Moving records: whole documents, heads exchanges, live changes, and the durable-store
-//! handshake that acknowledges them.
+//! handshake that acknowledges them. Everything sent goes with its seals; everything
+//! received goes to the store with the seals and certificates that came with it.
 
-use simpul_model::automerge::{Automerge, ChangeHash};
+use std::sync::Arc;
+
+use simpul_model::automerge::{Automerge, AutomergeError, ChangeHash};
 use simpul_model::{Incoming, Record, RecordId, Scope};
+use simpul_trust::{KeyId, Seal, Sealed};
 
-use super::{Effect, Exchange, Inbound, Session, StoreOutcome, wire, wire_heads};
+use super::{Effect, Exchange, Inbound, SealedDoc, Session, StoreOutcome, wire, wire_heads};
 use crate::error::SessionError;
 use crate::message::Message;
 use crate::rules::{check_incoming, shared};
 
+/// Why a heads exchange refuses what the peer sent about a record it may not hold, or one
+/// this node does not have: the same words either way, so a refusal does not tell the
+/// peer whether the record exists.
+const NOT_HERE: &str = "not held here for you";
+
 impl Session {
-    /// A record's stored bytes, read after [`Effect::ReadRecord`] (`None` if it is gone).
-    pub fn handle_record_bytes(&mut self, id: RecordId, bytes: Option<Vec<u8>>) {
+    /// A record as read after [`Effect::ReadRecord`]: its stored bytes, seals and their
+    /// keys' certificates (`None` if it is gone).
+    pub fn handle_record_bytes(&mut self, id: RecordId, record: Option<Sealed>) {
         if self.closed || !self.reading.remove(&id) {
             return;
         }
         let requested = self.requested.remove(&id);
-        let unsent = match bytes {
-            Some(bytes) if bytes.len() + 64 > self.peer_max_frame as usize => {
+        let unsent = match record {
+            Some(r) if r.bytes.len() + 64 + seals_len(&r.seals) > self.peer_max_frame as usize => {
                 self.stats.refused_here += 1;
                 Some("larger than the peer's frame limit")
             }
-            Some(bytes) => {
+            Some(r) => {
                 self.unacked.insert(id);
+                self.send_certs(&r.seals, &r.certs);
                 self.send(&Message::Record {
                     id: wire(id),
-                    bytes,
+                    bytes: r.bytes,
+                    seals: r.seals,
                 });
                 None
             }
@@ -41,11 +53,17 @@ impl Session {
         self.pump();
     }
 
-    pub(super) fn on_record(&mut self, id: RecordId, bytes: &[u8]) -> Result<(), SessionError> {
+    pub(super) fn on_record(
+        &mut self,
+        id: RecordId,
+        bytes: &[u8],
+        seals: Vec<Seal>,
+    ) -> Result<(), SessionError> {
         self.awaiting.remove(&id);
         let doc = Automerge::load(bytes)
             .map_err(|e| SessionError::Protocol(format!("record {id} does not load: {e}")))?;
-        // The envelope is enough to route and check scope; the store validates the rest.
+        // The envelope is enough to route and check scope; the store judges the rest
+        // against what it holds.
         let record = Record::envelope(&doc)
             .map_err(|e| SessionError::Protocol(format!("record {id}: {e}")))?;
         if record.id != id {
@@ -55,10 +73,16 @@ impl Session {
             )));
         }
         if !self.cfg.trust_peer_scope {
-            check_incoming(&record, &doc, &[], &self.local, &self.peer)?;
+            check_incoming(&record, &self.local, &self.peer)?;
         }
         let heads = doc.get_heads();
-        self.store(id, Incoming::Document(doc), Some(bytes.to_vec()), heads);
+        self.store(
+            id,
+            Incoming::Document(doc),
+            Some(bytes.to_vec()),
+            heads,
+            seals,
+        );
         Ok(())
     }
 
@@ -70,15 +94,30 @@ impl Session {
         incoming: Incoming,
         saved: Option<Vec<u8>>,
         sent: Vec<ChangeHash>,
+        seals: Vec<Seal>,
     ) {
         let token = self.next_token;
         self.next_token += 1;
         self.storing.insert(token, (id, sent));
+        let certs = self.certs_for(&seals);
         self.effects.push_back(Effect::Store {
             token,
             id,
             incoming,
             saved,
+            seals,
+            certs,
+        });
+    }
+
+    /// Tells a descendant that the record moved away from it, with the evidence.
+    fn send_moved(&mut self, id: RecordId, sent: &[ChangeHash], evidence: Sealed) {
+        self.send_certs(&evidence.seals, &evidence.certs);
+        self.send(&Message::Moved {
+            id: wire(id),
+            heads: wire_heads(sent),
+            evidence: evidence.bytes,
+            seals: evidence.seals,
         });
     }
 
@@ -93,18 +132,27 @@ impl Session {
         }
         let descendant = self.local.is_ancestor_or_self(&self.peer) && self.local != self.peer;
         match result {
-            Ok(StoreOutcome::Stored { scope }) => {
+            Ok(StoreOutcome::Stored {
+                scope,
+                moved,
+                set_aside,
+            }) => {
                 self.stats.records_received += 1;
                 // A descendant sent a version of a record that has since moved out of its
-                // subtree: tell it, so it can purge its copy (we hold it durably now).
+                // subtree: tell it, with the evidence, so it can let its copy go.
                 let moved_away = !shared(&scope, &self.local, &self.peer)
                     && scope.held_by(&self.local)
                     && descendant;
-                if moved_away {
-                    self.send(&Message::Moved {
+                if set_aside > 0 {
+                    self.send(&Message::Refused {
                         id: wire(id),
-                        heads: wire_heads(&sent),
+                        reason: format!(
+                            "{set_aside} change(s) set aside: another change has the same \
+                             actor and sequence number (equivocation)"
+                        ),
                     });
+                } else if let (true, Some(evidence)) = (moved_away, moved) {
+                    self.send_moved(id, &sent, evidence);
                 } else {
                     self.send(&Message::Stored {
                         ids: vec![wire(id)],
@@ -114,17 +162,18 @@ impl Session {
                     ex.storing = false;
                     ex.ack = false;
                 }
+                if set_aside > 0 {
+                    // The document in memory holds what was set aside: reload it.
+                    self.reload(id);
+                }
                 self.step_exchange(id);
             }
-            Ok(StoreOutcome::MovedAway) => {
+            Ok(StoreOutcome::MovedAway(evidence)) => {
                 // This node let the record go after an ancestor took all of it; what the
                 // descendant offers is covered: it may let go too.
                 self.drop_exchange(id);
                 if descendant {
-                    self.send(&Message::Moved {
-                        id: wire(id),
-                        heads: wire_heads(&sent),
-                    });
+                    self.send_moved(id, &sent, evidence);
                 } else {
                     self.send(&Message::Stored {
                         ids: vec![wire(id)],
@@ -175,7 +224,7 @@ impl Session {
     }
 
     /// Forgets the record's document and loads it again from the store (after the store
-    /// refused what the document in memory holds).
+    /// refused, or set aside part of, what the document in memory holds).
     fn reload(&mut self, id: RecordId) {
         if let Some(ex) = self.syncs.get_mut(&id) {
             ex.doc = None;
@@ -195,14 +244,14 @@ impl Session {
             self.stats.refused_here += 1;
             self.send(&Message::Refused {
                 id: wire(id),
-                reason: "no longer held here".into(),
+                reason: NOT_HERE.into(),
             });
         }
     }
 
-    /// A record's document, loaded after [`Effect::LoadDocument`] (`None` if this node
-    /// does not hold it).
-    pub fn handle_document(&mut self, id: RecordId, doc: Option<Automerge>) {
+    /// A record's document with its seals, loaded after [`Effect::LoadDocument`] (`None`
+    /// if this node does not hold it).
+    pub fn handle_document(&mut self, id: RecordId, doc: Option<SealedDoc>) {
         if self.closed {
             return;
         }
@@ -213,31 +262,28 @@ impl Session {
             return;
         }
         // A record the peer should not hold is not exchanged with it, whoever asked: the
-        // answer would carry its changes.
-        let not_shared = doc.as_ref().is_some_and(|d| {
-            Record::envelope(d).map_or(true, |e| !shared(&e.scope, &self.local, &self.peer))
+        // answer would carry its changes. It is refused in the same words as a record
+        // this node does not have.
+        let held = doc.filter(|d| {
+            Record::envelope(&d.doc).is_ok_and(|e| shared(&e.scope, &self.local, &self.peer))
         });
-        match doc {
-            Some(doc) if !not_shared => {
+        match held {
+            Some(SealedDoc { doc, seals, certs }) => {
                 ex.stored_heads = doc.get_heads();
                 ex.doc = Some(doc);
+                ex.seals = seals;
+                ex.certs = certs;
                 self.step_exchange(id);
             }
-            _ => {
-                // Not held here (the peer should send it whole; reconciliation will), or
-                // not the peer's to hold.
-                let reason = if not_shared {
-                    "not shared with you"
-                } else {
-                    "not held here; send it whole"
-                };
+            None => {
                 let answer = ex.inbox.iter().any(|m| !matches!(m, Inbound::Reply(_)));
+                let asked = ex.ask || ex.asked;
                 self.syncs.remove(&id);
-                if answer || not_shared {
+                if answer || asked {
                     self.stats.refused_here += 1;
                     self.send(&Message::Refused {
                         id: wire(id),
-                        reason: reason.into(),
+                        reason: NOT_HERE.into(),
                     });
                 }
             }
@@ -247,7 +293,7 @@ impl Session {
 
     /// Applies what has arrived for a record, answers the peer, and stores anything new.
     pub(super) fn step_exchange(&mut self, id: RecordId) {
-        let (local, peer) = (self.local.clone(), self.peer.clone());
+        let local = self.local.clone();
         let trust = self.cfg.trust_peer_scope;
         let peer_max_frame = self.peer_max_frame as usize;
         let Some(ex) = self.syncs.get_mut(&id) else {
@@ -260,12 +306,23 @@ impl Session {
         let mut outgoing = Vec::new();
         let mut refused = None;
         let mut failure = None;
+        // Changes this document cannot take as they are (another change has one of their
+        // actors' sequence numbers): the store sorts them out.
+        let mut unsorted = None;
         while let Some(msg) = ex.inbox.pop_front() {
             match msg {
-                Inbound::Changes(bytes, heads) => {
-                    if let Err(e) = doc.load_incremental(&bytes) {
-                        failure = Some(SessionError::Protocol(format!("record {id}: {e}")));
-                        break;
+                Inbound::Changes(bytes, heads, seals) => {
+                    ex.peer_seals.extend(seals);
+                    match doc.load_incremental(&bytes) {
+                        Ok(_) => {}
+                        Err(AutomergeError::DuplicateSeqNumber(..)) => {
+                            unsorted = Some((bytes, heads));
+                            break;
+                        }
+                        Err(e) => {
+                            failure = Some(SessionError::Protocol(format!("record {id}: {e}")));
+                            break;
+                        }
                     }
                     // Changes that need changes this node lacks do not apply: refuse them
                     // (reconciliation brings the rest) and start again from the store.
@@ -283,7 +340,7 @@ impl Session {
                     // Heads this node does not know are changes it lacks: the peer is
                     // ahead or both changed the record; the peer learns it from the reply.
                     if let (known, true) = known_heads(doc, &heads) {
-                        outgoing.extend(changes_after(id, doc, &known, peer_max_frame));
+                        outgoing.extend(changes_after(id, doc, &known, &ex.seals, peer_max_frame));
                     }
                     outgoing.push(Message::HeadsReply {
                         id: wire(id),
@@ -293,7 +350,7 @@ impl Session {
                 Inbound::Reply(heads) => {
                     ex.asked = false;
                     let (known, all) = known_heads(doc, &heads);
-                    outgoing.extend(changes_after(id, doc, &known, peer_max_frame));
+                    outgoing.extend(changes_after(id, doc, &known, &ex.seals, peer_max_frame));
                     // Both changed the record: what was just sent counts from what both
                     // know (at worst the whole document); asking again, after it, brings
                     // exactly the peer's changes.
@@ -303,13 +360,13 @@ impl Session {
                 }
             }
         }
-        if ex.ask && refused.is_none() {
+        if ex.ask && refused.is_none() && unsorted.is_none() {
             ex.ask = false;
             match ex.peer_version.take().and_then(|v| past_version(doc, &v)) {
                 // The peer holds a past version of ours (the common case: we changed
                 // the record since): send what it lacks, without asking.
                 Some(head) => {
-                    outgoing.extend(changes_after(id, doc, &[head], peer_max_frame));
+                    outgoing.extend(changes_after(id, doc, &[head], &ex.seals, peer_max_frame));
                 }
                 None => {
                     ex.asked = true;
@@ -322,14 +379,22 @@ impl Session {
             }
         }
         let mut store = None;
-        if failure.is_none() && refused.is_none() && doc.get_heads() != ex.stored_heads {
+        if let Some((bytes, heads)) = unsorted {
+            ex.storing = true;
+            ex.peer_heads = heads.clone();
+            store = Some(Incoming::Changes { bytes, heads });
+        } else if failure.is_none() && refused.is_none() && doc.get_heads() != ex.stored_heads {
+            // A quick look before the store judges it for real: nothing the merge would
+            // make this node not hold goes further.
             let checked = Record::envelope(doc)
                 .map_err(|e| SessionError::Protocol(format!("record {id}: {e}")))
                 .and_then(|r| {
-                    if trust {
+                    if trust || r.scope.held_by(&local) {
                         return Ok(());
                     }
-                    Ok(check_incoming(&r, doc, &ex.stored_heads, &local, &peer)?)
+                    Err(SessionError::Protocol(format!(
+                        "record {id}: the peer's changes take it out of this node's scope"
+                    )))
                 });
             match checked {
                 Ok(()) => {
@@ -346,9 +411,16 @@ impl Session {
             return self.close(e);
         }
         let ack = store.is_none() && refused.is_none() && std::mem::take(&mut ex.ack);
+        let (seals, certs) = (ex.seals.clone(), ex.certs.clone());
+        let peer_seals = if store.is_some() {
+            std::mem::take(&mut ex.peer_seals)
+        } else {
+            Vec::new()
+        };
         for m in outgoing {
             if matches!(m, Message::Changes { .. }) {
                 self.unacked.insert(id);
+                self.send_certs(&seals, &certs);
             }
             self.send(&m);
         }
@@ -374,7 +446,7 @@ impl Session {
                     .get(&id)
                     .map(|ex| ex.peer_heads.clone())
                     .unwrap_or_default();
-                self.store(id, incoming, None, sent)
+                self.store(id, incoming, None, sent, peer_seals)
             }
             None => self.finish_exchange_if_done(id),
         }
@@ -392,7 +464,9 @@ impl Session {
 
     /// A change this node just stored durably. Pushed to the peer if both should hold
     /// the record: `bytes` is the whole saved document when `created`, else the change,
-    /// and `heads` the document's heads after it.
+    /// `heads` the document's heads after it, and `seals` the record's seals (with their
+    /// keys' certificates).
+    #[allow(clippy::too_many_arguments)]
     pub fn handle_local_change(
         &mut self,
         id: RecordId,
@@ -400,18 +474,22 @@ impl Session {
         bytes: Vec<u8>,
         heads: &[ChangeHash],
         created: bool,
+        seals: &[Seal],
+        certs: &[(KeyId, Arc<[u8]>)],
     ) {
         if self.closed || !self.hello_received || !shared(scope, &self.local, &self.peer) {
             return;
         }
-        if bytes.len() + 64 > self.peer_max_frame as usize {
+        if bytes.len() + 64 + seals_len(seals) > self.peer_max_frame as usize {
             return;
         }
         self.unacked.insert(id);
+        self.send_certs(seals, certs);
         if created {
             self.send(&Message::Record {
                 id: wire(id),
                 bytes,
+                seals: seals.to_vec(),
             });
         } else {
             let heads = wire_heads(heads);
@@ -419,9 +497,18 @@ impl Session {
                 id: wire(id),
                 bytes,
                 heads,
+                seals: seals.to_vec(),
             });
         }
     }
+}
+
+/// Bytes the seals add to a message, at most.
+fn seals_len(seals: &[Seal]) -> usize {
+    seals
+        .iter()
+        .map(|s| 16 + 32 * s.heads.len() + s.signature.len())
+        .sum()
 }
 
 /// Heads sent by one side in a heads exchange, at most: once, and once more where both
@@ -451,21 +538,23 @@ fn known_heads(doc: &Automerge, heads: &[ChangeHash]) -> (Vec<ChangeHash>, bool)
 }
 
 /// The changes of `doc` that a holder of `known` (heads `doc` holds) lacks, as a
-/// `Changes` message (`None` if it lacks none).
+/// `Changes` message with the record's seals (`None` if it lacks none).
 fn changes_after(
     id: RecordId,
     doc: &Automerge,
     known: &[ChangeHash],
+    seals: &[Seal],
     max_frame: usize,
 ) -> Option<Message> {
     let bytes = doc.save_after(known);
     let heads = wire_heads(&doc.get_heads());
-    if bytes.is_empty() || bytes.len() + 64 + 32 * heads.len() > max_frame {
+    if bytes.is_empty() || bytes.len() + 64 + 32 * heads.len() + seals_len(seals) > max_frame {
         return None;
     }
     Some(Message::Changes {
         id: wire(id),
         bytes,
         heads,
+        seals: seals.to_vec(),
     })
 }

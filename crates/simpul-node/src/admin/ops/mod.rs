@@ -196,7 +196,7 @@ fn carry_out(
             })?;
             written(
                 store
-                    .merge_document(doc, today, now_ms)
+                    .import_document(&doc, today, now_ms)
                     .map_err(write_failure)?,
             )
         }
