@@ -159,6 +159,37 @@ pub(crate) enum Command {
     /// Export the records held here in another format.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// The district's revocation list held here: take in a newer one, show it.
+    #[command(subcommand)]
+    Revocations(RevocationsCommand),
+    /// Changes set aside as equivocating: two different changes with one actor and
+    /// sequence number (a forger, or a node restored from an old copy of its disk).
+    Quarantine {
+        /// At most this many, the newest.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// JSON lines instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RevocationsCommand {
+    /// Take in a revocation list (crl.pem from `simpul ca revoke`): checked against the
+    /// district CA and kept if newer than the one held. A running node refuses the
+    /// revoked certificates at once, ends their sessions, and passes the list to every
+    /// node it syncs with.
+    Add {
+        /// The list (PEM).
+        file: PathBuf,
+    },
+    /// The list held here.
+    Show {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,8 +284,35 @@ pub(crate) enum CaCommand {
         /// Directory to write it to.
         #[arg(long)]
         out: PathBuf,
-        /// Days the certificate is valid.
-        #[arg(long, default_value_t = 825)]
+        /// Days the certificate is valid (renew it before: `simpul ca renew`).
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+    /// Revoke a node certificate (a stolen, lost or retired node): adds it to the
+    /// district's revocation list and writes the new list to CA_DIR/crl.pem. Hand that
+    /// file to any node (`simpul revocations add`); it spreads to every node that syncs.
+    Revoke {
+        /// The CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The certificate to revoke (node.crt).
+        #[arg(long)]
+        cert: PathBuf,
+    },
+    /// Issue a new key and certificate for the facility an existing certificate names
+    /// (before it expires, or after revoking it for a replacement node).
+    Renew {
+        /// The CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The current certificate (node.crt).
+        #[arg(long)]
+        cert: PathBuf,
+        /// Directory to write the new node.crt and node.key to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the new certificate is valid.
+        #[arg(long, default_value_t = 365)]
         days: i64,
     },
 }

@@ -335,6 +335,11 @@ impl NodeIdentity {
         write_new(&dir.join(NODE_KEY), &self.key_pem, true)
     }
 
+    /// The facility a certificate (PEM) names.
+    pub fn facility_of_pem(cert_pem: &str) -> Result<FacilityPath, IdentityError> {
+        facility_of(&pem_der(cert_pem)?)
+    }
+
     /// Reads an identity from a certificate and a key file.
     pub fn load(cert: &Path, key: &Path) -> Result<Self, IdentityError> {
         let cert_pem = std::fs::read_to_string(cert).map_err(io(cert))?;

@@ -12,7 +12,7 @@ use simpul_model::{Date, FacilityPath, Incoming, RecordId};
 use simpul_net::PeerConnection;
 use simpul_store::{Offer, Offered, PeerData, Store};
 use simpul_sync::{
-    Effect, HeldRevocations, Item, Role, SealedDoc, Session, SessionConfig, SessionStats,
+    Effect, HeldRevocations, Item, Refused, Role, SealedDoc, Session, SessionConfig, SessionStats,
     StoreOutcome,
 };
 use simpul_trust::{Revocations, Sealed};
@@ -159,7 +159,11 @@ async fn drive(
             deflate: &mut deflate,
         };
         if let Some(ended) = carry_out(&mut session, &effects, &mut wire).await {
-            conn.connection.close(0u32.into(), b"session over");
+            // The reason goes in the close frame too: closing discards stream data not yet
+            // delivered, the goodbye among it.
+            let code = if ended.error { 1u32 } else { 0 };
+            conn.connection
+                .close(code.into(), close_reason(&ended.reason).as_bytes());
             return ended;
         }
         if let Some(watermark) = session.take_watermark() {
@@ -256,6 +260,19 @@ async fn drive(
             }
         }
     }
+}
+
+/// A session's end reason as a QUIC close reason (which must fit one packet).
+fn close_reason(reason: &str) -> &str {
+    const MAX: usize = 900;
+    if reason.len() <= MAX {
+        return reason;
+    }
+    let mut end = MAX;
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }
 
 /// The next message from the node; never, once the node has stopped sending them.
@@ -376,7 +393,7 @@ enum Done {
     Stored {
         token: u64,
         id: RecordId,
-        result: Result<(StoreOutcome, Option<(simpul_model::Scope, u64)>), String>,
+        result: Result<(StoreOutcome, Option<(simpul_model::Scope, u64)>), Refused>,
     },
 }
 
@@ -496,7 +513,7 @@ async fn carry_out_effects(
                 tokio::spawn(async move {
                     let _slot = slots.acquire_owned().await;
                     let for_outcome = store.clone();
-                    let offered = blocking(move || match incoming {
+                    let offered = tokio::task::spawn_blocking(move || match incoming {
                         // A new record is read and judged on the blocking pool (and
                         // changes queued there: the queue may be full); the commit is
                         // awaited here, not by a pool thread.
@@ -508,15 +525,16 @@ async fn carry_out_effects(
                     .await;
                     let stored = |w| stored(&for_outcome, w);
                     let result = match offered {
-                        Ok(Offer::Queued(commit)) => match commit.await {
-                            Ok(outcome) => outcome.map(stored).map_err(|e| e.to_string()),
-                            Err(_) => Err(simpul_store::WriteError::Closed.to_string()),
+                        Ok(Ok(Offer::Queued(commit))) => match commit.await {
+                            Ok(outcome) => outcome.map(stored).map_err(refused),
+                            Err(_) => Err(refused(simpul_store::WriteError::Closed)),
                         },
-                        Ok(Offer::Done(Offered::Stored(w))) => Ok(stored(*w)),
-                        Ok(Offer::Done(Offered::MovedAway(evidence))) => {
+                        Ok(Ok(Offer::Done(Offered::Stored(w)))) => Ok(stored(*w)),
+                        Ok(Ok(Offer::Done(Offered::MovedAway(evidence)))) => {
                             Ok((StoreOutcome::MovedAway(*evidence), None))
                         }
-                        Err(e) => Err(e),
+                        Ok(Err(e)) => Err(refused(e)),
+                        Err(e) => Err(Refused::from(format!("store task failed: {e}"))),
                     };
                     let _ = done.send(Done::Stored { token, id, result });
                 });
@@ -601,6 +619,19 @@ fn stored(
         },
         changed,
     )
+}
+
+/// What the session tells the peer of a store's refusal, and whether no honest peer could
+/// have caused it (then the session ends).
+fn refused(e: simpul_store::WriteError) -> Refused {
+    let hostile = matches!(&e, simpul_store::WriteError::Refused(r) if r.is_hostile());
+    if hostile {
+        tracing::warn!(error = %e, "refused a forged or unauthorised change");
+    }
+    Refused {
+        reason: e.to_string(),
+        hostile,
+    }
 }
 
 /// Runs a store call on the blocking pool (redb never runs on a worker thread).

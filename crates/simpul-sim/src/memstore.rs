@@ -8,7 +8,7 @@ use simpul_model::automerge::{Automerge, ChangeHash};
 use simpul_model::{
     Date, FacilityPath, Incoming, Record, RecordId, content_time, heads_digest, merge_incoming,
 };
-use simpul_sync::{Effect, Item, SealedDoc, Session, StoreOutcome};
+use simpul_sync::{Effect, Item, Refused, SealedDoc, Session, StoreOutcome};
 use simpul_trust::{
     Judge, KeyBook, KeyCerts, KeyId, Purpose, Seal, SealKind, Sealed, Signer, admit,
     evidence_of_move,
@@ -109,7 +109,7 @@ impl MemStore {
         incoming: Incoming,
         from: FromPeer<'_>,
         today: Date,
-    ) -> Result<StoreOutcome, String> {
+    ) -> Result<StoreOutcome, Refused> {
         self.learn(&from.certs)?;
         if let (Incoming::Document(doc), Some((gone, evidence)), false) = (
             &incoming,
@@ -140,19 +140,23 @@ impl MemStore {
                 today,
                 purpose: Purpose::Store,
             };
-            let a = admit(&judge, id, &mut slot, &stored_seals, incoming, &from.seals)
-                .map_err(|e| e.to_string())?;
+            let a = admit(&judge, id, &mut slot, &stored_seals, incoming, &from.seals).map_err(
+                |e| Refused {
+                    hostile: e.is_hostile(),
+                    reason: e.to_string(),
+                },
+            )?;
             (a.record, a.seals, a.quarantined.len(), a.moved_from_peer)
         } else {
             let record = merge_incoming(&mut slot, incoming, today).map_err(|e| e.to_string())?;
             (record, from.seals, 0, false)
         };
-        let doc = slot.ok_or("no document")?;
+        let doc = slot.ok_or_else(|| "no document".to_string())?;
         if record.id != id {
-            return Err(format!("document is record {}, not {id}", record.id));
+            return Err(format!("document is record {}, not {id}", record.id).into());
         }
         if self.enforce_scope && !record.scope.held_by(node) {
-            return Err(format!("record {id} is outside the scope of {node}"));
+            return Err(format!("record {id} is outside the scope of {node}").into());
         }
         let moved = moved.then(|| Sealed {
             bytes: evidence_of_move(&doc, &sent),

@@ -504,7 +504,7 @@ impl Sim {
                                 set_aside: 0,
                             }),
                         ),
-                        None => session.handle_stored(token, Err("unknown".into())),
+                        None => session.handle_stored(token, Err("unknown".to_string().into())),
                     }
                 }
                 Some(Fault::AckBeforePersist) => {

@@ -255,6 +255,15 @@ impl Store {
                     cert = Some(certified.der.to_vec());
                 }
             }
+            if let Some(trust) = &options.trust
+                && meta
+                    .get(meta_keys::CA_CERT)?
+                    .map(|v| v.value().to_vec())
+                    .as_deref()
+                    != Some(trust.authority.der())
+            {
+                meta.insert(meta_keys::CA_CERT, trust.authority.der())?;
+            }
             let key = cert.as_deref().and_then(crate::trust::key_of_cert);
             let actor = match key {
                 Some(key) => signing_actor(&path, key, instance),
@@ -262,7 +271,16 @@ impl Store {
             };
             NodeInfo { actor, path, key }
         };
-        let book = match &options.trust {
+        // Without a CA from the caller, the one the node last ran with (a CLI command on a
+        // stopped node): it can check, not sign.
+        let trust = match options.trust.clone() {
+            Some(trust) => Some(trust),
+            None => crate::trust::stored_authority(&txn)?.map(|authority| StoreTrust {
+                authority,
+                signer: None,
+            }),
+        };
+        let book = match &trust {
             Some(trust) => Some(crate::trust::load_keybook(&txn, trust)?),
             None => None,
         };

@@ -21,6 +21,9 @@ pub(crate) mod meta_keys {
     pub(crate) const NODE_CERT: &str = "node_cert";
     /// The newest district revocation list this node holds (DER, schema 4).
     pub(crate) const REVOCATIONS: &str = "revocations";
+    /// The district CA certificate (DER) the node last ran with (schema 4), so that a CLI
+    /// command on the stopped node checks certificates and revocation lists against it.
+    pub(crate) const CA_CERT: &str = "ca_cert";
 
     /// The row of a mark ([`crate::Store::mark`]), `u64` little-endian.
     pub(crate) fn mark(name: &str) -> String {

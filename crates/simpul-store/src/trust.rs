@@ -96,6 +96,19 @@ pub(crate) fn load_keybook(
     Ok(book)
 }
 
+/// The CA the node last ran with, if any.
+pub(crate) fn stored_authority(
+    txn: &redb::WriteTransaction,
+) -> Result<Option<Arc<simpul_trust::Authority>>, OpenError> {
+    let meta = txn.open_table(META)?;
+    let Some(der) = meta.get(meta_keys::CA_CERT)? else {
+        return Ok(None);
+    };
+    Ok(simpul_trust::Authority::from_der(der.value().to_vec())
+        .ok()
+        .map(Arc::new))
+}
+
 /// The keys whose certificates the certs table holds.
 pub(crate) fn persisted_keys(db: &Database, _book: &KeyBook) -> Result<HashSet<KeyId>, OpenError> {
     let txn = db.begin_read().map_err(redb::Error::from)?;
@@ -209,6 +222,28 @@ impl Store {
         let newer = book.set_revocations(list);
         let held = book.revocations().cloned().ok_or(WriteError::Closed)?;
         Ok((held, newer))
+    }
+
+    /// Gives the node a new actor instance, in force from the next open. A store restored
+    /// from a backup takes one: its old self may have written changes after the backup
+    /// was taken, and writing again under the same actor would reuse their sequence
+    /// numbers (equivocation).
+    pub fn renew_instance(&self, instance: [u8; 4]) -> Result<(), WriteError> {
+        let mut txn = self.db().begin_write()?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(redb::Error::from)?;
+        txn.open_table(META)?
+            .insert(meta_keys::ACTOR_INSTANCE, instance.as_slice())?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// True when record `id` waits for this node's seal.
+    pub(crate) fn is_pending(&self, txn: &redb::ReadTransaction, id: RecordId) -> bool {
+        txn.open_table(PENDING_SEALS)
+            .ok()
+            .and_then(|t| t.get(id.as_bytes()).ok().flatten())
+            .is_some()
     }
 
     /// Records waiting for this node's seal (written without its key, or held from

@@ -89,7 +89,10 @@ fn drive(
                             moved: None,
                             set_aside: 0,
                         });
-                        me.handle_stored(token, outcome.ok_or_else(|| "no scope".to_string()))
+                        me.handle_stored(
+                            token,
+                            outcome.ok_or_else(|| "no scope".to_string().into()),
+                        )
                     }
                     Effect::Moved { .. } | Effect::Revocations { .. } => {}
                     Effect::Closed { reason, .. } => panic!("session closed: {reason}"),

@@ -19,6 +19,10 @@ pub enum SessionError {
     /// Set reconciliation failed.
     #[error("reconciliation failed: {0}")]
     Reconcile(String),
+    /// The peer sent what no honest node sends (a forged or unauthorised change); the
+    /// store refused it and nothing of it was stored.
+    #[error("refused: {0}")]
+    Refused(String),
     /// The peer ended the session.
     #[error("peer closed the session: {0}")]
     PeerClosed(String),

@@ -218,6 +218,25 @@ pub enum StoreOutcome {
     MovedAway(Sealed),
 }
 
+/// Why the store refused what a peer sent ([`Session::handle_stored`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Why, in words the peer is told.
+    pub reason: String,
+    /// No honest peer sends this (a forged or unauthorised change): the session ends,
+    /// its close reason naming what was refused.
+    pub hostile: bool,
+}
+
+impl From<String> for Refused {
+    fn from(reason: String) -> Self {
+        Self {
+            reason,
+            hostile: false,
+        }
+    }
+}
+
 /// Counters of one session.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SessionStats {

@@ -456,10 +456,11 @@ impl Changes<'_> {
     /// seal of the actor's key covers it; for an unbound actor, each endorser's.
     fn authorities(&self, change: &ChangeMetadata<'_>) -> Result<Vec<FacilityPath>, Refusal> {
         let id = self.id;
-        let unsigned = |author: &FacilityPath| Refusal::Unsigned {
+        let unsigned = |author: &FacilityPath, legacy: bool| Refusal::Unsigned {
             id,
             change: change.hash.to_string(),
             author: author.clone(),
+            legacy,
         };
         let keys = self.judge.keys;
         match classify(&change.actor) {
@@ -485,13 +486,13 @@ impl Changes<'_> {
                         key,
                     });
                 }
-                Err(unsigned(&facility))
+                Err(unsigned(&facility, false))
             }
             ActorKind::Unbound { facility } => {
                 // History from before actors were bound to keys is never built on signed
                 // history: an unbound change that is, was made since, by someone else.
                 if self.builds_on_keyed(change) {
-                    return Err(unsigned(&facility));
+                    return Err(unsigned(&facility, false));
                 }
                 let endorsers: Vec<FacilityPath> = self
                     .seals
@@ -505,7 +506,7 @@ impl Changes<'_> {
                     .map(|v| v.cert.facility.clone())
                     .collect();
                 if endorsers.is_empty() {
-                    return Err(unsigned(&facility));
+                    return Err(unsigned(&facility, true));
                 }
                 Ok(endorsers)
             }
@@ -738,4 +739,51 @@ pub fn evidence_of_move(doc: &Automerge, sent: &[ChangeHash]) -> Vec<u8> {
         }
     }
     bytes
+}
+
+/// Every change of a stored record that no seal it keeps covers: for each, the change and
+/// why. A key-bound change needs an author seal of its own key (revoked or not: this
+/// checks what was admitted, not what would be now); an unbound one, an endorsement.
+/// Seals are checked against their keys' certificates in `keys`.
+pub fn unsealed(keys: &KeyBook, id: RecordId, doc: &Automerge, seals: &[Seal]) -> Vec<String> {
+    let (local, peer) = match Record::envelope(doc) {
+        Ok(e) => (e.scope.paths[0].clone(), e.scope.paths[0].clone()),
+        Err(e) => return vec![format!("record {id}: {e}")],
+    };
+    let judge = Judge {
+        keys,
+        local: &local,
+        peer: &peer,
+        today: Date::from_unix_days(0),
+        purpose: Purpose::Evidence,
+    };
+    // Stored seals are checked here as if they had just arrived.
+    let seals = match Seals::gather(&judge, id, doc, &[], seals) {
+        Ok(s) => s,
+        Err(e) => return vec![e.to_string()],
+    };
+    let mut problems = Vec::new();
+    for change in doc.get_changes_meta(&[]) {
+        let covered = match classify(&change.actor) {
+            ActorKind::Keyed { facility, key } => seals.valid.iter().any(|v| {
+                v.seal.kind == SealKind::Author
+                    && v.seal.key == key
+                    && v.cert.facility == facility
+                    && v.covers(&change.hash)
+            }),
+            ActorKind::Unbound { .. } => seals
+                .valid
+                .iter()
+                .any(|v| v.seal.kind == SealKind::Endorsement && v.covers(&change.hash)),
+            ActorKind::Foreign => false,
+        };
+        if !covered {
+            problems.push(format!(
+                "record {id}: change {} by {} is not covered by a seal of its author",
+                change.hash,
+                String::from_utf8_lossy(change.actor.to_bytes())
+            ));
+        }
+    }
+    problems
 }

@@ -59,7 +59,8 @@ pub enum Refusal {
         actor: String,
     },
     /// A new change no valid seal covers.
-    #[error("record {id}: change {change} by {author} is not signed by its author")]
+    #[error("record {id}: change {change} by {author} is not signed by its author{}",
+        if *legacy { " (history from before seals, with no endorsement that counts)" } else { "" })]
     Unsigned {
         /// The record.
         id: RecordId,
@@ -67,6 +68,9 @@ pub enum Refusal {
         change: String,
         /// The facility its actor names.
         author: FacilityPath,
+        /// The actor is unbound (written before seals): an honest node may relay it with
+        /// an endorsement this node does not count.
+        legacy: bool,
     },
     /// A change whose only signature is by a revoked key.
     #[error("record {id}: change {change} is signed only by key {key}, which is revoked")]
@@ -123,4 +127,26 @@ pub enum Refusal {
         /// Its claimed first op.
         start_op: u64,
     },
+}
+
+impl Refusal {
+    /// True when an honest node could not have sent this: a seal that does not verify, a
+    /// change not signed by its key-bound author, a second creation, a change its author
+    /// may not make, an actor that names no node, an op counter beyond its history. Every
+    /// honest node judges a change the same way (by the change and its own history), so
+    /// it never relays one of these; the session with a peer that sends one is closed.
+    /// A record that fails validation, a revoked author, or unendorsed history from before
+    /// seals can come from an honest peer (whose clock or revocation list differ), and is
+    /// only refused.
+    pub fn is_hostile(&self) -> bool {
+        match self {
+            Refusal::BadSeal { .. }
+            | Refusal::SecondCreation { .. }
+            | Refusal::NotAuthorised { .. }
+            | Refusal::ForeignActor { .. }
+            | Refusal::OpCounter { .. } => true,
+            Refusal::Unsigned { legacy, .. } => !legacy,
+            Refusal::Record(_) | Refusal::Revoked { .. } | Refusal::OutOfScope { .. } => false,
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! `simpul ca init | issue`: the district CA and node certificates.
+//! `simpul ca init | issue | revoke | renew`: the district CA, node certificates, and the
+//! district's revocation list.
 
 use anyhow::{Context, Result};
 use simpul_net::{DistrictCa, IdentityError};
@@ -47,6 +48,42 @@ pub(crate) fn run(cmd: CaCommand) -> Result<()> {
                 out.display()
             );
         }
+        CaCommand::Revoke { ca, cert } => {
+            let authority = DistrictCa::load(&ca)
+                .with_context(|| format!("failed to read the CA in {}", ca.display()))?;
+            let pem = std::fs::read_to_string(&cert)
+                .with_context(|| format!("failed to read {}", cert.display()))?;
+            let facility = simpul_net::NodeIdentity::facility_of_pem(&pem).map_err(rejected)?;
+            let (_, number) = authority
+                .revoke(&ca, &pem, OffsetDateTime::now_utc())
+                .map_err(rejected)?;
+            eprintln!(
+                "revoked the certificate of {facility}: revocation list {number} written to {}; \
+                 take it in at any node with `simpul revocations add`",
+                ca.join(simpul_net::identity::CA_CRL).display()
+            );
+        }
+        CaCommand::Renew {
+            ca,
+            cert,
+            out,
+            days,
+        } => {
+            let authority = DistrictCa::load(&ca)
+                .with_context(|| format!("failed to read the CA in {}", ca.display()))?;
+            let pem = std::fs::read_to_string(&cert)
+                .with_context(|| format!("failed to read {}", cert.display()))?;
+            let path = simpul_net::NodeIdentity::facility_of_pem(&pem).map_err(rejected)?;
+            let node = authority.issue(&path, not_before, days).map_err(rejected)?;
+            node.save(&out)
+                .map_err(rejected)
+                .with_context(|| format!("failed to write the certificate to {}", out.display()))?;
+            eprintln!(
+                "issued a new key and certificate for {path} in {}; the old one stays valid until \
+                 it expires unless revoked (`simpul ca revoke`)",
+                out.display()
+            );
+        }
     }
     Ok(())
 }
@@ -56,7 +93,9 @@ fn rejected(e: IdentityError) -> anyhow::Error {
     match e {
         IdentityError::NotADistrict(_)
         | IdentityError::OutsideDistrict { .. }
-        | IdentityError::Exists(_) => coded(REJECTED, e.to_string()),
+        | IdentityError::Exists(_)
+        | IdentityError::AlreadyRevoked { .. }
+        | IdentityError::NoFacility(_) => coded(REJECTED, e.to_string()),
         other => anyhow::Error::new(other),
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use rand::RngExt;
 use simpul_node::admin::{AdminClient, Reply, Request};
 use simpul_store::{DB_FILE, Store, StoreOptions};
 
@@ -159,6 +160,10 @@ pub(crate) fn restore(dir: &Path, file: &Path, force: bool) -> Result<()> {
         .map_err(anyhow::Error::new)
         .and_then(|store| {
             let report = store.verify(&|_, _| {})?;
+            // The node writes under a new actor from now on: its old self may have
+            // written after the backup was taken, under the old one.
+            let instance: [u8; 4] = rand::rng().random();
+            store.renew_instance(instance)?;
             Ok((store.node().path.clone(), report))
         });
     bar.finish_and_clear();

@@ -10,6 +10,7 @@ mod patient;
 mod people;
 mod run;
 mod status;
+mod trust;
 mod visit;
 
 use std::path::{Path, PathBuf};
@@ -62,6 +63,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Report(cmd) => people::report(&mut Target::open(&dir()?)?, cmd),
         Command::Export(ExportCommand::Fhir { out }) => {
             maintain::export_fhir(&mut Target::open(&dir()?)?, &out)
+        }
+        Command::Revocations(cmd) => trust::revocations(&mut Target::open(&dir()?)?, cmd),
+        Command::Quarantine { limit, json } => {
+            trust::quarantine(&mut Target::open(&dir()?)?, limit, json)
         }
     }
 }

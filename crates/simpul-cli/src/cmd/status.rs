@@ -71,7 +71,7 @@ fn node_text(out: &mut impl Write, s: &NodeStatus) -> std::io::Result<()> {
     for (facility, n) in &s.records.by_facility {
         writeln!(out, "          {n:>7}  {facility}")?;
     }
-    Ok(())
+    super::trust::status_text(out, &s.trust, s.now_ms)
 }
 
 fn state_text(p: &PeerStatus, now: u64) -> String {

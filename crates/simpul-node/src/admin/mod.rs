@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 pub use client::{AdminClient, CallError};
 pub use protocol::{
     Answer, Caller, Failure, FailureKind, NodeStatus, NodeSummary, PatientEdit, RecordConflicts,
-    RecordHistory, Reply, Request, StoredRecord, Via, Written,
+    RecordHistory, Reply, Request, RevocationsView, StoredRecord, TrustStatus, Via, Written,
 };
 pub use server::LocalChange;
 

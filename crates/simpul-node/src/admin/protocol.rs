@@ -97,6 +97,17 @@ pub enum Request {
     Node,
     /// The node, its store, and every peer (peers only from a running node).
     Status,
+    /// Take in the district's revocation list (kept if newer than the one held; a running
+    /// node puts it in force at once and passes it to every peer it syncs with).
+    AddRevocations {
+        /// The list, PEM (`crl.pem` from `simpul ca revoke`).
+        pem: String,
+    },
+    /// Changes set aside as equivocating, newest first.
+    Quarantine {
+        /// At most this many.
+        limit: usize,
+    },
     /// The peers alone: cheap, for polling (running node only).
     Peers,
     /// The most recent sync sessions (running node only).
@@ -182,6 +193,20 @@ pub enum Reply {
     Written(Written),
     /// A record.
     Record(Box<StoredRecord>),
+    /// The revocation list held after an `AddRevocations`.
+    Revocations {
+        /// The list held now.
+        held: RevocationsView,
+        /// True when the list given was newer and is now held.
+        taken: bool,
+    },
+    /// Changes set aside as equivocating.
+    Quarantined {
+        /// The newest, with their records.
+        entries: Vec<(RecordId, simpul_store::QuarantineEntry)>,
+        /// How many there are.
+        total: u64,
+    },
     /// A record's Automerge document.
     Document {
         /// The saved document, hex encoded.
@@ -425,6 +450,51 @@ pub struct NodeStatus {
     pub records: Census,
     /// One row per peer (empty when not running).
     pub peers: Vec<PeerStatus>,
+    /// Keys, seals and revocations.
+    pub trust: TrustStatus,
+}
+
+/// What a node's status says about trust.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TrustStatus {
+    /// The id of the key the node seals with (hex), once its certificate is bound.
+    pub key: Option<String>,
+    /// The actor it writes with.
+    pub actor: String,
+    /// The district revocation list held, if any.
+    pub revocations: Option<RevocationsView>,
+    /// Changes set aside as equivocating (two changes with one actor and sequence number).
+    pub quarantined: u64,
+    /// The newest of them.
+    pub recent_quarantine: Vec<(RecordId, simpul_store::QuarantineEntry)>,
+    /// Records waiting for the node's seal (sealed when the node starts).
+    pub pending_seals: u64,
+}
+
+/// A revocation list, for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevocationsView {
+    /// Its CRL number.
+    pub number: u64,
+    /// When it was issued (Unix seconds).
+    pub issued: i64,
+    /// When the district promised the next (Unix seconds): past it, the list is stale (a
+    /// node that never hears of a newer list may be cut off from the district).
+    pub next_update: Option<i64>,
+    /// Serial numbers of revoked certificates (hex).
+    pub revoked: Vec<String>,
+}
+
+impl RevocationsView {
+    /// The view of a list.
+    pub fn of(list: &simpul_trust::Revocations) -> Self {
+        Self {
+            number: list.number,
+            issued: list.this_update,
+            next_update: list.next_update,
+            revoked: list.serials.iter().map(hex::encode).collect(),
+        }
+    }
 }
 
 /// What a write did.

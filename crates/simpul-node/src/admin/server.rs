@@ -197,6 +197,12 @@ async fn answer(node: &NodeHandle, caller: &Caller, request: Request) -> Answer 
             })
             .await;
             match result {
+                Ok(Ok((Reply::Revocations { held, taken }, _))) => {
+                    if taken && let Some(list) = node.store.revocations() {
+                        node.revocations.send_replace(Some(Arc::new(list)));
+                    }
+                    Answer::Ok(Reply::Revocations { held, taken })
+                }
                 Ok(Ok((Reply::Status(mut status), _))) if is_status => {
                     status.running = true;
                     status.started_ms = Some(node.started_ms);

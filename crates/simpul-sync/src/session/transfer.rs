@@ -8,7 +8,9 @@ use simpul_model::automerge::{Automerge, AutomergeError, ChangeHash};
 use simpul_model::{Incoming, Record, RecordId, Scope};
 use simpul_trust::{KeyId, Seal, Sealed};
 
-use super::{Effect, Exchange, Inbound, SealedDoc, Session, StoreOutcome, wire, wire_heads};
+use super::{
+    Effect, Exchange, Inbound, Refused, SealedDoc, Session, StoreOutcome, wire, wire_heads,
+};
 use crate::error::SessionError;
 use crate::message::Message;
 use crate::rules::{check_incoming, shared};
@@ -122,8 +124,9 @@ impl Session {
     }
 
     /// The result of an [`Effect::Store`]: the record's scope once the merge is durable,
-    /// or why the store refused it.
-    pub fn handle_stored(&mut self, token: u64, result: Result<StoreOutcome, String>) {
+    /// or why the store refused it. A refusal that no honest peer could cause ends the
+    /// session.
+    pub fn handle_stored(&mut self, token: u64, result: Result<StoreOutcome, Refused>) {
         let Some((id, sent)) = self.storing.remove(&token) else {
             return;
         };
@@ -180,15 +183,18 @@ impl Session {
                     });
                 }
             }
-            Err(reason) => {
+            Err(Refused { reason, hostile }) => {
                 self.stats.refused_here += 1;
+                self.send(&Message::Refused {
+                    id: wire(id),
+                    reason: reason.clone(),
+                });
+                if hostile {
+                    return self.close(SessionError::Refused(reason));
+                }
                 // The document in memory holds what the store refused: start again from
                 // what is stored, and go on answering the peer.
                 self.reload(id);
-                self.send(&Message::Refused {
-                    id: wire(id),
-                    reason,
-                });
             }
         }
         self.pump();

@@ -99,7 +99,9 @@ pub(super) fn action_of(
         | Request::Peers
         | Request::Log
         | Request::Sync { .. }
-        | Request::Tokens => None,
+        | Request::Tokens
+        | Request::AddRevocations { .. }
+        | Request::Quarantine { .. } => None,
     }
 }
 

@@ -14,7 +14,7 @@ use simpul_store::{ReadError, Store, TokenInfo, WriteError, WriteOutcome, token_
 
 use super::protocol::{
     Caller, Failure, FailureKind, NodeStatus, NodeSummary, PatientEdit, RecordConflicts,
-    RecordHistory, Reply, Request, StoredRecord, Written,
+    RecordHistory, Reply, Request, RevocationsView, StoredRecord, TrustStatus, Written,
 };
 
 /// The largest document an import accepts. A patient with decades of visits is tens of
@@ -224,6 +224,17 @@ fn carry_out(
             read(Reply::Node(summary))
         }
         Request::Status => read(Reply::Status(Box::new(status(store, now_ms)?))),
+        Request::AddRevocations { pem } => {
+            let (held, taken) = add_revocations(store, &pem)?;
+            read(Reply::Revocations {
+                held: RevocationsView::of(&held),
+                taken,
+            })
+        }
+        Request::Quarantine { limit } => {
+            let (entries, total) = store.quarantine(limit).map_err(read_failure)?;
+            read(Reply::Quarantined { entries, total })
+        }
         Request::Log | Request::Peers | Request::Sync { .. } => Err(Failure::new(
             FailureKind::NotRunning,
             "the node is not running (start it with `simpul run --config FILE`)",
@@ -298,9 +309,49 @@ fn carry_out(
 
 /// The status of the node on `store` as far as the store tells it (no peers: those are
 /// known to a running node alone, which fills them in).
+/// Takes in a revocation list (PEM): checked against the district CA, kept if newer.
+pub fn add_revocations(
+    store: &Store,
+    pem: &str,
+) -> Result<(simpul_trust::Revocations, bool), Failure> {
+    let der = crl_der(pem).ok_or_else(|| {
+        Failure::new(
+            FailureKind::Rejected,
+            "not a PEM revocation list (-----BEGIN X509 CRL-----)",
+        )
+    })?;
+    store.take_revocations(&der).map_err(|e| match e {
+        simpul_store::WriteError::Untrusted(_) | simpul_store::WriteError::NoAuthority => {
+            Failure::new(FailureKind::Rejected, e.to_string())
+        }
+        other => write_failure(other),
+    })
+}
+
+/// The DER inside a PEM revocation list.
+fn crl_der(pem: &str) -> Option<Vec<u8>> {
+    let (_, parsed) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    (parsed.label == "X509 CRL").then_some(parsed.contents)
+}
+
+/// What the store says about keys, seals and revocations.
+fn trust_status(store: &Store) -> Result<TrustStatus, Failure> {
+    let (recent_quarantine, quarantined) = store.quarantine(5).map_err(read_failure)?;
+    Ok(TrustStatus {
+        key: store.node().key.map(|k| k.to_string()),
+        actor: String::from_utf8_lossy(store.node().actor.to_bytes()).into_owned(),
+        revocations: store.revocations().as_ref().map(RevocationsView::of),
+        quarantined,
+        recent_quarantine,
+        pending_seals: store.pending_seals().map_err(read_failure)?,
+    })
+}
+
+/// The node and its store, as `simpul status` shows them (peers come from a running node).
 pub fn status(store: &Store, now_ms: u64) -> Result<NodeStatus, Failure> {
     let path = store.node().path.clone();
     Ok(NodeStatus {
+        trust: trust_status(store)?,
         name: format!("{} {}", path.level(), path.code()),
         path,
         version: env!("CARGO_PKG_VERSION").to_string(),
