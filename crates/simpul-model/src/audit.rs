@@ -155,8 +155,14 @@ pub fn entry_key(at_ms: u64, seq: u32) -> String {
 }
 
 /// The id of part `part` of `facility`'s audit trail for `date`: the same on every
-/// node, so the day's records are found without an index.
-pub fn audit_log_id(facility: &FacilityPath, date: Date, part: u32) -> RecordId {
+/// node, so the day's records are found without an index. Bound to the node's key when it
+/// has one (`key_prefix`), so that no other node can create it first.
+pub fn audit_log_id(
+    facility: &FacilityPath,
+    key_prefix: Option<[u8; 4]>,
+    date: Date,
+    part: u32,
+) -> RecordId {
     let digest = Sha256::new()
         .chain_update(b"simpul-audit\0")
         .chain_update(facility.as_str().as_bytes())
@@ -166,7 +172,11 @@ pub fn audit_log_id(facility: &FacilityPath, date: Date, part: u32) -> RecordId 
         .finalize();
     let mut bytes = [0u8; 16];
     bytes.copy_from_slice(&digest[..16]);
-    RecordId::from_bytes(bytes)
+    let id = RecordId::from_bytes(bytes);
+    match key_prefix {
+        Some(prefix) => id.bind(prefix),
+        None => id,
+    }
 }
 
 /// Checks that `after` keeps every entry of `before` unchanged.

@@ -8,7 +8,12 @@ use std::str::FromStr;
 
 /// Identifies one record (one Automerge document) across every node.
 ///
-/// Sixteen random bytes, written as 32 lowercase hex digits.
+/// Sixteen bytes, written as 32 lowercase hex digits. A record created by a node that
+/// holds a key has a **bound** id ([`RecordId::bound`]): the first four bytes of the
+/// creator's key id, nine random bytes, and a three-byte mark. Only that key can create
+/// the record, so a node that learns another's record id cannot create a record of its
+/// own under it and get there first ("squatting" an id a receiver does not hold yet).
+/// Other ids (random, from before keys, or from a store without one) are not bound.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordId([u8; 16]);
 
@@ -22,7 +27,41 @@ impl RecordId {
     pub const fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
+
+    /// An id bound to the key that creates the record: the first four bytes of its key
+    /// id, then `unique` (random), then [`BOUND_MARK`].
+    pub fn bound(key_prefix: [u8; 4], unique: [u8; 9]) -> Self {
+        let mut bytes = [0u8; 16];
+        bytes[..4].copy_from_slice(&key_prefix);
+        bytes[4..13].copy_from_slice(&unique);
+        bytes[13..].copy_from_slice(&BOUND_MARK);
+        Self(bytes)
+    }
+
+    /// The key prefix of a bound id; `None` for an unbound one.
+    pub fn bound_key(&self) -> Option<[u8; 4]> {
+        (self.0[13..] == BOUND_MARK).then(|| {
+            let mut prefix = [0u8; 4];
+            prefix.copy_from_slice(&self.0[..4]);
+            prefix
+        })
+    }
+
+    /// This id bound to `key_prefix`, keeping its own bytes as the unique part (an id
+    /// already bound is returned as it is).
+    pub fn bind(self, key_prefix: [u8; 4]) -> Self {
+        if self.bound_key().is_some() {
+            return self;
+        }
+        let mut unique = [0u8; 9];
+        unique.copy_from_slice(&self.0[..9]);
+        Self::bound(key_prefix, unique)
+    }
 }
+
+/// The last three bytes of a bound record id. A random id ends in them once in 16.7
+/// million; such an old record can then only be created by the key its first bytes name.
+pub const BOUND_MARK: [u8; 3] = [0x5e, 0x1d, 0xb0];
 
 impl fmt::Display for RecordId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

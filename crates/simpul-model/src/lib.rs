@@ -35,7 +35,7 @@ pub use audit::{AuditAction, AuditEntry, AuditLog, Permission, Role};
 pub use codes::VillageCode;
 pub use date::Date;
 pub use facility::{BadFacilityPath, FacilityPath, Level};
-pub use ids::{BadId, RecordId, VisitId};
+pub use ids::{BOUND_MARK, BadId, RecordId, VisitId};
 pub use nik::Nik;
 pub use patient::{Address, Identifiers, Patient, Sex, is_identity_key};
 pub use pws::{BadMonth, Month, PwsReport, PwsRow};

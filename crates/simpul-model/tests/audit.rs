@@ -83,7 +83,7 @@ fn an_audit_record_round_trips_and_is_held_upward_only() {
     let mut trail = log();
     trail.append(entry(5, "Kader Ani"));
     let record = Record {
-        id: audit_log_id(&path(), day(), 0),
+        id: audit_log_id(&path(), None, day(), 0),
         scope: Scope::up(path()),
         body: RecordBody::Audit(trail.clone()),
     };
@@ -93,8 +93,8 @@ fn an_audit_record_round_trips_and_is_held_upward_only() {
         .expect("document");
     assert_eq!(Record::from_document(&doc).expect("read"), record);
     assert_ne!(
-        audit_log_id(&path(), day(), 0),
-        audit_log_id(&path(), day(), 1)
+        audit_log_id(&path(), None, day(), 0),
+        audit_log_id(&path(), None, day(), 1)
     );
 
     let mut wrong = record.clone();

@@ -89,10 +89,11 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
     if let RecordBody::Patient(p) = &mut own.body {
         p.home_facility = path(PUSTU);
     }
-    pu_store
+    own.id = pu_store
         .insert_record(own.clone(), today(), 1)
-        .expect("insert own");
-    let target = Record {
+        .expect("insert own")
+        .id;
+    let mut target = Record {
         id: simpul_model::RecordId::from_bytes([0xaa; 16]),
         scope: Scope::down(path(PUSTU)),
         body: RecordBody::Activity(Activity {
@@ -103,9 +104,10 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
             note: Some("children not weighed this month".into()),
         }),
     };
-    pu_store
+    target.id = pu_store
         .insert_record(target.clone(), today(), 1)
-        .expect("insert target list");
+        .expect("insert target list")
+        .id;
 
     let local = "127.0.0.1:0".parse().expect("addr");
     let pu_end = endpoint(local, &pu_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");

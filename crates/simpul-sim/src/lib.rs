@@ -11,6 +11,7 @@
 //! `cargo run -p simpul-sim --release -- --seeds 1000` runs many seeds;
 //! `cargo run -p simpul-sim -- --seed S` replays one.
 
+mod byzantine;
 pub mod check;
 mod keys;
 pub mod memstore;

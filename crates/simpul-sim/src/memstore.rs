@@ -46,6 +46,8 @@ pub struct MemStore {
     tombstones: BTreeMap<RecordId, (BTreeSet<ChangeHash>, Sealed)>,
     /// The keys this node knows (certificates arrive from peers, checked against the CA).
     keys: KeyBook,
+    /// Records in which this node set an equivocating change aside.
+    quarantined: BTreeSet<RecordId>,
     /// When false (an injected fault), records outside the node's scope are stored too,
     /// without admission.
     pub enforce_scope: bool,
@@ -58,6 +60,7 @@ impl MemStore {
             records: BTreeMap::new(),
             tombstones: BTreeMap::new(),
             keys,
+            quarantined: BTreeSet::new(),
             enforce_scope: true,
         }
     }
@@ -70,6 +73,11 @@ impl MemStore {
     /// The keys this node knows.
     pub fn keys(&self) -> &KeyBook {
         &self.keys
+    }
+
+    /// Records in which this node set an equivocating change aside.
+    pub fn quarantined(&self) -> &BTreeSet<RecordId> {
+        &self.quarantined
     }
 
     /// Loads a record's document.
@@ -164,6 +172,9 @@ impl MemStore {
             certs: self.certs_for(&seals),
         });
         let scope = record.scope.clone();
+        if set_aside > 0 {
+            self.quarantined.insert(id);
+        }
         self.records.insert(
             id,
             Stored {

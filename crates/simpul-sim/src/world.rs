@@ -42,6 +42,9 @@ pub struct SimConfig {
     pub duplication: f64,
     /// A deliberate bug, or none.
     pub fault: Option<Fault>,
+    /// One posyandu is Byzantine: it slips forged frames into its sessions at random
+    /// during the faulty phase ([`crate::byzantine`]).
+    pub byzantine: bool,
 }
 
 impl SimConfig {
@@ -53,6 +56,7 @@ impl SimConfig {
             loss: 0.01,
             duplication: 0.01,
             fault: None,
+            byzantine: true,
         }
     }
 }
@@ -101,7 +105,9 @@ struct Frame {
 /// A whole simulated district.
 pub struct Sim {
     pub(crate) cfg: SimConfig,
-    rng: ChaCha8Rng,
+    pub(crate) rng: ChaCha8Rng,
+    /// The Byzantine node, when there is one.
+    pub(crate) byzantine: Option<usize>,
     pub(crate) nodes: Vec<Node>,
     pub(crate) links: Vec<Link>,
     frames: VecDeque<Frame>,
@@ -120,6 +126,11 @@ pub struct Sim {
     pub(crate) purged: Vec<(usize, RecordId)>,
     /// Sessions found busy with nothing in flight while settling (a protocol bug).
     pub(crate) stalls: u64,
+    /// Attacks the Byzantine node made.
+    pub(crate) attacks: usize,
+    /// Sessions an honest node closed because of what the peer sent (refused as forged
+    /// or unauthorised).
+    pub(crate) hostile_closes: usize,
     /// Connection epochs above this were made after the final heal.
     settle_epoch: u64,
 }
@@ -143,7 +154,7 @@ impl Sim {
                 conn: None,
             })
             .collect();
-        let nodes = paths
+        let nodes: Vec<Node> = paths
             .into_iter()
             .enumerate()
             .map(|(n, path)| {
@@ -162,8 +173,17 @@ impl Sim {
                 }
             })
             .collect();
+        let byzantine = cfg
+            .byzantine
+            .then(|| {
+                nodes
+                    .iter()
+                    .position(|n: &Node| n.path.as_str() == crate::byzantine::BYZANTINE)
+            })
+            .flatten();
         Self {
             rng: ChaCha8Rng::seed_from_u64(cfg.seed),
+            byzantine,
             cfg,
             nodes,
             links,
@@ -175,6 +195,8 @@ impl Sim {
             violations: Vec::new(),
             created: Vec::new(),
             stalls: 0,
+            attacks: 0,
+            hostile_closes: 0,
             purged: Vec::new(),
             tombstone_answers: 0,
             settle_epoch: u64::MAX,
@@ -194,6 +216,19 @@ impl Sim {
     /// How many records were purged from nodes they had moved away from.
     pub fn purges(&self) -> usize {
         self.purged.len()
+    }
+
+    /// Attacks the Byzantine node made, sessions closed on forged or unauthorised
+    /// changes, and records in which an honest node set an equivocating change aside.
+    pub fn byzantine_outcome(&self) -> (usize, usize, usize) {
+        let quarantined = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter(|(n, _)| Some(*n) != self.byzantine)
+            .map(|(_, node)| node.store.quarantined().len())
+            .sum();
+        (self.attacks, self.hostile_closes, quarantined)
     }
 
     /// How many offers of a moved record were answered from a tombstone.
@@ -242,6 +277,7 @@ impl Sim {
                     self.disconnect(l, "partition");
                 }
             }
+            95..97 => self.byzantine_attack(),
             _ => {
                 let n = self.rng.random_range(0..self.nodes.len());
                 if self.nodes[n].up {
@@ -297,6 +333,33 @@ impl Sim {
                 }
             }
             _ => self.nodes[n].since.get(peer).copied().unwrap_or(0),
+        }
+    }
+
+    /// The links of node `n` with an open connection.
+    pub(crate) fn open_links_of(&self, n: usize) -> Vec<usize> {
+        (0..self.links.len())
+            .filter(|&l| self.links[l].ends.contains(&n) && self.links[l].conn.is_some())
+            .collect()
+    }
+
+    /// Puts `msgs` on link `l`'s connection as if node `from` sent them (past its
+    /// session: what a Byzantine node does).
+    pub(crate) fn inject(&mut self, l: usize, from: usize, msgs: Vec<simpul_sync::Message>) {
+        let Some(side) = self.links[l].ends.iter().position(|&e| e == from) else {
+            return;
+        };
+        let Some(conn) = self.links[l].conn.as_ref() else {
+            return;
+        };
+        let epoch = conn.epoch;
+        for m in msgs {
+            self.frames.push_back(Frame {
+                link: l,
+                epoch,
+                to: 1 - side,
+                bytes: m.encode()[4..].to_vec(),
+            });
         }
     }
 
@@ -380,6 +443,9 @@ impl Sim {
                     Effect::Closed { reason, error } => {
                         if std::env::var_os("SIMPUL_SIM_TRACE").is_some() {
                             eprintln!("link {l} side {side} closed (error {error}): {reason}");
+                        }
+                        if reason.starts_with("refused: ") {
+                            self.hostile_closes += 1;
                         }
                         closed = true;
                     }
@@ -657,36 +723,22 @@ impl Sim {
             Audience::Down => node_path.clone(),
         };
         self.next_record += 1;
-        let mut id = [0u8; 16];
-        id[..8].copy_from_slice(&self.cfg.seed.to_be_bytes());
-        id[8..].copy_from_slice(&self.next_record.to_be_bytes());
-        let record = Record {
-            id: RecordId::from_bytes(id),
-            scope: Scope {
-                audience,
-                paths: vec![home.clone()],
-            },
-            body: RecordBody::Patient(Patient {
-                identifiers: Identifiers::default(),
-                name: format!("Warga {}", self.next_record),
-                sex: if self.rng.random_bool(0.5) {
-                    Sex::Female
-                } else {
-                    Sex::Male
-                },
-                birth_date: Date::from_ymd(1990, 1, 1).unwrap_or(self.today),
-                address: Address {
-                    village: "3273012001".into(),
-                    rt: None,
-                    rw: None,
-                    line: None,
-                },
-                home_facility: home,
-                mother: None,
-                merged_into: None,
-                visits: BTreeMap::new(),
-            }),
-        };
+        // Bound to the creating node's key, as a node with a key makes them.
+        let mut unique = [0u8; 9];
+        unique[..4].copy_from_slice(&(self.cfg.seed as u32).to_be_bytes());
+        unique[4..].copy_from_slice(&self.next_record.to_be_bytes()[3..]);
+        let key = keys().nodes[n].certified.key.0;
+        let id = RecordId::bound([key[0], key[1], key[2], key[3]], unique);
+        let mut record = blank_patient(id, home, self.today);
+        record.scope.audience = audience;
+        if let RecordBody::Patient(p) = &mut record.body {
+            p.name = format!("Warga {}", self.next_record);
+            p.sex = if self.rng.random_bool(0.5) {
+                Sex::Female
+            } else {
+                Sex::Male
+            };
+        }
         let Ok(doc) = record.create_document(self.actor(n), self.today, self.next_record * 1000)
         else {
             return self
@@ -949,6 +1001,30 @@ impl Sim {
                 }
             }
         }
+    }
+}
+
+/// A patient record `id` of `home` with no visits.
+pub(crate) fn blank_patient(id: RecordId, home: FacilityPath, today: Date) -> Record {
+    Record {
+        id,
+        scope: Scope::up(home.clone()),
+        body: RecordBody::Patient(Patient {
+            identifiers: Identifiers::default(),
+            name: "Warga".into(),
+            sex: Sex::Female,
+            birth_date: Date::from_ymd(1990, 1, 1).unwrap_or(today),
+            address: Address {
+                village: "3273012001".into(),
+                rt: None,
+                rw: None,
+                line: None,
+            },
+            home_facility: home,
+            mother: None,
+            merged_into: None,
+            visits: BTreeMap::new(),
+        }),
     }
 }
 

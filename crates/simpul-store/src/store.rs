@@ -394,13 +394,21 @@ impl Store {
             .map_err(|_| WriteError::Closed)?
     }
 
-    /// Stores a new record, validated, written by this node's actor.
+    /// Stores a new record, validated, written by this node's actor. A node with a key
+    /// binds the record's id to it ([`RecordId::bound`]: the outcome names the id stored).
     pub fn insert_record(
         &self,
         record: Record,
         today: Date,
         at_ms: u64,
     ) -> Result<WriteOutcome, WriteError> {
+        let record = match self.node().key {
+            Some(key) => Record {
+                id: record.id.bind([key.0[0], key.0[1], key.0[2], key.0[3]]),
+                ..record
+            },
+            None => record,
+        };
         let actor = self.node().actor.clone();
         self.write(record.id, at_ms, move |doc| {
             if doc.is_some() {

@@ -372,10 +372,21 @@ fn changes_made_here_are_sealed_with_this_nodes_key_even_on_records_from_elsewhe
     let dir = tempfile::tempdir().expect("tempdir");
     let pustu = trusted(&dir.path().join("pu"), &district, &pu1);
     let posyandu = trusted(&dir.path().join("py"), &district, &py04);
-    let rec = record(1, POSYANDU);
-    posyandu
+    let mut rec = record(1, POSYANDU);
+    rec.id = posyandu
         .insert_record(rec.clone(), today(), 1_000)
-        .expect("insert");
+        .expect("insert")
+        .id;
+    assert_eq!(
+        rec.id.bound_key(),
+        Some([
+            py04.certified.key.0[0],
+            py04.certified.key.0[1],
+            py04.certified.key.0[2],
+            py04.certified.key.0[3]
+        ]),
+        "a node with a key binds the ids of what it creates"
+    );
     let sealed = posyandu.outgoing(rec.id).expect("read").expect("present");
     assert_eq!(sealed.seals.len(), 1);
     assert_eq!(sealed.certs.len(), 1, "its key's certificate goes with it");
@@ -451,10 +462,11 @@ fn verify_reports_a_change_no_seal_covers() {
     );
     let dir = tempfile::tempdir().expect("tempdir");
     let store = trusted(dir.path(), &district, &py04);
-    let rec = record(2, POSYANDU);
-    store
+    let mut rec = record(2, POSYANDU);
+    rec.id = store
         .insert_record(rec.clone(), today(), 1_000)
-        .expect("insert");
+        .expect("insert")
+        .id;
     assert!(
         store
             .verify(&|_, _| {})

@@ -397,6 +397,21 @@ impl Changes<'_> {
         if (existed && roots > 0) || (!existed && roots != 1) {
             return Err(Refusal::SecondCreation { id });
         }
+        // A bound id is created by the key it names, and no other.
+        if let (Some(prefix), Some(creation)) =
+            (id.bound_key(), new.iter().find(|c| c.deps.is_empty()))
+        {
+            let by_its_key = matches!(
+                classify(&creation.actor),
+                ActorKind::Keyed { key, .. } if key.0[..4] == prefix
+            );
+            if !by_its_key {
+                return Err(self.not_authorised(
+                    creation,
+                    format!("create record {id}: its id belongs to another node's key"),
+                ));
+            }
+        }
         let mut scopes = ScopeAt::new(self.doc, self.all)?;
         for change in new {
             let authorities = self.authorities(change)?;

@@ -33,11 +33,12 @@ pub fn execute(
     let action = audit::action_of(&request, caller.via);
     let (reply, mut outcomes) = carry_out(store, request, today, now_ms)?;
     if let Some((what, record, detail)) = action {
-        // A create's record id is in the request; an import's only in the reply.
-        let record = record.or(match &reply {
+        // A write names the record it stored (a new record's id, bound to the node's key,
+        // and an import's are only in the reply).
+        let record = match &reply {
             Reply::Written(w) => Some(w.id),
-            _ => None,
-        });
+            _ => record,
+        };
         outcomes.push(audit::append(
             store,
             caller,

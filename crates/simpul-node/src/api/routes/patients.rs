@@ -123,9 +123,12 @@ pub(super) async fn create_patient(State(app): State<App>, auth: Authed, body: B
     if !errors.is_empty() {
         return Err(body_fields(None)(ApiError::invalid(errors)));
     }
-    let id = record.id;
     let patient = record.patient().cloned();
-    app.run(caller, Request::Insert { record }).await?;
+    // The node names the id it stored (bound to its key).
+    let id = match app.run(caller, Request::Insert { record }).await? {
+        Reply::Written(w) => w.id,
+        other => return Err(unexpected(other)),
+    };
     ok(StatusCode::CREATED, json!({"id": id, "patient": patient}))
 }
 
