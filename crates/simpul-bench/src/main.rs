@@ -66,12 +66,22 @@ fn main() -> Result<()> {
     } else {
         vec![1_000, 10_000, 100_000]
     });
-    let mut print = |v: serde_json::Value| println!("{v}");
     let costs = args.record_costs.unwrap_or(2_000);
+    let mut verify_us = None;
     if costs > 0 {
         eprintln!("record costs, {costs} generated patients");
-        costs::record_costs(costs, &mut print)?;
+        verify_us = Some(costs::record_costs(costs, &mut |v| println!("{v}"))?);
     }
+    // A W1 line also says what share of the receiver's CPU per record checking the
+    // author's seal is (the seal check timed in-process above).
+    let mut print = |mut v: serde_json::Value| {
+        if let (Some(verify), Some(cpu)) = (verify_us, v["receiver_cpu_us_per_record"].as_f64())
+            && cpu > 0.0
+        {
+            v["verify_share"] = serde_json::json!((verify / cpu * 1000.0).round() / 1000.0);
+        }
+        println!("{v}");
+    };
     for n in sizes.into_iter().filter(|n| *n > 0) {
         eprintln!("W1-W3, N = {n}");
         pair(&bench, n, &Link::loopback(), &mut print)?;

@@ -555,6 +555,15 @@ pub(crate) struct GenArgs {
     /// Skip the posyandu opening-day activity records.
     #[arg(long)]
     pub(crate) no_activities: bool,
+    /// The node's certificate directory (node.crt, node.key): the records are written
+    /// and sealed by the node, as it would write them, with ids bound to its key.
+    /// Without it they are written as their posyandu wrote them before keys existed,
+    /// and the node endorses them when it next starts.
+    #[arg(long, requires = "ca")]
+    pub(crate) identity: Option<PathBuf>,
+    /// The district CA certificate (ca.crt), with --identity.
+    #[arg(long)]
+    pub(crate) ca: Option<PathBuf>,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub(crate) json: bool,

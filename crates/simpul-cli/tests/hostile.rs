@@ -228,7 +228,10 @@ fn a_hostile_enrolled_node_changes_nothing_it_may_not() {
     let pu_cfg = config_with_rounds(d, "pu", PUSTU, pu_port, &[], 3600);
     let py_cfg = config_with_rounds(d, "py", PY, py_port, &[(pu_port, PUSTU)], 3600);
     let (pustu, pu_logs) = start(&pu_cfg);
-    let (posyandu, _py_logs) = start(&py_cfg);
+    let (posyandu, py_logs) = start(&py_cfg);
+    // The posyandu runs (so the registration goes through it, its id bound to its key).
+    let mut seen = Vec::new();
+    assert!(wait_for(&py_logs, "node running", &mut seen), "{seen:?}");
     // The honest posyandu registers a mother; she reaches the pustu.
     let victim = common::register_child(&d.join("py"), "Dewi Anggraini", 1);
     assert!(
@@ -240,6 +243,10 @@ fn a_hostile_enrolled_node_changes_nothing_it_may_not() {
     let before_py = heads(&d.join("py"));
     let victim_doc = export(&d.join("py"), &victim);
     let victim_id: RecordId = victim.parse().expect("id");
+    assert!(
+        victim_id.bound_key().is_some(),
+        "made by the running node, bound to its key"
+    );
     let py_key = Identity::load(&pki, "py");
     let district_id = {
         let ca = simpul_net::DistrictCa::load(&pki).expect("ca");
@@ -289,7 +296,7 @@ fn a_hostile_enrolled_node_changes_nothing_it_may_not() {
     ]);
     let logs: Vec<String> = pu_logs.try_iter().collect();
     assert!(
-        bye.contains("second creation"),
+        bye.contains("its id belongs to another node's key"),
         "takeover: {bye}\n{}",
         logs.join("\n")
     );
@@ -528,7 +535,13 @@ fn a_change_arrives_verified_over_three_hops_and_a_forgery_stops_at_the_first() 
         config(d, "pu", PUSTU, ports[2], &[(ports[1], PK)]),
         config(d, "py", PY, ports[3], &[(ports[2], PUSTU)]),
     ];
-    let nodes: Vec<_> = configs.iter().map(|c| start(c).0).collect();
+    let started: Vec<_> = configs.iter().map(|c| start(c)).collect();
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(&started[3].1, "node running", &mut seen),
+        "{seen:?}"
+    );
+    let nodes: Vec<_> = started.into_iter().map(|(n, _)| n).collect();
     let id = common::register_child(&d.join("py"), "Dewi Anggraini", 1);
     // The attacker's own record goes up honestly; a visit it forges as PY01 on it does not.
     let attacker = Identity::load(&pki, "attacker");

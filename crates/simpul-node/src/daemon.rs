@@ -51,6 +51,10 @@ pub enum DaemonError {
     /// The endpoint could not be created.
     #[error("could not start the network endpoint")]
     Net(#[from] simpul_net::NetError),
+    /// What was written without the node's key could not be sealed: nothing goes out
+    /// unsealed (peers would refuse it), so the node does not start.
+    #[error("could not seal what was written without the node's key")]
+    Seal(#[source] simpul_store::WriteError),
     /// The CA, the node's certificate or its key is not usable for sealing.
     #[error("the node's certificate and key cannot seal records")]
     Trust(#[from] simpul_trust::TrustError),
@@ -135,8 +139,12 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
             seconds = started.elapsed().as_secs_f64(),
             "sealed what was written without the node's key"
         ),
-        Ok(Err(e)) => tracing::warn!(error = %e, "sealing pending records failed"),
-        Err(e) => tracing::warn!(error = %e, "sealing task failed"),
+        Ok(Err(e)) => return Err(DaemonError::Seal(e)),
+        Err(e) => {
+            return Err(DaemonError::Seal(simpul_store::WriteError::BatchFailed(
+                e.to_string(),
+            )));
+        }
     }
     let held = store.revocations().map(std::sync::Arc::new);
     let tuning = LinkTuning::default();

@@ -621,6 +621,18 @@ fn stored(
     )
 }
 
+/// Puts a revocation list in force for the node, unless a newer one already is (two
+/// sessions may bring lists at once).
+pub fn advance(lists: &watch::Sender<Option<Arc<Revocations>>>, list: Revocations) {
+    lists.send_if_modified(|held| {
+        if held.as_ref().is_some_and(|h| h.number >= list.number) {
+            return false;
+        }
+        *held = Some(Arc::new(list));
+        true
+    });
+}
+
 /// What the session tells the peer of a store's refusal, and whether no honest peer could
 /// have caused it (then the session ends).
 fn refused(e: simpul_store::WriteError) -> Refused {

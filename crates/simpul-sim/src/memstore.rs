@@ -34,7 +34,7 @@ pub struct FromPeer<'a> {
     /// The seals that came with it.
     pub seals: Vec<Seal>,
     /// Certificates the peer sent for their keys.
-    pub certs: Vec<Arc<[u8]>>,
+    pub certs: KeyCerts,
 }
 
 /// A simulated node's records.
@@ -99,8 +99,8 @@ impl MemStore {
         out
     }
 
-    fn learn(&mut self, certs: &[Arc<[u8]>]) -> Result<(), String> {
-        for der in certs {
+    fn learn(&mut self, certs: &[(KeyId, Arc<[u8]>)]) -> Result<(), String> {
+        for (_, der) in certs {
             self.keys.learn(der).map_err(|e| e.to_string())?;
         }
         Ok(())

@@ -79,7 +79,7 @@ type Deferred = (
     RecordId,
     simpul_model::Incoming,
     Vec<simpul_trust::Seal>,
-    Vec<std::sync::Arc<[u8]>>,
+    simpul_trust::KeyCerts,
     FacilityPath,
 );
 

@@ -43,7 +43,7 @@ pub struct PeerData {
     /// Seals that came with the data.
     pub seals: Vec<Seal>,
     /// Certificates (DER) of the seals' keys, as the peer sent them.
-    pub certs: Vec<Arc<[u8]>>,
+    pub certs: simpul_trust::KeyCerts,
 }
 
 /// What a store trusts and signs with.
@@ -240,9 +240,8 @@ impl Store {
                 .get(meta_keys::ACTOR_INSTANCE)?
                 .and_then(|v| v.value().try_into().ok())
                 .ok_or_else(|| OpenError::Corrupt("actor instance is missing".into()))?;
-            let mut cert: Option<Vec<u8>> =
-                meta.get(meta_keys::NODE_CERT)?.map(|v| v.value().to_vec());
-            if let Some(signer) = options.trust.as_ref().and_then(|t| t.signer.as_ref()) {
+            let signer = options.trust.as_ref().and_then(|t| t.signer.as_ref());
+            if let Some(signer) = signer {
                 let certified = signer.certified();
                 if certified.facility != path {
                     return Err(OpenError::WrongCertificate {
@@ -250,9 +249,9 @@ impl Store {
                         certificate: certified.facility.clone(),
                     });
                 }
-                if cert.as_deref() != Some(&*certified.der) {
+                let held = meta.get(meta_keys::NODE_CERT)?.map(|v| v.value().to_vec());
+                if held.as_deref() != Some(&*certified.der) {
                     meta.insert(meta_keys::NODE_CERT, &*certified.der)?;
-                    cert = Some(certified.der.to_vec());
                 }
             }
             if let Some(trust) = &options.trust
@@ -264,7 +263,11 @@ impl Store {
             {
                 meta.insert(meta_keys::CA_CERT, trust.authority.der())?;
             }
-            let key = cert.as_deref().and_then(crate::trust::key_of_cert);
+            // With its key, the node writes as its key-bound actor; without (a CLI command
+            // on a stopped node) as its unbound one, endorsed when the node next starts
+            // (the key may have been renewed meanwhile: a key-bound actor of a key the
+            // node no longer holds could never be sealed).
+            let key = signer.map(|s| s.key());
             let actor = match key {
                 Some(key) => signing_actor(&path, key, instance),
                 None => node_actor(&path, instance),
@@ -464,15 +467,27 @@ impl Store {
         })
     }
 
-    /// Checks the certificates a peer sent against the district CA and keeps them.
-    fn learn(&self, certs: &[Arc<[u8]>]) -> Result<(), WriteError> {
+    /// Checks the certificates a peer sent against the district CA and keeps them (those
+    /// already known, the common case, cost a look-up).
+    fn learn(&self, certs: &[(KeyId, Arc<[u8]>)]) -> Result<(), WriteError> {
         if certs.is_empty() {
             return Ok(());
         }
         let keys = self.inner.keys.as_ref().ok_or(WriteError::NoAuthority)?;
+        let known = |book: &KeyBook, (key, der): &(KeyId, Arc<[u8]>)| {
+            book.get(key).is_some_and(|c| c.der == *der)
+        };
+        {
+            let book = keys.read().map_err(|_| WriteError::Closed)?;
+            if certs.iter().all(|c| known(&book, c)) {
+                return Ok(());
+            }
+        }
         let mut book = keys.write().map_err(|_| WriteError::Closed)?;
-        for der in certs {
-            book.learn(der).map_err(WriteError::Untrusted)?;
+        for cert in certs {
+            if !known(&book, cert) {
+                book.learn(&cert.1).map_err(WriteError::Untrusted)?;
+            }
         }
         Ok(())
     }

@@ -16,8 +16,7 @@ pub(crate) mod meta_keys {
     pub(crate) const NODE_PATH: &str = "node_path";
     /// Four random bytes that, with the path, form this node's Automerge actor id.
     pub(crate) const ACTOR_INSTANCE: &str = "actor_instance";
-    /// The node's certificate (DER), once a key is bound to the store (schema 4): its
-    /// key id is part of the actor id ([`simpul_trust::signing_actor`]).
+    /// The certificate (DER) the node last ran with (schema 4), for people.
     pub(crate) const NODE_CERT: &str = "node_cert";
     /// The newest district revocation list this node holds (DER, schema 4).
     pub(crate) const REVOCATIONS: &str = "revocations";

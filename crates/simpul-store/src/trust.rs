@@ -46,10 +46,16 @@ pub struct QuarantineEntry {
     pub set_aside: u32,
     /// When (Unix ms).
     pub at_ms: u64,
+    /// The peer it came from.
+    pub from: String,
 }
 
 impl QuarantineEntry {
-    pub(crate) fn new(q: &Quarantined, at_ms: u64) -> Self {
+    pub(crate) fn new(
+        q: &Quarantined,
+        at_ms: u64,
+        from: Option<&simpul_model::FacilityPath>,
+    ) -> Self {
         Self {
             actor: String::from_utf8_lossy(q.actor.to_bytes()).into_owned(),
             seq: q.seq,
@@ -57,17 +63,13 @@ impl QuarantineEntry {
             refused: q.refused.to_string(),
             set_aside: q.set_aside.len() as u32,
             at_ms,
+            from: from.map(ToString::to_string).unwrap_or_default(),
         }
     }
 
     pub(crate) fn encode(&self) -> Vec<u8> {
         postcard::to_stdvec(self).unwrap_or_default()
     }
-}
-
-/// The key id of a certificate (DER), if it parses.
-pub(crate) fn key_of_cert(der: &[u8]) -> Option<KeyId> {
-    KeyId::of_cert(der)
 }
 
 /// The key book of a store: the certificates it keeps, each checked again against the
@@ -199,29 +201,25 @@ impl Store {
     /// is the new one.
     pub fn take_revocations(&self, der: &[u8]) -> Result<(Revocations, bool), WriteError> {
         let keys = self.inner().keys.as_ref().ok_or(WriteError::NoAuthority)?;
-        let list = {
-            let book = keys.read().map_err(|_| WriteError::Closed)?;
-            book.authority()
-                .revocations(der)
-                .map_err(WriteError::Untrusted)?
-        };
+        // One list at a time, check to commit: two sessions bringing lists 5 and 6 at
+        // once must leave 6 held, in memory and on disk.
+        let mut book = keys.write().map_err(|_| WriteError::Closed)?;
+        let list = book
+            .authority()
+            .revocations(der)
+            .map_err(WriteError::Untrusted)?;
+        if let Some(held) = book.revocations()
+            && held.number >= list.number
         {
-            let book = keys.read().map_err(|_| WriteError::Closed)?;
-            if let Some(held) = book.revocations()
-                && held.number >= list.number
-            {
-                return Ok((held.clone(), false));
-            }
+            return Ok((held.clone(), false));
         }
         let mut txn = self.db().begin_write()?;
         txn.set_durability(Durability::Immediate)
             .map_err(redb::Error::from)?;
         txn.open_table(META)?.insert(meta_keys::REVOCATIONS, der)?;
         txn.commit()?;
-        let mut book = keys.write().map_err(|_| WriteError::Closed)?;
-        let newer = book.set_revocations(list);
-        let held = book.revocations().cloned().ok_or(WriteError::Closed)?;
-        Ok((held, newer))
+        book.set_revocations(list.clone());
+        Ok((list, true))
     }
 
     /// Gives the node a new actor instance, in force from the next open. A store restored

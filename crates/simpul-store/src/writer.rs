@@ -72,6 +72,8 @@ pub struct WriteOutcome {
     pub seals: Vec<Seal>,
     /// Changes from a peer set aside as equivocating.
     pub quarantined: Vec<Quarantined>,
+    /// The peer the data came from (none for this node's own writes).
+    pub from: Option<FacilityPath>,
     /// For data from a descendant: the record has moved out of its subtree, and these
     /// are the changes that show it (up to the move; see
     /// [`simpul_trust::evidence_of_move`]).
@@ -158,6 +160,8 @@ struct Applied {
     quarantined: Vec<Quarantined>,
     /// The heads of the version the peer sent, when the record has moved away from it.
     moved_from_peer: Option<Vec<ChangeHash>>,
+    /// The peer the data came from.
+    from: Option<FacilityPath>,
 }
 
 impl Writer {
@@ -298,7 +302,7 @@ impl Writer {
                 if table.len()? >= MAX_QUARANTINE {
                     break;
                 }
-                let entry = QuarantineEntry::new(q, at_ms);
+                let entry = QuarantineEntry::new(q, at_ms, outcome.from.as_ref());
                 table.insert(
                     (outcome.id.as_bytes(), &q.refused.0),
                     entry.encode().as_slice(),
@@ -372,12 +376,16 @@ impl Writer {
         let before_heads = doc.as_ref().map(|d| d.get_heads());
         let mut saved = None;
         let applied = match change {
-            Change::Local(op) => Applied {
-                record: op(&mut doc)?,
-                seals: None,
-                quarantined: Vec::new(),
-                moved_from_peer: None,
-            },
+            Change::Local(op) => {
+                let record = op(&mut doc)?;
+                Applied {
+                    record,
+                    seals: None,
+                    quarantined: Vec::new(),
+                    moved_from_peer: None,
+                    from: None,
+                }
+            }
             Change::Peer(from) => self.admit(&mut doc, id, &old_seals, *from)?,
             Change::New(created) if doc.is_none() => {
                 let Created {
@@ -393,6 +401,7 @@ impl Writer {
                     seals: Some(admitted.seals),
                     quarantined: admitted.quarantined,
                     moved_from_peer: None,
+                    from: Some(created.from.peer.clone()),
                 }
             }
             // Stored meanwhile by another session: judge it against what is stored.
@@ -427,6 +436,11 @@ impl Writer {
                 id,
                 node: self.node.clone(),
             });
+        }
+        if applied.seals.is_none() {
+            // This node's own write is judged by the rules a peer judges it by: what a
+            // peer would refuse (as hostile, ending the session) is not written here.
+            simpul_trust::authorise_local(id, &doc, before_heads.as_deref(), &self.node)?;
         }
         // A document that arrived whole from a peer still has the actor it was loaded with.
         doc.set_actor(self.actor.clone());
@@ -470,6 +484,7 @@ impl Writer {
             seals,
             quarantined: applied.quarantined,
             moved_from_peer,
+            from: applied.from,
         })
     }
 
@@ -498,6 +513,7 @@ impl Writer {
             seals: Some(admitted.seals),
             quarantined: admitted.quarantined,
             moved_from_peer: admitted.moved_from_peer.then_some(sent),
+            from: Some(peer),
         })
     }
 
@@ -515,6 +531,13 @@ impl Writer {
                 seals.retain(|s| !(s.key == signer.key() && s.kind == SealKind::Author));
                 seals.push(signer.seal(id, SealKind::Author, heads));
                 seals.sort_by_key(Seal::identity);
+                if seals.len() > simpul_trust::MAX_SEALS {
+                    return Err(simpul_trust::Refusal::TooManySeals {
+                        id,
+                        seals: seals.len(),
+                    }
+                    .into());
+                }
             }
             None => {
                 let mut pending = txn.open_table(PENDING_SEALS)?;
@@ -556,11 +579,20 @@ impl Writer {
         if own {
             reseal(SealKind::Author);
         }
-        // An endorsement counts only from a node that may move the record.
-        if unbound && meta.scope.movable_by(&self.node) {
+        // An endorsement vouches for changes this node may make itself (its own writes
+        // without a key; history from before seals); admission judges each vouched change
+        // as the endorser too.
+        if unbound && meta.scope.writable_by(&self.node) {
             reseal(SealKind::Endorsement);
         }
         seals.sort_by_key(Seal::identity);
+        if seals.len() > simpul_trust::MAX_SEALS {
+            return Err(simpul_trust::Refusal::TooManySeals {
+                id,
+                seals: seals.len(),
+            }
+            .into());
+        }
         if seals != old {
             txn.open_table(SEALS)?
                 .insert(id.as_bytes(), encode_seals(&seals).as_slice())?;
@@ -576,6 +608,7 @@ impl Writer {
             seals,
             quarantined: Vec::new(),
             moved_from_peer: None,
+            from: None,
         })
     }
 
@@ -603,6 +636,7 @@ impl Writer {
             seals,
             quarantined: Vec::new(),
             moved_from_peer: None,
+            from: None,
         };
         // Changed since it was sent: the change must reach the ancestor first.
         if meta.heads_digest != digest {
@@ -662,6 +696,7 @@ impl Writer {
             seals: Vec::new(),
             quarantined: admitted.quarantined,
             moved_from_peer: None,
+            from: Some(peer),
         })
     }
 

@@ -395,7 +395,7 @@ fn changes_made_here_are_sealed_with_this_nodes_key_even_on_records_from_elsewhe
     let data = simpul_store::PeerData {
         peer: path(POSYANDU),
         seals: sealed.seals.clone(),
-        certs: sealed.certs.iter().map(|(_, c)| c.clone()).collect(),
+        certs: sealed.certs.clone(),
     };
     pustu
         .offer(received, Some(sealed.bytes.clone()), data, today(), 2_000)
@@ -505,4 +505,106 @@ fn verify_reports_a_change_no_seal_covers() {
         problems[0].contains("not covered by a seal of its author"),
         "{problems:?}"
     );
+}
+
+/// Turns the store in `dir` into one written by schema 3 (before seals): its version
+/// row says 3 and the tables schema 4 added are gone.
+fn make_schema_3(dir: &std::path::Path) {
+    let db = redb::Database::open(dir.join(simpul_store::DB_FILE)).expect("db");
+    let txn = db.begin_write().expect("txn");
+    for name in [
+        "seals-1",
+        "certs-1",
+        "quarantine-1",
+        "pending-seals-1",
+        "moved-1",
+    ] {
+        let table: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
+        txn.delete_table(table).expect("delete");
+    }
+    {
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta-1");
+        let mut meta = txn.open_table(meta).expect("meta");
+        meta.insert("schema_version", 3u32.to_le_bytes().as_slice())
+            .expect("version");
+        meta.remove("node_cert").expect("cert");
+    }
+    txn.commit().expect("commit");
+}
+
+#[test]
+fn history_from_before_seals_is_endorsed_at_the_first_start_and_reaches_a_new_node() {
+    use simpul_trust::testing::TestDistrict;
+    const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
+    const PY05: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY05";
+    let district = TestDistrict::new("3273");
+    let (py04, pu1, py05) = (
+        district.node(&path(POSYANDU)),
+        district.node(&path(PUSTU)),
+        district.node(&path(PY05)),
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let legacy_dir = dir.path().join("py04");
+    // A posyandu's store from before seals: records written by its unbound actor.
+    let legacy = create(&legacy_dir, POSYANDU);
+    let rec = record(3, POSYANDU);
+    legacy
+        .insert_record(rec.clone(), today(), 1_000)
+        .expect("insert");
+    legacy
+        .update_record(rec.id, today(), 2_000, |r| {
+            if let RecordBody::Patient(p) = &mut r.body {
+                p.visits.insert(visit_key(1), visit(1));
+            }
+            Ok(())
+        })
+        .expect("visit");
+    drop(legacy);
+    make_schema_3(&legacy_dir);
+
+    // First start on this version, with the node's key: the migration marks every record,
+    // and the node endorses them.
+    let posyandu = trusted(&legacy_dir, &district, &py04);
+    assert_eq!(posyandu.pending_seals().expect("pending"), 1);
+    assert_eq!(posyandu.seal_pending(3_000).expect("seal"), 1);
+    assert_eq!(posyandu.pending_seals().expect("pending"), 0);
+    let sealed = posyandu.outgoing(rec.id).expect("read").expect("present");
+    assert_eq!(sealed.seals.len(), 1);
+    assert_eq!(sealed.seals[0].kind, simpul_trust::SealKind::Endorsement);
+    assert!(
+        posyandu
+            .verify(&|_, _| {})
+            .expect("verify")
+            .problems
+            .is_empty()
+    );
+
+    // A pustu that never held the record takes its history, vouched for by the posyandu.
+    let pustu = trusted(&dir.path().join("pu"), &district, &pu1);
+    let data = |from: &str, s: &simpul_trust::Sealed| simpul_store::PeerData {
+        peer: path(from),
+        seals: s.seals.clone(),
+        certs: s.certs.clone(),
+    };
+    let doc = simpul_model::automerge::Automerge::load(&sealed.bytes).expect("load");
+    pustu
+        .offer(doc.fork(), None, data(POSYANDU, &sealed), today(), 4_000)
+        .expect("endorsed history is taken");
+
+    // A sibling posyandu's endorsement does not vouch for it: it may not move the record.
+    let other = trusted(&dir.path().join("pu2"), &district, &pu1);
+    let forged = simpul_trust::Sealed {
+        seals: vec![py05.signer.seal(
+            rec.id,
+            simpul_trust::SealKind::Endorsement,
+            &doc.get_heads(),
+        )],
+        certs: vec![(py05.certified.key, py05.certified.der.clone())],
+        bytes: Vec::new(),
+    };
+    let err = other
+        .offer(doc.fork(), None, data(POSYANDU, &forged), today(), 4_000)
+        .expect_err("not vouched for");
+    assert!(err.to_string().contains("may not create a record"), "{err}");
+    assert!(other.meta(rec.id).expect("meta").is_none());
 }

@@ -55,7 +55,7 @@ use std::sync::Arc;
 use negentropy::{Id, Negentropy, NegentropyStorageVector};
 use simpul_model::automerge::{Automerge, ChangeHash};
 use simpul_model::{FacilityPath, Incoming, RecordId};
-use simpul_trust::{KeyId, Seal, Sealed};
+use simpul_trust::{KeyCerts, KeyId, Seal, Sealed};
 
 use crate::error::SessionError;
 use crate::item::Item;
@@ -166,7 +166,7 @@ pub enum Effect {
         /// The seals that came with it.
         seals: Vec<Seal>,
         /// The certificates (DER) the peer sent for those seals' keys.
-        certs: Vec<Arc<[u8]>>,
+        certs: KeyCerts,
     },
     /// An ancestor that holds the record durably says it moved away from this node, and
     /// sends the changes that show it: merge them and, if the record is then no longer
@@ -182,7 +182,7 @@ pub enum Effect {
         /// Their seals.
         seals: Vec<Seal>,
         /// The certificates the peer sent for those seals' keys.
-        certs: Vec<Arc<[u8]>>,
+        certs: KeyCerts,
     },
     /// The peer's revocation list, newer than the one this node named: check it against
     /// the district CA and keep it (and end sessions with nodes it revokes).
@@ -305,6 +305,9 @@ struct Exchange {
     certs: Vec<(KeyId, Arc<[u8]>)>,
     /// Seals that came from the peer with its changes in this exchange.
     peer_seals: Vec<Seal>,
+    /// The peer's changes went to the store as they came (this document could not take
+    /// them): reload once stored.
+    forwarded: bool,
 }
 
 enum Inbound {
@@ -574,12 +577,12 @@ impl Session {
     }
 
     /// The certificates the peer sent for these seals' keys.
-    fn certs_for(&self, seals: &[Seal]) -> Vec<Arc<[u8]>> {
+    fn certs_for(&self, seals: &[Seal]) -> KeyCerts {
         let mut keys: Vec<KeyId> = seals.iter().map(|s| s.key).collect();
         keys.sort_unstable();
         keys.dedup();
         keys.iter()
-            .filter_map(|k| self.certs_received.get(k).cloned())
+            .filter_map(|k| self.certs_received.get(k).map(|c| (*k, c.clone())))
             .collect()
     }
 

@@ -25,7 +25,7 @@ use std::collections::{HashMap, HashSet};
 
 use simpul_model::automerge::legacy::{Key, ObjectId, OpType};
 use simpul_model::automerge::{
-    ActorId, Automerge, AutomergeError, Change, ChangeHash, ChangeMetadata, Prop, ROOT, ReadDoc,
+    ActorId, Automerge, AutomergeError, Change, ChangeHash, ChangeMetadata, Prop, ReadDoc,
 };
 use simpul_model::scope_doc::{SCOPE_KEY, read_scope, scope_values};
 use simpul_model::{
@@ -115,10 +115,28 @@ pub fn admit(
         Some(doc) => Some((doc.get_heads(), Record::from_document(doc)?)),
         None => None,
     };
-    let quarantined = apply(slot, incoming)?;
+    // Automerge panics on some crafted changes (an op counter past 2^32, an object id its
+    // change does not create): a peer's bytes must not take the writer thread down.
+    let set_aside =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| apply(slot, incoming)))
+            .map_err(|_| RecordError::Shape("the changes do not apply (malformed)".into()))??;
+    // Set aside either way; reported only when the key that owns the actor signed the
+    // change set aside (a real equivocation, not an unsigned forgery blaming someone).
+    let quarantined: Vec<Quarantined> = set_aside
+        .into_iter()
+        .filter(|q| signed_by_its_actor(judge.keys, id, q, incoming_seals))
+        .collect();
     let doc = slot
         .as_ref()
         .ok_or_else(|| RecordError::Shape("the merge left no document".into()))?;
+    // Changes whose dependencies are missing sit in Automerge's queue, unapplied and
+    // unjudged; kept, they would be saved and passed on, and one could claim an actor's
+    // next sequence number ahead of the real change. Refuse the lot.
+    if !doc.get_missing_deps(&[]).is_empty() {
+        return Err(
+            RecordError::Shape("changes depend on changes this node does not have".into()).into(),
+        );
+    }
     let record = Record::from_document(doc)?;
     if record.id != id {
         return Err(
@@ -140,11 +158,12 @@ pub fn admit(
     let seals = Seals::gather(judge, id, doc, stored_seals, incoming_seals)?;
     if !new.is_empty() {
         Changes {
-            judge,
+            keys: Some(judge.keys),
             id,
             doc,
             all: &all,
             seals: &seals,
+            local_author: None,
         }
         .check(before.is_some(), &new)?;
     }
@@ -157,7 +176,7 @@ pub fn admit(
     };
     Ok(Admitted {
         record,
-        seals: seals.keep(),
+        seals: seals.keep(id)?,
         quarantined,
         new_changes: new.len(),
         moved_from_peer,
@@ -209,6 +228,25 @@ fn apply(slot: &mut Option<Automerge>, incoming: Incoming) -> Result<Vec<Quarant
     }
 }
 
+/// True when an author seal of the key `q`'s actor names a change set aside with `q`
+/// and verifies.
+fn signed_by_its_actor(keys: &KeyBook, id: RecordId, q: &Quarantined, seals: &[Seal]) -> bool {
+    let ActorKind::Keyed { key, .. } = classify(&q.actor) else {
+        return false;
+    };
+    let Some(cert) = keys.get(&key) else {
+        return false;
+    };
+    seals.iter().any(|s| {
+        s.key == key
+            && s.kind == SealKind::Author
+            && s.heads
+                .iter()
+                .any(|h| q.set_aside.contains(&ChangeHash(*h)))
+            && s.verifies(id, &cert.public)
+    })
+}
+
 /// Applies `changes` one by one in their order, setting aside each whose actor and
 /// sequence number the document holds under another hash, and every change built on one
 /// set aside.
@@ -245,22 +283,33 @@ fn sort_out(doc: &mut Automerge, changes: Vec<Change>) -> Result<Vec<Quarantined
         held.insert(key, hash);
         rest.push(change);
     }
-    // Whatever depends on a change set aside goes with it (to a fixed point: the order of
-    // the changes need not be causal).
-    loop {
-        let before = rest.len();
-        rest.retain(|c| {
-            let Some(&i) = c.deps().iter().find_map(|d| aside.get(d)) else {
-                return true;
-            };
-            quarantined[i].set_aside.push(c.hash());
-            aside.insert(c.hash(), i);
-            false
-        });
-        if rest.len() == before {
-            break;
+    // Whatever depends on a change set aside goes with it, however the changes are
+    // ordered: a walk down from each change set aside, through an index of dependents.
+    let mut dependents: HashMap<ChangeHash, Vec<usize>> = HashMap::new();
+    for (i, c) in rest.iter().enumerate() {
+        for d in c.deps() {
+            dependents.entry(*d).or_default().push(i);
         }
     }
+    let mut removed = vec![false; rest.len()];
+    let mut walk: std::collections::VecDeque<(ChangeHash, usize)> =
+        aside.iter().map(|(h, i)| (*h, *i)).collect();
+    while let Some((hash, q)) = walk.pop_front() {
+        for &k in dependents.get(&hash).map(Vec::as_slice).unwrap_or_default() {
+            if !removed[k] {
+                removed[k] = true;
+                let child = rest[k].hash();
+                quarantined[q].set_aside.push(child);
+                walk.push_back((child, q));
+            }
+        }
+    }
+    let rest: Vec<Change> = rest
+        .into_iter()
+        .zip(removed)
+        .filter(|(_, gone)| !gone)
+        .map(|(c, _)| c)
+        .collect();
     doc.apply_changes(rest).map_err(RecordError::from)?;
     Ok(quarantined)
 }
@@ -344,8 +393,10 @@ impl Seals {
         Ok(seals)
     }
 
-    /// The seals to keep: of one key and kind, none another covers; at most [`MAX_SEALS`].
-    fn keep(self) -> Vec<Seal> {
+    /// The seals to keep: of one key and kind, none another covers. More than
+    /// [`MAX_SEALS`] is refused (never truncated: a seal dropped could be the only one
+    /// covering some author's changes).
+    fn keep(self, id: RecordId) -> Result<Vec<Seal>, Refusal> {
         let valid = &self.valid;
         let dominated = |i: usize| {
             let a = &valid[i];
@@ -364,38 +415,50 @@ impl Seals {
             .chain(self.unknown)
             .collect();
         kept.sort_by_key(Seal::identity);
-        kept.truncate(MAX_SEALS);
-        kept
+        if kept.len() > MAX_SEALS {
+            return Err(Refusal::TooManySeals {
+                id,
+                seals: kept.len(),
+            });
+        }
+        Ok(kept)
     }
 }
 
 /// The new changes of one admission, and what judges them.
 struct Changes<'a> {
-    judge: &'a Judge<'a>,
+    /// The keys seals are checked against (none for this node's own write).
+    keys: Option<&'a KeyBook>,
     id: RecordId,
     doc: &'a Automerge,
     all: &'a [ChangeMetadata<'a>],
     seals: &'a Seals,
+    /// For this node's own write: the node, which every new change is judged as.
+    local_author: Option<&'a FacilityPath>,
 }
 
 impl Changes<'_> {
     fn check(&self, existed: bool, new: &[ChangeMetadata<'_>]) -> Result<(), Refusal> {
         let id = self.id;
-        let ops: u64 = self
-            .all
-            .iter()
-            .map(|c| c.max_op.saturating_sub(c.start_op) + 1)
-            .sum();
-        if let Some(c) = new.iter().find(|c| c.start_op > ops + 1) {
-            return Err(Refusal::OpCounter {
-                id,
-                change: c.hash.to_string(),
-                start_op: c.start_op,
-            });
-        }
-        let roots = new.iter().filter(|c| c.deps.is_empty()).count();
-        if (existed && roots > 0) || (!existed && roots != 1) {
-            return Err(Refusal::SecondCreation { id });
+        // A change's first op follows the last op of its history, as Automerge numbers
+        // them: a counter picked higher would win every concurrent conflict, or overflow.
+        let max_op: HashMap<ChangeHash, u64> =
+            self.all.iter().map(|c| (c.hash, c.max_op)).collect();
+        for c in new {
+            let expected = 1 + c
+                .deps
+                .iter()
+                .filter_map(|d| max_op.get(d))
+                .max()
+                .copied()
+                .unwrap_or(0);
+            if c.start_op != expected {
+                return Err(Refusal::OpCounter {
+                    id,
+                    change: c.hash.to_string(),
+                    start_op: c.start_op,
+                });
+            }
         }
         // A bound id is created by the key it names, and no other.
         if let (Some(prefix), Some(creation)) =
@@ -412,40 +475,79 @@ impl Changes<'_> {
                 ));
             }
         }
+        let roots = new.iter().filter(|c| c.deps.is_empty()).count();
+        if (existed && roots > 0) || (!existed && roots != 1) {
+            return Err(Refusal::SecondCreation { id });
+        }
         let mut scopes = ScopeAt::new(self.doc, self.all)?;
         for change in new {
-            let authorities = self.authorities(change)?;
-            let ops = if change.deps.is_empty() {
+            let legacy = matches!(classify(&change.actor), ActorKind::Unbound { .. });
+            let mut ops = if change.deps.is_empty() {
                 OpSummary::default()
             } else {
                 OpSummary::of(self.doc, change)?
             };
-            if let Some(key) = ops.envelope_key {
-                return Err(self.not_authorised(change, format!("change the record's `{key}`")));
+            let judged = self.judge_change(&mut scopes, change, &mut ops, legacy);
+            // History from before seals can come from an honest node whose endorsement
+            // this node does not count: refused, not held against the sender.
+            match judged {
+                Err(Refusal::NotAuthorised { author, what, .. }) if legacy => {
+                    return Err(Refusal::Unvouched {
+                        id,
+                        change: change.hash.to_string(),
+                        reason: format!("{author} may not {what}"),
+                    });
+                }
+                other => other?,
             }
-            if ops.scope_edited {
+        }
+        Ok(())
+    }
+
+    /// Judges one new change: what it touches, then whether its author (and for history
+    /// from before seals, an endorser too) may make it where it was made.
+    fn judge_change(
+        &self,
+        scopes: &mut ScopeAt<'_>,
+        change: &ChangeMetadata<'_>,
+        ops: &mut OpSummary,
+        legacy: bool,
+    ) -> Result<(), Refusal> {
+        if let Some(key) = ops.envelope_key {
+            return Err(self.not_authorised(change, format!("change the record's `{key}`")));
+        }
+        if let Some(what) = &ops.history {
+            return Err(self.not_authorised(change, what.clone()));
+        }
+        if ops.scope_edited {
+            if !legacy {
                 return Err(self.not_authorised(
                     change,
                     "edit a scope in place (a scope is replaced whole)".into(),
                 ));
             }
-            let mut first_error = None;
-            for authority in &authorities {
-                match self.authorise(&mut scopes, change, &ops, authority) {
-                    Ok(()) => {
-                        first_error = None;
-                        break;
-                    }
-                    Err(e) => {
-                        first_error.get_or_insert(e);
-                    }
+            // Before scopes were replaced whole, a move edited the map: judged as a move.
+            ops.scope_put = true;
+        }
+        let (named, vouching) = self.authorities(change)?;
+        // The author the change names must be allowed it; for history from before seals
+        // (which nobody signed), an endorser that vouches for it must be allowed it too.
+        if let Some(author) = &named {
+            self.authorise(scopes, change, ops, author)?;
+        }
+        if vouching.is_empty() {
+            return Ok(());
+        }
+        let mut first_error = None;
+        for endorser in &vouching {
+            match self.authorise(scopes, change, ops, endorser) {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    first_error.get_or_insert(e);
                 }
             }
-            if let Some(e) = first_error {
-                return Err(e);
-            }
         }
-        Ok(())
+        Err(first_error.unwrap_or(Refusal::SecondCreation { id: self.id }))
     }
 
     fn not_authorised(&self, change: &ChangeMetadata<'_>, what: String) -> Refusal {
@@ -467,17 +569,27 @@ impl Changes<'_> {
         }
     }
 
-    /// The facilities whose authority a change is judged by: its author's, when an author
-    /// seal of the actor's key covers it; for an unbound actor, each endorser's.
-    fn authorities(&self, change: &ChangeMetadata<'_>) -> Result<Vec<FacilityPath>, Refusal> {
+    /// Who a change is judged as: the facility its actor names (when an author seal of
+    /// that actor's key covers it, or for history from before seals), and for history
+    /// from before seals the facilities of the endorsements that cover it (one of which
+    /// must also be allowed the change). A local write is judged as this node.
+    fn authorities(
+        &self,
+        change: &ChangeMetadata<'_>,
+    ) -> Result<(Option<FacilityPath>, Vec<FacilityPath>), Refusal> {
         let id = self.id;
+        if let Some(local) = self.local_author {
+            return Ok((Some(local.clone()), Vec::new()));
+        }
         let unsigned = |author: &FacilityPath, legacy: bool| Refusal::Unsigned {
             id,
             change: change.hash.to_string(),
             author: author.clone(),
             legacy,
         };
-        let keys = self.judge.keys;
+        let keys = self
+            .keys
+            .ok_or_else(|| RecordError::Shape("no keys to check seals against".into()))?;
         match classify(&change.actor) {
             ActorKind::Foreign => Err(self.foreign(change)),
             ActorKind::Keyed { facility, key } => {
@@ -489,7 +601,7 @@ impl Changes<'_> {
                         && v.covers(&change.hash)
                     {
                         if !keys.is_revoked(&v.cert) {
-                            return Ok(vec![facility]);
+                            return Ok((Some(facility), Vec::new()));
                         }
                         revoked = true;
                     }
@@ -523,7 +635,7 @@ impl Changes<'_> {
                 if endorsers.is_empty() {
                     return Err(unsigned(&facility, true));
                 }
-                Ok(endorsers)
+                Ok((Some(facility), endorsers))
             }
         }
     }
@@ -586,7 +698,9 @@ fn paths(scope: &Scope) -> String {
     format!("{} [{}]", scope.audience, paths.join(", "))
 }
 
-/// What a change's operations touch at the root of the document.
+/// What a change's operations touch: the scope, the envelope, and clinical history.
+/// Judged op by op from the change itself and the objects it writes into, so every node
+/// judges a change the same way whatever else it holds.
 #[derive(Debug, Default)]
 struct OpSummary {
     /// It puts a new scope.
@@ -595,7 +709,12 @@ struct OpSummary {
     scope_edited: bool,
     /// A root key only the creation writes.
     envelope_key: Option<&'static str>,
+    /// How it would erase or rewrite a clinical fact (a visit, an audit entry), if it does.
+    history: Option<String>,
 }
+
+/// Where an object sits, as the map keys from the root down (`[patient, visits, <id>]`).
+type Path = Vec<String>;
 
 impl OpSummary {
     fn of(doc: &Automerge, change: &ChangeMetadata<'_>) -> Result<OpSummary, Refusal> {
@@ -605,47 +724,96 @@ impl OpSummary {
             .decode();
         let mut summary = OpSummary::default();
         let mut created = HashSet::new();
-        let mut inside: HashMap<(u64, ActorId), bool> = HashMap::new();
+        let mut paths: HashMap<(u64, ActorId), Path> = HashMap::new();
         for (i, op) in full.operations.iter().enumerate() {
             if matches!(op.action, OpType::Make(_)) {
                 created.insert((full.start_op.get() + i as u64, full.actor_id.clone()));
             }
-            match (&op.obj, &op.key) {
-                (ObjectId::Root, Key::Map(key)) => match key.as_str() {
-                    SCOPE_KEY => summary.scope_put = true,
-                    "schema" => summary.envelope_key = Some("schema"),
-                    "id" => summary.envelope_key = Some("id"),
-                    "kind" => summary.envelope_key = Some("kind"),
+            let key = match &op.key {
+                Key::Map(k) => Some(k.as_str()),
+                Key::Seq(_) => None,
+            };
+            let overwrites = !op.pred.is_empty() || matches!(op.action, OpType::Delete);
+            match &op.obj {
+                ObjectId::Root => match key {
+                    Some(SCOPE_KEY) => summary.scope_put = true,
+                    Some(k @ ("schema" | "id" | "kind")) => {
+                        summary.envelope_key = Some(match k {
+                            "schema" => "schema",
+                            "id" => "id",
+                            _ => "kind",
+                        })
+                    }
+                    Some(k @ ("patient" | "audit")) if overwrites => {
+                        summary.history = Some(format!("replace the record's `{k}`"));
+                    }
                     _ => {}
                 },
-                (ObjectId::Root, _) => {}
-                (ObjectId::Id(obj), _) => {
+                ObjectId::Id(obj) => {
                     let obj = (obj.0, obj.1.clone());
                     if created.contains(&obj) {
                         continue;
                     }
-                    let is_scope = *inside
+                    let path = paths
                         .entry(obj.clone())
-                        .or_insert_with(|| inside_scope(doc, &obj));
-                    summary.scope_edited |= is_scope;
+                        .or_insert_with(|| path_of(doc, &obj))
+                        .clone();
+                    summary.note(&path, key, overwrites, &op.action);
                 }
             }
         }
         Ok(summary)
     }
+
+    /// Notes what an op on an object at `path` (one this change did not create) does.
+    fn note(&mut self, path: &[String], key: Option<&str>, overwrites: bool, action: &OpType) {
+        let at = |p: &[&str]| path.len() >= p.len() && path.iter().zip(p).all(|(a, b)| a == b);
+        if at(&[SCOPE_KEY]) {
+            self.scope_edited = true;
+        } else if path == ["patient"] && key == Some("visits") && overwrites {
+            self.history = Some("replace the visits".into());
+        } else if path == ["patient", "visits"] && overwrites {
+            self.history = Some(format!(
+                "remove or rewrite visit {}",
+                key.unwrap_or_default()
+            ));
+        } else if at(&["patient", "visits"]) && path.len() >= 3 {
+            // An existing visit only gains its entered-in-error mark (a new map).
+            let marking = path.len() == 3
+                && key == Some("entered_in_error")
+                && matches!(action, OpType::Make(_));
+            if !marking {
+                self.history = Some(format!(
+                    "rewrite visit {} (a wrong visit is marked entered in error, never changed)",
+                    path[2]
+                ));
+            }
+        } else if path == ["audit"] && key == Some("entries") && overwrites
+            || path == ["audit", "entries"] && overwrites
+            || at(&["audit", "entries"]) && path.len() >= 3
+        {
+            self.history = Some("remove or rewrite an audit entry".into());
+        }
+    }
 }
 
-/// True when the object `obj` (its creating op) lies inside a scope map.
-fn inside_scope(doc: &Automerge, obj: &(u64, ActorId)) -> bool {
+/// The map keys from the root down to the object `obj` (its creating op). List indexes
+/// are written `#`.
+fn path_of(doc: &Automerge, obj: &(u64, ActorId)) -> Path {
     let Ok(id) = doc.import_obj(&format!("{}@{}", obj.0, obj.1)) else {
-        return false;
+        return Vec::new();
     };
     let Ok(parents) = doc.parents(&id) else {
-        return false;
+        return Vec::new();
     };
-    parents
-        .last()
-        .is_some_and(|top| top.obj == ROOT && top.prop == Prop::Map(SCOPE_KEY.into()))
+    let mut path: Path = parents
+        .map(|p| match p.prop {
+            Prop::Map(k) => k,
+            Prop::Seq(_) => "#".to_string(),
+        })
+        .collect();
+    path.reverse();
+    path
 }
 
 /// The record's scope at points in its history, read once each.
@@ -801,4 +969,38 @@ pub fn unsealed(keys: &KeyBook, id: RecordId, doc: &Automerge, seals: &[Seal]) -
         }
     }
     problems
+}
+
+/// Judges a write this node made itself (`author`: this node) by the rules a peer would
+/// judge it by, before it is stored: one creation, a bound id created only by its key,
+/// each change allowed to `author` where it was made, no envelope rewrite, no in-place
+/// scope edit, no clinical fact erased or rewritten. What passes here passes at every
+/// peer once sealed; what fails would be refused there as hostile, cutting the link.
+pub fn authorise_local(
+    id: RecordId,
+    doc: &Automerge,
+    before: Option<&[ChangeHash]>,
+    author: &FacilityPath,
+) -> Result<(), Refusal> {
+    let all = doc.get_changes_meta(&[]);
+    let new = match before {
+        Some(heads) => doc.get_changes_meta(heads),
+        None => all.clone(),
+    };
+    if new.is_empty() {
+        return Ok(());
+    }
+    let seals = Seals {
+        valid: Vec::new(),
+        unknown: Vec::new(),
+    };
+    Changes {
+        keys: None,
+        id,
+        doc,
+        all: &all,
+        seals: &seals,
+        local_author: Some(author),
+    }
+    .check(before.is_some(), &new)
 }

@@ -116,6 +116,25 @@ pub enum Refusal {
         /// Which rule.
         reason: String,
     },
+    /// History from before seals (an unbound actor's change) that no endorsement here may
+    /// vouch for. An honest node may hold and send it; it is refused, not held against it.
+    #[error("record {id}: history from before seals, change {change}: {reason}")]
+    Unvouched {
+        /// The record.
+        id: RecordId,
+        /// The change (hex).
+        change: String,
+        /// Why no endorser may vouch for it.
+        reason: String,
+    },
+    /// More seals than one record carries (many concurrent seals of one key: a flood).
+    #[error("record {id}: {seals} seals, more than a record carries ({max})", max = crate::seal::MAX_SEALS)]
+    TooManySeals {
+        /// The record.
+        id: RecordId,
+        /// How many it would have.
+        seals: usize,
+    },
     /// A change that claims more operations than the document could have had before it
     /// (an op counter chosen to win every conflict or to overflow).
     #[error("record {id}: change {change} starts at op {start_op}, beyond its history")]
@@ -131,22 +150,27 @@ pub enum Refusal {
 
 impl Refusal {
     /// True when an honest node could not have sent this: a seal that does not verify, a
-    /// change not signed by its key-bound author, a second creation, a change its author
-    /// may not make, an actor that names no node, an op counter beyond its history. Every
+    /// change not signed by its key-bound author, a change its author may not make (a
+    /// record created under an id bound to another key among them), an actor that names
+    /// no node, an op counter beyond its history, a flood of seals. Every
     /// honest node judges a change the same way (by the change and its own history), so
     /// it never relays one of these; the session with a peer that sends one is closed.
-    /// A record that fails validation, a revoked author, or unendorsed history from before
-    /// seals can come from an honest peer (whose clock or revocation list differ), and is
-    /// only refused.
+    /// A record that fails validation, a revoked author, unendorsed history from before
+    /// seals, or a second creation of an unbound id (a record imported at two nodes) can
+    /// come from an honest peer, and is only refused.
     pub fn is_hostile(&self) -> bool {
         match self {
             Refusal::BadSeal { .. }
-            | Refusal::SecondCreation { .. }
             | Refusal::NotAuthorised { .. }
             | Refusal::ForeignActor { .. }
-            | Refusal::OpCounter { .. } => true,
+            | Refusal::OpCounter { .. }
+            | Refusal::TooManySeals { .. } => true,
             Refusal::Unsigned { legacy, .. } => !legacy,
-            Refusal::Record(_) | Refusal::Revoked { .. } | Refusal::OutOfScope { .. } => false,
+            Refusal::Record(_)
+            | Refusal::SecondCreation { .. }
+            | Refusal::Revoked { .. }
+            | Refusal::OutOfScope { .. }
+            | Refusal::Unvouched { .. } => false,
         }
     }
 }

@@ -16,6 +16,9 @@ pub const MAX_KEYS: usize = 100_000;
 pub struct KeyBook {
     authority: Arc<Authority>,
     keys: HashMap<KeyId, Certified>,
+    /// Every certificate serial seen for each key: a key is revoked when any certificate
+    /// of it is (the CA could have certified one key twice).
+    serials: HashMap<KeyId, std::collections::BTreeSet<Vec<u8>>>,
     revocations: Option<Revocations>,
 }
 
@@ -25,6 +28,7 @@ impl KeyBook {
         Self {
             authority,
             keys: HashMap::new(),
+            serials: HashMap::new(),
             revocations: None,
         }
     }
@@ -62,11 +66,17 @@ impl KeyBook {
         Ok(cert.key)
     }
 
-    /// Keeps a certificate already certified by this book's authority.
+    /// Keeps a certificate already certified by this book's authority (the first one of a
+    /// key stays; another certificate of the same key adds its serial).
     pub fn insert(&mut self, cert: Certified) {
-        if self.keys.len() < MAX_KEYS || self.keys.contains_key(&cert.key) {
-            self.keys.insert(cert.key, cert);
+        if self.keys.len() >= MAX_KEYS && !self.keys.contains_key(&cert.key) {
+            return;
         }
+        self.serials
+            .entry(cert.key)
+            .or_default()
+            .insert(cert.serial.clone());
+        self.keys.entry(cert.key).or_insert(cert);
     }
 
     /// The revocation list held, if any.
@@ -88,9 +98,16 @@ impl KeyBook {
         true
     }
 
-    /// True when `cert` is revoked by the list held.
+    /// True when `cert`'s key is revoked by the list held (any certificate of it).
     pub fn is_revoked(&self, cert: &Certified) -> bool {
-        self.revocations.as_ref().is_some_and(|r| r.revokes(cert))
+        let Some(list) = &self.revocations else {
+            return false;
+        };
+        list.revokes(cert)
+            || self
+                .serials
+                .get(&cert.key)
+                .is_some_and(|serials| serials.iter().any(|s| list.serials.contains(s)))
     }
 }
 

@@ -32,7 +32,9 @@ mod signer;
 pub mod testing;
 
 pub use actor::{ActorKind, classify, signing_actor};
-pub use admit::{Admitted, Judge, Purpose, Quarantined, admit, evidence_of_move, unsealed};
+pub use admit::{
+    Admitted, Judge, Purpose, Quarantined, admit, authorise_local, evidence_of_move, unsealed,
+};
 pub use authority::{
     Authority, Certified, FACILITY_URI_PREFIX, Revocations, facility_of, facility_of_der,
 };

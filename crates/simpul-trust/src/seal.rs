@@ -14,9 +14,11 @@ use simpul_model::automerge::ChangeHash;
 
 use crate::key::{KeyId, PublicKey};
 
-/// Most seals one record carries; more is refused (each author has one that matters:
-/// its newest, so a record written at a posyandu, its pustu and its puskesmas has three).
-pub const MAX_SEALS: usize = 16;
+/// Most seals one record carries; more is refused. Of one key and kind only the newest
+/// is kept (a node's writes to a record are one line of history), so a record has one
+/// per key that wrote it or vouched for it: a posyandu, its pustu and its puskesmas over
+/// years of key renewals stay far below this.
+pub const MAX_SEALS: usize = 64;
 
 /// Most heads one seal names (a document has several only while edits are concurrent).
 pub const MAX_SEAL_HEADS: usize = 16;

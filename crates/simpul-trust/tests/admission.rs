@@ -663,3 +663,184 @@ fn the_evidence_of_a_move_stops_at_the_move() {
     );
     assert!(evidence_of_move(&later, &later.get_heads()).is_empty());
 }
+
+#[test]
+fn an_op_counter_chosen_to_win_every_conflict_is_refused() {
+    let d = District::new();
+    let keys = d.keys();
+    let rec = record(16, Scope::up(path(PY04)));
+    let (stored, seal) = create(&d.py04, &rec);
+    // PY04's honest next change (a name correction: no new objects), re-encoded with a
+    // first op far past its history.
+    let mut renamed = rec.clone();
+    if let RecordBody::Patient(p) = &mut renamed.body {
+        p.name = "Siti Rahayu Putri".into();
+    }
+    let (honest, _) = edit(&d.py04, &stored, &renamed);
+    let change = honest
+        .get_change_by_hash(&honest.get_heads()[0])
+        .expect("change");
+    let mut expanded = change.decode();
+    expanded.start_op = std::num::NonZeroU64::new(1 << 30).expect("nonzero");
+    expanded.hash = None;
+    let inflated = simpul_model::automerge::Change::from(expanded);
+    let mut forged = stored.fork();
+    forged.apply_changes([inflated]).expect("applies");
+    let forged_seal = d
+        .py04
+        .signer
+        .seal(rec.id, SealKind::Author, &forged.get_heads());
+    let err = offer(
+        &keys,
+        PU1,
+        PY04,
+        Some(&stored),
+        &[seal.clone()],
+        &forged,
+        &[seal.clone(), forged_seal],
+    )
+    .expect_err("inflated counter");
+    assert!(matches!(err, Refusal::OpCounter { .. }), "{err}");
+    assert!(err.is_hostile());
+    // Past 2^32 (where Automerge's own counters end): refused all the same, no panic.
+    let mut expanded = change.decode();
+    expanded.start_op = std::num::NonZeroU64::new(1 << 40).expect("nonzero");
+    expanded.hash = None;
+    let mut huge = simpul_model::automerge::Change::from(expanded);
+    let bytes = huge.bytes().to_vec();
+    let (local, peer) = (path(PU1), path(PY04));
+    let mut slot = Some(stored.fork());
+    let err = admit(
+        &judge(&keys, &local, &peer),
+        rec.id,
+        &mut slot,
+        &[seal.clone()],
+        Incoming::Changes {
+            bytes,
+            heads: vec![huge.hash()],
+        },
+        &[seal],
+    )
+    .expect_err("a change past 2^32 ops");
+    assert!(err.to_string().contains("apply"), "{err}");
+}
+
+#[test]
+fn a_visit_is_marked_in_error_but_never_rewritten_by_any_change() {
+    let d = District::new();
+    let keys = d.keys();
+    let rec = with_visit(&record(17, Scope::up(path(PY04))), "2026-11-15", PY04);
+    let (stored, seal) = create(&d.py04, &rec);
+    let key = rec
+        .patient()
+        .expect("patient")
+        .visits
+        .keys()
+        .next()
+        .expect("visit")
+        .clone();
+    // The pustu marks it entered in error: taken.
+    let mut marked = Record::from_document(&stored).expect("record");
+    if let RecordBody::Patient(p) = &mut marked.body {
+        p.visits.get_mut(&key).expect("visit").entered_in_error = Some(simpul_model::ErrorMark {
+            reason: "salah pasien".into(),
+            by: "bidan".into(),
+            at_ms: 3_000_000,
+        });
+    }
+    let (mark, mark_seal) = edit(&d.pu1, &stored, &marked);
+    offer(
+        &keys,
+        PK,
+        PU1,
+        Some(&stored),
+        &[seal.clone()],
+        &mark,
+        &[seal.clone(), mark_seal.clone()],
+    )
+    .expect("a mark is taken");
+    // A new holder (no stored copy to compare with) also takes it.
+    offer(&keys, PK, PU1, None, &[], &mark, &[seal.clone(), mark_seal]).expect("new holder");
+    // The pustu changes the visit's weight in place: refused by a node that holds the
+    // record and by one that does not (judged on the change itself).
+    let mut copy = stored.fork().with_actor(actor(&d.pu1));
+    {
+        let mut tx = copy.transaction();
+        let (_, patient) = tx.get(ROOT, "patient").expect("get").expect("patient");
+        let (_, visits) = tx.get(&patient, "visits").expect("get").expect("visits");
+        let (_, visit) = tx.get(&visits, key.as_str()).expect("get").expect("visit");
+        let (_, m) = tx
+            .get(&visit, "measurements")
+            .expect("get")
+            .expect("measurements");
+        tx.put(&m, "weight_kg", 99.0).expect("put");
+        tx.commit();
+    }
+    let rewrite_seal = d
+        .pu1
+        .signer
+        .seal(rec.id, SealKind::Author, &copy.get_heads());
+    for held in [Some(&stored), None] {
+        let held_seals = if held.is_some() {
+            vec![seal.clone()]
+        } else {
+            Vec::new()
+        };
+        let err = offer(
+            &keys,
+            PK,
+            PU1,
+            held,
+            &held_seals,
+            &copy,
+            &[seal.clone(), rewrite_seal.clone()],
+        )
+        .expect_err("rewrite");
+        assert!(err.to_string().contains("rewrit"), "{err}");
+    }
+}
+
+#[test]
+fn changes_whose_dependencies_are_missing_are_refused_not_kept() {
+    let d = District::new();
+    let keys = d.keys();
+    let rec = record(18, Scope::up(path(PY04)));
+    let (base, seal) = create(&d.py04, &rec);
+    let (one, _) = edit(&d.py04, &base, &with_visit(&rec, "2026-11-16", PY04));
+    let (two, two_seal) = edit(
+        &d.py04,
+        &one,
+        &with_visit(&Record::from_document(&one).expect("r"), "2026-11-17", PY04),
+    );
+    // The whole document, then only the second change: Automerge queues it, unapplied.
+    let mut bytes = base.save();
+    bytes.extend(two.save_after(&one.get_heads()));
+    let doc = Automerge::load(&bytes).expect("loads with a queued change");
+    let err = offer(&keys, PU1, PY04, None, &[], &doc, &[seal, two_seal]).expect_err("queued");
+    assert!(err.to_string().contains("depend on changes"), "{err}");
+}
+
+#[test]
+fn history_from_before_seals_is_judged_as_its_author_and_its_endorser() {
+    let d = District::new();
+    let keys = d.keys();
+    let rec = record(19, Scope::up(path(PY04)));
+    let legacy = rec
+        .create_document(node_actor(&path(PY04), [9, 9, 9, 9]), today(), 1_000_000)
+        .expect("legacy");
+    // A legacy change named as PY05's (a sibling, who may not write the record), vouched
+    // for by the pustu (who may): refused, and not held against the sender.
+    let mut by_sibling = legacy
+        .fork()
+        .with_actor(node_actor(&path(PY05), [5, 5, 5, 5]));
+    with_visit(&rec, "2026-11-18", PY05)
+        .write_over(&rec, &mut by_sibling, today(), 2_000_000)
+        .expect("write");
+    let endorsement = d
+        .pu1
+        .signer
+        .seal(rec.id, SealKind::Endorsement, &by_sibling.get_heads());
+    let err = offer(&keys, PK, PU1, None, &[], &by_sibling, &[endorsement]).expect_err("sibling");
+    assert!(matches!(err, Refusal::Unvouched { .. }), "{err}");
+    assert!(!err.is_hostile());
+}

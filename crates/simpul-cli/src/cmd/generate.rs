@@ -22,6 +22,35 @@ const THREADS: u64 = 2;
 
 type Pending = oneshot::Receiver<Result<WriteOutcome, WriteError>>;
 
+/// The store to fill: with the node's key when `--identity` is given.
+pub(crate) fn open(dir: &std::path::Path, args: &GenArgs) -> Result<Store> {
+    let trust = match (&args.identity, &args.ca) {
+        (Some(identity), Some(ca)) => {
+            let read = |f: &std::path::Path| {
+                std::fs::read_to_string(f)
+                    .with_context(|| format!("failed to read {}", f.display()))
+            };
+            let authority = std::sync::Arc::new(simpul_trust::Authority::from_pem(&read(ca)?)?);
+            let signer = simpul_trust::Signer::from_pem(
+                &authority,
+                &read(&identity.join("node.crt"))?,
+                &read(&identity.join("node.key"))?,
+            )?;
+            Some(simpul_store::StoreTrust {
+                authority,
+                signer: Some(std::sync::Arc::new(signer)),
+            })
+        }
+        _ => None,
+    };
+    let options = simpul_store::StoreOptions {
+        trust,
+        ..simpul_store::StoreOptions::default()
+    };
+    Store::open(dir, options)
+        .with_context(|| format!("failed to open the store in {}", dir.display()))
+}
+
 pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
     let as_of = match &args.as_of {
         Some(d) => Date::parse(d).map_err(|e| super::bad_value("as-of", e))?,
@@ -45,7 +74,7 @@ pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
                     let mut pending = VecDeque::new();
                     let mut i = t;
                     while i < args.patients {
-                        let record = g.patient(i);
+                        let record = bind(store, g.patient(i));
                         note_attendance(g, &record, i, attendance);
                         pending.push_back(submit(store, record, as_of)?);
                         while pending.len() >= IN_FLIGHT {
@@ -76,7 +105,7 @@ pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
         for ((posyandu, months_back), ids) in attendance {
             pending.push_back(submit(
                 store,
-                generator.hari_buka(posyandu, months_back, &ids),
+                bind(store, generator.hari_buka(posyandu, months_back, &ids)),
                 as_of,
             )?);
             while pending.len() >= IN_FLIGHT {
@@ -125,13 +154,30 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// Builds the document as its home posyandu would have written it on `today`, so that
-/// a seed always gives byte-identical documents, and queues it.
+/// The record with its id bound to the node's key, when the store has one (as the node
+/// binds the ids of what it creates).
+fn bind(store: &Store, record: Record) -> Record {
+    match store.node().key {
+        Some(k) => Record {
+            id: record.id.bind([k.0[0], k.0[1], k.0[2], k.0[3]]),
+            ..record
+        },
+        None => record,
+    }
+}
+
+/// Builds the document as its writer would have written it on `today`, so that a seed
+/// always gives byte-identical documents, and queues it: written by the node when it has
+/// a key (and sealed by it), else by the record's home posyandu before keys existed.
 fn submit(store: &Store, record: Record, today: Date) -> Result<Pending> {
     let home = record.scope.paths[0].clone();
     let written_ms = today.unix_days().max(0) as u64 * 86_400_000;
+    let actor = match store.node().key {
+        Some(_) => store.node().actor.clone(),
+        None => node_actor(&home, [0, 0, 0, 1]),
+    };
     let doc: Automerge = record
-        .create_document(node_actor(&home, [0, 0, 0, 1]), today, written_ms)
+        .create_document(actor, today, written_ms)
         .with_context(|| format!("generated record {} is invalid", record.id))?;
     Ok(store.write_queued(record.id, now_ms(), move |slot| {
         if slot.is_some() {

@@ -32,7 +32,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Patient(cmd) => patient::run(&mut Target::open(&dir()?)?, cmd),
         Command::Visit(cmd) => visit::run(&mut Target::open(&dir()?)?, cmd),
         Command::Doc(cmd) => doc::run(&mut Target::open(&dir()?)?, cmd),
-        Command::Gen(args) => generate::run(&open(&dir()?)?, args),
+        Command::Gen(args) => generate::run(&generate::open(&dir()?, &args)?, args),
         Command::Ca(cmd) => ca::run(cmd),
         Command::Run { config, log_json } => run::run(&config, log_json),
         Command::Status { json, watch } => status::status(&dir()?, json, watch),
@@ -78,11 +78,6 @@ fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
             "no data directory: pass --data-dir DIR or set SIMPUL_DATA_DIR",
         )
     })
-}
-
-fn open(dir: &Path) -> Result<Store> {
-    Store::open(dir, StoreOptions::default())
-        .with_context(|| format!("failed to open the store in {}", dir.display()))
 }
 
 fn init(dir: &Path, path: &str) -> Result<()> {

@@ -199,7 +199,7 @@ async fn answer(node: &NodeHandle, caller: &Caller, request: Request) -> Answer 
             match result {
                 Ok(Ok((Reply::Revocations { held, taken }, _))) => {
                     if taken && let Some(list) = node.store.revocations() {
-                        node.revocations.send_replace(Some(Arc::new(list)));
+                        crate::driver::advance(&node.revocations, list);
                     }
                     Answer::Ok(Reply::Revocations { held, taken })
                 }

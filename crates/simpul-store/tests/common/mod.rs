@@ -91,6 +91,6 @@ pub fn from(
     simpul_store::PeerData {
         peer: node.certified.facility.clone(),
         seals,
-        certs: vec![node.certified.der.clone()],
+        certs: vec![(node.certified.key, node.certified.der.clone())],
     }
 }

@@ -62,7 +62,7 @@ impl Session {
         seals: Vec<Seal>,
     ) -> Result<(), SessionError> {
         self.awaiting.remove(&id);
-        let doc = Automerge::load(bytes)
+        let doc = guarded(|| Automerge::load(bytes))
             .map_err(|e| SessionError::Protocol(format!("record {id} does not load: {e}")))?;
         // The envelope is enough to route and check scope; the store judges the rest
         // against what it holds.
@@ -161,12 +161,14 @@ impl Session {
                         ids: vec![wire(id)],
                     });
                 }
-                if let Some(ex) = self.syncs.get_mut(&id) {
+                let forwarded = self.syncs.get_mut(&id).is_some_and(|ex| {
                     ex.storing = false;
                     ex.ack = false;
-                }
-                if set_aside > 0 {
-                    // The document in memory holds what was set aside: reload it.
+                    std::mem::take(&mut ex.forwarded)
+                });
+                if set_aside > 0 || forwarded {
+                    // The document in memory differs from what was stored (it holds what
+                    // was set aside, or lacks what went to the store as it came).
                     self.reload(id);
                 }
                 self.step_exchange(id);
@@ -319,7 +321,7 @@ impl Session {
             match msg {
                 Inbound::Changes(bytes, heads, seals) => {
                     ex.peer_seals.extend(seals);
-                    match doc.load_incremental(&bytes) {
+                    match guarded(|| doc.load_incremental(&bytes)) {
                         Ok(_) => {}
                         Err(AutomergeError::DuplicateSeqNumber(..)) => {
                             unsorted = Some((bytes, heads));
@@ -387,6 +389,7 @@ impl Session {
         let mut store = None;
         if let Some((bytes, heads)) = unsorted {
             ex.storing = true;
+            ex.forwarded = true;
             ex.peer_heads = heads.clone();
             store = Some(Incoming::Changes { bytes, heads });
         } else if failure.is_none() && refused.is_none() && doc.get_heads() != ex.stored_heads {
@@ -417,16 +420,16 @@ impl Session {
             return self.close(e);
         }
         let ack = store.is_none() && refused.is_none() && std::mem::take(&mut ex.ack);
-        let (seals, certs) = (ex.seals.clone(), ex.certs.clone());
+        let certs = ex.certs.clone();
         let peer_seals = if store.is_some() {
             std::mem::take(&mut ex.peer_seals)
         } else {
             Vec::new()
         };
         for m in outgoing {
-            if matches!(m, Message::Changes { .. }) {
+            if let Message::Changes { seals: sent, .. } = &m {
                 self.unacked.insert(id);
-                self.send_certs(&seals, &certs);
+                self.send_certs(sent, &certs);
             }
             self.send(&m);
         }
@@ -490,23 +493,38 @@ impl Session {
             return;
         }
         self.unacked.insert(id);
-        self.send_certs(seals, certs);
         if created {
+            self.send_certs(seals, certs);
             self.send(&Message::Record {
                 id: wire(id),
                 bytes,
                 seals: seals.to_vec(),
             });
         } else {
+            // The write is this node's one change: the seal over the heads it leads to
+            // covers it; seals of older versions cover what the peer holds already.
+            let seals: Vec<Seal> = seals
+                .iter()
+                .filter(|s| s.heads.iter().any(|h| heads.iter().any(|n| n.0 == *h)))
+                .cloned()
+                .collect();
+            self.send_certs(&seals, certs);
             let heads = wire_heads(heads);
             self.send(&Message::Changes {
                 id: wire(id),
                 bytes,
                 heads,
-                seals: seals.to_vec(),
+                seals,
             });
         }
     }
+}
+
+/// Runs an Automerge call on a peer's bytes, turning a panic (Automerge has some on
+/// crafted input) into an error.
+fn guarded<T>(f: impl FnOnce() -> Result<T, AutomergeError>) -> Result<T, AutomergeError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(AutomergeError::Fail))
 }
 
 /// Bytes the seals add to a message, at most.
@@ -544,7 +562,8 @@ fn known_heads(doc: &Automerge, heads: &[ChangeHash]) -> (Vec<ChangeHash>, bool)
 }
 
 /// The changes of `doc` that a holder of `known` (heads `doc` holds) lacks, as a
-/// `Changes` message with the record's seals (`None` if it lacks none).
+/// `Changes` message with the seals that cover them (`None` if it lacks none). A seal
+/// all of whose heads the holder has covers only what it has: it stays behind.
 fn changes_after(
     id: RecordId,
     doc: &Automerge,
@@ -554,13 +573,23 @@ fn changes_after(
 ) -> Option<Message> {
     let bytes = doc.save_after(known);
     let heads = wire_heads(&doc.get_heads());
-    if bytes.is_empty() || bytes.len() + 64 + 32 * heads.len() + seals_len(seals) > max_frame {
+    let new: std::collections::HashSet<[u8; 32]> = doc
+        .get_changes_meta(known)
+        .iter()
+        .map(|c| c.hash.0)
+        .collect();
+    let seals: Vec<Seal> = seals
+        .iter()
+        .filter(|s| s.heads.iter().any(|h| new.contains(h)))
+        .cloned()
+        .collect();
+    if bytes.is_empty() || bytes.len() + 64 + 32 * heads.len() + seals_len(&seals) > max_frame {
         return None;
     }
     Some(Message::Changes {
         id: wire(id),
         bytes,
         heads,
-        seals: seals.to_vec(),
+        seals,
     })
 }
