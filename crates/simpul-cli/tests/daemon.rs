@@ -4,6 +4,7 @@ mod common;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::time::Duration;
 
 use common::nodes::*;
 use common::*;
@@ -51,6 +52,67 @@ fn a_posyandu_and_its_pustu_converge_and_stop_cleanly() {
             "record {id} has the same heads on both nodes"
         );
     }
+}
+
+/// A technician's write on a stopped node (the CLI has no key: the node endorses it when
+/// it next starts) on a record the running node created and sealed: its peer takes it,
+/// nobody is cut off as hostile, and the pustu's `verify` finds every change covered.
+#[test]
+fn a_write_made_while_the_node_was_stopped_is_endorsed_and_taken() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pu", PUSTU), ("py", PY)]);
+    let (pu_port, py_port) = (free_port(), free_port());
+    let pu_cfg = config(d, "pu", PUSTU, pu_port, &[]);
+    let py_cfg = config(d, "py", PY, py_port, &[(pu_port, PUSTU)]);
+    let (pustu, pu_logs) = start(&pu_cfg);
+    let (posyandu, py_logs) = start(&py_cfg);
+    let mut seen = Vec::new();
+    assert!(wait_for(&py_logs, "node running", &mut seen), "{seen:?}");
+    let id = add_patient_at(&d.join("py")); // through the running node: sealed
+    let digest = |name: &str| show_json(&d.join(name), &id)["heads_digest"].clone();
+    let taken = eventually(Duration::from_secs(30), || {
+        simpul(&d.join("pu"), &["patient", "show", &id, "--json"])
+            .status
+            .success()
+    });
+    assert!(taken, "the pustu took the new patient");
+    assert!(terminate(posyandu).success());
+
+    ok(
+        &d.join("py"),
+        &[
+            "visit",
+            "add",
+            &id,
+            "--date",
+            "2026-11-02",
+            "--weight-kg",
+            "7.9",
+        ],
+    );
+    let (posyandu, py_logs) = start(&py_cfg);
+    let mut seen = Vec::new();
+    assert!(wait_for(&py_logs, "node running", &mut seen), "{seen:?}");
+    let same = eventually(Duration::from_secs(30), || digest("py") == digest("pu"));
+    let statuses = [terminate(posyandu), terminate(pustu)];
+    let pu_seen: Vec<String> = pu_logs.try_iter().collect();
+    assert!(
+        same,
+        "the pustu took the visit; its log:\n{}",
+        pu_seen.join("\n")
+    );
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    assert!(
+        !pu_seen.iter().any(|l| l.contains("refused")),
+        "{}",
+        pu_seen.join("\n")
+    );
+    let verified = ok(&d.join("pu"), &["verify", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&verified).expect("json");
+    assert_eq!(report["problems"], serde_json::json!([]), "{verified}");
+    let visits = show_json(&d.join("pu"), &id)["patient"]["visits"].clone();
+    assert!(visits.to_string().contains("7.9"), "{visits}");
 }
 
 fn add_patient_at(dir: &Path) -> String {

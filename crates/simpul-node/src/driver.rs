@@ -517,7 +517,9 @@ async fn carry_out_effects(
                         // A new record is read and judged on the blocking pool (and
                         // changes queued there: the queue may be full); the commit is
                         // awaited here, not by a pool thread.
-                        Incoming::Document(doc) => store.offer_queued(doc, saved, from, today, now),
+                        Incoming::Document(doc) => {
+                            store.offer_queued(id, doc, saved, from, today, now)
+                        }
                         changes => store
                             .merge_queued(id, changes, from, today, now)
                             .map(Offer::Queued),

@@ -523,7 +523,8 @@ impl Store {
         today: Date,
         at_ms: u64,
     ) -> Result<Offered, WriteError> {
-        match self.offer_queued(incoming, saved, from, today, at_ms)? {
+        let id = Record::envelope(&incoming)?.id;
+        match self.offer_queued(id, incoming, saved, from, today, at_ms)? {
             Offer::Done(offered) => Ok(offered),
             Offer::Queued(commit) => commit
                 .recv()
@@ -535,16 +536,17 @@ impl Store {
     /// [`Store::offer`] without waiting for the writer thread: judges a record new here
     /// on this thread (the expensive part: reading it whole, checking its seals), queues
     /// it for the writer, and returns the commit to wait for (which an async caller can
-    /// await without holding a thread).
+    /// await without holding a thread). `id` is the record the sender named; a document
+    /// that is another record is refused when judged.
     pub fn offer_queued(
         &self,
+        id: RecordId,
         incoming: Automerge,
         saved: Option<Vec<u8>>,
         from: PeerData,
         today: Date,
         at_ms: u64,
     ) -> Result<Offer, WriteError> {
-        let id = Record::envelope(&incoming)?.id;
         self.learn(&from.certs)?;
         let make_from = |incoming: Incoming, from: &PeerData| FromPeer {
             incoming,

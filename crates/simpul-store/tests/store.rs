@@ -607,4 +607,24 @@ fn history_from_before_seals_is_endorsed_at_the_first_start_and_reaches_a_new_no
         .expect_err("not vouched for");
     assert!(err.to_string().contains("may not create a record"), "{err}");
     assert!(other.meta(rec.id).expect("meta").is_none());
+
+    // A record sent under another record's id is refused, and stored under neither.
+    let elsewhere = simpul_model::RecordId::from_bytes([7; 16]);
+    let err = match other.offer_queued(
+        elsewhere,
+        doc.fork(),
+        None,
+        data(POSYANDU, &sealed),
+        today(),
+        4_000,
+    ) {
+        Err(err) => err,
+        Ok(_) => panic!("a document under another id must be refused"),
+    };
+    assert!(
+        err.to_string().contains(&format!("not {elsewhere}")),
+        "{err}"
+    );
+    assert!(other.meta(elsewhere).expect("meta").is_none());
+    assert!(other.meta(rec.id).expect("meta").is_none());
 }

@@ -6,9 +6,10 @@
 //! never reuses a sequence number). An author seal covers only the changes of actors that
 //! name its own key and facility: another key of the same facility cannot write as it.
 //!
-//! Actors of the form `<facility path>#<8 hex digits>` were written before keys bound
-//! actors ([`ActorKind::Unbound`]): history from then, and writes a store made before it
-//! knew its certificate. Only an endorsement covers them.
+//! Actors of the form `<facility path>#<8 hex digits>` are not bound to a key
+//! ([`ActorKind::Unbound`]): history from before keys bound actors, and writes a node
+//! made without its key (a CLI command on a stopped node). Only an endorsement covers
+//! them; once a record has key-bound history, only one by the actor's own facility.
 
 use simpul_model::FacilityPath;
 use simpul_model::automerge::ActorId;

@@ -616,44 +616,40 @@ impl Changes<'_> {
                 Err(unsigned(&facility, false))
             }
             ActorKind::Unbound { facility } => {
-                // History from before actors were bound to keys is never built on signed
-                // history: an unbound change that is, was made since, by someone else.
-                if self.builds_on_keyed(change) {
-                    return Err(unsigned(&facility, false));
+                // Built on signed history, an unbound change is a node's own write made
+                // without its key (a CLI command on a stopped node), endorsed by that
+                // node when it next starts. Only its own facility vouches for it: anyone
+                // else's endorsement could name any facility as the author (and a higher
+                // one wins scope conflicts).
+                let own_only = builds_on_keyed(self.doc, self.all, change);
+                let mut revoked = None;
+                let mut endorsers = Vec::new();
+                for v in &self.seals.valid {
+                    if v.seal.kind != SealKind::Endorsement
+                        || !v.covers(&change.hash)
+                        || (own_only && v.cert.facility != facility)
+                    {
+                        continue;
+                    }
+                    if keys.is_revoked(&v.cert) {
+                        revoked = Some(v.seal.key);
+                    } else {
+                        endorsers.push(v.cert.facility.clone());
+                    }
                 }
-                let endorsers: Vec<FacilityPath> = self
-                    .seals
-                    .valid
-                    .iter()
-                    .filter(|v| {
-                        v.seal.kind == SealKind::Endorsement
-                            && v.covers(&change.hash)
-                            && !keys.is_revoked(&v.cert)
-                    })
-                    .map(|v| v.cert.facility.clone())
-                    .collect();
                 if endorsers.is_empty() {
-                    return Err(unsigned(&facility, true));
+                    return Err(match revoked {
+                        Some(key) if own_only => Refusal::Revoked {
+                            id,
+                            change: change.hash.to_string(),
+                            key,
+                        },
+                        _ => unsigned(&facility, !own_only),
+                    });
                 }
                 Ok((Some(facility), endorsers))
             }
         }
-    }
-
-    /// True when a change by a key-bound actor is in `change`'s history.
-    fn builds_on_keyed(&self, change: &ChangeMetadata<'_>) -> bool {
-        if change.deps.is_empty() {
-            return false;
-        }
-        let after: HashSet<ChangeHash> = self
-            .doc
-            .get_changes_meta(&change.deps)
-            .iter()
-            .map(|c| c.hash)
-            .collect();
-        self.all.iter().any(|c| {
-            !after.contains(&c.hash) && matches!(classify(&c.actor), ActorKind::Keyed { .. })
-        })
     }
 
     fn authorise(
@@ -924,9 +920,29 @@ pub fn evidence_of_move(doc: &Automerge, sent: &[ChangeHash]) -> Vec<u8> {
     bytes
 }
 
+/// True when a change by a key-bound actor is in `change`'s history (`all`: every change
+/// of `doc`).
+fn builds_on_keyed(
+    doc: &Automerge,
+    all: &[ChangeMetadata<'_>],
+    change: &ChangeMetadata<'_>,
+) -> bool {
+    if change.deps.is_empty() {
+        return false;
+    }
+    let after: HashSet<ChangeHash> = doc
+        .get_changes_meta(&change.deps)
+        .iter()
+        .map(|c| c.hash)
+        .collect();
+    all.iter()
+        .any(|c| !after.contains(&c.hash) && matches!(classify(&c.actor), ActorKind::Keyed { .. }))
+}
+
 /// Every change of a stored record that no seal it keeps covers: for each, the change and
 /// why. A key-bound change needs an author seal of its own key (revoked or not: this
-/// checks what was admitted, not what would be now); an unbound one, an endorsement.
+/// checks what was admitted, not what would be now); an unbound one, an endorsement (by
+/// its own facility when it builds on key-bound history).
 /// Seals are checked against their keys' certificates in `keys`.
 pub fn unsealed(keys: &KeyBook, id: RecordId, doc: &Automerge, seals: &[Seal]) -> Vec<String> {
     let (local, peer) = match Record::envelope(doc) {
@@ -946,7 +962,8 @@ pub fn unsealed(keys: &KeyBook, id: RecordId, doc: &Automerge, seals: &[Seal]) -
         Err(e) => return vec![e.to_string()],
     };
     let mut problems = Vec::new();
-    for change in doc.get_changes_meta(&[]) {
+    let all = doc.get_changes_meta(&[]);
+    for change in &all {
         let covered = match classify(&change.actor) {
             ActorKind::Keyed { facility, key } => seals.valid.iter().any(|v| {
                 v.seal.kind == SealKind::Author
@@ -954,10 +971,14 @@ pub fn unsealed(keys: &KeyBook, id: RecordId, doc: &Automerge, seals: &[Seal]) -
                     && v.cert.facility == facility
                     && v.covers(&change.hash)
             }),
-            ActorKind::Unbound { .. } => seals
-                .valid
-                .iter()
-                .any(|v| v.seal.kind == SealKind::Endorsement && v.covers(&change.hash)),
+            ActorKind::Unbound { facility } => {
+                let own_only = builds_on_keyed(doc, &all, change);
+                seals.valid.iter().any(|v| {
+                    v.seal.kind == SealKind::Endorsement
+                        && v.covers(&change.hash)
+                        && (!own_only || v.cert.facility == facility)
+                })
+            }
             ActorKind::Foreign => false,
         };
         if !covered {

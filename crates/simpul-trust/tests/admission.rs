@@ -550,7 +550,7 @@ fn a_descendant_adding_to_a_record_moved_away_from_it_is_told_moved() {
 }
 
 #[test]
-fn history_from_before_keys_needs_an_endorsement_and_never_builds_on_signed_history() {
+fn history_from_before_keys_needs_an_endorsement_and_after_signed_history_its_own() {
     let d = District::new();
     let keys = d.keys();
     let rec = record(12, Scope::up(path(PY04)));
@@ -570,7 +570,8 @@ fn history_from_before_keys_needs_an_endorsement_and_never_builds_on_signed_hist
         .signer
         .seal(rec.id, SealKind::Endorsement, &legacy.get_heads());
     assert!(offer(&keys, PK, PY05, None, &[], &legacy, &[sibling]).is_err());
-    // An unbound change made after signed history, endorsed or not, is refused.
+    // An unbound change made after signed history (a CLI write on a stopped node) is
+    // vouched for only by its own facility: another's endorsement could name anyone.
     let (signed, signed_seal) = edit(&d.pu1, &legacy, &with_visit(&rec, "2026-11-11", PU1));
     let mut late = signed
         .fork()
@@ -592,10 +593,32 @@ fn history_from_before_keys_needs_an_endorsement_and_never_builds_on_signed_hist
         Some(&signed),
         &[endorsement.clone(), signed_seal.clone()],
         &late,
-        &[endorsement, signed_seal, late_endorsement],
+        &[endorsement.clone(), signed_seal.clone(), late_endorsement],
     )
-    .expect_err("late unbound change");
-    assert!(matches!(err, Refusal::Unsigned { .. }), "{err}");
+    .expect_err("late unbound change vouched for by another");
+    assert!(
+        matches!(err, Refusal::Unsigned { legacy: false, .. }),
+        "{err}"
+    );
+    assert!(err.is_hostile(), "no honest node relays it");
+    let own = d
+        .py04
+        .signer
+        .seal(rec.id, SealKind::Endorsement, &late.get_heads());
+    let (_, merged) = offer(
+        &keys,
+        PK,
+        PY04,
+        Some(&signed),
+        &[endorsement.clone(), signed_seal.clone()],
+        &late,
+        &[endorsement.clone(), signed_seal.clone(), own.clone()],
+    )
+    .expect("its own node's endorsement vouches for it");
+    assert_eq!(merged.get_heads(), late.get_heads());
+    assert!(
+        simpul_trust::unsealed(&keys, rec.id, &merged, &[endorsement, signed_seal, own]).is_empty()
+    );
 }
 
 #[test]
