@@ -361,18 +361,9 @@ fn pem_der(pem: &str) -> Result<Vec<u8>, IdentityError> {
 }
 
 fn ca_district(cert_pem: &str) -> Result<String, IdentityError> {
-    let der = pem_der(cert_pem)?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&der)
-        .map_err(|e| IdentityError::NoFacility(format!("CA certificate does not parse: {e}")))?;
-    let cn = cert
-        .subject()
-        .iter_common_name()
-        .next()
-        .and_then(|cn| cn.as_str().ok())
-        .unwrap_or_default();
-    cn.strip_prefix("simpul district ")
-        .map(str::to_string)
-        .ok_or_else(|| IdentityError::NoFacility(format!("{cn:?} is not a simpul district CA")))
+    simpul_trust::Authority::from_pem(cert_pem)
+        .map(|authority| authority.district().to_string())
+        .map_err(|e| IdentityError::NoFacility(e.to_string()))
 }
 
 /// The facility path a (DER) certificate names in its URI subject alternative name.

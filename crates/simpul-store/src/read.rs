@@ -6,6 +6,7 @@ use simpul_model::{RecordId, heads_digest};
 
 use crate::error::ReadError;
 use crate::meta::RecordMeta;
+use crate::tables::{CHANGES, RECORDS, SNAPSHOTS};
 
 /// The stored bytes of a record: its snapshot followed by its change chunks, in order.
 /// Any Automerge implementation loads this concatenation as the whole document.
@@ -56,4 +57,32 @@ pub(crate) fn load_document(
         });
     }
     Ok(doc)
+}
+
+/// A record's metadata, as of `txn`.
+pub(crate) fn read_meta(
+    txn: &redb::ReadTransaction,
+    id: RecordId,
+) -> Result<Option<RecordMeta>, ReadError> {
+    let records = txn.open_table(RECORDS)?;
+    let row = records.get(id.as_bytes())?;
+    row.map(|v| RecordMeta::decode(v.value()).map_err(|reason| ReadError::Corrupt { id, reason }))
+        .transpose()
+}
+
+/// A record's metadata and document, as of `txn`, checked against its stored digest.
+pub(crate) fn load_in(
+    txn: &redb::ReadTransaction,
+    id: RecordId,
+) -> Result<Option<(RecordMeta, Automerge)>, ReadError> {
+    let Some(meta) = read_meta(txn, id)? else {
+        return Ok(None);
+    };
+    let doc = load_document(
+        &txn.open_table(SNAPSHOTS)?,
+        &txn.open_table(CHANGES)?,
+        id,
+        &meta,
+    )?;
+    Ok(Some((meta, doc)))
 }

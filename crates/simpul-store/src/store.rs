@@ -14,7 +14,7 @@ use simpul_trust::{Authority, KeyBook, KeyId, Purpose, Seal, Sealed, Signer, sig
 use crate::error::{OpenError, ReadError, WriteError};
 use crate::meta::RecordMeta;
 use crate::migrate::migrate;
-use crate::read::{load_document, stored_bytes};
+use crate::read::{load_in, read_meta, stored_bytes};
 use crate::tables::{CHANGES, INDEX, META, MOVED, RECORDS, SNAPSHOTS, TOMBSTONES, meta_keys};
 use crate::writer::{Created, FromPeer, Op, Request, WriteOutcome, Writer, WriterTrust};
 
@@ -150,14 +150,6 @@ impl Drop for Inner {
             let _ = handle.join();
         }
     }
-}
-
-/// A record's metadata row, read in `txn`.
-fn read_meta(txn: &redb::ReadTransaction, id: RecordId) -> Result<Option<RecordMeta>, ReadError> {
-    let records = txn.open_table(RECORDS)?;
-    let row = records.get(id.as_bytes())?;
-    row.map(|v| RecordMeta::decode(v.value()).map_err(|reason| ReadError::Corrupt { id, reason }))
-        .transpose()
 }
 
 fn db_file(dir: &Path) -> PathBuf {
@@ -688,17 +680,7 @@ impl Store {
 
     /// The record's document, loaded from disk and checked against its stored digest.
     pub fn load(&self, id: RecordId) -> Result<Option<(RecordMeta, Automerge)>, ReadError> {
-        let txn = self.inner.db.begin_read()?;
-        let Some(meta) = read_meta(&txn, id)? else {
-            return Ok(None);
-        };
-        let doc = load_document(
-            &txn.open_table(SNAPSHOTS)?,
-            &txn.open_table(CHANGES)?,
-            id,
-            &meta,
-        )?;
-        Ok(Some((meta, doc)))
+        load_in(&self.inner.db.begin_read()?, id)
     }
 
     /// The record's content.

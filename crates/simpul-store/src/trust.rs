@@ -12,11 +12,9 @@ use simpul_trust::{KeyBook, KeyId, Quarantined, Revocations, Seal, Sealed};
 
 use crate::error::{OpenError, ReadError, WriteError};
 use crate::meta::RecordMeta;
-use crate::read::{load_document, stored_bytes};
+use crate::read::{load_in, read_meta, stored_bytes};
 use crate::store::{Store, StoreTrust};
-use crate::tables::{
-    CERTS, CHANGES, META, PENDING_SEALS, QUARANTINE, RECORDS, SNAPSHOTS, meta_keys,
-};
+use crate::tables::{CERTS, CHANGES, META, PENDING_SEALS, QUARANTINE, SNAPSHOTS, meta_keys};
 use crate::writer::{Op, SealsTable};
 
 /// Flags of a [`PENDING_SEALS`] row.
@@ -172,15 +170,9 @@ impl Store {
         id: RecordId,
     ) -> Result<Option<(RecordMeta, Automerge, Vec<Seal>)>, ReadError> {
         let txn = self.db().begin_read()?;
-        let Some(meta) = read_meta(&txn, id)? else {
+        let Some((meta, doc)) = load_in(&txn, id)? else {
             return Ok(None);
         };
-        let doc = load_document(
-            &txn.open_table(SNAPSHOTS)?,
-            &txn.open_table(CHANGES)?,
-            id,
-            &meta,
-        )?;
         let seals = seals_of(&txn, id)?;
         Ok(Some((meta, doc, seals)))
     }
@@ -303,13 +295,6 @@ impl Store {
         out.truncate(limit);
         Ok((out, total))
     }
-}
-
-fn read_meta(txn: &redb::ReadTransaction, id: RecordId) -> Result<Option<RecordMeta>, ReadError> {
-    let records = txn.open_table(RECORDS)?;
-    let row = records.get(id.as_bytes())?;
-    row.map(|v| RecordMeta::decode(v.value()).map_err(|reason| ReadError::Corrupt { id, reason }))
-        .transpose()
 }
 
 fn seals_of(txn: &redb::ReadTransaction, id: RecordId) -> Result<Vec<Seal>, ReadError> {

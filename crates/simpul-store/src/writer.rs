@@ -80,6 +80,24 @@ pub struct WriteOutcome {
     pub moved_from_peer: Option<Vec<u8>>,
 }
 
+impl WriteOutcome {
+    /// A write that left the record as it was.
+    fn unchanged(id: RecordId, heads: Vec<ChangeHash>, meta: RecordMeta, seals: Vec<Seal>) -> Self {
+        WriteOutcome {
+            id,
+            heads,
+            meta,
+            changed: false,
+            created: false,
+            delta: Vec::new(),
+            seals,
+            quarantined: Vec::new(),
+            moved_from_peer: None,
+            from: None,
+        }
+    }
+}
+
 /// Data from a peer, and what to judge it by.
 pub(crate) struct FromPeer {
     pub(crate) incoming: Incoming,
@@ -218,7 +236,7 @@ impl Writer {
                 Op::Write(op) => self.apply(&txn, req.id, req.at_ms, Change::Local(op)),
                 Op::Admit(from) => self.apply(&txn, req.id, req.at_ms, Change::Peer(from)),
                 Op::Create(created) => self.apply(&txn, req.id, req.at_ms, Change::New(created)),
-                Op::Moved(digest, from) => self.moved(&txn, req.id, req.at_ms, digest, *from),
+                Op::Moved(digest, from) => self.moved(&txn, req.id, digest, *from),
                 Op::Seal => self.seal_pending(&txn, req.id),
             };
             let result = result.and_then(|outcome| {
@@ -598,18 +616,7 @@ impl Writer {
                 .insert(id.as_bytes(), encode_seals(&seals).as_slice())?;
         }
         self.cache.put(id, doc);
-        Ok(WriteOutcome {
-            id,
-            heads,
-            meta,
-            changed: false,
-            created: false,
-            delta: Vec::new(),
-            seals,
-            quarantined: Vec::new(),
-            moved_from_peer: None,
-            from: None,
-        })
+        Ok(WriteOutcome::unchanged(id, heads, meta, seals))
     }
 
     /// Checks an ancestor's evidence that a record moved away and, if it did, lets the
@@ -619,28 +626,15 @@ impl Writer {
         &mut self,
         txn: &WriteTransaction,
         id: RecordId,
-        at_ms: u64,
         digest: [u8; 32],
         from: FromPeer,
     ) -> Result<WriteOutcome, WriteError> {
         let Some((meta, doc, seals)) = self.load(txn, id)? else {
             return Err(WriteError::NotFound(id));
         };
-        let unchanged = |meta: RecordMeta, doc: Automerge, seals: Vec<Seal>| WriteOutcome {
-            id,
-            heads: doc.get_heads(),
-            meta,
-            changed: false,
-            created: false,
-            delta: Vec::new(),
-            seals,
-            quarantined: Vec::new(),
-            moved_from_peer: None,
-            from: None,
-        };
         // Changed since it was sent: the change must reach the ancestor first.
         if meta.heads_digest != digest {
-            let outcome = unchanged(meta, doc.fork(), seals);
+            let outcome = WriteOutcome::unchanged(id, doc.get_heads(), meta, seals);
             self.cache.put(id, doc);
             return Ok(outcome);
         }
@@ -665,7 +659,7 @@ impl Writer {
             (Ok(a), Some(merged)) if !a.held_here => (a, merged),
             // Still this node's by its own rules (or the evidence does not hold): keep it.
             (Ok(_), _) | (Err(_), _) => {
-                let outcome = unchanged(meta, doc.fork(), seals);
+                let outcome = WriteOutcome::unchanged(id, doc.get_heads(), meta, seals);
                 self.cache.put(id, doc);
                 return Ok(outcome);
             }
@@ -685,7 +679,6 @@ impl Writer {
             .map_err(|e| WriteError::Rejected(RecordError::Shape(e.to_string())))?;
         txn.open_table(MOVED)?.insert(key, evidence.as_slice())?;
         self.remove(txn, id, &meta)?;
-        let _ = at_ms;
         Ok(WriteOutcome {
             id,
             heads: Vec::new(),
