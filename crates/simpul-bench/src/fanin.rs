@@ -100,8 +100,7 @@ async fn play(
     let options = SessionOptions {
         config: SessionConfig::default(),
         round_every: Duration::from_secs(3600),
-        today: simpul_node::clock::today(),
-        now_ms: simpul_node::clock::now_ms(),
+        clock: simpul_node::clock::Clock::system(),
     };
     let session = tokio::spawn(run_session(
         f.store,

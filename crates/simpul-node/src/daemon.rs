@@ -16,7 +16,7 @@ use crate::admin;
 use crate::admin::ops::chain;
 use crate::admin::server::NodeHandle;
 use crate::board::Board;
-use crate::clock::{now_ms, today};
+use crate::clock::{Clock, now_ms};
 use crate::config::NodeConfig;
 use crate::driver::{NodeLinks, SessionOptions, run_session};
 
@@ -67,8 +67,7 @@ fn options(cfg: &NodeConfig) -> SessionOptions {
     SessionOptions {
         config: SessionConfig::default(),
         round_every: cfg.round_every,
-        today: today(),
-        now_ms: now_ms(),
+        clock: Clock::system(),
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use quinn::SendStream;
 
 use crate::codec::{BATCH_BYTES, Deflate, Inflate};
-use simpul_model::{Date, FacilityPath, Incoming, RecordId};
+use simpul_model::{FacilityPath, Incoming, RecordId};
 use simpul_net::PeerConnection;
 use simpul_store::{Offer, Offered, PeerData, Store};
 use simpul_sync::{
@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::admin::LocalChange;
 use crate::board::Board;
-use crate::clock::now_ms;
+use crate::clock::Clock;
 
 /// How a session runs.
 #[derive(Debug, Clone)]
@@ -29,10 +29,9 @@ pub struct SessionOptions {
     pub config: SessionConfig,
     /// Reconcile again this often while connected (the dialler).
     pub round_every: Duration,
-    /// Today's date, for validating what arrives.
-    pub today: Date,
-    /// The time written into stored records' metadata (Unix ms).
-    pub now_ms: u64,
+    /// The time: today's date, for validating what arrives, and the time written into
+    /// stored records' metadata, both read when they are used.
+    pub clock: Clock,
 }
 
 /// How a session ended.
@@ -72,9 +71,17 @@ pub async fn run_session(
     stop: watch::Receiver<bool>,
 ) -> SessionEnd {
     let (peer, board) = (conn.peer.clone(), links.board.clone());
-    board.session_started(&peer, role, now_ms());
+    let clock = options.clock.clone();
+    board.session_started(&peer, role, clock.now_ms());
     let end = drive(store, conn, role, options, links, stop).await;
-    board.session_ended(&peer, role, &end.stats, &end.reason, end.error, now_ms());
+    board.session_ended(
+        &peer,
+        role,
+        &end.stats,
+        &end.reason,
+        end.error,
+        clock.now_ms(),
+    );
     end
 }
 
@@ -139,7 +146,7 @@ async fn drive(
     let mut rounds_logged = 0;
     let (mut writes, mut rounds) = (Some(writes), Some(rounds));
     // The session ends when the peer's certificate does.
-    let expiry = tokio::time::sleep(peer_cert.until_expiry());
+    let expiry = tokio::time::sleep(peer_cert.until_expiry(options.clock.now_ms()));
     tokio::pin!(expiry);
     // Reads and stores run concurrently on the blocking pool (the store's writer then
     // commits many records at once); their results come back here.
@@ -169,7 +176,7 @@ async fn drive(
         if let Some(watermark) = session.take_watermark() {
             // A record dated in the future must not push the next recent part past now
             // (content times are Automerge change times: seconds).
-            let since = watermark.min(now_ms() / 1000);
+            let since = watermark.min(options.clock.now_ms() / 1000);
             session.set_since(since);
             // Not awaited: the write waits for the writer's commit, the session need not.
             let (store, mark) = (store.clone(), since_mark.clone());
@@ -189,7 +196,7 @@ async fn drive(
             rtt,
             &acked,
             in_sync,
-            now_ms(),
+            options.clock.now_ms(),
         );
         let stats = session.stats();
         if stats.reconcile_rounds != rounds_logged
@@ -220,7 +227,7 @@ async fn drive(
                 Done::Stored { token, id, result } => {
                     let outcome = result.map(|(outcome, write)| {
                         if let Some((scope, bytes)) = write {
-                            board.note_write(id, &scope, bytes, Some(session.peer()), now_ms());
+                            board.note_write(id, &scope, bytes, Some(session.peer()), options.clock.now_ms());
                         }
                         outcome
                     });
@@ -358,10 +365,10 @@ impl PeerCert {
         list.serials.contains(&self.serial)
     }
 
-    /// Time left before the certificate expires (a long time if it could not be read:
+    /// Time left at `now_ms` before the certificate expires (a long time if it could not be read:
     /// the handshake checked it).
-    fn until_expiry(&self) -> Duration {
-        let now = (now_ms() / 1000) as i64;
+    fn until_expiry(&self, now_ms: u64) -> Duration {
+        let now = (now_ms / 1000) as i64;
         match self.not_after {
             Some(t) => Duration::from_secs(t.saturating_sub(now).max(0) as u64),
             None => Duration::from_secs(365 * 24 * 3600),
@@ -503,7 +510,8 @@ async fn carry_out_effects(
                 seals,
                 certs,
             } => {
-                let (store, today, now) = (store.clone(), options.today, options.now_ms);
+                let (store, today, now) =
+                    (store.clone(), options.clock.today(), options.clock.now_ms());
                 let (done, slots) = (effects.done.clone(), effects.slots.clone());
                 let from = PeerData {
                     peer: effects.peer.clone(),
@@ -548,7 +556,8 @@ async fn carry_out_effects(
                 seals,
                 certs,
             } => {
-                let (store, today, now) = (store.clone(), options.today, options.now_ms);
+                let (store, today, now) =
+                    (store.clone(), options.clock.today(), options.clock.now_ms());
                 let from = PeerData {
                     peer: effects.peer.clone(),
                     seals,

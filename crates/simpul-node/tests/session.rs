@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use simpul_model::{Activity, ActivityKind, Date, FacilityPath, Record, RecordBody, Scope};
 use simpul_net::{DistrictCa, LinkTuning, NodeIdentity, accept, connect, endpoint};
+use simpul_node::clock::Clock;
 use simpul_node::{NodeLinks, SessionOptions, run_session};
 use simpul_store::{Store, StoreOptions, StoreTrust};
 use simpul_sync::{Role, SessionConfig};
@@ -22,22 +23,40 @@ fn today() -> Date {
     Date::from_ymd(2026, 10, 31).expect("date")
 }
 
+/// 1 ms into `today()`'s day, as the node's clock counts days.
 fn options() -> SessionOptions {
+    let start = day_start_ms(today()) + 1;
+    options_with(Clock::from_fn(move || start))
+}
+
+fn options_with(clock: Clock) -> SessionOptions {
     SessionOptions {
         config: SessionConfig::default(),
         round_every: Duration::from_secs(3600),
-        today: today(),
-        now_ms: 1,
+        clock,
     }
+}
+
+/// The first millisecond of `day` as the node's clock counts days (WIT, UTC+9).
+fn day_start_ms(day: Date) -> u64 {
+    (day.unix_days() as u64 * 86_400 - 9 * 3600) * 1000
 }
 
 fn links(
     writes: &tokio::sync::broadcast::Sender<simpul_node::admin::LocalChange>,
     local: &str,
 ) -> NodeLinks {
+    links_with_rounds(writes, tokio::sync::broadcast::channel(1).1, local)
+}
+
+fn links_with_rounds(
+    writes: &tokio::sync::broadcast::Sender<simpul_node::admin::LocalChange>,
+    rounds: tokio::sync::broadcast::Receiver<Option<FacilityPath>>,
+    local: &str,
+) -> NodeLinks {
     NodeLinks {
         writes: writes.subscribe(),
-        rounds: tokio::sync::broadcast::channel(1).1,
+        rounds,
         board: simpul_node::board::Board::new(path(local), []),
         revocations: tokio::sync::watch::channel(None).0,
     }
@@ -195,4 +214,112 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
     })
     .await
     .expect("checks");
+}
+
+/// A session open across midnight takes a record of the new day: the date a record is
+/// validated against is read when it arrives, not when the session opened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_open_across_midnight_takes_the_new_days_records() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = OffsetDateTime::now_utc() - time::Duration::days(1);
+    let ca = DistrictCa::create(&path("3273"), now, 30).expect("ca");
+    let pu_id = ca.issue(&path(PUSTU), now, 30).expect("issue");
+    let py_id = ca.issue(&path(PY), now, 30).expect("issue");
+    let py_store = store(&dir.path().join("py"), &ca, &py_id, 1);
+    let pu_store = store(&dir.path().join("pu"), &ca, &pu_id, 2);
+    let tomorrow = today().add_days(1);
+    // One minute before midnight, on both nodes.
+    let ms = Arc::new(AtomicU64::new(day_start_ms(tomorrow) - 60_000));
+    let clock = Clock::from_fn({
+        let ms = ms.clone();
+        move || ms.load(Ordering::SeqCst)
+    });
+    assert_eq!(clock.today(), today());
+    // A child born at the posyandu's area on the first day, and one born just after
+    // midnight: a birth date after "today" is refused as in the future.
+    let generator = simpul_gen::Generator::new(13, &path(PY), 2, today());
+    let newborn = |i: u64, born: Date| {
+        let mut record = generator.patient(i);
+        if let RecordBody::Patient(p) = &mut record.body {
+            p.birth_date = born;
+            p.identifiers = simpul_model::Identifiers {
+                nik_ibu: Some("3273015208900003".into()),
+                birth_order: Some(i as u32 + 1),
+                ..Default::default()
+            };
+            p.visits.clear();
+        }
+        record
+    };
+    py_store
+        .insert_record(newborn(0, today()), today(), clock.now_ms())
+        .expect("insert");
+
+    let local = "127.0.0.1:0".parse().expect("addr");
+    let pu_end = endpoint(local, &pu_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
+    let py_end = endpoint(local, &py_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
+    let addr = pu_end.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (writes, _) = tokio::sync::broadcast::channel(16);
+    let (rounds, rounds_rx) = tokio::sync::broadcast::channel(4);
+    let server = tokio::spawn({
+        let (store, stop, links) = (pu_store.clone(), stop_rx.clone(), links(&writes, PUSTU));
+        let options = options_with(clock.clone());
+        async move {
+            let conn = accept(&pu_end).await.expect("incoming").expect("accepted");
+            run_session(store, conn, Role::Responder, options, links, stop).await
+        }
+    });
+    let conn = connect(&py_end, addr, &path(PUSTU))
+        .await
+        .expect("connected");
+    let client = tokio::spawn(run_session(
+        py_store.clone(),
+        conn,
+        Role::Initiator,
+        options_with(clock.clone()),
+        links_with_rounds(&writes, rounds_rx, PY),
+        stop_rx,
+    ));
+    let holds = |store: &Store, n: u64| {
+        let store = store.clone();
+        async move {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+            while tokio::time::Instant::now() < deadline {
+                let s = store.clone();
+                if tokio::task::spawn_blocking(move || s.count().expect("count"))
+                    .await
+                    .expect("count")
+                    == n
+                {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            false
+        }
+    };
+    assert!(holds(&pu_store, 1).await, "the first day's record arrived");
+
+    // Midnight passes; the posyandu registers the new day's baby and reconciles on the
+    // same connection.
+    ms.store(day_start_ms(tomorrow) + 60_000, Ordering::SeqCst);
+    assert_eq!(clock.today(), tomorrow);
+    py_store
+        .insert_record(newborn(1, tomorrow), tomorrow, clock.now_ms())
+        .expect("insert");
+    rounds.send(None).expect("round");
+    let arrived = holds(&pu_store, 2).await;
+    stop_tx.send(true).expect("stop");
+    let client_end = client.await.expect("client task");
+    let server_end = server.await.expect("server task");
+    assert!(
+        arrived,
+        "the new day's record was refused: {} / {}",
+        client_end.reason, server_end.reason
+    );
+    assert_eq!(client_end.stats.refused_by_peer, 0, "{}", client_end.reason);
 }

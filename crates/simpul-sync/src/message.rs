@@ -258,10 +258,19 @@ impl Message {
 
 /// Splits a byte stream into frames, enforcing the size limit from the length prefix
 /// alone (an oversized frame is refused before its body arrives).
+///
+/// Linear in the bytes pushed: frames are read at an offset, and the consumed front is
+/// dropped only once it is at least half the buffer, so each byte is moved at most once
+/// on average however many small frames arrive together. What is buffered is at most
+/// one frame (`max_frame` + 4 bytes) beyond what the caller has pushed and not read.
 #[derive(Debug)]
 pub struct FrameReader {
     buf: Vec<u8>,
+    /// Where the next frame starts in `buf`.
+    start: usize,
     max_frame: u32,
+    /// Bytes moved to drop consumed frames (for the linearity test).
+    moved: u64,
 }
 
 impl FrameReader {
@@ -269,21 +278,29 @@ impl FrameReader {
     pub fn new(max_frame: u32) -> Self {
         Self {
             buf: Vec::new(),
+            start: 0,
             max_frame,
+            moved: 0,
         }
     }
 
     /// Adds bytes received from the stream.
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 && self.start * 2 >= self.buf.len() {
+            self.moved += (self.buf.len() - self.start) as u64;
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
     /// The next whole message, if one has arrived.
     pub fn next_message(&mut self) -> Result<Option<Message>, DecodeError> {
-        if self.buf.len() < LENGTH_PREFIX {
+        let rest = &self.buf[self.start..];
+        if rest.len() < LENGTH_PREFIX {
             return Ok(None);
         }
-        let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]);
         if len > self.max_frame {
             return Err(DecodeError::TooLarge {
                 len: u64::from(len),
@@ -291,11 +308,15 @@ impl FrameReader {
             });
         }
         let end = LENGTH_PREFIX + len as usize;
-        if self.buf.len() < end {
+        if rest.len() < end {
             return Ok(None);
         }
-        let msg = Message::decode(&self.buf[LENGTH_PREFIX..end], self.max_frame);
-        self.buf.drain(..end);
+        let msg = Message::decode(&rest[LENGTH_PREFIX..end], self.max_frame);
+        self.start += end;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
         msg.map(Some)
     }
 }
@@ -407,6 +428,44 @@ mod tests {
             reader.push(&bytes);
             while let Ok(Some(_)) = reader.next_message() {}
         }
+    }
+
+    #[test]
+    fn many_small_frames_arriving_together_are_read_in_linear_work() {
+        // 4 MiB of the smallest frames in one push, then a trickle: dropping each frame
+        // from the front of the buffer would move ~n^2/2 bytes (terabytes).
+        let frame = Message::Bye {
+            reason: String::new(),
+        }
+        .encode();
+        let count = (4 << 20) / frame.len();
+        let burst: Vec<u8> = frame
+            .iter()
+            .copied()
+            .cycle()
+            .take(frame.len() * count)
+            .collect();
+        let mut reader = FrameReader::new(DEFAULT_MAX_FRAME);
+        let mut pushed = burst.len() as u64;
+        reader.push(&burst);
+        let mut read = 0;
+        for i in 0..count {
+            assert!(reader.next_message().expect("valid").is_some());
+            read += 1;
+            if i % 1000 == 0 {
+                reader.push(&frame);
+                pushed += frame.len() as u64;
+            }
+        }
+        while reader.next_message().expect("valid").is_some() {
+            read += 1;
+        }
+        assert_eq!(read as u64 * frame.len() as u64, pushed);
+        assert!(
+            reader.moved <= pushed,
+            "{} bytes moved for {pushed} pushed",
+            reader.moved
+        );
     }
 
     #[test]
