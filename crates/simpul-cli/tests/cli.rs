@@ -311,6 +311,21 @@ fn export_and_import_round_trip_and_garbage_is_refused() {
     );
     assert!(stderr.contains("not an Automerge document"), "{stderr}");
     assert!(ok(other.path(), &["patient", "list"]).contains("1 people"));
+
+    // 64 KiB that would inflate to 64 MiB inside Automerge: refused before it is read.
+    let bomb = dir.path().join("bomb.automerge");
+    std::fs::write(
+        &bomb,
+        simpul_model::inflation::testing::inflation_bomb(64 << 20),
+    )
+    .expect("write");
+    let stderr = fails(
+        other.path(),
+        &["doc", "import", bomb.to_str().expect("utf-8")],
+        3,
+    );
+    assert!(stderr.contains("inflate to more than"), "{stderr}");
+    assert!(ok(other.path(), &["patient", "list"]).contains("1 people"));
 }
 
 #[test]

@@ -18,6 +18,7 @@ pub mod date;
 pub mod facility;
 pub mod history;
 pub mod ids;
+pub mod inflation;
 pub mod nik;
 mod number;
 pub mod patient;

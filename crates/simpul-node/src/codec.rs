@@ -12,6 +12,10 @@ use zstd::stream::raw::{Decoder, InBuffer, Operation, OutBuffer};
 /// zstd level 3: most of the gain, a few hundred MB/s per core.
 const LEVEL: i32 = 3;
 
+/// The largest window a peer's stream may ask the receiver to keep: 2^23 = 8 MiB (the
+/// library's default limit is 128 MiB per session). Level 3 uses 2^21 at most.
+const WINDOW_LOG_MAX: u32 = 23;
+
 /// Flush a batch once this much is waiting, whatever else the session has to do.
 pub(crate) const BATCH_BYTES: usize = 256 << 10;
 
@@ -74,8 +78,16 @@ pub(crate) struct Inflate {
 impl Inflate {
     /// A decompressing receiver, or a plain one.
     pub(crate) fn new(compressed: bool) -> io::Result<Self> {
+        let decoder = match compressed {
+            true => {
+                let mut d = Decoder::new()?;
+                d.set_parameter(zstd::stream::raw::DParameter::WindowLogMax(WINDOW_LOG_MAX))?;
+                Some(d)
+            }
+            false => None,
+        };
         Ok(Self {
-            decoder: compressed.then(Decoder::new).transpose()?,
+            decoder,
             out: vec![0; 64 << 10],
         })
     }
@@ -165,5 +177,22 @@ mod tests {
             .expect("feed");
         assert_eq!(total, zeros.len());
         assert!(largest <= 64 << 10);
+    }
+
+    #[test]
+    fn a_stream_asking_for_a_window_larger_than_the_limit_is_refused() {
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), LEVEL).expect("encoder");
+        encoder
+            .set_parameter(zstd::stream::raw::CParameter::WindowLog(27))
+            .expect("window");
+        encoder.write_all(&[7u8; 1024]).expect("write");
+        encoder.flush().expect("flush");
+        let asks_128_mib = std::mem::take(encoder.get_mut());
+        let mut inflate = Inflate::new(true).expect("inflate");
+        let err = inflate.feed(&asks_128_mib, &mut |_| {}).expect_err("refused");
+        assert!(err.to_string().contains("memory"), "{err}");
+        // What this node's own sender writes is within it.
+        let (received, _) = round_trip(true, &[vec![vec![7u8; 20 << 20]]]);
+        assert_eq!(received.len(), 20 << 20);
     }
 }

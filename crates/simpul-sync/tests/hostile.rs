@@ -184,6 +184,26 @@ fn garbage_and_oversized_frames_close_the_session() {
 }
 
 #[test]
+fn a_record_that_inflates_past_the_budget_closes_the_session_unread() {
+    // 64 KiB on the wire, 64 MiB once inflated: refused before Automerge inflates it.
+    let bomb = simpul_model::inflation::testing::inflation_bomb(64 << 20);
+    assert!(bomb.len() < 100 << 10, "{}", bomb.len());
+    let mut s = pustu_session();
+    s.handle_bytes(
+        &Message::Record {
+            id: [9; 16],
+            bytes: bomb.clone(),
+            seals: Vec::new(),
+        }
+        .encode(),
+    );
+    let effects = drain(&mut s);
+    assert!(no_store(&effects));
+    let reason = closed_reason(&effects).expect("closed");
+    assert!(reason.contains("inflate to more than"), "{reason}");
+}
+
+#[test]
 fn messages_before_hello_are_refused() {
     let mut s = Session::new(
         SessionConfig::default(),

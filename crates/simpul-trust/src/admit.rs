@@ -201,6 +201,8 @@ fn apply(slot: &mut Option<Automerge>, incoming: Incoming) -> Result<Vec<Quarant
             Err(e) => Err(RecordError::from(e).into()),
         },
         (Some(existing), Incoming::Changes { bytes, heads }) => {
+            simpul_model::inflation::check(&bytes, simpul_model::inflation::MAX_INFLATED)
+                .map_err(|e| shape(e.to_string()))?;
             let quarantined = match existing.load_incremental(&bytes) {
                 Ok(_) => Vec::new(),
                 Err(AutomergeError::DuplicateSeqNumber(..)) => {

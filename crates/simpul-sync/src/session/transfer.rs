@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use simpul_model::automerge::{Automerge, AutomergeError, ChangeHash};
-use simpul_model::{Incoming, Record, RecordId, Scope};
+use simpul_model::{Incoming, Record, RecordId, Scope, inflation};
 use simpul_trust::{KeyId, Seal, Sealed};
 
 use super::{
@@ -62,6 +62,8 @@ impl Session {
         seals: Vec<Seal>,
     ) -> Result<(), SessionError> {
         self.awaiting.remove(&id);
+        inflation::check(bytes, inflation::MAX_INFLATED)
+            .map_err(|e| SessionError::Protocol(format!("record {id}: {e}")))?;
         let doc = guarded(|| Automerge::load(bytes))
             .map_err(|e| SessionError::Protocol(format!("record {id} does not load: {e}")))?;
         // The envelope is enough to route and check scope; the store judges the rest
@@ -321,6 +323,10 @@ impl Session {
             match msg {
                 Inbound::Changes(bytes, heads, seals) => {
                     ex.peer_seals.extend(seals);
+                    if let Err(e) = inflation::check(&bytes, inflation::MAX_INFLATED) {
+                        failure = Some(SessionError::Protocol(format!("record {id}: {e}")));
+                        break;
+                    }
                     match guarded(|| doc.load_incremental(&bytes)) {
                         Ok(_) => {}
                         Err(AutomergeError::DuplicateSeqNumber(..)) => {

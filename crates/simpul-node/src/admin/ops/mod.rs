@@ -189,6 +189,8 @@ fn carry_out(
                     ),
                 ));
             }
+            simpul_model::inflation::check(&bytes, simpul_model::inflation::MAX_INFLATED)
+                .map_err(|e| Failure::new(FailureKind::Rejected, format!("document: {e}")))?;
             let doc = Automerge::load(&bytes).map_err(|e| {
                 Failure::new(
                     FailureKind::Rejected,
