@@ -189,7 +189,9 @@ mod tests {
         encoder.flush().expect("flush");
         let asks_128_mib = std::mem::take(encoder.get_mut());
         let mut inflate = Inflate::new(true).expect("inflate");
-        let err = inflate.feed(&asks_128_mib, &mut |_| {}).expect_err("refused");
+        let err = inflate
+            .feed(&asks_128_mib, &mut |_| {})
+            .expect_err("refused");
         assert!(err.to_string().contains("memory"), "{err}");
         // What this node's own sender writes is within it.
         let (received, _) = round_trip(true, &[vec![vec![7u8; 20 << 20]]]);

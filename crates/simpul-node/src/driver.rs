@@ -224,6 +224,7 @@ async fn drive(
             },
             Some(done) = done_rx.recv() => match done {
                 Done::Read { id, record } => session.handle_record_bytes(id, record),
+                Done::Failed(reason) => return store_failed(reason, session.stats().clone()),
                 Done::Stored { token, id, result } => {
                     let outcome = result.map(|(outcome, write)| {
                         if let Some((scope, bytes)) = write {
@@ -397,6 +398,8 @@ enum Done {
         id: RecordId,
         record: Option<Sealed>,
     },
+    /// The store failed (not one damaged record): the session ends.
+    Failed(String),
     Stored {
         token: u64,
         id: RecordId,
@@ -471,8 +474,16 @@ async fn carry_out_effects(
             }
             Effect::ReadItems => {
                 let (store, peer) = (store.clone(), session.peer().clone());
-                let items = blocking(move || store.sync_items(&peer)).await;
-                let items = items.unwrap_or_default().into_iter().map(|i| Item {
+                // An empty set read from a failing store would have the peer resend
+                // everything: the session ends instead.
+                let items = match read(move || store.sync_items(&peer).map(Some)).await {
+                    Ok(items) => items.unwrap_or_default(),
+                    Err(reason) => {
+                        let reason = format!("reading what to sync: {reason}");
+                        return Some(store_failed(reason, session.stats().clone()));
+                    }
+                };
+                let items = items.into_iter().map(|i| Item {
                     time: i.time,
                     id: i.id,
                     digest: i.digest,
@@ -484,13 +495,16 @@ async fn carry_out_effects(
                 let slots = effects.slots.clone();
                 tokio::spawn(async move {
                     let _slot = slots.acquire_owned().await;
-                    let record = blocking(move || store.outgoing(id)).await.unwrap_or(None);
-                    let _ = done.send(Done::Read { id, record });
+                    let result = match read(move || store.outgoing(id)).await {
+                        Ok(record) => Done::Read { id, record },
+                        Err(reason) => Done::Failed(reason),
+                    };
+                    let _ = done.send(result);
                 });
             }
             Effect::LoadDocument { id } => {
                 let store = store.clone();
-                let doc = blocking(move || {
+                let loaded = read(move || {
                     store.load_sealed(id).map(|loaded| {
                         loaded.map(|(_, doc, seals)| {
                             let certs = store.certs_for(&seals);
@@ -498,9 +512,11 @@ async fn carry_out_effects(
                         })
                     })
                 })
-                .await
-                .unwrap_or(None);
-                session.handle_document(id, doc);
+                .await;
+                match loaded {
+                    Ok(doc) => session.handle_document(id, doc),
+                    Err(reason) => return Some(store_failed(reason, session.stats().clone())),
+                }
             }
             Effect::Store {
                 token,
@@ -536,17 +552,32 @@ async fn carry_out_effects(
                     let stored = |w| stored(&for_outcome, w);
                     let result = match offered {
                         Ok(Ok(Offer::Queued(commit))) => match commit.await {
-                            Ok(outcome) => outcome.map(stored).map_err(refused),
-                            Err(_) => Err(refused(simpul_store::WriteError::Closed)),
+                            Ok(outcome) => outcome.map(stored),
+                            Err(_) => Err(simpul_store::WriteError::Closed),
                         },
                         Ok(Ok(Offer::Done(Offered::Stored(w)))) => Ok(stored(*w)),
                         Ok(Ok(Offer::Done(Offered::MovedAway(evidence)))) => {
                             Ok((StoreOutcome::MovedAway(*evidence), None))
                         }
-                        Ok(Err(e)) => Err(refused(e)),
-                        Err(e) => Err(Refused::from(format!("store task failed: {e}"))),
+                        Ok(Err(e)) => Err(e),
+                        Err(e) => {
+                            let _ = done.send(Done::Failed(format!("store task failed: {e}")));
+                            return;
+                        }
                     };
-                    let _ = done.send(Done::Stored { token, id, result });
+                    // A failing store is this node's trouble, not a judgement of what the
+                    // peer sent: the session ends, and the peer is not told it was refused.
+                    let done_with = match result {
+                        Err(e) if e.is_store_failure() => {
+                            Done::Failed(format!("the store failed: {e}"))
+                        }
+                        result => Done::Stored {
+                            token,
+                            id,
+                            result: result.map_err(refused),
+                        },
+                    };
+                    let _ = done.send(done_with);
                 });
             }
             Effect::Moved {
@@ -654,6 +685,30 @@ fn refused(e: simpul_store::WriteError) -> Refused {
     Refused {
         reason: e.to_string(),
         hostile,
+    }
+}
+
+/// How a session ends when the store fails under it: an error, logged loudly (the node
+/// reports the store's state; a session cannot mend it).
+fn store_failed(reason: String, stats: SessionStats) -> SessionEnd {
+    tracing::error!(%reason, "ending the session: the store failed");
+    end(reason, true, stats)
+}
+
+/// Runs a store read on the blocking pool: what it read; `Ok(None)` for a record that
+/// is damaged (reported, and left out of this session like one that is not held);
+/// `Err` when the store itself failed.
+async fn read<T: Send + 'static>(
+    f: impl FnOnce() -> Result<Option<T>, simpul_store::ReadError> + Send + 'static,
+) -> Result<Option<T>, String> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(e)) if e.is_record_damage() => {
+            tracing::warn!(error = %e, "a damaged record is left out of sync");
+            Ok(None)
+        }
+        Ok(Err(e)) => Err(format!("the store failed: {e}")),
+        Err(e) => Err(format!("store task failed: {e}")),
     }
 }
 

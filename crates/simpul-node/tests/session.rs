@@ -64,16 +64,67 @@ fn links_with_rounds(
 
 /// A store for the node of `identity` that trusts `ca` and seals with the node's key.
 fn store(dir: &std::path::Path, ca: &DistrictCa, identity: &NodeIdentity, instance: u8) -> Store {
+    Store::create(dir, &identity.path, [instance; 4], trusted(ca, identity)).expect("store")
+}
+
+/// Options for a store of the node of `identity` that trusts `ca` and seals with its key.
+fn trusted(ca: &DistrictCa, identity: &NodeIdentity) -> StoreOptions {
     let authority = std::sync::Arc::new(Authority::from_pem(&ca.cert_pem).expect("ca"));
     let signer = Signer::from_pem(&authority, &identity.cert_pem, &identity.key_pem).expect("key");
-    let options = StoreOptions {
+    StoreOptions {
         trust: Some(StoreTrust {
             authority,
             signer: Some(std::sync::Arc::new(signer)),
         }),
         ..StoreOptions::default()
-    };
-    Store::create(dir, &identity.path, [instance; 4], options).expect("store")
+    }
+}
+
+/// Runs one session between the posyandu (dialling) and the pustu until both end or
+/// `until` holds (then both are stopped); how each ended.
+async fn one_session(
+    ca: &DistrictCa,
+    (py_id, py_store): (&NodeIdentity, &Store),
+    (pu_id, pu_store): (&NodeIdentity, &Store),
+    until: impl Fn() -> bool,
+) -> (simpul_node::SessionEnd, simpul_node::SessionEnd) {
+    let local = "127.0.0.1:0".parse().expect("addr");
+    let pu_end = endpoint(local, pu_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
+    let py_end = endpoint(local, py_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
+    let addr = pu_end.local_addr().expect("addr");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (writes, _) = tokio::sync::broadcast::channel(16);
+    let server = tokio::spawn({
+        let (store, stop, links) = (pu_store.clone(), stop_rx.clone(), links(&writes, PUSTU));
+        async move {
+            let conn = accept(&pu_end).await.expect("incoming").expect("accepted");
+            run_session(store, conn, Role::Responder, options(), links, stop).await
+        }
+    });
+    let conn = connect(&py_end, addr, &path(PUSTU))
+        .await
+        .expect("connected");
+    let client = tokio::spawn(run_session(
+        py_store.clone(),
+        conn,
+        Role::Initiator,
+        options(),
+        links(&writes, PY),
+        stop_rx,
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !(until() || (client.is_finished() && server.is_finished())) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the session did not end"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop_tx.send(true);
+    (
+        client.await.expect("client task"),
+        server.await.expect("server task"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -322,4 +373,47 @@ async fn a_session_open_across_midnight_takes_the_new_days_records() {
         client_end.reason, server_end.reason
     );
     assert_eq!(client_end.stats.refused_by_peer, 0, "{}", client_end.reason);
+}
+
+/// A store that fails under a session ends the session with the reason: its failed read
+/// is never taken for "holds nothing" (which had the peer resend every record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_store_ends_the_session_and_nothing_is_resent() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = OffsetDateTime::now_utc() - time::Duration::days(1);
+    let ca = DistrictCa::create(&path("3273"), now, 30).expect("ca");
+    let pu_id = ca.issue(&path(PUSTU), now, 30).expect("issue");
+    let py_id = ca.issue(&path(PY), now, 30).expect("issue");
+    let py_store = store(&dir.path().join("py"), &ca, &py_id, 1);
+    let disk = simpul_store::faults::Disk::new();
+    let pu_store =
+        Store::create_with_backend(disk.backend(), &pu_id.path, [2; 4], trusted(&ca, &pu_id))
+            .expect("store");
+    let generator = simpul_gen::Generator::new(14, &path(PY), 20, today());
+    for i in 0..20 {
+        py_store
+            .insert_record(generator.patient(i), today(), 1)
+            .expect("insert");
+    }
+    let pu = pu_store.clone();
+    let (first, _) = one_session(&ca, (&py_id, &py_store), (&pu_id, &pu_store), move || {
+        pu.count().expect("count") == 20
+    })
+    .await;
+    assert_eq!(first.stats.last_plan, Some((20, 0, 0)));
+
+    // The pustu's disk fails; its store is opened afresh, so reads go to the disk.
+    drop(pu_store);
+    let pu_store = Store::open_with_backend(disk.backend(), trusted(&ca, &pu_id)).expect("reopens");
+    disk.fail_reads(true);
+    let (client, server) =
+        one_session(&ca, (&py_id, &py_store), (&pu_id, &pu_store), || false).await;
+    assert!(server.error, "{}", server.reason);
+    assert!(server.reason.contains("store failed"), "{}", server.reason);
+    assert!(
+        matches!(client.stats.last_plan, None | Some((0, _, _))),
+        "the posyandu planned to resend: {:?}",
+        client.stats.last_plan
+    );
+    assert_eq!(client.stats.records_sent, 0);
 }

@@ -128,6 +128,29 @@ pub enum ReadError {
     Db(#[from] redb::Error),
 }
 
+impl ReadError {
+    /// True when one record is damaged and the rest of the store reads: leave that record
+    /// out. Any other read error is the store's own (a disk failing, a table damaged):
+    /// nothing read from it can be taken as complete, so whoever asked must stop, not
+    /// carry on as if the store held nothing.
+    pub fn is_record_damage(&self) -> bool {
+        matches!(self, ReadError::Corrupt { .. })
+    }
+}
+
+impl WriteError {
+    /// True when the store itself failed (the disk, the database, the writer thread),
+    /// not a judgement of what was written: the write may succeed later, and whoever
+    /// sent it must not be told it was refused.
+    pub fn is_store_failure(&self) -> bool {
+        match self {
+            WriteError::Db(_) | WriteError::BatchFailed(_) | WriteError::Closed => true,
+            WriteError::Read(e) => !e.is_record_damage(),
+            _ => false,
+        }
+    }
+}
+
 macro_rules! redb_from {
     ($($t:ty),*) => {$(
         impl From<$t> for OpenError { fn from(e: $t) -> Self { OpenError::Db(e.into()) } }

@@ -11,6 +11,8 @@
 //! Storage format: see `docs/storage.md` at the repository root.
 
 mod error;
+#[cfg(any(test, feature = "testing"))]
+pub mod faults;
 mod lookup;
 mod maintenance;
 mod marks;

@@ -170,6 +170,33 @@ fn open_db(file: &Path, options: &StoreOptions, create: bool) -> Result<Database
     })
 }
 
+/// What [`Store::file`] names for a store on a backend other than a file.
+const IN_BACKEND: &str = "(storage backend)";
+
+fn backend_db(
+    backend: impl redb::StorageBackend,
+    options: &StoreOptions,
+) -> Result<Database, OpenError> {
+    let mut builder = Database::builder();
+    builder.set_cache_size(options.page_cache_bytes);
+    builder
+        .create_with_backend(backend)
+        .map_err(|e| OpenError::Db(e.into()))
+}
+
+/// Writes a new store's schema and identity.
+fn init(db: &Database, path: &FacilityPath, instance: [u8; 4]) -> Result<(), OpenError> {
+    let txn = db.begin_write()?;
+    migrate(&txn)?;
+    {
+        let mut meta = txn.open_table(META)?;
+        meta.insert(meta_keys::NODE_PATH, path.as_str().as_bytes())?;
+        meta.insert(meta_keys::ACTOR_INSTANCE, instance.as_slice())?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
 impl Store {
     /// Creates a new store for the node at `path` in `dir` (made owner-only if new).
     /// `instance` tells this installation's actor id apart from earlier ones.
@@ -195,14 +222,7 @@ impl Store {
                 .map_err(dir_err)?;
         }
         let db = open_db(&file, &options, true)?;
-        let txn = db.begin_write()?;
-        migrate(&txn)?;
-        {
-            let mut meta = txn.open_table(META)?;
-            meta.insert(meta_keys::NODE_PATH, path.as_str().as_bytes())?;
-            meta.insert(meta_keys::ACTOR_INSTANCE, instance.as_slice())?;
-        }
-        txn.commit()?;
+        init(&db, path, instance)?;
         drop(db);
         Self::open(dir, options)
     }
@@ -215,6 +235,35 @@ impl Store {
             return Err(OpenError::Missing(file));
         }
         let db = open_db(&file, &options, false)?;
+        Self::on(db, file, options)
+    }
+
+    /// A new store on `backend` instead of a file (the simulator, and tests that make
+    /// the disk fail or lose power). Maintenance that works on the file (backup,
+    /// compaction, the file's size) is not available.
+    pub fn create_with_backend(
+        backend: impl redb::StorageBackend,
+        path: &FacilityPath,
+        instance: [u8; 4],
+        options: StoreOptions,
+    ) -> Result<Store, OpenError> {
+        let db = backend_db(backend, &options)?;
+        init(&db, path, instance)?;
+        Self::on(db, PathBuf::from(IN_BACKEND), options)
+    }
+
+    /// The store already on `backend` ([`Store::create_with_backend`]), as a node
+    /// restarting on it would open it.
+    pub fn open_with_backend(
+        backend: impl redb::StorageBackend,
+        options: StoreOptions,
+    ) -> Result<Store, OpenError> {
+        let db = backend_db(backend, &options)?;
+        Self::on(db, PathBuf::from(IN_BACKEND), options)
+    }
+
+    /// The store on an open database: migrations, the node's identity, the writer.
+    fn on(db: Database, file: PathBuf, options: StoreOptions) -> Result<Store, OpenError> {
         let txn = db.begin_write()?;
         migrate(&txn)?;
         let node = {
