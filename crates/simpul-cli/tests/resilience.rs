@@ -369,3 +369,73 @@ fn writes_on_both_sides_of_a_cut_link_meet_when_it_heals() {
     );
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
 }
+
+/// Sends the first flight of a QUIC handshake (a genuine node's, with its certificate
+/// config) to `to` from a socket that never answers again: a half-open handshake. The
+/// socket is returned so that it stays bound (the server's replies go unread).
+fn half_open_handshake(pki: &Path, node: &str, to: u16) -> std::net::UdpSocket {
+    use std::sync::Arc;
+    let identity = simpul_net::NodeIdentity::load(
+        &pki.join(node).join("node.crt"),
+        &pki.join(node).join("node.key"),
+    )
+    .expect("identity");
+    let ca = std::fs::read_to_string(pki.join("ca.crt")).expect("ca");
+    let tls = simpul_net::client_config(&identity, &ca, None).expect("tls");
+    let quic = quinn::crypto::rustls::QuicClientConfig::try_from(tls).expect("quic tls");
+    let config = quinn::ClientConfig::new(Arc::new(quic));
+    let mut endpoint = quinn_proto::Endpoint::new(
+        Arc::new(quinn_proto::EndpointConfig::default()),
+        None,
+        false,
+        None,
+    );
+    let server = std::net::SocketAddr::from(([127, 0, 0, 1], to));
+    let (_, mut connection) = endpoint
+        .connect(Instant::now(), config, server, simpul_net::SERVER_NAME)
+        .expect("connect");
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let mut buf = Vec::with_capacity(1500);
+    let mut sent = 0;
+    while let Some(t) = connection.poll_transmit(Instant::now(), 1, &mut buf) {
+        socket.send_to(&buf[..t.size], t.destination).expect("send");
+        buf.clear();
+        sent += 1;
+    }
+    assert!(sent > 0, "an Initial was sent");
+    socket
+}
+
+/// A client that starts handshakes with a pustu and goes silent holds up nobody: a
+/// posyandu connects and syncs at once (before, the accept loop awaited each handshake
+/// in turn, for up to the 120 s idle timeout).
+#[test]
+fn handshakes_left_half_open_delay_no_other_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pki = district(d, &[("pu", PUSTU), ("py", PY)]);
+    ok(
+        &d.join("py"),
+        &["gen", "--seed", "5", "--patients", "20", "--no-activities"],
+    );
+    let (pu_port, py_port) = (free_port(), free_port());
+    let (pustu, pu_logs) = start(&config(d, "pu", PUSTU, pu_port, &[]));
+    let mut seen = Vec::new();
+    assert!(wait_for(&pu_logs, "node running", &mut seen), "{seen:?}");
+    let silent: Vec<_> = (0..3)
+        .map(|_| half_open_handshake(&pki, "py", pu_port))
+        .collect();
+    let started = Instant::now();
+    let (posyandu, py_logs) = start(&config(d, "py", PY, py_port, &[(pu_port, PUSTU)]));
+    let mut seen = Vec::new();
+    let synced = wait_for(&py_logs, "in sync: nothing to move", &mut seen);
+    let took = started.elapsed();
+    let statuses = [terminate(posyandu), terminate(pustu)];
+    drop(silent);
+    assert!(synced, "{}", seen.join("\n"));
+    assert!(
+        took < Duration::from_secs(30),
+        "the posyandu waited {took:?} behind the silent handshakes"
+    );
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+}

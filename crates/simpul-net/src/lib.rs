@@ -12,5 +12,6 @@ pub mod transport;
 pub use identity::{DistrictCa, IdentityError, NodeIdentity, SERVER_NAME, facility_of};
 pub use tls::{ALPN, ALPN_ZSTD, TlsError, client_config, server_config};
 pub use transport::{
-    LinkTuning, NetError, PeerConnection, accept, connect, endpoint, set_revocations,
+    HANDSHAKE_DEADLINE, LinkTuning, NetError, PeerConnection, accept, connect, endpoint, handshake,
+    incoming, set_revocations,
 };

@@ -68,6 +68,9 @@ pub enum NetError {
     /// The peer's certificate names no facility.
     #[error("peer certificate")]
     Identity(#[from] IdentityError),
+    /// The peer did not finish its handshake in time.
+    #[error("handshake not finished within {0:?}")]
+    HandshakeTimeout(Duration),
     /// The peer's certificate names another facility than the configuration expects.
     #[error("peer at {addr} is {found}, but {expected} was expected")]
     WrongPeer {
@@ -261,20 +264,40 @@ pub async fn connect(
     })
 }
 
-/// Waits for the next peer to connect (`None` once the endpoint is closed).
+/// How long an incoming handshake may take before it is dropped: generous for a 2G
+/// link's retransmissions, far below the idle timeout a silent half-open handshake
+/// would otherwise hold its place for.
+pub const HANDSHAKE_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Waits for the next connection attempt (`None` once the endpoint is closed), without
+/// waiting for its handshake: complete that with [`handshake`] on a task of its own, so
+/// that one slow or silent client delays nobody else.
+pub async fn incoming(endpoint: &Endpoint) -> Option<quinn::Incoming> {
+    endpoint.accept().await
+}
+
+/// Completes an incoming handshake, or gives up after `deadline`.
+pub async fn handshake(
+    incoming: quinn::Incoming,
+    deadline: Duration,
+) -> Result<PeerConnection, NetError> {
+    let connecting = incoming.accept()?;
+    let connection = tokio::time::timeout(deadline, connecting)
+        .await
+        .map_err(|_| NetError::HandshakeTimeout(deadline))??;
+    let (peer, certificate) = peer_path(&connection)?;
+    Ok(PeerConnection {
+        compressed: negotiated_zstd(&connection),
+        connection,
+        peer,
+        certificate,
+    })
+}
+
+/// Waits for the next peer to connect and completes its handshake (`None` once the
+/// endpoint is closed). One at a time: a node serving many peers uses [`incoming`] and
+/// [`handshake`].
 pub async fn accept(endpoint: &Endpoint) -> Option<Result<PeerConnection, NetError>> {
-    let incoming = endpoint.accept().await?;
-    Some(
-        async move {
-            let connection = incoming.await?;
-            let (peer, certificate) = peer_path(&connection)?;
-            Ok(PeerConnection {
-                compressed: negotiated_zstd(&connection),
-                connection,
-                peer,
-                certificate,
-            })
-        }
-        .await,
-    )
+    let next = incoming(endpoint).await?;
+    Some(handshake(next, HANDSHAKE_DEADLINE).await)
 }

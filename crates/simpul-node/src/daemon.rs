@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use rand::RngExt;
 use simpul_model::FacilityPath;
-use simpul_net::{LinkTuning, NodeIdentity, accept, connect, endpoint, set_revocations};
+use simpul_net::{LinkTuning, NodeIdentity, connect, endpoint, set_revocations};
+
+use crate::store_health::StoreHealth;
 use simpul_store::{Store, StoreOptions, StoreTrust};
 use simpul_sync::{Role, SessionConfig};
 use simpul_trust::{Authority, Signer};
@@ -26,6 +28,10 @@ pub enum DaemonError {
     /// The store could not be opened.
     #[error("could not open the store")]
     Store(#[from] simpul_store::OpenError),
+    /// The store failed while the node ran (a full or failing disk): the node stops so
+    /// that it is started again on a store opened afresh.
+    #[error("the store failed: {0}")]
+    StoreFailed(String),
     /// The certificate or CA could not be read.
     #[error("could not read the node's identity")]
     Identity(#[from] simpul_net::IdentityError),
@@ -209,31 +215,31 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         tracing::info!(address = %api.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "data API listening");
         tasks.spawn(crate::api::serve(api, node.clone()));
     }
-    tasks.spawn({
-        let (endpoint, node, cfg, stop) = (endpoint.clone(), node.clone(), cfg.clone(), stop.clone());
-        async move {
-            while let Some(incoming) = accept(&endpoint).await {
-                match incoming {
-                    Ok(conn) => {
-                        let span = tracing::info_span!("session", peer = %conn.peer, role = "responder");
-                        let (store, options, stop) = (node.store.clone(), options(&cfg), stop.clone());
-                        let links = links(&node);
-                        tokio::spawn(
-                            async move {
-                                let end = run_session(store, conn, Role::Responder, options, links, stop).await;
-                                tracing::info!(reason = %end.reason, error = end.error, received = end.stats.records_received, "session ended");
-                            }
-                            .instrument(span),
-                        );
-                    }
-                    Err(e) => tracing::warn!(error = %chain(&e), "refused an incoming connection"),
-                }
-            }
-        }
-    });
+    let health = StoreHealth::new();
+    tasks.spawn(crate::listener::serve(
+        endpoint.clone(),
+        crate::listener::Serve {
+            store: node.store.clone(),
+            options: Box::new({
+                let cfg = cfg.clone();
+                move || options(&cfg)
+            }),
+            links: Box::new({
+                let node = node.clone();
+                move || links(&node)
+            }),
+            stop: stop.clone(),
+            health: health.clone(),
+        },
+    ));
     for (addr, peer) in cfg.peers.clone() {
-        let (endpoint, node, cfg, mut stop) =
-            (endpoint.clone(), node.clone(), cfg.clone(), stop.clone());
+        let (endpoint, node, cfg, mut stop, health) = (
+            endpoint.clone(),
+            node.clone(),
+            cfg.clone(),
+            stop.clone(),
+            health.clone(),
+        );
         let span = tracing::info_span!("peer", peer = %peer, %addr);
         tasks.spawn(
             async move {
@@ -247,6 +253,7 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
                             let end = run_session(node.store.clone(), conn, Role::Initiator, options(&cfg), links(&node), stop.clone()).await;
                             tracing::info!(reason = %end.reason, error = end.error, sent = end.stats.records_sent,
                                 received = end.stats.records_received, plan = ?end.stats.last_plan, "session ended");
+                            health.note_session_end(&end);
                         }
                         Err(e) => {
                             let why = chain(&e);
@@ -268,17 +275,24 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         );
     }
     let mut stop_wait = stop.clone();
-    while !*stop_wait.borrow() {
-        if stop_wait.changed().await.is_err() {
-            break;
+    let failed = tokio::select! {
+        _ = stop_wait.wait_for(|stopping| *stopping) => None,
+        reason = health.wait_failed() => Some(reason),
+    };
+    match &failed {
+        Some(reason) => {
+            tracing::error!(%reason, "stopping: the store failed; start the node again to reopen it")
         }
+        None => tracing::info!("stopping: closing sessions"),
     }
-    tracing::info!("stopping: closing sessions");
     // Sessions see `stop` and say goodbye; give them a moment, then close the endpoint.
     tokio::time::sleep(Duration::from_millis(200)).await;
     endpoint.close(0u32.into(), b"node stopping");
     tasks.abort_all();
     endpoint.wait_idle().await;
     let _ = std::fs::remove_file(admin::socket_path(&cfg.data_dir));
-    Ok(())
+    match failed {
+        Some(reason) => Err(DaemonError::StoreFailed(reason)),
+        None => Ok(()),
+    }
 }

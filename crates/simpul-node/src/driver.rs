@@ -43,6 +43,8 @@ pub struct SessionEnd {
     pub error: bool,
     /// Its counters.
     pub stats: SessionStats,
+    /// It ended because this node's store failed under it (the node must reopen it).
+    pub store_failed: bool,
 }
 
 /// How a session is tied to the rest of the node.
@@ -337,6 +339,7 @@ fn end(reason: String, error: bool, stats: SessionStats) -> SessionEnd {
         reason,
         error,
         stats,
+        store_failed: false,
     }
 }
 
@@ -692,7 +695,10 @@ fn refused(e: simpul_store::WriteError) -> Refused {
 /// reports the store's state; a session cannot mend it).
 fn store_failed(reason: String, stats: SessionStats) -> SessionEnd {
     tracing::error!(%reason, "ending the session: the store failed");
-    end(reason, true, stats)
+    SessionEnd {
+        store_failed: true,
+        ..end(reason, true, stats)
+    }
 }
 
 /// Runs a store read on the blocking pool: what it read; `Ok(None)` for a record that

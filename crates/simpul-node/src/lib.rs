@@ -13,6 +13,8 @@ mod codec;
 pub mod config;
 pub mod daemon;
 pub mod driver;
+pub mod listener;
+pub mod store_health;
 
 pub use config::{ConfigError, NodeConfig};
 pub use daemon::{DaemonError, run};
