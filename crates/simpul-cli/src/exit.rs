@@ -74,7 +74,7 @@ pub(crate) fn code_for(err: &anyhow::Error) -> u8 {
                 FailureKind::Rejected => REJECTED,
                 FailureKind::NotFound => NOT_FOUND,
                 FailureKind::NotRunning => NOT_RUNNING,
-                FailureKind::BadRequest | FailureKind::Failed => FAILURE,
+                FailureKind::BadRequest | FailureKind::Failed | FailureKind::StoreFailed => FAILURE,
             };
         }
         if let Some(e) = cause.downcast_ref::<WriteError>() {

@@ -439,3 +439,82 @@ fn handshakes_left_half_open_delay_no_other_node() {
     );
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
 }
+
+/// The node's disk fills up while it runs (a real tmpfs of 256 KiB, mounted in a user
+/// and mount namespace made for the test): the write that does not fit is refused with
+/// the disk's own words, the node stops with an error instead of running on a store redb
+/// has shut, and once there is room again it starts, holds every acknowledged write and
+/// takes new ones.
+#[test]
+fn a_full_disk_stops_the_node_and_nothing_acknowledged_is_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("py", PY)]);
+    let cfg = config(d, "py", PY, free_port(), &[]);
+    let script = d.join("full.sh");
+    std::fs::write(
+        &script,
+        format!(
+            r#"set -u
+S={simpul}
+cd {dir}
+mkdir -p mnt && mount -t tmpfs -o size=256k tmpfs mnt
+mv py mnt/py && ln -s mnt/py py
+until_running() {{ for _ in $(seq 100); do grep -q "node running" "$1" && return 0; sleep 0.1; done; return 1; }}
+$S run --config {cfg} 2> node.log & pid=$!
+until_running node.log || {{ echo "NOT RUNNING"; cat node.log; exit 1; }}
+n=0
+for i in $(seq 1 1000); do
+  if $S --data-dir py patient add --name "Pasien $i" --sex F --birth-date 1990-01-01 --village 3273012001 >/dev/null 2>cli.err; then n=$((n+1)); else break; fi
+done
+echo "ACKED $n"
+echo "REFUSED $(cat cli.err)"
+for _ in $(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+if kill -0 $pid 2>/dev/null; then echo "STILL RUNNING"; kill $pid; fi
+wait $pid; echo "EXIT $?"
+mount -o remount,size=16m mnt
+$S run --config {cfg} 2> node2.log & pid=$!
+until_running node2.log || {{ echo "NOT RUNNING AGAIN"; cat node2.log; exit 1; }}
+echo "LISTED $($S --data-dir py patient list --json | wc -l)"
+$S --data-dir py patient add --name "Setelah" --sex F --birth-date 1990-01-01 --village 3273012001 >/dev/null && echo "WROTE AGAIN"
+kill $pid; wait $pid; echo "EXIT2 $?"
+$S --data-dir py verify >/dev/null && echo "VERIFIED"
+"#,
+            simpul = env!("CARGO_BIN_EXE_simpul"),
+            dir = d.display(),
+            cfg = cfg.display(),
+        ),
+    )
+    .expect("script");
+    let out = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "bash"])
+        .arg(&script)
+        .output()
+        .expect("unshare runs (user and mount namespaces)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let log = std::fs::read_to_string(d.join("node.log")).unwrap_or_default();
+    let says = |key: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(key).map(|v| v.trim().to_string()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {key} in:\n{stdout}\n{}",
+                    String::from_utf8_lossy(&out.stderr)
+                )
+            })
+    };
+    let acked: usize = says("ACKED").parse().expect("count");
+    assert!(acked > 10, "{stdout}");
+    assert!(
+        says("REFUSED").contains("No space left on device"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("STILL RUNNING"), "{stdout}\n{log}");
+    assert_ne!(says("EXIT"), "0", "{log}");
+    assert!(log.contains("the store failed"), "{log}");
+    assert_eq!(says("LISTED").parse::<usize>().expect("count"), acked);
+    assert!(stdout.contains("WROTE AGAIN"), "{stdout}");
+    assert_eq!(says("EXIT2"), "0", "{stdout}");
+    assert!(stdout.contains("VERIFIED"), "{stdout}");
+}

@@ -183,6 +183,7 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         rounds: broadcast::channel(16).0,
         started_ms: now_ms(),
         revocations,
+        health: StoreHealth::new(),
     };
     let links = |node: &NodeHandle| NodeLinks {
         writes: node.changes.subscribe(),
@@ -215,7 +216,7 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         tracing::info!(address = %api.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "data API listening");
         tasks.spawn(crate::api::serve(api, node.clone()));
     }
-    let health = StoreHealth::new();
+    let health = node.health.clone();
     tasks.spawn(crate::listener::serve(
         endpoint.clone(),
         crate::listener::Serve {

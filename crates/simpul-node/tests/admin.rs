@@ -33,6 +33,7 @@ async fn the_socket_serves_requests_and_refuses_bad_ones_storing_nothing() {
         rounds: tokio::sync::broadcast::channel(1).0,
         started_ms: 0,
         revocations: tokio::sync::watch::channel(None).0,
+        health: simpul_node::store_health::StoreHealth::new(),
     };
     tokio::spawn(admin::server::serve(listener, node));
 

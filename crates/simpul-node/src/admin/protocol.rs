@@ -533,6 +533,9 @@ pub enum FailureKind {
     BadRequest,
     /// The request needs a running node, and none is running.
     NotRunning,
+    /// The store failed (a full or failing disk): nothing was done, and a running node
+    /// stops so that it is started again on a store opened afresh.
+    StoreFailed,
     /// Anything else.
     Failed,
 }

@@ -87,9 +87,19 @@ pub struct NodeHandle {
     pub started_ms: u64,
     /// The district revocation list the node holds; sessions and the endpoint follow it.
     pub revocations: tokio::sync::watch::Sender<Option<Arc<Revocations>>>,
+    /// Whether the store still works; a request that finds it failed says so here.
+    pub health: crate::store_health::StoreHealth,
 }
 
 impl NodeHandle {
+    /// A request failed: if the store failed under it, the node stops (see
+    /// [`crate::store_health`]).
+    pub fn note_failure(&self, failure: &Failure) {
+        if failure.kind == FailureKind::StoreFailed {
+            self.health.failed(&failure.message);
+        }
+    }
+
     /// Tells the sessions about stored writes, to push them to the peers that should
     /// hold them. No session listening is fine: reconciliation carries them later.
     pub fn announce(&self, outcomes: Vec<WriteOutcome>, now_ms: u64) {
@@ -213,7 +223,10 @@ async fn answer(node: &NodeHandle, caller: &Caller, request: Request) -> Answer 
                     node.announce(outcomes, now);
                     Answer::Ok(reply)
                 }
-                Ok(Err(failure)) => Answer::Err(failure),
+                Ok(Err(failure)) => {
+                    node.note_failure(&failure);
+                    Answer::Err(failure)
+                }
                 Err(e) => Answer::Err(Failure::new(
                     FailureKind::Failed,
                     format!("request task failed: {e}"),

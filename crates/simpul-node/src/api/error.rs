@@ -76,7 +76,7 @@ impl From<Failure> for ApiError {
             FailureKind::Rejected => StatusCode::UNPROCESSABLE_ENTITY,
             FailureKind::NotFound => StatusCode::NOT_FOUND,
             FailureKind::BadRequest => StatusCode::BAD_REQUEST,
-            FailureKind::NotRunning => StatusCode::SERVICE_UNAVAILABLE,
+            FailureKind::NotRunning | FailureKind::StoreFailed => StatusCode::SERVICE_UNAVAILABLE,
             FailureKind::Failed => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {

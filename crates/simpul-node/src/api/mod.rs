@@ -51,7 +51,7 @@ impl App {
                         format!("request task failed: {e}"),
                     )
                 })?;
-        let (reply, outcomes) = result?;
+        let (reply, outcomes) = result.inspect_err(|f| self.node.note_failure(f))?;
         self.node.announce(outcomes, now);
         Ok(reply)
     }

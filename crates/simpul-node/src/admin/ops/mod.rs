@@ -439,6 +439,7 @@ pub fn write_failure(e: WriteError) -> Failure {
         | WriteError::WrongId { .. }
         | WriteError::AlreadyExists(_) => FailureKind::Rejected,
         WriteError::NotFound(_) => FailureKind::NotFound,
+        e if e.is_store_failure() => FailureKind::StoreFailed,
         _ => FailureKind::Failed,
     };
     let fields = match &e {
@@ -452,7 +453,11 @@ pub fn write_failure(e: WriteError) -> Failure {
 }
 
 pub(super) fn read_failure(e: ReadError) -> Failure {
-    Failure::new(FailureKind::Failed, chain(&e))
+    let kind = match e.is_record_damage() {
+        true => FailureKind::Failed,
+        false => FailureKind::StoreFailed,
+    };
+    Failure::new(kind, chain(&e))
 }
 
 /// An error and its causes on one line.
