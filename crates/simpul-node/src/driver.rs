@@ -75,7 +75,7 @@ pub async fn run_session(
     let (peer, board) = (conn.peer.clone(), links.board.clone());
     let clock = options.clock.clone();
     board.session_started(&peer, role, clock.now_ms());
-    let end = drive(store, conn, role, options, links, stop).await;
+    let end = contained(drive(store, conn, role, options, links, stop)).await;
     board.session_ended(
         &peer,
         role,
@@ -85,6 +85,31 @@ pub async fn run_session(
         clock.now_ms(),
     );
     end
+}
+
+/// Runs a session on a task of its own: a panic inside it (a bug; nothing a peer sends
+/// should cause one) ends that session with the panic's message, logged, instead of
+/// taking down the caller (a dialler's loop, which then redials as after any error).
+async fn contained(session: impl Future<Output = SessionEnd> + Send + 'static) -> SessionEnd {
+    match tokio::spawn(session).await {
+        Ok(end) => end,
+        Err(e) => {
+            let why = match e.try_into_panic() {
+                Ok(panic) => panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic without a message".into()),
+                Err(e) => e.to_string(),
+            };
+            tracing::error!(reason = %why, "the session panicked");
+            end(
+                format!("the session panicked: {why}"),
+                true,
+                SessionStats::default(),
+            )
+        }
+    }
 }
 
 async fn drive(
@@ -725,5 +750,33 @@ async fn blocking<T: Send + 'static, E: std::fmt::Display + Send + 'static>(
     match tokio::task::spawn_blocking(f).await {
         Ok(result) => result.map_err(|e| e.to_string()),
         Err(e) => Err(format!("store task failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_in_a_session_ends_that_session_with_its_message() {
+        let end = contained(async {
+            if std::hint::black_box(true) {
+                panic!("index out of bounds in a crafted frame");
+            }
+            end(String::new(), false, SessionStats::default())
+        })
+        .await;
+        assert!(end.error);
+        assert_eq!(
+            end.reason,
+            "the session panicked: index out of bounds in a crafted frame"
+        );
+        // The caller goes on (a dialler redials).
+        let next = contained(async { end_ok() }).await;
+        assert!(!next.error);
+    }
+
+    fn end_ok() -> SessionEnd {
+        end("done".into(), false, SessionStats::default())
     }
 }

@@ -20,6 +20,6 @@ pub use item::Item;
 pub use message::{DEFAULT_MAX_FRAME, DecodeError, FrameReader, Message, PROTOCOL_VERSION};
 pub use rules::{ScopeViolation, check_incoming, shared};
 pub use session::{
-    Effect, HeldRevocations, MAX_SESSION_CERTS, Progress, Refused, Role, SealedDoc, Session,
-    SessionConfig, SessionStats, StoreOutcome,
+    Effect, HeldRevocations, MAX_EXCHANGES, MAX_INBOX, MAX_SESSION_CERTS, Progress, Refused, Role,
+    SealedDoc, Session, SessionConfig, SessionStats, StoreOutcome,
 };

@@ -767,8 +767,12 @@ impl Session {
                             "peer asked for record {id}, which it does not share"
                         )));
                     }
-                    self.requested.insert(id);
-                    self.send_queue.push_back(id);
+                    // Asked again while it is queued, being read or unacknowledged: one
+                    // read is enough.
+                    let pending = self.reading.contains(&id) || self.unacked.contains(&id);
+                    if self.requested.insert(id) && !pending {
+                        self.send_queue.push_back(id);
+                    }
                 }
             }
             Message::Record { id, bytes, seals } => {
@@ -777,11 +781,11 @@ impl Session {
             Message::Heads { id, heads } => self.inbound(
                 RecordId::from_bytes(id),
                 Inbound::Heads(heads.into_iter().map(ChangeHash).collect()),
-            ),
+            )?,
             Message::HeadsReply { id, heads } => self.inbound(
                 RecordId::from_bytes(id),
                 Inbound::Reply(heads.into_iter().map(ChangeHash).collect()),
-            ),
+            )?,
             Message::Changes {
                 id,
                 bytes,
@@ -792,7 +796,7 @@ impl Session {
                 self.inbound(
                     RecordId::from_bytes(id),
                     Inbound::Changes(bytes, heads, seals),
-                )
+                )?
             }
             Message::Stored { ids } => {
                 for w in ids {
@@ -852,3 +856,5 @@ impl Session {
 
 mod reconcile;
 mod transfer;
+
+pub use transfer::{MAX_EXCHANGES, MAX_INBOX};

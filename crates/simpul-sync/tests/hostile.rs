@@ -495,3 +495,97 @@ fn a_responder_naming_a_held_version_twice_is_refused() {
     let reason = closed_reason(&drain(&mut posyandu)).expect("closed");
     assert!(reason.contains("named it twice"), "{reason}");
 }
+
+fn messages(effects: &[Effect]) -> Vec<Message> {
+    frames(effects)
+        .iter()
+        .filter_map(|f| Message::decode(&f[4..], u32::MAX).ok())
+        .collect()
+}
+
+#[test]
+fn repeated_round_zeros_and_wants_cost_one_read_each() {
+    // A genuine round 0, from an initiator that holds nothing.
+    let mut py = posyandu_session();
+    py.start_round();
+    drain(&mut py);
+    py.handle_items(Vec::new());
+    let round_zero = messages(&drain(&mut py))
+        .into_iter()
+        .find(|m| matches!(m, Message::Reconcile { round: 0, .. }))
+        .expect("round 0")
+        .encode();
+
+    let mut s = pustu_session();
+    for _ in 0..50 {
+        s.handle_bytes(&round_zero);
+    }
+    let effects = drain(&mut s);
+    assert!(closed_reason(&effects).is_none());
+    let reads = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::ReadItems))
+        .count();
+    assert_eq!(reads, 1, "one read of the items, however many round 0s");
+
+    let held = RecordId::from_bytes([7; 16]);
+    s.handle_items(vec![simpul_sync::Item {
+        time: 1,
+        id: held,
+        digest: [1; 32],
+    }]);
+    drain(&mut s);
+    for _ in 0..100 {
+        s.handle_bytes(&Message::Want { ids: vec![[7; 16]] }.encode());
+    }
+    let effects = drain(&mut s);
+    assert!(closed_reason(&effects).is_none());
+    let reads = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::ReadRecord { id } if *id == held))
+        .count();
+    assert_eq!(reads, 1, "one read of a record wanted again and again");
+}
+
+#[test]
+fn exchanges_and_their_queues_are_bounded() {
+    // Heads for more records at once than a session holds in exchange.
+    let mut s = pustu_session();
+    for n in 0..=simpul_sync::MAX_EXCHANGES as u32 {
+        let mut id = [0u8; 16];
+        id[..4].copy_from_slice(&n.to_be_bytes());
+        s.handle_bytes(
+            &Message::Heads {
+                id,
+                heads: vec![[1; 32]],
+            }
+            .encode(),
+        );
+    }
+    let effects = drain(&mut s);
+    let loads = effects
+        .iter()
+        .filter(|e| matches!(e, Effect::LoadDocument { .. }))
+        .count();
+    assert_eq!(loads, simpul_sync::MAX_EXCHANGES);
+    let reason = closed_reason(&effects).expect("closed");
+    assert!(reason.contains("in exchange at once"), "{reason}");
+
+    // Changes piling up for one record whose document has not loaded yet.
+    let mut s = pustu_session();
+    for _ in 0..=simpul_sync::MAX_INBOX {
+        s.handle_bytes(
+            &Message::Changes {
+                id: [9; 16],
+                bytes: vec![1, 2, 3],
+                heads: vec![[1; 32]],
+                seals: Vec::new(),
+            }
+            .encode(),
+        );
+    }
+    let effects = drain(&mut s);
+    assert!(no_store(&effects));
+    let reason = closed_reason(&effects).expect("closed");
+    assert!(reason.contains("before it was read"), "{reason}");
+}

@@ -91,11 +91,15 @@ impl Session {
     }
 
     /// A reconciliation's round 0 at the responder: answered once the items are read.
+    /// Another round 0 while the items are being read replaces the query waiting for
+    /// them: one read in flight, however many round-0 frames arrive.
     pub(super) fn on_round_zero(&mut self, query: Query) {
         self.recon = None;
         self.stashed_query = Some(query);
-        self.items_requested = true;
-        self.effects.push_back(super::Effect::ReadItems);
+        if !self.items_requested {
+            self.items_requested = true;
+            self.effects.push_back(super::Effect::ReadItems);
+        }
     }
 
     /// The older part at the responder: name the versions it holds of the records the

@@ -224,13 +224,27 @@ impl Session {
         self.syncs.entry(id).or_default()
     }
 
-    pub(super) fn inbound(&mut self, id: RecordId, msg: Inbound) {
+    pub(super) fn inbound(&mut self, id: RecordId, msg: Inbound) -> Result<(), SessionError> {
         // A reply to heads this side did not send (or gave up on) asks nothing.
         if matches!(msg, Inbound::Reply(_)) && !self.syncs.get(&id).is_some_and(|e| e.asked) {
-            return;
+            return Ok(());
         }
-        self.exchange(id).inbox.push_back(msg);
+        // Each exchange holds a loaded document: the peer may open only so many at once,
+        // and queue only so much for one before it has loaded.
+        if !self.syncs.contains_key(&id) && self.syncs.len() >= MAX_EXCHANGES {
+            return Err(SessionError::Protocol(format!(
+                "more than {MAX_EXCHANGES} records in exchange at once"
+            )));
+        }
+        let ex = self.exchange(id);
+        if ex.inbox.len() >= MAX_INBOX {
+            return Err(SessionError::Protocol(format!(
+                "more than {MAX_INBOX} messages for record {id} before it was read"
+            )));
+        }
+        ex.inbox.push_back(msg);
         self.step_exchange(id);
+        Ok(())
     }
 
     /// Forgets the record's document and loads it again from the store (after the store
@@ -544,6 +558,15 @@ fn seals_len(seals: &[Seal]) -> usize {
 /// Heads sent by one side in a heads exchange, at most: once, and once more where both
 /// changed the record.
 const MAX_ASKS: u8 = 2;
+
+/// Records in exchange at once in one session: this side's own (at most
+/// `SessionConfig::max_syncing`, 32 by default) and those the peer opened. Each holds a
+/// loaded document (tens of KB).
+pub const MAX_EXCHANGES: usize = 256;
+
+/// Messages (heads, changes, replies) queued for one record while its document loads: an
+/// exchange needs a few; a burst of live edits to one record a few dozen.
+pub const MAX_INBOX: usize = 64;
 
 /// The change of `doc` whose single-head version has the heads digest `version` (its
 /// first 16 bytes, as reconciliation items carry it), newest first. A peer's version with
