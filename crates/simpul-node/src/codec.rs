@@ -20,14 +20,14 @@ const WINDOW_LOG_MAX: u32 = 23;
 pub(crate) const BATCH_BYTES: usize = 256 << 10;
 
 /// The sending side.
-pub(crate) struct Deflate {
+pub struct Deflate {
     encoder: Option<zstd::stream::write::Encoder<'static, Vec<u8>>>,
     plain: Vec<u8>,
 }
 
 impl Deflate {
     /// A compressing sender, or a plain one.
-    pub(crate) fn new(compressed: bool) -> io::Result<Self> {
+    pub fn new(compressed: bool) -> io::Result<Self> {
         let encoder = compressed
             .then(|| zstd::stream::write::Encoder::new(Vec::new(), LEVEL))
             .transpose()?;
@@ -38,7 +38,7 @@ impl Deflate {
     }
 
     /// Adds a frame to the batch.
-    pub(crate) fn push(&mut self, frame: &[u8]) -> io::Result<()> {
+    pub fn push(&mut self, frame: &[u8]) -> io::Result<()> {
         match &mut self.encoder {
             Some(e) => e.write_all(frame),
             None => {
@@ -49,7 +49,7 @@ impl Deflate {
     }
 
     /// Bytes pushed and not yet taken (before compression).
-    pub(crate) fn waiting(&self) -> usize {
+    pub fn waiting(&self) -> usize {
         match &self.encoder {
             // The encoder buffers internally; its output so far is a lower bound.
             Some(e) => e.get_ref().len(),
@@ -58,7 +58,7 @@ impl Deflate {
     }
 
     /// Ends the batch: the bytes to send for everything pushed since the last call.
-    pub(crate) fn take(&mut self) -> io::Result<Vec<u8>> {
+    pub fn take(&mut self) -> io::Result<Vec<u8>> {
         match &mut self.encoder {
             Some(e) => {
                 e.flush()?;
@@ -70,14 +70,14 @@ impl Deflate {
 }
 
 /// The receiving side.
-pub(crate) struct Inflate {
+pub struct Inflate {
     decoder: Option<Decoder<'static>>,
     out: Vec<u8>,
 }
 
 impl Inflate {
     /// A decompressing receiver, or a plain one.
-    pub(crate) fn new(compressed: bool) -> io::Result<Self> {
+    pub fn new(compressed: bool) -> io::Result<Self> {
         let decoder = match compressed {
             true => {
                 let mut d = Decoder::new()?;
@@ -95,7 +95,7 @@ impl Inflate {
     /// Passes the bytes `input` stands for to `sink`, at most 64 KiB at a time (a
     /// peer's small input that inflates hugely reaches the session's frame limits in
     /// pieces, never as one allocation). Malformed compressed input is an error.
-    pub(crate) fn feed(&mut self, input: &[u8], sink: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+    pub fn feed(&mut self, input: &[u8], sink: &mut dyn FnMut(&[u8])) -> io::Result<()> {
         let Some(decoder) = &mut self.decoder else {
             sink(input);
             return Ok(());

@@ -9,7 +9,7 @@ pub mod admin;
 pub mod api;
 pub mod board;
 pub mod clock;
-mod codec;
+pub mod codec;
 pub mod config;
 pub mod daemon;
 pub mod driver;
