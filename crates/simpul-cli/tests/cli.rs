@@ -290,6 +290,17 @@ fn export_and_import_round_trip_and_garbage_is_refused() {
         dir.path(),
         &["doc", "export", &id, "--out", file.to_str().expect("utf-8")],
     );
+    // Health data: readable by its owner only, and never written over.
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&file).expect("stat").permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    let refused = fails(
+        dir.path(),
+        &["doc", "export", &id, "--out", file.to_str().expect("utf-8")],
+        1,
+    );
+    assert!(refused.contains("exists"), "{refused}");
 
     let other = posyandu_store();
     let imported = ok(

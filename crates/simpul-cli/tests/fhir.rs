@@ -72,6 +72,12 @@ fn a_generated_district_exports_valid_fhir_with_a_resource_per_fact() {
     );
     let counts: Value = serde_json::from_str(printed.trim()).expect("counts json");
     assert_eq!(counts["Patient"], people.len() as u64, "{counts}");
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(out.join("Patient.ndjson"))
+            .expect("stat")
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "exports are owner-only: {mode:o}");
     assert_eq!(
         counts["Encounter"], visits,
         "one encounter per visit: {counts}"

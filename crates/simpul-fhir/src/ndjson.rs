@@ -3,6 +3,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -194,9 +195,11 @@ impl Export {
         }
         let mut sinks = Vec::with_capacity(paths.len());
         for path in paths {
+            // Owner-only (health records), and never over anything already there.
             let file = OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .mode(0o600)
                 .open(&path)
                 .map_err(|source| match source.kind() {
                     io::ErrorKind::AlreadyExists => ExportError::Exists { path: path.clone() },

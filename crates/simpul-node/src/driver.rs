@@ -504,7 +504,8 @@ async fn carry_out_effects(
                 let (store, peer) = (store.clone(), session.peer().clone());
                 // An empty set read from a failing store would have the peer resend
                 // everything: the session ends instead.
-                let items = match read(move || store.sync_items(&peer).map(Some)).await {
+                let now = options.clock.now_ms();
+                let items = match read(&store, now, move |s| s.sync_items(&peer).map(Some)).await {
                     Ok(items) => items.unwrap_or_default(),
                     Err(reason) => {
                         let reason = format!("reading what to sync: {reason}");
@@ -520,10 +521,10 @@ async fn carry_out_effects(
             }
             Effect::ReadRecord { id } => {
                 let (store, done) = (store.clone(), effects.done.clone());
-                let slots = effects.slots.clone();
+                let (slots, now) = (effects.slots.clone(), options.clock.now_ms());
                 tokio::spawn(async move {
                     let _slot = slots.acquire_owned().await;
-                    let result = match read(move || store.outgoing(id)).await {
+                    let result = match read(&store, now, move |s| s.outgoing(id)).await {
                         Ok(record) => Done::Read { id, record },
                         Err(reason) => Done::Failed(reason),
                     };
@@ -531,8 +532,7 @@ async fn carry_out_effects(
                 });
             }
             Effect::LoadDocument { id } => {
-                let store = store.clone();
-                let loaded = read(move || {
+                let loaded = read(store, options.clock.now_ms(), move |store| {
                     store.load_sealed(id).map(|loaded| {
                         loaded.map(|(_, doc, seals)| {
                             let certs = store.certs_for(&seals);
@@ -599,6 +599,24 @@ async fn carry_out_effects(
                         Err(e) if e.is_store_failure() => {
                             Done::Failed(format!("the store failed: {e}"))
                         }
+                        // The stored copy is damaged: marked and left out of sync; the
+                        // peer's copy is refused, not judged.
+                        Err(simpul_store::WriteError::Read(e)) if e.is_record_damage() => {
+                            let reason = e.to_string();
+                            let mark = reason.clone();
+                            let _ = tokio::task::spawn_blocking(move || {
+                                note_damaged(&for_outcome, id, &mark, now);
+                            })
+                            .await;
+                            Done::Stored {
+                                token,
+                                id,
+                                result: Err(Refused {
+                                    reason,
+                                    hostile: false,
+                                }),
+                            }
+                        }
                         result => Done::Stored {
                             token,
                             id,
@@ -629,6 +647,14 @@ async fn carry_out_effects(
                     Ok(false) => {}
                     Err(e) => tracing::warn!(%id, error = %e, "could not let a moved record go"),
                 }
+            }
+            Effect::CheckRecord { id } => {
+                // A load marks the record damaged if it fails its check; a store that
+                // fails here shows in the next read.
+                let check = read(store, options.clock.now_ms(), move |s| {
+                    s.load(id).map(|_| None::<()>)
+                });
+                let _ = check.await;
             }
             Effect::Revocations { der } => {
                 let store = store.clone();
@@ -730,16 +756,32 @@ fn store_failed(reason: String, stats: SessionStats) -> SessionEnd {
 /// is damaged (reported, and left out of this session like one that is not held);
 /// `Err` when the store itself failed.
 async fn read<T: Send + 'static>(
-    f: impl FnOnce() -> Result<Option<T>, simpul_store::ReadError> + Send + 'static,
+    store: &Store,
+    at_ms: u64,
+    f: impl FnOnce(&Store) -> Result<Option<T>, simpul_store::ReadError> + Send + 'static,
 ) -> Result<Option<T>, String> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(Ok(found)) => Ok(found),
-        Ok(Err(e)) if e.is_record_damage() => {
-            tracing::warn!(error = %e, "a damaged record is left out of sync");
-            Ok(None)
+    let store = store.clone();
+    let task = tokio::task::spawn_blocking(move || {
+        let result = f(&store);
+        if let Err(simpul_store::ReadError::Corrupt { id, reason }) = &result {
+            note_damaged(&store, *id, reason, at_ms);
         }
+        result
+    });
+    match task.await {
+        Ok(Ok(found)) => Ok(found),
+        Ok(Err(e)) if e.is_record_damage() => Ok(None),
         Ok(Err(e)) => Err(format!("the store failed: {e}")),
         Err(e) => Err(format!("store task failed: {e}")),
+    }
+}
+
+/// A record that fails its check is marked, so that it is left out of sync from now on
+/// and `verify` and `status` name it; every other record still moves.
+fn note_damaged(store: &Store, id: RecordId, reason: &str, at_ms: u64) {
+    tracing::warn!(record = %id, %reason, "a damaged record is left out of sync");
+    if let Err(e) = store.mark_damaged(id, reason, at_ms) {
+        tracing::warn!(record = %id, error = %e, "marking a damaged record failed");
     }
 }
 

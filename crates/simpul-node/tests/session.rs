@@ -84,8 +84,20 @@ fn trusted(ca: &DistrictCa, identity: &NodeIdentity) -> StoreOptions {
 /// `until` holds (then both are stopped); how each ended.
 async fn one_session(
     ca: &DistrictCa,
+    py: (&NodeIdentity, &Store),
+    pu: (&NodeIdentity, &Store),
+    until: impl Fn() -> bool,
+) -> (simpul_node::SessionEnd, simpul_node::SessionEnd) {
+    let writes = tokio::sync::broadcast::channel(16).0;
+    one_session_with(ca, py, pu, links(&writes, PY), until).await
+}
+
+/// [`one_session`] with the posyandu's links given (to watch its board).
+async fn one_session_with(
+    ca: &DistrictCa,
     (py_id, py_store): (&NodeIdentity, &Store),
     (pu_id, pu_store): (&NodeIdentity, &Store),
+    py_links: NodeLinks,
     until: impl Fn() -> bool,
 ) -> (simpul_node::SessionEnd, simpul_node::SessionEnd) {
     let local = "127.0.0.1:0".parse().expect("addr");
@@ -109,7 +121,7 @@ async fn one_session(
         conn,
         Role::Initiator,
         options(),
-        links(&writes, PY),
+        py_links,
         stop_rx,
     ));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -416,4 +428,114 @@ async fn a_failing_store_ends_the_session_and_nothing_is_resent() {
         client.stats.last_plan
     );
     assert_eq!(client.stats.records_sent, 0);
+}
+
+/// Flips a byte inside every copy of `needle` in the file (redb may still hold a page
+/// from before the last commit); returns how many copies it found.
+fn flip_in_file(file: &std::path::Path, needle: &[u8]) -> usize {
+    let mut bytes = std::fs::read(file).expect("read store file");
+    let mut found = 0;
+    let mut at = 0;
+    while let Some(pos) = bytes[at..]
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .map(|p| p + at)
+    {
+        bytes[pos + needle.len() / 2] ^= 0x5a;
+        found += 1;
+        at = pos + needle.len();
+    }
+    std::fs::write(file, bytes).expect("write store file");
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_damaged_record_is_left_out_and_every_other_record_still_moves() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = OffsetDateTime::now_utc() - time::Duration::days(1);
+    let ca = DistrictCa::create(&path("3273"), now, 30).expect("ca");
+    let pu_id = ca.issue(&path(PUSTU), now, 30).expect("issue");
+    let py_id = ca.issue(&path(PY), now, 30).expect("issue");
+    let py_dir = dir.path().join("py");
+    let py_store = store(&py_dir, &ca, &py_id, 1);
+    let generator = simpul_gen::Generator::new(15, &path(PY), 20, today());
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        let out = py_store
+            .insert_record(generator.patient(i), today(), 1)
+            .expect("insert");
+        ids.push(out.id);
+    }
+    // A bit flips on the posyandu's disk, inside one record's stored snapshot.
+    let victim = ids[7];
+    let stored = py_store.stored_bytes(victim).expect("read").expect("held");
+    drop(py_store);
+    // The tail of the snapshot: its operations, not the actor ids other tables share.
+    let tail = &stored[stored.len() - 40..stored.len() - 8];
+    let copies = flip_in_file(&py_dir.join(simpul_store::DB_FILE), tail);
+    assert!(copies >= 1, "the snapshot is in the file");
+    let py_store = Store::open(&py_dir, trusted(&ca, &py_id)).expect("reopens");
+
+    let pu_store = store(&dir.path().join("pu"), &ca, &pu_id, 2);
+    let pu = pu_store.clone();
+    let (client, server) = one_session(&ca, (&py_id, &py_store), (&pu_id, &pu_store), move || {
+        pu.count().expect("count") == 19
+    })
+    .await;
+    for end in [&client, &server] {
+        assert!(
+            !end.error,
+            "the damaged record ended the session: {}",
+            end.reason
+        );
+    }
+    assert_eq!(
+        pu_store.count().expect("count"),
+        19,
+        "every other record moved"
+    );
+    assert!(pu_store.meta(victim).expect("meta").is_none());
+    assert!(client.stats.refused_by_peer >= 1);
+
+    // The posyandu found out and keeps it out of sync; status and verify name it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while py_store.damaged().expect("damaged").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the record was never marked"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let damaged = py_store.damaged().expect("damaged");
+    assert_eq!(damaged.len(), 1, "{damaged:?}");
+    assert_eq!(damaged[0].0, victim);
+    let status = simpul_node::admin::ops::status(&py_store, 0).expect("status");
+    assert_eq!(status.damaged.len(), 1);
+    let report = py_store.verify(&|_, _| {}).expect("verify");
+    assert_eq!(report.damaged, 1);
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.contains(&victim.to_string())),
+        "{:?}",
+        report.problems
+    );
+
+    // The next session has nothing to move and does not send the damaged record again.
+    let writes = tokio::sync::broadcast::channel(16).0;
+    let py_links = links(&writes, PY);
+    let board = py_links.board.clone();
+    let reconciled = move || board.peers().iter().any(|p| p.last_plan.is_some());
+    let (again, _) = one_session_with(
+        &ca,
+        (&py_id, &py_store),
+        (&pu_id, &pu_store),
+        py_links,
+        reconciled,
+    )
+    .await;
+    assert_eq!(again.stats.records_sent, 0, "{:?}", again.stats);
+    assert_eq!(again.stats.last_plan, Some((0, 0, 0)));
+    assert_eq!(pu_store.count().expect("count"), 19);
 }

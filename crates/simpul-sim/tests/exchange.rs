@@ -248,7 +248,7 @@ fn sync_with(
                         node.store
                             .moved(&node.path, id, digest, evidence, from, today());
                     }
-                    Effect::Revocations { .. } => {}
+                    Effect::Revocations { .. } | Effect::CheckRecord { .. } => {}
                     Effect::Closed { reason, .. } => panic!("session closed: {reason}"),
                 }
             }

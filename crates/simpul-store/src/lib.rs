@@ -10,6 +10,7 @@
 //!
 //! Storage format: see `docs/storage.md` at the repository root.
 
+mod damaged;
 mod error;
 #[cfg(any(test, feature = "testing"))]
 pub mod faults;
@@ -25,6 +26,7 @@ mod tokens;
 mod trust;
 pub mod writer;
 
+pub use damaged::{DamagedEntry, MAX_DAMAGED};
 pub use error::{OpenError, ReadError, WriteError};
 pub use lookup::DuplicateGroup;
 pub use maintenance::{BackupError, VerifyReport, compact};

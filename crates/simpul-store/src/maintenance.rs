@@ -15,8 +15,8 @@ use crate::meta::{RecordMeta, scope_keys};
 use crate::read::load_document;
 use crate::store::{DB_FILE, Store};
 use crate::tables::{
-    CERTS, CHANGES, INDEX, LOOKUP, LOOKUP_KEYS, META, MOVED, PENDING_SEALS, QUARANTINE, RECORDS,
-    SEALS, SNAPSHOTS, TOKENS, TOMBSTONES,
+    CERTS, CHANGES, DAMAGED, INDEX, LOOKUP, LOOKUP_KEYS, META, MOVED, PENDING_SEALS, QUARANTINE,
+    RECORDS, SEALS, SNAPSHOTS, TOKENS, TOMBSTONES,
 };
 
 /// What [`Store::verify`] found.
@@ -28,6 +28,9 @@ pub struct VerifyReport {
     pub index_rows: u64,
     /// Everything wrong, one line each.
     pub problems: Vec<String>,
+    /// Records marked damaged (left out of sync), those this check found among them.
+    #[serde(default)]
+    pub damaged: u64,
 }
 
 /// Why a backup failed.
@@ -36,6 +39,14 @@ pub enum BackupError {
     /// The target exists; a backup never overwrites.
     #[error("{0} already exists")]
     Exists(PathBuf),
+    /// The backup file could not be made.
+    #[error("cannot create {path}: {source}")]
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
     /// Reading the store or writing the copy failed.
     #[error("database")]
     Db(#[from] redb::Error),
@@ -68,6 +79,7 @@ impl Store {
         let total = records.len()?;
         let mut report = VerifyReport::default();
         let mut expected: HashMap<(String, [u8; 16]), [u8; 40]> = HashMap::new();
+        let mut found_damaged = Vec::new();
         for row in records.iter()? {
             let (key, value) = row?;
             let id = RecordId::from_bytes(*key.value());
@@ -94,6 +106,9 @@ impl Store {
                 Ok(doc) => doc,
                 Err(e) => {
                     report.problems.push(e.to_string());
+                    if let ReadError::Corrupt { reason, .. } = &e {
+                        found_damaged.push((id, reason.clone()));
+                    }
                     continue;
                 }
             };
@@ -149,6 +164,20 @@ impl Store {
             ));
         }
         progress(report.records, total);
+        drop((records, snapshots, changes, index, txn));
+        // What failed its check is left out of sync from now on, as if a session had
+        // found it.
+        let at_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        for (id, reason) in found_damaged {
+            if let Err(e) = self.mark_damaged(id, &reason, at_ms) {
+                report
+                    .problems
+                    .push(format!("record {id}: could not be marked damaged: {e}"));
+            }
+        }
+        report.damaged = self.damaged()?.len() as u64;
         Ok(report)
     }
 
@@ -175,13 +204,27 @@ impl Store {
 
     /// Writes a consistent copy of the whole store to `out` (a new file, itself a store
     /// file) from one read snapshot, while the node goes on writing. Returns the records
-    /// copied.
+    /// copied. The file is made readable by its owner only (it holds health records), and
+    /// made in one step that fails if anything is at `out`, a link included: nothing can
+    /// slip in between a check and the creation.
     pub fn backup(&self, out: &Path) -> Result<u64, BackupError> {
-        if out.exists() {
-            return Err(BackupError::Exists(out.to_path_buf()));
-        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(out)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => BackupError::Exists(out.to_path_buf()),
+                _ => BackupError::Create {
+                    path: out.to_path_buf(),
+                    source: e,
+                },
+            })?;
         let source = self.db().begin_read()?;
-        let target = Database::create(out)?;
+        let target =
+            Database::builder().create_with_backend(redb::backends::FileBackend::new(file)?)?;
         let txn = target.begin_write()?;
         // Every table (`backup_holds_every_table` fails when one is added and not here).
         copy(&source, &txn, META)?;
@@ -197,6 +240,7 @@ impl Store {
         copy(&source, &txn, QUARANTINE)?;
         copy(&source, &txn, PENDING_SEALS)?;
         copy(&source, &txn, MOVED)?;
+        copy(&source, &txn, DAMAGED)?;
         copy_multimap(&source, &txn, LOOKUP)?;
         txn.commit()?;
         Ok(records)

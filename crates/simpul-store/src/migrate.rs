@@ -8,12 +8,12 @@ use simpul_model::{Record, RecordBody, RecordId, RecordKind};
 use crate::meta::RecordMeta;
 use crate::read::load_document;
 use crate::tables::{
-    CERTS, CHANGES, INDEX, LOOKUP, LOOKUP_KEYS, META, MOVED, PENDING_SEALS, QUARANTINE, RECORDS,
-    SEALS, SNAPSHOTS, TOKENS, TOMBSTONES, meta_keys,
+    CERTS, CHANGES, DAMAGED, INDEX, LOOKUP, LOOKUP_KEYS, META, MOVED, PENDING_SEALS, QUARANTINE,
+    RECORDS, SEALS, SNAPSHOTS, TOKENS, TOMBSTONES, meta_keys,
 };
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = 5;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
@@ -23,6 +23,7 @@ const MIGRATIONS: &[Migration] = &[
     add_tombstones_v2,
     add_lookup_and_tokens_v3,
     add_seals_v4,
+    add_damaged_v5,
 ];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
@@ -87,6 +88,12 @@ fn add_seals_v4(tx: &WriteTransaction) -> Result<(), redb::Error> {
             crate::trust::pending::AUTHOR | crate::trust::pending::ENDORSE,
         )?;
     }
+    Ok(())
+}
+
+/// Damaged records (schema 5): found as they are read, kept out of sync.
+fn add_damaged_v5(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(DAMAGED)?;
     Ok(())
 }
 

@@ -777,10 +777,12 @@ impl Store {
 
     /// The records this node holds that `peer` should hold too, as reconciliation items,
     /// in id order. Read from the index by key ranges: the `up` records of the peer's
-    /// subtree and the `down` records of the peer and its ancestors. Loads no document.
+    /// subtree and the `down` records of the peer and its ancestors; records marked
+    /// damaged are left out. Loads no document.
     pub fn sync_items(&self, peer: &FacilityPath) -> Result<Vec<SyncItem>, ReadError> {
         let txn = self.inner.db.begin_read()?;
         let index = txn.open_table(INDEX)?;
+        let damaged = crate::damaged::damaged_ids(&txn)?;
         let mut items = std::collections::BTreeMap::new();
         let mut add = |range: redb::Range<
             '_,
@@ -791,6 +793,9 @@ impl Store {
             for row in range {
                 let (key, value) = row?;
                 let id = RecordId::from_bytes(*key.value().1);
+                if damaged.contains(&id) {
+                    continue;
+                }
                 let v = value.value();
                 let time = u64::from_be_bytes(v[..8].try_into().unwrap_or_default());
                 let digest: [u8; 32] = v[8..].try_into().unwrap_or_default();

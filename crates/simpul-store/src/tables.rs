@@ -90,6 +90,12 @@ pub(crate) const CERTS: TableDefinition<&[u8; 8], &[u8]> = TableDefinition::new(
 pub(crate) const QUARANTINE: TableDefinition<(&[u8; 16], &[u8; 32]), &[u8]> =
     TableDefinition::new("quarantine-1");
 
+/// Records whose stored bytes fail their check (schema 5): they do not load, or load to
+/// other heads than the stored digest. Left out of sync and reported by `verify` and
+/// `status`; every other record still moves. Key: record id. Value: a postcard-encoded
+/// [`crate::DamagedEntry`].
+pub(crate) const DAMAGED: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("damaged-1");
+
 /// Records holding this node's own changes that still need its seal (schema 4): written
 /// while the store had no signing key (a CLI write on a stopped node), or held when the
 /// store was migrated from schema 3 (history written before seals existed, which this node

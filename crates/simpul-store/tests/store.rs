@@ -453,6 +453,34 @@ fn backup_holds_every_table() {
 }
 
 #[test]
+fn a_backup_is_owner_only_and_never_written_through_what_is_already_there() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(&dir.path().join("node"), POSYANDU);
+    store
+        .insert_record(record(1, POSYANDU), today(), 1_000)
+        .expect("insert");
+    let out = dir.path().join("backup.redb");
+    store.backup(&out).expect("backup");
+    let mode = std::fs::metadata(&out).expect("stat").permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    assert!(matches!(
+        store.backup(&out),
+        Err(simpul_store::BackupError::Exists(_))
+    ));
+    // A link planted where the backup goes (a check that the path is free would pass: it
+    // points nowhere yet) must not lead the backup to a file of someone else's choosing.
+    let planted = dir.path().join("elsewhere.redb");
+    let link = dir.path().join("planted.redb");
+    std::os::unix::fs::symlink(&planted, &link).expect("symlink");
+    assert!(matches!(
+        store.backup(&link),
+        Err(simpul_store::BackupError::Exists(_))
+    ));
+    assert!(!planted.exists(), "the backup followed the link");
+}
+
+#[test]
 fn verify_reports_a_change_no_seal_covers() {
     use simpul_trust::testing::TestDistrict;
     let district = TestDistrict::new("3273");
@@ -518,6 +546,7 @@ fn make_schema_3(dir: &std::path::Path) {
         "quarantine-1",
         "pending-seals-1",
         "moved-1",
+        "damaged-1",
     ] {
         let table: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
         txn.delete_table(table).expect("delete");

@@ -94,7 +94,9 @@ fn drive(
                             outcome.ok_or_else(|| "no scope".to_string().into()),
                         )
                     }
-                    Effect::Moved { .. } | Effect::Revocations { .. } => {}
+                    Effect::Moved { .. }
+                    | Effect::Revocations { .. }
+                    | Effect::CheckRecord { .. } => {}
                     Effect::Closed { reason, .. } => panic!("session closed: {reason}"),
                 }
             }

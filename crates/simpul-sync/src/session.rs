@@ -184,6 +184,12 @@ pub enum Effect {
         /// The certificates the peer sent for those seals' keys.
         certs: KeyCerts,
     },
+    /// The peer refused a record this side sent whole: check the stored copy against its
+    /// digest, and mark it damaged if it fails (no answer is expected).
+    CheckRecord {
+        /// The record.
+        id: RecordId,
+    },
     /// The peer's revocation list, newer than the one this node named: check it against
     /// the district CA and keep it (and end sessions with nodes it revokes).
     Revocations {
@@ -838,7 +844,11 @@ impl Session {
             }
             Message::Refused { id, .. } => {
                 let id = RecordId::from_bytes(id);
-                self.unacked.remove(&id);
+                // A record this side sent whole that the peer refused may be damaged
+                // here: the driver checks the stored copy.
+                if self.unacked.remove(&id) {
+                    self.effects.push_back(Effect::CheckRecord { id });
+                }
                 self.awaiting.remove(&id);
                 self.stats.refused_by_peer += 1;
                 // No answer to our heads will come; what the peer sent is still answered.

@@ -168,19 +168,6 @@ fn garbage_and_oversized_frames_close_the_session() {
             .expect("closed")
             .contains("exceeds")
     );
-
-    let mut s = pustu_session();
-    s.handle_bytes(
-        &Message::Record {
-            id: [9; 16],
-            bytes: b"not automerge".to_vec(),
-            seals: Vec::new(),
-        }
-        .encode(),
-    );
-    let effects = drain(&mut s);
-    assert!(no_store(&effects));
-    assert!(closed_reason(&effects).is_some());
 }
 
 #[test]
@@ -588,4 +575,43 @@ fn exchanges_and_their_queues_are_bounded() {
     assert!(no_store(&effects));
     let reason = closed_reason(&effects).expect("closed");
     assert!(reason.contains("before it was read"), "{reason}");
+}
+
+#[test]
+fn a_record_whose_bytes_do_not_load_is_refused_alone_and_the_session_goes_on() {
+    let mut s = pustu_session();
+    // A bit flipped on the sender's disk, and bytes that were never Automerge: both are
+    // refused alone (the sender checks its copy), and neither is stored.
+    let mut damaged = record_at(PY04);
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0x5a;
+    let mut effects = Vec::new();
+    for bytes in [damaged, b"not automerge".to_vec()] {
+        s.handle_bytes(
+            &Message::Record {
+                id: [9; 16],
+                bytes,
+                seals: Vec::new(),
+            }
+            .encode(),
+        );
+        effects.extend(drain(&mut s));
+    }
+    assert!(no_store(&effects));
+    assert_eq!(closed_reason(&effects), None, "{effects:?}");
+    let refused = messages(&effects)
+        .into_iter()
+        .filter(|m| matches!(m, Message::Refused { id, reason } if *id == [9; 16] && reason.contains("do not load")))
+        .count();
+    assert_eq!(refused, 2, "{effects:?}");
+    // The rest still moves: a good record after it goes to the store.
+    s.handle_bytes(
+        &Message::Record {
+            id: [9; 16],
+            bytes: record_at(PY04),
+            seals: Vec::new(),
+        }
+        .encode(),
+    );
+    assert!(!no_store(&drain(&mut s)));
 }

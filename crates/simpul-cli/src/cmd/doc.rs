@@ -26,7 +26,7 @@ fn export(node: &mut Target, id: &str, out: &Path) -> Result<()> {
     let reply = node.call(Request::Export { id })?;
     let document = expect_reply!(reply, Reply::Document { document } => document)?;
     let bytes = hex::decode(document).context("the node sent a document that is not hex")?;
-    std::fs::write(out, &bytes).with_context(|| format!("failed to write {}", out.display()))?;
+    write_new(out, &bytes).with_context(|| format!("failed to write {}", out.display()))?;
     eprintln!(
         "wrote record {id} to {} ({} bytes)",
         out.display(),
@@ -67,4 +67,18 @@ fn import(node: &mut Target, file: &Path) -> Result<()> {
     eprintln!("imported record {} ({what})", written.id);
     println!("{}", written.id);
     Ok(())
+}
+
+/// Writes `bytes` to a new file readable by its owner only (a record is health data); a
+/// file or link already at `path` is an error, never overwritten or followed.
+fn write_new(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }

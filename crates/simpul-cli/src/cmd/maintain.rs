@@ -65,6 +65,13 @@ fn verify(node: &mut Target, json: bool) -> Result<()> {
                 n => format!("{n} problems"),
             }
         )?;
+        if report.damaged > 0 {
+            writeln!(
+                out,
+                "{} damaged record(s) are left out of sync (`simpul status` lists them)",
+                report.damaged
+            )?;
+        }
     }
     if report.problems.is_empty() {
         Ok(())

@@ -71,6 +71,16 @@ fn node_text(out: &mut impl Write, s: &NodeStatus) -> std::io::Result<()> {
     for (facility, n) in &s.records.by_facility {
         writeln!(out, "          {n:>7}  {facility}")?;
     }
+    if !s.damaged.is_empty() {
+        writeln!(
+            out,
+            "DAMAGED   {} record(s) fail their check and are left out of sync (`simpul verify`)",
+            s.damaged.len()
+        )?;
+        for (id, d) in &s.damaged {
+            writeln!(out, "          {id}: {} ({})", d.reason, when(d.at_ms))?;
+        }
+    }
     super::trust::status_text(out, &s.trust, s.now_ms)
 }
 

@@ -452,6 +452,9 @@ pub struct NodeStatus {
     pub peers: Vec<PeerStatus>,
     /// Keys, seals and revocations.
     pub trust: TrustStatus,
+    /// Records whose stored bytes failed their check, left out of sync (oldest first).
+    #[serde(default)]
+    pub damaged: Vec<(RecordId, simpul_store::DamagedEntry)>,
 }
 
 /// What a node's status says about trust.

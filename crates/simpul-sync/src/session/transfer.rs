@@ -20,6 +20,9 @@ use crate::rules::{check_incoming, shared};
 /// peer whether the record exists.
 const NOT_HERE: &str = "not held here for you";
 
+/// How a refusal of a record's bytes that do not load begins.
+const UNREADABLE: &str = "the record's bytes do not load";
+
 impl Session {
     /// A record as read after [`Effect::ReadRecord`]: its stored bytes, seals and their
     /// keys' certificates (`None` if it is gone).
@@ -64,8 +67,20 @@ impl Session {
         self.awaiting.remove(&id);
         inflation::check(bytes, inflation::MAX_INFLATED)
             .map_err(|e| SessionError::Protocol(format!("record {id}: {e}")))?;
-        let doc = guarded(|| Automerge::load(bytes))
-            .map_err(|e| SessionError::Protocol(format!("record {id} does not load: {e}")))?;
+        // Bytes that do not load are what a damaged disk at the sender makes: that record
+        // is refused (the sender checks its copy) and the session goes on with the rest.
+        // Bytes that load into something other than the record named still close it.
+        let doc = match guarded(|| Automerge::load(bytes)) {
+            Ok(doc) => doc,
+            Err(e) => {
+                self.stats.refused_here += 1;
+                self.send(&Message::Refused {
+                    id: wire(id),
+                    reason: format!("{UNREADABLE}: {e}"),
+                });
+                return Ok(());
+            }
+        };
         // The envelope is enough to route and check scope; the store judges the rest
         // against what it holds.
         let record = Record::envelope(&doc)

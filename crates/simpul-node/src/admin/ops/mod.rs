@@ -39,13 +39,27 @@ pub fn execute(
             Reply::Written(w) => Some(w.id),
             _ => record,
         };
-        outcomes.push(audit::append(
-            store,
-            caller,
-            (what, record, detail),
-            today,
-            now_ms,
-        )?);
+        // The request's write is durable by now: if its audit entry fails (a disk that
+        // just filled up), the caller must hear that the write itself was kept, or a
+        // retry would store it twice.
+        let stored = match &reply {
+            Reply::Written(w) => Some(w.id),
+            _ => None,
+        };
+        let entry =
+            audit::append(store, caller, (what, record, detail), today, now_ms).map_err(|f| {
+                match stored {
+                    Some(id) => Failure::new(
+                        f.kind,
+                        format!(
+                            "record {id} was stored, but its audit entry was not: {}",
+                            f.message
+                        ),
+                    ),
+                    None => f,
+                }
+            })?;
+        outcomes.push(entry);
     }
     Ok((reply, outcomes))
 }
@@ -365,6 +379,7 @@ pub fn status(store: &Store, now_ms: u64) -> Result<NodeStatus, Failure> {
         store_bytes: store.file_size().unwrap_or(0),
         records: store.census().map_err(read_failure)?,
         peers: Vec::new(),
+        damaged: store.damaged().map_err(read_failure)?,
     })
 }
 
