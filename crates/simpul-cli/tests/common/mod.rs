@@ -1,7 +1,7 @@
-//! Running the real `simpul` binary in tests.
+//! Running the real `simpul` binary in tests: one-shot commands on a data directory.
+//! Shared with the process tests in the workspace's `tests/`, whose `tests/common` adds
+//! the helpers for running `simpul run` nodes.
 #![allow(dead_code, missing_docs, unreachable_pub)]
-
-pub mod nodes;
 
 use std::path::Path;
 use std::process::{Command, Output};
