@@ -36,6 +36,8 @@ const DEFLATE_RATIO: u64 = 1032;
 
 const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
 const DEFLATE_BIT: u64 = 0x08;
+/// The chunk type of a bundle.
+const BUNDLE: u8 = 3;
 
 /// Why bytes were refused before Automerge read them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,9 +53,13 @@ pub enum InflationError {
     Malformed(String),
 }
 
-/// Checks that `bytes` (saved documents, changes or bundles, concatenated) inflate to at
-/// most `budget` bytes in all.
+/// Checks that `bytes` (saved documents and changes, concatenated) inflate to at most
+/// `budget` bytes in all. Bundle chunks are refused whatever their size: nodes never
+/// send them (`save` makes a document chunk, `save_after` change chunks), and Automerge
+/// expands a bundle's run-length columns into memory without a limit (a fuzzer's
+/// 243-byte bundle took 7 GB in three seconds: `fuzz/regressions/record`).
 pub fn check(bytes: &[u8], budget: u64) -> Result<(), InflationError> {
+    refuse_bundles(bytes)?;
     if (bytes.len() as u64).saturating_mul(DEFLATE_RATIO) <= budget {
         return Ok(());
     }
@@ -87,6 +93,26 @@ pub fn check(bytes: &[u8], budget: u64) -> Result<(), InflationError> {
                 body.columns(&ops, &mut left, budget)?;
             }
             other => return Err(malformed(&format!("unknown chunk type {other}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Walks the chunk headers only, refusing a bundle chunk.
+fn refuse_bundles(bytes: &[u8]) -> Result<(), InflationError> {
+    let mut input = Cursor(bytes);
+    while !input.0.is_empty() {
+        if input.take(4)? != MAGIC {
+            return Err(malformed("a chunk does not start with the magic bytes"));
+        }
+        input.take(4)?;
+        let kind = input.take(1)?[0];
+        let len = input.uleb()?;
+        input.take_u64(len)?;
+        if kind == BUNDLE {
+            return Err(malformed(
+                "bundle chunks are not accepted (nodes send documents and changes)",
+            ));
         }
     }
     Ok(())
@@ -324,5 +350,16 @@ mod tests {
         let mut overlong = MAGIC.to_vec();
         overlong.extend_from_slice(&[0, 0, 0, 0, 1, 0x80, 0x00]);
         assert!(check(&overlong, 1).is_err());
+    }
+
+    #[test]
+    fn a_bundle_is_refused_however_small() {
+        let saved = document().save();
+        let bundle = [saved.clone(), chunk(BUNDLE, &[0, 0])].concat();
+        match check(&bundle, MAX_INFLATED) {
+            Err(InflationError::Malformed(why)) => assert!(why.contains("bundle"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(check(&saved, MAX_INFLATED), Ok(()));
     }
 }

@@ -3,18 +3,23 @@
 //! Fourteen nodes (a district office, two puskesmas, four pustu, eight posyandu) run the
 //! real [`simpul_sync::Session`] over a simulated network that partitions, loses,
 //! duplicates and reorders frames, with node crashes and restarts, all from one seed.
-//! Each node's durable state is a [`memstore::MemStore`] that judges what peers send
-//! through the same admission as the real store, and every node seals what it writes with
-//! its own key (certificates of one seeded test district). After a final heal the checkers verify convergence,
-//! scope and durability ([`check`]).
+//! Each node keeps its records in the real store ([`diskstore::DiskStore`]: redb on a disk
+//! in memory, which a crash cuts back to what was last made durable), and the effects
+//! the node's driver runs concurrently (record reads and merges) complete in a seeded
+//! random order. The fault-injection runs use [`memstore::MemStore`] instead, a store
+//! that can be made to break the rules ([`storage`]). Every node seals what it writes
+//! with its own key (certificates of one seeded test district). After a final heal the
+//! checkers verify convergence, scope and durability ([`check`]).
 //!
 //! `cargo run -p simpul-sim --release -- --seeds 1000` runs many seeds;
 //! `cargo run -p simpul-sim -- --seed S` replays one.
 
 mod byzantine;
 pub mod check;
+pub mod diskstore;
 mod keys;
 pub mod memstore;
+pub mod storage;
 pub mod topology;
 mod world;
 

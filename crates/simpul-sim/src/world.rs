@@ -14,8 +14,10 @@ use simpul_model::{
 use simpul_sync::{Effect, Role, Session, SessionConfig, StoreOutcome};
 use simpul_trust::signing_actor;
 
+use crate::diskstore::DiskStore;
 use crate::keys::keys;
 use crate::memstore::{FromPeer, MemStore};
+use crate::storage::Storage;
 use crate::topology;
 
 /// A deliberate bug, to show that the checkers catch it.
@@ -27,6 +29,9 @@ pub enum Fault {
     DropOnReceipt,
     /// Nodes acknowledge before the store is durable (a crash in between loses it).
     AckBeforePersist,
+    /// The real store's disk reports syncs it never makes durable: a crash takes it back
+    /// to the empty store, losing what the store acknowledged.
+    LyingDisk,
 }
 
 /// What a run does.
@@ -45,6 +50,9 @@ pub struct SimConfig {
     /// One posyandu is Byzantine: it slips forged frames into its sessions at random
     /// during the faulty phase ([`crate::byzantine`]).
     pub byzantine: bool,
+    /// Nodes keep their records in the simulator's [`MemStore`] instead of the real
+    /// store (always so with a [`Fault`]: the real store cannot be made to break rules).
+    pub mem_store: bool,
 }
 
 impl SimConfig {
@@ -57,13 +65,14 @@ impl SimConfig {
             duplication: 0.01,
             fault: None,
             byzantine: true,
+            mem_store: false,
         }
     }
 }
 
 pub(crate) struct Node {
     pub(crate) path: FacilityPath,
-    pub(crate) store: MemStore,
+    pub(crate) store: Storage,
     pub(crate) up: bool,
     /// Effects waiting for this node's "disk": (link, epoch, side, effect).
     io: VecDeque<(usize, u64, usize, Effect)>,
@@ -114,6 +123,8 @@ pub struct Sim {
     next_epoch: u64,
     next_record: u64,
     pub(crate) today: Date,
+    /// Makes the people the nodes register.
+    people: simpul_gen::Generator,
     /// Writes acknowledged to their writer or to a sender: (node, record, heads).
     pub(crate) acked: Vec<(usize, RecordId, Vec<ChangeHash>)>,
     /// Problems the checkers found while running.
@@ -145,6 +156,8 @@ const SETTLE_ROUNDS: usize = 50;
 impl Sim {
     /// A district with empty stores, every link up.
     pub fn new(cfg: SimConfig) -> Self {
+        let today = Date::from_ymd(2026, 10, 31).unwrap_or_else(|| unreachable!("date exists"));
+        let seed = cfg.seed;
         let paths = topology::district();
         let links = topology::links(&paths)
             .into_iter()
@@ -159,10 +172,27 @@ impl Sim {
             .enumerate()
             .map(|(n, path)| {
                 let own = &keys().nodes[n];
-                let mut book = simpul_trust::KeyBook::new(keys().district.authority.clone());
-                book.insert(own.certified.clone());
-                let mut store = MemStore::new(book);
-                store.enforce_scope = cfg.fault != Some(Fault::SkipScopeFilter);
+                let store = if cfg.mem_store || cfg.fault.is_some_and(|f| f != Fault::LyingDisk) {
+                    let mut book = simpul_trust::KeyBook::new(keys().district.authority.clone());
+                    book.insert(own.certified.clone());
+                    let mut store = MemStore::new(book);
+                    store.enforce_scope = cfg.fault != Some(Fault::SkipScopeFilter);
+                    Storage::Mem(Box::new(store))
+                } else {
+                    let authority = keys().district.authority.clone();
+                    let store =
+                        DiskStore::create(&path, instance(n), authority, own.signer.clone())
+                            .unwrap_or_else(|e| panic!("simulated node {n}: {e}"));
+                    assert_eq!(
+                        store.actor(),
+                        &node_actor(n),
+                        "the real store writes with the simulator's actor for node {n}"
+                    );
+                    if cfg.fault == Some(Fault::LyingDisk) {
+                        store.lie_about_syncs();
+                    }
+                    Storage::Disk(Box::new(store))
+                };
                 Node {
                     path,
                     store,
@@ -190,7 +220,8 @@ impl Sim {
             frames: VecDeque::new(),
             next_epoch: 0,
             next_record: 0,
-            today: Date::from_ymd(2026, 10, 31).unwrap_or_else(|| unreachable!("date exists")),
+            today,
+            people: simpul_gen::Generator::new(seed, &topology::district()[0], 64, today),
             acked: Vec::new(),
             violations: Vec::new(),
             created: Vec::new(),
@@ -246,8 +277,7 @@ impl Sim {
 
     /// The actor node `n` writes with: bound to its key.
     fn actor(&self, n: usize) -> simpul_model::automerge::ActorId {
-        let cert = &keys().nodes[n].certified;
-        signing_actor(&cert.facility, cert.key, [n as u8, 0, 0, 0])
+        node_actor(n)
     }
 
     fn session_config(&self) -> SessionConfig {
@@ -378,6 +408,9 @@ impl Sim {
 
     fn crash(&mut self, n: usize) {
         self.nodes[n].up = false;
+        if let Err(e) = self.nodes[n].store.crash() {
+            self.violations.push(format!("node {n}: {e}"));
+        }
         self.nodes[n].io.clear();
         self.nodes[n].deferred.clear();
         for l in 0..self.links.len() {
@@ -428,7 +461,7 @@ impl Sim {
                                         format!("record {} {}B", hex(id), bytes.len()),
                                     simpul_sync::Message::Changes { id, bytes, .. } =>
                                         format!("changes {} {}B", hex(id), bytes.len()),
-                                    other => format!("{other:?}").chars().take(120).collect(),
+                                    other => format!("{other:?}").chars().take(300).collect(),
                                 }
                             );
                         }
@@ -521,12 +554,14 @@ impl Sim {
             return;
         }
         let n = candidates[self.rng.random_range(0..candidates.len())];
-        self.perform_io(n);
+        let ready = ready_io(&self.nodes[n].io);
+        let pick = ready[self.rng.random_range(0..ready.len())];
+        self.perform_io(n, pick);
     }
 
-    /// Performs one pending IO request of node `n` and answers its session.
-    fn perform_io(&mut self, n: usize) {
-        let Some((l, epoch, side, effect)) = self.nodes[n].io.pop_front() else {
+    /// Performs pending IO request `i` of node `n` and answers its session.
+    fn perform_io(&mut self, n: usize, i: usize) {
+        let Some((l, epoch, side, effect)) = self.nodes[n].io.remove(i) else {
             return;
         };
         let peer = self.nodes[self.links[l].ends[1 - side]].path.clone();
@@ -575,7 +610,11 @@ impl Sim {
                 }
                 Some(Fault::AckBeforePersist) => {
                     // Acknowledge what the store would hold, then persist "later".
-                    let mut scratch = node.store.clone();
+                    let mut scratch = node
+                        .store
+                        .as_mem()
+                        .unwrap_or_else(|| unreachable!("fault runs use the MemStore"))
+                        .clone();
                     let from = FromPeer {
                         peer: &peer,
                         seals: seals.clone(),
@@ -729,15 +768,14 @@ impl Sim {
         unique[4..].copy_from_slice(&self.next_record.to_be_bytes()[3..]);
         let key = keys().nodes[n].certified.key.0;
         let id = RecordId::bound([key[0], key[1], key[2], key[3]], unique);
-        let mut record = blank_patient(id, home, self.today);
+        // A person as simpul-gen makes them (NIK, family card, a history of visits),
+        // registered at `home`.
+        let mut record = self.people.patient(self.next_record);
+        record.id = id;
+        record.scope = Scope::up(home.clone());
         record.scope.audience = audience;
         if let RecordBody::Patient(p) = &mut record.body {
-            p.name = format!("Warga {}", self.next_record);
-            p.sex = if self.rng.random_bool(0.5) {
-                Sex::Female
-            } else {
-                Sex::Male
-            };
+            p.home_facility = home;
         }
         let Ok(doc) = record.create_document(self.actor(n), self.today, self.next_record * 1000)
         else {
@@ -767,6 +805,18 @@ impl Sim {
             return;
         };
         let mut after = before.clone();
+        // Now and then a visit recorded in error is marked so (kept, no longer counted).
+        if self.rng.random_bool(0.15)
+            && let RecordBody::Patient(p) = &mut after.body
+            && let Some(visit) = p.visits.values_mut().find(|v| v.entered_in_error.is_none())
+        {
+            visit.entered_in_error = Some(simpul_model::ErrorMark {
+                reason: "salah pasien".into(),
+                by: node_path.to_string(),
+                at_ms: self.next_record * 1000,
+            });
+            return self.commit_local_edit(n, doc, &before, after, 3);
+        }
         let key = VisitId::from_bytes(self.rng.random()).to_string();
         if let RecordBody::Patient(p) = &mut after.body {
             let mut v = Visit::new(
@@ -962,7 +1012,9 @@ impl Sim {
             if !self.frames.is_empty() {
                 self.deliver_random_frame(false);
             } else if let Some(n) = (0..self.nodes.len()).find(|&n| !self.nodes[n].io.is_empty()) {
-                self.perform_io(n);
+                let ready = ready_io(&self.nodes[n].io);
+                let pick = ready[self.rng.random_range(0..ready.len())];
+                self.perform_io(n, pick);
             } else {
                 // Nothing in flight: a session still busy is stalled and times out.
                 let stalled: Vec<usize> = (0..self.links.len())
@@ -1002,6 +1054,39 @@ impl Sim {
             }
         }
     }
+}
+
+/// The IO requests of a node that may complete next, as the node's driver runs them: it
+/// takes a session's effects in order, carries out some inline (reading the shared items,
+/// loading a document: the session waits for them) and starts record reads and merges
+/// as tasks that finish in any order. So a read or merge may complete before anything
+/// queued after it by its session, and an inline effect only once it is the first
+/// inline effect of its session and every effect before it has started.
+fn ready_io(io: &VecDeque<(usize, u64, usize, Effect)>) -> Vec<usize> {
+    let mut blocked: Vec<(usize, u64, usize)> = Vec::new();
+    let mut ready = Vec::new();
+    for (i, (l, epoch, side, effect)) in io.iter().enumerate() {
+        let session = (*l, *epoch, *side);
+        if blocked.contains(&session) {
+            continue;
+        }
+        ready.push(i);
+        if !matches!(effect, Effect::ReadRecord { .. } | Effect::Store { .. }) {
+            blocked.push(session);
+        }
+    }
+    ready
+}
+
+/// The instance of node `n`'s actor.
+fn instance(n: usize) -> [u8; 4] {
+    [n as u8, 0, 0, 0]
+}
+
+/// The actor node `n` writes with: bound to its key.
+fn node_actor(n: usize) -> simpul_model::automerge::ActorId {
+    let cert = &keys().nodes[n].certified;
+    signing_actor(&cert.facility, cert.key, instance(n))
 }
 
 /// A patient record `id` of `home` with no visits.

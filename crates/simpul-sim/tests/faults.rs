@@ -31,6 +31,11 @@ fn acknowledging_before_persisting_is_caught() {
 }
 
 #[test]
+fn a_disk_that_lies_about_syncs_is_caught_on_the_real_store() {
+    caught(Fault::LyingDisk, "lost acknowledged");
+}
+
+#[test]
 fn a_healthy_run_reports_nothing() {
     assert_eq!(run_seed(SimConfig::new(7)), Vec::<String>::new());
 }

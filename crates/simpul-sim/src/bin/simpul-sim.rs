@@ -1,4 +1,5 @@
-//! Runs simulator seeds: `simpul-sim --seeds N [--from S]` or `simpul-sim --seed S`.
+//! Runs simulator seeds: `simpul-sim --seeds N [--from S]` or `simpul-sim --seed S`;
+//! `--mem-store` runs the nodes on the simulator's own store instead of the real one.
 
 use std::process::ExitCode;
 
@@ -25,6 +26,9 @@ fn main() -> ExitCode {
         let mut cfg = SimConfig::new(seed);
         if let Some(steps) = value("--steps") {
             cfg.steps = steps as usize;
+        }
+        if args.iter().any(|a| a == "--mem-store") {
+            cfg.mem_store = true;
         }
         if args.iter().any(|a| a == "--no-faults") {
             cfg.loss = 0.0;

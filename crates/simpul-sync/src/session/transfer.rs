@@ -65,12 +65,18 @@ impl Session {
         seals: Vec<Seal>,
     ) -> Result<(), SessionError> {
         self.awaiting.remove(&id);
-        inflation::check(bytes, inflation::MAX_INFLATED)
-            .map_err(|e| SessionError::Protocol(format!("record {id}: {e}")))?;
-        // Bytes that do not load are what a damaged disk at the sender makes: that record
-        // is refused (the sender checks its copy) and the session goes on with the rest.
-        // Bytes that load into something other than the record named still close it.
-        let doc = match guarded(|| Automerge::load(bytes)) {
+        // Bytes that do not parse or load are what a damaged disk at the sender makes:
+        // that record is refused (the sender checks its copy) and the session goes on
+        // with the rest. A bomb, or bytes that load into something other than the record
+        // named, close it.
+        let loaded = match inflation::check(bytes, inflation::MAX_INFLATED) {
+            Err(e @ inflation::InflationError::TooLarge { .. }) => {
+                return Err(SessionError::Protocol(format!("record {id}: {e}")));
+            }
+            Err(e) => Err(e.to_string()),
+            Ok(()) => guarded(|| Automerge::load(bytes)).map_err(|e| e.to_string()),
+        };
+        let doc = match loaded {
             Ok(doc) => doc,
             Err(e) => {
                 self.stats.refused_here += 1;
