@@ -8,6 +8,9 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; fi
 fi
 cargo fmt --all -- --check
+# fuzz/ is its own workspace: its lock must follow the crates' dependencies.
+(cd fuzz && cargo metadata --locked --format-version 1 >/dev/null) ||
+  { echo "fuzz/Cargo.lock is stale: run 'cargo metadata --format-version 1' in fuzz/ and commit it" >&2; exit 1; }
 # The sync engine stays free of IO runtimes and databases (STYLE rule 1); the simulator
 # runs the real store (redb on a simulated disk) but no IO runtime or network.
 if cargo tree --locked -e normal -p simpul-sync --prefix none | grep -E '^(tokio|quinn|redb) ' ; then
