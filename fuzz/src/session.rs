@@ -4,7 +4,7 @@
 
 use simpul_model::automerge::Automerge;
 use simpul_model::{Record, RecordId, Scope};
-use simpul_sim::memstore::{FromPeer, MemStore};
+use simpul_sim::memstore::MemStore;
 use simpul_sync::{Effect, Item, Message, PROTOCOL_VERSION, Role, Session, SessionConfig};
 use simpul_trust::{Seal, Signer, signing_actor};
 
@@ -127,52 +127,16 @@ pub fn settle(
             session.handle_items(items.to_vec());
             continue;
         }
-        let Some(effect) = store.answer_read(&peer, true, session, effect) else {
-            continue;
-        };
-        match effect {
-            Effect::Transmit(frame) => sent.push(frame),
-            Effect::Store {
-                token,
-                id,
-                incoming,
-                seals,
-                certs,
-                ..
-            } => {
-                let from = FromPeer {
-                    peer: &peer,
-                    seals,
-                    certs,
-                };
-                let outcome = store.merge(&node, id, incoming, from, today());
-                if outcome.is_ok() {
-                    let held = &store.records()[&id];
-                    assert!(
-                        held.record.scope.held_by(&node),
-                        "stored record {id} is outside the scope of {node}"
-                    );
-                }
-                session.handle_stored(token, outcome);
-            }
-            Effect::Moved {
-                id,
-                digest,
-                evidence,
-                seals,
-                certs,
-            } => {
-                let from = FromPeer {
-                    peer: &peer,
-                    seals,
-                    certs,
-                };
-                store.moved(&node, id, digest, evidence, from, today());
-            }
-            Effect::Revocations { .. } | Effect::Closed { .. } | Effect::CheckRecord { .. } => {}
-            Effect::ReadItems | Effect::ReadRecord { .. } | Effect::LoadDocument { .. } => {
-                unreachable!("reads are answered by the store")
-            }
+        if let Some(Effect::Transmit(frame)) =
+            store.carry_out(&node, &peer, session, effect, today())
+        {
+            sent.push(frame);
+        }
+        for (id, held) in store.records() {
+            assert!(
+                held.record.scope.held_by(&node),
+                "stored record {id} is outside the scope of {node}"
+            );
         }
     }
     panic!("the session did not settle after {MAX_EFFECTS} effects");

@@ -323,6 +323,47 @@ impl MemStore {
         None
     }
 
+    /// Carries out `effect` of `session` (at `node`, talking to `peer`) as a node's
+    /// driver does: reads answered, merges judged and their outcome handed back, moves
+    /// applied. Hands back what is the driver's own business: frames to send, the end,
+    /// revocation lists, checks of its copy.
+    pub fn carry_out(
+        &mut self,
+        node: &FacilityPath,
+        peer: &FacilityPath,
+        session: &mut Session,
+        effect: Effect,
+        today: Date,
+    ) -> Option<Effect> {
+        match self.answer_read(peer, true, session, effect)? {
+            Effect::Store {
+                token,
+                id,
+                incoming,
+                seals,
+                certs,
+                ..
+            } => {
+                let from = FromPeer { peer, seals, certs };
+                let outcome = self.merge(node, id, incoming, from, today);
+                session.handle_stored(token, outcome);
+                None
+            }
+            Effect::Moved {
+                id,
+                digest,
+                evidence,
+                seals,
+                certs,
+            } => {
+                let from = FromPeer { peer, seals, certs };
+                self.moved(node, id, digest, evidence, from, today);
+                None
+            }
+            other => Some(other),
+        }
+    }
+
     /// The items a peer at `peer` should share with this node.
     pub fn items_for(&self, peer: &FacilityPath, filter: bool) -> Vec<Item> {
         self.records

@@ -12,7 +12,7 @@ use simpul_model::{
     Address, Date, FacilityPath, Identifiers, Klaster, Patient, Record, RecordBody, RecordId,
     Scope, Setting, Sex, Visit, VisitId,
 };
-use simpul_sim::memstore::{FromPeer, MemStore};
+use simpul_sim::memstore::MemStore;
 use simpul_sync::{Effect, Message, Role, Session, SessionConfig};
 use simpul_trust::signing_actor;
 use simpul_trust::testing::{TestDistrict, TestNode};
@@ -208,48 +208,17 @@ fn sync_with(
             let session = &mut sessions[side];
             while let Some(effect) = session.poll_effect() {
                 busy = true;
-                match effect {
-                    Effect::Transmit(frame) => {
+                match node
+                    .store
+                    .carry_out(&node.path, &peer, session, effect, today())
+                {
+                    Some(Effect::Transmit(frame)) => {
                         let msg = Message::decode(&frame[4..], u32::MAX).expect("frame");
                         sent.push((side, msg));
                         wire.push_back((1 - side, frame));
                     }
-                    Effect::ReadItems | Effect::ReadRecord { .. } | Effect::LoadDocument { .. } => {
-                        node.store.answer_read(&peer, true, session, effect);
-                    }
-                    Effect::Store {
-                        token,
-                        id,
-                        incoming,
-                        seals,
-                        certs,
-                        ..
-                    } => {
-                        let from = FromPeer {
-                            peer: &peer,
-                            seals,
-                            certs,
-                        };
-                        let outcome = node.store.merge(&node.path, id, incoming, from, today());
-                        session.handle_stored(token, outcome);
-                    }
-                    Effect::Moved {
-                        id,
-                        digest,
-                        evidence,
-                        seals,
-                        certs,
-                    } => {
-                        let from = FromPeer {
-                            peer: &peer,
-                            seals,
-                            certs,
-                        };
-                        node.store
-                            .moved(&node.path, id, digest, evidence, from, today());
-                    }
-                    Effect::Revocations { .. } | Effect::CheckRecord { .. } => {}
-                    Effect::Closed { reason, .. } => panic!("session closed: {reason}"),
+                    Some(Effect::Closed { reason, .. }) => panic!("session closed: {reason}"),
+                    _ => {}
                 }
             }
         }
