@@ -320,7 +320,7 @@ fn export_and_import_round_trip_and_garbage_is_refused() {
         &["doc", "import", garbage.to_str().expect("utf-8")],
         3,
     );
-    assert!(stderr.contains("not an Automerge document"), "{stderr}");
+    assert!(stderr.contains("not Automerge data"), "{stderr}");
     assert!(ok(other.path(), &["patient", "list"]).contains("1 people"));
 
     // 64 KiB that would inflate to 64 MiB inside Automerge: refused before it is read.
