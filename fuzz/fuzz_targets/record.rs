@@ -9,12 +9,15 @@ use simpul_sync::Message;
 use simpul_trust::Seal;
 use std::sync::OnceLock;
 
+/// A record's id, heads and seals, as the posyandu wrote it.
+type Written = ([u8; 16], Vec<[u8; 32]>, Vec<Seal>);
+
 fuzz_target!(init: simpul_fuzz::init(), |data: &[u8]| {
     let Some((&kind, bytes)) = data.split_first() else {
         return;
     };
     // The id and seals of a record the posyandu really wrote: the fuzzer varies the bytes.
-    static WRITTEN: OnceLock<([u8; 16], Vec<[u8; 32]>, Vec<Seal>)> = OnceLock::new();
+    static WRITTEN: OnceLock<Written> = OnceLock::new();
     let (id, heads, seals) = WRITTEN
         .get_or_init(|| {
             let (record, doc, seals) = sealed_record(&keys().posyandu.signer, 1);
