@@ -16,6 +16,7 @@ pub mod audit;
 pub mod codes;
 pub mod date;
 pub mod facility;
+pub mod growth;
 pub mod history;
 pub mod ids;
 pub mod inflation;
