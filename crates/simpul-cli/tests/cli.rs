@@ -423,3 +423,74 @@ fn a_district_ca_issues_node_certificates() {
         3,
     );
 }
+
+#[test]
+fn a_childs_visit_shows_her_growth_by_the_who_standards() {
+    let dir = posyandu_store();
+    let id = ok(
+        dir.path(),
+        &[
+            "patient",
+            "add",
+            "--name",
+            "Putri",
+            "--sex",
+            "F",
+            "--birth-date",
+            "2024-12-05",
+            "--village",
+            "3273010001",
+        ],
+    )
+    .trim()
+    .to_string();
+    // 697 days, 8.5 kg (-2.36 SD), 77.5 cm standing (78.2 cm as length: -2.28 SD).
+    let out = simpul(
+        dir.path(),
+        &[
+            "visit",
+            "add",
+            &id,
+            "--date",
+            "2026-11-02",
+            "--weight-kg",
+            "8.5",
+            "--height-cm",
+            "77.5",
+            "--klaster",
+            "ibu-anak",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim().len(),
+        16,
+        "the visit id alone"
+    );
+    let growth = String::from_utf8_lossy(&out.stderr);
+    assert!(growth.contains("growth at 22 months"), "{growth}");
+    assert!(
+        growth.contains("length/height-for-age -2.28 SD stunted"),
+        "{growth}"
+    );
+    assert!(
+        growth.contains("weight-for-age -2.36 SD underweight"),
+        "{growth}"
+    );
+    // An adult's visit says nothing about growth.
+    let adult = add_siti(dir.path());
+    let out = simpul(
+        dir.path(),
+        &[
+            "visit",
+            "add",
+            &adult,
+            "--date",
+            "2026-11-02",
+            "--weight-kg",
+            "61.5",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("growth"));
+}

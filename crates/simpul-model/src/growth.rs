@@ -104,6 +104,24 @@ pub enum Category {
 }
 
 impl Category {
+    /// The category in words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Category::SeverelyUnderweight => "severely underweight",
+            Category::Underweight => "underweight",
+            Category::SeverelyStunted => "severely stunted",
+            Category::Stunted => "stunted",
+            Category::Tall => "tall",
+            Category::SeverelyWasted => "severely wasted",
+            Category::Wasted => "wasted",
+            Category::RiskOfOverweight => "risk of overweight",
+            Category::PossibleRiskOfOverweight => "possible risk of overweight",
+            Category::Overweight => "overweight",
+            Category::Obese => "obese",
+            Category::Normal => "normal",
+        }
+    }
+
     /// BB/U: below -3, -3 to below -2, -2 to +1, above +1.
     pub fn weight_for_age(z: f64) -> Category {
         if z < -3.0 {

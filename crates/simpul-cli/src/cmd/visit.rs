@@ -3,7 +3,8 @@
 use anyhow::Result;
 use rand::RngExt;
 use simpul_model::{
-    Date, ErrorMark, Immunisation, Klaster, Measurements, Screening, Setting, Visit, VisitId,
+    Date, ErrorMark, Immunisation, Klaster, Measurements, Patient, RecordBody, Screening, Setting,
+    Visit, VisitId, growth,
 };
 use simpul_node::admin::{Reply, Request};
 
@@ -71,6 +72,7 @@ fn add(node: &mut Target, a: VisitAdd) -> Result<()> {
         visit.supersedes = Some(old.clone());
     }
     let visit_id = VisitId::from_bytes(rand::rng().random());
+    let measurements = visit.measurements.clone();
     let reply = node.call(Request::AddVisit {
         id,
         visit_id,
@@ -78,7 +80,54 @@ fn add(node: &mut Target, a: VisitAdd) -> Result<()> {
     })?;
     expect_reply!(reply, Reply::Written(_) => ())?;
     println!("{visit_id}");
+    // For the kader and the bidan at the table: the child's growth from what was just
+    // measured (stderr: stdout is the visit id, for scripts).
+    if let Ok(Reply::Record(stored)) = node.call(Request::Get { id })
+        && let RecordBody::Patient(p) = &stored.record.body
+        && let Some(line) = growth_line(p, date, &measurements)
+    {
+        eprintln!("{line}");
+    }
     Ok(())
+}
+
+/// The child's z-scores and Permenkes 2/2020 categories, or nothing for a person past
+/// five years or a visit with nothing measured that the standards take.
+fn growth_line(p: &Patient, date: Date, m: &Measurements) -> Option<String> {
+    let a = growth::assess(p.sex, p.birth_date, date, m)?;
+    let show = |name: &str, score: Option<growth::Score>, category: Option<growth::Category>| {
+        score.map(|s| {
+            let verdict = match (s.implausible, category) {
+                (true, _) => "implausible: check the measurement".to_string(),
+                (false, Some(c)) => c.label().to_string(),
+                (false, None) => String::new(),
+            };
+            format!("{name} {:+.2} SD {verdict}", s.z)
+        })
+    };
+    let parts: Vec<String> = [
+        show("weight-for-age", a.weight_for_age, a.underweight()),
+        show(
+            "length/height-for-age",
+            a.length_height_for_age,
+            a.stunting(),
+        ),
+        show(
+            "weight-for-length/height",
+            a.weight_for_length_height,
+            a.wasting(),
+        ),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| {
+        format!(
+            "growth at {} months: {}",
+            a.age_days * 12 / 365,
+            parts.join("; ")
+        )
+    })
 }
 
 fn mark_error(
