@@ -310,6 +310,7 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     assert_eq!(status, 201, "{visit}");
     let visit_id = visit["visit_id"].as_str().expect("visit id").to_string();
     assert_eq!(visit["visit"]["recorded_by"], "Kader Ani");
+    assert!(visit["growth"].is_null(), "an adult: {visit}");
     let mut absurd = weighing.clone();
     absurd["measurements"]["weight_kg"] = json!(500.0);
     let (status, body) = post(&node, &visits, &kader, &absurd);
@@ -583,6 +584,30 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     let (status, body) = get(&node, "/api/v1/nothing", &viewer);
     assert_eq!(status, 404);
     assert!(body["error"].is_string());
+
+    // (Last: she would be due for weighing above.) A child's weighing comes back with her growth by the WHO standards.
+    let putri = json!({"name": "Putri", "sex": "F", "birth_date": "2024-12-05",
+        "village": "3273010001"});
+    let (status, child) = post(&node, "/api/v1/patients", &kader, &putri);
+    assert_eq!(status, 201, "{child}");
+    let child_id = child["id"].as_str().expect("id").to_string();
+    let weighing_child = json!({"date": "2026-11-02", "klaster": "ibu-anak",
+        "setting": "posyandu", "measurements": {"weight_kg": 8.5, "height_cm": 77.5}});
+    let (status, grown) = post(
+        &node,
+        &format!("/api/v1/patients/{child_id}/visits"),
+        &kader,
+        &weighing_child,
+    );
+    assert_eq!(status, 201, "{grown}");
+    let growth = &grown["growth"];
+    assert_eq!(growth["age_days"], 697, "{grown}");
+    assert_eq!(growth["length_height_cm"], 78.2, "{grown}");
+    assert_eq!(growth["length_height_for_age"]["z"], -2.28, "{grown}");
+    assert_eq!(growth["length_height_for_age"]["category"], "stunted");
+    assert_eq!(growth["weight_for_age"]["category"], "underweight");
+    assert_eq!(growth["weight_for_length_height"]["z"], -1.56, "{grown}");
+    assert_eq!(growth["weight_for_length_height"]["category"], "normal");
 }
 
 #[test]

@@ -6,6 +6,7 @@ use rand::RngExt;
 use serde_json::json;
 use simpul_model::{
     ErrorMark, Identifiers, Patient, Permission, Record, RecordBody, RecordId, Scope, VisitId,
+    growth,
 };
 
 use super::{Answer, Body, ok, record_id, unexpected, visit_id};
@@ -222,10 +223,57 @@ async fn store_visit(
     )
     .await
     .map_err(body_fields(Some(&key)))?;
+    let growth = child_growth(app, id, &visit).await;
     ok(
         StatusCode::CREATED,
-        json!({"id": id, "visit_id": key, "visit": visit}),
+        json!({"id": id, "visit_id": key, "visit": visit, "growth": growth}),
     )
+}
+
+/// The child's growth from the visit's measurements (null past five years, or for a
+/// record that is not a person).
+async fn child_growth(app: &App, id: RecordId, visit: &simpul_model::Visit) -> serde_json::Value {
+    let store = app.node.store.clone();
+    let record = tokio::task::spawn_blocking(move || store.record(id))
+        .await
+        .ok()
+        .and_then(|r| r.ok().flatten());
+    let Some((
+        _,
+        Record {
+            body: RecordBody::Patient(p),
+            ..
+        },
+    )) = record
+    else {
+        return serde_json::Value::Null;
+    };
+    match growth::assess(p.sex, p.birth_date, visit.date, &visit.measurements) {
+        Some(a) => growth_json(&a),
+        None => serde_json::Value::Null,
+    }
+}
+
+fn growth_json(a: &growth::Assessment) -> serde_json::Value {
+    let score = |s: Option<growth::Score>, category: Option<growth::Category>| {
+        s.map(|s| {
+            json!({
+                "z": (s.z * 100.0).round() / 100.0,
+                "implausible": s.implausible,
+                "category": category.map(growth::Category::label),
+            })
+        })
+    };
+    json!({
+        "age_days": a.age_days,
+        "length_height_cm": a.length_height_cm,
+        "weight_for_age": score(a.weight_for_age, a.underweight()),
+        "length_height_for_age": score(a.length_height_for_age, a.stunting()),
+        "weight_for_length_height": score(a.weight_for_length_height, a.wasting()),
+        "bmi_for_age": score(a.bmi_for_age, None),
+        "head_circumference_for_age": score(a.head_circumference_for_age, None),
+        "arm_circumference_for_age": score(a.arm_circumference_for_age, None),
+    })
 }
 
 pub(super) async fn mark_error(
