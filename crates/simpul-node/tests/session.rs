@@ -92,25 +92,36 @@ async fn one_session(
     one_session_with(ca, py, pu, links(&writes, PY), until).await
 }
 
-/// [`one_session`] with the posyandu's links given (to watch its board).
-async fn one_session_with(
+/// A session running between the posyandu (dialling) and the pustu over real QUIC on
+/// loopback, and how to stop it.
+struct Running {
+    client: tokio::task::JoinHandle<simpul_node::SessionEnd>,
+    server: tokio::task::JoinHandle<simpul_node::SessionEnd>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+/// Starts a session: the pustu accepts, the posyandu dials with `py_links`; both run
+/// with `options`.
+async fn start_session(
     ca: &DistrictCa,
     (py_id, py_store): (&NodeIdentity, &Store),
     (pu_id, pu_store): (&NodeIdentity, &Store),
     py_links: NodeLinks,
-    until: impl Fn() -> bool,
-) -> (simpul_node::SessionEnd, simpul_node::SessionEnd) {
+    options: SessionOptions,
+) -> Running {
     let local = "127.0.0.1:0".parse().expect("addr");
     let pu_end = endpoint(local, pu_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
     let py_end = endpoint(local, py_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
     let addr = pu_end.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (writes, _) = tokio::sync::broadcast::channel(16);
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    // The pustu writes nothing locally here; live pushes are tested on real processes.
+    let writes = tokio::sync::broadcast::channel(16).0;
     let server = tokio::spawn({
         let (store, stop, links) = (pu_store.clone(), stop_rx.clone(), links(&writes, PUSTU));
+        let options = options.clone();
         async move {
             let conn = accept(&pu_end).await.expect("incoming").expect("accepted");
-            run_session(store, conn, Role::Responder, options(), links, stop).await
+            run_session(store, conn, Role::Responder, options, links, stop).await
         }
     });
     let conn = connect(&py_end, addr, &path(PUSTU))
@@ -120,10 +131,30 @@ async fn one_session_with(
         py_store.clone(),
         conn,
         Role::Initiator,
-        options(),
+        options,
         py_links,
         stop_rx,
     ));
+    Running {
+        client,
+        server,
+        stop,
+    }
+}
+
+/// [`one_session`] with the posyandu's links given (to watch its board).
+async fn one_session_with(
+    ca: &DistrictCa,
+    py: (&NodeIdentity, &Store),
+    pu: (&NodeIdentity, &Store),
+    py_links: NodeLinks,
+    until: impl Fn() -> bool,
+) -> (simpul_node::SessionEnd, simpul_node::SessionEnd) {
+    let Running {
+        client,
+        server,
+        stop: stop_tx,
+    } = start_session(ca, py, pu, py_links, options()).await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !(until() || (client.is_finished() && server.is_finished())) {
         assert!(
@@ -191,32 +222,19 @@ async fn a_posyandu_and_its_pustu_sync_over_quic() {
         .expect("insert target list")
         .id;
 
-    let local = "127.0.0.1:0".parse().expect("addr");
-    let pu_end = endpoint(local, &pu_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
-    let py_end = endpoint(local, &py_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
-    let addr = pu_end.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    // Neither side writes locally in this test; live pushes are tested on real processes.
-    let (writes, _) = tokio::sync::broadcast::channel(16);
-
-    let server = tokio::spawn({
-        let (store, stop, links) = (pu_store.clone(), stop_rx.clone(), links(&writes, PUSTU));
-        async move {
-            let conn = accept(&pu_end).await.expect("incoming").expect("accepted");
-            run_session(store, conn, Role::Responder, options(), links, stop).await
-        }
-    });
-    let conn = connect(&py_end, addr, &path(PUSTU))
-        .await
-        .expect("connected");
-    let client = tokio::spawn(run_session(
-        py_store.clone(),
-        conn,
-        Role::Initiator,
-        options(),
+    let writes = tokio::sync::broadcast::channel(16).0;
+    let Running {
+        client,
+        server,
+        stop: stop_tx,
+    } = start_session(
+        &ca,
+        (&py_id, &py_store),
+        (&pu_id, &pu_store),
         links(&writes, PY),
-        stop_rx,
-    ));
+        options(),
+    )
+    .await;
 
     // Wait until the pustu holds all 30 people, the posyandu the target list, and the
     // posyandu (dialling) has kept when it was last in sync with the pustu.
@@ -321,32 +339,20 @@ async fn a_session_open_across_midnight_takes_the_new_days_records() {
         .insert_record(newborn(0, today()), today(), clock.now_ms())
         .expect("insert");
 
-    let local = "127.0.0.1:0".parse().expect("addr");
-    let pu_end = endpoint(local, &pu_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
-    let py_end = endpoint(local, &py_id, &ca.cert_pem, &LinkTuning::default(), None).expect("ep");
-    let addr = pu_end.local_addr().expect("addr");
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let (writes, _) = tokio::sync::broadcast::channel(16);
+    let writes = tokio::sync::broadcast::channel(16).0;
     let (rounds, rounds_rx) = tokio::sync::broadcast::channel(4);
-    let server = tokio::spawn({
-        let (store, stop, links) = (pu_store.clone(), stop_rx.clone(), links(&writes, PUSTU));
-        let options = options_with(clock.clone());
-        async move {
-            let conn = accept(&pu_end).await.expect("incoming").expect("accepted");
-            run_session(store, conn, Role::Responder, options, links, stop).await
-        }
-    });
-    let conn = connect(&py_end, addr, &path(PUSTU))
-        .await
-        .expect("connected");
-    let client = tokio::spawn(run_session(
-        py_store.clone(),
-        conn,
-        Role::Initiator,
-        options_with(clock.clone()),
+    let Running {
+        client,
+        server,
+        stop: stop_tx,
+    } = start_session(
+        &ca,
+        (&py_id, &py_store),
+        (&pu_id, &pu_store),
         links_with_rounds(&writes, rounds_rx, PY),
-        stop_rx,
-    ));
+        options_with(clock.clone()),
+    )
+    .await;
     let holds = |store: &Store, n: u64| {
         let store = store.clone();
         async move {
