@@ -36,6 +36,19 @@ fn pustu_session() -> Session {
     s
 }
 
+/// PY04 sends record `[9; 16]` as `bytes`, unsealed; what the session does.
+fn send_record(s: &mut Session, bytes: Vec<u8>) -> Vec<Effect> {
+    s.handle_bytes(
+        &Message::Record {
+            id: [9; 16],
+            bytes,
+            seals: Vec::new(),
+        }
+        .encode(),
+    );
+    drain(s)
+}
+
 fn drain(s: &mut Session) -> Vec<Effect> {
     std::iter::from_fn(|| s.poll_effect()).collect()
 }
@@ -104,15 +117,7 @@ fn a_peer_claiming_another_path_is_refused() {
 fn a_record_from_another_posyandu_is_refused_and_not_stored() {
     let mut s = pustu_session();
     // PY04 sends a record that belongs to PY05: not its to send.
-    s.handle_bytes(
-        &Message::Record {
-            id: [9; 16],
-            bytes: record_at(PY05),
-            seals: Vec::new(),
-        }
-        .encode(),
-    );
-    let effects = drain(&mut s);
+    let effects = send_record(&mut s, record_at(PY05));
     assert!(no_store(&effects));
     let reason = closed_reason(&effects).expect("closed");
     assert!(reason.contains("out of scope"), "{reason}");
@@ -121,15 +126,7 @@ fn a_record_from_another_posyandu_is_refused_and_not_stored() {
 #[test]
 fn a_record_of_its_own_is_accepted_for_storing() {
     let mut s = pustu_session();
-    s.handle_bytes(
-        &Message::Record {
-            id: [9; 16],
-            bytes: record_at(PY04),
-            seals: Vec::new(),
-        }
-        .encode(),
-    );
-    let effects = drain(&mut s);
+    let effects = send_record(&mut s, record_at(PY04));
     assert!(closed_reason(&effects).is_none());
     assert!(!no_store(&effects), "a valid record goes to the store");
 }
@@ -176,15 +173,7 @@ fn a_record_that_inflates_past_the_budget_closes_the_session_unread() {
     let bomb = simpul_model::inflation::testing::inflation_bomb(64 << 20);
     assert!(bomb.len() < 100 << 10, "{}", bomb.len());
     let mut s = pustu_session();
-    s.handle_bytes(
-        &Message::Record {
-            id: [9; 16],
-            bytes: bomb.clone(),
-            seals: Vec::new(),
-        }
-        .encode(),
-    );
-    let effects = drain(&mut s);
+    let effects = send_record(&mut s, bomb.clone());
     assert!(no_store(&effects));
     let reason = closed_reason(&effects).expect("closed");
     assert!(reason.contains("inflate to more than"), "{reason}");
@@ -587,15 +576,7 @@ fn a_record_whose_bytes_do_not_load_is_refused_alone_and_the_session_goes_on() {
     damaged[middle] ^= 0x5a;
     let mut effects = Vec::new();
     for bytes in [damaged, b"not automerge".to_vec()] {
-        s.handle_bytes(
-            &Message::Record {
-                id: [9; 16],
-                bytes,
-                seals: Vec::new(),
-            }
-            .encode(),
-        );
-        effects.extend(drain(&mut s));
+        effects.extend(send_record(&mut s, bytes));
     }
     assert!(no_store(&effects));
     assert_eq!(closed_reason(&effects), None, "{effects:?}");
@@ -605,13 +586,5 @@ fn a_record_whose_bytes_do_not_load_is_refused_alone_and_the_session_goes_on() {
         .count();
     assert_eq!(refused, 2, "{effects:?}");
     // The rest still moves: a good record after it goes to the store.
-    s.handle_bytes(
-        &Message::Record {
-            id: [9; 16],
-            bytes: record_at(PY04),
-            seals: Vec::new(),
-        }
-        .encode(),
-    );
-    assert!(!no_store(&drain(&mut s)));
+    assert!(!no_store(&send_record(&mut s, record_at(PY04))));
 }
