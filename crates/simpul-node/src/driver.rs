@@ -732,7 +732,7 @@ pub fn advance(lists: &watch::Sender<Option<Arc<Revocations>>>, list: Revocation
 /// What the session tells the peer of a store's refusal, and whether no honest peer could
 /// have caused it (then the session ends).
 fn refused(e: simpul_store::WriteError) -> Refused {
-    let hostile = matches!(&e, simpul_store::WriteError::Refused(r) if r.is_hostile());
+    let hostile = e.is_hostile();
     if hostile {
         tracing::warn!(error = %e, "refused a forged or unauthorised change");
     }

@@ -220,7 +220,7 @@ impl DiskStore {
             }
             Ok(Offered::MovedAway(evidence)) => Ok(StoreOutcome::MovedAway(*evidence)),
             Err(e) => {
-                let hostile = matches!(&e, WriteError::Refused(r) if r.is_hostile());
+                let hostile = e.is_hostile();
                 Err(Refused {
                     reason: e.to_string(),
                     hostile,

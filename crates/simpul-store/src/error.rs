@@ -139,6 +139,12 @@ impl ReadError {
 }
 
 impl WriteError {
+    /// True when the data was refused as no honest peer would send it (a forged or
+    /// unauthorised change): the session that brought it ends.
+    pub fn is_hostile(&self) -> bool {
+        matches!(self, WriteError::Refused(r) if r.is_hostile())
+    }
+
     /// True when the store itself failed (the disk, the database, the writer thread),
     /// not a judgement of what was written: the write may succeed later, and whoever
     /// sent it must not be told it was refused.
