@@ -62,6 +62,16 @@ fn links_with_rounds(
     }
 }
 
+/// A district CA and the certificates of the pustu and the posyandu (valid from
+/// yesterday, for 30 days).
+fn district() -> (DistrictCa, NodeIdentity, NodeIdentity) {
+    let now = OffsetDateTime::now_utc() - time::Duration::days(1);
+    let ca = DistrictCa::create(&path("3273"), now, 30).expect("ca");
+    let pu_id = ca.issue(&path(PUSTU), now, 30).expect("issue");
+    let py_id = ca.issue(&path(PY), now, 30).expect("issue");
+    (ca, pu_id, py_id)
+}
+
 /// A store for the node of `identity` that trusts `ca` and seals with the node's key.
 fn store(dir: &std::path::Path, ca: &DistrictCa, identity: &NodeIdentity, instance: u8) -> Store {
     Store::create(dir, &identity.path, [instance; 4], trusted(ca, identity)).expect("store")
@@ -173,15 +183,7 @@ async fn one_session_with(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_posyandu_and_its_pustu_sync_over_quic() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let ca = DistrictCa::create(
-        &path("3273"),
-        OffsetDateTime::now_utc() - time::Duration::days(1),
-        30,
-    )
-    .expect("ca");
-    let now = OffsetDateTime::now_utc() - time::Duration::days(1);
-    let pu_id = ca.issue(&path(PUSTU), now, 30).expect("issue");
-    let py_id = ca.issue(&path(PY), now, 30).expect("issue");
+    let (ca, pu_id, py_id) = district();
     let py_store = store(&dir.path().join("py"), &ca, &py_id, 1);
     let pu_store = store(&dir.path().join("pu"), &ca, &pu_id, 2);
 
@@ -305,10 +307,7 @@ async fn a_session_open_across_midnight_takes_the_new_days_records() {
     use std::sync::atomic::{AtomicU64, Ordering};
 
     let dir = tempfile::tempdir().expect("tempdir");
-    let now = OffsetDateTime::now_utc() - time::Duration::days(1);
-    let ca = DistrictCa::create(&path("3273"), now, 30).expect("ca");
-    let pu_id = ca.issue(&path(PUSTU), now, 30).expect("issue");
-    let py_id = ca.issue(&path(PY), now, 30).expect("issue");
+    let (ca, pu_id, py_id) = district();
     let py_store = store(&dir.path().join("py"), &ca, &py_id, 1);
     let pu_store = store(&dir.path().join("pu"), &ca, &pu_id, 2);
     let tomorrow = today().add_days(1);
@@ -398,10 +397,7 @@ async fn a_session_open_across_midnight_takes_the_new_days_records() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_store_ends_the_session_and_nothing_is_resent() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let now = OffsetDateTime::now_utc() - time::Duration::days(1);
-    let ca = DistrictCa::create(&path("3273"), now, 30).expect("ca");
-    let pu_id = ca.issue(&path(PUSTU), now, 30).expect("issue");
-    let py_id = ca.issue(&path(PY), now, 30).expect("issue");
+    let (ca, pu_id, py_id) = district();
     let py_store = store(&dir.path().join("py"), &ca, &py_id, 1);
     let disk = simpul_store::faults::Disk::new();
     let pu_store =
@@ -458,10 +454,7 @@ fn flip_in_file(file: &std::path::Path, needle: &[u8]) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_damaged_record_is_left_out_and_every_other_record_still_moves() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let now = OffsetDateTime::now_utc() - time::Duration::days(1);
-    let ca = DistrictCa::create(&path("3273"), now, 30).expect("ca");
-    let pu_id = ca.issue(&path(PUSTU), now, 30).expect("issue");
-    let py_id = ca.issue(&path(PY), now, 30).expect("issue");
+    let (ca, pu_id, py_id) = district();
     let py_dir = dir.path().join("py");
     let py_store = store(&py_dir, &ca, &py_id, 1);
     let generator = simpul_gen::Generator::new(15, &path(PY), 20, today());
