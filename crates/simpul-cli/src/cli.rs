@@ -410,6 +410,12 @@ pub(crate) struct PatientAdd {
     /// The mother's record id.
     #[arg(long)]
     pub(crate) mother: Option<String>,
+    /// The birth date is an estimate (the person does not know it).
+    #[arg(long)]
+    pub(crate) birth_date_estimated: bool,
+    /// The person holds a KIA book or KMS card.
+    #[arg(long)]
+    pub(crate) kia_book: bool,
     /// Facility the person is registered at (default: this node).
     #[arg(long)]
     pub(crate) facility: Option<String>,
@@ -459,6 +465,9 @@ pub(crate) struct VisitAdd {
     /// Mid-upper-arm circumference (LiLA) in cm.
     #[arg(long)]
     pub(crate) muac_cm: Option<f64>,
+    /// Bilateral pitting oedema found (a child's sign of severe malnutrition).
+    #[arg(long)]
+    pub(crate) oedema: bool,
     /// Waist circumference in cm.
     #[arg(long)]
     pub(crate) waist_cm: Option<f64>,
@@ -504,6 +513,10 @@ pub(crate) struct VisitAdd {
     /// The visit this one corrects (that visit is kept, but no longer counts).
     #[arg(long)]
     pub(crate) corrects: Option<String>,
+    /// Copied from the KIA book, not seen or given here (kept as history, not counted
+    /// as a service of the month).
+    #[arg(long)]
+    pub(crate) transcribed: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -107,6 +107,9 @@ fn describe(v: &Visit) -> String {
     if let (Some(s), Some(d)) = (m.systolic_mmhg, m.diastolic_mmhg) {
         parts.push(format!("TD {s}/{d}"));
     }
+    if m.oedema {
+        parts.push("oedema".into());
+    }
     for i in &v.immunisations {
         parts.push(format!("{}-{}", i.antigen, i.dose));
     }

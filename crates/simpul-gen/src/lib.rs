@@ -124,6 +124,10 @@ impl Generator {
             },
             home_facility: home.path.clone(),
             mother: None,
+            birth_date_estimated: false,
+            kia_book: false,
+            died_on: None,
+            moved_out_on: None,
             merged_into: None,
             visits: BTreeMap::new(),
         };

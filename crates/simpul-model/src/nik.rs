@@ -73,20 +73,26 @@ impl Nik {
     ///
     /// The century is ambiguous, so only the last two digits of the year are compared.
     pub fn check_against(&self, sex: Sex, birth_date: Date) -> Result<(), String> {
-        if self.sex() != sex {
-            return Err(format!(
-                "NIK encodes sex {} (day {}) but the stated sex is {}",
-                self.sex(),
-                &self.0[6..8],
-                sex
-            ));
-        }
+        self.check_sex(sex)?;
         let (day, month, yy) = self.date_parts();
         let stated_yy = birth_date.year().rem_euclid(100) as u8;
         if (day, month, yy) != (birth_date.day(), birth_date.month(), stated_yy) {
             return Err(format!(
                 "NIK date part {} means {day:02}-{month:02}-..{yy:02}, not the stated birth date {birth_date}",
                 &self.0[6..12]
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the sex encoded in the NIK (day of birth + 40 for women) against `sex`.
+    pub fn check_sex(&self, sex: Sex) -> Result<(), String> {
+        if self.sex() != sex {
+            return Err(format!(
+                "NIK encodes sex {} (day {}) but the stated sex is {}",
+                self.sex(),
+                &self.0[6..8],
+                sex
             ));
         }
         Ok(())

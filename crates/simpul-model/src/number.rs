@@ -25,6 +25,21 @@ pub(crate) fn opt_f64_of(value: &automerge::ValueRef<'_>) -> Result<Option<f64>,
     }
 }
 
+/// A flag read in a map pass; null reads as `false`.
+pub(crate) fn bool_of(value: &automerge::ValueRef<'_>) -> Result<bool, HydrateError> {
+    use automerge::ScalarValueRef as S;
+    match value {
+        automerge::ValueRef::Scalar(S::Null) => Ok(false),
+        automerge::ValueRef::Scalar(S::Boolean(b)) => Ok(*b),
+        automerge::ValueRef::Scalar(other) => {
+            Err(HydrateError::unexpected("true or false", format!("{other}")))
+        }
+        automerge::ValueRef::Object(_) => {
+            Err(HydrateError::unexpected("true or false", "an object".into()))
+        }
+    }
+}
+
 fn scalar<D: ReadDoc>(
     doc: &D,
     obj: &ObjId,

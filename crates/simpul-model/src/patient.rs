@@ -89,6 +89,26 @@ pub struct Patient {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[autosurgeon(missing = "Default::default")]
     pub mother: Option<RecordId>,
+    /// The birth date is an estimate (an elderly person who does not know it, say):
+    /// ages are approximate and the NIK's date need not match it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[autosurgeon(missing = "Default::default")]
+    pub birth_date_estimated: bool,
+    /// The person holds a KIA book (Buku Kesehatan Ibu dan Anak) or a KMS card: the K
+    /// of the posyandu's SKDN.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[autosurgeon(missing = "Default::default")]
+    pub kia_book: bool,
+    /// The day the person died; from then on they are no longer a target of any
+    /// service or a denominator of any indicator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
+    pub died_on: Option<Date>,
+    /// The day the person moved out of the area the home facility serves; cleared
+    /// when they come back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
+    pub moved_out_on: Option<Date>,
     /// Set when this record was found to duplicate another and merged into it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[autosurgeon(missing = "Default::default")]
@@ -133,6 +153,14 @@ impl Patient {
         }
         keys.push(format!("village:{}", self.address.village));
         keys
+    }
+
+    /// True when the person lived in the home facility's area on `date`: born by
+    /// then, not yet dead, not moved out.
+    pub fn resident_on(&self, date: Date) -> bool {
+        self.birth_date <= date
+            && self.died_on.is_none_or(|d| date < d)
+            && self.moved_out_on.is_none_or(|d| date < d)
     }
 
     /// Age in whole months on `date`.

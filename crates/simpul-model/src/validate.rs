@@ -172,6 +172,14 @@ pub fn validate_patient(patient: &Patient, today: Date) -> Result<(), Validation
         earliest_birth_date(),
         today,
     );
+    for (field, date) in [
+        ("died_on", patient.died_on),
+        ("moved_out_on", patient.moved_out_on),
+    ] {
+        if let Some(date) = date {
+            c.date(field, date, patient.birth_date, today);
+        }
+    }
     c.check(
         "address.village",
         VillageCode::parse(&patient.address.village).map(drop),
@@ -216,16 +224,19 @@ pub fn validate_patient(patient: &Patient, today: Date) -> Result<(), Validation
     c.finish()
 }
 
-/// Checks that the NIK agrees with the stated sex and birth date.
+/// Checks that the NIK agrees with the stated sex and birth date (only the sex when
+/// the birth date is an estimate).
 pub fn check_nik_agreement(patient: &Patient) -> Result<(), ValidationErrors> {
     let mut c = Checker::default();
     if let Some(nik) = &patient.identifiers.nik
         && let Ok(n) = Nik::parse(nik)
     {
-        c.check(
-            "identifiers.nik",
-            n.check_against(patient.sex, patient.birth_date),
-        );
+        let agreement = if patient.birth_date_estimated {
+            n.check_sex(patient.sex)
+        } else {
+            n.check_against(patient.sex, patient.birth_date)
+        };
+        c.check("identifiers.nik", agreement);
     }
     c.finish()
 }

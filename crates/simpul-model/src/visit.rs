@@ -146,6 +146,11 @@ pub struct Measurements {
     /// Haemoglobin in g/dL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hb_g_dl: Option<f64>,
+    /// Bilateral pitting oedema of both feet was found (a child's sign of severe
+    /// acute malnutrition, whatever the weight says). Absent means not found or not
+    /// examined.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub oedema: bool,
 }
 
 /// Read in one pass over the map: most fields are absent, and looking each one up costs
@@ -157,6 +162,10 @@ impl autosurgeon::Hydrate for Measurements {
     ) -> Result<Self, autosurgeon::HydrateError> {
         let mut m = Measurements::default();
         for item in doc.map_range(obj, ..) {
+            if item.key.as_ref() == "oedema" {
+                m.oedema = crate::number::bool_of(&item.value)?;
+                continue;
+            }
             let slot = match item.key.as_ref() {
                 "weight_kg" => &mut m.weight_kg,
                 "length_cm" => &mut m.length_cm,
@@ -281,6 +290,12 @@ pub struct Visit {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[autosurgeon(missing = "Default::default")]
     pub note: Option<String>,
+    /// Copied from the person's KIA book or another record, not seen or given here:
+    /// kept as history (a dose counts towards a child's complete immunisation), never
+    /// counted as a service of the month nor exported as primary-source.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[autosurgeon(missing = "Default::default")]
+    pub transcribed: bool,
     /// The visit this one corrects, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[autosurgeon(missing = "Default::default")]
@@ -313,6 +328,7 @@ impl Visit {
             anc_number: None,
             gestational_weeks: None,
             note: None,
+            transcribed: false,
             supersedes: None,
             entered_in_error: None,
         }

@@ -17,56 +17,6 @@ fn month(s: &str) -> Month {
     Month::parse(s).expect("test month")
 }
 
-/// A person born on `born` living at `home`, with no visits.
-fn person(name: &str, born: &str, home: &str) -> Patient {
-    Patient {
-        name: name.into(),
-        birth_date: date(born),
-        home_facility: path(home),
-        identifiers: Identifiers::default(),
-        ..patient()
-    }
-}
-
-/// A posyandu visit on `d` with nothing recorded.
-fn bare(d: &str) -> Visit {
-    Visit::new(
-        date(d),
-        path(PY04),
-        Klaster::IbuAnak,
-        Setting::Posyandu,
-        "kader-01",
-    )
-}
-
-fn weighing(d: &str, kg: f64) -> Visit {
-    let mut v = bare(d);
-    v.measurements.weight_kg = Some(kg);
-    v
-}
-
-fn jab(mut v: Visit, antigen: Antigen, dose: u32) -> Visit {
-    v.immunisations.push(Immunisation {
-        antigen,
-        dose,
-        lot: None,
-    });
-    v
-}
-
-fn vit_a(mut v: Visit) -> Visit {
-    v.vitamin_a = true;
-    v
-}
-
-fn with_visits<'a>(mut p: Patient, visits: impl IntoIterator<Item = (&'a str, Visit)>) -> Patient {
-    p.visits = visits
-        .into_iter()
-        .map(|(id, v)| (id.to_string(), v))
-        .collect();
-    p
-}
-
 fn error_mark() -> ErrorMark {
     ErrorMark {
         reason: "weighed the wrong child".into(),

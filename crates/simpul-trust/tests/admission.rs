@@ -80,6 +80,10 @@ fn patient(home: &str, nik: &str) -> Patient {
         },
         home_facility: path(home),
         mother: None,
+        birth_date_estimated: false,
+        kia_book: false,
+        died_on: None,
+        moved_out_on: None,
         merged_into: None,
         visits: Default::default(),
     }

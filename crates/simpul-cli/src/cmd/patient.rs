@@ -82,6 +82,10 @@ fn add(node: &mut Target, a: PatientAdd) -> Result<()> {
         },
         home_facility: home.clone(),
         mother,
+        birth_date_estimated: a.birth_date_estimated,
+        kia_book: a.kia_book,
+        died_on: None,
+        moved_out_on: None,
         merged_into: None,
         visits: BTreeMap::new(),
     };

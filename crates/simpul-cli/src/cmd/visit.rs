@@ -51,6 +51,7 @@ fn add(node: &mut Target, a: VisitAdd) -> Result<()> {
         diastolic_mmhg: diastolic,
         glucose_mg_dl: a.glucose,
         hb_g_dl: a.hb,
+        oedema: a.oedema,
     };
     visit.immunisations = a
         .immunisations
@@ -66,6 +67,7 @@ fn add(node: &mut Target, a: VisitAdd) -> Result<()> {
     visit.anc_number = a.anc;
     visit.gestational_weeks = a.gestational_weeks;
     visit.note = a.note;
+    visit.transcribed = a.transcribed;
     if let Some(old) = &a.corrects {
         old.parse::<VisitId>()
             .map_err(|e| bad_value("corrects", e))?;

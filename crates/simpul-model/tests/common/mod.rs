@@ -36,6 +36,10 @@ pub fn patient() -> Patient {
         },
         home_facility: path(POSYANDU),
         mother: None,
+        birth_date_estimated: false,
+        kia_book: false,
+        died_on: None,
+        moved_out_on: None,
         merged_into: None,
         visits: Default::default(),
     }
@@ -60,3 +64,54 @@ pub fn record(id: u8, patient: Patient) -> Record {
         body: RecordBody::Patient(patient),
     }
 }
+
+/// A person born on `born` living at `home`, with no visits.
+pub fn person(name: &str, born: &str, home: &str) -> Patient {
+    Patient {
+        name: name.into(),
+        birth_date: date(born),
+        home_facility: path(home),
+        identifiers: Identifiers::default(),
+        ..patient()
+    }
+}
+
+/// A posyandu visit on `d` with nothing recorded.
+pub fn bare(d: &str) -> Visit {
+    Visit::new(
+        date(d),
+        path(POSYANDU),
+        Klaster::IbuAnak,
+        Setting::Posyandu,
+        "kader-01",
+    )
+}
+
+pub fn weighing(d: &str, kg: f64) -> Visit {
+    let mut v = bare(d);
+    v.measurements.weight_kg = Some(kg);
+    v
+}
+
+pub fn jab(mut v: Visit, antigen: Antigen, dose: u32) -> Visit {
+    v.immunisations.push(Immunisation {
+        antigen,
+        dose,
+        lot: None,
+    });
+    v
+}
+
+pub fn vit_a(mut v: Visit) -> Visit {
+    v.vitamin_a = true;
+    v
+}
+
+pub fn with_visits<'a>(mut p: Patient, visits: impl IntoIterator<Item = (&'a str, Visit)>) -> Patient {
+    p.visits = visits
+        .into_iter()
+        .map(|(id, v)| (id.to_string(), v))
+        .collect();
+    p
+}
+

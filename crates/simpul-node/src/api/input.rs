@@ -85,6 +85,12 @@ pub(super) struct PatientInput {
     /// The mother's record.
     #[serde(default)]
     pub(super) mother: Option<RecordId>,
+    /// The birth date is an estimate.
+    #[serde(default)]
+    pub(super) birth_date_estimated: bool,
+    /// The person holds a KIA book or KMS card.
+    #[serde(default)]
+    pub(super) kia_book: bool,
     /// Accept a NIK whose encoded sex or birth date disagrees with the given ones (the
     /// card is sometimes what it is); refused otherwise.
     #[serde(default)]
@@ -123,6 +129,9 @@ pub(super) struct VisitInput {
     /// Free text.
     #[serde(default)]
     pub(super) note: Option<String>,
+    /// Copied from the KIA book, not given here.
+    #[serde(default)]
+    pub(super) transcribed: bool,
 }
 
 impl VisitInput {
@@ -136,6 +145,7 @@ impl VisitInput {
             anc_number: self.anc_number,
             gestational_weeks: self.gestational_weeks,
             note: self.note,
+            transcribed: self.transcribed,
             ..Visit::new(self.date, facility, self.klaster, self.setting, who)
         }
     }
