@@ -521,8 +521,28 @@ fn every_endpoint_every_role_and_bad_input_refused() {
         &viewer,
     );
     assert_eq!(status, 200, "{pws}");
-    assert_eq!(pws["total"]["under_fives"], 1, "{pws}");
-    assert_eq!(pws["total"]["weighed"], 1, "{pws}");
+    assert_eq!(pws["total"]["s"], 1, "{pws}");
+    assert_eq!(pws["total"]["d"], 1, "{pws}");
+    let (status, by_village) = get(
+        &node,
+        &format!(
+            "/api/v1/reports/pws?month={}&by=village&period=year-to-date",
+            this_month()
+        ),
+        &viewer,
+    );
+    assert_eq!(status, 200, "{by_village}");
+    assert_eq!(by_village["grouping"], "village", "{by_village}");
+    assert_eq!(by_village["period"], "year-to-date", "{by_village}");
+    assert_eq!(
+        get(
+            &node,
+            &format!("/api/v1/reports/pws?month={}&by=desa", this_month()),
+            &viewer
+        )
+        .0,
+        400
+    );
     let (status, csv) = get(
         &node,
         &format!("/api/v1/reports/pws?month={}&format=csv", this_month()),
@@ -532,7 +552,7 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     assert!(
         csv.as_str()
             .expect("csv text")
-            .starts_with("facility,under_fives"),
+            .starts_with("group,s,k,d,n,t,o,b,bgm,two_t,"),
         "{csv}"
     );
     assert_eq!(

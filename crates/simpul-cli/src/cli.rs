@@ -229,13 +229,20 @@ pub(crate) enum TokenCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ReportCommand {
-    /// PWS (local area monitoring) of a month, per facility at or below this node:
-    /// under-fives registered, weighed, gained weight, immunisation by antigen, vitamin A,
-    /// adults screened.
+    /// PWS (local area monitoring) of a month for everyone at or below this node, by
+    /// the official definitions: SKDN with N/T by the buku KIA's minimum gain, BGM and
+    /// 2T; stunting, wasting and underweight by age band; vitamin A; every dose in its
+    /// target age, IDL, drop-out and UCI; adults screened (docs/growth.md).
     Pws {
         /// The month, YYYY-MM.
         #[arg(long)]
         month: String,
+        /// One row per posyandu (default), village, pustu, puskesmas or district.
+        #[arg(long)]
+        by: Option<String>,
+        /// Count services from January to the month (SKDN stays of the month).
+        #[arg(long)]
+        year_to_date: bool,
         /// CSV instead of a table.
         #[arg(long, conflicts_with = "json")]
         csv: bool,

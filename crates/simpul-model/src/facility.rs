@@ -112,6 +112,23 @@ impl FacilityPath {
         self.segments().last().unwrap_or_default()
     }
 
+    /// The path of this facility's ancestor at `level` (itself when it is at that level
+    /// or above it).
+    pub fn at_level(&self, level: Level) -> FacilityPath {
+        let depth = match level {
+            Level::District => 1,
+            Level::Puskesmas => 2,
+            Level::Pustu => 3,
+            Level::Posyandu => 4,
+        };
+        let end = self
+            .0
+            .match_indices('/')
+            .nth(depth - 1)
+            .map_or(self.0.len(), |(i, _)| i);
+        Self(self.0[..end].to_string())
+    }
+
     /// The parent facility, or `None` for a district.
     pub fn parent(&self) -> Option<FacilityPath> {
         self.0.rfind('/').map(|i| Self(self.0[..i].to_string()))

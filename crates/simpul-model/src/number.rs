@@ -31,12 +31,14 @@ pub(crate) fn bool_of(value: &automerge::ValueRef<'_>) -> Result<bool, HydrateEr
     match value {
         automerge::ValueRef::Scalar(S::Null) => Ok(false),
         automerge::ValueRef::Scalar(S::Boolean(b)) => Ok(*b),
-        automerge::ValueRef::Scalar(other) => {
-            Err(HydrateError::unexpected("true or false", format!("{other}")))
-        }
-        automerge::ValueRef::Object(_) => {
-            Err(HydrateError::unexpected("true or false", "an object".into()))
-        }
+        automerge::ValueRef::Scalar(other) => Err(HydrateError::unexpected(
+            "true or false",
+            format!("{other}"),
+        )),
+        automerge::ValueRef::Object(_) => Err(HydrateError::unexpected(
+            "true or false",
+            "an object".into(),
+        )),
     }
 }
 

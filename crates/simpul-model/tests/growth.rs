@@ -77,21 +77,32 @@ fn two_not_gained_in_a_row_is_2t_and_a_gain_between_breaks_it() {
     // 5 months, minimum 500: T).
     let twice = weighed(
         "2025-03-15",
-        &[("2025-06-20", 6.5), ("2025-07-20", 6.6), ("2025-08-20", 6.8)],
+        &[
+            ("2025-06-20", 6.5),
+            ("2025-07-20", 6.6),
+            ("2025-08-20", 6.8),
+        ],
     );
     let p = progress(&twice, month("2025-08")).expect("weighed");
     assert!(p.trend == Trend::NotGained && p.two_t, "{p:?}");
     // July +700 g was N: August's T is the first.
     let once = weighed(
         "2025-03-15",
-        &[("2025-06-20", 5.9), ("2025-07-20", 6.6), ("2025-08-20", 6.8)],
+        &[
+            ("2025-06-20", 5.9),
+            ("2025-07-20", 6.6),
+            ("2025-08-20", 6.8),
+        ],
     );
     let p = progress(&once, month("2025-08")).expect("weighed");
     assert!(p.trend == Trend::NotGained && !p.two_t, "{p:?}");
     // Not weighed in July: August is O, and June's T cannot make a 2T.
     let gap = weighed("2025-03-15", &[("2025-06-20", 6.5), ("2025-08-20", 6.6)]);
     let p = progress(&gap, month("2025-08")).expect("weighed");
-    assert_eq!((p.trend, p.gain_g, p.two_t), (Trend::AfterAGap, None, false));
+    assert_eq!(
+        (p.trend, p.gain_g, p.two_t),
+        (Trend::AfterAGap, None, false)
+    );
 }
 
 #[test]
@@ -135,7 +146,15 @@ fn below_the_red_line_is_weight_for_age_under_minus_three_sd() {
     // A girl of 366 days: weight-for-age -3 SD is 6.28 kg (WHO table, day 366:
     // L -0.2027, M 8.9536, S 0.12268).
     let red = weighed("2025-08-01", &[("2026-08-02", 6.2)]);
-    assert!(progress(&red, month("2026-08")).expect("weighed").below_red_line);
+    assert!(
+        progress(&red, month("2026-08"))
+            .expect("weighed")
+            .below_red_line
+    );
     let above = weighed("2025-08-01", &[("2026-08-02", 6.4)]);
-    assert!(!progress(&above, month("2026-08")).expect("weighed").below_red_line);
+    assert!(
+        !progress(&above, month("2026-08"))
+            .expect("weighed")
+            .below_red_line
+    );
 }

@@ -68,18 +68,34 @@ pub(crate) fn merge(node: &mut Target, from: &str, into: &str) -> Result<()> {
 
 /// `simpul report pws`.
 pub(crate) fn report(node: &mut Target, cmd: ReportCommand) -> Result<()> {
-    let ReportCommand::Pws { month, csv, json } = cmd;
-    let table = expect_reply!(node.call(Request::Pws { month })?, Reply::Pws(t) => t)?;
+    let ReportCommand::Pws {
+        month,
+        by,
+        year_to_date,
+        csv,
+        json,
+    } = cmd;
+    let request = Request::Pws {
+        month,
+        by,
+        year_to_date,
+    };
+    let table = expect_reply!(node.call(request)?, Reply::Pws(t) => t)?;
     let mut out = std::io::stdout().lock();
     if csv {
         write!(out, "{}", table.csv)?;
     } else if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&table.json)?)?;
     } else {
-        let headers: Vec<&str> = table.columns.iter().map(String::as_str).collect();
+        // Seventy columns do not fit a terminal: one line per column, one column per
+        // group (the first cell of each row names it).
+        let mut headers = vec!["column"];
+        headers.extend(table.rows.iter().map(|r| r[0].as_str()));
         let mut t = output::table(&headers);
-        for row in &table.rows {
-            t.add_row(row.clone());
+        for (i, name) in table.columns.iter().enumerate().skip(1) {
+            let mut line = vec![name.clone()];
+            line.extend(table.rows.iter().map(|r| r[i].clone()));
+            t.add_row(line);
         }
         writeln!(out, "{t}")?;
     }

@@ -132,7 +132,11 @@ pub fn progress(patient: &Patient, month: Month) -> Option<Progress> {
         let now = weighings.get(&m)?;
         let Some(before) = weighings.get(&m.previous()) else {
             let first = weighings.range(..m).next().is_none();
-            let trend = if first { Trend::First } else { Trend::AfterAGap };
+            let trend = if first {
+                Trend::First
+            } else {
+                Trend::AfterAGap
+            };
             return Some((trend, None, None));
         };
         let gain_g = (tenths(now.weight_kg) - tenths(before.weight_kg)) * 100;
@@ -149,8 +153,8 @@ pub fn progress(patient: &Patient, month: Month) -> Option<Progress> {
         && matches!(trend_of(month.previous()), Some((Trend::NotGained, ..)));
     let age_days = patient.birth_date.days_until(this.date);
     let below_red_line = Indicator::WeightForAge
-            .z(patient.sex, age_days as f64, this.weight_kg)
-            .is_some_and(|s| !s.implausible && s.z < RED_LINE_Z);
+        .z(patient.sex, age_days as f64, this.weight_kg)
+        .is_some_and(|s| !s.implausible && s.z < RED_LINE_Z);
     Some(Progress {
         date: this.date,
         weight_kg: this.weight_kg,

@@ -392,7 +392,11 @@ mod tests {
                 let i = sex_index(sex);
                 for (n, lms) in table.rows[i].iter().enumerate() {
                     let key = table.first[i] + n as f64 * indicator.step();
-                    assert_eq!(indicator.lms(sex, key).as_ref(), Some(lms), "{indicator:?} {key}");
+                    assert_eq!(
+                        indicator.lms(sex, key).as_ref(),
+                        Some(lms),
+                        "{indicator:?} {key}"
+                    );
                     for z in [-3.0, -2.0, 0.0, 2.0, 3.0] {
                         let value = lms.value_at(z);
                         let score = indicator.z(sex, key, value).expect("in the table");

@@ -1,13 +1,15 @@
 //! PWS (Pemantauan Wilayah Setempat, local area monitoring): the monthly summary a
-//! pustu or puskesmas draws from its records, one row per home facility.
+//! posyandu, pustu or puskesmas draws from its records, by the official definitions.
 //!
 //! Pure computation: the caller streams patients in one at a time and passes the month;
 //! nothing here reads a clock or a store.
 //!
 //! ```no_run
-//! # use simpul_model::{FacilityPath, Patient, pws::{Month, PwsReport}};
+//! # use simpul_model::{FacilityPath, Patient, pws::{Grouping, Month, Period, PwsReport}};
 //! # fn demo(node: FacilityPath, patients: &[Patient]) -> Result<(), Box<dyn std::error::Error>> {
-//! let mut report = PwsReport::new("2026-08".parse::<Month>()?, &node);
+//! let mut report = PwsReport::new("2026-08".parse::<Month>()?, &node)
+//!     .period(Period::YearToDate)
+//!     .grouping(Grouping::Village);
 //! for p in patients {
 //!     report.add(p);
 //! }
@@ -15,42 +17,110 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The columns follow the SKDN growth-monitoring indicators (S, D, N, T, B/O) plus
-//! immunisation, vitamin A and adult screening; [`PwsRow`] defines each one exactly.
+//! **Who counts.** A person whose home facility is at or below the node, not merged
+//! into another record. "Living in the area" on a day means born by then, not dead
+//! and not moved out ([`Patient::resident_on`]); denominators are taken at the month
+//! end. Only [current visits](Patient::current_visits) count, and a visit
+//! `transcribed` from the KIA book is history: it is never a service of the period
+//! (it still completes a child's immunisation, and is the baseline of a weighing).
+//!
+//! **Growth monitoring (SKDN), always of the month**: S, K, D, N, T, O, B, BGM and 2T
+//! as [`growth::progress`](crate::growth::progress) judges each child's weighing by the
+//! buku KIA's minimum gain (D = N + T + O + B; D′ = N + T), with N/D′, D/S and K/S.
+//! Stunting, wasting and underweight are counted by age at the measurement (0–5, 6–11,
+//! 12–23, 24–59 months) from each child's latest measurement of the month.
+//!
+//! **Services, of the period** (the month, or January to the month for
+//! [`Period::YearToDate`]): vitamin A at 6–11 months (blue), 12–59 months (red) and to
+//! nifas mothers; every dose of the schedule given in its target age
+//! ([`schedule::SCHEDULE`]) and the doses outside it; children completing basic
+//! immunisation (IDL) and its share of the infants, the drop-out rates DPT-HB-Hib 1 → 3
+//! and 1 → MR 1, and UCI (IDL at least 80 % of infants: read it on a year-to-date
+//! report by village); adults screened at 15–59 and at 60+, antenatal contacts apart.
+//! A person counts once per service however many visits recorded it; a dose recorded
+//! twice counts once.
 
+mod facts;
 mod month;
 mod row;
+pub mod schedule;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::date::Date;
-use crate::facility::FacilityPath;
+use crate::facility::{FacilityPath, Level};
 use crate::patient::Patient;
 use crate::record::Record;
-use crate::visit::{Antigen, Visit};
 
 pub use month::{BadMonth, Month};
-pub use row::{PwsRow, TOTAL_LABEL};
+pub use row::{Counts, PwsRow, TOTAL_LABEL, UCI_THRESHOLD_PCT};
 
-/// The oldest under-five, in completed months.
-const UNDER_FIVE_MAX_MONTHS: i32 = 59;
-/// The youngest adult for `adults_screened`, in completed months (15 years).
-const ADULT_MIN_MONTHS: i32 = 15 * 12;
+/// The months a report's services are counted over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Period {
+    /// The report's month.
+    Month,
+    /// January to the report's month.
+    YearToDate,
+}
 
-/// Builds the PWS summary of one month for the facilities at or below one node.
+/// What one row of a report stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// The person's home facility (normally a posyandu).
+    HomeFacility,
+    /// The person's village (desa/kelurahan code).
+    Village,
+    /// The home facility's ancestor at a level (its pustu, puskesmas or district).
+    Level(Level),
+}
+
+impl Grouping {
+    /// The grouping's name: `posyandu` (home facility), `village`, `pustu`,
+    /// `puskesmas` or `district`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Grouping::HomeFacility => "posyandu",
+            Grouping::Village => "village",
+            Grouping::Level(level) => level.as_str(),
+        }
+    }
+
+    /// Parses a name of [`Grouping::as_str`].
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "posyandu" => Ok(Grouping::HomeFacility),
+            "village" => Ok(Grouping::Village),
+            "pustu" => Ok(Grouping::Level(Level::Pustu)),
+            "puskesmas" => Ok(Grouping::Level(Level::Puskesmas)),
+            "district" => Ok(Grouping::Level(Level::District)),
+            other => Err(format!(
+                "unknown grouping {other:?}: expected posyandu, village, pustu, puskesmas or district"
+            )),
+        }
+    }
+}
+
+impl Serialize for Grouping {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// Builds the PWS summary of one month for the people at or below one node.
 ///
 /// Feed it every patient the node holds with [`PwsReport::add`] (or
 /// [`PwsReport::add_record`]), in any order, then read [`PwsReport::rows`],
-/// [`PwsReport::total`], [`PwsReport::summary`] or [`PwsReport::to_csv`]. A patient is
-/// counted when their `home_facility` is `below` or under it and they are not merged
-/// into another record (`merged_into` set: the surviving record counts instead).
+/// [`PwsReport::total`], [`PwsReport::summary`] or [`PwsReport::to_csv`].
 #[derive(Debug, Clone)]
 pub struct PwsReport {
     month: Month,
+    period: Period,
+    grouping: Grouping,
     below: FacilityPath,
-    rows: BTreeMap<FacilityPath, PwsRow>,
+    rows: BTreeMap<String, PwsRow>,
 }
 
 /// A finished report, serialisable for `--json`.
@@ -58,22 +128,41 @@ pub struct PwsReport {
 pub struct PwsSummary {
     /// The month reported on (`YYYY-MM`).
     pub month: Month,
+    /// The months services are counted over.
+    pub period: Period,
+    /// What a row stands for.
+    pub grouping: Grouping,
     /// The node whose subtree is reported.
     pub below: FacilityPath,
-    /// One row per home facility, sorted by path.
+    /// One row per group, sorted by label.
     pub rows: Vec<PwsRow>,
-    /// The sum of `rows` (its `facility` is null).
+    /// The sum of `rows` (its `group` is null).
     pub total: PwsRow,
 }
 
 impl PwsReport {
-    /// An empty report of `month` for the facilities at or below `below`.
+    /// An empty report of `month` for the people at or below `below`, one row per
+    /// home facility, services of the month.
     pub fn new(month: Month, below: &FacilityPath) -> Self {
         Self {
             month,
+            period: Period::Month,
+            grouping: Grouping::HomeFacility,
             below: below.clone(),
             rows: BTreeMap::new(),
         }
+    }
+
+    /// Counts services over `period`.
+    pub fn period(mut self, period: Period) -> Self {
+        self.period = period;
+        self
+    }
+
+    /// One row per `grouping`.
+    pub fn grouping(mut self, grouping: Grouping) -> Self {
+        self.grouping = grouping;
+        self
     }
 
     /// The month reported on.
@@ -83,19 +172,31 @@ impl PwsReport {
 
     /// Counts one patient. Returns `false` (and counts nothing) when the patient is
     /// merged into another record or lives outside the node's subtree. A counted
-    /// patient gives their home facility a row even if they add nothing to it.
+    /// patient gives their group a row even if they add nothing to it.
     pub fn add(&mut self, patient: &Patient) -> bool {
         if patient.merged_into.is_some() || !self.below.is_ancestor_or_self(&patient.home_facility)
         {
             return false;
         }
-        let facts = MonthFacts::of(patient, self.month);
+        let group = self.group_of(patient);
+        let first = match self.period {
+            Period::Month => self.month,
+            Period::YearToDate => self.month.january(),
+        };
         let row = self
             .rows
-            .entry(patient.home_facility.clone())
-            .or_insert_with(|| PwsRow::empty(Some(patient.home_facility.clone())));
-        facts.count_into(patient, self.month.last_day(), row);
+            .entry(group.clone())
+            .or_insert_with(|| PwsRow::empty(Some(group)));
+        facts::count(patient, self.month, first, row);
         true
+    }
+
+    fn group_of(&self, patient: &Patient) -> String {
+        match self.grouping {
+            Grouping::HomeFacility => patient.home_facility.to_string(),
+            Grouping::Village => patient.address.village.clone(),
+            Grouping::Level(level) => patient.home_facility.at_level(level).to_string(),
+        }
     }
 
     /// Counts the patient of a patient record; any other record is ignored (`false`).
@@ -103,16 +204,16 @@ impl PwsReport {
         record.patient().is_some_and(|p| self.add(p))
     }
 
-    /// One row per home facility with at least one counted patient, sorted by path.
+    /// One row per group with at least one counted patient, sorted by label.
     pub fn rows(&self) -> Vec<PwsRow> {
         self.rows.values().cloned().collect()
     }
 
-    /// The sum of every row; its `facility` is `None`.
+    /// The sum of every row; its `group` is `None`.
     pub fn total(&self) -> PwsRow {
         let mut total = PwsRow::empty(None);
         for row in self.rows.values() {
-            total.add_counts(row);
+            total.add(row);
         }
         total
     }
@@ -121,6 +222,8 @@ impl PwsReport {
     pub fn summary(&self) -> PwsSummary {
         PwsSummary {
             month: self.month,
+            period: self.period,
+            grouping: self.grouping,
             below: self.below.clone(),
             rows: self.rows(),
             total: self.total(),
@@ -140,78 +243,4 @@ impl PwsReport {
             .collect();
         row::csv(std::iter::once(header.as_slice()).chain(rows.iter().map(Vec::as_slice)))
     }
-}
-
-/// What one patient's current visits say about the month and the month before.
-#[derive(Default)]
-struct MonthFacts {
-    /// Latest weight recorded in the month.
-    weight: Option<f64>,
-    /// Latest weight recorded in the previous month.
-    previous_weight: Option<f64>,
-    /// A vitamin A capsule was given in the month.
-    vitamin_a: bool,
-    /// A screening, blood pressure or glucose was recorded in the month.
-    screened: bool,
-    /// Distinct (antigen, dose number) given in the month.
-    doses: BTreeSet<(Antigen, u32)>,
-}
-
-impl MonthFacts {
-    fn of(patient: &Patient, month: Month) -> Self {
-        let previous = month.previous();
-        let mut facts = Self::default();
-        // Oldest first: a later weight of the same month overwrites an earlier one.
-        for (_, visit) in patient.current_visits() {
-            if month.contains(visit.date) {
-                facts.weight = visit.measurements.weight_kg.or(facts.weight);
-                facts.vitamin_a |= visit.vitamin_a;
-                facts.screened |= is_screening(visit);
-                facts
-                    .doses
-                    .extend(visit.immunisations.iter().map(|i| (i.antigen, i.dose)));
-            } else if previous.contains(visit.date) {
-                facts.previous_weight = visit.measurements.weight_kg.or(facts.previous_weight);
-            }
-        }
-        facts
-    }
-
-    fn count_into(&self, patient: &Patient, month_end: Date, row: &mut PwsRow) {
-        let age = patient.age_months(month_end);
-        let under_five =
-            patient.birth_date <= month_end && (0..=UNDER_FIVE_MAX_MONTHS).contains(&age);
-        if under_five {
-            row.under_fives += 1;
-            row.vitamin_a += u32::from(self.vitamin_a);
-            if let Some(weight) = self.weight {
-                row.weighed += 1;
-                match self.previous_weight {
-                    Some(before) if tenths(weight) > tenths(before) => row.gained += 1,
-                    Some(_) => row.not_gained += 1,
-                    None => row.first_weighing += 1,
-                }
-            }
-        }
-        if age >= ADULT_MIN_MONTHS && self.screened {
-            row.adults_screened += 1;
-        }
-        for (antigen, _) in &self.doses {
-            *row.doses.entry(*antigen).or_insert(0) += 1;
-        }
-    }
-}
-
-/// True when the visit recorded a screening questionnaire, a blood pressure or a glucose.
-fn is_screening(visit: &Visit) -> bool {
-    let m = &visit.measurements;
-    !visit.screenings.is_empty()
-        || m.systolic_mmhg.is_some()
-        || m.diastolic_mmhg.is_some()
-        || m.glucose_mg_dl.is_some()
-}
-
-/// A weight in whole tenths of a kilogram, the precision of posyandu scales.
-fn tenths(kg: f64) -> i64 {
-    (kg * 10.0).round() as i64
 }

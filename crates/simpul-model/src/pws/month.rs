@@ -110,6 +110,13 @@ impl Month {
         }
     }
 
+    /// January of the same year.
+    pub fn january(self) -> Month {
+        Self {
+            first: self.first.add_months(1 - i32::from(self.month())),
+        }
+    }
+
     /// The month after.
     pub fn next(self) -> Month {
         Self {

@@ -1,172 +1,280 @@
-//! One row of a PWS report, its columns as text, and CSV rendering.
+//! One row of a PWS report: its counts, the ratios drawn from them, its columns as text,
+//! and CSV rendering.
 
-use std::collections::BTreeMap;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use serde::ser::{Serialize, SerializeStruct, Serializer};
-
-use crate::facility::FacilityPath;
-use crate::visit::Antigen;
+use super::schedule::{Dose, SCHEDULE};
 
 /// The label of the total row in [`PwsRow::cells`] and CSV.
 pub const TOTAL_LABEL: &str = "TOTAL";
 
-/// The counts of one home facility (or of all of them, for the total row) for one month.
-///
-/// "The month" is the report's [`Month`](super::Month), "month end" its last day, "the
-/// previous month" the calendar month before. Ages are whole completed months on the
-/// month end ([`Patient::age_months`](crate::Patient::age_months)). Only
-/// [current visits](crate::Patient::current_visits) count: a superseded visit or one
-/// entered in error is never read. Every count is of people, except `doses`.
-///
-/// Within a row, `weighed == gained + not_gained + first_weighing`.
+/// The share of infants with complete basic immunisation that makes a village UCI
+/// (Universal Child Immunization), in percent.
+pub const UCI_THRESHOLD_PCT: f64 = 80.0;
+
+/// Declares [`Counts`]: named counts, added field by field, listed in column order.
+macro_rules! counts {
+    ($($(#[$doc:meta])* $field:ident,)+) => {
+        /// The counts of one row. Every count is of people unless its name says
+        /// otherwise; see the module documentation of [`crate::pws`] for each one.
+        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        pub struct Counts {
+            $($(#[$doc])* pub $field: u32,)+
+        }
+
+        impl Counts {
+            /// The column names, in order.
+            pub const NAMES: &'static [&'static str] = &[$(stringify!($field)),+];
+
+            /// The values, in the order of [`Counts::NAMES`].
+            pub fn values(&self) -> Vec<u32> {
+                vec![$(self.$field),+]
+            }
+
+            /// Adds `other` to `self`, count by count.
+            pub fn add(&mut self, other: &Counts) {
+                $(self.$field += other.$field;)+
+            }
+        }
+    };
+}
+
+counts! {
+    /// S: under-fives (0–59 completed months) living in the area at the month end.
+    s,
+    /// K: of S, those holding a KIA book or KMS.
+    k,
+    /// D: of S, those weighed here in the month.
+    d,
+    /// N: of D, weighed last month too and gained at least the KBM minimum.
+    n,
+    /// T: of D, weighed last month too and gained less than the minimum.
+    t,
+    /// O: of D, not weighed last month but weighed before.
+    o,
+    /// B: of D, weighed for the first time.
+    b,
+    /// BGM: of D, weight-for-age below the red line (−3 SD).
+    bgm,
+    /// 2T: of T, T last month too.
+    two_t,
+    /// Of S aged 0–5 months, measured for length/height in the month.
+    measured_0_5,
+    /// Of those, length/height-for-age below −2 SD (stunted or severely).
+    stunted_0_5,
+    /// Of S aged 0–5 months, weight-for-length/height below −2 SD or oedema.
+    wasted_0_5,
+    /// Of S aged 0–5 months, weight-for-age below −2 SD or oedema.
+    underweight_0_5,
+    /// As `measured_0_5`, for 6–11 months.
+    measured_6_11,
+    /// As `stunted_0_5`, for 6–11 months.
+    stunted_6_11,
+    /// As `wasted_0_5`, for 6–11 months.
+    wasted_6_11,
+    /// As `underweight_0_5`, for 6–11 months.
+    underweight_6_11,
+    /// As `measured_0_5`, for 12–23 months.
+    measured_12_23,
+    /// As `stunted_0_5`, for 12–23 months.
+    stunted_12_23,
+    /// As `wasted_0_5`, for 12–23 months.
+    wasted_12_23,
+    /// As `underweight_0_5`, for 12–23 months.
+    underweight_12_23,
+    /// As `measured_0_5`, for 24–59 months.
+    measured_24_59,
+    /// As `stunted_0_5`, for 24–59 months.
+    stunted_24_59,
+    /// As `wasted_0_5`, for 24–59 months.
+    wasted_24_59,
+    /// As `underweight_0_5`, for 24–59 months.
+    underweight_24_59,
+    /// Children aged 6–11 months at the month end (the blue capsule's target).
+    aged_6_11,
+    /// Of all children, given a blue vitamin A capsule here in the period at 6–11
+    /// months.
+    vitamin_a_6_11,
+    /// Children aged 12–59 months at the month end (the red capsule's target).
+    aged_12_59,
+    /// Given a red capsule here in the period at 12–59 months.
+    vitamin_a_12_59,
+    /// Women given vitamin A here in the period: high-dose vitamin A is given to
+    /// women only in the nifas (postpartum) period.
+    vitamin_a_nifas,
+    /// Infants: living in the area at the month end and under one year old on some
+    /// day of the period (the denominator of IDL and UCI).
+    infants,
+    /// Children whose basic immunisation became complete (IDL, before the first
+    /// birthday) with a dose given here in the period.
+    complete_basic,
+    /// Doses given here in the period outside their target age or the schedule
+    /// (doses, not people).
+    doses_outside_target,
+    /// People aged 15–59 years living in the area at the month end.
+    residents_15_59,
+    /// Of all people, screened here in the period at 15–59 years (a questionnaire,
+    /// blood pressure or glucose, outside an antenatal contact).
+    screened_15_59,
+    /// People aged 60 or more living in the area at the month end.
+    residents_60_plus,
+    /// Screened here in the period at 60 or more.
+    screened_60_plus,
+}
+
+/// One row of a PWS report: a group (a posyandu, a village, a facility of a level) or
+/// the total.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PwsRow {
-    /// The home facility (normally a posyandu); `None` for the total row.
-    pub facility: Option<FacilityPath>,
-    /// S (sasaran): children born on or before the month end and aged 0–59 completed
-    /// months at the month end.
-    pub under_fives: u32,
-    /// D (ditimbang): of `under_fives`, those with a visit in the month that recorded a
-    /// weight.
-    pub weighed: u32,
-    /// N (naik): of `weighed`, those also weighed in the previous month whose latest
-    /// weight in the month is greater than their latest weight in the previous month,
-    /// compared at the scale's 0.1 kg precision. "Latest" is the last current visit
-    /// with a weight, by date (same-day visits by visit id). This is a plain
-    /// comparison, not the KMS minimum-gain (KBM) rule.
-    pub gained: u32,
-    /// T (tidak naik): of `weighed`, those also weighed in the previous month who are
-    /// not in `gained` (same or lower weight).
-    pub not_gained: u32,
-    /// B + O of SKDN: of `weighed`, those with no weight recorded in the previous month,
-    /// whether weighed for the first time ever (B) or after a gap (O).
-    pub first_weighing: u32,
-    /// Of `under_fives`, those with a visit in the month recording a vitamin A capsule.
-    pub vitamin_a: u32,
-    /// Immunisation doses given in the month, per antigen, to people of any age (Td for
-    /// pregnant women and DT/HPV at school count too). A dose is one (person, antigen,
-    /// dose number) with a visit in the month: the same dose recorded twice (double
-    /// entry) counts once. Every antigen is present, with 0 when none was given.
-    pub doses: BTreeMap<Antigen, u32>,
-    /// People aged 15 years (180 months) or more at the month end with a visit in the
-    /// month that recorded a screening questionnaire, a blood pressure or a blood
-    /// glucose.
-    pub adults_screened: u32,
+    /// The group's label (facility path or village code); `None` for the total row.
+    pub group: Option<String>,
+    /// The counts.
+    pub counts: Counts,
+    /// Doses given here in the period in their target age, one per [`SCHEDULE`] entry
+    /// (doses, not people).
+    pub doses: [u32; SCHEDULE.len()],
+}
+
+/// A value drawn from a row's counts; `None` when undefined.
+type Ratio = fn(&PwsRow) -> Option<f64>;
+
+/// The ratios every row carries after its counts, in percent (empty when the
+/// denominator is zero).
+const RATIOS: [(&str, Ratio); 8] = [
+    ("d_prime", |r| Some(f64::from(r.d_prime()))),
+    ("n_of_d_prime_pct", |r| percent(r.counts.n, r.d_prime())),
+    ("d_of_s_pct", |r| percent(r.counts.d, r.counts.s)),
+    ("k_of_s_pct", |r| percent(r.counts.k, r.counts.s)),
+    ("complete_basic_pct", PwsRow::complete_basic_pct),
+    ("dropout_dpt1_dpt3_pct", |r| {
+        r.dropout(Dose::dpt(1), Dose::dpt(3))
+    }),
+    ("dropout_dpt1_mr1_pct", |r| {
+        r.dropout(Dose::dpt(1), Dose::mr1())
+    }),
+    ("uci", |r| {
+        r.complete_basic_pct()
+            .map(|p| if p >= UCI_THRESHOLD_PCT { 1.0 } else { 0.0 })
+    }),
+];
+
+impl Dose {
+    fn dpt(number: u32) -> Dose {
+        Dose {
+            antigen: crate::visit::Antigen::DptHbHib,
+            number,
+        }
+    }
+
+    fn mr1() -> Dose {
+        Dose {
+            antigen: crate::visit::Antigen::Mr,
+            number: 1,
+        }
+    }
 }
 
 impl PwsRow {
-    /// A row of zeros (every antigen present with 0 doses).
-    pub fn empty(facility: Option<FacilityPath>) -> Self {
+    /// A row of zeros.
+    pub fn empty(group: Option<String>) -> Self {
         Self {
-            facility,
-            under_fives: 0,
-            weighed: 0,
-            gained: 0,
-            not_gained: 0,
-            first_weighing: 0,
-            vitamin_a: 0,
-            doses: Antigen::ALL.iter().map(|&a| (a, 0)).collect(),
-            adults_screened: 0,
+            group,
+            counts: Counts::default(),
+            doses: [0; SCHEDULE.len()],
         }
     }
 
-    /// Doses of `antigen` given in the month.
-    pub fn doses_of(&self, antigen: Antigen) -> u32 {
-        self.doses.get(&antigen).copied().unwrap_or(0)
+    /// D′: weighed this month and last month (N + T).
+    pub fn d_prime(&self) -> u32 {
+        self.counts.n + self.counts.t
     }
 
-    /// D/S in percent (weighing coverage, "partisipasi masyarakat"); `None` when there
-    /// are no under-fives.
-    pub fn weighed_pct(&self) -> Option<f64> {
-        percent(self.weighed, self.under_fives)
+    /// Doses of `dose` given in the period in its target age (0 outside the schedule).
+    pub fn doses_of(&self, dose: Dose) -> u32 {
+        SCHEDULE
+            .iter()
+            .position(|(d, _)| *d == dose)
+            .map_or(0, |i| self.doses[i])
     }
 
-    /// N/D in percent (share of the weighed who gained); `None` when nobody was weighed.
-    pub fn gained_pct(&self) -> Option<f64> {
-        percent(self.gained, self.weighed)
+    /// Complete basic immunisation among the infants, in percent.
+    pub fn complete_basic_pct(&self) -> Option<f64> {
+        percent(self.counts.complete_basic, self.counts.infants)
     }
 
-    /// Adds `other`'s counts to `self` (the facility is kept).
-    pub fn add_counts(&mut self, other: &PwsRow) {
-        self.under_fives += other.under_fives;
-        self.weighed += other.weighed;
-        self.gained += other.gained;
-        self.not_gained += other.not_gained;
-        self.first_weighing += other.first_weighing;
-        self.vitamin_a += other.vitamin_a;
-        for (&antigen, &n) in &other.doses {
-            *self.doses.entry(antigen).or_insert(0) += n;
+    /// The drop-out from `first` to `later` in percent of `first` (negative when more
+    /// took the later dose).
+    fn dropout(&self, first: Dose, later: Dose) -> Option<f64> {
+        let (a, b) = (self.doses_of(first), self.doses_of(later));
+        (a > 0).then(|| (f64::from(a) - f64::from(b)) * 100.0 / f64::from(a))
+    }
+
+    /// Adds `other`'s counts and doses to `self` (the group is kept).
+    pub fn add(&mut self, other: &PwsRow) {
+        self.counts.add(&other.counts);
+        for (mine, theirs) in self.doses.iter_mut().zip(other.doses) {
+            *mine += theirs;
         }
-        self.adults_screened += other.adults_screened;
     }
 
-    /// Column names, in the order of [`PwsRow::cells`]: `facility`, `under_fives`,
-    /// `weighed`, `gained`, `not_gained`, `first_weighing`, `weighed_pct`, `gained_pct`,
-    /// `vitamin_a`, one column per [`Antigen`] named by its string form (`HB0`, `BCG`,
-    /// …, in declaration order), `adults_screened`.
+    /// Column names, in the order of [`PwsRow::cells`]: `group`, every count of
+    /// [`Counts::NAMES`], the ratios (`d_prime`, `n_of_d_prime_pct`, `d_of_s_pct`,
+    /// `k_of_s_pct`, `complete_basic_pct`, `dropout_dpt1_dpt3_pct`,
+    /// `dropout_dpt1_mr1_pct`, `uci` as 1 or 0), then one column per dose of the
+    /// schedule (`HB0-1`, `BCG-1`, …).
     pub fn columns() -> Vec<String> {
-        let mut cols: Vec<String> = [
-            "facility",
-            "under_fives",
-            "weighed",
-            "gained",
-            "not_gained",
-            "first_weighing",
-            "weighed_pct",
-            "gained_pct",
-            "vitamin_a",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        cols.extend(Antigen::ALL.iter().map(|a| a.as_str().to_string()));
-        cols.push("adults_screened".into());
-        cols
+        std::iter::once("group".to_string())
+            .chain(Counts::NAMES.iter().map(|s| s.to_string()))
+            .chain(RATIOS.iter().map(|(name, _)| name.to_string()))
+            .chain(SCHEDULE.iter().map(|(d, _)| d.column()))
+            .collect()
     }
 
-    /// The row as text, one cell per [`PwsRow::columns`]: the facility path (or
-    /// `TOTAL`), counts in decimal, percentages with one decimal (`71.4`) or empty when
-    /// the denominator is zero.
+    /// The row as text, one cell per [`PwsRow::columns`]: the group (or `TOTAL`),
+    /// counts in decimal, ratios with one decimal (`71.4`) or empty when undefined.
     pub fn cells(&self) -> Vec<String> {
-        let facility = match &self.facility {
-            Some(path) => path.to_string(),
-            None => TOTAL_LABEL.to_string(),
-        };
-        let mut cells = vec![
-            facility,
-            self.under_fives.to_string(),
-            self.weighed.to_string(),
-            self.gained.to_string(),
-            self.not_gained.to_string(),
-            self.first_weighing.to_string(),
-            format_pct(self.weighed_pct()),
-            format_pct(self.gained_pct()),
-            self.vitamin_a.to_string(),
-        ];
-        cells.extend(Antigen::ALL.iter().map(|&a| self.doses_of(a).to_string()));
-        cells.push(self.adults_screened.to_string());
-        cells
+        let group = self.group.clone().unwrap_or_else(|| TOTAL_LABEL.into());
+        std::iter::once(group)
+            .chain(self.counts.values().iter().map(u32::to_string))
+            .chain(RATIOS.iter().map(|(name, ratio)| {
+                let value = ratio(self);
+                match *name {
+                    "d_prime" | "uci" => value.map(|v| format!("{v:.0}")).unwrap_or_default(),
+                    _ => format_pct(value),
+                }
+            }))
+            .chain(self.doses.iter().map(u32::to_string))
+            .collect()
     }
 }
 
-/// JSON shape: every field, plus `weighed_pct` and `gained_pct` (numbers or null), and
-/// `doses` as an object keyed by antigen string form.
+/// JSON shape: an object with every column of [`PwsRow::columns`] as a key, counts as
+/// numbers, ratios as numbers or null, `group` as a string or null, `uci` as a boolean
+/// or null.
 impl Serialize for PwsRow {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("PwsRow", 11)?;
-        st.serialize_field("facility", &self.facility)?;
-        st.serialize_field("under_fives", &self.under_fives)?;
-        st.serialize_field("weighed", &self.weighed)?;
-        st.serialize_field("gained", &self.gained)?;
-        st.serialize_field("not_gained", &self.not_gained)?;
-        st.serialize_field("first_weighing", &self.first_weighing)?;
-        st.serialize_field("weighed_pct", &self.weighed_pct())?;
-        st.serialize_field("gained_pct", &self.gained_pct())?;
-        st.serialize_field("vitamin_a", &self.vitamin_a)?;
-        st.serialize_field("doses", &self.doses)?;
-        st.serialize_field("adults_screened", &self.adults_screened)?;
-        st.end()
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("group", &self.group)?;
+        for (name, value) in Counts::NAMES.iter().zip(self.counts.values()) {
+            map.serialize_entry(name, &value)?;
+        }
+        for (name, ratio) in RATIOS {
+            let value = ratio(self);
+            match name {
+                "uci" => map.serialize_entry(name, &value.map(|v| v > 0.5))?,
+                "d_prime" => map.serialize_entry(name, &self.d_prime())?,
+                _ => map.serialize_entry(name, &value.map(round1))?,
+            }
+        }
+        for ((dose, _), n) in SCHEDULE.iter().zip(self.doses) {
+            map.serialize_entry(&dose.column(), &n)?;
+        }
+        map.end()
     }
+}
+
+fn round1(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
 }
 
 fn percent(part: u32, whole: u32) -> Option<f64> {
@@ -224,15 +332,33 @@ mod tests {
     }
 
     #[test]
-    fn percentages_guard_zero_denominators() {
+    fn ratios_guard_zero_denominators_and_uci_is_at_eighty_percent() {
         let mut row = PwsRow::empty(None);
-        assert_eq!(row.weighed_pct(), None);
-        assert_eq!(row.gained_pct(), None);
-        row.under_fives = 3;
-        row.weighed = 2;
-        row.gained = 1;
-        assert_eq!(format_pct(row.weighed_pct()), "66.7");
-        assert_eq!(format_pct(row.gained_pct()), "50.0");
+        let cell = |row: &PwsRow, name: &str| {
+            let at = PwsRow::columns()
+                .iter()
+                .position(|c| c == name)
+                .expect("column");
+            row.cells()[at].clone()
+        };
+        assert_eq!(cell(&row, "d_of_s_pct"), "");
+        assert_eq!(cell(&row, "uci"), "");
+        row.counts.s = 3;
+        row.counts.d = 2;
+        row.counts.n = 1;
+        row.counts.t = 1;
+        assert_eq!(cell(&row, "d_of_s_pct"), "66.7");
+        assert_eq!(cell(&row, "n_of_d_prime_pct"), "50.0");
+        assert_eq!(cell(&row, "d_prime"), "2");
+        row.counts.infants = 5;
+        row.counts.complete_basic = 4;
+        assert_eq!(cell(&row, "uci"), "1");
+        row.counts.complete_basic = 3;
+        assert_eq!(cell(&row, "uci"), "0");
+        row.doses[6] = 10; // DPT-HB-Hib-1
+        row.doses[8] = 8; // DPT-HB-Hib-3
+        assert_eq!(cell(&row, "dropout_dpt1_dpt3_pct"), "20.0");
+        assert_eq!(cell(&row, "dropout_dpt1_mr1_pct"), "100.0");
         assert_eq!(PwsRow::columns().len(), row.cells().len());
     }
 }

@@ -107,11 +107,13 @@ pub fn vit_a(mut v: Visit) -> Visit {
     v
 }
 
-pub fn with_visits<'a>(mut p: Patient, visits: impl IntoIterator<Item = (&'a str, Visit)>) -> Patient {
+pub fn with_visits<'a>(
+    mut p: Patient,
+    visits: impl IntoIterator<Item = (&'a str, Visit)>,
+) -> Patient {
     p.visits = visits
         .into_iter()
         .map(|(id, v)| (id.to_string(), v))
         .collect();
     p
 }
-

@@ -163,10 +163,17 @@ pub enum Request {
         /// `Patient`, `RelatedPerson`, `Encounter`, `Observation` or `Immunization`.
         resource_type: String,
     },
-    /// The PWS summary of a month for the facilities at or below this node.
+    /// The PWS summary of a month for the people at or below this node.
     Pws {
         /// `YYYY-MM`.
         month: String,
+        /// One row per `posyandu` (home facility, the default), `village`, `pustu`,
+        /// `puskesmas` or `district`.
+        #[serde(default)]
+        by: Option<String>,
+        /// Services counted from January to the month, not the month alone.
+        #[serde(default)]
+        year_to_date: bool,
     },
     /// Revoke a data API token.
     RevokeToken {
@@ -311,7 +318,7 @@ pub enum Reply {
 pub struct PwsTable {
     /// Column names.
     pub columns: Vec<String>,
-    /// One row per facility, then the total.
+    /// One row per group, then the total.
     pub rows: Vec<Vec<String>>,
     /// The CSV text.
     pub csv: String,

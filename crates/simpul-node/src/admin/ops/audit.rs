@@ -89,7 +89,9 @@ pub(super) fn action_of(
             None,
             Some(format!("fhir {resource_type}")),
         )),
-        Request::Pws { month } => Some((AuditAction::Report, None, Some(format!("pws {month}")))),
+        Request::Pws { month, .. } => {
+            Some((AuditAction::Report, None, Some(format!("pws {month}"))))
+        }
         Request::Duplicates => read(AuditAction::Search, None, Some("duplicates".into())),
         Request::Audit { .. } => read(AuditAction::Read, None, Some("audit trail".into())),
         Request::List | Request::Conflicts { .. } => read(AuditAction::Search, None, None),

@@ -308,7 +308,16 @@ fn carry_out(
             let (ndjson, count) = fhir::ndjson(store, &resource_type)?;
             read(Reply::Fhir { ndjson, count })
         }
-        Request::Pws { month } => read(Reply::Pws(Box::new(people::pws(store, &month)?))),
+        Request::Pws {
+            month,
+            by,
+            year_to_date,
+        } => read(Reply::Pws(Box::new(people::pws(
+            store,
+            &month,
+            by.as_deref(),
+            year_to_date,
+        )?))),
         Request::Tokens => read(Reply::Tokens {
             tokens: store.tokens().map_err(read_failure)?,
         }),

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeSet;
 
-use simpul_model::pws::{Month, PwsReport, PwsRow};
+use simpul_model::pws::{Grouping, Month, Period, PwsReport, PwsRow};
 use simpul_model::{Date, Patient, Record, RecordBody, RecordId};
 use simpul_store::{Store, WriteOutcome};
 
@@ -304,10 +304,28 @@ pub(super) fn merge(
     Ok((moved, vec![into_out, from_out]))
 }
 
-/// The PWS summary of `month` for every facility at or below this node.
-pub(super) fn pws(store: &Store, month: &str) -> Result<PwsTable, Failure> {
+/// The PWS summary of `month` for everyone at or below this node, one row per group
+/// `by` (home facility by default), services of the month or of the year to date.
+pub(super) fn pws(
+    store: &Store,
+    month: &str,
+    by: Option<&str>,
+    year_to_date: bool,
+) -> Result<PwsTable, Failure> {
     let month = Month::parse(month).map_err(|e| bad(e.to_string()))?;
-    let mut report = PwsReport::new(month, &store.node().path);
+    let grouping = by
+        .map(Grouping::parse)
+        .transpose()
+        .map_err(bad)?
+        .unwrap_or(Grouping::HomeFacility);
+    let period = if year_to_date {
+        Period::YearToDate
+    } else {
+        Period::Month
+    };
+    let mut report = PwsReport::new(month, &store.node().path)
+        .period(period)
+        .grouping(grouping);
     for id in patient_ids(store, |_| true)? {
         if let Some((_, record)) = store.record(id).map_err(read_failure)? {
             report.add_record(&record);

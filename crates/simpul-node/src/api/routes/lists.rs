@@ -60,12 +60,18 @@ pub(super) async fn audit(
     }
 }
 
-/// `?month=YYYY-MM[&format=json|csv]`.
+/// `?month=YYYY-MM[&by=…][&period=month|year-to-date][&format=json|csv]`.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PwsQuery {
     /// The month.
     month: String,
+    /// `posyandu` (default), `village`, `pustu`, `puskesmas` or `district`.
+    #[serde(default)]
+    by: Option<String>,
+    /// `month` (default) or `year-to-date`.
+    #[serde(default)]
+    period: Option<String>,
     /// `json` (default) or `csv`.
     #[serde(default)]
     format: Option<String>,
@@ -77,7 +83,21 @@ pub(super) async fn pws(
     q: Result<Query<PwsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Answer {
     let caller = auth.require(Permission::View)?;
-    let PwsQuery { month, format } = query(q)?;
+    let PwsQuery {
+        month,
+        by,
+        period,
+        format,
+    } = query(q)?;
+    let year_to_date = match period.as_deref() {
+        None | Some("month") => false,
+        Some("year-to-date") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "period `{other}` is neither month nor year-to-date"
+            )));
+        }
+    };
     let csv = match format.as_deref() {
         None | Some("json") => false,
         Some("csv") => true,
@@ -87,7 +107,12 @@ pub(super) async fn pws(
             )));
         }
     };
-    match app.run(caller, Request::Pws { month }).await? {
+    let request = Request::Pws {
+        month,
+        by,
+        year_to_date,
+    };
+    match app.run(caller, request).await? {
         Reply::Pws(table) if csv => Ok((
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
             table.csv,
