@@ -628,6 +628,31 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     assert_eq!(growth["weight_for_age"]["category"], "underweight");
     assert_eq!(growth["weight_for_length_height"]["z"], -1.56, "{grown}");
     assert_eq!(growth["weight_for_length_height"]["category"], "normal");
+    assert_eq!(growth["weighing"]["trend"], "B", "first weighing: {grown}");
+    // A month later: 100 g more at 23 months (the minimum is 200 g), with oedema.
+    let next = json!({"date": "2026-12-03", "klaster": "ibu-anak", "setting": "posyandu",
+        "measurements": {"weight_kg": 8.6, "height_cm": 77.9, "oedema": true}});
+    let (status, grown) = post(
+        &node,
+        &format!("/api/v1/patients/{child_id}/visits"),
+        &kader,
+        &next,
+    );
+    assert_eq!(status, 201, "{grown}");
+    let growth = &grown["growth"];
+    assert_eq!(growth["weighing"]["trend"], "T", "{grown}");
+    assert_eq!(growth["weighing"]["gain_g"], 100, "{grown}");
+    assert_eq!(growth["weighing"]["minimum_g"], 200, "{grown}");
+    assert_eq!(growth["weighing"]["two_t"], false, "{grown}");
+    assert!(growth["weight_for_age"].is_null(), "oedema: {grown}");
+    assert_eq!(
+        growth["weight_for_length_height"],
+        serde_json::Value::Null,
+        "{grown}"
+    );
+    assert_eq!(growth["oedema"], true, "{grown}");
+    assert_eq!(growth["status"]["wasting"], "severely wasted", "{grown}");
+    assert_eq!(growth["status"]["stunting"], "stunted", "{grown}");
 }
 
 #[test]

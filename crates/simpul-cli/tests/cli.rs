@@ -477,6 +477,28 @@ fn a_childs_visit_shows_her_growth_by_the_who_standards() {
         growth.contains("weight-for-age -2.36 SD underweight"),
         "{growth}"
     );
+    assert!(growth.contains("weighing B"), "her first weighing: {growth}");
+    // A month later, 100 g more at 23 months: less than the buku KIA's 200 g.
+    let out = simpul(
+        dir.path(),
+        &[
+            "visit",
+            "add",
+            &id,
+            "--date",
+            "2026-12-03",
+            "--weight-kg",
+            "8.6",
+            "--klaster",
+            "ibu-anak",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let growth = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        growth.contains("weighing T (+100 g, minimum 200 g)"),
+        "{growth}"
+    );
     // An adult's visit says nothing about growth.
     let adult = add_siti(dir.path());
     let out = simpul(

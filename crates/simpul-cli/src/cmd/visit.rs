@@ -3,8 +3,8 @@
 use anyhow::Result;
 use rand::RngExt;
 use simpul_model::{
-    Date, ErrorMark, Immunisation, Klaster, Measurements, Patient, RecordBody, Screening, Setting,
-    Visit, VisitId, growth,
+    Date, ErrorMark, Immunisation, Klaster, Measurements, RecordBody, Screening, Setting, Visit,
+    VisitId, growth,
 };
 use simpul_node::admin::{Reply, Request};
 
@@ -86,50 +86,11 @@ fn add(node: &mut Target, a: VisitAdd) -> Result<()> {
     // measured (stderr: stdout is the visit id, for scripts).
     if let Ok(Reply::Record(stored)) = node.call(Request::Get { id })
         && let RecordBody::Patient(p) = &stored.record.body
-        && let Some(line) = growth_line(p, date, &measurements)
+        && let Some(line) = growth::at_visit(p, date, &measurements).and_then(|g| g.line())
     {
         eprintln!("{line}");
     }
     Ok(())
-}
-
-/// The child's z-scores and Permenkes 2/2020 categories, or nothing for a person past
-/// five years or a visit with nothing measured that the standards take.
-fn growth_line(p: &Patient, date: Date, m: &Measurements) -> Option<String> {
-    let a = growth::assess(p.sex, p.birth_date, date, m)?;
-    let show = |name: &str, score: Option<growth::Score>, category: Option<growth::Category>| {
-        score.map(|s| {
-            let verdict = match (s.implausible, category) {
-                (true, _) => "implausible: check the measurement".to_string(),
-                (false, Some(c)) => c.label().to_string(),
-                (false, None) => String::new(),
-            };
-            format!("{name} {:+.2} SD {verdict}", s.z)
-        })
-    };
-    let parts: Vec<String> = [
-        show("weight-for-age", a.weight_for_age, a.underweight()),
-        show(
-            "length/height-for-age",
-            a.length_height_for_age,
-            a.stunting(),
-        ),
-        show(
-            "weight-for-length/height",
-            a.weight_for_length_height,
-            a.wasting(),
-        ),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
-    (!parts.is_empty()).then(|| {
-        format!(
-            "growth at {} months: {}",
-            a.age_days * 12 / 365,
-            parts.join("; ")
-        )
-    })
 }
 
 fn mark_error(

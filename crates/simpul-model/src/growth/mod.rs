@@ -19,9 +19,11 @@
 //! height or BMI-for-age z-score, and counts as below -3 SD for those indicators
 //! (severely underweight, severely wasted).
 
+mod at_visit;
 mod gain;
 mod standards;
 
+pub use at_visit::{AtVisit, Scored, Weighing, at_visit};
 pub use gain::{Progress, RED_LINE_Z, Trend, minimum_gain_g, progress};
 pub use standards::{Indicator, Lms, Score};
 

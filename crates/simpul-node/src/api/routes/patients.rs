@@ -252,32 +252,9 @@ async fn child_growth(app: &App, id: RecordId, visit: &simpul_model::Visit) -> s
     else {
         return serde_json::Value::Null;
     };
-    match growth::assess(p.sex, p.birth_date, visit.date, &visit.measurements) {
-        Some(a) => growth_json(&a),
-        None => serde_json::Value::Null,
-    }
-}
-
-fn growth_json(a: &growth::Assessment) -> serde_json::Value {
-    let score = |s: Option<growth::Score>, category: Option<growth::Category>| {
-        s.map(|s| {
-            json!({
-                "z": (s.z * 100.0).round() / 100.0,
-                "implausible": s.implausible,
-                "category": category.map(growth::Category::label),
-            })
-        })
-    };
-    json!({
-        "age_days": a.age_days,
-        "length_height_cm": a.length_height_cm,
-        "weight_for_age": score(a.weight_for_age, a.underweight()),
-        "length_height_for_age": score(a.length_height_for_age, a.stunting()),
-        "weight_for_length_height": score(a.weight_for_length_height, a.wasting()),
-        "bmi_for_age": score(a.bmi_for_age, None),
-        "head_circumference_for_age": score(a.head_circumference_for_age, None),
-        "arm_circumference_for_age": score(a.arm_circumference_for_age, None),
-    })
+    growth::at_visit(&p, visit.date, &visit.measurements)
+        .and_then(|g| serde_json::to_value(g).ok())
+        .unwrap_or(serde_json::Value::Null)
 }
 
 pub(super) async fn mark_error(
