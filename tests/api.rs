@@ -653,6 +653,30 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     assert_eq!(growth["oedema"], true, "{grown}");
     assert_eq!(growth["status"]["wasting"], "severely wasted", "{grown}");
     assert_eq!(growth["status"]["stunting"], "stunted", "{grown}");
+    // The bidan's follow-up list for December names her, and why.
+    let (status, due) = get(
+        &node,
+        &format!("/api/v1/due?facility={PY}&month=2026-12&service=growth_follow_up"),
+        &viewer,
+    );
+    assert_eq!(status, 200, "{due}");
+    let people = due["people"].as_array().expect("people");
+    let putri: Vec<_> = people
+        .iter()
+        .filter(|p| p["id"] == child_id.as_str())
+        .collect();
+    assert_eq!(putri.len(), 1, "{due}");
+    assert_eq!(
+        putri[0]["reasons"],
+        json!(["stunted", "severely wasted"]),
+        "{due}"
+    );
+    assert!(
+        people
+            .iter()
+            .all(|p| p["reasons"].as_array().is_some_and(|r| !r.is_empty())),
+        "only children with a reason: {due}"
+    );
 }
 
 #[test]

@@ -477,7 +477,10 @@ fn a_childs_visit_shows_her_growth_by_the_who_standards() {
         growth.contains("weight-for-age -2.36 SD underweight"),
         "{growth}"
     );
-    assert!(growth.contains("weighing B"), "her first weighing: {growth}");
+    assert!(
+        growth.contains("weighing B"),
+        "her first weighing: {growth}"
+    );
     // A month later, 100 g more at 23 months: less than the buku KIA's 200 g.
     let out = simpul(
         dir.path(),

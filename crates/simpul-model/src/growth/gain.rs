@@ -170,3 +170,42 @@ pub fn progress(patient: &Patient, month: Month) -> Option<Progress> {
 fn tenths(kg: f64) -> i64 {
     (kg * 10.0).round() as i64
 }
+
+/// Why a child needs the bidan after `month`'s posyandu: `2T` and `BGM` from the
+/// month's weighing, and `stunted`, `severely stunted` or `severely wasted` from the
+/// latest measurement seen here up to the month's end. Empty when nothing calls for
+/// follow-up (or the child is past five years).
+pub fn follow_up(patient: &Patient, month: Month) -> Vec<&'static str> {
+    let mut reasons = Vec::new();
+    if let Some(p) = progress(patient, month) {
+        if p.two_t {
+            reasons.push("2T");
+        }
+        if p.below_red_line {
+            reasons.push("BGM");
+        }
+    }
+    let end = month.last_day();
+    let latest = |wanted: fn(&crate::Measurements) -> bool| {
+        patient
+            .current_visits()
+            .into_iter()
+            .rev()
+            .map(|(_, v)| v)
+            .find(|v| !v.transcribed && v.date <= end && wanted(&v.measurements))
+            .and_then(|v| super::assess(patient.sex, patient.birth_date, v.date, &v.measurements))
+    };
+    if let Some(a) = latest(|m| m.length_cm.is_some() || m.height_cm.is_some()) {
+        match a.stunting() {
+            Some(super::Category::SeverelyStunted) => reasons.push("severely stunted"),
+            Some(super::Category::Stunted) => reasons.push("stunted"),
+            _ => {}
+        }
+    }
+    if let Some(a) = latest(|m| m.weight_kg.is_some() || m.oedema)
+        && a.wasting() == Some(super::Category::SeverelyWasted)
+    {
+        reasons.push("severely wasted");
+    }
+    reasons
+}

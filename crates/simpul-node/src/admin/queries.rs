@@ -65,6 +65,9 @@ pub enum Service {
     Weighing,
     /// Vitamin A for children 6–59 months (given in February and August).
     VitaminA,
+    /// Under-fives the bidan should see: two not-gained weighings in a row (2T),
+    /// below the red line (BGM), stunted or severely wasted.
+    GrowthFollowUp,
 }
 
 /// Under-fives registered at `facility` (or below it) due for `service` in `month`.
@@ -108,6 +111,10 @@ pub struct PersonRow {
     /// Set when this record was merged into another.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged_into: Option<RecordId>,
+    /// Why the person is on a due list, where the list says (`2T`, `BGM`, `stunted`,
+    /// …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
 }
 
 /// One person registered more than once.

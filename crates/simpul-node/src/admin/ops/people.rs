@@ -3,7 +3,7 @@
 use std::collections::BTreeSet;
 
 use simpul_model::pws::{Grouping, Month, Period, PwsReport, PwsRow};
-use simpul_model::{Date, Patient, Record, RecordBody, RecordId};
+use simpul_model::{Date, Patient, Record, RecordBody, RecordId, growth};
 use simpul_store::{Store, WriteOutcome};
 
 use super::{not_found, patient, patient_ids, read_failure, shape, write_failure};
@@ -34,6 +34,7 @@ pub(super) fn row(id: RecordId, p: &Patient) -> PersonRow {
         visits: current.len() as u32,
         last_visit: current.last().map(|(_, v)| v.date),
         merged_into: p.merged_into,
+        reasons: Vec::new(),
     }
 }
 
@@ -155,25 +156,43 @@ pub(super) fn due(store: &Store, query: &DueQuery) -> Result<Vec<PersonRow>, Fai
     for (id, p) in patients(store, ids)? {
         let months = p.birth_date.months_until(end);
         let age_ok = match query.service {
-            Service::Weighing => p.birth_date <= end && months < 60,
+            Service::Weighing | Service::GrowthFollowUp => months < 60,
             Service::VitaminA => (6..60).contains(&months),
         };
         if p.merged_into.is_some()
             || !query.facility.is_ancestor_or_self(&p.home_facility)
+            || !p.resident_on(end)
             || !age_ok
         {
             continue;
         }
-        let served = p.current_visits().iter().any(|(_, v)| {
-            month.contains(v.date)
-                && match query.service {
-                    Service::Weighing => v.measurements.weight_kg.is_some(),
-                    Service::VitaminA => v.vitamin_a,
+        let reasons: Vec<String> = match query.service {
+            Service::GrowthFollowUp => growth::follow_up(&p, month)
+                .into_iter()
+                .map(String::from)
+                .collect(),
+            Service::Weighing | Service::VitaminA => {
+                let served = p.current_visits().iter().any(|(_, v)| {
+                    month.contains(v.date)
+                        && !v.transcribed
+                        && match query.service {
+                            Service::VitaminA => v.vitamin_a,
+                            _ => v.measurements.weight_kg.is_some(),
+                        }
+                });
+                if served {
+                    continue;
                 }
-        });
-        if !served {
-            rows.push(row(id, &p));
+                vec![]
+            }
+        };
+        if query.service == Service::GrowthFollowUp && reasons.is_empty() {
+            continue;
         }
+        rows.push(PersonRow {
+            reasons,
+            ..row(id, &p)
+        });
     }
     rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     Ok(rows)
