@@ -93,7 +93,7 @@ pub fn at_visit(patient: &Patient, date: Date, measurements: &Measurements) -> O
     let a = assess(patient.sex, patient.birth_date, date, measurements)?;
     let scored = |s: Option<Score>, category: Option<Category>| {
         s.map(|s| Scored {
-            z: (s.z * 100.0).round() / 100.0,
+            z: s.shown(),
             implausible: s.implausible,
             category: category.map(Category::label),
         })

@@ -154,7 +154,7 @@ pub fn progress(patient: &Patient, month: Month) -> Option<Progress> {
     let age_days = patient.birth_date.days_until(this.date);
     let below_red_line = Indicator::WeightForAge
         .z(patient.sex, age_days as f64, this.weight_kg)
-        .is_some_and(|s| !s.implausible && s.z < RED_LINE_Z);
+        .is_some_and(|s| !s.implausible && s.shown() < RED_LINE_Z);
     Some(Progress {
         date: this.date,
         weight_kg: this.weight_kg,

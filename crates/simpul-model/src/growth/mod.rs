@@ -70,14 +70,14 @@ impl Assessment {
         }
         self.weight_for_age
             .filter(|s| !s.implausible)
-            .map(|s| Category::weight_for_age(s.z))
+            .map(|s| Category::weight_for_age(s.shown()))
     }
 
     /// Length/height-for-age category (PB/U, TB/U): stunting.
     pub fn stunting(&self) -> Option<Category> {
         self.length_height_for_age
             .filter(|s| !s.implausible)
-            .map(|s| Category::length_height_for_age(s.z))
+            .map(|s| Category::length_height_for_age(s.shown()))
     }
 
     /// Weight-for-length/height category (BB/PB, BB/TB): wasting; severely wasted
@@ -88,7 +88,7 @@ impl Assessment {
         }
         self.weight_for_length_height
             .filter(|s| !s.implausible)
-            .map(|s| Category::weight_for_length_height(s.z))
+            .map(|s| Category::weight_for_length_height(s.shown()))
     }
 
     /// BMI-for-age category (IMT/U), in the bands of weight-for-length/height;
@@ -99,7 +99,7 @@ impl Assessment {
         }
         self.bmi_for_age
             .filter(|s| !s.implausible)
-            .map(|s| Category::weight_for_length_height(s.z))
+            .map(|s| Category::weight_for_length_height(s.shown()))
     }
 }
 
@@ -323,6 +323,27 @@ mod tests {
         // Length and arm circumference do not depend on weight.
         assert_eq!(a.length_height_for_age, well.length_height_for_age);
         assert_eq!(a.arm_circumference_for_age, well.arm_circumference_for_age);
+    }
+
+    #[test]
+    fn categories_follow_the_score_as_shown_to_two_decimals() {
+        let with_length_z = |z: f64| Assessment {
+            age_days: 400,
+            length_height_cm: Some(70.0),
+            weight_for_age: None,
+            length_height_for_age: Some(Score {
+                z,
+                implausible: false,
+            }),
+            weight_for_length_height: None,
+            bmi_for_age: None,
+            head_circumference_for_age: None,
+            arm_circumference_for_age: None,
+            oedema: false,
+        };
+        // Shown as -2.00 SD: not stunted; -2.01 SD is.
+        assert_eq!(with_length_z(-2.004).stunting(), Some(Category::Normal));
+        assert_eq!(with_length_z(-2.006).stunting(), Some(Category::Stunted));
     }
 
     #[test]

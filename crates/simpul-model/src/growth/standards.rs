@@ -199,6 +199,14 @@ pub struct Score {
     pub implausible: bool,
 }
 
+impl Score {
+    /// The z-score as shown and categorised: rounded to 0.01, as WHO anthro reports
+    /// it, so that a child shown at −2.00 SD is never called stunted.
+    pub fn shown(&self) -> f64 {
+        (self.z * 100.0).round() / 100.0
+    }
+}
+
 /// One indicator's rows for each sex, in key order, and each sex's first key.
 struct Table {
     rows: [Vec<Lms>; 2],
