@@ -17,7 +17,7 @@ use simpul_gen::Generator;
 use simpul_model::growth::{self, Category, Score};
 use simpul_model::{Date, FacilityPath, Measurements, Sex};
 
-const SEED: u64 = 2_026_120_5;
+const SEED: u64 = 20_261_205;
 const PEOPLE: u64 = 12_000;
 const MIN_CHILDREN: usize = 1_000;
 
