@@ -331,12 +331,33 @@ fn write_patient_diff<T: autosurgeon::Doc>(
             }
         };
     }
+    // Every field of a patient, named so that a field added to `Patient` and not
+    // written here fails to compile instead of being silently dropped.
+    let Patient {
+        identifiers: _,
+        name: _,
+        sex: _,
+        birth_date: _,
+        birth_date_estimated: _,
+        address: _,
+        home_facility: _,
+        kia_book: _,
+        died_on: _,
+        moved_out_on: _,
+        mother: _,
+        merged_into: _,
+        visits: _,
+    } = after;
     field!(identifiers);
     field!(name);
     field!(sex);
     field!(birth_date);
+    field!(birth_date_estimated);
     field!(address);
     field!(home_facility);
+    field!(kia_book);
+    field!(died_on);
+    field!(moved_out_on);
     field!(mother);
     field!(merged_into);
     if before.visits != after.visits {

@@ -238,3 +238,26 @@ fn changes_with_missing_dependencies_are_refused_not_queued() {
         Some("009")
     );
 }
+
+#[test]
+fn every_patient_field_changed_by_an_edit_is_written() {
+    let before = record(1, patient());
+    let mut doc = before
+        .create_document(node_actor(&path(POSYANDU), [0, 0, 0, 1]), today(), 1_000)
+        .expect("create");
+    let mut after = before.clone();
+    if let RecordBody::Patient(p) = &mut after.body {
+        p.name = "Siti R.".into();
+        p.birth_date_estimated = true;
+        p.kia_book = true;
+        p.died_on = Some(date("2026-11-01"));
+        p.moved_out_on = Some(date("2026-10-01"));
+        p.mother = Some(RecordId::from_bytes([7; 16]));
+        p.identifiers.bpjs = Some("0001234567890".into());
+    }
+    after
+        .write_over(&before, &mut doc, today(), 2_000)
+        .expect("written");
+    let read = Record::from_document(&doc).expect("read");
+    assert_eq!(read, after);
+}
