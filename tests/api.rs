@@ -387,6 +387,41 @@ fn every_endpoint_every_role_and_bad_input_refused() {
         (200, Some("Siti Aminah Lubis")),
         "{body}"
     );
+    // Sex and birth date are corrected like any detail, the NIK checked again.
+    let (status, body) = patch(&bidan, r#"{"sex": "M"}"#);
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["nik".to_string()]),
+        "{body}"
+    );
+    // Status: died (then cleared as recorded in error), RT typed as people type it.
+    let (status, body) = patch(
+        &bidan,
+        r#"{"died_on": "2026-11-01", "rt": "02", "kia_book": true}"#,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["patient"]["died_on"], "2026-11-01", "{body}");
+    assert_eq!(body["patient"]["address"]["rt"], "002", "{body}");
+    assert_eq!(body["patient"]["kia_book"], true, "{body}");
+    let (status, body) = patch(&bidan, r#"{"died_on": null}"#);
+    assert_eq!(status, 200, "{body}");
+    assert!(body["patient"]["died_on"].is_null(), "{body}");
+    let (status, body) = patch(&bidan, r#"{"died_on": "someday"}"#);
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["died_on".to_string()]),
+        "{body}"
+    );
+    // A posyandu cannot move a person to its sibling posyandu.
+    let sibling = PY.replace("PY01", "PY02");
+    let (status, body) = patch(&bidan, &format!(r#"{{"home_facility": "{sibling}"}}"#));
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("only a facility above both")),
+        "{body}"
+    );
     let (_, read) = get(&node, &format!("/api/v1/patients/{siti_id}"), &viewer);
     let stored_visits = read["patient"]["visits"].as_object().expect("visits");
     assert_eq!(
@@ -606,10 +641,18 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     assert!(body["error"].is_string());
 
     // (Last: she would be due for weighing above.) A child's weighing comes back with her growth by the WHO standards.
-    let putri = json!({"name": "Putri", "sex": "F", "birth_date": "2024-12-05",
-        "village": "3273010001"});
+    // Typed as people type: a dotted village code, RT 3; kept as the CLI keeps them.
+    let putri = json!({"name": " Putri ", "sex": "F", "birth_date": "2024-12-05",
+        "village": "32.73.01.0001", "rt": "3"});
     let (status, child) = post(&node, "/api/v1/patients", &kader, &putri);
     assert_eq!(status, 201, "{child}");
+    let address = &child["patient"]["address"];
+    assert_eq!(
+        (address["village"].as_str(), address["rt"].as_str()),
+        (Some("3273010001"), Some("003")),
+        "{child}"
+    );
+    assert_eq!(child["patient"]["name"], "Putri");
     let child_id = child["id"].as_str().expect("id").to_string();
     let weighing_child = json!({"date": "2026-11-02", "klaster": "ibu-anak",
         "setting": "posyandu", "measurements": {"weight_kg": 8.5, "height_cm": 77.5}});

@@ -374,6 +374,45 @@ pub(crate) struct PatientUpdate {
     /// Street address.
     #[arg(long)]
     pub(crate) address: Option<String>,
+    /// F or M (the NIK is checked against it again).
+    #[arg(long)]
+    pub(crate) sex: Option<String>,
+    /// YYYY-MM-DD (the NIK is checked against it again).
+    #[arg(long)]
+    pub(crate) birth_date: Option<String>,
+    /// Whether the birth date is an estimate (true or false).
+    #[arg(long)]
+    pub(crate) birth_date_estimated: Option<bool>,
+    /// The mother's NIK, for a child registered by it.
+    #[arg(long)]
+    pub(crate) nik_ibu: Option<String>,
+    /// Birth order with --nik-ibu.
+    #[arg(long)]
+    pub(crate) birth_order: Option<u32>,
+    /// The mother's record id.
+    #[arg(long)]
+    pub(crate) mother: Option<String>,
+    /// Move the person to another home facility (only a node above both may).
+    #[arg(long)]
+    pub(crate) facility: Option<String>,
+    /// Whether the person holds a KIA book or KMS (true or false).
+    #[arg(long)]
+    pub(crate) kia_book: Option<bool>,
+    /// The day the person died, YYYY-MM-DD.
+    #[arg(long, conflicts_with = "alive")]
+    pub(crate) died_on: Option<String>,
+    /// Clear a death recorded in error.
+    #[arg(long)]
+    pub(crate) alive: bool,
+    /// The day the person moved out of the area, YYYY-MM-DD.
+    #[arg(long, conflicts_with = "moved_back")]
+    pub(crate) moved_out_on: Option<String>,
+    /// The person has come back: clear the moved-out date.
+    #[arg(long)]
+    pub(crate) moved_back: bool,
+    /// Keep a NIK that disagrees with sex or birth date (as on the card).
+    #[arg(long)]
+    pub(crate) accept_nik_mismatch: bool,
 }
 
 #[derive(Debug, Args)]

@@ -519,3 +519,132 @@ fn a_childs_visit_shows_her_growth_by_the_who_standards() {
     assert!(out.status.success(), "{out:?}");
     assert!(!String::from_utf8_lossy(&out.stderr).contains("growth"));
 }
+
+#[test]
+fn a_bidan_corrects_identity_status_and_home_and_then_merges() {
+    let dir = posyandu_store();
+    let d = dir.path();
+    // The same twin registered twice, once with the birth date one day off.
+    let first = register_child(d, "Ayu", 1);
+    let second = ok(
+        d,
+        &[
+            "patient",
+            "add",
+            "--name",
+            "Ayu",
+            "--sex",
+            "F",
+            "--birth-date",
+            "2025-03-05",
+            "--nik-ibu",
+            "3273015208900003",
+            "--birth-order",
+            "1",
+            "--village",
+            "3273012001",
+        ],
+    )
+    .trim()
+    .to_string();
+    let refused = fails(d, &["merge", &second, &first], 3);
+    assert!(refused.contains("birth"), "{refused}");
+    ok(
+        d,
+        &["patient", "update", &second, "--birth-date", "2025-03-04"],
+    );
+    assert!(ok(d, &["duplicates"]).contains(&second));
+    ok(d, &["merge", &second, &first]);
+    assert_eq!(
+        show_json(d, &second)["patient"]["merged_into"],
+        first.as_str()
+    );
+
+    // A change of sex is checked against the NIK again, and refused with nothing stored.
+    let siti = add_siti(d);
+    let before = show_json(d, &siti);
+    let refused = fails(d, &["patient", "update", &siti, "--sex", "M"], 3);
+    assert!(refused.contains("identifiers.nik"), "{refused}");
+    assert_eq!(show_json(d, &siti), before);
+    // An estimated birth date is not held against the NIK's date.
+    ok(
+        d,
+        &[
+            "patient",
+            "update",
+            &siti,
+            "--birth-date",
+            "1990-01-01",
+            "--birth-date-estimated",
+            "true",
+        ],
+    );
+    assert_eq!(show_json(d, &siti)["patient"]["birth_date_estimated"], true);
+
+    // Status: died, then the death was recorded in error; moved out, then back.
+    ok(d, &["patient", "update", &siti, "--died-on", "2026-11-01"]);
+    assert_eq!(show_json(d, &siti)["patient"]["died_on"], "2026-11-01");
+    ok(
+        d,
+        &[
+            "patient",
+            "update",
+            &siti,
+            "--alive",
+            "--moved-out-on",
+            "2026-10-01",
+        ],
+    );
+    let p = show_json(d, &siti)["patient"].clone();
+    assert!(
+        p["died_on"].is_null() && p["moved_out_on"] == "2026-10-01",
+        "{p}"
+    );
+    ok(
+        d,
+        &["patient", "update", &siti, "--moved-back", "--rt", "12"],
+    );
+    let p = show_json(d, &siti)["patient"].clone();
+    assert!(p["moved_out_on"].is_null(), "{p}");
+    assert_eq!(p["address"]["rt"], "012", "typed as 12, kept as 012");
+    let refused = fails(
+        d,
+        &["patient", "update", &siti, "--died-on", "2020-01-01x"],
+        3,
+    );
+    assert!(refused.contains("died-on"), "{refused}");
+
+    // A posyandu cannot move a person to its sibling; the pustu above both can.
+    let sibling = POSYANDU.replace("PY04", "PY05");
+    let refused = fails(d, &["patient", "update", &siti, "--facility", &sibling], 3);
+    assert!(refused.contains("only a facility above both"), "{refused}");
+    let pustu = tempfile::tempdir().expect("tempdir");
+    let pu = POSYANDU.rsplit_once('/').expect("parent").0;
+    ok(pustu.path(), &["init", "--path", pu]);
+    let moving = ok(
+        pustu.path(),
+        &[
+            "patient",
+            "add",
+            "--name",
+            "Budi",
+            "--sex",
+            "M",
+            "--birth-date",
+            "2024-02-02",
+            "--village",
+            "3273012001",
+            "--facility",
+            POSYANDU,
+        ],
+    )
+    .trim()
+    .to_string();
+    ok(
+        pustu.path(),
+        &["patient", "update", &moving, "--facility", &sibling],
+    );
+    let moved = show_json(pustu.path(), &moving);
+    assert_eq!(moved["patient"]["home_facility"], sibling.as_str());
+    assert_eq!(moved["scope"]["paths"][0], sibling.as_str(), "{moved}");
+}

@@ -155,6 +155,26 @@ impl Patient {
         keys
     }
 
+    /// Puts what people type into the form the record keeps, as every interface must:
+    /// the name trimmed, a dotted village code (`32.73.01.0001`) as ten digits, RT and
+    /// RW zero-padded to three digits (`3` as `003`). A value that cannot be read is
+    /// left as it is, for validation to name.
+    pub fn normalise(&mut self) {
+        let trimmed = self.name.trim();
+        if trimmed.len() != self.name.len() {
+            self.name = trimmed.to_string();
+        }
+        let address = &mut self.address;
+        if let Ok(code) = crate::codes::VillageCode::parse(address.village.trim()) {
+            address.village = code.to_string();
+        }
+        for part in [&mut address.rt, &mut address.rw].into_iter().flatten() {
+            if let Ok(padded) = crate::codes::normalize_rt_rw(part.trim()) {
+                *part = padded;
+            }
+        }
+    }
+
     /// True when the person lived in the home facility's area on `date`: born by
     /// then, not yet dead, not moved out.
     pub fn resident_on(&self, date: Date) -> bool {

@@ -5,10 +5,7 @@ use std::io::Write;
 
 use anyhow::Result;
 use simpul_model::validate::check_nik_agreement;
-use simpul_model::{
-    Address, Date, Identifiers, Patient, Record, RecordBody, Scope, Sex,
-    codes::{VillageCode, normalize_rt_rw},
-};
+use simpul_model::{Address, Date, Identifiers, Patient, Record, RecordBody, Scope, Sex};
 use simpul_node::admin::{PatientEdit, Reply, Request};
 
 use super::{bad_value, facility, random_record_id, record_id};
@@ -28,18 +25,41 @@ pub(crate) fn run(node: &mut Target, cmd: PatientCommand) -> Result<()> {
 
 fn update(node: &mut Target, a: PatientUpdate) -> Result<()> {
     let id = record_id(&a.id)?;
-    let village = a
-        .village
-        .map(|v| VillageCode::parse(&v).map(|c| c.to_string()).unwrap_or(v));
+    let date = |name: &str, v: Option<String>| -> Result<Option<Date>> {
+        v.map(|d| Date::parse(&d).map_err(|e| bad_value(name, e)))
+            .transpose()
+    };
+    // Cleared by a flag, set by a date, or left alone.
+    let status = |clear: bool, name: &str, v: Option<String>| -> Result<Option<Option<Date>>> {
+        Ok(if clear {
+            Some(None)
+        } else {
+            date(name, v)?.map(Some)
+        })
+    };
     let edit = PatientEdit {
-        name: a.name.map(|n| n.trim().to_string()),
+        name: a.name,
         nik: a.nik,
         kk: a.kk,
         bpjs: a.bpjs,
-        village,
-        rt: a.rt.map(|v| normalize_rt_rw(&v).unwrap_or(v)),
-        rw: a.rw.map(|v| normalize_rt_rw(&v).unwrap_or(v)),
+        village: a.village,
+        rt: a.rt,
+        rw: a.rw,
         address: a.address,
+        sex: a
+            .sex
+            .map(|s| s.parse::<Sex>().map_err(|e| bad_value("sex", e)))
+            .transpose()?,
+        birth_date: date("birth-date", a.birth_date)?,
+        birth_date_estimated: a.birth_date_estimated,
+        nik_ibu: a.nik_ibu,
+        birth_order: a.birth_order,
+        mother: a.mother.as_deref().map(record_id).transpose()?,
+        home_facility: a.facility.as_deref().map(facility).transpose()?,
+        kia_book: a.kia_book,
+        died_on: status(a.alive, "died-on", a.died_on)?,
+        moved_out_on: status(a.moved_back, "moved-out-on", a.moved_out_on)?,
+        confirm_nik_mismatch: a.accept_nik_mismatch,
     };
     let reply = node.call(Request::UpdatePatient { id, edit })?;
     let written = expect_reply!(reply, Reply::Written(w) => w)?;
@@ -52,18 +72,12 @@ fn update(node: &mut Target, a: PatientUpdate) -> Result<()> {
 fn add(node: &mut Target, a: PatientAdd) -> Result<()> {
     let sex: Sex = a.sex.parse().map_err(|e| bad_value("sex", e))?;
     let birth_date = Date::parse(&a.birth_date).map_err(|e| bad_value("birth-date", e))?;
-    // Normalise the spellings people type; the model then validates everything.
-    let village = VillageCode::parse(&a.village)
-        .map(|v| v.to_string())
-        .unwrap_or(a.village);
-    let rt = a.rt.map(|v| normalize_rt_rw(&v).unwrap_or(v));
-    let rw = a.rw.map(|v| normalize_rt_rw(&v).unwrap_or(v));
     let home = match &a.facility {
         Some(f) => facility(f)?,
         None => expect_reply!(node.call(Request::Node)?, Reply::Node(n) => n.path)?,
     };
     let mother = a.mother.as_deref().map(record_id).transpose()?;
-    let patient = Patient {
+    let mut patient = Patient {
         identifiers: Identifiers {
             nik: a.nik,
             nik_ibu: a.nik_ibu,
@@ -71,13 +85,13 @@ fn add(node: &mut Target, a: PatientAdd) -> Result<()> {
             kk: a.kk,
             bpjs: a.bpjs,
         },
-        name: a.name.trim().to_string(),
+        name: a.name,
         sex,
         birth_date,
         address: Address {
-            village,
-            rt,
-            rw,
+            village: a.village,
+            rt: a.rt,
+            rw: a.rw,
             line: a.address,
         },
         home_facility: home.clone(),
@@ -89,6 +103,9 @@ fn add(node: &mut Target, a: PatientAdd) -> Result<()> {
         merged_into: None,
         visits: BTreeMap::new(),
     };
+    // The spellings people type, as every interface normalises them; the model then
+    // validates everything.
+    patient.normalise();
     if !a.accept_nik_mismatch
         && let Err(e) = check_nik_agreement(&patient)
     {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 use simpul_model::history::{ChangeEntry, Conflict};
-use simpul_model::{ErrorMark, FacilityPath, Record, RecordId, Visit, VisitId};
+use simpul_model::{Date, ErrorMark, FacilityPath, Record, RecordId, Sex, Visit, VisitId};
 use simpul_model::{FieldError, Role};
 use simpul_store::{Census, RecordMeta, TokenInfo, VerifyReport};
 
@@ -388,26 +388,79 @@ pub struct NodeSummary {
     pub actor: String,
 }
 
-/// Corrections to a patient's details; `None` leaves a field as it is.
+/// Corrections to a patient's details; an absent field is left as it is. `died_on`
+/// and `moved_out_on` given as null clear the date (a death recorded in error, a
+/// family come back).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PatientEdit {
     /// Full name.
+    #[serde(default)]
     pub name: Option<String>,
-    /// NIK.
+    /// NIK (checked against sex and birth date again).
+    #[serde(default)]
     pub nik: Option<String>,
     /// Family card number.
+    #[serde(default)]
     pub kk: Option<String>,
     /// BPJS number.
+    #[serde(default)]
     pub bpjs: Option<String>,
     /// Village code.
+    #[serde(default)]
     pub village: Option<String>,
     /// RT.
+    #[serde(default)]
     pub rt: Option<String>,
     /// RW.
+    #[serde(default)]
     pub rw: Option<String>,
     /// Street address.
+    #[serde(default)]
     pub address: Option<String>,
+    /// Sex (the NIK is checked against it again).
+    #[serde(default)]
+    pub sex: Option<Sex>,
+    /// Date of birth (the NIK is checked against it again).
+    #[serde(default)]
+    pub birth_date: Option<Date>,
+    /// The birth date is an estimate.
+    #[serde(default)]
+    pub birth_date_estimated: Option<bool>,
+    /// The mother's NIK, for a child registered by it.
+    #[serde(default)]
+    pub nik_ibu: Option<String>,
+    /// Birth order with `nik_ibu`.
+    #[serde(default)]
+    pub birth_order: Option<u32>,
+    /// The mother's record.
+    #[serde(default)]
+    pub mother: Option<RecordId>,
+    /// The facility the person is registered at: moves the record, which only a
+    /// facility above both the old and the new one may do.
+    #[serde(default)]
+    pub home_facility: Option<FacilityPath>,
+    /// Holds a KIA book or KMS.
+    #[serde(default)]
+    pub kia_book: Option<bool>,
+    /// The day the person died; null clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub died_on: Option<Option<Date>>,
+    /// The day the person moved out; null clears it.
+    #[serde(default, deserialize_with = "present")]
+    pub moved_out_on: Option<Option<Date>>,
+    /// Keep a NIK that disagrees with sex or birth date (the card says so).
+    #[serde(default)]
+    pub confirm_nik_mismatch: bool,
+}
+
+/// A field that is present, even as null (`Some(None)`); absent is `None` by default.
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// A record with its history.

@@ -4,6 +4,7 @@
 //! ([`audit::action_of`]) is recorded here, after it succeeded.
 
 mod audit;
+mod edit;
 mod fhir;
 mod people;
 
@@ -13,8 +14,8 @@ use simpul_model::{Date, Record, RecordBody, RecordError};
 use simpul_store::{ReadError, Store, TokenInfo, WriteError, WriteOutcome, token_hash};
 
 use super::protocol::{
-    Caller, Failure, FailureKind, NodeStatus, NodeSummary, PatientEdit, RecordConflicts,
-    RecordHistory, Reply, Request, RevocationsView, StoredRecord, TrustStatus, Written,
+    Caller, Failure, FailureKind, NodeStatus, NodeSummary, RecordConflicts, RecordHistory, Reply,
+    Request, RevocationsView, StoredRecord, TrustStatus, Written,
 };
 
 /// The largest document an import accepts. A patient with decades of visits is tens of
@@ -115,14 +116,14 @@ fn carry_out(
                 })
                 .map_err(write_failure)?,
         ),
-        Request::UpdatePatient { id, edit } => written(
-            store
-                .update_record(id, today, now_ms, move |r| {
-                    apply_edit(patient(r)?, edit);
-                    Ok(())
-                })
-                .map_err(write_failure)?,
-        ),
+        Request::UpdatePatient { id, edit } => {
+            let node = store.node().path.clone();
+            written(
+                store
+                    .update_record(id, today, now_ms, move |r| edit::correct(r, edit, &node))
+                    .map_err(write_failure)?,
+            )
+        }
         Request::History { id } => {
             let (meta, doc) = store
                 .load(id)
@@ -390,36 +391,6 @@ pub fn status(store: &Store, now_ms: u64) -> Result<NodeStatus, Failure> {
         peers: Vec::new(),
         damaged: store.damaged().map_err(read_failure)?,
     })
-}
-
-fn apply_edit(p: &mut simpul_model::Patient, edit: PatientEdit) {
-    let PatientEdit {
-        name,
-        nik,
-        kk,
-        bpjs,
-        village,
-        rt,
-        rw,
-        address,
-    } = edit;
-    let set = |field: &mut Option<String>, value: Option<String>| {
-        if value.is_some() {
-            *field = value;
-        }
-    };
-    if let Some(name) = name {
-        p.name = name;
-    }
-    set(&mut p.identifiers.nik, nik);
-    set(&mut p.identifiers.kk, kk);
-    set(&mut p.identifiers.bpjs, bpjs);
-    if let Some(village) = village {
-        p.address.village = village;
-    }
-    set(&mut p.address.rt, rt);
-    set(&mut p.address.rw, rw);
-    set(&mut p.address.line, address);
 }
 
 pub(super) fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, WriteError> {

@@ -79,7 +79,7 @@ pub(super) async fn create_patient(State(app): State<App>, auth: Authed, body: B
             format!("{home} is not this node ({node}) or below it"),
         ));
     }
-    let record = Record {
+    let mut record = Record {
         id: RecordId::from_bytes(rand::rng().random()),
         scope: Scope::up(home.clone()),
         body: RecordBody::Patient(Patient {
@@ -109,6 +109,11 @@ pub(super) async fn create_patient(State(app): State<App>, auth: Authed, body: B
             visits: Default::default(),
         }),
     };
+    // What people type, normalised exactly as the CLI does (RT `3` is `003`, a dotted
+    // village code ten digits).
+    if let RecordBody::Patient(p) = &mut record.body {
+        p.normalise();
+    }
     // Every field error at once, named as the app sent it.
     let mut errors = record
         .validate(today())
