@@ -696,6 +696,20 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     assert_eq!(growth["oedema"], true, "{grown}");
     assert_eq!(growth["status"]["wasting"], "severely wasted", "{grown}");
     assert_eq!(growth["status"]["stunting"], "stunted", "{grown}");
+    // A kader weighs; an immunisation or an antenatal contact needs a bidan's token.
+    let jab = json!({"date": "2026-12-03", "klaster": "ibu-anak", "setting": "posyandu",
+        "immunisations": [{"antigen": "MR", "dose": 2}]});
+    let visits_url = format!("/api/v1/patients/{child_id}/visits");
+    let (status, body) = post(&node, &visits_url, &kader, &jab);
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["error"].as_str().is_some_and(|e| e.contains("bidan")),
+        "{body}"
+    );
+    let anc = json!({"date": "2026-12-03", "klaster": "ibu-anak", "setting": "posyandu",
+        "anc_number": 1});
+    assert_eq!(post(&node, &visits_url, &kader, &anc).0, 403);
+    assert_eq!(post(&node, &visits_url, &bidan, &jab).0, 201);
     // The bidan's follow-up list for December names her, and why.
     let (status, due) = get(
         &node,

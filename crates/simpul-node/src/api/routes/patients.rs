@@ -5,8 +5,8 @@ use axum::http::StatusCode;
 use rand::RngExt;
 use serde_json::json;
 use simpul_model::{
-    ErrorMark, Identifiers, Patient, Permission, Record, RecordBody, RecordId, Scope, VisitId,
-    growth,
+    ErrorMark, Identifiers, Patient, Permission, Record, RecordBody, RecordId, Role, Scope,
+    VisitId, growth,
 };
 
 use super::{Answer, Body, ok, record_id, unexpected, visit_id};
@@ -194,6 +194,7 @@ pub(super) async fn add_visit(
     let caller = auth.require(Permission::Input)?;
     let id = record_id(&id)?;
     let input: VisitInput = parse(body)?;
+    clinical_needs_a_health_worker(&caller, &input)?;
     store_visit(&app, caller, id, input, None).await
 }
 
@@ -208,6 +209,23 @@ pub(super) async fn correct_visit(
     let old = visit_id(&visit)?;
     let input: VisitInput = parse(body)?;
     store_visit(&app, caller, id, input, Some(old)).await
+}
+
+/// A kader records weighings, measurements, vitamin A capsules and attendance;
+/// immunisations and antenatal contacts are given by a bidan (or nurse or doctor),
+/// whose token records them (403 otherwise).
+fn clinical_needs_a_health_worker(caller: &Caller, input: &VisitInput) -> Result<(), ApiError> {
+    let clinical = !input.immunisations.is_empty()
+        || input.anc_number.is_some()
+        || input.gestational_weeks.is_some();
+    if clinical && caller.role == Role::Kader {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "a kader token may record weighings and attendance, not immunisations or \
+             antenatal contacts: a bidan's token records those",
+        ));
+    }
+    Ok(())
 }
 
 async fn store_visit(
