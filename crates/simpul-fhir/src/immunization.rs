@@ -47,7 +47,9 @@ pub fn cvx(antigen: Antigen) -> (&'static str, &'static str) {
 /// Status `completed`, or `entered-in-error` when the visit no longer counts; the
 /// vaccine as CVX ([`cvx`]) with the antigen's programme name as text; the dose number
 /// in `protocolApplied`; the lot when recorded; the visit's time as occurrence. The
-/// record is the provider's own (`primarySource: true`).
+/// record is the provider's own (`primarySource: true`), except for a visit
+/// transcribed from the KIA book: `primarySource: false`, `reportOrigin` `record`
+/// (a written record).
 pub fn immunizations(v: &VisitContext<'_>) -> Vec<Value> {
     v.visit
         .immunisations
@@ -75,8 +77,15 @@ fn immunization(v: &VisitContext<'_>, n: usize, imm: &Immunisation) -> Value {
         "patient": v.subject(),
         "encounter": v.encounter_ref(),
         "occurrenceDateTime": v.time,
-        "primarySource": true,
+        "primarySource": !v.visit.transcribed,
     });
+    if v.visit.transcribed {
+        out["reportOrigin"] = json!({"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/immunization-origin",
+            "code": "record",
+            "display": "Written Record",
+        }]});
+    }
     // A dose number is 1 or more in a valid record; FHIR takes anything else as text.
     out["protocolApplied"] = if imm.dose >= 1 {
         json!([{"doseNumberPositiveInt": imm.dose}])

@@ -61,6 +61,9 @@ pub fn patient(id: RecordId, p: &Patient) -> Value {
             "display": p.home_facility.code(),
         },
     });
+    if let Some(died) = p.died_on {
+        out["deceasedDateTime"] = json!(died.to_string());
+    }
     if let (Some(order), Some(_)) = (ids.birth_order, &ids.nik_ibu) {
         out["multipleBirthInteger"] = json!(order);
     }

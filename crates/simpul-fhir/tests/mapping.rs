@@ -640,3 +640,35 @@ fn export_writes_one_file_per_type_and_never_overwrites() {
     ));
     assert!(!partial.join("Patient.ndjson").exists());
 }
+
+#[test]
+fn transcribed_doses_are_not_primary_source_and_a_death_is_stated() {
+    let mut rec = baby();
+    let RecordBody::Patient(p) = &mut rec.body else {
+        panic!("a patient");
+    };
+    p.died_on = Some(date("2026-04-02"));
+    let mut copied = visit("2026-03-09");
+    copied.transcribed = true;
+    copied.immunisations = vec![Immunisation {
+        antigen: Antigen::Bcg,
+        dose: 1,
+        lot: None,
+    }];
+    p.visits.insert(visit_id(8), copied);
+    let all = resources(&rec);
+    assert_eq!(one(&all, "Patient")["deceasedDateTime"], "2026-04-02");
+    let doses = of_type(&all, "Immunization");
+    let origin = |antigen: &str| {
+        let dose = doses
+            .iter()
+            .find(|i| i["vaccineCode"]["text"] == antigen)
+            .expect("dose");
+        (
+            dose["primarySource"].clone(),
+            dose["reportOrigin"]["coding"][0]["code"].clone(),
+        )
+    };
+    assert_eq!(origin("BCG"), (Value::Bool(false), Value::from("record")));
+    assert_eq!(origin("HB0"), (Value::Bool(true), Value::Null));
+}
