@@ -13,6 +13,9 @@ const FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     format_description!("[year]-[month]-[day]");
 
 impl Date {
+    /// 1 January 1900, a fixed day to count days from.
+    pub const EPOCH: Date = Date(time::macros::date!(1900 - 01 - 01));
+
     /// Builds a date from its parts; `None` if there is no such day.
     pub fn from_ymd(year: i32, month: u8, day: u8) -> Option<Self> {
         let month = time::Month::try_from(month).ok()?;

@@ -39,7 +39,7 @@ pub use date::Date;
 pub use facility::{BadFacilityPath, FacilityPath, Level};
 pub use ids::{BOUND_MARK, BadId, RecordId, VisitId};
 pub use nik::Nik;
-pub use patient::{Address, Identifiers, Patient, Sex, is_identity_key};
+pub use patient::{Address, Identifiers, Patient, Sex, is_candidate_key, is_identity_key};
 pub use pws::{BadMonth, Month, PwsReport, PwsRow};
 pub use record::{
     Envelope, Incoming, RECORD_SCHEMA, Record, RecordBody, RecordError, RecordKind, actor_facility,

@@ -142,14 +142,30 @@ impl Patient {
     /// and to spot the same person registered twice: `nik:<NIK>`,
     /// `ibu:<mother's NIK>:<birth order>:<birth date>` for a child known by its mother,
     /// and `village:<code>`. The first two identify a person ([`is_identity_key`]).
+    ///
+    /// Two more find candidates among people without a NIK ([`is_candidate_key`]):
+    /// `near:<name>:<village>:<window>` for the normalised name in the village with a
+    /// birth date in one of two neighbouring [`NEAR_DAYS`]-day windows (so two
+    /// registrations whose birth dates differ by less than that share a key), and
+    /// `mother:<record>:<birth date>:<sex>` for a child linked to its mother's record.
     pub fn lookup_keys(&self) -> Vec<String> {
-        let mut keys = Vec::with_capacity(3);
+        let mut keys = Vec::with_capacity(6);
         if let Some(nik) = &self.identifiers.nik {
             keys.push(format!("nik:{nik}"));
         }
         if let Some(ibu) = &self.identifiers.nik_ibu {
             let order = self.identifiers.birth_order.unwrap_or(1);
             keys.push(format!("ibu:{ibu}:{order}:{}", self.birth_date));
+        }
+        let name = name_key(&self.name);
+        if !name.is_empty() {
+            let window = EPOCH.days_until(self.birth_date).div_euclid(NEAR_DAYS);
+            for w in [window - 1, window] {
+                keys.push(format!("near:{name}:{}:{w}", self.address.village));
+            }
+        }
+        if let Some(mother) = self.mother {
+            keys.push(format!("mother:{mother}:{}:{}", self.birth_date, self.sex));
         }
         keys.push(format!("village:{}", self.address.village));
         keys
@@ -193,4 +209,27 @@ impl Patient {
 /// sharing it are the same person registered twice).
 pub fn is_identity_key(key: &str) -> bool {
     key.starts_with("nik:") || key.starts_with("ibu:")
+}
+
+/// True for a [`Patient::lookup_keys`] key that two registrations of one person
+/// probably share (a name typed alike with a birth date off by days, twins or a child
+/// registered twice under its mother): a candidate for a bidan to look at.
+pub fn is_candidate_key(key: &str) -> bool {
+    key.starts_with("near:") || key.starts_with("mother:")
+}
+
+/// Birth dates closer than this many days fall in a shared `near:` window.
+pub const NEAR_DAYS: i64 = 31;
+
+/// The day the `near:` windows count from.
+const EPOCH: Date = Date::EPOCH;
+
+/// A name as people write it differently: lower case, letters and digits only, words
+/// separated by one space (`Siti  Rahayu.` and `siti rahayu` are one name).
+pub fn name_key(name: &str) -> String {
+    name.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -13,7 +13,7 @@ use crate::tables::{
 };
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 5;
+pub const SCHEMA_VERSION: u32 = 6;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
@@ -24,6 +24,7 @@ const MIGRATIONS: &[Migration] = &[
     add_lookup_and_tokens_v3,
     add_seals_v4,
     add_damaged_v5,
+    refile_candidates_v6,
 ];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
@@ -43,6 +44,17 @@ fn add_tombstones_v2(tx: &WriteTransaction) -> Result<(), redb::Error> {
 /// document once (minutes for a million records, once per store).
 fn add_lookup_and_tokens_v3(tx: &WriteTransaction) -> Result<(), redb::Error> {
     tx.open_table(TOKENS)?;
+    file_every_patient(tx)
+}
+
+/// Duplicate candidates (schema 6): every patient is filed again, under the `near:`
+/// and `mother:` keys as well.
+fn refile_candidates_v6(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    file_every_patient(tx)
+}
+
+/// Files every patient stored under its current lookup keys (unfiling old ones).
+fn file_every_patient(tx: &WriteTransaction) -> Result<(), redb::Error> {
     let mut lookup = tx.open_multimap_table(LOOKUP)?;
     let mut filed = tx.open_table(LOOKUP_KEYS)?;
     let records = tx.open_table(RECORDS)?;
