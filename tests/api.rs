@@ -734,6 +734,29 @@ fn every_endpoint_every_role_and_bad_input_refused() {
             .all(|p| p["reasons"].as_array().is_some_and(|r| !r.is_empty())),
         "only children with a reason: {due}"
     );
+    // A weight outside the plausible range is refused, naming it, unless confirmed.
+    let heavy = json!({"date": "2026-12-04", "klaster": "ibu-anak", "setting": "posyandu",
+        "measurements": {"weight_kg": 48.0}});
+    let (status, body) = post(
+        &node,
+        &format!("/api/v1/patients/{child_id}/visits"),
+        &kader,
+        &heavy,
+    );
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["measurements.weight_kg".to_string()]),
+        "{body}"
+    );
+    let mut confirmed = heavy.clone();
+    confirmed["confirm_implausible"] = json!(true);
+    let (status, body) = post(
+        &node,
+        &format!("/api/v1/patients/{child_id}/visits"),
+        &kader,
+        &confirmed,
+    );
+    assert_eq!(status, 201, "{body}");
 }
 
 #[test]

@@ -413,6 +413,9 @@ pub(crate) struct PatientUpdate {
     /// Keep a NIK that disagrees with sex or birth date (as on the card).
     #[arg(long)]
     pub(crate) accept_nik_mismatch: bool,
+    /// Store values outside the plausible ranges: you have checked them.
+    #[arg(long)]
+    pub(crate) confirm_implausible: bool,
 }
 
 #[derive(Debug, Args)]
@@ -468,6 +471,9 @@ pub(crate) struct PatientAdd {
     /// Store the NIK even though it disagrees with sex or birth date (as on the card).
     #[arg(long)]
     pub(crate) accept_nik_mismatch: bool,
+    /// Store values outside the plausible ranges: you have checked them.
+    #[arg(long)]
+    pub(crate) confirm_implausible: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -563,6 +569,9 @@ pub(crate) struct VisitAdd {
     /// as a service of the month).
     #[arg(long)]
     pub(crate) transcribed: bool,
+    /// Store values outside the plausible ranges: you have checked them.
+    #[arg(long)]
+    pub(crate) confirm_implausible: bool,
 }
 
 #[derive(Debug, Subcommand)]

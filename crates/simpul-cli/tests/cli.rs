@@ -502,6 +502,26 @@ fn a_childs_visit_shows_her_growth_by_the_who_standards() {
         growth.contains("weighing T (+100 g, minimum 200 g)"),
         "{growth}"
     );
+    // 48 kg at 23 months is outside the plausible range: refused unless confirmed.
+    let heavy = [
+        "visit",
+        "add",
+        &id,
+        "--date",
+        "2026-12-04",
+        "--weight-kg",
+        "48",
+        "--klaster",
+        "ibu-anak",
+    ];
+    let refused = fails(dir.path(), &heavy, 3);
+    assert!(
+        refused.contains("weight_kg") && refused.contains("confirm"),
+        "{refused}"
+    );
+    let mut confirmed = heavy.to_vec();
+    confirmed.push("--confirm-implausible");
+    assert!(simpul(dir.path(), &confirmed).status.success());
     // An adult's visit says nothing about growth.
     let adult = add_siti(dir.path());
     let out = simpul(

@@ -32,7 +32,7 @@ use crate::ids::RecordId;
 use crate::patient::Patient;
 use crate::scope::Scope;
 use crate::validate::{
-    ValidationErrors, validate_activity, validate_audit, validate_patient, validate_scope,
+    Check, ValidationErrors, validate_activity, validate_audit, validate_patient_as, validate_scope,
 };
 use crate::visit::Visit;
 
@@ -161,14 +161,21 @@ impl Record {
 
     /// Checks every field.
     pub fn validate(&self, today: Date) -> Result<(), ValidationErrors> {
+        self.validate_as(today, Check::Plausible)
+    }
+
+    /// [`Record::validate`] at the level `check`: [`Check::Structure`] is what a node
+    /// demands of every record it stores, [`Check::Plausible`] what a writer meets (or
+    /// confirms) at entry.
+    pub fn validate_as(&self, today: Date, check: Check) -> Result<(), ValidationErrors> {
         let mut errors = Vec::new();
         if let Err(e) = validate_scope(&self.scope) {
             errors.extend(e.0);
         }
         let body = match &self.body {
-            RecordBody::Patient(p) => validate_patient(p, today),
-            RecordBody::Activity(a) => validate_activity(a, today),
-            RecordBody::Audit(a) => validate_audit(a, &self.scope, today),
+            RecordBody::Patient(p) => validate_patient_as(p, today, check),
+            RecordBody::Activity(a) => validate_activity(a, today, check),
+            RecordBody::Audit(a) => validate_audit(a, &self.scope, today, check),
         };
         if let Err(e) = body {
             errors.extend(e.0);
@@ -181,14 +188,15 @@ impl Record {
     }
 
     /// Creates the record's document: one change by `actor` at `at_ms` (Unix milliseconds).
-    /// The record is validated first.
+    /// Its structure is validated first; plausibility is for the writer to check at
+    /// entry ([`Check`]).
     pub fn create_document(
         &self,
         actor: ActorId,
         today: Date,
         at_ms: u64,
     ) -> Result<Automerge, RecordError> {
-        self.validate(today)?;
+        self.validate_as(today, Check::Structure)?;
         let mut doc = Automerge::new().with_actor(actor);
         // On an empty document autosurgeon builds the whole tree in one batch, without
         // reading anything back: an order of magnitude cheaper than field-by-field.
@@ -236,7 +244,8 @@ impl Record {
     }
 
     /// Writes `self` over the record in `doc` as field-level changes, in one change at
-    /// `at_ms`. The new state is validated and checked against clinical history first.
+    /// `at_ms`. The structure of the new state is validated (plausibility is for the
+    /// writer to check, [`Check`]) and it is checked against clinical history first.
     /// Returns the new change's hash, or `None` when nothing changed.
     pub fn write_into(
         &self,
@@ -260,7 +269,7 @@ impl Record {
         if before.id != self.id || before.kind() != self.kind() {
             return Err(RecordError::Shape("record id and kind never change".into()));
         }
-        self.validate(today)?;
+        self.validate_as(today, Check::Structure)?;
         check_history(before, self)?;
         let success = doc
             .transact_with(
@@ -433,7 +442,7 @@ pub fn merge_incoming(
     match (slot.as_mut(), incoming) {
         (None, Incoming::Document(doc)) => {
             let record = Record::from_document(&doc)?;
-            record.validate(today)?;
+            record.validate_as(today, Check::Structure)?;
             *slot = Some(doc);
             Ok(record)
         }
@@ -467,7 +476,7 @@ pub fn merge_incoming(
             if after.id != before.id {
                 return Err(RecordError::Shape("record id and kind never change".into()));
             }
-            after.validate(today)?;
+            after.validate_as(today, Check::Structure)?;
             check_history(&before, &after)?;
             Ok(after)
         }

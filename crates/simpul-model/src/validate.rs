@@ -2,6 +2,14 @@
 //!
 //! Every rule names the field it concerns. All errors of a value are collected, so a
 //! person fixing a form sees every problem at once.
+//!
+//! Two levels ([`Check`]): **structure** is what every node demands of every record,
+//! however it arrived (shapes, identifiers, codes, bounded texts, scope); a replica
+//! checks only that, so a validly signed record can never get stuck between nodes
+//! over a value one of them finds odd. **Plausibility** adds the ranges and dates a
+//! writer is asked to confirm at entry (a weight of 80 kg for a child, a visit
+//! tomorrow, antenatal care for a man): the interfaces check it on what a write adds,
+//! and store it anyway when the writer confirms.
 
 use std::fmt;
 
@@ -46,18 +54,45 @@ impl ValidationErrors {
     }
 }
 
+/// How much a validation asks of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Check {
+    /// Structure and plausibility: what a writer must meet, or confirm, at entry.
+    #[default]
+    Plausible,
+    /// Structure only: what a replica demands of a record it receives.
+    Structure,
+}
+
 /// Collects field errors under a common prefix.
 #[derive(Default)]
 struct Checker {
     prefix: String,
     errors: Vec<FieldError>,
+    check: Check,
 }
 
 impl Checker {
-    fn with_prefix(prefix: impl Into<String>) -> Self {
+    fn new(check: Check) -> Self {
+        Self {
+            check,
+            ..Self::default()
+        }
+    }
+
+    fn with_prefix(prefix: impl Into<String>, check: Check) -> Self {
         Self {
             prefix: prefix.into(),
             errors: Vec::new(),
+            check,
+        }
+    }
+
+    /// A value that is well-formed but unlikely: an error only when plausibility is
+    /// checked.
+    fn implausible(&mut self, field: &str, reason: impl Into<String>) {
+        if self.check == Check::Plausible {
+            self.fail(field, reason);
         }
     }
 
@@ -91,19 +126,21 @@ impl Checker {
 
     fn date(&mut self, field: &str, value: Date, earliest: Date, today: Date) {
         if value > today {
-            self.fail(
+            self.implausible(
                 field,
                 format!("{value} is in the future (today is {today})"),
             );
         } else if value < earliest {
-            self.fail(field, format!("{value} is before {earliest}"));
+            self.implausible(field, format!("{value} is before {earliest}"));
         }
     }
 
     fn range(&mut self, field: &str, value: Option<f64>, min: f64, max: f64, unit: &str) {
         let Some(v) = value else { return };
-        if !v.is_finite() || v < min || v > max {
-            self.fail(
+        if !v.is_finite() {
+            self.fail(field, format!("{v} is not a number"));
+        } else if v < min || v > max {
+            self.implausible(
                 field,
                 format!("{v} {unit} is outside the plausible range {min}–{max} {unit}"),
             );
@@ -136,7 +173,51 @@ pub fn earliest_birth_date() -> Date {
 /// sex and birth date is checked separately by [`check_nik_agreement`], because a NIK that
 /// disagrees is sometimes the truth on the card and may be accepted knowingly.
 pub fn validate_patient(patient: &Patient, today: Date) -> Result<(), ValidationErrors> {
-    let mut c = Checker::default();
+    validate_patient_as(patient, today, Check::Plausible)
+}
+
+/// [`validate_patient`] at the level `check`.
+pub fn validate_patient_as(
+    patient: &Patient,
+    today: Date,
+    check: Check,
+) -> Result<(), ValidationErrors> {
+    let mut c = Checker::new(check);
+    c.absorb(validate_details(patient, today, check));
+    for (id, visit) in &patient.visits {
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            c.fail(
+                &format!("visits.{id}"),
+                "visit key is not a 16-hex-digit visit id",
+            );
+        }
+        if let Some(old) = &visit.supersedes
+            && !patient.visits.contains_key(old)
+        {
+            c.fail(
+                &format!("visits.{id}.supersedes"),
+                format!("no visit {old} to correct"),
+            );
+        }
+        c.absorb(validate_visit_as(
+            visit,
+            patient,
+            today,
+            &format!("visits.{id}"),
+            check,
+        ));
+    }
+    c.finish()
+}
+
+/// Checks a patient's identity, demographics and status, not the visits: what a
+/// correction of a person's details must meet.
+pub fn validate_details(
+    patient: &Patient,
+    today: Date,
+    check: Check,
+) -> Result<(), ValidationErrors> {
+    let mut c = Checker::new(check);
     let ids = &patient.identifiers;
     if let Some(nik) = &ids.nik {
         c.check("identifiers.nik", Nik::parse(nik).map(drop));
@@ -199,28 +280,6 @@ pub fn validate_patient(patient: &Patient, today: Date) -> Result<(), Validation
     if let Some(line) = &patient.address.line {
         c.text("address.line", line, 300);
     }
-    for (id, visit) in &patient.visits {
-        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-            c.fail(
-                &format!("visits.{id}"),
-                "visit key is not a 16-hex-digit visit id",
-            );
-        }
-        if let Some(old) = &visit.supersedes
-            && !patient.visits.contains_key(old)
-        {
-            c.fail(
-                &format!("visits.{id}.supersedes"),
-                format!("no visit {old} to correct"),
-            );
-        }
-        c.absorb(validate_visit(
-            visit,
-            patient,
-            today,
-            &format!("visits.{id}"),
-        ));
-    }
     c.finish()
 }
 
@@ -248,14 +307,25 @@ pub fn validate_visit(
     today: Date,
     prefix: &str,
 ) -> Result<(), ValidationErrors> {
-    let mut c = Checker::with_prefix(prefix);
+    validate_visit_as(visit, patient, today, prefix, Check::Plausible)
+}
+
+/// [`validate_visit`] at the level `check`.
+pub fn validate_visit_as(
+    visit: &Visit,
+    patient: &Patient,
+    today: Date,
+    prefix: &str,
+    check: Check,
+) -> Result<(), ValidationErrors> {
+    let mut c = Checker::with_prefix(prefix, check);
     c.date("date", visit.date, patient.birth_date, today);
     c.text("recorded_by", &visit.recorded_by, 100);
     let age_months = patient.age_months(visit.date);
     check_measurements(&mut c, &visit.measurements, age_months);
     for (i, imm) in visit.immunisations.iter().enumerate() {
         if !(1..=6).contains(&imm.dose) {
-            c.fail(
+            c.implausible(
                 &format!("immunisations.{i}.dose"),
                 format!("{} is not a dose from 1 to 6", imm.dose),
             );
@@ -266,7 +336,7 @@ pub fn validate_visit(
     }
     for (i, s) in visit.screenings.iter().enumerate() {
         if s.score > s.instrument.max_score() {
-            c.fail(
+            c.implausible(
                 &format!("screenings.{i}.score"),
                 format!(
                     "{} is above the {} maximum of {}",
@@ -279,9 +349,9 @@ pub fn validate_visit(
     }
     if visit.anc_number.is_some() || visit.gestational_weeks.is_some() {
         if patient.sex != Sex::Female {
-            c.fail("anc_number", "antenatal care recorded for a man");
+            c.implausible("anc_number", "antenatal care recorded for a man");
         } else if !(10 * 12..=55 * 12).contains(&age_months) {
-            c.fail(
+            c.implausible(
                 "anc_number",
                 format!("antenatal care at age {} years", age_months / 12),
             );
@@ -290,7 +360,7 @@ pub fn validate_visit(
     if let Some(n) = visit.anc_number
         && !(1..=12).contains(&n)
     {
-        c.fail(
+        c.implausible(
             "anc_number",
             format!("{n} is not an ANC contact from 1 to 12"),
         );
@@ -298,7 +368,7 @@ pub fn validate_visit(
     if let Some(w) = visit.gestational_weeks
         && !(1..=45).contains(&w)
     {
-        c.fail("gestational_weeks", format!("{w} weeks is not a pregnancy"));
+        c.implausible("gestational_weeks", format!("{w} weeks is not a pregnancy"));
     }
     if let Some(note) = &visit.note {
         c.text("note", note, 2000);
@@ -319,7 +389,7 @@ fn check_measurements(c: &mut Checker, m: &Measurements, age_months: i32) {
     };
     c.range("measurements.weight_kg", m.weight_kg, w_min, w_max, "kg");
     if m.length_cm.is_some() && age_months >= 36 {
-        c.fail(
+        c.implausible(
             "measurements.length_cm",
             "lying length is measured under 36 months; use height_cm",
         );
@@ -357,13 +427,13 @@ fn check_measurements(c: &mut Checker, m: &Measurements, age_months: i32) {
     if let (Some(s), Some(d)) = (m.systolic_mmhg, m.diastolic_mmhg)
         && s <= d
     {
-        c.fail(
+        c.implausible(
             "measurements.diastolic_mmhg",
             format!("{d} mmHg is not below systolic {s} mmHg"),
         );
     }
     if m.systolic_mmhg.is_some() != m.diastolic_mmhg.is_some() {
-        c.fail(
+        c.implausible(
             "measurements.systolic_mmhg",
             "blood pressure needs both systolic and diastolic",
         );
@@ -379,8 +449,12 @@ fn check_measurements(c: &mut Checker, m: &Measurements, age_months: i32) {
 }
 
 /// Checks an activity record.
-pub fn validate_activity(activity: &Activity, today: Date) -> Result<(), ValidationErrors> {
-    let mut c = Checker::default();
+pub fn validate_activity(
+    activity: &Activity,
+    today: Date,
+    check: Check,
+) -> Result<(), ValidationErrors> {
+    let mut c = Checker::new(check);
     c.date("date", activity.date, earliest_birth_date(), today);
     for (id, by) in &activity.attendance {
         if id.parse::<crate::RecordId>().is_err() {
@@ -396,8 +470,13 @@ pub fn validate_activity(activity: &Activity, today: Date) -> Result<(), Validat
 
 /// Checks a day of an audit trail: kept by the facility its scope names, travelling up,
 /// dated no later than today, every entry well-formed.
-pub fn validate_audit(log: &AuditLog, scope: &Scope, today: Date) -> Result<(), ValidationErrors> {
-    let mut c = Checker::default();
+pub fn validate_audit(
+    log: &AuditLog,
+    scope: &Scope,
+    today: Date,
+    check: Check,
+) -> Result<(), ValidationErrors> {
+    let mut c = Checker::new(check);
     if scope.audience != Audience::Up || scope.paths.as_slice() != [log.facility.clone()] {
         c.fail(
             "scope",
@@ -409,7 +488,7 @@ pub fn validate_audit(log: &AuditLog, scope: &Scope, today: Date) -> Result<(), 
     }
     c.date("date", log.date, earliest_birth_date(), today);
     for (key, entry) in &log.entries {
-        let mut e = Checker::with_prefix(format!("entries.{key}"));
+        let mut e = Checker::with_prefix(format!("entries.{key}"), check);
         e.text("who", &entry.who, 200);
         if !matches!(entry.via.as_str(), "api" | "cli") {
             e.fail("via", format!("`{}` is neither api nor cli", entry.via));

@@ -252,3 +252,37 @@ fn a_record_document_with_a_bad_value_is_not_created() {
         "{err}"
     );
 }
+
+#[test]
+fn a_replica_checks_structure_not_plausibility() {
+    use simpul_model::validate::{Check, validate_patient_as};
+    // Implausible, but well-formed: a 12-month-old of 60 kg, a visit dated tomorrow,
+    // antenatal care for a man (the visit helper also weighs him at 61.5 kg, too
+    // much at 13 months). Refused at entry; stored by a replica.
+    let mut p = with_measure("2025-10-01", "2026-10-01", |m| m.weight_kg = Some(60.0));
+    let mut tomorrow = visit("2026-11-24");
+    tomorrow.anc_number = Some(2);
+    p.sex = Sex::Male;
+    p.visits.insert("0000000000000002".into(), tomorrow);
+    let entry = validate_patient(&p, today()).expect_err("implausible");
+    assert_eq!(entry.0.len(), 4, "{entry}");
+    validate_patient_as(&p, today(), Check::Structure).expect("structure is fine");
+    // A malformed value is refused at both levels.
+    let mut broken = p.clone();
+    broken.address.village = "nowhere".into();
+    let structure = validate_patient_as(&broken, today(), Check::Structure).expect_err("bad");
+    assert!(structure.has_field("address.village"), "{structure}");
+    assert_eq!(
+        structure.0.len(),
+        1,
+        "only the structural error: {structure}"
+    );
+    // And a document a peer sends with such values merges.
+    let record = record(3, p);
+    let doc = record
+        .create_document(node_actor(&path(POSYANDU), [0, 0, 0, 3]), today(), 1_000)
+        .expect("stored as the writer confirmed it");
+    let mut slot = None;
+    let merged = merge_incoming(&mut slot, Incoming::Document(doc), today()).expect("merged");
+    assert_eq!(merged, record);
+}

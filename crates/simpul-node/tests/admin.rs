@@ -43,11 +43,13 @@ async fn the_socket_serves_requests_and_refuses_bad_ones_storing_nothing() {
     let data_dir = dir.path().to_path_buf();
     let replies = tokio::task::spawn_blocking(move || {
         let mut client = AdminClient::connect(&data_dir).expect("node answers");
-        let stored = client.call(&Request::Insert {
-            record: mine.clone(),
-        });
-        let again = client.call(&Request::Insert { record: mine });
-        let out_of_scope = client.call(&Request::Insert { record: foreign });
+        let insert = |record| Request::Insert {
+            record,
+            confirm_implausible: false,
+        };
+        let stored = client.call(&insert(mine.clone()));
+        let again = client.call(&insert(mine));
+        let out_of_scope = client.call(&insert(foreign));
         let missing = client.call(&Request::Get {
             id: simpul_model::RecordId::from_bytes([9; 16]),
         });

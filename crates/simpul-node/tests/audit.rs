@@ -51,7 +51,10 @@ fn reads_through_the_api_fill_parts_of_bounded_size() {
     let base = 1_790_000_000_000u64;
     let (_, outcomes) = execute(
         &store,
-        Request::Insert { record: person },
+        Request::Insert {
+            record: person,
+            confirm_implausible: false,
+        },
         &caller("Kader Ani", Via::Api),
         today(),
         base,

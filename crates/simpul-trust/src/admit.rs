@@ -28,6 +28,7 @@ use simpul_model::automerge::{
     ActorId, Automerge, AutomergeError, Change, ChangeHash, ChangeMetadata, Prop, ReadDoc,
 };
 use simpul_model::scope_doc::{SCOPE_KEY, read_scope, scope_values};
+use simpul_model::validate::Check;
 use simpul_model::{
     Date, FacilityPath, Incoming, Record, RecordError, RecordId, Scope, check_history,
 };
@@ -149,7 +150,12 @@ pub fn admit(
         }
         check_history(old, &record)?;
     }
-    record.validate(judge.today).map_err(RecordError::from)?;
+    // Structure and scope, never plausibility: a validly signed record a peer holds
+    // must not get stuck here over a value this node finds odd (or a date its clock
+    // has not reached yet).
+    record
+        .validate_as(judge.today, Check::Structure)
+        .map_err(RecordError::from)?;
     let all = doc.get_changes_meta(&[]);
     let new = match &before {
         Some((heads, _)) => doc.get_changes_meta(heads),

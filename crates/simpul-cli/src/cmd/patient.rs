@@ -60,6 +60,7 @@ fn update(node: &mut Target, a: PatientUpdate) -> Result<()> {
         died_on: status(a.alive, "died-on", a.died_on)?,
         moved_out_on: status(a.moved_back, "moved-out-on", a.moved_out_on)?,
         confirm_nik_mismatch: a.accept_nik_mismatch,
+        confirm_implausible: a.confirm_implausible,
     };
     let reply = node.call(Request::UpdatePatient { id, edit })?;
     let written = expect_reply!(reply, Reply::Written(w) => w)?;
@@ -119,7 +120,10 @@ fn add(node: &mut Target, a: PatientAdd) -> Result<()> {
         scope: Scope::up(home),
         body: RecordBody::Patient(patient),
     };
-    let reply = node.call(Request::Insert { record })?;
+    let reply = node.call(Request::Insert {
+        record,
+        confirm_implausible: a.confirm_implausible,
+    })?;
     let written = expect_reply!(reply, Reply::Written(w) => w)?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{}", written.id)?;

@@ -79,6 +79,7 @@ fn add(node: &mut Target, a: VisitAdd) -> Result<()> {
         id,
         visit_id,
         visit,
+        confirm_implausible: a.confirm_implausible,
     })?;
     expect_reply!(reply, Reply::Written(_) => ())?;
     println!("{visit_id}");

@@ -23,6 +23,9 @@ pub enum Request {
     Insert {
         /// The record.
         record: Record,
+        /// Store values outside the plausible ranges: the writer has checked them.
+        #[serde(default)]
+        confirm_implausible: bool,
     },
     /// Add a visit to a patient.
     AddVisit {
@@ -32,6 +35,9 @@ pub enum Request {
         visit_id: VisitId,
         /// The visit.
         visit: Visit,
+        /// Store values outside the plausible ranges: the writer has checked them.
+        #[serde(default)]
+        confirm_implausible: bool,
     },
     /// Mark a visit as entered in error (kept, no longer counted). Marking twice keeps
     /// the first mark.
@@ -452,6 +458,9 @@ pub struct PatientEdit {
     /// Keep a NIK that disagrees with sex or birth date (the card says so).
     #[serde(default)]
     pub confirm_nik_mismatch: bool,
+    /// Keep a date outside the plausible range (the writer has checked it).
+    #[serde(default)]
+    pub confirm_implausible: bool,
 }
 
 /// A field that is present, even as null (`Some(None)`); absent is `None` by default.

@@ -95,6 +95,10 @@ pub(super) struct PatientInput {
     /// card is sometimes what it is); refused otherwise.
     #[serde(default)]
     pub(super) confirm_nik_mismatch: bool,
+    /// Store values outside the plausible ranges (the health worker has checked them);
+    /// refused (422) otherwise.
+    #[serde(default)]
+    pub(super) confirm_implausible: bool,
 }
 
 /// A visit, as an app records it. The facility is the node's; who recorded it is the
@@ -132,6 +136,10 @@ pub(super) struct VisitInput {
     /// Copied from the KIA book, not given here.
     #[serde(default)]
     pub(super) transcribed: bool,
+    /// Store values outside the plausible ranges (the health worker has checked them);
+    /// refused (422) otherwise.
+    #[serde(default)]
+    pub(super) confirm_implausible: bool,
 }
 
 impl VisitInput {

@@ -30,7 +30,7 @@ pub(super) fn action_of(
         (via == Via::Api).then_some((action, record, detail))
     };
     match request {
-        Request::Insert { record } => Some((AuditAction::Create, Some(record.id), None)),
+        Request::Insert { record, .. } => Some((AuditAction::Create, Some(record.id), None)),
         Request::AddVisit { id, visit_id, .. } => Some((
             AuditAction::AddVisit,
             Some(*id),

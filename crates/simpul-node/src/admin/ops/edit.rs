@@ -1,11 +1,11 @@
 //! Corrections a bidan makes to a person's details: identity (NIK, sex, birth date,
 //! mother), status (died, moved out), and the home facility, which moves the record.
 
-use simpul_model::validate::check_nik_agreement;
-use simpul_model::{FacilityPath, Record, RecordError, Scope};
+use simpul_model::validate::{Check, check_nik_agreement, validate_details};
+use simpul_model::{Date, FacilityPath, Record, RecordError, Scope};
 use simpul_store::WriteError;
 
-use super::{patient, shape};
+use super::{patient, plausibility, shape};
 use crate::admin::protocol::PatientEdit;
 
 /// Applies `edit` to the patient record `r` at the node `node`. A change of NIK, sex or
@@ -16,6 +16,7 @@ pub(super) fn correct(
     r: &mut Record,
     edit: PatientEdit,
     node: &FacilityPath,
+    today: Date,
 ) -> Result<(), WriteError> {
     let recheck_nik = !edit.confirm_nik_mismatch
         && (edit.nik.is_some()
@@ -23,9 +24,13 @@ pub(super) fn correct(
             || edit.birth_date.is_some()
             || edit.birth_date_estimated.is_some());
     let new_home = edit.home_facility.clone();
+    let confirmed = edit.confirm_implausible;
     let p = patient(r)?;
     apply(p, edit);
     p.normalise();
+    if !confirmed {
+        validate_details(p, today, Check::Plausible).map_err(plausibility)?;
+    }
     if recheck_nik {
         check_nik_agreement(p).map_err(|e| WriteError::Rejected(RecordError::from(e)))?;
     }
@@ -70,6 +75,7 @@ fn apply(p: &mut simpul_model::Patient, edit: PatientEdit) {
         died_on,
         moved_out_on,
         confirm_nik_mismatch: _,
+        confirm_implausible: _,
     } = edit;
     fn set<T>(field: &mut T, value: Option<T>) {
         if let Some(value) = value {

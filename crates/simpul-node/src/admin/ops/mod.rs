@@ -10,7 +10,7 @@ mod people;
 
 use rand::RngExt;
 use simpul_model::automerge::Automerge;
-use simpul_model::{Date, Record, RecordBody, RecordError};
+use simpul_model::{Date, Record, RecordBody, RecordError, validate};
 use simpul_store::{ReadError, Store, TokenInfo, WriteError, WriteOutcome, token_hash};
 
 use super::protocol::{
@@ -81,21 +81,36 @@ fn carry_out(
     };
     let read = |reply: Reply| Ok((reply, Vec::new()));
     match request {
-        Request::Insert { record } => written(
-            store
-                .insert_record(record, today, now_ms)
-                .map_err(write_failure)?,
-        ),
+        Request::Insert {
+            record,
+            confirm_implausible,
+        } => {
+            if !confirm_implausible {
+                record
+                    .validate(today)
+                    .map_err(|e| write_failure(plausibility(e)))?;
+            }
+            written(
+                store
+                    .insert_record(record, today, now_ms)
+                    .map_err(write_failure)?,
+            )
+        }
         Request::AddVisit {
             id,
             visit_id,
             visit,
+            confirm_implausible,
         } => written(
             store
                 .update_record(id, today, now_ms, move |r| {
                     let p = patient(r)?;
                     if p.visits.contains_key(&visit_id.to_string()) {
                         return Err(shape(format!("visit {visit_id} already exists")));
+                    }
+                    if !confirm_implausible {
+                        let field = format!("visits.{visit_id}");
+                        validate::validate_visit(&visit, p, today, &field).map_err(plausibility)?;
                     }
                     p.visits.insert(visit_id.to_string(), visit);
                     Ok(())
@@ -120,7 +135,9 @@ fn carry_out(
             let node = store.node().path.clone();
             written(
                 store
-                    .update_record(id, today, now_ms, move |r| edit::correct(r, edit, &node))
+                    .update_record(id, today, now_ms, move |r| {
+                        edit::correct(r, edit, &node, today)
+                    })
                     .map_err(write_failure)?,
             )
         }
@@ -172,7 +189,9 @@ fn carry_out(
                     let before = Record::from_document(doc)?;
                     simpul_model::history::settle(doc, &field, &value, now_ms)?;
                     let after = Record::from_document(doc)?;
-                    after.validate(today).map_err(RecordError::from)?;
+                    after
+                        .validate_as(today, validate::Check::Structure)
+                        .map_err(RecordError::from)?;
                     simpul_model::check_history(&before, &after)?;
                     Ok(after)
                 })
@@ -401,6 +420,22 @@ pub(super) fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, Writ
             "visits belong to patient records, this is an {kind}"
         ))),
     }
+}
+
+/// A write refused at entry for values outside the plausible ranges, saying how to
+/// keep them when they are right.
+pub(super) fn plausibility(errors: simpul_model::ValidationErrors) -> WriteError {
+    let errors = simpul_model::ValidationErrors(
+        errors
+            .0
+            .into_iter()
+            .map(|mut f| {
+                f.reason.push_str(" (confirm it if it is right)");
+                f
+            })
+            .collect(),
+    );
+    WriteError::Rejected(RecordError::from(errors))
 }
 
 pub(super) fn shape(message: String) -> WriteError {

@@ -4,6 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use rand::RngExt;
 use serde_json::json;
+use simpul_model::validate::Check;
 use simpul_model::{
     ErrorMark, Identifiers, Patient, Permission, Record, RecordBody, RecordId, Role, Scope,
     VisitId, growth,
@@ -60,6 +61,7 @@ pub(super) async fn create_patient(State(app): State<App>, auth: Authed, body: B
     let input: PatientInput = parse(body)?;
     let node = app.node.store.node().path.clone();
     let confirm_nik_mismatch = input.confirm_nik_mismatch;
+    let confirm_implausible = input.confirm_implausible;
     let home = match input.home_facility {
         Some(home) => home,
         None if node.level() == simpul_model::Level::Posyandu => node.clone(),
@@ -114,9 +116,15 @@ pub(super) async fn create_patient(State(app): State<App>, auth: Authed, body: B
     if let RecordBody::Patient(p) = &mut record.body {
         p.normalise();
     }
-    // Every field error at once, named as the app sent it.
+    // Every field error at once, named as the app sent it; values outside the
+    // plausible ranges only when not confirmed.
+    let check = if confirm_implausible {
+        Check::Structure
+    } else {
+        Check::Plausible
+    };
     let mut errors = record
-        .validate(today())
+        .validate_as(today(), check)
         .err()
         .map(|e| e.0)
         .unwrap_or_default();
@@ -135,7 +143,11 @@ pub(super) async fn create_patient(State(app): State<App>, auth: Authed, body: B
     }
     let patient = record.patient().cloned();
     // The node names the id it stored (bound to its key).
-    let id = match app.run(caller, Request::Insert { record }).await? {
+    let request = Request::Insert {
+        record,
+        confirm_implausible,
+    };
+    let id = match app.run(caller, request).await? {
         Reply::Written(w) => w.id,
         other => return Err(unexpected(other)),
     };
@@ -236,6 +248,7 @@ async fn store_visit(
     supersedes: Option<VisitId>,
 ) -> Answer {
     let facility = app.node.store.node().path.clone();
+    let confirm_implausible = input.confirm_implausible;
     let mut visit = input.into_visit(facility, &caller.who);
     visit.supersedes = supersedes.map(|v| v.to_string());
     let visit_id = VisitId::from_bytes(rand::rng().random());
@@ -246,6 +259,7 @@ async fn store_visit(
             id,
             visit_id,
             visit: visit.clone(),
+            confirm_implausible,
         },
     )
     .await
