@@ -595,6 +595,41 @@ fn every_endpoint_every_role_and_bad_input_refused() {
         400
     );
 
+    // Registered twice without a NIK, the birth date mistyped: a candidate by name,
+    // village and birth date; merged once a bidan corrects the date.
+    let dewi = |born: &str| {
+        json!({"name": "Dewi Anggraini", "sex": "F", "birth_date": born,
+        "village": "3273010001"})
+    };
+    let (_, first) = post(&node, "/api/v1/patients", &kader, &dewi("2025-05-01"));
+    let (_, second) = post(&node, "/api/v1/patients", &kader, &dewi("2025-05-10"));
+    let (first, second) = (
+        first["id"].as_str().expect("id"),
+        second["id"].as_str().expect("id"),
+    );
+    let (_, groups) = get(&node, "/api/v1/duplicates", &bidan);
+    let candidates = groups["groups"].as_array().expect("groups");
+    assert_eq!(candidates.len(), 1, "{groups}");
+    assert!(
+        candidates[0]["key"]
+            .as_str()
+            .is_some_and(|k| k.starts_with("near:")),
+        "{groups}"
+    );
+    let merge = json!({"from": second, "into": first});
+    let (status, body) = post(&node, "/api/v1/merge", &bidan, &merge);
+    assert_eq!(status, 422, "different birth dates: {body}");
+    let (status, body) = call(
+        &node,
+        "PATCH",
+        &format!("/api/v1/patients/{second}"),
+        Some(&bidan),
+        Some(r#"{"birth_date": "2025-05-01"}"#),
+    );
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = post(&node, "/api/v1/merge", &bidan, &merge);
+    assert_eq!((status, body["id"].as_str()), (200, Some(first)), "{body}");
+
     // The audit trail: a kader may not read it; it names who did what.
     assert_eq!(get(&node, "/api/v1/audit", &kader).0, 403);
     let (status, trail) = get(&node, &format!("/api/v1/audit?record={siti_id}"), &viewer);

@@ -4,8 +4,8 @@
 mod common;
 
 use common::*;
-use simpul_model::{RecordBody, Role};
 use redb::{ReadableMultimapTable, ReadableTable};
+use simpul_model::{RecordBody, Role};
 use simpul_store::{Store, StoreOptions, TokenInfo, token_hash};
 
 const NIK: &str = "3273015208900001";
