@@ -29,21 +29,6 @@ sys.exit(0 if (f.__version__, f.__fhir_version__) == (sys.argv[1], "4.0.1") else
 EOF
 }
 
-# Two test runs may set up at once: one installs, the other waits and then skips.
-mkdir -p "$(dirname "$venv")"
-if command -v flock >/dev/null; then
-  exec 9>"$venv.lock"
-  flock 9
-fi
-
-if installed; then
-  echo "fhir validator: fhir.resources $version already in $venv"
-  exit 0
-fi
-python=${PYTHON:-python3}
-command -v "$python" >/dev/null || { echo "fhir validator: $python not found" >&2; exit 1; }
-echo "fhir validator: installing fhir.resources $version into $venv"
-"$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${packages[@]}"
-installed || { echo "fhir validator: installed, but fhir.resources $version (FHIR 4.0.1) does not import" >&2; exit 1; }
-echo "fhir validator: ready"
+# shellcheck source=scripts/python-venv.sh
+source "$root/scripts/python-venv.sh"
+ensure_venv "fhir validator (fhir.resources $version, FHIR 4.0.1)" "$venv" installed "${packages[@]}"

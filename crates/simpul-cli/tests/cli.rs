@@ -546,27 +546,7 @@ fn a_bidan_corrects_identity_status_and_home_and_then_merges() {
     let d = dir.path();
     // The same twin registered twice, once with the birth date one day off.
     let first = register_child(d, "Ayu", 1);
-    let second = ok(
-        d,
-        &[
-            "patient",
-            "add",
-            "--name",
-            "Ayu",
-            "--sex",
-            "F",
-            "--birth-date",
-            "2025-03-05",
-            "--nik-ibu",
-            "3273015208900003",
-            "--birth-order",
-            "1",
-            "--village",
-            "3273012001",
-        ],
-    )
-    .trim()
-    .to_string();
+    let second = register_child_born(d, "Ayu", 1, "2025-03-05");
     let refused = fails(d, &["merge", &second, &first], 3);
     assert!(refused.contains("birth"), "{refused}");
     ok(

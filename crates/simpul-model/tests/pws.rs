@@ -19,20 +19,6 @@ fn month(s: &str) -> Month {
     Month::parse(s).expect("test month")
 }
 
-fn jab(mut v: Visit, antigen: Antigen, dose: u32) -> Visit {
-    v.immunisations.push(Immunisation {
-        antigen,
-        dose,
-        lot: None,
-    });
-    v
-}
-
-fn vit_a(mut v: Visit) -> Visit {
-    v.vitamin_a = true;
-    v
-}
-
 fn error_mark() -> ErrorMark {
     ErrorMark {
         reason: "weighed the wrong child".into(),

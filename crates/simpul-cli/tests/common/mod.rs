@@ -84,6 +84,11 @@ pub fn show_json(dir: &Path, id: &str) -> serde_json::Value {
 
 /// Registers a newborn (no NIK yet: the mother's NIK and birth order) and returns the id.
 pub fn register_child(dir: &Path, name: &str, birth_order: u32) -> String {
+    register_child_born(dir, name, birth_order, "2025-03-04")
+}
+
+/// [`register_child`], born on `born`.
+pub fn register_child_born(dir: &Path, name: &str, birth_order: u32, born: &str) -> String {
     ok(
         dir,
         &[
@@ -94,7 +99,7 @@ pub fn register_child(dir: &Path, name: &str, birth_order: u32) -> String {
             "--sex",
             "F",
             "--birth-date",
-            "2025-03-04",
+            born,
             "--nik-ibu",
             "3273015208900003",
             "--birth-order",

@@ -77,6 +77,19 @@ pub(super) struct PwsQuery {
     format: Option<String>,
 }
 
+/// A query parameter that is `first` (the default, also when absent: `false`) or
+/// `second` (`true`); anything else is a 400 naming both.
+fn either(value: Option<&str>, name: &str, first: &str, second: &str) -> Result<bool, ApiError> {
+    match value {
+        None => Ok(false),
+        Some(v) if v == first => Ok(false),
+        Some(v) if v == second => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "{name} `{other}` is neither {first} nor {second}"
+        ))),
+    }
+}
+
 pub(super) async fn pws(
     State(app): State<App>,
     auth: Authed,
@@ -89,24 +102,8 @@ pub(super) async fn pws(
         period,
         format,
     } = query(q)?;
-    let year_to_date = match period.as_deref() {
-        None | Some("month") => false,
-        Some("year-to-date") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "period `{other}` is neither month nor year-to-date"
-            )));
-        }
-    };
-    let csv = match format.as_deref() {
-        None | Some("json") => false,
-        Some("csv") => true,
-        Some(other) => {
-            return Err(ApiError::bad_request(format!(
-                "format `{other}` is neither json nor csv"
-            )));
-        }
-    };
+    let year_to_date = either(period.as_deref(), "period", "month", "year-to-date")?;
+    let csv = either(format.as_deref(), "format", "json", "csv")?;
     let request = Request::Pws {
         month,
         by,
