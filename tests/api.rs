@@ -629,6 +629,34 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     assert_eq!(status, 200, "{body}");
     let (status, body) = post(&node, "/api/v1/merge", &bidan, &merge);
     assert_eq!((status, body["id"].as_str()), (200, Some(first)), "{body}");
+    // Her mother's record and the mother's NIK with a birth order, by a bidan.
+    let (status, body) = call(
+        &node,
+        "PATCH",
+        &format!("/api/v1/patients/{first}"),
+        Some(&bidan),
+        Some(&format!(
+            r#"{{"mother": "{siti_id}", "nik_ibu": "{NIK_SITI}", "birth_order": 1}}"#
+        )),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["patient"]["mother"], siti_id.as_str(), "{body}");
+    assert_eq!(body["patient"]["identifiers"]["birth_order"], 1, "{body}");
+    // An elderly man who does not know his birth date: the NIK's date is not held
+    // against the estimate (its sex still is).
+    let elder = json!({"name": "Pak Darto", "sex": "M", "birth_date": "1950-07-01",
+        "birth_date_estimated": true, "nik": "3273011203480001", "village": "3273010001"});
+    let (status, body) = post(&node, "/api/v1/patients", &kader, &elder);
+    assert_eq!(status, 201, "{body}");
+    let mut exact = elder.clone();
+    exact["birth_date_estimated"] = json!(false);
+    exact["nik"] = json!("3273011203480002");
+    let (status, body) = post(&node, "/api/v1/patients", &kader, &exact);
+    assert_eq!(
+        (status, fields(&body)),
+        (422, vec!["nik".to_string()]),
+        "{body}"
+    );
 
     // The audit trail: a kader may not read it; it names who did what.
     assert_eq!(get(&node, "/api/v1/audit", &kader).0, 403);

@@ -559,6 +559,25 @@ fn a_bidan_corrects_identity_status_and_home_and_then_merges() {
         show_json(d, &second)["patient"]["merged_into"],
         first.as_str()
     );
+    // Her mother's record, and her birth order: she is the second twin.
+    let mother = add_siti(d);
+    ok(
+        d,
+        &[
+            "patient",
+            "update",
+            &first,
+            "--mother",
+            &mother,
+            "--birth-order",
+            "2",
+        ],
+    );
+    let child = show_json(d, &first)["patient"].clone();
+    assert_eq!(child["mother"], mother.as_str(), "{child}");
+    assert_eq!(child["identifiers"]["birth_order"], 2, "{child}");
+    let refused = fails(d, &["patient", "update", &first, "--birth-order", "11"], 3);
+    assert!(refused.contains("birth_order"), "{refused}");
 
     // A change of sex is checked against the NIK again, and refused with nothing stored.
     let siti = add_siti(d);
