@@ -559,6 +559,11 @@ fn a_bidan_corrects_identity_status_and_home_and_then_merges() {
         show_json(d, &second)["patient"]["merged_into"],
         first.as_str()
     );
+    // Her sister, born the same day to the same mother, is not her: the birth order
+    // tells them apart, and a merge is refused.
+    let sister = register_child(d, "Ayu", 3);
+    let refused = fails(d, &["merge", &sister, &first], 3);
+    assert!(refused.contains("birth order 3 / 1"), "{refused}");
     // Her mother's record, and her birth order: she is the second twin.
     let mother = add_siti(d);
     ok(

@@ -220,7 +220,8 @@ pub(super) fn duplicates(store: &Store) -> Result<Vec<DuplicateView>, Failure> {
 /// Merges duplicate `from` into `into`: every visit of `from` that `into` lacks is
 /// copied (same visit id, so merging twice copies nothing twice), identifiers `into`
 /// lacks are filled in, then `from` is marked `merged_into`. Two people who cannot be
-/// one (different NIK, sex or birth date) are refused: correct one first.
+/// one (different NIK, sex, birth date, mother or birth order) are refused: correct one
+/// first.
 pub(super) fn merge(
     store: &Store,
     from: RecordId,
@@ -274,6 +275,24 @@ pub(super) fn merge(
             "birth date {} / {}",
             dup.birth_date, survivor.birth_date
         ));
+    }
+    // Twins share a mother, a birth date and often a sex: their birth order (or their
+    // mothers) tells them apart.
+    let (a, b) = (&dup.identifiers, &survivor.identifiers);
+    if let (Some(x), Some(y)) = (&a.nik_ibu, &b.nik_ibu)
+        && x != y
+    {
+        differences.push(format!("mother's NIK {x} / {y}"));
+    }
+    if let (Some(x), Some(y)) = (a.birth_order, b.birth_order)
+        && x != y
+    {
+        differences.push(format!("birth order {x} / {y}"));
+    }
+    if let (Some(x), Some(y)) = (dup.mother, survivor.mother)
+        && x != y
+    {
+        differences.push(format!("mother {x} / {y}"));
     }
     if !differences.is_empty() {
         return Err(Failure::new(
