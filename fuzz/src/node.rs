@@ -55,6 +55,7 @@ impl Node {
             &store,
             Request::Insert {
                 record: patient.clone(),
+                confirm_implausible: false,
             },
         )
         .expect("a generated patient is stored");

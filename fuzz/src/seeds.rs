@@ -143,6 +143,7 @@ fn admin_requests(record: &Record, saved: &[u8]) -> Vec<Request> {
     vec![
         Request::Insert {
             record: record.clone(),
+            confirm_implausible: false,
         },
         Request::Get { id: record.id },
         Request::History { id: record.id },
@@ -151,6 +152,8 @@ fn admin_requests(record: &Record, saved: &[u8]) -> Vec<Request> {
         },
         Request::Pws {
             month: "2026-10".into(),
+            by: Some("village".into()),
+            year_to_date: true,
         },
         Request::Fhir {
             resource_type: "Patient".into(),
