@@ -159,6 +159,18 @@ fn admin_requests(record: &Record, saved: &[u8]) -> Vec<Request> {
             resource_type: "Patient".into(),
         },
         Request::Tokens,
+        Request::UpdatePatient {
+            id: record.id,
+            edit: serde_json::from_str(
+                r#"{"sex": "M", "birth_date": "1990-08-13", "died_on": null, "moved_out_on": "2026-10-01", "home_facility": "3273/P3273010201/3273010201-PU1/3273010201-PY02", "kia_book": true, "confirm_implausible": true}"#,
+            )
+            .expect("an edit"),
+        },
+        Request::Pws {
+            month: "2026-10".into(),
+            by: Some("district".into()),
+            year_to_date: false,
+        },
     ]
 }
 
@@ -176,5 +188,21 @@ fn http_requests() -> Vec<Vec<u8>> {
         prefixed(8, b"limit=10"),
         prefixed(9, b"month=2026-10"),
         prefixed(10, b"Patient"),
+        // What the growth issue added: typed-as-people-type registration, corrections
+        // of identity, status and home, oedema and transcribed visits, confirmations.
+        prefixed(
+            0,
+            br#"{"name": " Ayu ", "sex": "F", "birth_date": "2025-03-04", "village": "32.73.01.0001", "rt": "3", "birth_date_estimated": true, "kia_book": true, "confirm_implausible": true}"#,
+        ),
+        prefixed(
+            1,
+            br#"{"sex": "M", "birth_date": "1990-08-13", "died_on": null, "moved_out_on": "2026-10-01", "home_facility": "3273/P3273010201/3273010201-PU1/3273010201-PY02", "kia_book": false, "birth_order": 2, "nik_ibu": "3273015208900001", "confirm_nik_mismatch": true, "confirm_implausible": true}"#,
+        ),
+        prefixed(
+            2,
+            br#"{"date": "2026-10-30", "klaster": "ibu-anak", "setting": "posyandu", "transcribed": true, "confirm_implausible": true, "measurements": {"weight_kg": 48.0, "length_cm": 70.0, "oedema": true}, "immunisations": [{"antigen": "MR", "dose": 1}]}"#,
+        ),
+        prefixed(7, b"facility=3273&month=2026-10&service=growth_follow_up"),
+        prefixed(9, b"month=2026-10&by=village&period=year-to-date&format=csv"),
     ]
 }
