@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use super::Indicator;
 use crate::pws::Month;
-use crate::{Date, Patient};
+use crate::{Date, Patient, Visit};
 
 /// The minimum gain (g) for a child aged 1, 2, … 11 completed months at the weighing;
 /// from 12 to 59 months it is [`KBM_FROM_ONE_YEAR_G`]. A child weighed twice within
@@ -98,12 +98,12 @@ struct Weighing {
     transcribed: bool,
 }
 
-/// Each calendar month's latest weighing of `patient` (a weighing seen here wins over
+/// Each calendar month's latest weighing among `visits` (a weighing seen here wins over
 /// a transcribed one of the same month).
-fn monthly_weighings(patient: &Patient) -> BTreeMap<Month, Weighing> {
+fn monthly_weighings(visits: &[(&str, &Visit)]) -> BTreeMap<Month, Weighing> {
     let mut months: BTreeMap<Month, Weighing> = BTreeMap::new();
     // Oldest first: a later weighing of the same month replaces an earlier one.
-    for (_, visit) in patient.current_visits() {
+    for (_, visit) in visits {
         let Some(weight_kg) = visit.measurements.weight_kg else {
             continue;
         };
@@ -124,7 +124,13 @@ fn monthly_weighings(patient: &Patient) -> BTreeMap<Month, Weighing> {
 /// (a transcribed weighing is history, not a weighing of the month) or is not an
 /// under-five on that day.
 pub fn progress(patient: &Patient, month: Month) -> Option<Progress> {
-    let weighings = monthly_weighings(patient);
+    progress_in(patient, &patient.current_visits(), month)
+}
+
+/// [`progress`] from the patient's [current visits](Patient::current_visits), for a
+/// caller that already holds them (a report reads them once per person).
+pub fn progress_in(patient: &Patient, visits: &[(&str, &Visit)], month: Month) -> Option<Progress> {
+    let weighings = monthly_weighings(visits);
     let this = weighings.get(&month).filter(|w| !w.transcribed)?;
     let age_months = patient.age_months(this.date);
     minimum_gain_g(age_months)?;
@@ -177,7 +183,8 @@ fn tenths(kg: f64) -> i64 {
 /// follow-up (or the child is past five years).
 pub fn follow_up(patient: &Patient, month: Month) -> Vec<&'static str> {
     let mut reasons = Vec::new();
-    if let Some(p) = progress(patient, month) {
+    let visits = patient.current_visits();
+    if let Some(p) = progress_in(patient, &visits, month) {
         if p.two_t {
             reasons.push("2T");
         }
@@ -187,11 +194,10 @@ pub fn follow_up(patient: &Patient, month: Month) -> Vec<&'static str> {
     }
     let end = month.last_day();
     let latest = |wanted: fn(&crate::Measurements) -> bool| {
-        patient
-            .current_visits()
-            .into_iter()
+        visits
+            .iter()
             .rev()
-            .map(|(_, v)| v)
+            .map(|(_, v)| *v)
             .find(|v| !v.transcribed && v.date <= end && wanted(&v.measurements))
             .and_then(|v| super::assess(patient.sex, patient.birth_date, v.date, &v.measurements))
     };

@@ -24,7 +24,7 @@ mod gain;
 mod standards;
 
 pub use at_visit::{AtVisit, Scored, Weighing, at_visit};
-pub use gain::{Progress, RED_LINE_Z, Trend, follow_up, minimum_gain_g, progress};
+pub use gain::{Progress, RED_LINE_Z, Trend, follow_up, minimum_gain_g, progress, progress_in};
 pub use standards::{Indicator, Lms, Score};
 
 use crate::{Date, Measurements, Sex};

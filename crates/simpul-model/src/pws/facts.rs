@@ -27,9 +27,11 @@ pub(super) fn count(patient: &Patient, month: Month, first: Month, row: &mut Pws
     let resident = patient.resident_on(end);
     let age = patient.age_months(end);
     let under_five = resident && (0..=UNDER_FIVE_MAX_MONTHS).contains(&age);
+    // Read once: sorting out superseded visits is the costly part of a person.
+    let visits = patient.current_visits();
     if under_five {
-        skdn(patient, month, c);
-        nutrition(patient, month, c);
+        skdn(patient, &visits, month, c);
+        nutrition(patient, &visits, month, c);
     }
     if resident {
         c.aged_6_11 += u32::from((6..=11).contains(&age));
@@ -42,15 +44,15 @@ pub(super) fn count(patient: &Patient, month: Month, first: Month, row: &mut Pws
         c.residents_60_plus += u32::from(years >= ELDERLY_MIN_YEARS);
     }
     let period = (first.first_day(), end);
-    services(patient, period, row);
-    complete_basic(patient, period, &mut row.counts);
+    services(patient, &visits, period, row);
+    complete_basic(patient, &visits, period, &mut row.counts);
 }
 
 /// S, K, D, N, T, O, B, BGM, 2T of an under-five living in the area.
-fn skdn(patient: &Patient, month: Month, c: &mut Counts) {
+fn skdn(patient: &Patient, visits: &[(&str, &Visit)], month: Month, c: &mut Counts) {
     c.s += 1;
     c.k += u32::from(patient.kia_book);
-    let Some(progress) = growth::progress(patient, month) else {
+    let Some(progress) = growth::progress_in(patient, visits, month) else {
         return;
     };
     c.d += 1;
@@ -66,8 +68,8 @@ fn skdn(patient: &Patient, month: Month, c: &mut Counts) {
 
 /// Stunting, wasting and underweight by age band, from the month's latest visit seen
 /// here with a weight or a length/height.
-fn nutrition(patient: &Patient, month: Month, c: &mut Counts) {
-    let latest = here(patient)
+fn nutrition(patient: &Patient, visits: &[(&str, &Visit)], month: Month, c: &mut Counts) {
+    let latest = here(visits)
         .filter(|v| month.contains(v.date))
         .filter(|v| {
             let m = &v.measurements;
@@ -133,14 +135,19 @@ fn nutrition(patient: &Patient, month: Month, c: &mut Counts) {
 }
 
 /// Vitamin A, doses and screenings given here in the period.
-fn services(patient: &Patient, (from, to): (Date, Date), row: &mut PwsRow) {
+fn services(
+    patient: &Patient,
+    visits: &[(&str, &Visit)],
+    (from, to): (Date, Date),
+    row: &mut PwsRow,
+) {
     let mut blue = false;
     let mut red = false;
     let mut nifas = false;
     let mut screened_adult = false;
     let mut screened_elderly = false;
     let mut doses: BTreeMap<Dose, Date> = BTreeMap::new();
-    for visit in here(patient).filter(|v| (from..=to).contains(&v.date)) {
+    for visit in here(visits).filter(|v| (from..=to).contains(&v.date)) {
         let months = patient.age_months(visit.date);
         let years = months.div_euclid(12);
         if visit.vitamin_a {
@@ -180,10 +187,15 @@ fn services(patient: &Patient, (from, to): (Date, Date), row: &mut PwsRow) {
 
 /// IDL: every dose of [`COMPLETE_BASIC`] before the first birthday (transcribed doses
 /// count), the last of them given here within the period.
-fn complete_basic(patient: &Patient, (from, to): (Date, Date), c: &mut Counts) {
+fn complete_basic(
+    patient: &Patient,
+    visits: &[(&str, &Visit)],
+    (from, to): (Date, Date),
+    c: &mut Counts,
+) {
     let first_birthday = patient.birth_date.add_months(12);
     let mut earliest: BTreeMap<Dose, (Date, bool)> = BTreeMap::new();
-    for (_, visit) in patient.current_visits() {
+    for (_, visit) in visits {
         for i in &visit.immunisations {
             let dose = Dose {
                 antigen: i.antigen,
@@ -214,13 +226,9 @@ fn complete_basic(patient: &Patient, (from, to): (Date, Date), c: &mut Counts) {
     }
 }
 
-/// The current visits seen or given here (not transcribed), oldest first.
-fn here(patient: &Patient) -> impl Iterator<Item = &Visit> {
-    patient
-        .current_visits()
-        .into_iter()
-        .map(|(_, v)| v)
-        .filter(|v| !v.transcribed)
+/// The visits among `visits` seen or given here (not transcribed), in their order.
+fn here<'a>(visits: &'a [(&'a str, &'a Visit)]) -> impl Iterator<Item = &'a Visit> {
+    visits.iter().map(|(_, v)| *v).filter(|v| !v.transcribed)
 }
 
 /// A screening questionnaire, a blood pressure or a glucose, outside an antenatal
