@@ -135,26 +135,62 @@ pub struct PwsRow {
     pub doses: [u32; SCHEDULE.len()],
 }
 
-/// A value drawn from a row's counts; `None` when undefined.
-type Ratio = fn(&PwsRow) -> Option<f64>;
+/// A value drawn from a row's counts, and how it is shown.
+enum Derived {
+    /// A count (`2`).
+    Count(u32),
+    /// A percentage with one decimal (`71.4`); empty or null when undefined.
+    Percent(Option<f64>),
+    /// `1`/`0` in CSV, `true`/`false` in JSON; empty or null when undefined.
+    Flag(Option<bool>),
+}
 
-/// The ratios every row carries after its counts, in percent (empty when the
-/// denominator is zero).
-const RATIOS: [(&str, Ratio); 8] = [
-    ("d_prime", |r| Some(f64::from(r.d_prime()))),
-    ("n_of_d_prime_pct", |r| percent(r.counts.n, r.d_prime())),
-    ("d_of_s_pct", |r| percent(r.counts.d, r.counts.s)),
-    ("k_of_s_pct", |r| percent(r.counts.k, r.counts.s)),
-    ("complete_basic_pct", PwsRow::complete_basic_pct),
+impl Derived {
+    fn cell(&self) -> String {
+        match self {
+            Derived::Count(n) => n.to_string(),
+            Derived::Percent(p) => format_pct(*p),
+            Derived::Flag(f) => f.map(|f| u8::from(f).to_string()).unwrap_or_default(),
+        }
+    }
+}
+
+impl Serialize for Derived {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Derived::Count(n) => n.serialize(s),
+            Derived::Percent(p) => p.map(round1).serialize(s),
+            Derived::Flag(f) => f.serialize(s),
+        }
+    }
+}
+
+/// How a derived value is drawn from a row.
+type Derive = fn(&PwsRow) -> Derived;
+
+/// The values every row carries after its counts.
+const DERIVED: [(&str, Derive); 8] = [
+    ("d_prime", |r| Derived::Count(r.d_prime())),
+    ("n_of_d_prime_pct", |r| {
+        Derived::Percent(percent(r.counts.n, r.d_prime()))
+    }),
+    ("d_of_s_pct", |r| {
+        Derived::Percent(percent(r.counts.d, r.counts.s))
+    }),
+    ("k_of_s_pct", |r| {
+        Derived::Percent(percent(r.counts.k, r.counts.s))
+    }),
+    ("complete_basic_pct", |r| {
+        Derived::Percent(r.complete_basic_pct())
+    }),
     ("dropout_dpt1_dpt3_pct", |r| {
-        r.dropout(Dose::dpt(1), Dose::dpt(3))
+        Derived::Percent(r.dropout(Dose::dpt(1), Dose::dpt(3)))
     }),
     ("dropout_dpt1_mr1_pct", |r| {
-        r.dropout(Dose::dpt(1), Dose::mr1())
+        Derived::Percent(r.dropout(Dose::dpt(1), Dose::mr1()))
     }),
     ("uci", |r| {
-        r.complete_basic_pct()
-            .map(|p| if p >= UCI_THRESHOLD_PCT { 1.0 } else { 0.0 })
+        Derived::Flag(r.complete_basic_pct().map(|p| p >= UCI_THRESHOLD_PCT))
     }),
 ];
 
@@ -225,7 +261,7 @@ impl PwsRow {
     pub fn columns() -> Vec<String> {
         std::iter::once("group".to_string())
             .chain(Counts::NAMES.iter().map(|s| s.to_string()))
-            .chain(RATIOS.iter().map(|(name, _)| name.to_string()))
+            .chain(DERIVED.iter().map(|(name, _)| name.to_string()))
             .chain(SCHEDULE.iter().map(|(d, _)| d.column()))
             .collect()
     }
@@ -236,13 +272,7 @@ impl PwsRow {
         let group = self.group.clone().unwrap_or_else(|| TOTAL_LABEL.into());
         std::iter::once(group)
             .chain(self.counts.values().iter().map(u32::to_string))
-            .chain(RATIOS.iter().map(|(name, ratio)| {
-                let value = ratio(self);
-                match *name {
-                    "d_prime" | "uci" => value.map(|v| format!("{v:.0}")).unwrap_or_default(),
-                    _ => format_pct(value),
-                }
-            }))
+            .chain(DERIVED.iter().map(|(_, derive)| derive(self).cell()))
             .chain(self.doses.iter().map(u32::to_string))
             .collect()
     }
@@ -258,13 +288,8 @@ impl Serialize for PwsRow {
         for (name, value) in Counts::NAMES.iter().zip(self.counts.values()) {
             map.serialize_entry(name, &value)?;
         }
-        for (name, ratio) in RATIOS {
-            let value = ratio(self);
-            match name {
-                "uci" => map.serialize_entry(name, &value.map(|v| v > 0.5))?,
-                "d_prime" => map.serialize_entry(name, &self.d_prime())?,
-                _ => map.serialize_entry(name, &value.map(round1))?,
-            }
+        for (name, derive) in DERIVED {
+            map.serialize_entry(name, &derive(self))?;
         }
         for ((dose, _), n) in SCHEDULE.iter().zip(self.doses) {
             map.serialize_entry(&dose.column(), &n)?;
