@@ -261,3 +261,36 @@ fn every_patient_field_changed_by_an_edit_is_written() {
     let read = Record::from_document(&doc).expect("read");
     assert_eq!(read, after);
 }
+
+#[test]
+fn a_peer_whose_oedema_is_not_a_flag_is_refused_and_the_stored_record_kept() {
+    use simpul_model::automerge::{ROOT, ReadDoc, transaction::Transactable};
+    let mut p = patient();
+    p.visits
+        .insert("0000000000000001".into(), weighing("2026-10-01", 61.0));
+    let stored = record(4, p);
+    let doc = stored
+        .create_document(node_actor(&path(POSYANDU), [0, 0, 0, 4]), today(), 1_000)
+        .expect("create");
+    // A peer writes `oedema: "yes"` into the visit's measurements.
+    let mut hostile = doc
+        .fork()
+        .with_actor(node_actor(&path(POSYANDU), [0, 0, 0, 5]));
+    let obj = |d: &Automerge, at: &simpul_model::automerge::ObjId, key: &str| {
+        d.get(at, key).expect("read").expect("present").1
+    };
+    let patient_obj = obj(&hostile, &ROOT, "patient");
+    let visits = obj(&hostile, &patient_obj, "visits");
+    let visit = obj(&hostile, &visits, "0000000000000001");
+    let measurements = obj(&hostile, &visit, "measurements");
+    let mut tx = hostile.transaction();
+    tx.put(&measurements, "oedema", "yes").expect("put");
+    tx.commit();
+    let err = Record::from_document(&hostile).expect_err("not a flag");
+    assert!(format!("{err:?}").contains("true or false"), "{err:?}");
+    let mut slot = Some(doc.clone());
+    let refused = merge_incoming(&mut slot, Incoming::Document(hostile), today());
+    assert!(refused.is_err(), "refused");
+    // The caller discards the half-merged slot; the stored document still reads.
+    assert_eq!(Record::from_document(&doc).expect("stored"), stored);
+}
