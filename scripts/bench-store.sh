@@ -19,8 +19,8 @@ target/release/examples/write_bench "$work/writes" 2000
 $bin --data-dir "$work/district" init --path 3273 2>/dev/null
 $bin --data-dir "$work/district" gen --seed 1 --patients "$N" --json | sed 's/^{/{"bench":"gen",/'
 
-id=$($bin --data-dir "$work/district" patient list --json | head -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
-records=$($bin --data-dir "$work/district" patient list --json | wc -l)
+id=$($bin --data-dir "$work/district" patient list --json --limit 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+records=$($bin --data-dir "$work/district" patient list --all --json | wc -l)
 file_bytes=$(stat -c %s "$work/district/simpul.redb")
 for _ in 1 2 3 4 5; do
   /usr/bin/time -f '%e %M' -o "$work/time" $bin --data-dir "$work/district" patient show "$id" >/dev/null

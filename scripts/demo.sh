@@ -78,7 +78,7 @@ wait_converged() {
   return 1
 }
 
-count() { $simpul --data-dir "data/$1" patient list | tail -n 1; }
+count() { $simpul --data-dir "data/$1" patient list --all | tail -n 1; }
 # How many of the two visits recorded while apart (dated 20 and 21 November) a node holds.
 visits() { $simpul --data-dir "data/$1" patient show "$child" | grep -c "2026-11-2[01]" || true; }
 
@@ -122,7 +122,7 @@ for _ in $(seq 1 50); do
 done
 $simpul --data-dir data/district audit --who "Kader Ani" | head -n 2 | sed 's/^/   district audit: /'
 
-child=$($simpul --data-dir data/posyandu2 patient list --json | grep -m1 '"birth_date":"202[2-6]' | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
+child=$($simpul --data-dir data/posyandu2 patient list --all --json | grep -m1 '"birth_date":"202[2-6]' | sed 's/.*"id":"\([0-9a-f]*\)".*/\1/')
 echo "== cutting the link posyandu 2 <-> pustu; each side records a visit for child $child"
 touch link-down
 $simpul --data-dir data/posyandu2 visit add "$child" --date 2026-11-20 --weight-kg 11.2 --by kader-03 \

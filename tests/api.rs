@@ -158,7 +158,9 @@ fn siti() -> Value {
 }
 
 fn patients_stored(dir: &Path) -> usize {
-    ok(dir, &["patient", "list", "--json"]).lines().count()
+    ok(dir, &["patient", "list", "--all", "--json"])
+        .lines()
+        .count()
 }
 
 #[test]

@@ -40,7 +40,7 @@ fn a_posyandu_and_its_pustu_converge_and_stop_cleanly() {
     );
 
     // Offline now: the pustu holds every person of the posyandu, at the same heads.
-    let pu_list = ok(&d.join("pu"), &["patient", "list", "--json"]);
+    let pu_list = ok(&d.join("pu"), &["patient", "list", "--all", "--json"]);
     assert_eq!(pu_list.lines().count(), 41, "40 generated + 1 registered");
     assert!(pu_list.contains(&extra));
     for line in pu_list.lines() {
@@ -307,7 +307,7 @@ fn a_district_converges_and_strangers_get_nothing_in() {
     );
 
     let count = |name: &str| {
-        ok(&d.join(name), &["patient", "list", "--json"])
+        ok(&d.join(name), &["patient", "list", "--all", "--json"])
             .lines()
             .count()
     };
@@ -325,7 +325,7 @@ fn a_district_converges_and_strangers_get_nothing_in() {
     );
     assert_eq!(count("py2"), 25);
     for name in ["py1", "py2"] {
-        for line in ok(&d.join(name), &["patient", "list", "--json"]).lines() {
+        for line in ok(&d.join(name), &["patient", "list", "--all", "--json"]).lines() {
             let row: serde_json::Value = serde_json::from_str(line).expect("json");
             let id = row["id"].as_str().expect("id");
             assert_eq!(
@@ -382,7 +382,7 @@ fn two_nodes_converge_through_a_rural_link() {
         "relay reported its counters: {relay_report}"
     );
     assert_eq!(
-        ok(&d.join("pu"), &["patient", "list", "--json"])
+        ok(&d.join("pu"), &["patient", "list", "--all", "--json"])
             .lines()
             .count(),
         60

@@ -178,7 +178,7 @@ fn export(dir: &Path, id: &str) -> Automerge {
 }
 
 fn heads(dir: &Path) -> std::collections::BTreeMap<String, String> {
-    ok(dir, &["patient", "list", "--json"])
+    ok(dir, &["patient", "list", "--all", "--json"])
         .lines()
         .map(|line| {
             let row: serde_json::Value = serde_json::from_str(line).expect("json");

@@ -136,7 +136,9 @@ fn a_backup_taken_while_writes_flow_restores_to_a_store_that_verifies() {
     assert!(restored.contains("restored"), "{restored}");
     let report = ok(&fresh, &["verify"]);
     assert!(report.contains("no damage"), "{report}");
-    let count = ok(&fresh, &["patient", "list", "--json"]).lines().count();
+    let count = ok(&fresh, &["patient", "list", "--all", "--json"])
+        .lines()
+        .count();
     assert!(
         (100..=100 + written).contains(&count),
         "{count} records restored"

@@ -12,7 +12,7 @@ use common::*;
 
 /// Every record of the node on `dir` (running or not): id -> heads digest.
 fn heads(dir: &Path) -> BTreeMap<String, String> {
-    ok(dir, &["patient", "list", "--json"])
+    ok(dir, &["patient", "list", "--all", "--json"])
         .lines()
         .map(|line| {
             let row: serde_json::Value = serde_json::from_str(line).expect("json");
@@ -120,7 +120,7 @@ fn a_node_killed_mid_transfer_resumes_without_resending_what_it_stored() {
         pu_seen.join("\n")
     );
     let started = eventually(Duration::from_secs(60), || {
-        let n = ok(&d.join("pu"), &["patient", "list", "--json"])
+        let n = ok(&d.join("pu"), &["patient", "list", "--all", "--json"])
             .lines()
             .count();
         n >= 100

@@ -276,7 +276,7 @@ fn a_dialler_that_pulls_is_in_sync_only_once_it_holds_what_it_asked_for() {
         &["gen", "--seed", "9", "--patients", "600", "--no-activities"],
     );
     let people = |dir: &Path| -> Vec<Value> {
-        ok(dir, &["patient", "list", "--json"])
+        ok(dir, &["patient", "list", "--all", "--json"])
             .lines()
             .map(|l| serde_json::from_str(l).expect("json"))
             .collect()

@@ -336,11 +336,20 @@ pub(crate) enum PatientCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List the people this node holds.
+    /// List the people this node holds, a page at a time in id order.
     List {
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+        /// Start after this record id (what the page before said to go on from).
+        #[arg(long)]
+        after: Option<String>,
+        /// At most this many people in the page (1 to 1000).
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        /// Every page, one after the other, instead of one page.
+        #[arg(long, conflicts_with = "limit")]
+        all: bool,
     },
     /// Correct a person's details; only the fields given change.
     Update(Box<PatientUpdate>),

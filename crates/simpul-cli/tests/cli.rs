@@ -347,9 +347,12 @@ fn generation_is_deterministic() {
         ok(dir.path(), &["init", "--path", "3273/P3273010201"]);
         ok(dir.path(), &["gen", "--seed", "5", "--patients", "120"]);
     }
-    let list_a = ok(a.path(), &["patient", "list", "--json"]);
+    let list_a = ok(a.path(), &["patient", "list", "--all", "--json"]);
     assert_eq!(list_a.lines().count(), 120);
-    assert_eq!(list_a, ok(b.path(), &["patient", "list", "--json"]));
+    assert_eq!(
+        list_a,
+        ok(b.path(), &["patient", "list", "--all", "--json"])
+    );
     let first: serde_json::Value =
         serde_json::from_str(list_a.lines().next().expect("a line")).expect("json");
     let id = first["id"].as_str().expect("id");
@@ -671,4 +674,52 @@ fn a_bidan_corrects_identity_status_and_home_and_then_merges() {
     let moved = show_json(pustu.path(), &moving);
     assert_eq!(moved["patient"]["home_facility"], sibling.as_str());
     assert_eq!(moved["scope"]["paths"][0], sibling.as_str(), "{moved}");
+}
+
+#[test]
+fn the_patient_list_comes_in_pages_that_join_into_the_whole_list() {
+    let dir = posyandu_store();
+    for n in 1..=5 {
+        register_child(dir.path(), &format!("Anak {n}"), n);
+    }
+    let all = ok(dir.path(), &["patient", "list", "--all", "--json"]);
+    assert_eq!(all.lines().count(), 5, "{all}");
+    // Pages of two, following what each page says to go on from.
+    let mut joined = String::new();
+    let mut args = vec!["patient", "list", "--json", "--limit", "2"];
+    let mut hint;
+    let mut pages = 0;
+    loop {
+        let out = simpul(dir.path(), &args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let page = String::from_utf8(out.stdout).expect("utf-8");
+        assert!(page.lines().count() <= 2, "{page}");
+        joined.push_str(&page);
+        pages += 1;
+        let stderr = String::from_utf8(out.stderr).expect("utf-8");
+        match stderr
+            .trim()
+            .strip_prefix("more: simpul patient list --after ")
+        {
+            Some(after) => hint = after.to_string(),
+            None => break,
+        }
+        args = vec![
+            "patient", "list", "--json", "--limit", "2", "--after", &hint,
+        ];
+    }
+    assert_eq!(
+        joined, all,
+        "pages of two join into the list, no gaps or repeats"
+    );
+    assert_eq!(pages, 3);
+    // A limit out of range or a cursor that is not a record id is refused, naming it.
+    let stderr = fails(dir.path(), &["patient", "list", "--limit", "1001"], 3);
+    assert!(stderr.contains("limit"), "{stderr}");
+    let stderr = fails(dir.path(), &["patient", "list", "--after", "siti"], 3);
+    assert!(stderr.contains("siti"), "{stderr}");
 }

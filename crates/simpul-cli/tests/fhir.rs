@@ -48,7 +48,7 @@ fn a_generated_district_exports_valid_fhir_with_a_resource_per_fact() {
     ok(&node, &["gen", "--seed", "11", "--patients", "1500"]);
 
     // What the records hold, counted from the records themselves.
-    let people: Vec<Value> = ok(&node, &["patient", "list", "--json"])
+    let people: Vec<Value> = ok(&node, &["patient", "list", "--all", "--json"])
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();

@@ -20,6 +20,7 @@ mod marks;
 mod meta;
 mod migrate;
 mod read;
+mod sequence;
 mod store;
 mod tables;
 mod tokens;
@@ -32,6 +33,7 @@ pub use lookup::DuplicateGroup;
 pub use maintenance::{BackupError, VerifyReport, compact};
 pub use meta::{RecordMeta, Summary};
 pub use migrate::SCHEMA_VERSION;
+pub use sequence::Sequenced;
 pub use store::{
     Census, DB_FILE, NodeInfo, Offer, Offered, PeerData, Store, StoreOptions, StoreTrust, SyncItem,
 };

@@ -13,7 +13,7 @@ use crate::tables::{
 };
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 6;
+pub const SCHEMA_VERSION: u32 = 7;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
@@ -25,6 +25,7 @@ const MIGRATIONS: &[Migration] = &[
     add_seals_v4,
     add_damaged_v5,
     refile_candidates_v6,
+    add_sequence_v7,
 ];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
@@ -51,6 +52,12 @@ fn add_lookup_and_tokens_v3(tx: &WriteTransaction) -> Result<(), redb::Error> {
 /// and `mother:` keys as well.
 fn refile_candidates_v6(tx: &WriteTransaction) -> Result<(), redb::Error> {
     file_every_patient(tx)
+}
+
+/// The change sequence, the kinds' lists and the census counts (schema 7), filed for
+/// every record held from its metadata (no document is loaded).
+fn add_sequence_v7(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    crate::sequence::backfill(tx)
 }
 
 /// Files every patient stored under its current lookup keys (unfiling old ones).

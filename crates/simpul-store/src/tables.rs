@@ -107,3 +107,19 @@ pub(crate) const PENDING_SEALS: TableDefinition<&[u8; 16], u8> =
 /// show a descendant offering the record again why it moved. Key: record id. Value: a
 /// postcard-encoded `(saved document, encoded seals)` of the version that moved away.
 pub(crate) const MOVED: TableDefinition<&[u8; 16], &[u8]> = TableDefinition::new("moved-1");
+
+/// The change sequence (schema 7, [`crate::sequence`]). Key: the entry's number, from 1,
+/// given in commit order. Value: the record id (16 bytes) then what happened to it (0
+/// stored or changed, 1 let go). One entry per record: its latest.
+pub(crate) const SEQUENCE: TableDefinition<u64, &[u8; 17]> = TableDefinition::new("sequence-1");
+
+/// Each record's entry in [`SEQUENCE`] (schema 7). Key: record id. Value: the number.
+pub(crate) const SEQUENCE_OF: TableDefinition<&[u8; 16], u64> =
+    TableDefinition::new("sequence-of-1");
+
+/// The records of each kind in id order (schema 7). Key: (kind as stored, record id).
+pub(crate) const KINDS: TableDefinition<(&str, &[u8; 16]), ()> = TableDefinition::new("kinds-1");
+
+/// Records held per kind and facility (schema 7): the census. Key: (kind, the first path
+/// of the record's scope). Value: how many; a row at zero is removed.
+pub(crate) const COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("counts-1");

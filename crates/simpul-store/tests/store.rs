@@ -321,6 +321,18 @@ fn a_record_that_moved_away_is_let_go_only_on_evidence_and_its_tombstone_answers
         store.sync_items(&path("3273")).expect("items").is_empty(),
         "index rows are gone"
     );
+    // The change sequence says it went (an analytics feed deletes its rows); the census
+    // and the patient list no longer count it.
+    let log = store.changes_after(0, usize::MAX).expect("log");
+    assert_eq!(log.len(), 1);
+    assert!(log[0].removed && log[0].id == rec.id);
+    assert_eq!(store.census().expect("census"), Default::default());
+    assert!(
+        store
+            .ids_of_kind(simpul_model::RecordKind::Patient, None, 10)
+            .expect("list")
+            .is_empty()
+    );
 
     // The same version offered again (by the posyandu below) is covered: not stored, and
     // the evidence of the move goes back.

@@ -6,7 +6,7 @@ use std::io::Write;
 use anyhow::Result;
 use simpul_model::validate::check_nik_agreement;
 use simpul_model::{Address, Date, Identifiers, Patient, Record, RecordBody, Scope, Sex};
-use simpul_node::admin::{PatientEdit, Reply, Request};
+use simpul_node::admin::{MAX_PAGE, PatientEdit, Reply, Request};
 
 use super::{bad_value, facility, random_record_id, record_id};
 use crate::cli::{PatientAdd, PatientCommand, PatientUpdate};
@@ -18,7 +18,12 @@ pub(crate) fn run(node: &mut Target, cmd: PatientCommand) -> Result<()> {
     match cmd {
         PatientCommand::Add(args) => add(node, *args),
         PatientCommand::Show { id, json } => show(node, &id, json),
-        PatientCommand::List { json } => list(node, json),
+        PatientCommand::List {
+            json,
+            after,
+            limit,
+            all,
+        } => list(node, json, after.as_deref(), limit, all),
         PatientCommand::Update(args) => update(node, *args),
     }
 }
@@ -157,46 +162,60 @@ fn show(node: &mut Target, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn list(node: &mut Target, json: bool) -> Result<()> {
-    let rows = expect_reply!(node.call(Request::List)?, Reply::List { rows } => rows)?;
+fn list(node: &mut Target, json: bool, after: Option<&str>, limit: u32, all: bool) -> Result<()> {
+    let mut after = after
+        .map(|a| {
+            a.parse()
+                .map_err(|e: simpul_model::BadId| bad_value("after", format!("{a:?}: {e}")))
+        })
+        .transpose()?;
+    let limit = if all { MAX_PAGE } else { limit };
     let mut out = std::io::stdout().lock();
-    let patients = rows
-        .iter()
-        .filter(|(_, m)| m.kind == simpul_model::RecordKind::Patient);
-    if json {
-        for (id, m) in patients {
-            let line = serde_json::json!({
-                "id": id, "name": m.summary.label, "sex": m.summary.sex,
-                "birth_date": m.summary.date, "visits": m.summary.entries,
-                "facility": m.scope.paths.first(),
-                "heads_digest": hex_digest(&m.heads_digest),
-            });
-            writeln!(out, "{line}")?;
-        }
-        return Ok(());
-    }
     let mut table = output::table(&["ID", "NAME", "SEX", "BORN", "VISITS", "FACILITY"]);
     let mut n = 0;
-    for (id, m) in patients {
-        let facility = m
-            .scope
-            .paths
-            .first()
-            .map(|p| p.code().to_string())
-            .unwrap_or_default();
-        table.add_row(vec![
-            id.to_string(),
-            m.summary.label.clone(),
-            m.summary.sex.clone(),
-            m.summary.date.clone(),
-            m.summary.entries.to_string(),
-            facility,
-        ]);
-        n += 1;
+    loop {
+        let request = Request::List {
+            after,
+            limit: Some(limit),
+        };
+        let (rows, next) =
+            expect_reply!(node.call(request)?, Reply::List { rows, next } => (rows, next))?;
+        for (id, m) in &rows {
+            let facility = m.scope.paths.first();
+            if json {
+                let line = serde_json::json!({
+                    "id": id, "name": m.summary.label, "sex": m.summary.sex,
+                    "birth_date": m.summary.date, "visits": m.summary.entries,
+                    "facility": facility,
+                    "heads_digest": hex_digest(&m.heads_digest),
+                });
+                writeln!(out, "{line}")?;
+            } else {
+                table.add_row(vec![
+                    id.to_string(),
+                    m.summary.label.clone(),
+                    m.summary.sex.clone(),
+                    m.summary.date.clone(),
+                    m.summary.entries.to_string(),
+                    facility.map(|p| p.code().to_string()).unwrap_or_default(),
+                ]);
+            }
+            n += 1;
+        }
+        match next {
+            Some(last) if all => after = Some(last),
+            more => {
+                if !json {
+                    writeln!(out, "{table}")?;
+                    writeln!(out, "{n} people")?;
+                }
+                if let Some(last) = more {
+                    eprintln!("more: simpul patient list --after {last}");
+                }
+                return Ok(());
+            }
+        }
     }
-    writeln!(out, "{table}")?;
-    writeln!(out, "{n} people")?;
-    Ok(())
 }
 
 fn hex_digest(d: &[u8; 32]) -> String {

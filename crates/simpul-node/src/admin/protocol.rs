@@ -15,6 +15,13 @@ use crate::board::{PeerStatus, SessionRecord};
 /// largest thing a request carries).
 pub const MAX_LINE_BYTES: usize = 40 << 20;
 
+/// The most rows one page of a list holds: a request for more is refused, naming the
+/// limit, so that no question makes the node read without bound.
+pub const MAX_PAGE: u32 = 1_000;
+
+/// The rows of a page when the request names no limit.
+pub const DEFAULT_PAGE: u32 = 100;
+
 /// One command for the node.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -97,8 +104,16 @@ pub enum Request {
         /// The record.
         id: RecordId,
     },
-    /// List every record's metadata.
-    List,
+    /// A page of the people this node holds, in id order.
+    List {
+        /// Start after this record (the `next` of the page before); from the first
+        /// without one.
+        #[serde(default)]
+        after: Option<RecordId>,
+        /// Most rows in the page: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when absent.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
     /// Who the node is.
     Node,
     /// The node, its store, and every peer (peers only from a running node).
@@ -262,10 +277,12 @@ pub enum Reply {
         /// When it was asked for (Unix ms): a peer's `last_sync_ms` past this means done.
         at_ms: u64,
     },
-    /// Every record's metadata.
+    /// A page of people, from their metadata.
     List {
         /// One row per record.
         rows: Vec<(RecordId, RecordMeta)>,
+        /// Where the next page starts (`after`), when there may be more.
+        next: Option<RecordId>,
     },
     /// People found.
     People {

@@ -94,7 +94,7 @@ pub(super) fn action_of(
         }
         Request::Duplicates => read(AuditAction::Search, None, Some("duplicates".into())),
         Request::Audit { .. } => read(AuditAction::Read, None, Some("audit trail".into())),
-        Request::List | Request::Conflicts { .. } => read(AuditAction::Search, None, None),
+        Request::List { .. } | Request::Conflicts { .. } => read(AuditAction::Search, None, None),
         Request::Verify
         | Request::Node
         | Request::Status

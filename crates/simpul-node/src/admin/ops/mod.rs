@@ -6,6 +6,7 @@
 mod audit;
 mod edit;
 mod fhir;
+mod page;
 mod people;
 
 use rand::RngExt;
@@ -276,9 +277,20 @@ fn carry_out(
             FailureKind::NotRunning,
             "the node is not running (start it with `simpul run --config FILE`)",
         )),
-        Request::List => {
-            let rows = store.list().map_err(read_failure)?;
-            read(Reply::List { rows })
+        Request::List { after, limit } => {
+            let limit = page::limit(limit)?;
+            let ids = store
+                .ids_of_kind(simpul_model::RecordKind::Patient, after, limit)
+                .map_err(read_failure)?;
+            let next = page::next(&ids, limit);
+            let mut rows = Vec::with_capacity(ids.len());
+            for id in ids {
+                // Let go between the page and the read: left out.
+                if let Some(meta) = store.meta(id).map_err(read_failure)? {
+                    rows.push((id, meta));
+                }
+            }
+            read(Reply::List { rows, next })
         }
         Request::Search { query } => read(Reply::People {
             people: people::search(store, &query)?,
