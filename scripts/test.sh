@@ -7,6 +7,11 @@ if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
   echo "installing node and npm (needed by the Automerge interoperability test)"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq nodejs npm; else sudo apt-get update -qq && sudo apt-get install -y -qq nodejs npm; fi
 fi
+# The analytics feed's tests start a real PostgreSQL server from the distribution.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then
+  echo "installing postgresql (needed by the analytics feed's tests)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; else sudo apt-get update -qq && sudo apt-get install -y -qq postgresql; fi
+fi
 cargo fmt --all -- --check
 # fuzz/ is its own workspace: its lock must follow the crates' dependencies.
 (cd fuzz && cargo metadata --locked --format-version 1 >/dev/null) ||

@@ -1,0 +1,202 @@
+//! An analytics feed: keeps a PostgreSQL database up to date with flattened tables of
+//! what a node holds (people, visits, measurements with growth z-scores, immunisations,
+//! screenings, audit, facilities), for analysts' SQL and BI tools.
+//!
+//! The feed reads the store's change sequence ([`simpul_store::Store::changes_after`])
+//! from the position the database records for this node (`simpul_cursor`), a batch at a
+//! time. Each batch is written in one PostgreSQL transaction together with the new
+//! position, and every write replaces what it writes (a person's rows are deleted and
+//! written again whole; audit entries are inserted once): a feed killed at any moment
+//! and run again repeats at most the batch it was writing, and repeating it changes
+//! nothing. A store restored from a backup renumbers its sequence; the feed sees the
+//! store's epoch change and feeds everything again.
+//!
+//! The tables and their columns: `docs/feed.md`.
+
+mod error;
+mod rows;
+pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod write;
+
+use std::time::Duration;
+
+use simpul_store::Store;
+use tokio_postgres::{Client, NoTls};
+
+pub use error::FeedError;
+pub use rows::{
+    AuditRow, FacilityRow, Flattened, ImmunisationRow, MeasurementRow, Person, ScreeningRow, Table,
+    VisitRow,
+};
+pub use schema::SCHEMA_VERSION;
+
+/// Records read from the store and written to PostgreSQL in one transaction, unless
+/// the feed is told otherwise.
+pub const DEFAULT_BATCH: usize = 1_000;
+
+/// How a feed runs.
+#[derive(Debug, Clone)]
+pub struct FeedOptions {
+    /// Records per batch (one PostgreSQL transaction each).
+    pub batch: usize,
+}
+
+impl Default for FeedOptions {
+    fn default() -> Self {
+        Self {
+            batch: DEFAULT_BATCH,
+        }
+    }
+}
+
+/// How far a feed has got.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// The position reached in the store's change sequence.
+    pub seq: u64,
+    /// The store's newest position when the run began: what the run feeds up to.
+    pub target: u64,
+    /// Records fed in this run.
+    pub records: u64,
+    /// Rows written in this run, all tables.
+    pub rows: u64,
+    /// Records that would not load (damaged: `simpul verify` names them), left out.
+    pub skipped: u64,
+}
+
+/// A connection to the database, its schema brought up to date, feeding one store.
+pub struct Feed {
+    client: Client,
+    store: Store,
+    node: String,
+    options: FeedOptions,
+}
+
+impl Feed {
+    /// Connects to `url` (a libpq connection string or `postgresql://` URL) and
+    /// migrates the feed's tables.
+    pub async fn connect(url: &str, store: Store, options: FeedOptions) -> Result<Feed, FeedError> {
+        let (mut client, connection) = tokio_postgres::connect(url, NoTls).await?;
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::warn!(error = %e, "analytics feed: the PostgreSQL connection ended");
+            }
+        });
+        schema::migrate(&mut client).await?;
+        Ok(Feed {
+            client,
+            node: store.node().path.to_string(),
+            store,
+            options,
+        })
+    }
+
+    /// Feeds every change the store holds now, batch by batch, calling `progress` after
+    /// each; returns where it got to.
+    pub async fn run_once(
+        &mut self,
+        mut progress: impl FnMut(&Progress),
+    ) -> Result<Progress, FeedError> {
+        let epoch = self.epoch().await?;
+        let mut done = Progress {
+            seq: self.position(&epoch).await?,
+            target: self.blocking(|s| s.last_sequence()).await?,
+            ..Progress::default()
+        };
+        loop {
+            let (after, batch) = (done.seq, self.options.batch.max(1));
+            let (flat, last, skipped) = self
+                .blocking(move |s| write::read_batch(s, after, batch))
+                .await?;
+            let Some(last) = last else {
+                break;
+            };
+            write::write_batch(&mut self.client, &flat, &self.node, &epoch, last).await?;
+            done.seq = last;
+            done.records += (flat.people.len() + flat.removed.len()) as u64;
+            done.rows += flat.rows() as u64;
+            done.skipped += skipped;
+            progress(&done);
+            if done.seq >= done.target {
+                break;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Feeds, then looks for new changes every `every` (a read of the store's newest
+    /// position), until `stop` resolves.
+    pub async fn follow(
+        &mut self,
+        every: Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) -> Result<(), FeedError> {
+        tokio::pin!(stop);
+        let mut fed = self.run_once(|_| {}).await?.seq;
+        loop {
+            tokio::select! {
+                () = &mut stop => return Ok(()),
+                () = tokio::time::sleep(every) => {}
+            }
+            let newest = self.blocking(|s| s.last_sequence()).await?;
+            if newest != fed {
+                fed = self.run_once(|_| {}).await?.seq;
+            }
+        }
+    }
+
+    /// Where the database says this node's feed got to (0 when it never fed).
+    pub async fn cursor(&self) -> Result<u64, FeedError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT seq FROM simpul_cursor WHERE node = $1",
+                &[&self.node],
+            )
+            .await?;
+        Ok(row.map_or(0, |r| r.get::<_, i64>(0) as u64))
+    }
+
+    /// The store's sequence epoch, as recorded beside the position.
+    async fn epoch(&self) -> Result<String, FeedError> {
+        let bytes = self.blocking(|s| s.sequence_epoch()).await?;
+        Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// The position to feed from: the recorded one, or 0 when the database has none for
+    /// this node or recorded it for another epoch of the store.
+    async fn position(&self, epoch: &str) -> Result<u64, FeedError> {
+        let row = self
+            .client
+            .query_opt(
+                "SELECT epoch, seq FROM simpul_cursor WHERE node = $1",
+                &[&self.node],
+            )
+            .await?;
+        Ok(match row {
+            Some(r) if r.get::<_, String>(0) == epoch => r.get::<_, i64>(1) as u64,
+            Some(_) => {
+                tracing::info!(
+                    node = %self.node,
+                    "analytics feed: the store was restored from a backup; feeding everything again"
+                );
+                0
+            }
+            None => 0,
+        })
+    }
+
+    /// Runs a store read off the async threads.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        read: impl FnOnce(&Store) -> Result<T, simpul_store::ReadError> + Send + 'static,
+    ) -> Result<T, FeedError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || read(&store))
+            .await
+            .map_err(|e| FeedError::Task(e.to_string()))?
+            .map_err(FeedError::Store)
+    }
+}

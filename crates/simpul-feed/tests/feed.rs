@@ -1,0 +1,327 @@
+//! The feed against a real PostgreSQL server: what it writes equals what the store
+//! holds, incrementally as from scratch, and it refuses what it must.
+
+use std::collections::BTreeMap;
+
+use simpul_feed::testing::Postgres;
+use simpul_feed::{Feed, FeedError, FeedOptions, Table};
+use simpul_model::audit::audit_log_id;
+use simpul_model::{
+    AuditAction, AuditEntry, AuditLog, Date, ErrorMark, FacilityPath, Klaster, Record, RecordBody,
+    RecordId, Role, Scope, Setting, Visit,
+};
+use simpul_store::{Store, StoreOptions};
+
+const PUSKESMAS: &str = "3273/P3273010201";
+const TABLES: &[&str] = &[
+    "facilities",
+    "people",
+    "visits",
+    "measurements",
+    "immunisations",
+    "screenings",
+    "audit",
+];
+
+fn path(s: &str) -> FacilityPath {
+    FacilityPath::parse(s).expect("path")
+}
+
+fn today() -> Date {
+    Date::parse("2026-11-20").expect("date")
+}
+
+/// A puskesmas store with `n` generated people and three days of audit.
+fn district_store(dir: &std::path::Path, n: u64) -> (Store, Vec<RecordId>) {
+    let node = path(PUSKESMAS);
+    let store = Store::create(dir, &node, [1, 2, 3, 4], StoreOptions::default()).expect("store");
+    let generator = simpul_gen::Generator::new(17, &node, n, today());
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let record = generator.patient(i);
+        ids.push(record.id);
+        store.insert_record(record, today(), 1_000).expect("insert");
+    }
+    for day in 0..3 {
+        let date = today().add_days(-day);
+        let mut log = AuditLog {
+            facility: node.clone(),
+            date,
+            part: 0,
+            entries: Default::default(),
+        };
+        for k in 0..5u64 {
+            log.append(AuditEntry {
+                at_ms: 1_790_000_000_000 + day as u64 * 86_400_000 + k,
+                who: format!("bidan-{k}"),
+                role: Role::Bidan,
+                action: AuditAction::Read,
+                record: ids.get(k as usize).copied(),
+                detail: None,
+                via: "api".into(),
+            });
+        }
+        let record = Record {
+            id: audit_log_id(&node, None, date, 0),
+            scope: Scope::up(node.clone()),
+            body: RecordBody::Audit(log),
+        };
+        store.insert_record(record, today(), 2_000).expect("audit");
+    }
+    (store, ids)
+}
+
+/// Every row of every data table, as JSON text in a stable order.
+fn dump(pg: &Postgres, db: &str) -> BTreeMap<&'static str, String> {
+    TABLES
+        .iter()
+        .map(|t| {
+            let sql =
+                format!("SELECT row_to_json(t)::text FROM {t} t ORDER BY row_to_json(t)::text");
+            (*t, pg.psql(db, &sql))
+        })
+        .collect()
+}
+
+async fn feed(pg: &Postgres, db: &str, store: &Store, batch: usize) -> simpul_feed::Progress {
+    let mut feed = Feed::connect(&pg.url(db), store.clone(), FeedOptions { batch })
+        .await
+        .expect("connect");
+    feed.run_once(|_| {}).await.expect("feed")
+}
+
+/// Corrections, error marks, new visits with measurements and doses, moves between
+/// posyandu and a merge: what a year of use does to records.
+fn edit(store: &Store, ids: &[RecordId]) -> usize {
+    let generator = simpul_gen::Generator::new(17, &path(PUSKESMAS), 1, today());
+    let posyandu: Vec<FacilityPath> = generator
+        .posyandu()
+        .iter()
+        .map(|p| p.path.clone())
+        .collect();
+    let mut edited = 0;
+    for (i, id) in ids.iter().enumerate().step_by(7) {
+        let to = posyandu[i % posyandu.len()].clone();
+        let merge_into = ids[0];
+        let out = store
+            .update_record(*id, today(), 5_000, move |r| {
+                let RecordBody::Patient(p) = &mut r.body else {
+                    unreachable!("a patient")
+                };
+                match i % 4 {
+                    0 => p.name.push_str(" Putri"),
+                    1 => {
+                        if let Some(v) = p.visits.values_mut().next() {
+                            v.entered_in_error = Some(ErrorMark {
+                                reason: "wrong child".into(),
+                                by: "bidan-1".into(),
+                                at_ms: 5_000,
+                            });
+                        }
+                    }
+                    2 => {
+                        let mut v = Visit::new(
+                            today(),
+                            to.clone(),
+                            Klaster::IbuAnak,
+                            Setting::Posyandu,
+                            "kader-02",
+                        );
+                        v.measurements.weight_kg = Some(9.4);
+                        v.measurements.length_cm = Some(74.0);
+                        v.immunisations.push(simpul_model::Immunisation {
+                            antigen: simpul_model::Antigen::Mr,
+                            dose: 1,
+                            lot: Some("MR-2611".into()),
+                        });
+                        p.visits.insert(format!("{:016x}", 0xfeed_0000 + i), v);
+                    }
+                    _ => {
+                        if r.id != merge_into {
+                            p.merged_into = Some(merge_into);
+                        }
+                    }
+                }
+                // Every fourth edit also moves the family to another posyandu.
+                if i % 3 == 0 {
+                    r.scope = Scope::up(to.clone());
+                    p.home_facility = to;
+                }
+                Ok(())
+            })
+            .expect("edit");
+        edited += usize::from(out.changed);
+    }
+    edited
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incremental_feed_equals_a_fresh_full_feed_after_a_year_of_edits() {
+    let pg = Postgres::start();
+    pg.create_database("incremental");
+    pg.create_database("fresh");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, ids) = district_store(dir.path(), 300);
+
+    let first = feed(&pg, "incremental", &store, 64).await;
+    assert_eq!(
+        first.records, 300,
+        "every person (audit records have no person)"
+    );
+    assert_eq!(first.seq, store.last_sequence().expect("last"));
+    let people = pg.psql("incremental", "SELECT count(*) FROM people");
+    assert_eq!(people.trim(), "300");
+    let audit = pg.psql("incremental", "SELECT count(*) FROM audit");
+    assert_eq!(audit.trim(), "15");
+
+    let edited = edit(&store, &ids);
+    let second = feed(&pg, "incremental", &store, 64).await;
+    assert_eq!(
+        second.records as usize, edited,
+        "the second run feeds only what changed"
+    );
+    // Nothing new: nothing fed.
+    assert_eq!(feed(&pg, "incremental", &store, 64).await.records, 0);
+
+    feed(&pg, "fresh", &store, 1_000).await;
+    let (incremental, fresh) = (dump(&pg, "incremental"), dump(&pg, "fresh"));
+    for table in TABLES {
+        assert_eq!(incremental[table], fresh[table], "table {table}");
+    }
+    // The edits show: error marks leave the visit but not current; merges and moves.
+    let marked = pg.psql(
+        "fresh",
+        "SELECT count(*) FROM visits WHERE entered_in_error AND NOT current",
+    );
+    assert_ne!(marked.trim(), "0");
+    let merged = pg.psql(
+        "fresh",
+        "SELECT count(*) FROM people WHERE merged_into IS NOT NULL",
+    );
+    assert_ne!(merged.trim(), "0");
+    let doses = pg.psql(
+        "fresh",
+        "SELECT count(*) FROM immunisations WHERE antigen = 'MR' AND lot = 'MR-2611'",
+    );
+    assert_ne!(doses.trim(), "0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn z_scores_in_the_database_are_the_nodes() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, ids) = district_store(dir.path(), 200);
+    feed(&pg, "postgres", &store, 1_000).await;
+    let rows = pg.psql(
+        "postgres",
+        "SELECT person_id, visit_id, waz, haz, whz, stunting FROM measurements
+         WHERE waz IS NOT NULL ORDER BY person_id, visit_id",
+    );
+    let mut checked = 0;
+    for line in rows.lines() {
+        let cols: Vec<&str> = line.split('|').collect();
+        let id: RecordId = cols[0].parse().expect("id");
+        assert!(ids.contains(&id));
+        let (_, record) = store.record(id).expect("read").expect("held");
+        let p = record.patient().expect("patient");
+        let v = &p.visits[cols[1]];
+        let growth = simpul_model::growth::at_visit(p, v.date, &v.measurements).expect("growth");
+        let shown = |s: Option<simpul_model::growth::Scored>| {
+            s.map(|s| s.z.to_string()).unwrap_or_default()
+        };
+        assert_eq!(cols[2], shown(growth.weight_for_age), "{line}");
+        assert_eq!(cols[3], shown(growth.length_height_for_age), "{line}");
+        assert_eq!(cols[4], shown(growth.weight_for_length_height), "{line}");
+        assert_eq!(
+            cols[5],
+            growth.status.stunting.unwrap_or_default(),
+            "{line}"
+        );
+        checked += 1;
+    }
+    assert!(checked > 20, "only {checked} children's measurements");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restored_store_is_fed_again_from_the_start() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = district_store(dir.path(), 50);
+    assert_eq!(feed(&pg, "postgres", &store, 1_000).await.records, 50);
+    assert_eq!(feed(&pg, "postgres", &store, 1_000).await.records, 0);
+    let before = dump(&pg, "postgres");
+    // What `simpul restore` does to the store it restores.
+    store.renew_instance([9, 9, 9, 9]).expect("renew");
+    assert_eq!(
+        feed(&pg, "postgres", &store, 1_000).await.records,
+        50,
+        "a new epoch: everything again"
+    );
+    assert_eq!(dump(&pg, "postgres"), before, "and nothing twice");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_declared_column_is_in_the_database_with_its_type() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = district_store(dir.path(), 1);
+    feed(&pg, "postgres", &store, 1_000).await;
+    fn columns<T: Table>(pg: &Postgres) {
+        let rows = pg.psql(
+            "postgres",
+            &format!(
+                "SELECT column_name, data_type FROM information_schema.columns
+                 WHERE table_name = '{}' AND is_generated = 'NEVER'
+                 ORDER BY ordinal_position",
+                T::NAME
+            ),
+        );
+        let found: Vec<(String, String)> = rows
+            .lines()
+            .map(|l| {
+                let (c, t) = l.split_once('|').expect("two columns");
+                (c.to_string(), t.to_string())
+            })
+            .collect();
+        let declared: Vec<(String, String)> = T::COLUMNS
+            .iter()
+            .map(|(c, t)| (c.to_string(), t.to_string()))
+            .collect();
+        assert_eq!(found, declared, "table {}", T::NAME);
+    }
+    columns::<simpul_feed::Person>(&pg);
+    columns::<simpul_feed::VisitRow>(&pg);
+    columns::<simpul_feed::MeasurementRow>(&pg);
+    columns::<simpul_feed::ImmunisationRow>(&pg);
+    columns::<simpul_feed::ScreeningRow>(&pg);
+    columns::<simpul_feed::AuditRow>(&pg);
+    columns::<simpul_feed::FacilityRow>(&pg);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_from_a_newer_simpul_is_refused_and_left_alone() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = district_store(dir.path(), 3);
+    feed(&pg, "postgres", &store, 1_000).await;
+    pg.psql(
+        "postgres",
+        "UPDATE simpul_meta SET value = '99' WHERE key = 'schema_version'",
+    );
+    let before = dump(&pg, "postgres");
+    let err = match Feed::connect(&pg.url("postgres"), store.clone(), FeedOptions::default()).await
+    {
+        Err(e) => e,
+        Ok(_) => panic!("a newer schema must be refused"),
+    };
+    assert!(matches!(err, FeedError::TooNew { found: 99, .. }), "{err}");
+    assert!(err.to_string().contains("upgrade simpul"), "{err}");
+    assert_eq!(dump(&pg, "postgres"), before);
+    // A server that is not there is named as such.
+    let gone = format!("host={} port=1 user=simpul dbname=x", dir.path().display());
+    let err = match Feed::connect(&gone, store, FeedOptions::default()).await {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("no server there"),
+    };
+    assert!(err.starts_with("PostgreSQL: "), "{err}");
+}
