@@ -162,6 +162,9 @@ pub(crate) enum Command {
     /// The district's revocation list held here: take in a newer one, show it.
     #[command(subcommand)]
     Revocations(RevocationsCommand),
+    /// Keep an analytics database up to date with what this node holds.
+    #[command(subcommand)]
+    Feed(FeedCommand),
     /// Changes set aside as equivocating: two different changes with one actor and
     /// sequence number (a forger, or a node restored from an old copy of its disk).
     Quarantine {
@@ -644,4 +647,25 @@ pub(crate) struct GenArgs {
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FeedCommand {
+    /// Feed a PostgreSQL database (tables in docs/feed.md) from where it last got to,
+    /// on a stopped node (a running node feeds from its config's [feed.postgres]).
+    Postgres {
+        /// A libpq connection string or postgresql:// URL (from the environment keeps a
+        /// password out of the process list).
+        #[arg(long, env = "SIMPUL_FEED_URL", hide_env_values = true)]
+        url: String,
+        /// Records per PostgreSQL transaction.
+        #[arg(long, default_value_t = simpul_feed::DEFAULT_BATCH)]
+        batch: usize,
+        /// Go on feeding new changes until interrupted (Ctrl-C).
+        #[arg(long)]
+        follow: bool,
+        /// With --follow: seconds between looks for new changes.
+        #[arg(long, default_value_t = 2)]
+        every: u64,
+    },
 }

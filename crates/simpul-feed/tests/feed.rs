@@ -325,3 +325,26 @@ async fn a_database_from_a_newer_simpul_is_refused_and_left_alone() {
     };
     assert!(err.starts_with("PostgreSQL: "), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_district_questions_run_and_answer() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, _) = district_store(dir.path(), 400);
+    feed(&pg, "postgres", &store, 1_000).await;
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/feed.md"))
+        .expect("docs/feed.md");
+    let queries: Vec<&str> = doc
+        .split("```sql\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().expect("closed"))
+        .collect();
+    assert_eq!(queries.len(), 3, "the three district questions");
+    let answers: Vec<String> = queries.iter().map(|q| pg.psql("postgres", q)).collect();
+    // Generated children measured in the generator's month, and children born in 2025
+    // with doses: the first two answer with rows; the third runs.
+    for (q, a) in queries.iter().zip(&answers).take(2) {
+        assert!(!a.trim().is_empty(), "no rows from\n{q}");
+    }
+    println!("{}", answers.join("\n---\n"));
+}

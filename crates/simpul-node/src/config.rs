@@ -72,6 +72,34 @@ pub struct Config {
     /// Peers this node dials.
     #[serde(default, rename = "peer")]
     pub peers: Vec<PeerConfig>,
+    /// Feeds to analytics databases. None when absent.
+    #[serde(default)]
+    pub feed: FeedSection,
+}
+
+/// The `[feed]` section.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedSection {
+    /// `[feed.postgres]`: keep a PostgreSQL database up to date (`docs/feed.md`).
+    #[serde(default)]
+    pub postgres: Option<PostgresFeedConfig>,
+}
+
+/// `[feed.postgres]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostgresFeedConfig {
+    /// A libpq connection string or `postgresql://` URL. It may hold a password: keep
+    /// the file readable by the node's user only. Never logged.
+    pub url: String,
+    /// Records per PostgreSQL transaction. Default 1000.
+    #[serde(default = "defaults::feed_batch")]
+    pub batch: usize,
+    /// Seconds between looks for new changes (the feed's lag for a live write is at most
+    /// this plus a batch). Default 2.
+    #[serde(default = "defaults::feed_every_secs")]
+    pub every_secs: u64,
 }
 
 /// A peer this node dials.
@@ -93,6 +121,12 @@ mod defaults {
     }
     pub(super) fn backoff_max_secs() -> u64 {
         300
+    }
+    pub(super) fn feed_batch() -> usize {
+        simpul_feed::DEFAULT_BATCH
+    }
+    pub(super) fn feed_every_secs() -> u64 {
+        2
     }
 }
 
@@ -119,6 +153,29 @@ pub struct NodeConfig {
     pub backoff: (Duration, Duration),
     /// Peers to dial, with the path each must prove.
     pub peers: Vec<(SocketAddr, FacilityPath)>,
+    /// The analytics feed into PostgreSQL, if configured.
+    pub feed_postgres: Option<PostgresFeed>,
+}
+
+/// The analytics feed into PostgreSQL, checked.
+#[derive(Clone)]
+pub struct PostgresFeed {
+    /// Connection string (may hold a password: not shown by `Debug`).
+    pub url: String,
+    /// Records per transaction.
+    pub batch: usize,
+    /// How often to look for new changes.
+    pub every: Duration,
+}
+
+impl std::fmt::Debug for PostgresFeed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresFeed")
+            .field("url", &"(not shown)")
+            .field("batch", &self.batch)
+            .field("every", &self.every)
+            .finish()
+    }
 }
 
 impl NodeConfig {
@@ -170,6 +227,31 @@ impl NodeConfig {
                 "must be at least 1 and at most backoff_max_secs".into(),
             ));
         }
+        let feed_postgres = match &raw.feed.postgres {
+            None => None,
+            Some(f) => {
+                if f.url.trim().is_empty() {
+                    return Err(invalid("feed.postgres.url", "is empty".into()));
+                }
+                if !(1..=100_000).contains(&f.batch) {
+                    return Err(invalid(
+                        "feed.postgres.batch",
+                        "must be between 1 and 100000".into(),
+                    ));
+                }
+                if f.every_secs == 0 {
+                    return Err(invalid(
+                        "feed.postgres.every_secs",
+                        "must be at least 1".into(),
+                    ));
+                }
+                Some(PostgresFeed {
+                    url: f.url.clone(),
+                    batch: f.batch,
+                    every: Duration::from_secs(f.every_secs),
+                })
+            }
+        };
         let base = file.parent().unwrap_or(Path::new("."));
         let resolve = |p: &Path| {
             if p.is_absolute() {
@@ -192,6 +274,7 @@ impl NodeConfig {
                 Duration::from_secs(raw.backoff_max_secs),
             ),
             peers,
+            feed_postgres,
         })
     }
 }
@@ -245,5 +328,25 @@ path = "3273/P3273010201"
         assert!(err.to_string().contains("path"), "{err}");
         let err = NodeConfig::parse(&format!("round_secs = 0\n{GOOD}"), file).expect_err("zero");
         assert!(err.to_string().contains("round_secs"), "{err}");
+    }
+
+    #[test]
+    fn the_feed_section_is_checked_and_its_url_never_shown() {
+        let file = Path::new("n.toml");
+        let feed = "\n[feed.postgres]\nurl = \"postgresql://simpul:s3cret@db/simpul\"\n";
+        let c = NodeConfig::parse(&format!("{GOOD}{feed}"), file).expect("valid");
+        let f = c.feed_postgres.as_ref().expect("feed");
+        assert_eq!((f.batch, f.every), (1_000, Duration::from_secs(2)));
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "the password stays out of logs"
+        );
+        let err = NodeConfig::parse(&format!("{GOOD}{feed}batch = 0\n"), file).expect_err("zero");
+        assert!(err.to_string().contains("feed.postgres.batch"), "{err}");
+        let err = NodeConfig::parse(&format!("{GOOD}{feed}every = 3\n"), file).expect_err("key");
+        assert!(err.to_string().contains("every"), "{err}");
+        let err = NodeConfig::parse(&format!("{GOOD}\n[feed.mysql]\nurl = \"x\"\n"), file)
+            .expect_err("unknown feed");
+        assert!(err.to_string().contains("mysql"), "{err}");
     }
 }

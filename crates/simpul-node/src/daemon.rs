@@ -216,6 +216,9 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         tracing::info!(address = %api.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "data API listening");
         tasks.spawn(crate::api::serve(api, node.clone()));
     }
+    if let Some(feed) = cfg.feed_postgres.clone() {
+        tasks.spawn(feed_postgres(node.store.clone(), feed, stop.clone()));
+    }
     let health = node.health.clone();
     tasks.spawn(crate::listener::serve(
         endpoint.clone(),
@@ -295,5 +298,40 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
     match failed {
         Some(reason) => Err(DaemonError::StoreFailed(reason)),
         None => Ok(()),
+    }
+}
+
+/// Keeps the configured PostgreSQL database up to date until the node stops. A failure
+/// (the database down, a refused write) is logged and retried with backoff; the node
+/// itself runs on.
+async fn feed_postgres(
+    store: Store,
+    cfg: crate::config::PostgresFeed,
+    mut stop: watch::Receiver<bool>,
+) {
+    let options = simpul_feed::FeedOptions { batch: cfg.batch };
+    let mut delay = Duration::from_secs(1);
+    while !*stop.borrow() {
+        let mut until_stop = stop.clone();
+        let stopping = async move {
+            let _ = until_stop.wait_for(|s| *s).await;
+        };
+        let outcome =
+            match simpul_feed::Feed::connect(&cfg.url, store.clone(), options.clone()).await {
+                Ok(mut feed) => {
+                    tracing::info!("analytics feed to PostgreSQL running");
+                    delay = Duration::from_secs(1);
+                    feed.follow(cfg.every, stopping).await
+                }
+                Err(e) => Err(e),
+            };
+        if let Err(e) = outcome {
+            tracing::warn!(error = %e, retry_in_s = delay.as_secs(), "analytics feed stopped");
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop.changed() => {}
+            }
+            delay = (delay * 2).min(Duration::from_secs(300));
+        }
     }
 }

@@ -3,6 +3,7 @@
 mod access;
 mod ca;
 mod doc;
+mod feed;
 mod generate;
 mod history;
 mod maintain;
@@ -65,6 +66,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             maintain::export_fhir(&mut Target::open(&dir()?)?, &out)
         }
         Command::Revocations(cmd) => trust::revocations(&mut Target::open(&dir()?)?, cmd),
+        Command::Feed(cmd) => feed::run(&dir()?, cmd),
         Command::Quarantine { limit, json } => {
             trust::quarantine(&mut Target::open(&dir()?)?, limit, json)
         }
