@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use simpul_model::growth::Indicator;
 use simpul_model::pws::schedule::Dose;
-use simpul_model::pws::{Grouping, Month, Period, PwsReport, PwsRow};
+use simpul_model::pws::{Grouping, Month, Period, PwsReport, PwsRow, ReportFacts};
 use simpul_model::*;
 
 const PU1: &str = "3273/P3273010201/3273010201-PU1";
@@ -37,11 +37,24 @@ fn child(born: &str, visits: Vec<Visit>) -> Patient {
 }
 
 /// The report of `m` below PU1 over `people`, services of `period`, one total row.
+/// Every case is counted twice, from the people and from their report facts (what the
+/// store keeps for reports), and the two must agree row for row.
 fn total(m: &str, period: Period, people: &[Patient]) -> PwsRow {
     let mut report = PwsReport::new(month(m), &path(PU1)).period(period);
+    let mut from_facts = PwsReport::new(month(m), &path(PU1)).period(period);
     for p in people {
-        report.add(p);
+        let counted = report.add(p);
+        let facts = ReportFacts::of(p);
+        let back: ReportFacts =
+            serde_json::from_str(&serde_json::to_string(&facts).expect("encode")).expect("decode");
+        assert_eq!(back, facts, "report facts round-trip");
+        assert_eq!(from_facts.add_facts(&facts), counted);
     }
+    assert_eq!(
+        from_facts.rows(),
+        report.rows(),
+        "the same rows from report facts"
+    );
     report.total()
 }
 

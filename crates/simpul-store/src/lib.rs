@@ -12,6 +12,7 @@
 
 mod damaged;
 mod error;
+mod facts;
 #[cfg(any(test, feature = "testing"))]
 pub mod faults;
 mod lookup;

@@ -17,7 +17,7 @@ use crate::tables::{
     CERTS, CHANGES, DAMAGED, INDEX, LOOKUP, LOOKUP_KEYS, META, MOVED, PENDING_SEALS, QUARANTINE,
     RECORDS, SEALS, SNAPSHOTS, TOKENS, TOMBSTONES,
 };
-use crate::tables::{COUNTS, KINDS, SEQUENCE, SEQUENCE_OF};
+use crate::tables::{COUNTS, KINDS, REPORT_FACTS, SEQUENCE, SEQUENCE_OF};
 
 /// What [`Store::verify`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +137,7 @@ impl Store {
             };
             match Record::from_document(&doc) {
                 Ok(record) => {
+                    derived.check_facts(id, &record, &mut report.problems)?;
                     if record.id != id {
                         report
                             .problems
@@ -266,6 +267,7 @@ impl Store {
         copy(&source, &txn, SEQUENCE_OF)?;
         copy(&source, &txn, KINDS)?;
         copy(&source, &txn, COUNTS)?;
+        copy(&source, &txn, REPORT_FACTS)?;
         copy_multimap(&source, &txn, LOOKUP)?;
         txn.commit()?;
         Ok(records)
@@ -340,6 +342,7 @@ struct DerivedTables {
     sequence: redb::ReadOnlyTable<u64, &'static [u8; 17]>,
     sequence_of: redb::ReadOnlyTable<&'static [u8; 16], u64>,
     kinds: redb::ReadOnlyTable<(&'static str, &'static [u8; 16]), ()>,
+    facts: redb::ReadOnlyTable<&'static [u8; 16], &'static [u8]>,
 }
 
 impl DerivedTables {
@@ -348,7 +351,27 @@ impl DerivedTables {
             sequence: txn.open_table(SEQUENCE)?,
             sequence_of: txn.open_table(SEQUENCE_OF)?,
             kinds: txn.open_table(KINDS)?,
+            facts: txn.open_table(REPORT_FACTS)?,
         })
+    }
+
+    /// A patient's report facts are those of its document.
+    fn check_facts(
+        &self,
+        id: RecordId,
+        record: &Record,
+        problems: &mut Vec<String>,
+    ) -> Result<(), ReadError> {
+        let Some(patient) = record.patient() else {
+            return Ok(());
+        };
+        let expected = crate::facts::encode(&simpul_model::pws::ReportFacts::of(patient));
+        match self.facts.get(id.as_bytes())? {
+            Some(row) if row.value() == expected.as_slice() => {}
+            Some(_) => problems.push(format!("record {id}: its report facts are stale")),
+            None => problems.push(format!("record {id} has no report facts")),
+        }
+        Ok(())
     }
 
     /// The record's entry in the change sequence and in its kind's list.
@@ -391,6 +414,13 @@ impl DerivedTables {
         if listed != records {
             problems.push(format!(
                 "the kinds' lists hold {listed} records, the store {records}"
+            ));
+        }
+        let patients = counted.by_kind.get("patient").copied().unwrap_or(0);
+        let facts = self.facts.len()?;
+        if facts != patients {
+            problems.push(format!(
+                "report facts are kept for {facts} records, the store holds {patients} patients"
             ));
         }
         if counted != kept {

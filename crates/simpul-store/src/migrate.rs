@@ -13,7 +13,7 @@ use crate::tables::{
 };
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 7;
+pub const SCHEMA_VERSION: u32 = 8;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
@@ -26,6 +26,7 @@ const MIGRATIONS: &[Migration] = &[
     add_damaged_v5,
     refile_candidates_v6,
     add_sequence_v7,
+    add_report_facts_v8,
 ];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
@@ -60,10 +61,29 @@ fn add_sequence_v7(tx: &WriteTransaction) -> Result<(), redb::Error> {
     crate::sequence::backfill(tx)
 }
 
+/// Report facts (schema 8) of every patient held.
+fn add_report_facts_v8(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    crate::facts::backfill(tx)
+}
+
 /// Files every patient stored under its current lookup keys (unfiling old ones).
 fn file_every_patient(tx: &WriteTransaction) -> Result<(), redb::Error> {
     let mut lookup = tx.open_multimap_table(LOOKUP)?;
     let mut filed = tx.open_table(LOOKUP_KEYS)?;
+    each_patient(tx, |id, record| {
+        if let RecordBody::Patient(p) = &record.body {
+            crate::lookup::file(&mut lookup, &mut filed, id, &p.lookup_keys())?;
+        }
+        Ok(())
+    })
+}
+
+/// Calls `each` with every patient record held, loaded from its document. Records that
+/// do not load are passed over (`simpul verify` reports them).
+pub(crate) fn each_patient(
+    tx: &WriteTransaction,
+    mut each: impl FnMut(RecordId, &Record) -> Result<(), redb::Error>,
+) -> Result<(), redb::Error> {
     let records = tx.open_table(RECORDS)?;
     let snapshots = tx.open_table(SNAPSHOTS)?;
     let changes = tx.open_table(CHANGES)?;
@@ -71,7 +91,7 @@ fn file_every_patient(tx: &WriteTransaction) -> Result<(), redb::Error> {
         let (key, value) = row?;
         let id = RecordId::from_bytes(*key.value());
         let Ok(meta) = RecordMeta::decode(value.value()) else {
-            continue; // `simpul verify` reports it; nothing to file.
+            continue;
         };
         if meta.kind != RecordKind::Patient {
             continue;
@@ -79,12 +99,8 @@ fn file_every_patient(tx: &WriteTransaction) -> Result<(), redb::Error> {
         let Ok(doc) = load_document(&snapshots, &changes, id, &meta) else {
             continue;
         };
-        if let Ok(Record {
-            body: RecordBody::Patient(p),
-            ..
-        }) = Record::from_document(&doc)
-        {
-            crate::lookup::file(&mut lookup, &mut filed, id, &p.lookup_keys())?;
+        if let Ok(record) = Record::from_document(&doc) {
+            each(id, &record)?;
         }
     }
     Ok(())

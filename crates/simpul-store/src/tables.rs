@@ -123,3 +123,9 @@ pub(crate) const KINDS: TableDefinition<(&str, &[u8; 16]), ()> = TableDefinition
 /// Records held per kind and facility (schema 7): the census. Key: (kind, the first path
 /// of the record's scope). Value: how many; a row at zero is removed.
 pub(crate) const COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("counts-1");
+
+/// What the monthly reports need of each patient (schema 8): a postcard-encoded
+/// [`simpul_model::pws::ReportFacts`], written in the transaction that stores the
+/// patient. A district's PWS reads this table, not a million documents.
+pub(crate) const REPORT_FACTS: TableDefinition<&[u8; 16], &[u8]> =
+    TableDefinition::new("report-facts-1");

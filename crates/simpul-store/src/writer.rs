@@ -704,6 +704,7 @@ impl Writer {
         self.cache.pop(&id);
         txn.open_table(RECORDS)?.remove(key)?;
         crate::sequence::removed(txn, id, meta)?;
+        crate::facts::unfile(txn, id)?;
         txn.open_table(SNAPSHOTS)?.remove(key)?;
         txn.open_table(SEALS)?.remove(key)?;
         txn.open_table(PENDING_SEALS)?.remove(key)?;
@@ -785,6 +786,7 @@ impl Writer {
         let mut records = txn.open_table(RECORDS)?;
         records.insert(key, meta.encode().as_slice())?;
         crate::sequence::stored(txn, id, old, &meta)?;
+        crate::facts::file(txn, id, record)?;
         let mut index = txn.open_table(INDEX)?;
         if let Some(old) = old {
             for scope_key in scope_keys(&old.scope) {

@@ -142,7 +142,7 @@ fn the_sequence_lists_and_counts_follow_every_write() {
 }
 
 #[test]
-fn a_schema_6_store_gets_its_sequence_lists_and_counts_when_opened() {
+fn a_schema_6_store_gets_its_sequence_lists_counts_and_report_facts_when_opened() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = create(dir.path(), PUSTU);
     let mut ids = Vec::new();
@@ -158,7 +158,13 @@ fn a_schema_6_store_gets_its_sequence_lists_and_counts_when_opened() {
     {
         let db = redb::Database::open(dir.path().join(simpul_store::DB_FILE)).expect("db");
         let txn = db.begin_write().expect("txn");
-        for name in ["sequence-1", "sequence-of-1", "kinds-1", "counts-1"] {
+        for name in [
+            "sequence-1",
+            "sequence-of-1",
+            "kinds-1",
+            "counts-1",
+            "report-facts-1",
+        ] {
             let table: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new(name);
             assert!(txn.delete_table(table).expect("delete"), "{name} existed");
         }
@@ -171,7 +177,9 @@ fn a_schema_6_store_gets_its_sequence_lists_and_counts_when_opened() {
     }
     let store = Store::open(dir.path(), StoreOptions::default()).expect("migrate");
     assert_eq!(store.census().expect("census"), census);
-    // Filed in id order, from the metadata.
+    // Filed in id order, from the metadata; report facts from the documents (verify,
+    // in assert_agrees, compares them with each document).
     ids.sort();
     assert_agrees(&store, &ids, 0);
+    assert_eq!(store.each_report_facts(|_, _| {}).expect("facts"), 25);
 }

@@ -42,6 +42,7 @@
 
 mod facts;
 mod month;
+mod projection;
 mod row;
 pub mod schedule;
 
@@ -54,6 +55,7 @@ use crate::patient::Patient;
 use crate::record::Record;
 
 pub use month::{BadMonth, Month};
+pub use projection::{ReportFacts, VisitFacts};
 pub use row::{Counts, PwsRow, TOTAL_LABEL, UCI_THRESHOLD_PCT};
 
 /// The months a report's services are counted over.
@@ -197,6 +199,15 @@ impl PwsReport {
             Grouping::Village => patient.address.village.clone(),
             Grouping::Level(level) => patient.home_facility.at_level(level).to_string(),
         }
+    }
+
+    /// Counts a person from their report facts (what the store keeps for reports):
+    /// the same as [`PwsReport::add`] of the patient they were taken from.
+    pub fn add_facts(&mut self, facts: &ReportFacts) -> bool {
+        if facts.merged_into.is_some() || !self.below.is_ancestor_or_self(&facts.home_facility) {
+            return false;
+        }
+        self.add(&facts.to_patient())
     }
 
     /// Counts the patient of a patient record; any other record is ignored (`false`).

@@ -364,11 +364,12 @@ pub(super) fn pws(
     let mut report = PwsReport::new(month, &store.node().path)
         .period(period)
         .grouping(grouping);
-    for id in patient_ids(store, |_| true)? {
-        if let Some((_, record)) = store.record(id).map_err(read_failure)? {
-            report.add_record(&record);
-        }
-    }
+    // From the report facts the store keeps beside each patient: no document is loaded.
+    store
+        .each_report_facts(|_, facts| {
+            report.add_facts(&facts);
+        })
+        .map_err(read_failure)?;
     let mut rows: Vec<Vec<String>> = report.rows().iter().map(PwsRow::cells).collect();
     rows.push(report.total().cells());
     Ok(PwsTable {
