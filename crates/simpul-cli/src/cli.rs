@@ -146,9 +146,12 @@ pub(crate) enum Command {
         /// From this day (YYYY-MM-DD, UTC).
         #[arg(long)]
         since: Option<String>,
-        /// At most this many, the latest.
+        /// At most this many, the latest (1 to 10000).
         #[arg(long, default_value_t = 1000)]
         limit: u32,
+        /// Entries older than this place in the trail (what the page before said).
+        #[arg(long)]
+        after: Option<String>,
         /// JSON lines instead of a table.
         #[arg(long)]
         json: bool,

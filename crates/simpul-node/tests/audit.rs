@@ -36,7 +36,12 @@ fn trail(store: &Store) -> Vec<simpul_node::admin::queries::AuditRow> {
     .expect("audit")
     .0
     {
-        Reply::Audit { entries } => entries,
+        // Newest first: the tests read it oldest first.
+        Reply::Audit { mut entries, next } => {
+            assert_eq!(next, None, "one page holds the whole trail");
+            entries.reverse();
+            entries
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -125,7 +130,7 @@ fn reads_through_the_api_fill_parts_of_bounded_size() {
         who: Some("Kader Ani".into()),
         ..AuditQuery::default()
     };
-    let Reply::Audit { entries } = execute(
+    let Reply::Audit { entries, .. } = execute(
         &store,
         Request::Audit { query },
         &caller("t", Via::Cli),

@@ -72,5 +72,7 @@ impl Store {
 pub(crate) fn backfill(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.delete_table(REPORT_FACTS)?;
     txn.open_table(REPORT_FACTS)?;
-    crate::migrate::each_patient(txn, |id, record| file(txn, id, record))
+    crate::migrate::each_record(txn, simpul_model::RecordKind::Patient, |id, record| {
+        file(txn, id, record)
+    })
 }

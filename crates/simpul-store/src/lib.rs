@@ -10,6 +10,7 @@
 //!
 //! Storage format: see `docs/storage.md` at the repository root.
 
+mod audit_index;
 mod damaged;
 mod error;
 mod facts;
@@ -28,6 +29,7 @@ mod tokens;
 mod trust;
 pub mod writer;
 
+pub use audit_index::{AuditCursor, AuditFilter, AuditHit};
 pub use damaged::{DamagedEntry, MAX_DAMAGED};
 pub use error::{OpenError, ReadError, WriteError};
 pub use lookup::DuplicateGroup;

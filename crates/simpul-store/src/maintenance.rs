@@ -14,10 +14,13 @@ use crate::meta::{RecordMeta, scope_keys};
 use crate::read::load_document;
 use crate::store::{DB_FILE, Store};
 use crate::tables::{
+    AUDIT_BY_RECORD, AUDIT_BY_TIME, AUDIT_BY_WHO, COUNTS, KINDS, REPORT_FACTS, SEQUENCE,
+    SEQUENCE_OF,
+};
+use crate::tables::{
     CERTS, CHANGES, DAMAGED, INDEX, LOOKUP, LOOKUP_KEYS, META, MOVED, PENDING_SEALS, QUARANTINE,
     RECORDS, SEALS, SNAPSHOTS, TOKENS, TOMBSTONES,
 };
-use crate::tables::{COUNTS, KINDS, REPORT_FACTS, SEQUENCE, SEQUENCE_OF};
 
 /// What [`Store::verify`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +84,7 @@ impl Store {
         let derived = DerivedTables::open(&txn)?;
         let mut census = crate::Census::default();
         let mut expected_rows = 0u64;
+        let mut audit_entries = 0u64;
         let mut found_damaged = Vec::new();
         for row in records.iter()? {
             let (key, value) = row?;
@@ -138,6 +142,7 @@ impl Store {
             match Record::from_document(&doc) {
                 Ok(record) => {
                     derived.check_facts(id, &record, &mut report.problems)?;
+                    audit_entries += derived.check_audit(id, &record, &mut report.problems)?;
                     if record.id != id {
                         report
                             .problems
@@ -185,6 +190,12 @@ impl Store {
             }
         }
         derived.check_totals(total, &census, &self.census()?, &mut report.problems)?;
+        let filed = derived.audit.len()?;
+        if filed != audit_entries {
+            report.problems.push(format!(
+                "the audit index holds {filed} entries, the audit records {audit_entries}"
+            ));
+        }
         progress(report.records, total);
         drop((records, snapshots, changes, index, derived, txn));
         // What failed its check is left out of sync from now on, as if a session had
@@ -268,6 +279,9 @@ impl Store {
         copy(&source, &txn, KINDS)?;
         copy(&source, &txn, COUNTS)?;
         copy(&source, &txn, REPORT_FACTS)?;
+        copy(&source, &txn, AUDIT_BY_TIME)?;
+        copy(&source, &txn, AUDIT_BY_RECORD)?;
+        copy(&source, &txn, AUDIT_BY_WHO)?;
         copy_multimap(&source, &txn, LOOKUP)?;
         txn.commit()?;
         Ok(records)
@@ -343,6 +357,7 @@ struct DerivedTables {
     sequence_of: redb::ReadOnlyTable<&'static [u8; 16], u64>,
     kinds: redb::ReadOnlyTable<(&'static str, &'static [u8; 16]), ()>,
     facts: redb::ReadOnlyTable<&'static [u8; 16], &'static [u8]>,
+    audit: redb::ReadOnlyTable<(u64, &'static [u8; 16], &'static str), &'static [u8]>,
 }
 
 impl DerivedTables {
@@ -352,7 +367,28 @@ impl DerivedTables {
             sequence_of: txn.open_table(SEQUENCE_OF)?,
             kinds: txn.open_table(KINDS)?,
             facts: txn.open_table(REPORT_FACTS)?,
+            audit: txn.open_table(AUDIT_BY_TIME)?,
         })
+    }
+
+    /// An audit record's entries are filed in the audit index; returns how many it has.
+    fn check_audit(
+        &self,
+        id: RecordId,
+        record: &Record,
+        problems: &mut Vec<String>,
+    ) -> Result<u64, ReadError> {
+        let simpul_model::RecordBody::Audit(log) = &record.body else {
+            return Ok(0);
+        };
+        for (key, e) in &log.entries {
+            let expected = crate::audit_index::filed_bytes(&log.facility, e);
+            match self.audit.get((e.at_ms, id.as_bytes(), key.as_str()))? {
+                Some(row) if row.value() == expected.as_slice() => {}
+                _ => problems.push(format!("audit record {id}: entry {key} is not indexed")),
+            }
+        }
+        Ok(log.entries.len() as u64)
     }
 
     /// A patient's report facts are those of its document.

@@ -13,7 +13,7 @@ use crate::tables::{
 };
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 8;
+pub const SCHEMA_VERSION: u32 = 9;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
@@ -27,6 +27,7 @@ const MIGRATIONS: &[Migration] = &[
     refile_candidates_v6,
     add_sequence_v7,
     add_report_facts_v8,
+    index_audit_v9,
 ];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
@@ -66,11 +67,16 @@ fn add_report_facts_v8(tx: &WriteTransaction) -> Result<(), redb::Error> {
     crate::facts::backfill(tx)
 }
 
+/// The audit trail indexed by time, record and who (schema 9).
+fn index_audit_v9(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    crate::audit_index::backfill(tx)
+}
+
 /// Files every patient stored under its current lookup keys (unfiling old ones).
 fn file_every_patient(tx: &WriteTransaction) -> Result<(), redb::Error> {
     let mut lookup = tx.open_multimap_table(LOOKUP)?;
     let mut filed = tx.open_table(LOOKUP_KEYS)?;
-    each_patient(tx, |id, record| {
+    each_record(tx, RecordKind::Patient, |id, record| {
         if let RecordBody::Patient(p) = &record.body {
             crate::lookup::file(&mut lookup, &mut filed, id, &p.lookup_keys())?;
         }
@@ -78,10 +84,11 @@ fn file_every_patient(tx: &WriteTransaction) -> Result<(), redb::Error> {
     })
 }
 
-/// Calls `each` with every patient record held, loaded from its document. Records that
+/// Calls `each` with every record of `kind` held, loaded from its document. Records that
 /// do not load are passed over (`simpul verify` reports them).
-pub(crate) fn each_patient(
+pub(crate) fn each_record(
     tx: &WriteTransaction,
+    kind: RecordKind,
     mut each: impl FnMut(RecordId, &Record) -> Result<(), redb::Error>,
 ) -> Result<(), redb::Error> {
     let records = tx.open_table(RECORDS)?;
@@ -93,7 +100,7 @@ pub(crate) fn each_patient(
         let Ok(meta) = RecordMeta::decode(value.value()) else {
             continue;
         };
-        if meta.kind != RecordKind::Patient {
+        if meta.kind != kind {
             continue;
         }
         let Ok(doc) = load_document(&snapshots, &changes, id, &meta) else {

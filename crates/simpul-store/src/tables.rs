@@ -129,3 +129,22 @@ pub(crate) const COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::n
 /// patient. A district's PWS reads this table, not a million documents.
 pub(crate) const REPORT_FACTS: TableDefinition<&[u8; 16], &[u8]> =
     TableDefinition::new("report-facts-1");
+
+/// Every audit entry of the audit records held, by time (schema 9). Key: (when, Unix ms;
+/// the audit record's id; the entry's key in it). Value: a postcard-encoded
+/// `crate::audit_index::Filed` (the entry and the node that kept it). Filed by the
+/// writer in the transaction that stores the audit record; entries are append-only.
+pub(crate) const AUDIT_BY_TIME: TableDefinition<(u64, &[u8; 16], &str), &[u8]> =
+    TableDefinition::new("audit-by-time-1");
+
+/// Audit entries by the record they concern (schema 9). Key: (record id, when, audit
+/// record id, entry key).
+pub(crate) const AUDIT_BY_RECORD: TableDefinition<AuditByRecordKey, ()> =
+    TableDefinition::new("audit-by-record-1");
+
+/// The key of [`AUDIT_BY_RECORD`].
+pub(crate) type AuditByRecordKey = (&'static [u8; 16], u64, &'static [u8; 16], &'static str);
+
+/// Audit entries by who acted (schema 9). Key: (who, when, audit record id, entry key).
+pub(crate) const AUDIT_BY_WHO: TableDefinition<(&str, u64, &[u8; 16], &str), ()> =
+    TableDefinition::new("audit-by-who-1");

@@ -787,6 +787,7 @@ impl Writer {
         records.insert(key, meta.encode().as_slice())?;
         crate::sequence::stored(txn, id, old, &meta)?;
         crate::facts::file(txn, id, record)?;
+        crate::audit_index::file(txn, id, record)?;
         let mut index = txn.open_table(INDEX)?;
         if let Some(old) = old {
             for scope_key in scope_keys(&old.scope) {

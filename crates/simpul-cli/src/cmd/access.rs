@@ -74,6 +74,7 @@ pub(crate) fn audit_query(
     facility_path: Option<String>,
     since: Option<String>,
     limit: u32,
+    after: Option<String>,
 ) -> Result<AuditQuery> {
     Ok(AuditQuery {
         record: record.as_deref().map(record_id).transpose()?,
@@ -84,15 +85,21 @@ pub(crate) fn audit_query(
             .map(|s| Date::parse(s).map_err(|e| bad_value("since", e)))
             .transpose()?,
         limit: Some(limit),
+        after,
     })
 }
 
 /// `simpul audit`.
 pub(crate) fn audit(node: &mut Target, query: AuditQuery, json: bool) -> Result<()> {
-    let entries = expect_reply!(
+    let (mut entries, next) = expect_reply!(
         node.call(Request::Audit { query })?,
-        Reply::Audit { entries } => entries
+        Reply::Audit { entries, next } => (entries, next)
     )?;
+    // The page comes newest first; read oldest first, down to the newest.
+    entries.reverse();
+    if let Some(next) = &next {
+        eprintln!("older entries: simpul audit ... --after {next}");
+    }
     let mut out = std::io::stdout().lock();
     if json {
         for e in &entries {

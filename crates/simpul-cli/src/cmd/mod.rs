@@ -54,9 +54,10 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             facility,
             since,
             limit,
+            after,
             json,
         } => {
-            let query = access::audit_query(record, who, facility, since, limit)?;
+            let query = access::audit_query(record, who, facility, since, limit, after)?;
             access::audit(&mut Target::open(&dir()?)?, query, json)
         }
         Command::Duplicates { json } => people::duplicates(&mut Target::open(&dir()?)?, json),

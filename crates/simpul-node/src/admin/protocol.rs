@@ -301,10 +301,12 @@ pub enum Reply {
         /// Visits copied to it.
         visits_moved: u32,
     },
-    /// Audit entries, oldest first.
+    /// A page of audit entries, newest first.
     Audit {
         /// The entries.
         entries: Vec<AuditRow>,
+        /// Where the next (older) page starts, when there may be more.
+        next: Option<String>,
     },
     /// A new token: the only time it is shown.
     TokenIssued {

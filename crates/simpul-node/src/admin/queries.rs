@@ -142,9 +142,12 @@ pub struct AuditQuery {
     /// From this day (UTC), inclusive.
     #[serde(default)]
     pub since: Option<Date>,
-    /// At most this many, the latest (default 1,000).
+    /// At most this many, the latest (default 1,000, at most 10,000).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Entries older than this place in the trail (the `next` of the page before).
+    #[serde(default)]
+    pub after: Option<String>,
 }
 
 /// One audit entry and the node that kept it.

@@ -7,16 +7,16 @@ use std::sync::{Arc, Mutex};
 use simpul_model::audit::{MAX_ENTRIES_PER_PART, audit_log_id};
 use simpul_model::automerge::ChangeHash;
 use simpul_model::{
-    AuditAction, AuditEntry, AuditLog, Date, FacilityPath, Record, RecordBody, RecordId,
-    RecordKind, Scope,
+    AuditAction, AuditEntry, AuditLog, Date, FacilityPath, Record, RecordBody, RecordId, Scope,
 };
-use simpul_store::{Store, WriteError, WriteOutcome};
+use simpul_store::{AuditCursor, AuditFilter, Store, WriteError, WriteOutcome};
 
-use super::{not_found, read_failure, write_failure};
-use crate::admin::protocol::{AuditQuery, AuditRow, Caller, Failure, Request, Via};
+use super::{read_failure, write_failure};
+use crate::admin::protocol::{AuditQuery, AuditRow, Caller, Failure, FailureKind, Request, Via};
 
 /// The most entries one audit query returns.
 const MAX_AUDIT_ROWS: usize = 10_000;
+const MAX_AUDIT_ROWS_U32: u32 = MAX_AUDIT_ROWS as u32;
 
 /// What the trail records of `request`, if anything: the action, the record and a
 /// detail. Reads by the console's own user through the CLI are not recorded (whoever can
@@ -254,47 +254,51 @@ pub(super) fn append(
         })
 }
 
-/// The audit entries held here that match `query`, oldest first.
-pub(super) fn query(store: &Store, query: &AuditQuery) -> Result<Vec<AuditRow>, Failure> {
-    let limit = query
-        .limit
-        .map_or(1_000, |l| l as usize)
-        .clamp(1, MAX_AUDIT_ROWS);
-    let mut rows = Vec::new();
-    for (id, meta) in store.list().map_err(read_failure)? {
-        if meta.kind != RecordKind::Audit {
-            continue;
+/// A page of the audit entries held here that match `query`, newest first, read from
+/// the store's audit index (no audit document is loaded), and where the next page
+/// starts.
+pub(super) fn query(
+    store: &Store,
+    query: &AuditQuery,
+) -> Result<(Vec<AuditRow>, Option<String>), Failure> {
+    let limit = match query.limit {
+        None => 1_000,
+        Some(n @ 1..=MAX_AUDIT_ROWS_U32) => n as usize,
+        Some(n) => {
+            return Err(Failure::new(
+                FailureKind::Rejected,
+                format!("limit: {n} is not between 1 and {MAX_AUDIT_ROWS}"),
+            ));
         }
-        let node = meta.scope.paths.first().cloned();
-        if let (Some(wanted), Some(node)) = (&query.facility, &node)
-            && !wanted.is_ancestor_or_self(node)
-        {
-            continue;
-        }
-        if let Some(since) = query.since
-            && Date::parse(&meta.summary.date).is_ok_and(|d| d < since)
-        {
-            continue;
-        }
-        let (_, record) = store
-            .record(id)
-            .map_err(read_failure)?
-            .ok_or_else(|| not_found(id))?;
-        let RecordBody::Audit(log) = record.body else {
-            continue;
-        };
-        for entry in log.entries.into_values() {
-            let wanted = query.record.is_none_or(|r| entry.record == Some(r))
-                && query.who.as_ref().is_none_or(|w| *w == entry.who);
-            if wanted {
-                rows.push(AuditRow {
-                    node: log.facility.clone(),
-                    entry,
-                });
-            }
-        }
-    }
-    rows.sort_by_key(|r| r.entry.at_ms);
-    let skip = rows.len().saturating_sub(limit);
-    Ok(rows.split_off(skip))
+    };
+    let before = query
+        .after
+        .as_deref()
+        .map(|a| {
+            a.parse::<AuditCursor>()
+                .map_err(|e| Failure::new(FailureKind::Rejected, format!("after: {e}")))
+        })
+        .transpose()?;
+    let filter = AuditFilter {
+        record: query.record,
+        who: query.who.clone(),
+        facility: query.facility.clone(),
+        since_ms: query
+            .since
+            .map(|d| u64::try_from(d.unix_days()).unwrap_or(0) * 86_400_000),
+    };
+    // A filter the index does not hold (the facility) reads at most this many entries
+    // for a page; the page then says where to go on.
+    let budget = (limit * 20).max(20_000);
+    let (hits, next) = store
+        .audit_page(&filter, before.as_ref(), limit, budget)
+        .map_err(read_failure)?;
+    let rows = hits
+        .into_iter()
+        .map(|h| AuditRow {
+            node: h.node,
+            entry: h.entry,
+        })
+        .collect();
+    Ok((rows, next.map(|c| c.to_string())))
 }

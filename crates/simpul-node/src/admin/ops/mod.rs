@@ -309,9 +309,10 @@ fn carry_out(
             };
             Ok((reply, outcomes))
         }
-        Request::Audit { query } => read(Reply::Audit {
-            entries: audit::query(store, &query)?,
-        }),
+        Request::Audit { query } => {
+            let (entries, next) = audit::query(store, &query)?;
+            read(Reply::Audit { entries, next })
+        }
         Request::IssueToken { name, role } => {
             let name = name.trim().to_string();
             if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {

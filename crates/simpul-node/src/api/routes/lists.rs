@@ -55,7 +55,9 @@ pub(super) async fn audit(
     let caller = auth.require_role(&[Role::Bidan, Role::Viewer], "the audit trail")?;
     let query = query(q)?;
     match app.run(caller, Request::Audit { query }).await? {
-        Reply::Audit { entries } => ok(StatusCode::OK, json!({ "entries": entries })),
+        Reply::Audit { entries, next } => {
+            ok(StatusCode::OK, json!({ "entries": entries, "next": next }))
+        }
         other => Err(unexpected(other)),
     }
 }
