@@ -870,3 +870,42 @@ fn written_at_the_posyandu_read_at_the_district_with_its_trail() {
         "the district holds the posyandu's trail of the write"
     );
 }
+
+#[test]
+fn a_fhir_export_over_the_api_streams_page_after_page_and_equals_the_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("py", PY)]);
+    let py = d.join("py");
+    // More patients than one streamed page (256) holds: the body is several pages.
+    ok(&py, &["gen", "--seed", "9", "--patients", "700"]);
+    let node = start_api(&config(d, "py", PY, free_port(), &[]));
+    let viewer = issue(&py, "viewer", "Dinkes Data");
+    let out = d.join("fhir");
+    std::fs::create_dir_all(&out).expect("dir");
+    ok(
+        &py,
+        &["export", "fhir", "--out", out.to_str().expect("utf-8")],
+    );
+    for resource in ["Patient", "Encounter", "Observation"] {
+        let (status, body) = get(&node, &format!("/api/v1/fhir/{resource}"), &viewer);
+        assert_eq!(status, 200);
+        let streamed = body.as_str().expect("ndjson text");
+        let file = std::fs::read_to_string(out.join(format!("{resource}.ndjson"))).expect("file");
+        assert_eq!(streamed.lines().count(), file.lines().count(), "{resource}");
+        let parse = |l: &str| serde_json::from_str::<Value>(l).expect("a resource per line");
+        for (n, (a, b)) in streamed.lines().zip(file.lines()).enumerate() {
+            assert!(
+                parse(a) == parse(b),
+                "{resource} line {n}: the stream is the export"
+            );
+        }
+    }
+    // One export, one audit entry, however many pages.
+    let trail = ok(&py, &["audit", "--who", "Dinkes Data", "--json"]);
+    let exports = trail
+        .lines()
+        .filter(|l| l.contains("\"export\"") && l.contains("fhir Patient"))
+        .count();
+    assert_eq!(exports, 1, "{trail}");
+}

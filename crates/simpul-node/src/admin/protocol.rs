@@ -179,10 +179,16 @@ pub enum Request {
         /// directory is not the caller's).
         out: std::path::PathBuf,
     },
-    /// The FHIR R4 resources of one type, as NDJSON text.
+    /// The FHIR R4 resources of one type of a page of patients, as NDJSON text.
     Fhir {
         /// `Patient`, `RelatedPerson`, `Encounter`, `Observation` or `Immunization`.
         resource_type: String,
+        /// Patients after this record id (the `next` of the page before).
+        #[serde(default)]
+        after: Option<RecordId>,
+        /// Patients in the page: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when absent.
+        #[serde(default)]
+        limit: Option<u32>,
     },
     /// The PWS summary of a month for the people at or below this node.
     Pws {
@@ -329,12 +335,14 @@ pub enum Reply {
         /// Resources written, by type.
         counts: simpul_fhir::Counts,
     },
-    /// FHIR resources as NDJSON.
+    /// FHIR resources of a page of patients as NDJSON.
     Fhir {
         /// One resource per line.
         ndjson: String,
         /// How many lines.
         count: u64,
+        /// Where the next page of patients starts, when there may be more.
+        next: Option<RecordId>,
     },
 }
 

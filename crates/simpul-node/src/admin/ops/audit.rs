@@ -84,7 +84,7 @@ pub(super) fn action_of(
             None,
             Some(format!("fhir to {}", out.display())),
         )),
-        Request::Fhir { resource_type } => Some((
+        Request::Fhir { resource_type, .. } => Some((
             AuditAction::Export,
             None,
             Some(format!("fhir {resource_type}")),

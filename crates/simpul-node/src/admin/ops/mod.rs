@@ -5,7 +5,7 @@
 
 mod audit;
 mod edit;
-mod fhir;
+pub mod fhir;
 mod page;
 mod people;
 
@@ -337,9 +337,19 @@ fn carry_out(
         Request::ExportFhir { out } => read(Reply::ExportedFhir {
             counts: fhir::export(store, &out)?,
         }),
-        Request::Fhir { resource_type } => {
-            let (ndjson, count) = fhir::ndjson(store, &resource_type)?;
-            read(Reply::Fhir { ndjson, count })
+        Request::Fhir {
+            resource_type,
+            after,
+            limit,
+        } => {
+            let wanted = fhir::resource_type(&resource_type)?;
+            let (ndjson, count, next) =
+                fhir::ndjson_page(store, wanted, after, page::limit(limit)?)?;
+            read(Reply::Fhir {
+                ndjson,
+                count,
+                next,
+            })
         }
         Request::Pws {
             month,

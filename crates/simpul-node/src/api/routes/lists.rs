@@ -129,10 +129,62 @@ pub(super) async fn fhir(
     Path(resource_type): Path<String>,
 ) -> Answer {
     let caller = auth.require_role(&[Role::Bidan, Role::Viewer], "FHIR exports")?;
-    match app.run(caller, Request::Fhir { resource_type }).await? {
-        Reply::Fhir { ndjson, .. } => {
-            Ok(([(header::CONTENT_TYPE, "application/fhir+ndjson")], ndjson).into_response())
+    // The first page through the node's operations (checked and audited once for the
+    // whole export); the rest streamed a page at a time, so memory stays bounded
+    // whatever the store holds.
+    let first = Request::Fhir {
+        resource_type: resource_type.clone(),
+        after: None,
+        limit: Some(FHIR_STREAM_PAGE as u32),
+    };
+    let (ndjson, next) = match app.run(caller, first).await? {
+        Reply::Fhir { ndjson, next, .. } => (ndjson, next),
+        other => return Err(unexpected(other)),
+    };
+    let wanted = crate::admin::ops::fhir::resource_type(&resource_type)?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
+    let store = app.node.store.clone();
+    tokio::spawn(async move {
+        if tx.send(Ok(ndjson)).await.is_err() {
+            return;
         }
-        other => Err(unexpected(other)),
-    }
+        let mut after = next;
+        while let Some(from) = after {
+            let store = store.clone();
+            let page = tokio::task::spawn_blocking(move || {
+                crate::admin::ops::fhir::ndjson_page(&store, wanted, Some(from), FHIR_STREAM_PAGE)
+            })
+            .await;
+            let (text, next) = match page {
+                Ok(Ok((text, _, next))) => (text, next),
+                Ok(Err(f)) => {
+                    let _ = tx.send(Err(std::io::Error::other(f.message))).await;
+                    return;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+                    return;
+                }
+            };
+            // The client went away: stop reading.
+            if tx.send(Ok(text)).await.is_err() {
+                return;
+            }
+            after = next;
+        }
+    });
+    let body = axum::body::Body::from_stream(tokio_stream_from(rx));
+    Ok(([(header::CONTENT_TYPE, "application/fhir+ndjson")], body).into_response())
+}
+
+/// Patients per page of a streamed FHIR export.
+const FHIR_STREAM_PAGE: usize = 256;
+
+/// The receiver as a stream of body chunks.
+fn tokio_stream_from(
+    rx: tokio::sync::mpsc::Receiver<Result<String, std::io::Error>>,
+) -> impl futures_util::Stream<Item = Result<String, std::io::Error>> {
+    futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }
