@@ -157,6 +157,18 @@ fn admin_requests(record: &Record, saved: &[u8]) -> Vec<Request> {
         },
         Request::Fhir {
             resource_type: "Patient".into(),
+            after: None,
+            limit: Some(2),
+        },
+        Request::List {
+            after: Some(record.id),
+            limit: Some(3),
+        },
+        Request::Audit {
+            query: serde_json::from_str(
+                r#"{"who": "uid 0", "limit": 5, "after": "1790000000000.00000000000000000000000000000001.001790000000000-0000"}"#,
+            )
+            .expect("an audit query"),
         },
         Request::Tokens,
         Request::UpdatePatient {
