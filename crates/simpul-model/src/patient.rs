@@ -148,6 +148,9 @@ impl Patient {
     /// birth date in one of two neighbouring [`NEAR_DAYS`]-day windows (so two
     /// registrations whose birth dates differ by less than that share a key), and
     /// `mother:<record>:<birth date>:<sex>` for a child linked to its mother's record.
+    ///
+    /// Two more serve search: `born:<birth date>`, and `word:<w>` for each word of the
+    /// normalised name.
     pub fn lookup_keys(&self) -> Vec<String> {
         let mut keys = Vec::with_capacity(6);
         if let Some(nik) = &self.identifiers.nik {
@@ -168,6 +171,16 @@ impl Patient {
             keys.push(format!("mother:{mother}:{}:{}", self.birth_date, self.sex));
         }
         keys.push(format!("village:{}", self.address.village));
+        // For search: each word of the name once, and the birth date. These sort
+        // outside the identity and candidate keys ("born:" before "ibu:", "word:" after
+        // "village:").
+        keys.push(format!("born:{}", self.birth_date));
+        let mut words: Vec<&str> = name.split(' ').filter(|w| !w.is_empty()).collect();
+        words.sort_unstable();
+        words.dedup();
+        for word in words {
+            keys.push(format!("word:{word}"));
+        }
         keys
     }
 

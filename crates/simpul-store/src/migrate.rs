@@ -13,7 +13,7 @@ use crate::tables::{
 };
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 9;
+pub const SCHEMA_VERSION: u32 = 10;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
@@ -28,6 +28,7 @@ const MIGRATIONS: &[Migration] = &[
     add_sequence_v7,
     add_report_facts_v8,
     index_audit_v9,
+    refile_for_search_v10,
 ];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
@@ -70,6 +71,12 @@ fn add_report_facts_v8(tx: &WriteTransaction) -> Result<(), redb::Error> {
 /// The audit trail indexed by time, record and who (schema 9).
 fn index_audit_v9(tx: &WriteTransaction) -> Result<(), redb::Error> {
     crate::audit_index::backfill(tx)
+}
+
+/// Search by name and birth date (schema 10): every patient is filed again, under
+/// `word:` and `born:` keys as well.
+fn refile_for_search_v10(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    file_every_patient(tx)
 }
 
 /// Files every patient stored under its current lookup keys (unfiling old ones).

@@ -59,8 +59,10 @@ pub(crate) const TOMBSTONES: TableDefinition<&[u8; 16], &[u8]> =
     TableDefinition::new("tombstones-1");
 
 /// Patients by identifier and place (added in schema 3). Key: a
-/// [`simpul_model::Patient::lookup_keys`] key (`nik:…`, `ibu:…`, `village:…`). Values:
-/// the record ids under it; two under one identity key are a duplicate.
+/// [`simpul_model::Patient::lookup_keys`] key (`nik:…`, `ibu:…`, `village:…`; the
+/// candidates `near:…`, `mother:…` from schema 6; for search `born:…` and `word:…` from
+/// schema 10). Values: the record ids under it; two under one identity key are a
+/// duplicate.
 pub(crate) const LOOKUP: MultimapTableDefinition<&str, &[u8; 16]> =
     MultimapTableDefinition::new("lookup-1");
 

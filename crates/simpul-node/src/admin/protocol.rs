@@ -294,6 +294,9 @@ pub enum Reply {
     People {
         /// One row per person.
         people: Vec<PersonRow>,
+        /// Where the next page starts (`after`), when there may be more.
+        #[serde(default)]
+        next: Option<RecordId>,
     },
     /// Groups of records of one person.
     Duplicates {

@@ -32,6 +32,9 @@ pub struct SearchQuery {
     /// At most this many rows (default 100, at most 1,000).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// People after this record id (the `next` of the page before).
+    #[serde(default)]
+    pub after: Option<RecordId>,
 }
 
 impl SearchQuery {
@@ -46,6 +49,7 @@ impl SearchQuery {
             rt,
             rw,
             limit: _,
+            after: _,
         } = self;
         nik.is_none()
             && nik_ibu.is_none()

@@ -292,11 +292,13 @@ fn carry_out(
             }
             read(Reply::List { rows, next })
         }
-        Request::Search { query } => read(Reply::People {
-            people: people::search(store, &query)?,
-        }),
+        Request::Search { query } => {
+            let (people, next) = people::search(store, &query)?;
+            read(Reply::People { people, next })
+        }
         Request::Due { query } => read(Reply::People {
             people: people::due(store, &query)?,
+            next: None,
         }),
         Request::Duplicates => read(Reply::Duplicates {
             groups: people::duplicates(store)?,

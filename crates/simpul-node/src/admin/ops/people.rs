@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 
+use simpul_model::patient::name_key;
 use simpul_model::pws::{Grouping, Month, Period, PwsReport, PwsRow};
 use simpul_model::{Date, Patient, Record, RecordBody, RecordId, growth};
 use simpul_store::{Store, WriteOutcome};
@@ -59,9 +60,15 @@ fn patients(
     Ok(out)
 }
 
-/// Patients matching every term of `query`. Identifier and village terms read the
-/// lookup index; name and birth date alone scan the metadata, loading only matches.
-pub(super) fn search(store: &Store, query: &SearchQuery) -> Result<Vec<PersonRow>, Failure> {
+/// A page of the patients matching every term of `query`, in id order, and where the
+/// next page starts. The candidates come from the lookup index (NIK, mother's NIK,
+/// village, birth date, or the words of the name: each typed word matches the start of
+/// a word of the name); they are loaded one at a time, and a page stops at the limit or
+/// after examining [`SEARCH_BUDGET`] times as many candidates.
+pub(super) fn search(
+    store: &Store,
+    query: &SearchQuery,
+) -> Result<(Vec<PersonRow>, Option<RecordId>), Failure> {
     if query.is_empty() {
         return Err(bad(
             "give at least one of nik, nik_ibu, name, birth_date, village, rt, rw",
@@ -73,6 +80,18 @@ pub(super) fn search(store: &Store, query: &SearchQuery) -> Result<Vec<PersonRow
         ));
     }
     let limit = query.limit.map_or(100, |l| l as usize).clamp(1, MAX_ROWS);
+    let words: Vec<String> = query
+        .name
+        .as_deref()
+        .map(name_key)
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    if query.name.is_some() && words.is_empty() {
+        return Err(bad("name: give at least one letter or digit"));
+    }
     let indexed = |key: String, prefix: bool| -> Result<BTreeSet<RecordId>, Failure> {
         let ids = if prefix {
             store.find_prefix(&key)
@@ -87,52 +106,80 @@ pub(super) fn search(store: &Store, query: &SearchQuery) -> Result<Vec<PersonRow
         indexed(format!("ibu:{ibu}:"), true)?
     } else if let Some(village) = &query.village {
         indexed(format!("village:{village}"), false)?
+    } else if let Some(date) = query.birth_date {
+        indexed(format!("born:{date}"), false)?
     } else {
-        let name = query.name.as_ref().map(|n| n.to_lowercase());
-        let date = query.birth_date.map(|d| d.to_string());
-        patient_ids(store, |m| {
-            name.as_ref()
-                .is_none_or(|n| m.summary.label.to_lowercase().contains(n))
-                && date.as_ref().is_none_or(|d| m.summary.date == *d)
-        })?
-        .into_iter()
-        .collect()
+        // The longest typed word finds the fewest people.
+        let longest = words
+            .iter()
+            .max_by_key(|w| w.len())
+            .cloned()
+            .unwrap_or_default();
+        indexed(format!("word:{longest}"), true)?
     };
-    let name = query.name.as_ref().map(|n| n.to_lowercase());
     let mut rows = Vec::new();
-    for (id, p) in patients(store, candidates)? {
-        let matches = query
-            .nik
-            .as_ref()
-            .is_none_or(|n| p.identifiers.nik.as_ref() == Some(n))
-            && query
-                .nik_ibu
-                .as_ref()
-                .is_none_or(|n| p.identifiers.nik_ibu.as_ref() == Some(n))
-            && name
-                .as_ref()
-                .is_none_or(|n| p.name.to_lowercase().contains(n))
-            && query.birth_date.is_none_or(|d| p.birth_date == d)
-            && query
-                .village
-                .as_ref()
-                .is_none_or(|v| p.address.village == *v)
-            && query
-                .rt
-                .as_ref()
-                .is_none_or(|rt| same_unit(p.address.rt.as_deref(), rt))
-            && query
-                .rw
-                .as_ref()
-                .is_none_or(|rw| same_unit(p.address.rw.as_deref(), rw));
-        if matches {
-            rows.push(row(id, &p));
-            if rows.len() == limit {
-                break;
-            }
+    let mut examined = 0;
+    let mut last = None;
+    let budget = limit * SEARCH_BUDGET;
+    for id in candidates.range((
+        query
+            .after
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
+        std::ops::Bound::Unbounded,
+    )) {
+        if rows.len() == limit || examined == budget {
+            return Ok((rows, last));
+        }
+        examined += 1;
+        last = Some(*id);
+        let Some((
+            _,
+            Record {
+                body: RecordBody::Patient(p),
+                ..
+            },
+        )) = store.record(*id).map_err(read_failure)?
+        else {
+            continue;
+        };
+        if matches(query, &words, &p) {
+            rows.push(row(*id, &p));
         }
     }
-    Ok(rows)
+    Ok((rows, None))
+}
+
+/// Candidates examined per row asked for before a search page ends with where to go on.
+const SEARCH_BUDGET: usize = 20;
+
+/// True when `p` matches every term of `query` (`words`: the name's, normalised).
+fn matches(query: &SearchQuery, words: &[String], p: &Patient) -> bool {
+    let name = name_key(&p.name);
+    let name_words: Vec<&str> = name.split(' ').collect();
+    query
+        .nik
+        .as_ref()
+        .is_none_or(|n| p.identifiers.nik.as_ref() == Some(n))
+        && query
+            .nik_ibu
+            .as_ref()
+            .is_none_or(|n| p.identifiers.nik_ibu.as_ref() == Some(n))
+        && words
+            .iter()
+            .all(|w| name_words.iter().any(|n| n.starts_with(w.as_str())))
+        && query.birth_date.is_none_or(|d| p.birth_date == d)
+        && query
+            .village
+            .as_ref()
+            .is_none_or(|v| p.address.village == *v)
+        && query
+            .rt
+            .as_ref()
+            .is_none_or(|rt| same_unit(p.address.rt.as_deref(), rt))
+        && query
+            .rw
+            .as_ref()
+            .is_none_or(|rw| same_unit(p.address.rw.as_deref(), rw))
 }
 
 /// RT and RW compare as numbers: "3" and "003" are the same unit.

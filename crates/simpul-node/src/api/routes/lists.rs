@@ -21,7 +21,9 @@ pub(super) async fn search(
     let caller = auth.require(Permission::View)?;
     let query = query(q)?;
     match app.run(caller, Request::Search { query }).await? {
-        Reply::People { people } => ok(StatusCode::OK, json!({ "people": people })),
+        Reply::People { people, next } => {
+            ok(StatusCode::OK, json!({ "people": people, "next": next }))
+        }
         other => Err(unexpected(other)),
     }
 }
@@ -34,7 +36,9 @@ pub(super) async fn due(
     let caller = auth.require(Permission::View)?;
     let query = query(q)?;
     match app.run(caller, Request::Due { query }).await? {
-        Reply::People { people } => ok(StatusCode::OK, json!({ "people": people })),
+        Reply::People { people, next } => {
+            ok(StatusCode::OK, json!({ "people": people, "next": next }))
+        }
         other => Err(unexpected(other)),
     }
 }
