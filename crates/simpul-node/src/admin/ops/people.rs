@@ -118,19 +118,18 @@ pub(super) fn search(
         indexed(format!("word:{longest}"), true)?
     };
     let mut rows = Vec::new();
-    let mut examined = 0;
     let mut last = None;
     let budget = limit * SEARCH_BUDGET;
-    for id in candidates.range((
-        query
-            .after
-            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded),
-        std::ops::Bound::Unbounded,
-    )) {
+    let from = query
+        .after
+        .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+    for (examined, id) in candidates
+        .range((from, std::ops::Bound::Unbounded))
+        .enumerate()
+    {
         if rows.len() == limit || examined == budget {
             return Ok((rows, last));
         }
-        examined += 1;
         last = Some(*id);
         let Some((
             _,
