@@ -1,5 +1,5 @@
-//! The PWS a node answers (from the report facts its store keeps) equals the report
-//! counted from every record, on a generated district after a year's corrections,
+//! The PWS and the due lists a node answers (from the report facts its store keeps)
+//! equal what every record says, on a generated district after a year's corrections,
 //! error marks, deaths, moves and merges.
 
 use simpul_model::pws::{Grouping, Month, Period, PwsReport};
@@ -13,12 +13,10 @@ fn today() -> Date {
     Date::from_ymd(2026, 11, 20).expect("date")
 }
 
-#[test]
-fn the_pws_from_report_facts_equals_the_pws_from_every_record() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// A generated puskesmas of 600 people after a year of edits, and its posyandu.
+fn edited_district(dir: &std::path::Path) -> (Store, FacilityPath, Vec<FacilityPath>) {
     let node = FacilityPath::parse(PUSKESMAS).expect("path");
-    let store =
-        Store::create(dir.path(), &node, [1, 1, 1, 1], StoreOptions::default()).expect("store");
+    let store = Store::create(dir, &node, [1, 1, 1, 1], StoreOptions::default()).expect("store");
     let generator = simpul_gen::Generator::new(23, &node, 600, today());
     let posyandu: Vec<FacilityPath> = generator
         .posyandu()
@@ -77,6 +75,13 @@ fn the_pws_from_report_facts_equals_the_pws_from_every_record() {
             })
             .expect("edit");
     }
+    (store, node, posyandu)
+}
+
+#[test]
+fn the_pws_from_report_facts_equals_the_pws_from_every_record() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, node, _) = edited_district(dir.path());
     let records: Vec<_> = store
         .ids_of_kind(RecordKind::Patient, None, usize::MAX)
         .expect("ids")
@@ -116,4 +121,122 @@ fn the_pws_from_report_facts_equals_the_pws_from_every_record() {
             }
         }
     }
+}
+
+/// The due list by its definition, from every record: under-fives (6–59 months for
+/// vitamin A) at or below `facility`, living there at the month's end, not merged,
+/// without the service that month (growth follow-up: with a reason), by name.
+fn due_by_scan(
+    records: &[simpul_model::Record],
+    facility: &FacilityPath,
+    month: Month,
+    service: &str,
+) -> Vec<(simpul_model::RecordId, Vec<String>)> {
+    let end = month.last_day();
+    let mut out: Vec<(String, simpul_model::RecordId, Vec<String>)> = records
+        .iter()
+        .filter_map(|r| {
+            let p = r.patient()?;
+            let months = p.birth_date.months_until(end);
+            let age_ok = if service == "vitamin_a" {
+                (6..60).contains(&months)
+            } else {
+                months < 60
+            };
+            if p.merged_into.is_some()
+                || !facility.is_ancestor_or_self(&p.home_facility)
+                || !p.resident_on(end)
+                || !age_ok
+            {
+                return None;
+            }
+            let reasons: Vec<String> = if service == "growth_follow_up" {
+                simpul_model::growth::follow_up(p, month)
+                    .into_iter()
+                    .map(String::from)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let served = p.current_visits().iter().any(|(_, v)| {
+                month.contains(v.date)
+                    && !v.transcribed
+                    && if service == "vitamin_a" {
+                        v.vitamin_a
+                    } else {
+                        v.measurements.weight_kg.is_some()
+                    }
+            });
+            let due = if service == "growth_follow_up" {
+                !reasons.is_empty()
+            } else {
+                !served
+            };
+            due.then(|| (p.name.clone(), r.id, reasons))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    out.into_iter()
+        .map(|(_, id, reasons)| (id, reasons))
+        .collect()
+}
+
+#[test]
+fn due_lists_from_report_facts_equal_the_lists_from_every_record() {
+    use simpul_node::admin::queries::DueQuery;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, node, posyandu) = edited_district(dir.path());
+    let records: Vec<_> = store
+        .ids_of_kind(RecordKind::Patient, None, usize::MAX)
+        .expect("ids")
+        .into_iter()
+        .map(|id| store.record(id).expect("read").expect("held").1)
+        .collect();
+    let mut seen = 0;
+    for facility in [node.clone(), posyandu[0].clone(), posyandu[2].clone()] {
+        for month in ["2026-06", "2026-11"] {
+            for service in ["weighing", "vitamin_a", "growth_follow_up"] {
+                let expected = due_by_scan(
+                    &records,
+                    &facility,
+                    Month::parse(month).expect("month"),
+                    service,
+                );
+                seen += expected.len();
+                for limit in [1u32, 2, 7, 1_000] {
+                    let mut got = Vec::new();
+                    let mut after = None;
+                    loop {
+                        let query: DueQuery = serde_json::from_value(serde_json::json!({
+                            "facility": facility, "month": month, "service": service,
+                            "limit": limit, "after": after,
+                        }))
+                        .expect("query");
+                        let (reply, _) = ops::execute(
+                            &store,
+                            Request::Due { query },
+                            &Caller::console(),
+                            today(),
+                            3_000,
+                        )
+                        .expect("due");
+                        let Reply::People { people, next } = reply else {
+                            panic!("people")
+                        };
+                        assert!(people.len() <= limit as usize);
+                        got.extend(people.into_iter().map(|p| (p.id, p.reasons)));
+                        match next {
+                            Some(n) => after = Some(n),
+                            None => break,
+                        }
+                    }
+                    assert_eq!(
+                        got, expected,
+                        "{facility} {month} {service}, pages of {limit}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(seen > 50, "the lists are not all empty ({seen})");
 }

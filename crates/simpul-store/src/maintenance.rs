@@ -14,7 +14,7 @@ use crate::meta::{RecordMeta, scope_keys};
 use crate::read::load_document;
 use crate::store::{DB_FILE, Store};
 use crate::tables::{
-    AUDIT_BY_RECORD, AUDIT_BY_TIME, AUDIT_BY_WHO, COUNTS, KINDS, REPORT_FACTS, SEQUENCE,
+    AUDIT_BY_RECORD, AUDIT_BY_TIME, AUDIT_BY_WHO, COUNTS, HOMES, KINDS, REPORT_FACTS, SEQUENCE,
     SEQUENCE_OF,
 };
 use crate::tables::{
@@ -279,6 +279,7 @@ impl Store {
         copy(&source, &txn, KINDS)?;
         copy(&source, &txn, COUNTS)?;
         copy(&source, &txn, REPORT_FACTS)?;
+        copy(&source, &txn, HOMES)?;
         copy(&source, &txn, AUDIT_BY_TIME)?;
         copy(&source, &txn, AUDIT_BY_RECORD)?;
         copy(&source, &txn, AUDIT_BY_WHO)?;
@@ -358,6 +359,7 @@ struct DerivedTables {
     kinds: redb::ReadOnlyTable<(&'static str, &'static [u8; 16]), ()>,
     facts: redb::ReadOnlyTable<&'static [u8; 16], &'static [u8]>,
     audit: redb::ReadOnlyTable<(u64, &'static [u8; 16], &'static str), &'static [u8]>,
+    homes: redb::ReadOnlyTable<(&'static str, &'static [u8; 16]), ()>,
 }
 
 impl DerivedTables {
@@ -368,6 +370,7 @@ impl DerivedTables {
             kinds: txn.open_table(KINDS)?,
             facts: txn.open_table(REPORT_FACTS)?,
             audit: txn.open_table(AUDIT_BY_TIME)?,
+            homes: txn.open_table(HOMES)?,
         })
     }
 
@@ -406,6 +409,13 @@ impl DerivedTables {
             Some(row) if row.value() == expected.as_slice() => {}
             Some(_) => problems.push(format!("record {id}: its report facts are stale")),
             None => problems.push(format!("record {id} has no report facts")),
+        }
+        if self
+            .homes
+            .get((patient.home_facility.as_str(), id.as_bytes()))?
+            .is_none()
+        {
+            problems.push(format!("record {id} is not filed under its home facility"));
         }
         Ok(())
     }
@@ -454,6 +464,12 @@ impl DerivedTables {
         }
         let patients = counted.by_kind.get("patient").copied().unwrap_or(0);
         let facts = self.facts.len()?;
+        let homes = self.homes.len()?;
+        if homes != patients {
+            problems.push(format!(
+                "{homes} patients are filed under a home facility, the store holds {patients}"
+            ));
+        }
         if facts != patients {
             problems.push(format!(
                 "report facts are kept for {facts} records, the store holds {patients} patients"

@@ -13,7 +13,7 @@ use crate::tables::{
 };
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 10;
+pub const SCHEMA_VERSION: u32 = 11;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
@@ -29,6 +29,7 @@ const MIGRATIONS: &[Migration] = &[
     add_report_facts_v8,
     index_audit_v9,
     refile_for_search_v10,
+    add_homes_v11,
 ];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
@@ -77,6 +78,11 @@ fn index_audit_v9(tx: &WriteTransaction) -> Result<(), redb::Error> {
 /// `word:` and `born:` keys as well.
 fn refile_for_search_v10(tx: &WriteTransaction) -> Result<(), redb::Error> {
     file_every_patient(tx)
+}
+
+/// Patients by home facility (schema 11), from their report facts.
+fn add_homes_v11(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    crate::facts::backfill_homes(tx)
 }
 
 /// Files every patient stored under its current lookup keys (unfiling old ones).

@@ -150,3 +150,8 @@ pub(crate) type AuditByRecordKey = (&'static [u8; 16], u64, &'static [u8; 16], &
 /// Audit entries by who acted (schema 9). Key: (who, when, audit record id, entry key).
 pub(crate) const AUDIT_BY_WHO: TableDefinition<(&str, u64, &[u8; 16], &str), ()> =
     TableDefinition::new("audit-by-who-1");
+
+/// Patients by home facility (schema 11). Key: (the home facility's path, record id).
+/// A facility's people are one key range (its path, then paths below it): due lists
+/// read them without touching the rest of the district.
+pub(crate) const HOMES: TableDefinition<(&str, &[u8; 16]), ()> = TableDefinition::new("homes-1");

@@ -84,6 +84,12 @@ pub struct DueQuery {
     pub month: String,
     /// Which service.
     pub service: Service,
+    /// At most this many rows (default and most 1,000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Rows after this person (the `next` of the page before).
+    #[serde(default)]
+    pub after: Option<RecordId>,
 }
 
 /// One person, as search and due lists show them.

@@ -296,10 +296,10 @@ fn carry_out(
             let (people, next) = people::search(store, &query)?;
             read(Reply::People { people, next })
         }
-        Request::Due { query } => read(Reply::People {
-            people: people::due(store, &query)?,
-            next: None,
-        }),
+        Request::Due { query } => {
+            let (people, next) = people::due(store, &query)?;
+            read(Reply::People { people, next })
+        }
         Request::Duplicates => read(Reply::Duplicates {
             groups: people::duplicates(store)?,
         }),
@@ -469,21 +469,6 @@ pub(super) fn shape(message: String) -> WriteError {
 
 pub(super) fn not_found(id: simpul_model::RecordId) -> Failure {
     Failure::new(FailureKind::NotFound, format!("no record {id}"))
-}
-
-/// The patients held here whose metadata passes `keep`, in id order (no document is
-/// loaded).
-pub(super) fn patient_ids(
-    store: &Store,
-    keep: impl Fn(&simpul_store::RecordMeta) -> bool,
-) -> Result<Vec<simpul_model::RecordId>, Failure> {
-    Ok(store
-        .list()
-        .map_err(read_failure)?
-        .into_iter()
-        .filter(|(_, m)| m.kind == simpul_model::RecordKind::Patient && keep(m))
-        .map(|(id, _)| id)
-        .collect())
 }
 
 /// The failure for a store write error, keeping its kind.

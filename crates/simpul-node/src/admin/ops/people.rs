@@ -7,7 +7,7 @@ use simpul_model::pws::{Grouping, Month, Period, PwsReport, PwsRow};
 use simpul_model::{Date, Patient, Record, RecordBody, RecordId, growth};
 use simpul_store::{Store, WriteOutcome};
 
-use super::{not_found, patient, patient_ids, read_failure, shape, write_failure};
+use super::{not_found, patient, read_failure, shape, write_failure};
 use crate::admin::protocol::{
     DueQuery, DuplicateView, Failure, FailureKind, PersonRow, PwsTable, SearchQuery,
 };
@@ -187,61 +187,96 @@ fn same_unit(stored: Option<&str>, wanted: &str) -> bool {
     stored.is_some_and(|s| number(s) == number(wanted))
 }
 
-/// Under-fives registered at or below the facility who have not had the service in the
-/// month (merged duplicates left out).
-pub(super) fn due(store: &Store, query: &DueQuery) -> Result<Vec<PersonRow>, Failure> {
+/// A page of the under-fives registered at or below the facility who have not had the
+/// service in the month (merged duplicates left out), by name, and where the next page
+/// starts. Read from the report facts of the facility's people (no document); only the
+/// page's rows are loaded.
+pub(super) fn due(
+    store: &Store,
+    query: &DueQuery,
+) -> Result<(Vec<PersonRow>, Option<RecordId>), Failure> {
     let month = Month::parse(&query.month).map_err(|e| bad(e.to_string()))?;
+    let limit = query
+        .limit
+        .map_or(MAX_ROWS, |l| l as usize)
+        .clamp(1, MAX_ROWS);
     let end = month.last_day();
-    let ids = patient_ids(store, |m| {
-        m.scope
-            .paths
-            .iter()
-            .any(|p| query.facility.is_ancestor_or_self(p))
-    })?;
-    let mut rows = Vec::new();
-    for (id, p) in patients(store, ids)? {
-        let months = p.birth_date.months_until(end);
-        let age_ok = match query.service {
-            Service::Weighing | Service::GrowthFollowUp => months < 60,
-            Service::VitaminA => (6..60).contains(&months),
-        };
-        if p.merged_into.is_some()
-            || !query.facility.is_ancestor_or_self(&p.home_facility)
-            || !p.resident_on(end)
-            || !age_ok
-        {
-            continue;
-        }
-        let reasons: Vec<String> = match query.service {
-            Service::GrowthFollowUp => growth::follow_up(&p, month)
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            Service::Weighing | Service::VitaminA => {
-                let served = p.current_visits().iter().any(|(_, v)| {
-                    month.contains(v.date)
-                        && !v.transcribed
-                        && match query.service {
-                            Service::VitaminA => v.vitamin_a,
-                            _ => v.measurements.weight_kg.is_some(),
-                        }
-                });
-                if served {
-                    continue;
-                }
-                vec![]
+    let mut due: Vec<(RecordId, Vec<String>)> = Vec::new();
+    store
+        .each_report_facts_below(&query.facility, |id, facts| {
+            let months = facts.birth_date.months_until(end);
+            let age_ok = match query.service {
+                Service::Weighing | Service::GrowthFollowUp => months < 60,
+                Service::VitaminA => (6..60).contains(&months),
+            };
+            let resident = facts.birth_date <= end
+                && facts.died_on.is_none_or(|d| end < d)
+                && facts.moved_out_on.is_none_or(|d| end < d);
+            if facts.merged_into.is_some() || !resident || !age_ok {
+                return;
             }
-        };
-        if query.service == Service::GrowthFollowUp && reasons.is_empty() {
-            continue;
+            match query.service {
+                Service::GrowthFollowUp => {
+                    let reasons: Vec<String> = growth::follow_up(&facts.to_patient(), month)
+                        .into_iter()
+                        .map(String::from)
+                        .collect();
+                    if !reasons.is_empty() {
+                        due.push((id, reasons));
+                    }
+                }
+                Service::Weighing | Service::VitaminA => {
+                    let served = facts.visits.iter().any(|v| {
+                        month.contains(v.date)
+                            && !v.transcribed
+                            && match query.service {
+                                Service::VitaminA => v.vitamin_a,
+                                _ => v.weight_kg.is_some(),
+                            }
+                    });
+                    if !served {
+                        due.push((id, Vec::new()));
+                    }
+                }
+            }
+        })
+        .map_err(read_failure)?;
+    // By name (from each record's metadata: no document), then id.
+    let mut named = Vec::with_capacity(due.len());
+    for (id, reasons) in due {
+        if let Some(meta) = store.meta(id).map_err(read_failure)? {
+            named.push((meta.summary.label, id, reasons));
         }
-        rows.push(PersonRow {
-            reasons,
-            ..row(id, &p)
-        });
     }
-    rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    Ok(rows)
+    named.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    let start = match query.after {
+        None => 0,
+        Some(after) => named
+            .iter()
+            .position(|(_, id, _)| *id == after)
+            .map(|i| i + 1)
+            .ok_or_else(|| bad(format!("after: {after} is not on this list")))?,
+    };
+    let page: Vec<_> = named.into_iter().skip(start).take(limit + 1).collect();
+    let more = page.len() > limit;
+    let mut rows = Vec::with_capacity(limit);
+    for (_, id, reasons) in page.into_iter().take(limit) {
+        if let Some((
+            _,
+            Record {
+                body: RecordBody::Patient(p),
+                ..
+            },
+        )) = store.record(id).map_err(read_failure)?
+        {
+            rows.push(PersonRow {
+                reasons,
+                ..row(id, &p)
+            });
+        }
+    }
+    let next = more.then(|| rows.last().map(|r| r.id)).flatten();
+    Ok((rows, next))
 }
 
 /// People registered more than once and not yet merged.
