@@ -60,7 +60,7 @@ fn reconnect(
 
 /// W5 with `n` records at the district (generated once, cached).
 pub(crate) fn district(bench: &Bench, n: u64, out: &mut dyn FnMut(Value)) -> Result<()> {
-    let cached = generated(bench, "district", DISTRICT, 5, n)?;
+    let cached = generated(bench, "district", DISTRICT, 5, n, &[])?;
     for name in ["d1", "d2"] {
         let _ = std::fs::remove_dir_all(bench.work.join(name));
     }

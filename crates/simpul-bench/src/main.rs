@@ -6,6 +6,7 @@ mod costs;
 mod district;
 mod fanin;
 mod procs;
+mod queries;
 mod workloads;
 mod writes;
 
@@ -32,6 +33,13 @@ struct Args {
     /// Records at the district node for W5 (0 skips it; generated once and cached).
     #[arg(long)]
     district: Option<u64>,
+    /// People at the district node for W8, the district at scale (0 skips it; generated
+    /// once with a year of audit, and cached).
+    #[arg(long)]
+    w8: Option<u64>,
+    /// Days of audit records in W8's district.
+    #[arg(long, default_value_t = 365)]
+    w8_audit_days: u32,
     /// Registrations through the data API for W6 (0 skips it).
     #[arg(long)]
     writes: Option<u64>,
@@ -92,6 +100,14 @@ fn main() -> Result<()> {
     if district_n > 0 {
         eprintln!("W5, a district node with {district_n} records");
         district::district(&bench, district_n, &mut print)?;
+    }
+    let w8 = args.w8.unwrap_or(if args.quick { 0 } else { 1_000_000 });
+    if w8 > 0 {
+        eprintln!(
+            "W8, the district at scale: {w8} people, {} days of audit",
+            args.w8_audit_days
+        );
+        queries::district_queries(&bench, w8, args.w8_audit_days, &mut print)?;
     }
     let writes = args.writes.unwrap_or(if args.quick { 800 } else { 4_000 });
     if writes > 0 {

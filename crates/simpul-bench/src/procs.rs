@@ -132,6 +132,11 @@ pub(crate) struct Node {
 }
 
 impl Node {
+    /// One request through the admin socket.
+    pub(crate) fn call(&mut self, request: Request) -> Result<Reply> {
+        Ok(self.client.call(&request)?)
+    }
+
     /// The node's peer rows.
     pub(crate) fn peers(&mut self) -> Result<Vec<PeerStatus>> {
         match self.client.call(&Request::Peers)? {
@@ -191,7 +196,7 @@ impl Drop for Node {
     }
 }
 
-fn proc_kb(pid: u32, field: &str) -> u64 {
+pub(crate) fn proc_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {

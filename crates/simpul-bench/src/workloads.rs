@@ -78,6 +78,7 @@ pub(crate) fn generated(
     path: &str,
     seed: u64,
     n: u64,
+    extra: &[&str],
 ) -> Result<PathBuf> {
     // A store of an older schema would be migrated at every start of its copy.
     let schema = simpul_store::SCHEMA_VERSION;
@@ -90,20 +91,23 @@ pub(crate) fn generated(
         let started = Instant::now();
         // Written and sealed by the node, with ids bound to its key, as it would write them.
         let identity = format!("pki/{gen_name}");
-        bench.simpul(&[
+        let (seed, n_text) = (seed.to_string(), n.to_string());
+        let mut args = vec![
             "--data-dir",
             &gen_name,
             "gen",
             "--seed",
-            &seed.to_string(),
+            &seed,
             "--patients",
-            &n.to_string(),
+            &n_text,
             "--no-activities",
             "--identity",
             &identity,
             "--ca",
             "pki/ca.crt",
-        ])?;
+        ];
+        args.extend_from_slice(extra);
+        bench.simpul(&args)?;
         eprintln!(
             "  generated {n} people for {path} in {:.1} s",
             started.elapsed().as_secs_f64()
@@ -116,7 +120,7 @@ pub(crate) fn generated(
 
 /// Prepares `work` with A holding `n` generated people (cached per n) and B empty.
 pub(crate) fn prepare(bench: &Bench, n: u64) -> Result<u64> {
-    let cached = generated(bench, "py", PY, 1, n)?;
+    let cached = generated(bench, "py", PY, 1, n, &[])?;
     for name in ["py", "pu"] {
         let _ = std::fs::remove_dir_all(bench.work.join(name));
     }

@@ -638,6 +638,10 @@ pub(crate) struct GenArgs {
     /// Skip the posyandu opening-day activity records.
     #[arg(long)]
     pub(crate) no_activities: bool,
+    /// Also a year (or this many days) of audit records: one per pustu per day, with
+    /// four entries about people of the district (0: none).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) audit_days: u32,
     /// The node's certificate directory (node.crt, node.key): the records are written
     /// and sealed by the node, as it would write them, with ids bound to its key.
     /// Without it they are written as their posyandu wrote them before keys existed,

@@ -25,6 +25,9 @@ pub use tree::{Posyandu, posyandu_below};
 /// yields the same records whatever day it runs.
 pub const DEFAULT_AS_OF: (i32, u8, u8) = (2026, 10, 31);
 
+/// Entries in each generated day of a node's audit trail.
+pub const AUDIT_ENTRIES_PER_DAY: u32 = 4;
+
 /// People per posyandu the generator aims for.
 pub const PEOPLE_PER_POSYANDU: u64 = 150;
 
@@ -283,6 +286,74 @@ impl Generator {
                 });
             }
             p.visits.insert(id, v);
+        }
+    }
+
+    /// The pustu above the posyandu, each once, in order: the nodes whose audit trail
+    /// [`Generator::audit_day`] makes.
+    pub fn pustu(&self) -> Vec<FacilityPath> {
+        let mut out: Vec<FacilityPath> = Vec::new();
+        for p in &self.posyandu {
+            let pustu = p.path.parent().unwrap_or_else(|| p.path.clone());
+            if out.last() != Some(&pustu) {
+                out.push(pustu);
+            }
+        }
+        out.dedup();
+        out
+    }
+
+    /// The audit record a node at `facility` keeps for the day `days_back` days before
+    /// the reference date: [`AUDIT_ENTRIES_PER_DAY`] entries (bidan and kader reading,
+    /// registering and adding visits to people among `people`), as a year of use
+    /// leaves them.
+    pub fn audit_day(
+        &self,
+        facility: &FacilityPath,
+        days_back: u32,
+        people: &[RecordId],
+    ) -> Record {
+        use simpul_model::audit::audit_log_id;
+        use simpul_model::{AuditAction, AuditEntry, AuditLog, Role};
+        let date = self.as_of.add_days(-i64::from(days_back));
+        let mut hasher = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(facility.as_str(), &mut hasher);
+        let index = std::hash::Hasher::finish(&hasher) ^ u64::from(days_back);
+        let mut rng = self.rng(3, index);
+        let day_ms = u64::try_from(date.unix_days()).unwrap_or(0) * 86_400_000;
+        let mut log = AuditLog {
+            facility: facility.clone(),
+            date,
+            part: 0,
+            entries: BTreeMap::new(),
+        };
+        for _ in 0..AUDIT_ENTRIES_PER_DAY {
+            let (who, role) = [
+                ("Bidan Sri", Role::Bidan),
+                ("Bidan Rina", Role::Bidan),
+                ("Kader Ani", Role::Kader),
+                ("Kader Wati", Role::Kader),
+            ][rng.random_range(0..4)];
+            let action = [
+                AuditAction::Read,
+                AuditAction::Create,
+                AuditAction::AddVisit,
+            ][rng.random_range(0..3)];
+            log.append(AuditEntry {
+                // Office hours, 07:00 to 15:00 UTC+7.
+                at_ms: day_ms + rng.random_range(0..8 * 3_600_000),
+                who: who.into(),
+                role,
+                action,
+                record: (!people.is_empty()).then(|| people[rng.random_range(0..people.len())]),
+                detail: None,
+                via: "api".into(),
+            });
+        }
+        Record {
+            id: audit_log_id(facility, None, date, 0),
+            scope: Scope::up(facility.clone()),
+            body: RecordBody::Audit(log),
         }
     }
 

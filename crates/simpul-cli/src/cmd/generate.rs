@@ -118,12 +118,14 @@ pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
         }
         bar.finish_and_clear();
     }
+    let audits = audit_days(store, &generator, &args, as_of, &stored_bytes)?;
     let secs = started.elapsed().as_secs_f64();
-    let records = args.patients + activities;
+    let records = args.patients + activities + audits;
     let bytes = stored_bytes.into_inner().unwrap_or_default();
     let summary = serde_json::json!({
         "patients": args.patients,
         "activities": activities,
+        "audit_records": audits,
         "posyandu": generator.posyandu().len(),
         "seconds": (secs * 100.0).round() / 100.0,
         "records_per_second": (records as f64 / secs).round(),
@@ -142,6 +144,41 @@ pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// `--audit-days`: each pustu's audit record of each day, about people of the
+/// district (ids regenerated from their indices, a sample of them). Returns how many.
+fn audit_days(
+    store: &Store,
+    generator: &Generator,
+    args: &GenArgs,
+    as_of: Date,
+    stored_bytes: &Mutex<u64>,
+) -> Result<u64> {
+    if args.audit_days == 0 {
+        return Ok(0);
+    }
+    let sample: Vec<RecordId> = (0..args.patients.min(5_000))
+        .map(|i| bind(store, generator.patient(i * (args.patients / 5_000).max(1))).id)
+        .collect();
+    let pustu = generator.pustu();
+    let total = pustu.len() as u64 * u64::from(args.audit_days);
+    let bar = progress(total, "audit days");
+    let mut pending = VecDeque::new();
+    for day in 0..args.audit_days {
+        for facility in &pustu {
+            let record = bind(store, generator.audit_day(facility, day, &sample));
+            pending.push_back(submit(store, record, as_of)?);
+            while pending.len() >= IN_FLIGHT {
+                finish(pending.pop_front(), &bar, stored_bytes)?;
+            }
+        }
+    }
+    while !pending.is_empty() {
+        finish(pending.pop_front(), &bar, stored_bytes)?;
+    }
+    bar.finish_and_clear();
+    Ok(total)
 }
 
 fn progress(len: u64, what: &str) -> ProgressBar {
