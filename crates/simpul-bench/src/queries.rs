@@ -197,12 +197,17 @@ pub(crate) fn district_queries(
         "records": report["records"], "problems": report["problems"].as_array().map_or(0, Vec::len),
     }));
 
-    feed(bench, n, api_port, out)
+    feed(bench, n, (api_port, &home), out)
 }
 
 /// The analytics feed: everything into a fresh PostgreSQL database on the stopped node,
 /// then the lag of a live write at the running node with `[feed.postgres]`.
-fn feed(bench: &Bench, n: u64, api_port: u16, out: &mut dyn FnMut(Value)) -> Result<()> {
+fn feed(
+    bench: &Bench,
+    n: u64,
+    (api_port, home): (u16, &str),
+    out: &mut dyn FnMut(Value),
+) -> Result<()> {
     let pg = simpul_feed::testing::Postgres::start();
     let url = pg.url("postgres");
     let (wall, rss, stdout) = measured(
@@ -253,14 +258,24 @@ fn feed(bench: &Bench, n: u64, api_port: u16, out: &mut dyn FnMut(Value)) -> Res
     for i in 0..5 {
         let body = json!({
             "name": format!("Lag Test {i}"), "sex": "F", "birth_date": "1990-01-01",
-            "village": "3273010001",
+            "village": "3273010001", "home_facility": home,
         });
         let started = Instant::now();
         let mut response = agent
             .post(&format!("http://127.0.0.1:{api_port}/api/v1/patients"))
             .header("Authorization", &format!("Bearer {kader}"))
+            .config()
+            .http_status_as_error(false)
+            .build()
             .send_json(&body)?;
-        let created: Value = serde_json::from_str(&response.body_mut().read_to_string()?)?;
+        let text = response.body_mut().read_to_string()?;
+        if response.status() != 201 {
+            bail!(
+                "registration for the lag: status {}: {text}",
+                response.status()
+            );
+        }
+        let created: Value = serde_json::from_str(&text)?;
         let id = created["id"].as_str().context("created id")?.to_string();
         loop {
             let found = pg.psql(
