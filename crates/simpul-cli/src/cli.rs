@@ -664,7 +664,7 @@ pub(crate) enum FeedCommand {
         /// A libpq connection string or postgresql:// URL (from the environment keeps a
         /// password out of the process list).
         #[arg(long, env = "SIMPUL_FEED_URL", hide_env_values = true)]
-        url: String,
+        url: simpul_feed::ConnectionUrl,
         /// Records per PostgreSQL transaction.
         #[arg(long, default_value_t = simpul_feed::DEFAULT_BATCH)]
         batch: usize,

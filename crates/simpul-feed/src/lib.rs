@@ -100,9 +100,24 @@ impl Feed {
         mut progress: impl FnMut(&Progress),
     ) -> Result<Progress, FeedError> {
         let epoch = self.epoch().await?;
+        let target = self.blocking(|s| s.last_sequence()).await?;
+        // A position this store never gave (another epoch of it, or numbers past its
+        // newest) means the database holds rows of another history: they go, in the
+        // transaction of the first batch, and everything is fed again.
+        let (seq, mut reset) = match self.position(&epoch).await? {
+            Some(seq) if seq <= target => (seq, false),
+            Some(_) => {
+                tracing::info!(
+                    node = %self.node,
+                    "analytics feed: the store's history is not the one fed; feeding everything again"
+                );
+                (0, true)
+            }
+            None => (0, false),
+        };
         let mut done = Progress {
-            seq: self.position(&epoch).await?,
-            target: self.blocking(|s| s.last_sequence()).await?,
+            seq,
+            target,
             ..Progress::default()
         };
         loop {
@@ -110,10 +125,20 @@ impl Feed {
             let (flat, last, skipped) = self
                 .blocking(move |s| write::read_batch(s, after, batch))
                 .await?;
-            let Some(last) = last else {
+            let Some(last) = last.or(reset.then_some(0)) else {
                 break;
             };
-            write::write_batch(&mut self.client, &flat, &self.node, &epoch, last).await?;
+            let at = write::Position {
+                node: &self.node,
+                epoch: &epoch,
+                seq: last,
+                reset,
+            };
+            write::write_batch(&mut self.client, &flat, &at).await?;
+            reset = false;
+            if last == 0 {
+                break;
+            }
             done.seq = last;
             done.records += (flat.people.len() + flat.removed.len()) as u64;
             done.rows += flat.rows() as u64;
@@ -165,9 +190,10 @@ impl Feed {
         Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
     }
 
-    /// The position to feed from: the recorded one, or 0 when the database has none for
-    /// this node or recorded it for another epoch of the store.
-    async fn position(&self, epoch: &str) -> Result<u64, FeedError> {
+    /// The position the database recorded for this node: `None` when it never fed
+    /// from it, `Some(u64::MAX)` when it fed from another epoch of the store (a
+    /// restored backup).
+    async fn position(&self, epoch: &str) -> Result<Option<u64>, FeedError> {
         let row = self
             .client
             .query_opt(
@@ -175,17 +201,13 @@ impl Feed {
                 &[&self.node],
             )
             .await?;
-        Ok(match row {
-            Some(r) if r.get::<_, String>(0) == epoch => r.get::<_, i64>(1) as u64,
-            Some(_) => {
-                tracing::info!(
-                    node = %self.node,
-                    "analytics feed: the store was restored from a backup; feeding everything again"
-                );
-                0
+        Ok(row.map(|r| {
+            if r.get::<_, String>(0) == epoch {
+                r.get::<_, i64>(1) as u64
+            } else {
+                u64::MAX
             }
-            None => 0,
-        })
+        }))
     }
 
     /// Runs a store read off the async threads.
@@ -198,5 +220,32 @@ impl Feed {
             .await
             .map_err(|e| FeedError::Task(e.to_string()))?
             .map_err(FeedError::Store)
+    }
+}
+
+/// A connection string or URL for PostgreSQL: it may hold a password, so `Debug` does
+/// not show it (configs and command lines are debug-printed; logs must not carry it).
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionUrl(String);
+
+impl ConnectionUrl {
+    /// The text, to connect with.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ConnectionUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ConnectionUrl(not shown)")
+    }
+}
+
+impl std::str::FromStr for ConnectionUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_string()))
     }
 }

@@ -46,15 +46,30 @@ enum OnConflict {
     Keep,
 }
 
-/// Writes a batch and the position `seq` in one transaction.
+/// Where a batch leaves the feed.
+pub(crate) struct Position<'a> {
+    /// The node fed from.
+    pub(crate) node: &'a str,
+    /// The store's epoch.
+    pub(crate) epoch: &'a str,
+    /// The last change number the batch holds.
+    pub(crate) seq: u64,
+    /// The database holds rows of another history of the store: delete every fed row
+    /// first (one database per node: see docs/feed.md).
+    pub(crate) reset: bool,
+}
+
+/// Writes a batch and its position in one transaction.
 pub(crate) async fn write_batch(
     client: &mut Client,
     flat: &Flattened,
-    node: &str,
-    epoch: &str,
-    seq: u64,
+    at: &Position<'_>,
 ) -> Result<(), FeedError> {
     let tx = client.transaction().await?;
+    if at.reset {
+        tx.batch_execute("DELETE FROM people; DELETE FROM audit; DELETE FROM facilities;")
+            .await?;
+    }
     insert(&tx, &flat.facility_rows(), OnConflict::Keep).await?;
     insert(&tx, &flat.people, OnConflict::Replace).await?;
     // A person's visits are written again whole: what a correction or a merge removed
@@ -88,7 +103,7 @@ pub(crate) async fn write_batch(
         "INSERT INTO simpul_cursor (node, epoch, seq, fed_at) VALUES ($1, $2, $3, now())
          ON CONFLICT (node) DO UPDATE
          SET epoch = EXCLUDED.epoch, seq = EXCLUDED.seq, fed_at = EXCLUDED.fed_at",
-        &[&node, &epoch, &(seq as i64)],
+        &[&at.node, &at.epoch, &(at.seq as i64)],
     )
     .await?;
     tx.commit().await?;

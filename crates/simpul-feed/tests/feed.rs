@@ -243,21 +243,47 @@ async fn z_scores_in_the_database_are_the_nodes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restored_store_is_fed_again_from_the_start() {
+async fn a_restored_store_is_fed_again_and_what_it_lost_goes_from_the_database() {
     let pg = Postgres::start();
+    pg.create_database("fresh");
     let dir = tempfile::tempdir().expect("tempdir");
-    let (store, _) = district_store(dir.path(), 50);
+    let (store, _) = district_store(&dir.path().join("node"), 50);
     assert_eq!(feed(&pg, "postgres", &store, 1_000).await.records, 50);
-    assert_eq!(feed(&pg, "postgres", &store, 1_000).await.records, 0);
     let before = dump(&pg, "postgres");
-    // What `simpul restore` does to the store it restores.
-    store.renew_instance([9, 9, 9, 9]).expect("renew");
+    // A backup; then a person registered and fed, whom the backup does not hold.
+    let copy = dir.path().join("restored");
+    std::fs::create_dir_all(&copy).expect("dir");
+    store
+        .backup(&copy.join(simpul_store::DB_FILE))
+        .expect("backup");
+    let late = simpul_gen::Generator::new(99, &path(PUSKESMAS), 1, today()).patient(0);
+    store
+        .insert_record(late.clone(), today(), 3_000)
+        .expect("insert");
+    assert_eq!(feed(&pg, "postgres", &store, 1_000).await.records, 1);
+    drop(store);
+    // What `simpul restore` does: the backup in place, with a new actor instance.
+    let restored = Store::open(&copy, StoreOptions::default()).expect("open the backup");
+    restored.renew_instance([9, 9, 9, 9]).expect("renew");
     assert_eq!(
-        feed(&pg, "postgres", &store, 1_000).await.records,
+        feed(&pg, "postgres", &restored, 20).await.records,
         50,
         "a new epoch: everything again"
     );
+    let gone = pg.psql(
+        "postgres",
+        &format!("SELECT count(*) FROM people WHERE id = '{}'", late.id),
+    );
+    assert_eq!(
+        gone.trim(),
+        "0",
+        "the person the restored store lost is not in the tables"
+    );
     assert_eq!(dump(&pg, "postgres"), before, "and nothing twice");
+    // A position past the store's newest (a store put back by hand) is not trusted.
+    pg.psql("postgres", "UPDATE simpul_cursor SET seq = 1000000000");
+    assert_eq!(feed(&pg, "postgres", &restored, 1_000).await.records, 50);
+    assert_eq!(dump(&pg, "postgres"), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,7 +92,7 @@ pub struct FeedSection {
 pub struct PostgresFeedConfig {
     /// A libpq connection string or `postgresql://` URL. It may hold a password: keep
     /// the file readable by the node's user only. Never logged.
-    pub url: String,
+    pub url: simpul_feed::ConnectionUrl,
     /// Records per PostgreSQL transaction. Default 1000.
     #[serde(default = "defaults::feed_batch")]
     pub batch: usize,
@@ -158,24 +158,14 @@ pub struct NodeConfig {
 }
 
 /// The analytics feed into PostgreSQL, checked.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct PostgresFeed {
     /// Connection string (may hold a password: not shown by `Debug`).
-    pub url: String,
+    pub url: simpul_feed::ConnectionUrl,
     /// Records per transaction.
     pub batch: usize,
     /// How often to look for new changes.
     pub every: Duration,
-}
-
-impl std::fmt::Debug for PostgresFeed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PostgresFeed")
-            .field("url", &"(not shown)")
-            .field("batch", &self.batch)
-            .field("every", &self.every)
-            .finish()
-    }
 }
 
 impl NodeConfig {
@@ -230,7 +220,7 @@ impl NodeConfig {
         let feed_postgres = match &raw.feed.postgres {
             None => None,
             Some(f) => {
-                if f.url.trim().is_empty() {
+                if f.url.as_str().trim().is_empty() {
                     return Err(invalid("feed.postgres.url", "is empty".into()));
                 }
                 if !(1..=100_000).contains(&f.batch) {

@@ -301,6 +301,9 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
     }
 }
 
+/// How long a feed must have run before a failure counts as a new one (backoff from 1 s).
+const FEED_HEALTHY_AFTER: Duration = Duration::from_secs(60);
+
 /// Keeps the configured PostgreSQL database up to date until the node stops. A failure
 /// (the database down, a refused write) is logged and retried with backoff; the node
 /// itself runs on.
@@ -316,16 +319,26 @@ async fn feed_postgres(
         let stopping = async move {
             let _ = until_stop.wait_for(|s| *s).await;
         };
-        let outcome =
-            match simpul_feed::Feed::connect(&cfg.url, store.clone(), options.clone()).await {
-                Ok(mut feed) => {
-                    tracing::info!("analytics feed to PostgreSQL running");
-                    delay = Duration::from_secs(1);
-                    feed.follow(cfg.every, stopping).await
-                }
-                Err(e) => Err(e),
-            };
+        let attempt = std::time::Instant::now();
+        let outcome = match simpul_feed::Feed::connect(
+            cfg.url.as_str(),
+            store.clone(),
+            options.clone(),
+        )
+        .await
+        {
+            Ok(mut feed) => {
+                tracing::info!("analytics feed to PostgreSQL running");
+                feed.follow(cfg.every, stopping).await
+            }
+            Err(e) => Err(e),
+        };
         if let Err(e) = outcome {
+            // A feed that ran a while before failing starts its backoff again; one that
+            // fails at once (the database refuses every batch) waits longer each time.
+            if attempt.elapsed() > FEED_HEALTHY_AFTER {
+                delay = Duration::from_secs(1);
+            }
             tracing::warn!(error = %e, retry_in_s = delay.as_secs(), "analytics feed stopped");
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}

@@ -239,4 +239,51 @@ fn due_lists_from_report_facts_equal_the_lists_from_every_record() {
         }
     }
     assert!(seen > 50, "the lists are not all empty ({seen})");
+
+    // The kader weighs the child the first page ended with, then asks for the next
+    // page: it goes on after that child's place, though the child is no longer due.
+    let due = |after: Option<simpul_model::RecordId>, limit: u32| {
+        let query: DueQuery = serde_json::from_value(serde_json::json!({
+            "facility": node, "month": "2026-11", "service": "weighing",
+            "limit": limit, "after": after,
+        }))
+        .expect("query");
+        match ops::execute(
+            &store,
+            Request::Due { query },
+            &Caller::console(),
+            today(),
+            3_000,
+        )
+        .expect("due")
+        .0
+        {
+            Reply::People { people, next } => (people, next),
+            other => panic!("{other:?}"),
+        }
+    };
+    let (whole, _) = due(None, 1_000);
+    let (first, next) = due(None, 2);
+    let weighed = next.expect("more than two are due");
+    assert_eq!(first.last().map(|p| p.id), Some(weighed));
+    store
+        .update_record(weighed, today(), 4_000, |r| {
+            let RecordBody::Patient(p) = &mut r.body else {
+                unreachable!("a patient")
+            };
+            let mut v = simpul_model::Visit::new(
+                Date::from_ymd(2026, 11, 10).expect("date"),
+                p.home_facility.clone(),
+                simpul_model::Klaster::IbuAnak,
+                simpul_model::Setting::Posyandu,
+                "kader-01",
+            );
+            v.measurements.weight_kg = Some(11.0);
+            p.visits.insert("ffff000000000009".into(), v);
+            Ok(())
+        })
+        .expect("weigh");
+    let (second, _) = due(Some(weighed), 2);
+    let expected: Vec<_> = whole.iter().skip(2).take(2).map(|p| p.id).collect();
+    assert_eq!(second.iter().map(|p| p.id).collect::<Vec<_>>(), expected);
 }

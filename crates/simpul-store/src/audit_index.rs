@@ -151,6 +151,29 @@ fn file_log(txn: &WriteTransaction, id: RecordId, log: &AuditLog) -> Result<(), 
     Ok(())
 }
 
+/// Removes the entries of audit record `id` (let go) from the index.
+pub(crate) fn unfile(
+    txn: &WriteTransaction,
+    id: RecordId,
+    record: &Record,
+) -> Result<(), redb::Error> {
+    let RecordBody::Audit(log) = &record.body else {
+        return Ok(());
+    };
+    let mut by_time = txn.open_table(AUDIT_BY_TIME)?;
+    let mut by_record = txn.open_table(AUDIT_BY_RECORD)?;
+    let mut by_who = txn.open_table(AUDIT_BY_WHO)?;
+    let log_id = id.as_bytes();
+    for (key, e) in &log.entries {
+        by_time.remove((e.at_ms, log_id, key.as_str()))?;
+        if let Some(r) = e.record {
+            by_record.remove((r.as_bytes(), e.at_ms, log_id, key.as_str()))?;
+        }
+        by_who.remove((e.who.as_str(), e.at_ms, log_id, key.as_str()))?;
+    }
+    Ok(())
+}
+
 /// Schema 9: files the entries of every audit record held (loads each once).
 pub(crate) fn backfill(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.delete_table(AUDIT_BY_TIME)?;

@@ -189,7 +189,9 @@ impl Store {
                 }
             }
         }
-        derived.check_totals(total, &census, &self.census()?, &mut report.problems)?;
+        // The kept census of the same snapshot: writes go on while verify reads.
+        let kept = crate::sequence::census_in(&txn)?;
+        derived.check_totals(total, &census, &kept, &mut report.problems)?;
         let filed = derived.audit.len()?;
         if filed != audit_entries {
             report.problems.push(format!(

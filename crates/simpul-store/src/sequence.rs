@@ -180,17 +180,21 @@ impl Store {
 
     /// Records per kind and per facility, from the counts the writer keeps.
     pub fn census(&self) -> Result<crate::Census, ReadError> {
-        let txn = self.db().begin_read()?;
-        let counts = txn.open_table(COUNTS)?;
-        let mut census = crate::Census::default();
-        for row in counts.iter()? {
-            let (key, n) = row?;
-            let (kind, facility) = key.value();
-            *census.by_kind.entry(kind.to_string()).or_default() += n.value();
-            *census.by_facility.entry(facility.to_string()).or_default() += n.value();
-        }
-        Ok(census)
+        census_in(&self.db().begin_read()?)
     }
+}
+
+/// The census kept in `txn`'s snapshot.
+pub(crate) fn census_in(txn: &redb::ReadTransaction) -> Result<crate::Census, ReadError> {
+    let counts = txn.open_table(COUNTS)?;
+    let mut census = crate::Census::default();
+    for row in counts.iter()? {
+        let (key, n) = row?;
+        let (kind, facility) = key.value();
+        *census.by_kind.entry(kind.to_string()).or_default() += n.value();
+        *census.by_facility.entry(facility.to_string()).or_default() += n.value();
+    }
+    Ok(census)
 }
 
 /// Schema 7: files every record already held, in id order, from its metadata alone,

@@ -678,6 +678,9 @@ impl Writer {
         let evidence = postcard::to_stdvec(&(merged.save(), encode_seals(&admitted.seals)))
             .map_err(|e| WriteError::Rejected(RecordError::Shape(e.to_string())))?;
         txn.open_table(MOVED)?.insert(key, evidence.as_slice())?;
+        // An audit record's entries leave the audit index with it (the version let go
+        // holds every entry the stored one did: entries are append-only).
+        crate::audit_index::unfile(txn, id, &admitted.record)?;
         self.remove(txn, id, &meta)?;
         Ok(WriteOutcome {
             id,

@@ -39,7 +39,7 @@ pub(crate) fn run(dir: &Path, cmd: FeedCommand) -> Result<()> {
         .build()
         .context("failed to start the async runtime")?;
     runtime.block_on(async move {
-        let mut feed = Feed::connect(&url, store, FeedOptions { batch }).await?;
+        let mut feed = Feed::connect(url.as_str(), store, FeedOptions { batch }).await?;
         let started = Instant::now();
         let bar = ProgressBar::hidden();
         let mut shown = false;

@@ -65,13 +65,34 @@ pub fn ndjson_page(
     after: Option<RecordId>,
     patients: usize,
 ) -> Result<(String, u64, Option<RecordId>), Failure> {
+    let (ids, next) = page_ids(store, after, patients)?;
+    let (text, count) = ndjson_of(store, wanted, &ids)?;
+    Ok((text, count, next))
+}
+
+/// Up to `patients` patient ids after `after`, and where the next page starts.
+pub fn page_ids(
+    store: &Store,
+    after: Option<RecordId>,
+    patients: usize,
+) -> Result<(Vec<RecordId>, Option<RecordId>), Failure> {
     let ids = store
         .ids_of_kind(RecordKind::Patient, after, patients)
         .map_err(read_failure)?;
     let next = super::page::next(&ids, patients);
+    Ok((ids, next))
+}
+
+/// The resources of type `wanted` of the patients `ids`, one JSON object per line, and
+/// how many.
+pub fn ndjson_of(
+    store: &Store,
+    wanted: ResourceType,
+    ids: &[RecordId],
+) -> Result<(String, u64), Failure> {
     let (mut text, mut count) = (String::new(), 0);
     for id in ids {
-        let Some((_, record)) = store.record(id).map_err(read_failure)? else {
+        let Some((_, record)) = store.record(*id).map_err(read_failure)? else {
             continue;
         };
         for (t, json) in simpul_fhir::typed_resources(&record) {
@@ -82,5 +103,5 @@ pub fn ndjson_page(
             }
         }
     }
-    Ok((text, count, next))
+    Ok((text, count))
 }

@@ -249,16 +249,23 @@ pub(super) fn due(
         }
     }
     named.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+    // After a person: after their place by name, whether or not they are still due
+    // (weighed meanwhile, the kader asks for the next page all the same).
     let start = match query.after {
         None => 0,
-        Some(after) => named
-            .iter()
-            .position(|(_, id, _)| *id == after)
-            .map(|i| i + 1)
-            .ok_or_else(|| bad(format!("after: {after} is not on this list")))?,
+        Some(after) => {
+            let label = store
+                .meta(after)
+                .map_err(read_failure)?
+                .ok_or_else(|| bad(format!("after: {after} is not held here")))?
+                .summary
+                .label;
+            named.partition_point(|(l, id, _)| (l, id) <= (&label, &after))
+        }
     };
     let page: Vec<_> = named.into_iter().skip(start).take(limit + 1).collect();
     let more = page.len() > limit;
+    let next = more.then(|| page[limit - 1].1);
     let mut rows = Vec::with_capacity(limit);
     for (_, id, reasons) in page.into_iter().take(limit) {
         if let Some((
@@ -275,7 +282,6 @@ pub(super) fn due(
             });
         }
     }
-    let next = more.then(|| rows.last().map(|r| r.id)).flatten();
     Ok((rows, next))
 }
 

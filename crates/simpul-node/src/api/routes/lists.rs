@@ -7,6 +7,7 @@ use serde_json::json;
 use simpul_model::{Permission, Role};
 
 use super::{Answer, ok, query, unexpected};
+use crate::admin::ops::fhir;
 use crate::admin::queries::{AuditQuery, DueQuery, SearchQuery};
 use crate::admin::{Reply, Request};
 use crate::api::error::ApiError;
@@ -145,22 +146,45 @@ pub(super) async fn fhir(
         Reply::Fhir { ndjson, next, .. } => (ndjson, next),
         other => return Err(unexpected(other)),
     };
-    let wanted = crate::admin::ops::fhir::resource_type(&resource_type)?;
+    let wanted = fhir::resource_type(&resource_type)?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<String, std::io::Error>>(4);
     let store = app.node.store.clone();
     tokio::spawn(async move {
         if tx.send(Ok(ndjson)).await.is_err() {
             return;
         }
+        // Pages are converted on the blocking pool, FHIR_CONVERTING at a time (the
+        // machine's cores), and sent in order.
+        let mut converting = std::collections::VecDeque::new();
         let mut after = next;
-        while let Some(from) = after {
-            let store = store.clone();
-            let page = tokio::task::spawn_blocking(move || {
-                crate::admin::ops::fhir::ndjson_page(&store, wanted, Some(from), FHIR_STREAM_PAGE)
-            })
-            .await;
-            let (text, next) = match page {
-                Ok(Ok((text, _, next))) => (text, next),
+        loop {
+            while converting.len() < FHIR_CONVERTING
+                && let Some(from) = after
+            {
+                let store = store.clone();
+                let Ok(Ok((ids, next))) = tokio::task::spawn_blocking({
+                    let store = store.clone();
+                    move || fhir::page_ids(&store, Some(from), FHIR_STREAM_PAGE)
+                })
+                .await
+                else {
+                    let _ = tx
+                        .send(Err(std::io::Error::other(
+                            "the patient list could not be read",
+                        )))
+                        .await;
+                    return;
+                };
+                converting.push_back(tokio::task::spawn_blocking(move || {
+                    fhir::ndjson_of(&store, wanted, &ids)
+                }));
+                after = next;
+            }
+            let Some(page) = converting.pop_front() else {
+                return;
+            };
+            let text = match page.await {
+                Ok(Ok((text, _))) => text,
                 Ok(Err(f)) => {
                     let _ = tx.send(Err(std::io::Error::other(f.message))).await;
                     return;
@@ -174,7 +198,6 @@ pub(super) async fn fhir(
             if tx.send(Ok(text)).await.is_err() {
                 return;
             }
-            after = next;
         }
     });
     let body = axum::body::Body::from_stream(tokio_stream_from(rx));
@@ -183,6 +206,9 @@ pub(super) async fn fhir(
 
 /// Patients per page of a streamed FHIR export.
 const FHIR_STREAM_PAGE: usize = 256;
+
+/// Pages of a streamed FHIR export converted at once.
+const FHIR_CONVERTING: usize = 2;
 
 /// The receiver as a stream of body chunks.
 fn tokio_stream_from(
