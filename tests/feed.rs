@@ -13,28 +13,6 @@ use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use simpul_feed::testing::Postgres;
 
-const TABLES: &[&str] = &[
-    "facilities",
-    "people",
-    "visits",
-    "measurements",
-    "immunisations",
-    "screenings",
-    "audit",
-];
-
-fn dump(pg: &Postgres, db: &str) -> Vec<String> {
-    TABLES
-        .iter()
-        .map(|t| {
-            pg.psql(
-                db,
-                &format!("SELECT row_to_json(t)::text FROM {t} t ORDER BY row_to_json(t)::text"),
-            )
-        })
-        .collect()
-}
-
 fn feed_command(dir: &std::path::Path, url: &str, batch: &str) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_simpul"));
     c.arg("--data-dir")
@@ -96,8 +74,8 @@ fn a_feed_killed_at_random_moments_and_run_again_equals_one_run() {
     );
     assert!(interrupted > 0, "seed {seed}: no run was interrupted");
     assert_eq!(
-        dump(&pg, "killed"),
-        dump(&pg, "once"),
+        pg.dump("killed"),
+        pg.dump("once"),
         "seed {seed}: {interrupted} runs killed"
     );
     // Run again: nothing to feed.

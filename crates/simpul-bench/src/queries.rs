@@ -215,7 +215,7 @@ fn feed(
         &["--data-dir", NAME, "feed", "postgres"],
         &[("SIMPUL_FEED_URL", url.as_str())],
     )?;
-    let rows: u64 = TABLES
+    let rows: u64 = simpul_feed::TABLES
         .iter()
         .map(|t| {
             pg.psql("postgres", &format!("SELECT count(*) FROM {t}"))
@@ -300,16 +300,6 @@ fn feed(
     }));
     node.stop()
 }
-
-const TABLES: &[&str] = &[
-    "people",
-    "visits",
-    "measurements",
-    "immunisations",
-    "screenings",
-    "audit",
-    "facilities",
-];
 
 /// A list's latency line: p50 and p99 of the requests, the rows of a page, memory.
 fn latency_line(list: &str, n: u64, rows: usize, mut ms: Vec<f64>, node: &Node) -> Value {

@@ -32,6 +32,17 @@ pub use rows::{
 };
 pub use schema::SCHEMA_VERSION;
 
+/// The tables of fed rows (not the feed's own bookkeeping), parents first.
+pub const TABLES: &[&str] = &[
+    "facilities",
+    "people",
+    "visits",
+    "measurements",
+    "immunisations",
+    "screenings",
+    "audit",
+];
+
 /// Records read from the store and written to PostgreSQL in one transaction, unless
 /// the feed is told otherwise.
 pub const DEFAULT_BATCH: usize = 1_000;

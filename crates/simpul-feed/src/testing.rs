@@ -109,6 +109,22 @@ impl Postgres {
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
+    /// Every fed row of every table of [`crate::TABLES`] in `db`, as JSON text, one
+    /// string per table in a stable order: what two feeds are compared by.
+    pub fn dump(&self, db: &str) -> Vec<String> {
+        crate::TABLES
+            .iter()
+            .map(|t| {
+                self.psql(
+                    db,
+                    &format!(
+                        "SELECT row_to_json(t)::text FROM {t} t ORDER BY row_to_json(t)::text"
+                    ),
+                )
+            })
+            .collect()
+    }
+
     fn wait_ready(&self, bin: &Path) {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

@@ -1,8 +1,6 @@
 //! The feed against a real PostgreSQL server: what it writes equals what the store
 //! holds, incrementally as from scratch, and it refuses what it must.
 
-use std::collections::BTreeMap;
-
 use simpul_feed::testing::Postgres;
 use simpul_feed::{Feed, FeedError, FeedOptions, Table};
 use simpul_model::audit::audit_log_id;
@@ -13,15 +11,6 @@ use simpul_model::{
 use simpul_store::{Store, StoreOptions};
 
 const PUSKESMAS: &str = "3273/P3273010201";
-const TABLES: &[&str] = &[
-    "facilities",
-    "people",
-    "visits",
-    "measurements",
-    "immunisations",
-    "screenings",
-    "audit",
-];
 
 fn path(s: &str) -> FacilityPath {
     FacilityPath::parse(s).expect("path")
@@ -69,18 +58,6 @@ fn district_store(dir: &std::path::Path, n: u64) -> (Store, Vec<RecordId>) {
         store.insert_record(record, today(), 2_000).expect("audit");
     }
     (store, ids)
-}
-
-/// Every row of every data table, as JSON text in a stable order.
-fn dump(pg: &Postgres, db: &str) -> BTreeMap<&'static str, String> {
-    TABLES
-        .iter()
-        .map(|t| {
-            let sql =
-                format!("SELECT row_to_json(t)::text FROM {t} t ORDER BY row_to_json(t)::text");
-            (*t, pg.psql(db, &sql))
-        })
-        .collect()
 }
 
 async fn feed(pg: &Postgres, db: &str, store: &Store, batch: usize) -> simpul_feed::Progress {
@@ -184,9 +161,9 @@ async fn an_incremental_feed_equals_a_fresh_full_feed_after_a_year_of_edits() {
     assert_eq!(feed(&pg, "incremental", &store, 64).await.records, 0);
 
     feed(&pg, "fresh", &store, 1_000).await;
-    let (incremental, fresh) = (dump(&pg, "incremental"), dump(&pg, "fresh"));
-    for table in TABLES {
-        assert_eq!(incremental[table], fresh[table], "table {table}");
+    let (incremental, fresh) = (pg.dump("incremental"), pg.dump("fresh"));
+    for (n, table) in simpul_feed::TABLES.iter().enumerate() {
+        assert_eq!(incremental[n], fresh[n], "table {table}");
     }
     // The edits show: error marks leave the visit but not current; merges and moves.
     let marked = pg.psql(
@@ -249,7 +226,7 @@ async fn a_restored_store_is_fed_again_and_what_it_lost_goes_from_the_database()
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, _) = district_store(&dir.path().join("node"), 50);
     assert_eq!(feed(&pg, "postgres", &store, 1_000).await.records, 50);
-    let before = dump(&pg, "postgres");
+    let before = pg.dump("postgres");
     // A backup; then a person registered and fed, whom the backup does not hold.
     let copy = dir.path().join("restored");
     std::fs::create_dir_all(&copy).expect("dir");
@@ -279,11 +256,11 @@ async fn a_restored_store_is_fed_again_and_what_it_lost_goes_from_the_database()
         "0",
         "the person the restored store lost is not in the tables"
     );
-    assert_eq!(dump(&pg, "postgres"), before, "and nothing twice");
+    assert_eq!(pg.dump("postgres"), before, "and nothing twice");
     // A position past the store's newest (a store put back by hand) is not trusted.
     pg.psql("postgres", "UPDATE simpul_cursor SET seq = 1000000000");
     assert_eq!(feed(&pg, "postgres", &restored, 1_000).await.records, 50);
-    assert_eq!(dump(&pg, "postgres"), before);
+    assert_eq!(pg.dump("postgres"), before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,7 +311,7 @@ async fn a_database_from_a_newer_simpul_is_refused_and_left_alone() {
         "postgres",
         "UPDATE simpul_meta SET value = '99' WHERE key = 'schema_version'",
     );
-    let before = dump(&pg, "postgres");
+    let before = pg.dump("postgres");
     let err = match Feed::connect(&pg.url("postgres"), store.clone(), FeedOptions::default()).await
     {
         Err(e) => e,
@@ -342,7 +319,7 @@ async fn a_database_from_a_newer_simpul_is_refused_and_left_alone() {
     };
     assert!(matches!(err, FeedError::TooNew { found: 99, .. }), "{err}");
     assert!(err.to_string().contains("upgrade simpul"), "{err}");
-    assert_eq!(dump(&pg, "postgres"), before);
+    assert_eq!(pg.dump("postgres"), before);
     // A server that is not there is named as such.
     let gone = format!("host={} port=1 user=simpul dbname=x", dir.path().display());
     let err = match Feed::connect(&gone, store, FeedOptions::default()).await {
