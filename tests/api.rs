@@ -452,6 +452,24 @@ fn every_endpoint_every_role_and_bad_input_refused() {
         get(&node, "/api/v1/patients?limit=abc&name=x", &viewer).0,
         400
     );
+    // A cursor that is not one is refused, naming it, on every paged list; one that
+    // names nobody held here is refused too; nothing is stored either way.
+    let before = patients_stored(&py);
+    let stranger = "0123456789abcdef0123456789abcdef";
+    for path in [
+        "/api/v1/patients?name=x&after=yesterday".to_string(),
+        "/api/v1/audit?after=yesterday".to_string(),
+        "/api/v1/audit?after=1.2.3".to_string(),
+        format!("/api/v1/due?facility={PY}&month=2026-11&service=weighing&after=yesterday"),
+        format!("/api/v1/due?facility={PY}&month=2026-11&service=weighing&after={stranger}"),
+        "/api/v1/audit?limit=0".to_string(),
+    ] {
+        let (status, body) = get(&node, &path, &viewer);
+        assert!((400..500).contains(&status), "{path}: {status} {body}");
+        let said = body.to_string();
+        assert!(said.contains("after") || said.contains("limit"), "{path}: {said}");
+    }
+    assert_eq!(patients_stored(&py), before);
 
     // A child registered by the mother's NIK, due for weighing until weighed.
     let child = json!({"name": "Bayi Siti", "sex": "M", "birth_date": today(), "nik_ibu": NIK_SITI,

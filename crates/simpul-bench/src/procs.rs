@@ -31,6 +31,21 @@ impl Bench {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
+    /// A data API token of `role` for `holder` on node `name` (issued on its store).
+    pub(crate) fn token(&self, name: &str, role: &str, holder: &str) -> Result<String> {
+        let out = self.simpul(&[
+            "--data-dir",
+            name,
+            "token",
+            "issue",
+            "--role",
+            role,
+            "--name",
+            holder,
+        ])?;
+        Ok(out.trim().to_string())
+    }
+
     /// A CA in `pki/` and, per (name, path), a certificate and an empty store `name/`.
     pub(crate) fn district(&self, nodes: &[(&str, &str)]) -> Result<()> {
         if !self.work.join("pki/ca.crt").exists() {

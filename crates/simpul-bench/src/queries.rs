@@ -41,19 +41,7 @@ pub(crate) fn district_queries(
     std::fs::copy(&cached, bench.work.join(NAME).join("simpul.redb"))?;
     bench.district(&[(NAME, DISTRICT)])?;
     let file_bytes = std::fs::metadata(bench.work.join(NAME).join("simpul.redb"))?.len();
-    let token = bench
-        .simpul(&[
-            "--data-dir",
-            NAME,
-            "token",
-            "issue",
-            "--role",
-            "viewer",
-            "--name",
-            "w8",
-        ])?
-        .trim()
-        .to_string();
+    let token = bench.token(NAME, "viewer", "w8")?;
     let api_port = free_tcp_port()?;
     let config = bench.config(NAME, DISTRICT, free_port()?, None)?;
     let text = std::fs::read_to_string(&config)?;
@@ -237,19 +225,7 @@ fn feed(
     )?;
     let node = bench.start(NAME)?;
     std::thread::sleep(Duration::from_secs(3));
-    let kader = bench
-        .simpul(&[
-            "--data-dir",
-            NAME,
-            "token",
-            "issue",
-            "--role",
-            "kader",
-            "--name",
-            "w8-kader",
-        ])?
-        .trim()
-        .to_string();
+    let kader = bench.token(NAME, "kader", "w8-kader")?;
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(60)))
         .build()

@@ -61,19 +61,7 @@ pub(crate) fn api_writes(
         format!("api_listen = \"127.0.0.1:{api_port}\"\n{text}"),
     )?;
     let node = bench.start(name)?;
-    let token = bench
-        .simpul(&[
-            "--data-dir",
-            name,
-            "token",
-            "issue",
-            "--role",
-            "kader",
-            "--name",
-            "bench",
-        ])?
-        .trim()
-        .to_string();
+    let token = bench.token(name, "kader", "bench")?;
     let url = format!("http://127.0.0.1:{api_port}/api/v1/patients");
     let per_client = n / clients;
     let started = Instant::now();

@@ -181,9 +181,40 @@ fn due_by_scan(
         .collect()
 }
 
+/// One page of a due list as the node answers it.
+fn due_page(
+    store: &Store,
+    facility: &FacilityPath,
+    month: &str,
+    service: &str,
+    limit: u32,
+    after: Option<simpul_model::RecordId>,
+) -> (
+    Vec<simpul_node::admin::queries::PersonRow>,
+    Option<simpul_model::RecordId>,
+) {
+    let query: simpul_node::admin::queries::DueQuery = serde_json::from_value(serde_json::json!({
+        "facility": facility, "month": month, "service": service,
+        "limit": limit, "after": after,
+    }))
+    .expect("query");
+    match ops::execute(
+        store,
+        Request::Due { query },
+        &Caller::console(),
+        today(),
+        3_000,
+    )
+    .expect("due")
+    .0
+    {
+        Reply::People { people, next } => (people, next),
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn due_lists_from_report_facts_equal_the_lists_from_every_record() {
-    use simpul_node::admin::queries::DueQuery;
     let dir = tempfile::tempdir().expect("tempdir");
     let (store, node, posyandu) = edited_district(dir.path());
     let records: Vec<_> = store
@@ -207,22 +238,8 @@ fn due_lists_from_report_facts_equal_the_lists_from_every_record() {
                     let mut got = Vec::new();
                     let mut after = None;
                     loop {
-                        let query: DueQuery = serde_json::from_value(serde_json::json!({
-                            "facility": facility, "month": month, "service": service,
-                            "limit": limit, "after": after,
-                        }))
-                        .expect("query");
-                        let (reply, _) = ops::execute(
-                            &store,
-                            Request::Due { query },
-                            &Caller::console(),
-                            today(),
-                            3_000,
-                        )
-                        .expect("due");
-                        let Reply::People { people, next } = reply else {
-                            panic!("people")
-                        };
+                        let (people, next) =
+                            due_page(&store, &facility, month, service, limit, after);
                         assert!(people.len() <= limit as usize);
                         got.extend(people.into_iter().map(|p| (p.id, p.reasons)));
                         match next {
@@ -242,26 +259,7 @@ fn due_lists_from_report_facts_equal_the_lists_from_every_record() {
 
     // The kader weighs the child the first page ended with, then asks for the next
     // page: it goes on after that child's place, though the child is no longer due.
-    let due = |after: Option<simpul_model::RecordId>, limit: u32| {
-        let query: DueQuery = serde_json::from_value(serde_json::json!({
-            "facility": node, "month": "2026-11", "service": "weighing",
-            "limit": limit, "after": after,
-        }))
-        .expect("query");
-        match ops::execute(
-            &store,
-            Request::Due { query },
-            &Caller::console(),
-            today(),
-            3_000,
-        )
-        .expect("due")
-        .0
-        {
-            Reply::People { people, next } => (people, next),
-            other => panic!("{other:?}"),
-        }
-    };
+    let due = |after, limit| due_page(&store, &node, "2026-11", "weighing", limit, after);
     let (whole, _) = due(None, 1_000);
     let (first, next) = due(None, 2);
     let weighed = next.expect("more than two are due");

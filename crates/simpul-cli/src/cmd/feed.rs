@@ -33,11 +33,7 @@ pub(crate) fn run(dir: &Path, cmd: FeedCommand) -> Result<()> {
     }
     let store = Store::open(dir, StoreOptions::default())
         .with_context(|| format!("failed to open the store in {}", dir.display()))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    let runtime = super::async_runtime()?;
     runtime.block_on(async move {
         let mut feed = Feed::connect(url.as_str(), store, FeedOptions { batch }).await?;
         let started = Instant::now();

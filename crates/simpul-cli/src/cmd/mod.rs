@@ -25,6 +25,16 @@ use crate::cli::{Cli, Command, ExportCommand};
 use crate::exit::{REJECTED, coded};
 use crate::target::Target;
 
+/// The async runtime of the commands that need one (`run`, `feed`): two workers, as the
+/// machines this runs on have.
+pub(crate) fn async_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}
+
 /// Runs one command.
 pub(crate) fn run(cli: Cli) -> Result<()> {
     let dir = || data_dir(cli.data_dir.as_deref());

@@ -24,11 +24,7 @@ pub(crate) fn run(config: &Path, log_json: bool) -> Result<()> {
     } else {
         builder.init();
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("failed to start the async runtime")?;
+    let runtime = super::async_runtime()?;
     runtime.block_on(async move {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
