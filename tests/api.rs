@@ -467,7 +467,10 @@ fn every_endpoint_every_role_and_bad_input_refused() {
         let (status, body) = get(&node, &path, &viewer);
         assert!((400..500).contains(&status), "{path}: {status} {body}");
         let said = body.to_string();
-        assert!(said.contains("after") || said.contains("limit"), "{path}: {said}");
+        assert!(
+            said.contains("after") || said.contains("limit"),
+            "{path}: {said}"
+        );
     }
     assert_eq!(patients_stored(&py), before);
 
