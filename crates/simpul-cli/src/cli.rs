@@ -82,6 +82,8 @@ pub(crate) enum Command {
         /// JSON lines instead of text.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Check the store: every record loads and agrees with its metadata, the index matches,
     /// every record belongs here. Exit 7 when anything is damaged.
@@ -122,6 +124,8 @@ pub(crate) enum Command {
         /// JSON lines instead of a table.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Merge duplicate FROM into INTO: FROM's visits are carried over and FROM is marked
     /// merged into INTO. Nothing is deleted.
@@ -258,6 +262,20 @@ pub(crate) enum ReportCommand {
     },
 }
 
+/// Which page of a list to show.
+#[derive(Debug, Args)]
+pub(crate) struct PageArgs {
+    /// Start after this key or record id (what the page before said to go on from).
+    #[arg(long)]
+    pub(crate) after: Option<String>,
+    /// At most this many rows in the page (1 to 1000).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) limit: u32,
+    /// Every page, one after the other, instead of one page.
+    #[arg(long, conflicts_with = "limit")]
+    pub(crate) all: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub(crate) enum ConflictsCommand {
     /// Settle one field on one value (a new change every node accepts).
@@ -347,15 +365,8 @@ pub(crate) enum PatientCommand {
         /// Print JSON lines instead of a table.
         #[arg(long)]
         json: bool,
-        /// Start after this record id (what the page before said to go on from).
-        #[arg(long)]
-        after: Option<String>,
-        /// At most this many people in the page (1 to 1000).
-        #[arg(long, default_value_t = 100)]
-        limit: u32,
-        /// Every page, one after the other, instead of one page.
-        #[arg(long, conflicts_with = "limit")]
-        all: bool,
+        #[command(flatten)]
+        page: PageArgs,
     },
     /// Correct a person's details; only the fields given change.
     Update(Box<PatientUpdate>),

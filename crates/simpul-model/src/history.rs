@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use automerge::{
-    ActorId, Automerge, ObjId, ObjType, Prop, ROOT, ReadDoc, ScalarValue, Value,
-    transaction::Transactable,
+    ActorId, Automerge, ChangeHash, ChangeMetadata, ObjId, ObjType, Prop, ROOT, ReadDoc,
+    ScalarValue, Value, transaction::Transactable,
 };
 use serde::{Deserialize, Serialize};
 
@@ -137,16 +137,79 @@ fn op_times(doc: &Automerge) -> HashMap<ActorId, Vec<(u64, u64, u64)>> {
 pub fn conflicts(doc: &Automerge) -> Vec<Conflict> {
     let times = op_times(doc);
     let mut found = Vec::new();
-    walk(doc, &ROOT, &mut Vec::new(), &times, &mut found);
+    walk(doc, &ROOT, &mut Vec::new(), &mut |path, all| {
+        let values = all
+            .iter()
+            .map(|(value, id)| {
+                let (facility, time_ms) = match id {
+                    automerge::ObjId::Id(counter, actor, _) => (
+                        actor_facility(actor),
+                        times
+                            .get(actor)
+                            .and_then(|spans| {
+                                spans.iter().find(|(start, len, _)| {
+                                    (*start..*start + *len).contains(counter)
+                                })
+                            })
+                            .map_or(0, |(_, _, t)| *t),
+                    ),
+                    automerge::ObjId::Root => (None, 0),
+                };
+                ConflictValue {
+                    value: value_text(value),
+                    facility,
+                    time_ms,
+                }
+            })
+            .collect();
+        found.push(Conflict {
+            field: path.join("."),
+            values,
+        });
+    });
     found
 }
 
+/// How many fields of `doc` hold competing values: [`conflicts`] without reading who
+/// wrote them (a walk of the document, a fraction of a millisecond for a patient).
+pub fn conflict_count(doc: &Automerge) -> usize {
+    let mut count = 0;
+    walk(doc, &ROOT, &mut Vec::new(), &mut |_, _| count += 1);
+    count
+}
+
+/// True when `new` (the changes a document gained over `before`, its heads then) extends
+/// it in one line: the first depends on exactly every head of `before`, each other on
+/// exactly the one before it. Such changes cannot leave competing values where there
+/// were none, as Automerge makes them (each op supersedes every value it saw), so a
+/// writer need not walk the document for [`conflict_count`]. Only a change crafted
+/// with an op that ignores a value it saw could; `simpul verify` walks such histories.
+pub fn extends_in_line(before: &[ChangeHash], new: &[ChangeMetadata<'_>]) -> bool {
+    let mut next: HashMap<Vec<ChangeHash>, ChangeHash> = HashMap::with_capacity(new.len());
+    for change in new {
+        let mut deps = change.deps.clone();
+        deps.sort_unstable();
+        if next.insert(deps, change.hash).is_some() {
+            return false;
+        }
+    }
+    let mut at = before.to_vec();
+    at.sort_unstable();
+    for _ in 0..new.len() {
+        match next.get(&at) {
+            Some(hash) => at = vec![*hash],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Calls `found` with the path and values of every field holding more than one value.
 fn walk(
     doc: &Automerge,
     obj: &ObjId,
     path: &mut Vec<String>,
-    times: &HashMap<ActorId, Vec<(u64, u64, u64)>>,
-    found: &mut Vec<Conflict>,
+    found: &mut impl FnMut(&[String], &[(Value<'_>, ObjId)]),
 ) {
     let props: Vec<Prop> = match doc.object_type(obj) {
         Ok(ObjType::Map | ObjType::Table) => doc.keys(obj).map(Prop::Map).collect(),
@@ -157,37 +220,10 @@ fn walk(
         let all = doc.get_all(obj, prop.clone()).unwrap_or_default();
         path.push(prop_text(&prop));
         if all.len() > 1 {
-            let values = all
-                .iter()
-                .map(|(value, id)| {
-                    let (facility, time_ms) = match id {
-                        automerge::ObjId::Id(counter, actor, _) => (
-                            actor_facility(actor),
-                            times
-                                .get(actor)
-                                .and_then(|spans| {
-                                    spans.iter().find(|(start, len, _)| {
-                                        (*start..*start + *len).contains(counter)
-                                    })
-                                })
-                                .map_or(0, |(_, _, t)| *t),
-                        ),
-                        automerge::ObjId::Root => (None, 0),
-                    };
-                    ConflictValue {
-                        value: value_text(value),
-                        facility,
-                        time_ms,
-                    }
-                })
-                .collect();
-            found.push(Conflict {
-                field: path.join("."),
-                values,
-            });
+            found(path, &all);
         }
         if let Some((Value::Object(_), child)) = all.into_iter().next_back() {
-            walk(doc, &child, path, times, found);
+            walk(doc, &child, path, found);
         }
         path.pop();
     }

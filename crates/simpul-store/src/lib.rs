@@ -11,7 +11,9 @@
 //! Storage format: see `docs/storage.md` at the repository root.
 
 mod audit_index;
+mod conflicts;
 mod damaged;
+mod duplicates;
 mod error;
 mod facts;
 #[cfg(any(test, feature = "testing"))]
@@ -31,8 +33,8 @@ pub mod writer;
 
 pub use audit_index::{AuditCursor, AuditFilter, AuditHit};
 pub use damaged::{DamagedEntry, MAX_DAMAGED};
+pub use duplicates::DuplicateGroup;
 pub use error::{OpenError, ReadError, WriteError};
-pub use lookup::DuplicateGroup;
 pub use maintenance::{BackupError, VerifyReport, compact};
 pub use meta::{RecordMeta, Summary};
 pub use migrate::SCHEMA_VERSION;

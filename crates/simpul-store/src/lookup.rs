@@ -3,7 +3,7 @@
 //! village; people registered twice).
 
 use redb::{MultimapTable, ReadableDatabase, ReadableTable, ReadableTableMetadata, Table};
-use simpul_model::{RecordId, is_candidate_key, is_identity_key};
+use simpul_model::RecordId;
 
 use crate::error::ReadError;
 use crate::store::Store;
@@ -47,16 +47,6 @@ pub(crate) fn unfile(
     Ok(())
 }
 
-/// Records filed under one identity key (the same person registered more than once) or
-/// one candidate key (probably: a bidan decides).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DuplicateGroup {
-    /// The shared key (`nik:…`, `ibu:…`; candidates `near:…`, `mother:…`).
-    pub key: String,
-    /// The records, in id order.
-    pub records: Vec<RecordId>,
-}
-
 impl Store {
     /// The patients filed under `key` (see [`simpul_model::Patient::lookup_keys`]).
     pub fn find(&self, key: &str) -> Result<Vec<RecordId>, ReadError> {
@@ -85,37 +75,6 @@ impl Store {
             }
         }
         Ok(ids)
-    }
-
-    /// Every identity key with more than one record under it. Records already merged
-    /// are still listed: the caller, which reads them, tells which are settled.
-    pub fn duplicate_groups(&self) -> Result<Vec<DuplicateGroup>, ReadError> {
-        let txn = self.db().begin_read()?;
-        let lookup = txn.open_multimap_table(LOOKUP)?;
-        let mut groups: Vec<DuplicateGroup> = Vec::new();
-        // Identity keys first, so that a pair found both ways is shown by its NIK; one
-        // group per set of records.
-        for wanted in [is_identity_key, is_candidate_key] {
-            // "ibu:", "mother:", "near:", "nik:" all sort before "village:".
-            for row in lookup.range("ibu:".."village:")? {
-                let (key, values) = row?;
-                if !wanted(key.value()) || values.len() < 2 {
-                    continue;
-                }
-                let mut records = Vec::new();
-                for value in values {
-                    records.push(RecordId::from_bytes(*value?.value()));
-                }
-                if groups.iter().any(|g| g.records == records) {
-                    continue;
-                }
-                groups.push(DuplicateGroup {
-                    key: key.value().to_string(),
-                    records,
-                });
-            }
-        }
-        Ok(groups)
     }
 
     /// How many patients the index holds (a check for `verify` and tests).

@@ -14,8 +14,8 @@ use crate::meta::{RecordMeta, scope_keys};
 use crate::read::load_document;
 use crate::store::{DB_FILE, Store};
 use crate::tables::{
-    AUDIT_BY_RECORD, AUDIT_BY_TIME, AUDIT_BY_WHO, COUNTS, HOMES, KINDS, REPORT_FACTS, SEQUENCE,
-    SEQUENCE_OF,
+    AUDIT_BY_RECORD, AUDIT_BY_TIME, AUDIT_BY_WHO, CONFLICTS, COUNTS, DUPLICATE_KEYS_OF,
+    DUPLICATE_MEMBERS, DUPLICATES, HOMES, KINDS, REPORT_FACTS, SEQUENCE, SEQUENCE_OF,
 };
 use crate::tables::{
     CERTS, CHANGES, DAMAGED, INDEX, LOOKUP, LOOKUP_KEYS, META, MOVED, PENDING_SEALS, QUARANTINE,
@@ -85,6 +85,8 @@ impl Store {
         let mut census = crate::Census::default();
         let mut expected_rows = 0u64;
         let mut audit_entries = 0u64;
+        let mut duplicate_keys = 0u64;
+        let mut conflicted = 0u64;
         let mut found_damaged = Vec::new();
         for row in records.iter()? {
             let (key, value) = row?;
@@ -142,6 +144,10 @@ impl Store {
             match Record::from_document(&doc) {
                 Ok(record) => {
                     derived.check_facts(id, &record, &mut report.problems)?;
+                    if let Some(patient) = record.patient() {
+                        derived.check_duplicates(id, patient, &mut report.problems)?;
+                        duplicate_keys += crate::duplicates::keys_of(patient).len() as u64;
+                    }
                     audit_entries += derived.check_audit(id, &record, &mut report.problems)?;
                     if record.id != id {
                         report
@@ -161,6 +167,7 @@ impl Store {
                 }
                 Err(e) => report.problems.push(format!("record {id}: {e}")),
             }
+            conflicted += u64::from(derived.check_conflicts(id, &doc, &mut report.problems)?);
             if content_time(&doc) != meta.content_time {
                 report.problems.push(format!(
                     "record {id}: metadata content time differs from the document's"
@@ -192,6 +199,13 @@ impl Store {
         // The kept census of the same snapshot: writes go on while verify reads.
         let kept = crate::sequence::census_in(&txn)?;
         derived.check_totals(total, &census, &kept, &mut report.problems)?;
+        derived.check_duplicate_list(duplicate_keys, &mut report.problems)?;
+        let listed = derived.conflicts.len()?;
+        if listed != conflicted {
+            report.problems.push(format!(
+                "{listed} records are listed with competing values, {conflicted} hold them"
+            ));
+        }
         let filed = derived.audit.len()?;
         if filed != audit_entries {
             report.problems.push(format!(
@@ -285,7 +299,11 @@ impl Store {
         copy(&source, &txn, AUDIT_BY_TIME)?;
         copy(&source, &txn, AUDIT_BY_RECORD)?;
         copy(&source, &txn, AUDIT_BY_WHO)?;
+        copy(&source, &txn, DUPLICATE_KEYS_OF)?;
+        copy(&source, &txn, DUPLICATES)?;
+        copy(&source, &txn, CONFLICTS)?;
         copy_multimap(&source, &txn, LOOKUP)?;
+        copy_multimap(&source, &txn, DUPLICATE_MEMBERS)?;
         txn.commit()?;
         Ok(records)
     }
@@ -362,6 +380,10 @@ struct DerivedTables {
     facts: redb::ReadOnlyTable<&'static [u8; 16], &'static [u8]>,
     audit: redb::ReadOnlyTable<(u64, &'static [u8; 16], &'static str), &'static [u8]>,
     homes: redb::ReadOnlyTable<(&'static str, &'static [u8; 16]), ()>,
+    conflicts: redb::ReadOnlyTable<&'static [u8; 16], u32>,
+    duplicate_keys_of: redb::ReadOnlyTable<&'static [u8; 16], &'static str>,
+    duplicate_members: redb::ReadOnlyMultimapTable<&'static str, &'static [u8; 16]>,
+    duplicates: redb::ReadOnlyTable<&'static str, u64>,
 }
 
 impl DerivedTables {
@@ -373,7 +395,109 @@ impl DerivedTables {
             facts: txn.open_table(REPORT_FACTS)?,
             audit: txn.open_table(AUDIT_BY_TIME)?,
             homes: txn.open_table(HOMES)?,
+            conflicts: txn.open_table(CONFLICTS)?,
+            duplicate_keys_of: txn.open_table(DUPLICATE_KEYS_OF)?,
+            duplicate_members: txn.open_multimap_table(DUPLICATE_MEMBERS)?,
+            duplicates: txn.open_table(DUPLICATES)?,
         })
+    }
+
+    /// The record is listed with competing values exactly when its document holds
+    /// them; returns whether it is.
+    fn check_conflicts(
+        &self,
+        id: RecordId,
+        doc: &simpul_model::automerge::Automerge,
+        problems: &mut Vec<String>,
+    ) -> Result<bool, ReadError> {
+        let expected = crate::conflicts::count_of(doc);
+        let listed = self.conflicts.get(id.as_bytes())?.map(|v| v.value());
+        match (expected, listed) {
+            (0, None) => {}
+            (0, Some(_)) => problems.push(format!(
+                "record {id} is listed with competing values it does not hold"
+            )),
+            (n, Some(m)) if n == m => {}
+            (n, _) => problems.push(format!(
+                "record {id} holds {n} fields with competing values, not listed as such"
+            )),
+        }
+        Ok(expected > 0)
+    }
+
+    /// A patient is filed under the identity and candidate keys of its document (none
+    /// once merged away).
+    fn check_duplicates(
+        &self,
+        id: RecordId,
+        patient: &simpul_model::Patient,
+        problems: &mut Vec<String>,
+    ) -> Result<(), ReadError> {
+        let keys = crate::duplicates::keys_of(patient);
+        let filed = self
+            .duplicate_keys_of
+            .get(id.as_bytes())?
+            .map(|v| v.value().to_string())
+            .unwrap_or_default();
+        if filed != keys.join("\n") {
+            problems.push(format!(
+                "record {id} is filed for duplicates under stale keys"
+            ));
+            return Ok(());
+        }
+        for key in &keys {
+            let mut found = false;
+            for value in self.duplicate_members.get(key.as_str())? {
+                if value?.value() == id.as_bytes() {
+                    found = true;
+                    break;
+                }
+            }
+            if !found {
+                problems.push(format!(
+                    "record {id} is missing from duplicates under {key}"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every key with two or more patients under it is listed as a duplicate, with
+    /// their number, and no other; no patient is filed beyond those checked.
+    fn check_duplicate_list(
+        &self,
+        filed_keys: u64,
+        problems: &mut Vec<String>,
+    ) -> Result<(), ReadError> {
+        let mut pairs = 0u64;
+        let mut listed = 0u64;
+        for row in self.duplicate_members.iter()? {
+            let (key, values) = row?;
+            let n = values.len();
+            pairs += n;
+            let kept = self.duplicates.get(key.value())?.map(|v| v.value());
+            if n >= 2 {
+                listed += 1;
+            }
+            if (n >= 2) != (kept == Some(n)) {
+                problems.push(format!(
+                    "duplicate key {} has {n} records, listed as {kept:?}",
+                    key.value()
+                ));
+            }
+        }
+        if listed != self.duplicates.len()? {
+            problems.push(format!(
+                "{} duplicate keys are listed, {listed} have two records or more",
+                self.duplicates.len()?
+            ));
+        }
+        if pairs != filed_keys {
+            problems.push(format!(
+                "the duplicate index holds {pairs} entries, the patients' keys {filed_keys}"
+            ));
+        }
+        Ok(())
     }
 
     /// An audit record's entries are filed in the audit index; returns how many it has.

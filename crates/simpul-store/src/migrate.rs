@@ -3,6 +3,7 @@
 use redb::{ReadableTable, WriteTransaction};
 
 use crate::error::OpenError;
+use simpul_model::automerge::Automerge;
 use simpul_model::{Record, RecordBody, RecordId, RecordKind};
 
 use crate::meta::RecordMeta;
@@ -13,7 +14,7 @@ use crate::tables::{
 };
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 11;
+pub const SCHEMA_VERSION: u32 = 12;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
@@ -30,6 +31,7 @@ const MIGRATIONS: &[Migration] = &[
     index_audit_v9,
     refile_for_search_v10,
     add_homes_v11,
+    index_duplicates_and_conflicts_v12,
 ];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
@@ -85,6 +87,35 @@ fn add_homes_v11(tx: &WriteTransaction) -> Result<(), redb::Error> {
     crate::facts::backfill_homes(tx)
 }
 
+/// People registered more than once, and records holding competing values (schema
+/// 12): every document is loaded once, and walked only if its history is not one line.
+fn index_duplicates_and_conflicts_v12(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(crate::tables::DUPLICATES)?;
+    tx.open_table(crate::tables::DUPLICATE_KEYS_OF)?;
+    tx.open_multimap_table(crate::tables::DUPLICATE_MEMBERS)?;
+    tx.open_table(crate::tables::CONFLICTS)?;
+    let mut conflicts = Vec::new();
+    each_document(tx, None, |id, doc| {
+        let count = crate::conflicts::count_of(doc);
+        if count > 0 {
+            conflicts.push((id, count));
+        }
+        if let Ok(Record {
+            body: RecordBody::Patient(p),
+            ..
+        }) = Record::from_document(doc)
+        {
+            crate::duplicates::file(tx, id, &p)?;
+        }
+        Ok(())
+    })?;
+    let mut table = tx.open_table(crate::tables::CONFLICTS)?;
+    for (id, count) in conflicts {
+        table.insert(id.as_bytes(), count)?;
+    }
+    Ok(())
+}
+
 /// Files every patient stored under its current lookup keys (unfiling old ones).
 fn file_every_patient(tx: &WriteTransaction) -> Result<(), redb::Error> {
     let mut lookup = tx.open_multimap_table(LOOKUP)?;
@@ -104,6 +135,19 @@ pub(crate) fn each_record(
     kind: RecordKind,
     mut each: impl FnMut(RecordId, &Record) -> Result<(), redb::Error>,
 ) -> Result<(), redb::Error> {
+    each_document(tx, Some(kind), |id, doc| match Record::from_document(doc) {
+        Ok(record) => each(id, &record),
+        Err(_) => Ok(()),
+    })
+}
+
+/// Calls `each` with the document of every record held (of `kind`, if given). Records
+/// that do not load are passed over (`simpul verify` reports them).
+fn each_document(
+    tx: &WriteTransaction,
+    kind: Option<RecordKind>,
+    mut each: impl FnMut(RecordId, &Automerge) -> Result<(), redb::Error>,
+) -> Result<(), redb::Error> {
     let records = tx.open_table(RECORDS)?;
     let snapshots = tx.open_table(SNAPSHOTS)?;
     let changes = tx.open_table(CHANGES)?;
@@ -113,15 +157,13 @@ pub(crate) fn each_record(
         let Ok(meta) = RecordMeta::decode(value.value()) else {
             continue;
         };
-        if meta.kind != kind {
+        if kind.is_some_and(|k| meta.kind != k) {
             continue;
         }
         let Ok(doc) = load_document(&snapshots, &changes, id, &meta) else {
             continue;
         };
-        if let Ok(record) = Record::from_document(&doc) {
-            each(id, &record)?;
-        }
+        each(id, &doc)?;
     }
     Ok(())
 }

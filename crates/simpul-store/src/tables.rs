@@ -155,3 +155,22 @@ pub(crate) const AUDIT_BY_WHO: TableDefinition<(&str, u64, &[u8; 16], &str), ()>
 /// A facility's people are one key range (its path, then paths below it): due lists
 /// read them without touching the rest of the district.
 pub(crate) const HOMES: TableDefinition<(&str, &[u8; 16]), ()> = TableDefinition::new("homes-1");
+
+/// Patients not merged away, by identity and candidate key (schema 12): the
+/// [`LOOKUP`] keys two registrations of one person share. Key: `nik:…`, `ibu:…`,
+/// `near:…`, `mother:…`. Values: the record ids under it.
+pub(crate) const DUPLICATE_MEMBERS: MultimapTableDefinition<&str, &[u8; 16]> =
+    MultimapTableDefinition::new("duplicate-members-1");
+
+/// The keys each patient is filed under in [`DUPLICATE_MEMBERS`] (schema 12), joined by
+/// `\n`, to unfile them when the record changes.
+pub(crate) const DUPLICATE_KEYS_OF: TableDefinition<&[u8; 16], &str> =
+    TableDefinition::new("duplicate-keys-of-1");
+
+/// The keys of [`DUPLICATE_MEMBERS`] with two or more records under them (schema 12):
+/// people registered more than once. Value: how many records.
+pub(crate) const DUPLICATES: TableDefinition<&str, u64> = TableDefinition::new("duplicates-1");
+
+/// Records holding competing values (schema 12), written when a merge leaves them and
+/// removed when they are settled. Value: how many fields compete.
+pub(crate) const CONFLICTS: TableDefinition<&[u8; 16], u32> = TableDefinition::new("conflicts-1");

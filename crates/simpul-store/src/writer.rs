@@ -180,6 +180,9 @@ struct Applied {
     moved_from_peer: Option<Vec<ChangeHash>>,
     /// The peer the data came from.
     from: Option<FacilityPath>,
+    /// The new changes extend the stored heads in one line: no competing values arose
+    /// (`None` for a local write, judged after it is made).
+    in_line: Option<bool>,
 }
 
 impl Writer {
@@ -402,6 +405,7 @@ impl Writer {
                     quarantined: Vec::new(),
                     moved_from_peer: None,
                     from: None,
+                    in_line: None,
                 }
             }
             Change::Peer(from) => self.admit(&mut doc, id, &old_seals, *from)?,
@@ -420,6 +424,7 @@ impl Writer {
                     quarantined: admitted.quarantined,
                     moved_from_peer: None,
                     from: Some(created.from.peer.clone()),
+                    in_line: Some(admitted.in_line),
                 }
             }
             // Stored meanwhile by another session: judge it against what is stored.
@@ -455,16 +460,16 @@ impl Writer {
                 node: self.node.clone(),
             });
         }
-        if applied.seals.is_none() {
+        let in_line = match applied.in_line {
+            Some(in_line) => in_line,
             // This node's own write is judged by the rules a peer judges it by: what a
             // peer would refuse (as hostile, ending the session) is not written here.
-            simpul_trust::authorise_local(id, &doc, before_heads.as_deref(), &self.node)?;
-        }
+            None => simpul_trust::authorise_local(id, &doc, before_heads.as_deref(), &self.node)?,
+        };
         // A document that arrived whole from a peer still has the actor it was loaded with.
         doc.set_actor(self.actor.clone());
         let heads = doc.get_heads();
         let changed = before_heads.as_ref() != Some(&heads);
-        let local = applied.seals.is_none();
         let seals = match applied.seals {
             Some(seals) => seals,
             None if changed => self.seal_local(txn, id, &heads, old_seals.clone())?,
@@ -488,9 +493,9 @@ impl Writer {
                 old_meta.as_ref(),
                 before_heads.as_deref(),
                 saved.filter(|_| old_meta.is_none()),
+                in_line,
             )?,
         };
-        let _ = local;
         self.cache.put(id, doc);
         Ok(WriteOutcome {
             id,
@@ -532,6 +537,7 @@ impl Writer {
             quarantined: admitted.quarantined,
             moved_from_peer: admitted.moved_from_peer.then_some(sent),
             from: Some(peer),
+            in_line: Some(admitted.in_line),
         })
     }
 
@@ -722,6 +728,8 @@ impl Writer {
             &mut txn.open_table(LOOKUP_KEYS)?,
             id,
         )?;
+        crate::duplicates::unfile(txn, id)?;
+        crate::conflicts::unfile(txn, id)?;
         Ok(())
     }
 
@@ -736,6 +744,7 @@ impl Writer {
         old: Option<&RecordMeta>,
         before_heads: Option<&[ChangeHash]>,
         saved: Option<Vec<u8>>,
+        in_line: bool,
     ) -> Result<(RecordMeta, Vec<u8>), WriteError> {
         let key = id.as_bytes();
         let mut snapshots = txn.open_table(SNAPSHOTS)?;
@@ -791,6 +800,7 @@ impl Writer {
         crate::sequence::stored(txn, id, old, &meta)?;
         crate::facts::file(txn, id, record)?;
         crate::audit_index::file(txn, id, record)?;
+        crate::conflicts::file(txn, id, doc, in_line)?;
         let mut index = txn.open_table(INDEX)?;
         if let Some(old) = old {
             for scope_key in scope_keys(&old.scope) {
@@ -807,6 +817,7 @@ impl Writer {
             let mut lookup = txn.open_multimap_table(LOOKUP)?;
             let mut filed = txn.open_table(LOOKUP_KEYS)?;
             crate::lookup::file(&mut lookup, &mut filed, id, &p.lookup_keys())?;
+            crate::duplicates::file(txn, id, p)?;
         }
         Ok((meta, delta))
     }

@@ -669,3 +669,109 @@ fn history_from_before_seals_is_endorsed_at_the_first_start_and_reaches_a_new_no
     assert!(other.meta(elsewhere).expect("meta").is_none());
     assert!(other.meta(rec.id).expect("meta").is_none());
 }
+
+#[test]
+fn a_merge_of_concurrent_corrections_is_listed_with_competing_values_until_settled() {
+    use simpul_trust::SealKind;
+    use simpul_trust::testing::TestDistrict;
+    let district = TestDistrict::new("3273");
+    let py04 = district.node(&path(POSYANDU));
+    let pu1 = district.node(&path("3273/P3273010201/3273010201-PU1"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = trusted(dir.path(), &district, &pu1);
+    let rec = record(7, POSYANDU);
+    let actor = simpul_trust::signing_actor(&py04.certified.facility, py04.certified.key, [1; 4]);
+    let doc = rec
+        .create_document(actor.clone(), today(), 1_000_000)
+        .expect("create");
+    let created = py04.signer.seal(rec.id, SealKind::Author, &doc.get_heads());
+    store
+        .offer(
+            doc.fork(),
+            None,
+            from(&py04, vec![created.clone()]),
+            today(),
+            1_000,
+        )
+        .expect("offer");
+    let listed = |store: &Store| store.conflicted(None, 10).expect("conflicted");
+    assert!(listed(&store).is_empty());
+
+    // The pustu corrects the name while the posyandu, offline, corrects it too.
+    store
+        .update_record(rec.id, today(), 2_000, |r| {
+            let RecordBody::Patient(p) = &mut r.body else {
+                unreachable!()
+            };
+            p.name = "Ayu Lestari".into();
+            Ok(())
+        })
+        .expect("correct here");
+    assert!(
+        listed(&store).is_empty(),
+        "one line of changes competes with nothing"
+    );
+    let mut there = doc.fork().with_actor(actor);
+    let mut corrected = rec.clone();
+    if let RecordBody::Patient(p) = &mut corrected.body {
+        p.name = "Ayu Lestary".into();
+    }
+    corrected
+        .write_over(&rec, &mut there, today(), 2_500_000)
+        .expect("correct there");
+    let edited = py04
+        .signer
+        .seal(rec.id, SealKind::Author, &there.get_heads());
+    store
+        .offer(
+            there,
+            None,
+            from(&py04, vec![created, edited]),
+            today(),
+            3_000,
+        )
+        .expect("merge");
+    assert_eq!(
+        listed(&store),
+        vec![(rec.id, 1)],
+        "the merge left two names"
+    );
+    let (_, merged) = store.load(rec.id).expect("load").expect("held");
+    let conflicts = simpul_model::history::conflicts(&merged);
+    assert_eq!(conflicts.len(), 1);
+    let report = store.verify(&|_, _| {}).expect("verify");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+
+    // A store from before the list (schema 11) gets it when opened.
+    drop(store);
+    {
+        let db = redb::Database::open(dir.path().join(simpul_store::DB_FILE)).expect("db");
+        let txn = db.begin_write().expect("txn");
+        let table: redb::TableDefinition<&[u8], &[u8]> = redb::TableDefinition::new("conflicts-1");
+        assert!(txn.delete_table(table).expect("delete"));
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta-1");
+        txn.open_table(meta)
+            .expect("meta")
+            .insert("schema_version", 11u32.to_le_bytes().as_slice())
+            .expect("version");
+        txn.commit().expect("commit");
+    }
+    let store = trusted(dir.path(), &district, &pu1);
+    assert_eq!(listed(&store), vec![(rec.id, 1)], "filed when migrated");
+
+    // Settled on one value: no longer listed, and the list survives a reopen.
+    let field = conflicts[0].field.clone();
+    store
+        .write(rec.id, 4_000, move |doc| {
+            let doc = doc.as_mut().ok_or(WriteError::NotFound(rec.id))?;
+            simpul_model::history::settle(doc, &field, "Ayu Lestari", 4_000)?;
+            Ok(simpul_model::Record::from_document(doc)?)
+        })
+        .expect("settle");
+    assert!(listed(&store).is_empty());
+    drop(store);
+    let store = trusted(dir.path(), &district, &pu1);
+    assert!(listed(&store).is_empty());
+    let report = store.verify(&|_, _| {}).expect("verify");
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}

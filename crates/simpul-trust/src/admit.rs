@@ -78,6 +78,9 @@ pub struct Admitted {
     pub quarantined: Vec<Quarantined>,
     /// Changes new here.
     pub new_changes: usize,
+    /// The new changes extend the stored heads in one line
+    /// ([`simpul_model::history::extends_in_line`]): no competing values arose.
+    pub in_line: bool,
     /// The record is no longer the peer's to hold, and the peer is a descendant of this
     /// node: answer `Moved`, so it can let its copy go.
     pub moved_from_peer: bool,
@@ -185,6 +188,10 @@ pub fn admit(
         seals: seals.keep(id)?,
         quarantined,
         new_changes: new.len(),
+        in_line: simpul_model::history::extends_in_line(
+            before.as_ref().map_or(&[][..], |(heads, _)| heads),
+            &new,
+        ),
         moved_from_peer,
         held_here,
     })
@@ -1005,20 +1012,23 @@ pub fn unsealed(keys: &KeyBook, id: RecordId, doc: &Automerge, seals: &[Seal]) -
 /// each change allowed to `author` where it was made, no envelope rewrite, no in-place
 /// scope edit, no clinical fact erased or rewritten. What passes here passes at every
 /// peer once sealed; what fails would be refused there as hostile, cutting the link.
+/// Returns whether the new changes extend `before` in one line (as
+/// [`Admitted::in_line`]).
 pub fn authorise_local(
     id: RecordId,
     doc: &Automerge,
     before: Option<&[ChangeHash]>,
     author: &FacilityPath,
-) -> Result<(), Refusal> {
+) -> Result<bool, Refusal> {
     let all = doc.get_changes_meta(&[]);
     let new = match before {
         Some(heads) => doc.get_changes_meta(heads),
         None => all.clone(),
     };
     if new.is_empty() {
-        return Ok(());
+        return Ok(true);
     }
+    let in_line = simpul_model::history::extends_in_line(before.unwrap_or_default(), &new);
     let seals = Seals {
         valid: Vec::new(),
         unknown: Vec::new(),
@@ -1031,5 +1041,6 @@ pub fn authorise_local(
         seals: &seals,
         local_author: Some(author),
     }
-    .check(before.is_some(), &new)
+    .check(before.is_some(), &new)?;
+    Ok(in_line)
 }

@@ -9,7 +9,7 @@ use simpul_model::history::Conflict;
 use simpul_node::admin::{RecordHistory, Reply, Request};
 
 use super::record_id;
-use crate::cli::ConflictsCommand;
+use crate::cli::{ConflictsCommand, PageArgs};
 use crate::output::{patient_text, table, when};
 use crate::target::{Target, expect_reply};
 
@@ -123,11 +123,13 @@ fn conflict_text(out: &mut impl Write, conflicts: &[Conflict]) -> std::io::Resul
     Ok(())
 }
 
-/// `simpul conflicts [--json]` and `simpul conflicts resolve ID FIELD --value V`.
+/// `simpul conflicts [--json] [--after ID] [--limit N | --all]` and
+/// `simpul conflicts resolve ID FIELD --value V`.
 pub(crate) fn conflicts(
     node: &mut Target,
     action: Option<ConflictsCommand>,
     json: bool,
+    page: &PageArgs,
 ) -> Result<()> {
     if let Some(ConflictsCommand::Resolve { id, field, value }) = action {
         let id = record_id(&id)?;
@@ -142,20 +144,38 @@ pub(crate) fn conflicts(
         );
         return Ok(());
     }
-    let reply = node.call(Request::Conflicts { id: None })?;
-    let records = expect_reply!(reply, Reply::Conflicts { records } => records)?;
+    let after = page.after.as_deref().map(record_id).transpose()?;
     let mut out = std::io::stdout().lock();
-    if json {
+    let mut shown = 0;
+    let rest = super::paged(page, after, |after, limit| {
+        let request = Request::Conflicts {
+            id: None,
+            after,
+            limit: Some(limit),
+        };
+        let (records, next) = expect_reply!(
+            node.call(request)?,
+            Reply::Conflicts { records, next } => (records, next)
+        )?;
         for r in &records {
-            serde_json::to_writer(&mut out, r)?;
-            writeln!(out)?;
+            if json {
+                serde_json::to_writer(&mut out, r)?;
+                writeln!(out)?;
+            } else {
+                writeln!(out, "{}  {}", r.id, r.label)?;
+                conflict_text(&mut out, &r.conflicts)?;
+            }
         }
-        return Ok(());
+        shown += records.len();
+        Ok(next)
+    })?;
+    if !json {
+        writeln!(
+            out,
+            "{shown} records with conflicts{}",
+            if rest.is_some() { " in this page" } else { "" }
+        )?;
     }
-    for r in &records {
-        writeln!(out, "{}  {}", r.id, r.label)?;
-        conflict_text(&mut out, &r.conflicts)?;
-    }
-    writeln!(out, "{} records with conflicts", records.len())?;
+    super::say_more("conflicts", rest);
     Ok(())
 }

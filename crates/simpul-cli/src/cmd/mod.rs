@@ -54,8 +54,8 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Compact => maintain::compact(&dir()?),
         Command::Backup { out } => maintain::backup(&mut Target::open(&dir()?)?, &out),
         Command::Restore { file, force } => maintain::restore(&dir()?, &file, force),
-        Command::Conflicts { action, json } => {
-            history::conflicts(&mut Target::open(&dir()?)?, action, json)
+        Command::Conflicts { action, json, page } => {
+            history::conflicts(&mut Target::open(&dir()?)?, action, json, &page)
         }
         Command::Token(cmd) => access::token(&mut Target::open(&dir()?)?, cmd),
         Command::Audit {
@@ -70,7 +70,9 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             let query = access::audit_query(record, who, facility, since, limit, after)?;
             access::audit(&mut Target::open(&dir()?)?, query, json)
         }
-        Command::Duplicates { json } => people::duplicates(&mut Target::open(&dir()?)?, json),
+        Command::Duplicates { json, page } => {
+            people::duplicates(&mut Target::open(&dir()?)?, json, &page)
+        }
         Command::Merge { from, into } => people::merge(&mut Target::open(&dir()?)?, &from, &into),
         Command::Report(cmd) => people::report(&mut Target::open(&dir()?)?, cmd),
         Command::Export(ExportCommand::Fhir { out }) => {
@@ -126,4 +128,32 @@ pub(crate) fn bad_value(flag: &str, reason: impl std::fmt::Display) -> anyhow::E
 /// Sixteen fresh random bytes.
 pub(crate) fn random_record_id() -> RecordId {
     RecordId::from_bytes(rand::rng().random())
+}
+
+/// Shows one page of a list, or with `--all` every page: `show(after, limit)` shows a
+/// page and returns where the next one starts. Returns where the list goes on after
+/// the pages shown, if it does (for [`say_more`]).
+pub(crate) fn paged<C>(
+    args: &crate::cli::PageArgs,
+    mut after: Option<C>,
+    mut show: impl FnMut(Option<C>, u32) -> Result<Option<C>>,
+) -> Result<Option<C>> {
+    let limit = if args.all {
+        simpul_node::admin::MAX_PAGE
+    } else {
+        args.limit
+    };
+    loop {
+        match show(after.take(), limit)? {
+            Some(next) if args.all => after = Some(next),
+            rest => return Ok(rest),
+        }
+    }
+}
+
+/// Says on stderr how to go on when a list goes on after the page shown.
+pub(crate) fn say_more(command: &str, next: Option<impl std::fmt::Display>) {
+    if let Some(next) = next {
+        eprintln!("more: simpul {command} --after {next}");
+    }
 }

@@ -6,10 +6,10 @@ use std::io::Write;
 use anyhow::Result;
 use simpul_model::validate::check_nik_agreement;
 use simpul_model::{Address, Date, Identifiers, Patient, Record, RecordBody, Scope, Sex};
-use simpul_node::admin::{MAX_PAGE, PatientEdit, Reply, Request};
+use simpul_node::admin::{PatientEdit, Reply, Request};
 
 use super::{bad_value, facility, random_record_id, record_id};
-use crate::cli::{PatientAdd, PatientCommand, PatientUpdate};
+use crate::cli::{PageArgs, PatientAdd, PatientCommand, PatientUpdate};
 use crate::exit::{NOT_FOUND, REJECTED, coded};
 use crate::output;
 use crate::target::{Target, expect_reply};
@@ -18,12 +18,7 @@ pub(crate) fn run(node: &mut Target, cmd: PatientCommand) -> Result<()> {
     match cmd {
         PatientCommand::Add(args) => add(node, *args),
         PatientCommand::Show { id, json } => show(node, &id, json),
-        PatientCommand::List {
-            json,
-            after,
-            limit,
-            all,
-        } => list(node, json, after.as_deref(), limit, all),
+        PatientCommand::List { json, page } => list(node, json, &page),
         PatientCommand::Update(args) => update(node, *args),
     }
 }
@@ -162,18 +157,19 @@ fn show(node: &mut Target, id: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn list(node: &mut Target, json: bool, after: Option<&str>, limit: u32, all: bool) -> Result<()> {
-    let mut after = after
+fn list(node: &mut Target, json: bool, page: &PageArgs) -> Result<()> {
+    let after = page
+        .after
+        .as_deref()
         .map(|a| {
             a.parse()
                 .map_err(|e: simpul_model::BadId| bad_value("after", format!("{a:?}: {e}")))
         })
         .transpose()?;
-    let limit = if all { MAX_PAGE } else { limit };
     let mut out = std::io::stdout().lock();
     let mut table = output::table(&["ID", "NAME", "SEX", "BORN", "VISITS", "FACILITY"]);
     let mut n = 0;
-    loop {
+    let rest = super::paged(page, after, |after, limit| {
         let request = Request::List {
             after,
             limit: Some(limit),
@@ -202,20 +198,14 @@ fn list(node: &mut Target, json: bool, after: Option<&str>, limit: u32, all: boo
             }
             n += 1;
         }
-        match next {
-            Some(last) if all => after = Some(last),
-            more => {
-                if !json {
-                    writeln!(out, "{table}")?;
-                    writeln!(out, "{n} people")?;
-                }
-                if let Some(last) = more {
-                    eprintln!("more: simpul patient list --after {last}");
-                }
-                return Ok(());
-            }
-        }
+        Ok(next)
+    })?;
+    if !json {
+        writeln!(out, "{table}")?;
+        writeln!(out, "{n} people")?;
     }
+    super::say_more("patient list", rest);
+    Ok(())
 }
 
 fn hex_digest(d: &[u8; 32]) -> String {

@@ -7,48 +7,55 @@ use anyhow::Result;
 use simpul_node::admin::{Reply, Request};
 
 use super::record_id;
-use crate::cli::ReportCommand;
+use crate::cli::{PageArgs, ReportCommand};
 use crate::output;
 use crate::target::{Target, expect_reply};
 
-/// `simpul duplicates`.
-pub(crate) fn duplicates(node: &mut Target, json: bool) -> Result<()> {
-    let groups = expect_reply!(
-        node.call(Request::Duplicates)?,
-        Reply::Duplicates { groups } => groups
-    )?;
+/// `simpul duplicates`: a page of groups (or `--all`), in key order.
+pub(crate) fn duplicates(node: &mut Target, json: bool, page: &PageArgs) -> Result<()> {
     let mut out = std::io::stdout().lock();
-    if json {
+    let mut shown = 0;
+    let rest = super::paged(page, page.after.clone(), |after, limit| {
+        let request = Request::Duplicates {
+            after,
+            limit: Some(limit),
+        };
+        let (groups, next) = expect_reply!(
+            node.call(request)?,
+            Reply::Duplicates { groups, next } => (groups, next)
+        )?;
         for g in &groups {
-            writeln!(out, "{}", serde_json::to_string(g)?)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string(g)?)?;
+                continue;
+            }
+            writeln!(out, "{}", g.key)?;
+            let mut table =
+                output::table(&["ID", "NAME", "SEX", "BORN", "VISITS", "REGISTERED AT"]);
+            for p in &g.people {
+                table.add_row(vec![
+                    p.id.to_string(),
+                    p.name.clone(),
+                    p.sex.clone(),
+                    p.birth_date.to_string(),
+                    p.visits.to_string(),
+                    p.home_facility.code().to_string(),
+                ]);
+            }
+            writeln!(out, "{table}\n")?;
         }
-        return Ok(());
+        shown += groups.len();
+        Ok(next)
+    })?;
+    if !json {
+        let who = if shown == 1 { "person" } else { "people" };
+        writeln!(
+            out,
+            "{shown} {who} registered more than once{} (merge with `simpul merge FROM INTO`)",
+            if rest.is_some() { " in this page" } else { "" }
+        )?;
     }
-    for g in &groups {
-        writeln!(out, "{}", g.key)?;
-        let mut table = output::table(&["ID", "NAME", "SEX", "BORN", "VISITS", "REGISTERED AT"]);
-        for p in &g.people {
-            table.add_row(vec![
-                p.id.to_string(),
-                p.name.clone(),
-                p.sex.clone(),
-                p.birth_date.to_string(),
-                p.visits.to_string(),
-                p.home_facility.code().to_string(),
-            ]);
-        }
-        writeln!(out, "{table}\n")?;
-    }
-    let who = if groups.len() == 1 {
-        "person"
-    } else {
-        "people"
-    };
-    writeln!(
-        out,
-        "{} {who} registered more than once (merge with `simpul merge FROM INTO`)",
-        groups.len()
-    )?;
+    super::say_more("duplicates", rest);
     Ok(())
 }
 

@@ -68,10 +68,17 @@ pub enum Request {
         /// The record.
         id: RecordId,
     },
-    /// Records whose fields hold competing values from concurrent writes.
+    /// Records whose fields hold competing values from concurrent writes: one record,
+    /// or a page of those listed with competing values, in id order.
     Conflicts {
-        /// One record, or every record.
+        /// One record, or a page of every record.
         id: Option<RecordId>,
+        /// Start after this record (the `next` of the page before).
+        #[serde(default)]
+        after: Option<RecordId>,
+        /// Most records in the page: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when absent.
+        #[serde(default)]
+        limit: Option<u32>,
     },
     /// Settle a conflict on one value.
     Settle {
@@ -149,8 +156,17 @@ pub enum Request {
         query: DueQuery,
     },
     /// People registered more than once (same NIK, or same mother's NIK, birth order
-    /// and birth date), not yet merged.
-    Duplicates,
+    /// and birth date; or probably: a name and village with a birth date close by, or
+    /// a mother's child born the same day), not yet merged: a page of groups in key
+    /// order.
+    Duplicates {
+        /// Start after this key (the `next` of the page before).
+        #[serde(default)]
+        after: Option<String>,
+        /// Most groups in the page: 1 to [`MAX_PAGE`], [`DEFAULT_PAGE`] when absent.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
     /// Merge duplicate `from` into `into`: `from`'s visits are copied to `into` and
     /// `from` is marked `merged_into`; nothing is deleted.
     Merge {
@@ -263,6 +279,9 @@ pub enum Reply {
     Conflicts {
         /// One entry per record with at least one conflict.
         records: Vec<RecordConflicts>,
+        /// Where the next page starts (`after`), when there may be more.
+        #[serde(default)]
+        next: Option<RecordId>,
     },
     /// The node's status.
     Status(Box<NodeStatus>),
@@ -302,6 +321,9 @@ pub enum Reply {
     Duplicates {
         /// One group per shared identifier.
         groups: Vec<DuplicateView>,
+        /// Where the next page starts (`after`), when there may be more.
+        #[serde(default)]
+        next: Option<String>,
     },
     /// A merge was stored.
     Merged {

@@ -136,6 +136,18 @@ pub struct DuplicateView {
     pub people: Vec<PersonRow>,
 }
 
+/// A page of a list read in key order (duplicates).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Start after this key (the `next` of the page before).
+    #[serde(default)]
+    pub after: Option<String>,
+    /// Most rows in the page (1 to 1,000; 100 when absent).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
 /// Which audit entries to list.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -92,7 +92,7 @@ pub(super) fn action_of(
         Request::Pws { month, .. } => {
             Some((AuditAction::Report, None, Some(format!("pws {month}"))))
         }
-        Request::Duplicates => read(AuditAction::Search, None, Some("duplicates".into())),
+        Request::Duplicates { .. } => read(AuditAction::Search, None, Some("duplicates".into())),
         Request::Audit { .. } => read(AuditAction::Read, None, Some("audit trail".into())),
         Request::List { .. } | Request::Conflicts { .. } => read(AuditAction::Search, None, None),
         Request::Verify

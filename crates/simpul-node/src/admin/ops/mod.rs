@@ -11,7 +11,7 @@ mod people;
 
 use rand::RngExt;
 use simpul_model::automerge::Automerge;
-use simpul_model::{Date, Record, RecordBody, RecordError, validate};
+use simpul_model::{Date, Record, RecordBody, RecordError, RecordId, validate};
 use simpul_store::{ReadError, Store, TokenInfo, WriteError, WriteOutcome, token_hash};
 
 use super::protocol::{
@@ -157,31 +157,9 @@ fn carry_out(
             };
             read(Reply::History(Box::new(history)))
         }
-        Request::Conflicts { id } => {
-            let ids = match id {
-                Some(id) => vec![id],
-                None => store
-                    .list()
-                    .map_err(read_failure)?
-                    .into_iter()
-                    .map(|(id, _)| id)
-                    .collect(),
-            };
-            let mut records = Vec::new();
-            for id in ids {
-                let Some((meta, doc)) = store.load(id).map_err(read_failure)? else {
-                    continue;
-                };
-                let conflicts = simpul_model::history::conflicts(&doc);
-                if !conflicts.is_empty() {
-                    records.push(RecordConflicts {
-                        id,
-                        label: meta.summary.label,
-                        conflicts,
-                    });
-                }
-            }
-            read(Reply::Conflicts { records })
+        Request::Conflicts { id, after, limit } => {
+            let (records, next) = conflicts(store, id, after, limit)?;
+            read(Reply::Conflicts { records, next })
         }
         Request::Settle { id, field, value } => written(
             store
@@ -300,9 +278,10 @@ fn carry_out(
             let (people, next) = people::due(store, &query)?;
             read(Reply::People { people, next })
         }
-        Request::Duplicates => read(Reply::Duplicates {
-            groups: people::duplicates(store)?,
-        }),
+        Request::Duplicates { after, limit } => {
+            let (groups, next) = people::duplicates(store, after.as_deref(), page::limit(limit)?)?;
+            read(Reply::Duplicates { groups, next })
+        }
         Request::Merge { from, into } => {
             let (visits_moved, outcomes) = people::merge(store, from, into, today, now_ms)?;
             let reply = Reply::Merged {
@@ -510,4 +489,42 @@ pub(crate) fn chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// The competing values of record `id`, or of a page of the records listed with them.
+fn conflicts(
+    store: &Store,
+    id: Option<RecordId>,
+    after: Option<RecordId>,
+    limit: Option<u32>,
+) -> Result<(Vec<RecordConflicts>, Option<RecordId>), Failure> {
+    let limit = page::limit(limit)?;
+    let (ids, next) = match id {
+        Some(id) => (vec![id], None),
+        None => {
+            let ids: Vec<RecordId> = store
+                .conflicted(after, limit)
+                .map_err(read_failure)?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            let next = page::next(&ids, limit);
+            (ids, next)
+        }
+    };
+    let mut records = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some((meta, doc)) = store.load(id).map_err(read_failure)? else {
+            continue;
+        };
+        let conflicts = simpul_model::history::conflicts(&doc);
+        if !conflicts.is_empty() {
+            records.push(RecordConflicts {
+                id,
+                label: meta.summary.label,
+                conflicts,
+            });
+        }
+    }
+    Ok((records, next))
 }

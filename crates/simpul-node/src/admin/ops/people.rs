@@ -285,23 +285,26 @@ pub(super) fn due(
     Ok((rows, next))
 }
 
-/// People registered more than once and not yet merged.
-pub(super) fn duplicates(store: &Store) -> Result<Vec<DuplicateView>, Failure> {
-    let mut views = Vec::new();
-    for group in store.duplicate_groups().map_err(read_failure)? {
+/// A page of people registered more than once and not yet merged, from the duplicate
+/// index; and the key the next page starts after.
+pub(super) fn duplicates(
+    store: &Store,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<(Vec<DuplicateView>, Option<String>), Failure> {
+    let (groups, next) = store.duplicate_page(after, limit).map_err(read_failure)?;
+    let mut views = Vec::with_capacity(groups.len());
+    for group in groups {
         let people: Vec<PersonRow> = patients(store, group.records)?
             .iter()
-            .filter(|(_, p)| p.merged_into.is_none())
             .map(|(id, p)| row(*id, p))
             .collect();
-        if people.len() > 1 {
-            views.push(DuplicateView {
-                key: group.key,
-                people,
-            });
-        }
+        views.push(DuplicateView {
+            key: group.key,
+            people,
+        });
     }
-    Ok(views)
+    Ok((views, next))
 }
 
 /// Merges duplicate `from` into `into`: every visit of `from` that `into` lacks is

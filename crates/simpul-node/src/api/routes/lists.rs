@@ -8,7 +8,7 @@ use simpul_model::{Permission, Role};
 
 use super::{Answer, ok, query, unexpected};
 use crate::admin::ops::fhir;
-use crate::admin::queries::{AuditQuery, DueQuery, SearchQuery};
+use crate::admin::queries::{AuditQuery, DueQuery, PageQuery, SearchQuery};
 use crate::admin::{Reply, Request};
 use crate::api::error::ApiError;
 use crate::api::{App, Authed};
@@ -44,10 +44,20 @@ pub(super) async fn due(
     }
 }
 
-pub(super) async fn duplicates(State(app): State<App>, auth: Authed) -> Answer {
+pub(super) async fn duplicates(
+    State(app): State<App>,
+    auth: Authed,
+    q: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Answer {
     let caller = auth.require(Permission::View)?;
-    match app.run(caller, Request::Duplicates).await? {
-        Reply::Duplicates { groups } => ok(StatusCode::OK, json!({ "groups": groups })),
+    let PageQuery { after, limit } = query(q)?;
+    match app
+        .run(caller, Request::Duplicates { after, limit })
+        .await?
+    {
+        Reply::Duplicates { groups, next } => {
+            ok(StatusCode::OK, json!({ "groups": groups, "next": next }))
+        }
         other => Err(unexpected(other)),
     }
 }
