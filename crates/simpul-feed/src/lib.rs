@@ -1,6 +1,6 @@
 //! An analytics feed: keeps a PostgreSQL database up to date with flattened tables of
 //! what a node holds (people, visits, measurements with growth z-scores, immunisations,
-//! screenings, audit, facilities), for analysts' SQL and BI tools.
+//! screenings, audit, facilities) and the PWS by month, for analysts' SQL and BI tools.
 //!
 //! The feed reads the store's change sequence ([`simpul_store::Store::changes_after`])
 //! from the position the database records for this node (`simpul_cursor`), a batch at a
@@ -14,13 +14,14 @@
 //! The tables and their columns: `docs/feed.md`.
 
 mod error;
+mod pws;
 mod rows;
 pub mod schema;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod write;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use simpul_store::Store;
 use tokio_postgres::{Client, NoTls};
@@ -41,23 +42,40 @@ pub const TABLES: &[&str] = &[
     "immunisations",
     "screenings",
     "audit",
+    "pws_month",
+    "pws_doses",
 ];
 
 /// Records read from the store and written to PostgreSQL in one transaction, unless
 /// the feed is told otherwise.
 pub const DEFAULT_BATCH: usize = 1_000;
 
+/// How often a feed that follows the store computes the PWS months again, at most:
+/// they cost a pass over every person (seconds at a district).
+pub const DEFAULT_PWS_EVERY: Duration = Duration::from_secs(15 * 60);
+
+pub use pws::MONTHS as PWS_MONTHS;
+
 /// How a feed runs.
 #[derive(Debug, Clone)]
 pub struct FeedOptions {
     /// Records per batch (one PostgreSQL transaction each).
     pub batch: usize,
+    /// How many months of PWS are kept up to date (0: none).
+    pub pws_months: u32,
+    /// The last of those months; the current month (in WIT) when `None`.
+    pub pws_until: Option<simpul_model::pws::Month>,
+    /// A following feed computes the PWS months again at most this often.
+    pub pws_every: Duration,
 }
 
 impl Default for FeedOptions {
     fn default() -> Self {
         Self {
             batch: DEFAULT_BATCH,
+            pws_months: PWS_MONTHS,
+            pws_until: None,
+            pws_every: DEFAULT_PWS_EVERY,
         }
     }
 }
@@ -83,6 +101,8 @@ pub struct Feed {
     store: Store,
     node: String,
     options: FeedOptions,
+    /// When this feed last computed the PWS months.
+    pws_at: Option<Instant>,
 }
 
 impl Feed {
@@ -101,6 +121,7 @@ impl Feed {
             node: store.node().path.to_string(),
             store,
             options,
+            pws_at: None,
         })
     }
 
@@ -159,7 +180,49 @@ impl Feed {
                 break;
             }
         }
+        self.refresh_pws(&epoch, done.seq).await?;
         Ok(done)
+    }
+
+    /// Computes the PWS months again when the store changed since they were computed
+    /// (or the months moved on), unless this feed computed them less than
+    /// [`FeedOptions::pws_every`] ago. Returns whether it did.
+    async fn refresh_pws(&mut self, epoch: &str, seq: u64) -> Result<bool, FeedError> {
+        if self.options.pws_months == 0
+            || self
+                .pws_at
+                .is_some_and(|at| at.elapsed() < self.options.pws_every)
+        {
+            return Ok(false);
+        }
+        let until = self.options.pws_until.unwrap_or_else(|| {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64);
+            simpul_model::pws::Month::of(simpul_model::Date::in_indonesia_at(now_ms))
+        });
+        let row = self
+            .client
+            .query_opt(
+                "SELECT pws_seq, pws_until::text FROM simpul_cursor WHERE node = $1",
+                &[&self.node],
+            )
+            .await?;
+        let computed = row.map(|r| (r.get::<_, Option<i64>>(0), r.get::<_, Option<String>>(1)));
+        if computed == Some((Some(seq as i64), Some(until.first_day().to_string()))) {
+            return Ok(false);
+        }
+        let months = pws::window(until, self.options.pws_months);
+        let reports = self.blocking(move |s| pws::compute(s, &months)).await?;
+        let at = write::Position {
+            node: &self.node,
+            epoch,
+            seq,
+            reset: false,
+        };
+        pws::write(&mut self.client, &reports, &at, until).await?;
+        self.pws_at = Some(Instant::now());
+        Ok(true)
     }
 
     /// Feeds, then looks for new changes every `every` (a read of the store's newest
@@ -179,6 +242,11 @@ impl Feed {
             let newest = self.blocking(|s| s.last_sequence()).await?;
             if newest != fed {
                 fed = self.run_once(|_| {}).await?.seq;
+            } else {
+                // Nothing new, but the PWS may be due (held back by `pws_every`, or a
+                // new month began).
+                let epoch = self.epoch().await?;
+                self.refresh_pws(&epoch, fed).await?;
             }
         }
     }

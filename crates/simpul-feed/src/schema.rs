@@ -12,13 +12,13 @@ use tokio_postgres::Client;
 use crate::FeedError;
 
 /// The schema version this code writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock migrations run under (an arbitrary number: "simpul" in ASCII).
 const MIGRATION_LOCK: i64 = 0x73_69_6d_70_75_6c;
 
 /// Each migration's SQL.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 const V1: &str = r#"
 CREATE TABLE simpul_meta (
@@ -147,6 +147,63 @@ CREATE TABLE audit (
 );
 CREATE INDEX audit_at ON audit (at);
 CREATE INDEX audit_record ON audit (record);
+"#;
+
+/// PWS by month (schema 2): the counts of `simpul report pws` per home facility and
+/// month, for the months the feed keeps up to date, and the doses given in their
+/// target age; and where the cursor's PWS was computed.
+const V2: &str = r#"
+ALTER TABLE simpul_cursor ADD COLUMN pws_seq bigint, ADD COLUMN pws_until date;
+CREATE TABLE pws_month (
+    month date NOT NULL,
+    facility text NOT NULL,
+    s integer NOT NULL,
+    k integer NOT NULL,
+    d integer NOT NULL,
+    n integer NOT NULL,
+    t integer NOT NULL,
+    o integer NOT NULL,
+    b integer NOT NULL,
+    bgm integer NOT NULL,
+    two_t integer NOT NULL,
+    measured_0_5 integer NOT NULL,
+    stunted_0_5 integer NOT NULL,
+    wasted_0_5 integer NOT NULL,
+    underweight_0_5 integer NOT NULL,
+    measured_6_11 integer NOT NULL,
+    stunted_6_11 integer NOT NULL,
+    wasted_6_11 integer NOT NULL,
+    underweight_6_11 integer NOT NULL,
+    measured_12_23 integer NOT NULL,
+    stunted_12_23 integer NOT NULL,
+    wasted_12_23 integer NOT NULL,
+    underweight_12_23 integer NOT NULL,
+    measured_24_59 integer NOT NULL,
+    stunted_24_59 integer NOT NULL,
+    wasted_24_59 integer NOT NULL,
+    underweight_24_59 integer NOT NULL,
+    aged_6_11 integer NOT NULL,
+    vitamin_a_6_11 integer NOT NULL,
+    aged_12_59 integer NOT NULL,
+    vitamin_a_12_59 integer NOT NULL,
+    vitamin_a_nifas integer NOT NULL,
+    infants integer NOT NULL,
+    complete_basic integer NOT NULL,
+    doses_outside_target integer NOT NULL,
+    residents_15_59 integer NOT NULL,
+    screened_15_59 integer NOT NULL,
+    residents_60_plus integer NOT NULL,
+    screened_60_plus integer NOT NULL,
+    PRIMARY KEY (month, facility)
+);
+CREATE TABLE pws_doses (
+    month date NOT NULL,
+    facility text NOT NULL,
+    antigen text NOT NULL,
+    dose integer NOT NULL,
+    given integer NOT NULL,
+    PRIMARY KEY (month, facility, antigen, dose)
+);
 "#;
 
 /// Brings the database to [`SCHEMA_VERSION`]; returns the version found.

@@ -117,9 +117,7 @@ impl Postgres {
             .map(|t| {
                 self.psql(
                     db,
-                    &format!(
-                        "SELECT row_to_json(t)::text FROM {t} t ORDER BY row_to_json(t)::text"
-                    ),
+                    &format!("SELECT row_to_json(fed_row)::text FROM {t} fed_row ORDER BY 1"),
                 )
             })
             .collect()

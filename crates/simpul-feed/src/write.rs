@@ -67,8 +67,11 @@ pub(crate) async fn write_batch(
 ) -> Result<(), FeedError> {
     let tx = client.transaction().await?;
     if at.reset {
-        tx.batch_execute("DELETE FROM people; DELETE FROM audit; DELETE FROM facilities;")
-            .await?;
+        tx.batch_execute(
+            "DELETE FROM people; DELETE FROM audit; DELETE FROM facilities;
+             DELETE FROM pws_month; DELETE FROM pws_doses; UPDATE simpul_cursor SET pws_seq = NULL;",
+        )
+        .await?;
     }
     insert(&tx, &flat.facility_rows(), OnConflict::Keep).await?;
     insert(&tx, &flat.people, OnConflict::Replace).await?;

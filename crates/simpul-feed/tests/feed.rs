@@ -4,6 +4,7 @@
 use simpul_feed::testing::Postgres;
 use simpul_feed::{Feed, FeedError, FeedOptions, Table};
 use simpul_model::audit::audit_log_id;
+use simpul_model::pws::{Month, PwsReport};
 use simpul_model::{
     AuditAction, AuditEntry, AuditLog, Date, ErrorMark, FacilityPath, Klaster, Record, RecordBody,
     RecordId, Role, Scope, Setting, Visit,
@@ -61,7 +62,12 @@ fn district_store(dir: &std::path::Path, n: u64) -> (Store, Vec<RecordId>) {
 }
 
 async fn feed(pg: &Postgres, db: &str, store: &Store, batch: usize) -> simpul_feed::Progress {
-    let mut feed = Feed::connect(&pg.url(db), store.clone(), FeedOptions { batch })
+    let options = FeedOptions {
+        batch,
+        pws_until: Some(Month::of(today())),
+        ..FeedOptions::default()
+    };
+    let mut feed = Feed::connect(&pg.url(db), store.clone(), options)
         .await
         .expect("connect");
     feed.run_once(|_| {}).await.expect("feed")
@@ -181,6 +187,118 @@ async fn an_incremental_feed_equals_a_fresh_full_feed_after_a_year_of_edits() {
         "SELECT count(*) FROM immunisations WHERE antigen = 'MR' AND lot = 'MR-2611'",
     );
     assert_ne!(doses.trim(), "0");
+}
+
+/// Each month the feed keeps, as the database holds it: one line per facility, its
+/// counts then its doses (`antigen-dose:given`, in the schedule's order, given ones only).
+fn pws_in_database(pg: &Postgres, db: &str, month: Month) -> Vec<String> {
+    let counts = simpul_model::pws::Counts::NAMES.join(" || '|' || ");
+    let sql = format!(
+        "SELECT m.facility || '|' || {counts} || '|' || coalesce((
+             SELECT string_agg(d.antigen || '-' || d.dose || ':' || d.given, ',' ORDER BY d.antigen, d.dose)
+             FROM pws_doses d WHERE d.month = m.month AND d.facility = m.facility), '')
+         FROM pws_month m WHERE m.month = '{}' ORDER BY m.facility",
+        month.first_day()
+    );
+    pg.psql(db, &sql).lines().map(str::to_string).collect()
+}
+
+/// The same month counted by the node from every record it holds (documents, not the
+/// report facts), in the same shape.
+fn pws_scanned(store: &Store, month: Month) -> Vec<String> {
+    let mut report = PwsReport::new(month, &store.node().path);
+    for (id, _) in store.list().expect("list") {
+        let (_, record) = store.record(id).expect("read").expect("held");
+        report.add_record(&record);
+    }
+    report
+        .rows()
+        .iter()
+        .map(|row| {
+            let mut doses: Vec<(String, u32, u32)> = simpul_model::pws::schedule::SCHEDULE
+                .iter()
+                .zip(row.doses)
+                .filter(|(_, given)| *given > 0)
+                .map(|((dose, _), given)| (dose.antigen.to_string(), dose.number, given))
+                .collect();
+            doses.sort();
+            let doses: Vec<String> = doses
+                .iter()
+                .map(|(antigen, dose, given)| format!("{antigen}-{dose}:{given}"))
+                .collect();
+            let counts: Vec<String> = row.counts.values().iter().map(u32::to_string).collect();
+            format!(
+                "{}|{}|{}",
+                row.group.clone().unwrap_or_default(),
+                counts.join("|"),
+                doses.join(",")
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pws_months_in_the_database_are_the_nodes_report_and_follow_corrections() {
+    let pg = Postgres::start();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, ids) = district_store(dir.path(), 300);
+    let months: Vec<Month> = {
+        let mut m = vec![Month::of(today())];
+        for _ in 1..simpul_feed::PWS_MONTHS {
+            let before = m[m.len() - 1].previous();
+            m.push(before);
+        }
+        m
+    };
+    feed(&pg, "postgres", &store, 1_000).await;
+    let columns = pg.psql(
+        "postgres",
+        "SELECT string_agg(column_name, ',' ORDER BY ordinal_position)
+         FROM information_schema.columns WHERE table_name = 'pws_month'",
+    );
+    let declared: Vec<&str> = ["month", "facility"]
+        .into_iter()
+        .chain(simpul_model::pws::Counts::NAMES.iter().copied())
+        .collect();
+    assert_eq!(columns.trim(), declared.join(","), "a column per count");
+    let kept = pg.psql("postgres", "SELECT count(DISTINCT month) FROM pws_month");
+    assert_eq!(kept.trim(), simpul_feed::PWS_MONTHS.to_string());
+    let mut weighed = 0;
+    for month in &months {
+        let fed = pws_in_database(&pg, "postgres", *month);
+        assert_eq!(fed, pws_scanned(&store, *month), "{month:?}");
+        weighed += pg
+            .psql(
+                "postgres",
+                &format!(
+                    "SELECT coalesce(sum(d), 0) FROM pws_month WHERE month = '{}'",
+                    month.first_day()
+                ),
+            )
+            .trim()
+            .parse::<u64>()
+            .expect("sum");
+    }
+    assert!(
+        weighed > 50,
+        "the generated district weighed only {weighed} children"
+    );
+    // Corrections, error marks, new visits, moves and merges: the months follow.
+    edit(&store, &ids);
+    let before = pws_in_database(&pg, "postgres", months[0]);
+    feed(&pg, "postgres", &store, 1_000).await;
+    for month in &months {
+        assert_eq!(
+            pws_in_database(&pg, "postgres", *month),
+            pws_scanned(&store, *month),
+            "{month:?} after edits"
+        );
+    }
+    assert_ne!(
+        before,
+        pws_in_database(&pg, "postgres", months[0]),
+        "the edits changed this month's counts"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -342,12 +460,15 @@ async fn the_documented_district_questions_run_and_answer() {
         .skip(1)
         .map(|rest| rest.split("```").next().expect("closed"))
         .collect();
-    assert_eq!(queries.len(), 3, "the three district questions");
+    assert_eq!(queries.len(), 4, "the district questions");
     let answers: Vec<String> = queries.iter().map(|q| pg.psql("postgres", q)).collect();
-    // Generated children measured in the generator's month, and children born in 2025
-    // with doses: the first two answer with rows; the third runs.
-    for (q, a) in queries.iter().zip(&answers).take(2) {
-        assert!(!a.trim().is_empty(), "no rows from\n{q}");
+    // Generated children measured in the generator's month, children born in 2025
+    // with doses, and the month's PWS answer with rows; the third (silent facilities)
+    // runs.
+    for (n, (q, a)) in queries.iter().zip(&answers).enumerate() {
+        if n != 2 {
+            assert!(!a.trim().is_empty(), "no rows from\n{q}");
+        }
     }
     println!("{}", answers.join("\n---\n"));
 }

@@ -84,6 +84,13 @@ impl Date {
         Self(time::Date::from_julian_day(2_440_588).unwrap_or(time::Date::MIN)).add_days(days)
     }
 
+    /// The date at `ms` milliseconds since the Unix epoch in the easternmost Indonesian
+    /// zone (WIT, UTC+9): the day a node counts as today, so that no date already today
+    /// anywhere in Indonesia is in its future.
+    pub fn in_indonesia_at(ms: u64) -> Date {
+        Date::from_unix_days(((ms / 1000 + 9 * 3600) / 86_400) as i64)
+    }
+
     /// Days since 1970-01-01, for compact storage.
     pub fn unix_days(self) -> i64 {
         (self.0 - time::Date::from_julian_day(2_440_588).unwrap_or(self.0)).whole_days()

@@ -21,7 +21,7 @@ pub fn today() -> Date {
 
 /// The date (as [`today`] counts days) at `ms` since the Unix epoch.
 pub fn date_at(ms: u64) -> Date {
-    Date::from_unix_days(((ms / 1000 + 9 * 3600) / 86_400) as i64)
+    Date::in_indonesia_at(ms)
 }
 
 /// Where something that runs for hours reads the time: each time it needs it, never once

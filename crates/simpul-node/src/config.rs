@@ -100,6 +100,10 @@ pub struct PostgresFeedConfig {
     /// this plus a batch). Default 2.
     #[serde(default = "defaults::feed_every_secs")]
     pub every_secs: u64,
+    /// Seconds between computations of the PWS months at most (each is a pass over
+    /// every person: seconds at a district). Default 900.
+    #[serde(default = "defaults::feed_pws_every_secs")]
+    pub pws_every_secs: u64,
 }
 
 /// A peer this node dials.
@@ -124,6 +128,9 @@ mod defaults {
     }
     pub(super) fn feed_batch() -> usize {
         simpul_feed::DEFAULT_BATCH
+    }
+    pub(super) fn feed_pws_every_secs() -> u64 {
+        simpul_feed::DEFAULT_PWS_EVERY.as_secs()
     }
     pub(super) fn feed_every_secs() -> u64 {
         2
@@ -166,6 +173,8 @@ pub struct PostgresFeed {
     pub batch: usize,
     /// How often to look for new changes.
     pub every: Duration,
+    /// How often to compute the PWS months again, at most.
+    pub pws_every: Duration,
 }
 
 impl NodeConfig {
@@ -239,6 +248,7 @@ impl NodeConfig {
                     url: f.url.clone(),
                     batch: f.batch,
                     every: Duration::from_secs(f.every_secs),
+                    pws_every: Duration::from_secs(f.pws_every_secs),
                 })
             }
         };

@@ -312,7 +312,11 @@ async fn feed_postgres(
     cfg: crate::config::PostgresFeed,
     mut stop: watch::Receiver<bool>,
 ) {
-    let options = simpul_feed::FeedOptions { batch: cfg.batch };
+    let options = simpul_feed::FeedOptions {
+        batch: cfg.batch,
+        pws_every: cfg.pws_every,
+        ..simpul_feed::FeedOptions::default()
+    };
     let mut delay = Duration::from_secs(1);
     while !*stop.borrow() {
         let mut until_stop = stop.clone();

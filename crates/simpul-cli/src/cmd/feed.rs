@@ -35,7 +35,11 @@ pub(crate) fn run(dir: &Path, cmd: FeedCommand) -> Result<()> {
         .with_context(|| format!("failed to open the store in {}", dir.display()))?;
     let runtime = super::async_runtime()?;
     runtime.block_on(async move {
-        let mut feed = Feed::connect(url.as_str(), store, FeedOptions { batch }).await?;
+        let options = FeedOptions {
+            batch,
+            ..FeedOptions::default()
+        };
+        let mut feed = Feed::connect(url.as_str(), store, options).await?;
         let started = Instant::now();
         let bar = ProgressBar::hidden();
         let mut shown = false;
