@@ -156,3 +156,175 @@ fn a_backup_taken_while_writes_flow_restores_to_a_store_that_verifies() {
     assert!(compacted.contains("compacted"), "{compacted}");
     ok(&fresh, &["verify"]);
 }
+
+/// The five NDJSON files of an export, as bytes.
+fn export_files(dir: &Path) -> Vec<Vec<u8>> {
+    [
+        "Patient",
+        "RelatedPerson",
+        "Encounter",
+        "Observation",
+        "Immunization",
+    ]
+    .iter()
+    .map(|t| std::fs::read(dir.join(format!("{t}.ndjson"))).expect("export file"))
+    .collect()
+}
+
+/// Starts `simpul args` on `dir` without waiting for it.
+fn spawn(dir: &Path, args: &[&str]) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_simpul"))
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn simpul")
+}
+
+/// Waits until `path` holds a checkpoint with a cursor (the export has got somewhere)
+/// or `child` has ended.
+fn wait_for_checkpoint(path: &Path, child: &mut std::process::Child) {
+    let checkpoint = path.join(".export-checkpoint.json");
+    assert!(
+        eventually(std::time::Duration::from_secs(60), || {
+            child.try_wait().expect("wait").is_some()
+                || std::fs::read_to_string(&checkpoint).is_ok_and(|c| !c.contains("\"after\":null"))
+        }),
+        "no checkpoint in {}",
+        path.display()
+    );
+}
+
+#[test]
+fn an_export_killed_anywhere_goes_on_where_it_stopped_and_equals_one_run() {
+    use rand::{RngExt, SeedableRng};
+    let seed = std::env::var("SIMPUL_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(rand::random::<u64>);
+    println!("SIMPUL_TEST_SEED={seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("py", PY)]);
+    let py = d.join("py");
+    ok(
+        &py,
+        &[
+            "gen",
+            "--seed",
+            "9",
+            "--patients",
+            "1500",
+            "--no-activities",
+        ],
+    );
+    let whole = d.join("whole");
+    ok(
+        &py,
+        &["export", "fhir", "--out", whole.to_str().expect("utf-8")],
+    );
+    let reference = export_files(&whole);
+
+    // On a stopped node: killed (SIGKILL) at random moments, then run again, until a
+    // run finishes.
+    let out = d.join("killed");
+    let out_arg = out.to_str().expect("utf-8");
+    let mut kills = 0;
+    for _ in 0..4 {
+        let mut child = spawn(&py, &["export", "fhir", "--out", out_arg]);
+        std::thread::sleep(std::time::Duration::from_millis(
+            rng.random_range(50..1_500),
+        ));
+        if child.try_wait().expect("wait").is_none() {
+            child.kill().expect("kill");
+            kills += 1;
+        }
+        child.wait().expect("reap");
+        if !out.join(".export-checkpoint.json").exists() && out.join("Patient.ndjson").exists() {
+            break;
+        }
+    }
+    if out.join(".export-checkpoint.json").exists() || !out.join("Patient.ndjson").exists() {
+        ok(&py, &["export", "fhir", "--out", out_arg]);
+    }
+    println!("stopped node: {kills} kills");
+    assert_eq!(export_files(&out), reference, "seed {seed}, {kills} kills");
+    assert!(!out.join(".export-checkpoint.json").exists());
+
+    // At a running node: the command is killed once the export has got somewhere; the
+    // node stops the export at its next page (a new run meanwhile is told it is busy),
+    // and a new run goes on from the checkpoint.
+    let cfg = config(d, "py", PY, free_port(), &[]);
+    let (node, logs) = start(&cfg);
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(&logs, "node running", &mut seen),
+        "{}",
+        seen.join("\n")
+    );
+    let out = d.join("at-node");
+    let out_arg = out.to_str().expect("utf-8");
+    let mut child = spawn(&py, &["export", "fhir", "--out", out_arg]);
+    wait_for_checkpoint(&out, &mut child);
+    child.kill().expect("kill");
+    child.wait().expect("reap");
+    let mut busy = 0;
+    assert!(
+        eventually(std::time::Duration::from_secs(60), || {
+            let run = simpul(&py, &["export", "fhir", "--out", out_arg]);
+            let said = String::from_utf8_lossy(&run.stderr).to_string();
+            busy += usize::from(said.contains("another export"));
+            run.status.success()
+        }),
+        "the export never went on"
+    );
+    assert!(terminate(node).success());
+    println!("running node: {busy} busy answers");
+    assert_eq!(
+        export_files(&out),
+        reference,
+        "at the node ({busy} busy answers)"
+    );
+}
+
+#[test]
+fn a_backup_killed_midway_leaves_nothing_that_looks_like_a_backup_and_runs_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py = dir.path().join("py");
+    ok(&py, &["init", "--path", PY]);
+    ok(
+        &py,
+        &[
+            "gen",
+            "--seed",
+            "4",
+            "--patients",
+            "1500",
+            "--no-activities",
+        ],
+    );
+    let backup = dir.path().join("backup.redb");
+    let arg = backup.to_str().expect("utf-8");
+    let mut child = spawn(&py, &["backup", "--out", arg]);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let killed = child.try_wait().expect("wait").is_none();
+    if killed {
+        child.kill().expect("kill");
+    }
+    child.wait().expect("reap");
+    if killed {
+        assert!(!backup.exists(), "a killed backup left {arg}");
+    }
+    // Run again: a partial file left behind is no obstacle.
+    if !backup.exists() {
+        let said = ok(&py, &["backup", "--out", arg]);
+        assert!(said.contains("backed up"), "{said}");
+    }
+    assert!(!dir.path().join("backup.redb.partial").exists());
+    let fresh = dir.path().join("fresh");
+    ok(&fresh, &["restore", arg]);
+    assert!(ok(&fresh, &["verify"]).contains("no damage"));
+}

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
-use simpul_node::admin::{AdminClient, Caller, Reply, Request, ops};
+use simpul_node::admin::{AdminClient, Caller, Progress, Reply, Request, ops};
 use simpul_node::clock::{now_ms, today};
 use simpul_store::{OpenError, Store, StoreOptions};
 
@@ -56,10 +56,25 @@ impl Target {
 
     /// Carries out one request.
     pub(crate) fn call(&mut self, request: Request) -> Result<Reply> {
+        self.call_with_progress(request, &mut |_| {})
+    }
+
+    /// Carries out one request, passing on how far a long one has got.
+    pub(crate) fn call_with_progress(
+        &mut self,
+        request: Request,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Reply> {
         match self {
-            Self::Running(client) => Ok(client.call(&request)?),
+            Self::Running(client) => Ok(client.call_with_progress(&request, progress)?),
             Self::Offline(store) => {
-                Ok(ops::execute(store, request, &Caller::console(), today(), now_ms())?.0)
+                let progress = std::cell::RefCell::new(progress);
+                let report = |p| {
+                    (progress.borrow_mut())(p);
+                    true
+                };
+                let caller = Caller::console();
+                Ok(ops::execute_with(store, request, &caller, today(), now_ms(), &report)?.0)
             }
         }
     }

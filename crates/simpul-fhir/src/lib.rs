@@ -50,7 +50,7 @@ pub mod systems;
 use serde_json::Value;
 use simpul_model::{Record, RecordBody};
 
-pub use ndjson::{Counts, Export, ExportError, ResourceType};
+pub use ndjson::{CHECKPOINT_FILE, Checkpoint, Counts, Export, ExportError, ResourceType};
 
 /// The FHIR resources one record maps to, as JSON objects with `resourceType` set:
 /// the patient, the mother link, then per visit (in visit-id order) its encounter,

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -138,6 +138,22 @@ pub enum ExportError {
         /// The existing file.
         path: PathBuf,
     },
+    /// Another export is writing to the directory (one still running, perhaps at the
+    /// node after its command was interrupted: it stops at its next page).
+    #[error("another export is writing to {}; try again in a moment", dir.display())]
+    Busy {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A stopped export's checkpoint does not describe the files beside it (edited,
+    /// or the files were cut): move the directory away and export again.
+    #[error("{}: {reason}; move the directory away and export again", path.display())]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What does not fit.
+        reason: String,
+    },
     /// Creating the directory or a file, writing, or syncing failed.
     #[error("write {}", path.display())]
     Io {
@@ -154,18 +170,55 @@ struct Sink {
     out: BufWriter<File>,
 }
 
+/// The file in an export's directory that says where a stopped export goes on from;
+/// removed when the export finishes.
+pub const CHECKPOINT_FILE: &str = ".export-checkpoint.json";
+
+/// Where an export stood when it last made its files durable: how long each file was
+/// then, what it had counted, and the caller's cursor (what to go on after).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The caller's cursor (a record id): everything up to it is in the files.
+    pub after: Option<String>,
+    /// Each file's length, in [`ResourceType::ALL`] order.
+    pub lengths: [u64; 5],
+    /// The resources written up to the cursor.
+    pub counts: Counts,
+}
+
 /// Writes records as FHIR NDJSON into a directory: `Patient.ndjson`,
 /// `RelatedPerson.ndjson`, `Encounter.ndjson`, `Observation.ndjson` and
 /// `Immunization.ndjson`, one resource per line.
 ///
-/// Drive it with [`Export::create`], then [`Export::add`] once per record (in any
-/// order; adding a record twice writes it twice), then [`Export::finish`], which
-/// flushes and syncs the files and returns the counts. Dropping an export without
-/// `finish` leaves files whose last writes may be missing.
+/// Drive it with [`Export::create`] (or [`Export::resume_or_create`]), then
+/// [`Export::add`] once per record (in any order; adding a record twice writes it
+/// twice), with [`Export::checkpoint`] now and then, then [`Export::finish`], which
+/// flushes and syncs the files, removes the checkpoint and returns the counts. An
+/// export stopped before `finish` (interrupted, killed, a power cut) goes on from its
+/// last checkpoint with `resume_or_create`; what it wrote after it is cut off.
 pub struct Export {
     dir: PathBuf,
     sinks: Vec<Sink>,
     counts: Counts,
+    /// The directory, locked while this export writes to it.
+    _lock: File,
+}
+
+/// Locks `dir` for one export (released when the file closes, a crash included).
+fn lock(dir: &Path) -> Result<File, ExportError> {
+    let io = |source| ExportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
+    let file = File::open(dir).map_err(io)?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(ExportError::Busy {
+            dir: dir.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(io(e)),
+    }
 }
 
 impl fmt::Debug for Export {
@@ -186,6 +239,7 @@ impl Export {
             path: dir.clone(),
             source,
         })?;
+        let lock = lock(&dir)?;
         let paths: Vec<PathBuf> = ResourceType::ALL
             .iter()
             .map(|t| dir.join(t.file_name()))
@@ -213,11 +267,123 @@ impl Export {
                 out: BufWriter::new(file),
             });
         }
-        Ok(Export {
+        let mut export = Export {
             dir,
             sinks,
             counts: Counts::default(),
-        })
+            _lock: lock,
+        };
+        // From the first moment the files exist, a stopped export can go on.
+        export.checkpoint(None)?;
+        Ok(export)
+    }
+
+    /// Goes on with the export stopped in `dir`, from its last checkpoint (each file cut
+    /// back to its length then), or, when `dir` holds no checkpoint, creates a new one
+    /// as [`Export::create`] does. Returns the export and the checkpoint's cursor
+    /// (`None` from the start).
+    pub fn resume_or_create(
+        dir: impl AsRef<Path>,
+    ) -> Result<(Export, Option<String>), ExportError> {
+        let dir = dir.as_ref().to_path_buf();
+        let path = dir.join(CHECKPOINT_FILE);
+        let lock = match lock(&dir) {
+            Err(ExportError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Ok((Export::create(dir)?, None));
+            }
+            other => other?,
+        };
+        let bytes = match std::fs::read(&path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                drop(lock);
+                return Ok((Export::create(dir)?, None));
+            }
+            Err(source) => return Err(ExportError::Io { path, source }),
+            Ok(bytes) => bytes,
+        };
+        let bad = |reason: String| ExportError::Checkpoint {
+            path: path.clone(),
+            reason,
+        };
+        let checkpoint: Checkpoint =
+            serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a checkpoint: {e}")))?;
+        let mut sinks = Vec::with_capacity(ResourceType::ALL.len());
+        for (t, length) in ResourceType::ALL.iter().zip(checkpoint.lengths) {
+            let path = dir.join(t.file_name());
+            let io = |source| ExportError::Io {
+                path: path.clone(),
+                source,
+            };
+            // Never through a link planted where a file of the export was.
+            let file = OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&path)
+                .map_err(|e| match e.kind() {
+                    io::ErrorKind::NotFound => bad(format!("{} is missing", path.display())),
+                    _ => io(e),
+                })?;
+            let held = file.metadata().map_err(io)?.len();
+            if held < length {
+                return Err(bad(format!(
+                    "{} holds {held} bytes, the checkpoint says {length}",
+                    path.display()
+                )));
+            }
+            file.set_len(length).map_err(io)?;
+            let mut file = file;
+            file.seek(io::SeekFrom::End(0)).map_err(io)?;
+            sinks.push(Sink {
+                path,
+                out: BufWriter::new(file),
+            });
+        }
+        let export = Export {
+            dir,
+            sinks,
+            counts: checkpoint.counts,
+            _lock: lock,
+        };
+        Ok((export, checkpoint.after))
+    }
+
+    /// Makes every resource written so far durable and records `after` (the caller's
+    /// cursor: everything up to it is written) as where a stopped export goes on from.
+    pub fn checkpoint(&mut self, after: Option<&str>) -> Result<(), ExportError> {
+        let mut lengths = [0u64; 5];
+        for (sink, length) in self.sinks.iter_mut().zip(&mut lengths) {
+            let io = |source| ExportError::Io {
+                path: sink.path.clone(),
+                source,
+            };
+            sink.out.flush().map_err(io)?;
+            let file = sink.out.get_mut();
+            file.sync_data().map_err(io)?;
+            *length = file.stream_position().map_err(io)?;
+        }
+        let checkpoint = Checkpoint {
+            after: after.map(str::to_string),
+            lengths,
+            counts: self.counts,
+        };
+        let path = self.dir.join(CHECKPOINT_FILE);
+        let staged = self.dir.join(format!("{CHECKPOINT_FILE}.new"));
+        let io = |source| ExportError::Io {
+            path: path.clone(),
+            source,
+        };
+        let json = serde_json::to_vec(&checkpoint).map_err(|e| io(e.into()))?;
+        let _ = std::fs::remove_file(&staged);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&staged)
+            .map_err(io)?;
+        file.write_all(&json).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        std::fs::rename(&staged, &path).map_err(io)?;
+        sync_dir(&self.dir).map_err(io)
     }
 
     /// The directory written to.
@@ -244,7 +410,8 @@ impl Export {
         self.counts
     }
 
-    /// Flushes and syncs every file; returns how many resources of each type were written.
+    /// Flushes and syncs every file and removes the checkpoint; returns how many
+    /// resources of each type were written.
     pub fn finish(self) -> Result<Counts, ExportError> {
         for Sink { path, out } in self.sinks {
             let file = out.into_inner().map_err(|e| ExportError::Io {
@@ -254,6 +421,15 @@ impl Export {
             file.sync_all()
                 .map_err(|source| ExportError::Io { path, source })?;
         }
+        let path = self.dir.join(CHECKPOINT_FILE);
+        std::fs::remove_file(&path)
+            .and_then(|()| sync_dir(&self.dir))
+            .map_err(|source| ExportError::Io { path, source })?;
         Ok(self.counts)
     }
+}
+
+/// Makes a rename or removal in `dir` durable.
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
 }

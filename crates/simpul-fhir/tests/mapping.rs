@@ -672,3 +672,76 @@ fn transcribed_doses_are_not_primary_source_and_a_death_is_stated() {
     assert_eq!(origin("BCG"), (Value::Bool(false), Value::from("record")));
     assert_eq!(origin("HB0"), (Value::Bool(true), Value::Null));
 }
+
+/// The five files of an export in `dir`, as bytes.
+fn files(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    ResourceType::ALL
+        .iter()
+        .map(|t| std::fs::read(dir.join(t.file_name())).expect("file"))
+        .collect()
+}
+
+#[test]
+fn an_export_stopped_anywhere_goes_on_from_its_checkpoint_and_equals_one_run() {
+    let node = path("3273/P3273010201");
+    let generator = simpul_gen::Generator::new(5, &node, 60, date("2026-11-20"));
+    let records: Vec<_> = (0..60).map(|i| generator.patient(i)).collect();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let whole = dir.path().join("whole");
+    let mut export = Export::create(&whole).expect("create");
+    for r in &records {
+        export.add(r).expect("add");
+    }
+    let counts = export.finish().expect("finish");
+    assert!(!whole.join(simpul_fhir::CHECKPOINT_FILE).exists());
+
+    for stop in [0, 1, 17, 40, 59] {
+        let out = dir.path().join(format!("stopped-{stop}"));
+        {
+            // Checkpointed after `stop` records; more written after it, then the
+            // process dies (the export is dropped without finishing).
+            let mut export = Export::create(&out).expect("create");
+            for r in &records[..stop] {
+                export.add(r).expect("add");
+            }
+            let at = (stop > 0).then(|| stop.to_string());
+            export.checkpoint(at.as_deref()).expect("checkpoint");
+            for r in records.iter().skip(stop).take(5) {
+                export.add(r).expect("add past the checkpoint");
+            }
+            // While it writes, another export of the same directory is refused.
+            assert!(matches!(
+                Export::resume_or_create(&out),
+                Err(ExportError::Busy { .. })
+            ));
+        }
+        let (mut export, after) = Export::resume_or_create(&out).expect("resume");
+        assert_eq!(after, (stop > 0).then(|| stop.to_string()), "stop {stop}");
+        for r in &records[stop..] {
+            export.add(r).expect("add");
+        }
+        assert_eq!(export.finish().expect("finish"), counts, "stop {stop}");
+        assert_eq!(files(&out), files(&whole), "stop {stop}");
+        // Finished: a new run refuses to write over it.
+        assert!(matches!(
+            Export::resume_or_create(&out),
+            Err(ExportError::Exists { .. })
+        ));
+    }
+
+    // A checkpoint the files do not fit (they were cut) is refused, naming it, and
+    // nothing is changed.
+    let out = dir.path().join("cut");
+    let mut export = Export::create(&out).expect("create");
+    export.add(&records[0]).expect("add");
+    export.checkpoint(Some("0")).expect("checkpoint");
+    drop(export);
+    std::fs::write(out.join("Patient.ndjson"), "").expect("cut");
+    let err = Export::resume_or_create(&out).expect_err("cut files");
+    assert!(
+        matches!(&err, ExportError::Checkpoint { .. })
+            && err.to_string().contains("Patient.ndjson"),
+        "{err}"
+    );
+    assert!(out.join(simpul_fhir::CHECKPOINT_FILE).exists());
+}

@@ -126,6 +126,9 @@ pub enum ReadError {
     /// redb failed.
     #[error("database")]
     Db(#[from] redb::Error),
+    /// The caller asked to stop (its progress callback said so): nothing was changed.
+    #[error("stopped before the end: nothing was changed; run it again")]
+    Stopped,
 }
 
 impl ReadError {

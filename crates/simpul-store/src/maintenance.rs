@@ -53,6 +53,9 @@ pub enum BackupError {
     /// Reading the store or writing the copy failed.
     #[error("database")]
     Db(#[from] redb::Error),
+    /// The caller asked to stop: the partial copy was removed.
+    #[error("stopped before the end: no backup was written; run it again")]
+    Stopped,
 }
 
 macro_rules! backup_from {
@@ -71,9 +74,10 @@ backup_from!(
 impl Store {
     /// Checks every record: its bytes load, its metadata agrees with its document (heads,
     /// scope, content time), it belongs at this node, and the index holds exactly its
-    /// rows. Reports `progress(done, total)` as it goes. Reads one consistent snapshot,
-    /// so it can run while the node writes.
-    pub fn verify(&self, progress: &dyn Fn(u64, u64)) -> Result<VerifyReport, ReadError> {
+    /// rows. Reports `progress(done, total)` as it goes, and stops
+    /// ([`ReadError::Stopped`]) when that returns `false`. Reads one consistent
+    /// snapshot, so it can run while the node writes.
+    pub fn verify(&self, progress: &dyn Fn(u64, u64) -> bool) -> Result<VerifyReport, ReadError> {
         let txn = self.db().begin_read()?;
         let records = txn.open_table(RECORDS)?;
         let snapshots = txn.open_table(SNAPSHOTS)?;
@@ -92,8 +96,8 @@ impl Store {
             let (key, value) = row?;
             let id = RecordId::from_bytes(*key.value());
             report.records += 1;
-            if report.records % 256 == 0 {
-                progress(report.records, total);
+            if report.records % 256 == 0 && !progress(report.records, total) {
+                return Err(ReadError::Stopped);
             }
             let meta = match RecordMeta::decode(value.value()) {
                 Ok(m) => m,
@@ -212,7 +216,9 @@ impl Store {
                 "the audit index holds {filed} entries, the audit records {audit_entries}"
             ));
         }
-        progress(report.records, total);
+        if !progress(report.records, total) {
+            return Err(ReadError::Stopped);
+        }
         drop((records, snapshots, changes, index, derived, txn));
         // What failed its check is left out of sync from now on, as if a session had
         // found it.
@@ -253,57 +259,121 @@ impl Store {
 
     /// Writes a consistent copy of the whole store to `out` (a new file, itself a store
     /// file) from one read snapshot, while the node goes on writing. Returns the records
-    /// copied. The file is made readable by its owner only (it holds health records), and
-    /// made in one step that fails if anything is at `out`, a link included: nothing can
-    /// slip in between a check and the creation.
+    /// copied. See [`Store::backup_with`].
     pub fn backup(&self, out: &Path) -> Result<u64, BackupError> {
+        self.backup_with(out, &|_, _| true)
+    }
+
+    /// [`Store::backup`], reporting `progress(rows copied, rows in all)` as it goes and
+    /// stopping ([`BackupError::Stopped`]) when that returns `false`.
+    ///
+    /// The copy is written to `<out>.partial`, made readable by its owner only (it holds
+    /// health records) in one step that fails if anything is there, and renamed to
+    /// `out` once complete and synced: a backup stopped or cut off by a power cut leaves
+    /// no file that looks like a backup. A partial file left by such a run is removed
+    /// first (a link there is removed, never followed). Nothing at `out` is ever
+    /// replaced.
+    pub fn backup_with(
+        &self,
+        out: &Path,
+        progress: &dyn Fn(u64, u64) -> bool,
+    ) -> Result<u64, BackupError> {
         use std::os::unix::fs::OpenOptionsExt;
+        let exists = || BackupError::Exists(out.to_path_buf());
+        if out.symlink_metadata().is_ok() {
+            return Err(exists());
+        }
+        let mut partial = out.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let create = |source| BackupError::Create {
+            path: partial.clone(),
+            source,
+        };
+        match std::fs::remove_file(&partial) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(create(e)),
+            _ => {}
+        }
         let file = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create_new(true)
             .mode(0o600)
-            .open(out)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::AlreadyExists => BackupError::Exists(out.to_path_buf()),
-                _ => BackupError::Create {
-                    path: out.to_path_buf(),
-                    source: e,
-                },
-            })?;
+            .open(&partial)
+            .map_err(create)?;
+        let copied = self.copy_into(file, progress);
+        let records = match copied {
+            Ok(records) if out.symlink_metadata().is_err() => records,
+            Ok(_) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(exists());
+            }
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
+        std::fs::rename(&partial, out).map_err(create)?;
+        if let Some(dir) = out.parent().and_then(|d| std::fs::File::open(d).ok()) {
+            let _ = dir.sync_all();
+        }
+        Ok(records)
+    }
+
+    /// Copies every table into a new store in `file`, committed durably.
+    fn copy_into(
+        &self,
+        file: std::fs::File,
+        progress: &dyn Fn(u64, u64) -> bool,
+    ) -> Result<u64, BackupError> {
         let source = self.db().begin_read()?;
+        let mut total = 0;
+        for table in source.list_tables()? {
+            total += source.open_untyped_table(table)?.len()?;
+        }
+        for table in source.list_multimap_tables()? {
+            total += source.open_untyped_multimap_table(table)?.len()?;
+        }
         let target =
             Database::builder().create_with_backend(redb::backends::FileBackend::new(file)?)?;
         let txn = target.begin_write()?;
+        let mut c = Copier {
+            source: &source,
+            target: &txn,
+            done: 0,
+            total,
+            progress,
+        };
         // Every table (`backup_holds_every_table` fails when one is added and not here).
-        copy(&source, &txn, META)?;
-        let records = copy(&source, &txn, RECORDS)?;
-        copy(&source, &txn, SNAPSHOTS)?;
-        copy(&source, &txn, CHANGES)?;
-        copy(&source, &txn, INDEX)?;
-        copy(&source, &txn, TOMBSTONES)?;
-        copy(&source, &txn, LOOKUP_KEYS)?;
-        copy(&source, &txn, TOKENS)?;
-        copy(&source, &txn, SEALS)?;
-        copy(&source, &txn, CERTS)?;
-        copy(&source, &txn, QUARANTINE)?;
-        copy(&source, &txn, PENDING_SEALS)?;
-        copy(&source, &txn, MOVED)?;
-        copy(&source, &txn, DAMAGED)?;
-        copy(&source, &txn, SEQUENCE)?;
-        copy(&source, &txn, SEQUENCE_OF)?;
-        copy(&source, &txn, KINDS)?;
-        copy(&source, &txn, COUNTS)?;
-        copy(&source, &txn, REPORT_FACTS)?;
-        copy(&source, &txn, HOMES)?;
-        copy(&source, &txn, AUDIT_BY_TIME)?;
-        copy(&source, &txn, AUDIT_BY_RECORD)?;
-        copy(&source, &txn, AUDIT_BY_WHO)?;
-        copy(&source, &txn, DUPLICATE_KEYS_OF)?;
-        copy(&source, &txn, DUPLICATES)?;
-        copy(&source, &txn, CONFLICTS)?;
-        copy_multimap(&source, &txn, LOOKUP)?;
-        copy_multimap(&source, &txn, DUPLICATE_MEMBERS)?;
+        c.copy(META)?;
+        let records = c.copy(RECORDS)?;
+        c.copy(SNAPSHOTS)?;
+        c.copy(CHANGES)?;
+        c.copy(INDEX)?;
+        c.copy(TOMBSTONES)?;
+        c.copy(LOOKUP_KEYS)?;
+        c.copy(TOKENS)?;
+        c.copy(SEALS)?;
+        c.copy(CERTS)?;
+        c.copy(QUARANTINE)?;
+        c.copy(PENDING_SEALS)?;
+        c.copy(MOVED)?;
+        c.copy(DAMAGED)?;
+        c.copy(SEQUENCE)?;
+        c.copy(SEQUENCE_OF)?;
+        c.copy(KINDS)?;
+        c.copy(COUNTS)?;
+        c.copy(REPORT_FACTS)?;
+        c.copy(HOMES)?;
+        c.copy(AUDIT_BY_TIME)?;
+        c.copy(AUDIT_BY_RECORD)?;
+        c.copy(AUDIT_BY_WHO)?;
+        c.copy(DUPLICATE_KEYS_OF)?;
+        c.copy(DUPLICATES)?;
+        c.copy(CONFLICTS)?;
+        c.copy_multimap(LOOKUP)?;
+        c.copy_multimap(DUPLICATE_MEMBERS)?;
+        c.tick(true)?;
         txn.commit()?;
         Ok(records)
     }
@@ -321,36 +391,59 @@ impl Store {
     }
 }
 
-fn copy_multimap<K: redb::Key + 'static, V: redb::Key + 'static>(
-    source: &redb::ReadTransaction,
-    target: &redb::WriteTransaction,
-    table: redb::MultimapTableDefinition<K, V>,
-) -> Result<(), BackupError> {
-    let from = source.open_multimap_table(table)?;
-    let mut to = target.open_multimap_table(table)?;
-    for row in from.iter()? {
-        let (k, values) = row?;
-        for v in values {
-            to.insert(k.value(), v?.value())?;
-        }
-    }
-    Ok(())
+/// Copies tables from a read snapshot into a new store, counting the rows.
+struct Copier<'a> {
+    source: &'a redb::ReadTransaction,
+    target: &'a redb::WriteTransaction,
+    done: u64,
+    total: u64,
+    progress: &'a dyn Fn(u64, u64) -> bool,
 }
 
-fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
-    source: &redb::ReadTransaction,
-    target: &redb::WriteTransaction,
-    table: TableDefinition<K, V>,
-) -> Result<u64, BackupError> {
-    let from = source.open_table(table)?;
-    let mut to = target.open_table(table)?;
-    let mut n = 0;
-    for row in from.iter()? {
-        let (k, v) = row?;
-        to.insert(k.value(), v.value())?;
-        n += 1;
+impl Copier<'_> {
+    /// Counts a row; every 4,096 rows (and at the end) reports progress, and stops when
+    /// the caller asks to.
+    fn tick(&mut self, end: bool) -> Result<(), BackupError> {
+        if !end {
+            self.done += 1;
+        }
+        if (end || self.done.is_multiple_of(4096)) && !(self.progress)(self.done, self.total) {
+            return Err(BackupError::Stopped);
+        }
+        Ok(())
     }
-    Ok(n)
+
+    fn copy_multimap<K: redb::Key + 'static, V: redb::Key + 'static>(
+        &mut self,
+        table: redb::MultimapTableDefinition<K, V>,
+    ) -> Result<(), BackupError> {
+        let from = self.source.open_multimap_table(table)?;
+        let mut to = self.target.open_multimap_table(table)?;
+        for row in from.iter()? {
+            let (k, values) = row?;
+            for v in values {
+                to.insert(k.value(), v?.value())?;
+                self.tick(false)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn copy<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &mut self,
+        table: TableDefinition<K, V>,
+    ) -> Result<u64, BackupError> {
+        let from = self.source.open_table(table)?;
+        let mut to = self.target.open_table(table)?;
+        let mut n = 0;
+        for row in from.iter()? {
+            let (k, v) = row?;
+            to.insert(k.value(), v.value())?;
+            n += 1;
+            self.tick(false)?;
+        }
+        Ok(n)
+    }
 }
 
 /// Rewrites the store file in `dir` without its free space (the node must be stopped).

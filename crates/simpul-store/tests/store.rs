@@ -460,7 +460,7 @@ fn backup_holds_every_table() {
     assert_eq!(restored.table_names().expect("tables"), names);
     assert!(names.len() >= 14, "{names:?}");
     // The seals came along: the backup verifies, seals included.
-    let report = restored.verify(&|_, _| {}).expect("verify");
+    let report = restored.verify(&|_, _| true).expect("verify");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
 
@@ -509,7 +509,7 @@ fn verify_reports_a_change_no_seal_covers() {
         .id;
     assert!(
         store
-            .verify(&|_, _| {})
+            .verify(&|_, _| true)
             .expect("verify")
             .problems
             .is_empty()
@@ -539,7 +539,7 @@ fn verify_reports_a_change_no_seal_covers() {
         txn.commit().expect("commit");
     }
     let store = trusted(dir.path(), &district, &other);
-    let problems = store.verify(&|_, _| {}).expect("verify").problems;
+    let problems = store.verify(&|_, _| true).expect("verify").problems;
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
         problems[0].contains("not covered by a seal of its author"),
@@ -614,7 +614,7 @@ fn history_from_before_seals_is_endorsed_at_the_first_start_and_reaches_a_new_no
     assert_eq!(sealed.seals[0].kind, simpul_trust::SealKind::Endorsement);
     assert!(
         posyandu
-            .verify(&|_, _| {})
+            .verify(&|_, _| true)
             .expect("verify")
             .problems
             .is_empty()
@@ -739,7 +739,7 @@ fn a_merge_of_concurrent_corrections_is_listed_with_competing_values_until_settl
     let (_, merged) = store.load(rec.id).expect("load").expect("held");
     let conflicts = simpul_model::history::conflicts(&merged);
     assert_eq!(conflicts.len(), 1);
-    let report = store.verify(&|_, _| {}).expect("verify");
+    let report = store.verify(&|_, _| true).expect("verify");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 
     // A store from before the list (schema 11) gets it when opened.
@@ -772,6 +772,6 @@ fn a_merge_of_concurrent_corrections_is_listed_with_competing_values_until_settl
     drop(store);
     let store = trusted(dir.path(), &district, &pu1);
     assert!(listed(&store).is_empty());
-    let report = store.verify(&|_, _| {}).expect("verify");
+    let report = store.verify(&|_, _| true).expect("verify");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }

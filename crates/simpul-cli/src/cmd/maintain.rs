@@ -20,6 +20,29 @@ fn spinner(message: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// Carries out a long request with a bar of its progress (`unit`: what it counts) on a
+/// terminal: a spinner until the first report, then done of total with the rate and
+/// the time left. Ctrl-C stops it: at a running node the request stops when this
+/// process goes.
+fn with_progress(node: &mut Target, request: Request, message: &str, unit: &str) -> Result<Reply> {
+    let bar = spinner(message);
+    let style = indicatif::ProgressStyle::with_template(&format!(
+        "{{msg}} {{bar:30}} {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)"
+    ))
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let mut styled = false;
+    let reply = node.call_with_progress(request, &mut |p| {
+        if !styled {
+            bar.set_style(style.clone());
+            styled = true;
+        }
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+    });
+    bar.finish_and_clear();
+    reply
+}
+
 /// `simpul verify [--json]` on the node at `dir`. redb can panic on a page it cannot
 /// make sense of; for verify that is a finding, so it is reported as damage.
 pub(crate) fn verify_dir(dir: &Path, json: bool) -> Result<()> {
@@ -43,9 +66,7 @@ pub(crate) fn verify_dir(dir: &Path, json: bool) -> Result<()> {
 }
 
 fn verify(node: &mut Target, json: bool) -> Result<()> {
-    let bar = spinner("verifying every record and the index");
-    let reply = node.call(Request::Verify);
-    bar.finish_and_clear();
+    let reply = with_progress(node, Request::Verify, "verifying", "records");
     let report = expect_reply!(reply?, Reply::Verified(r) => r)?;
     let mut out = std::io::stdout().lock();
     if json {
@@ -114,9 +135,8 @@ pub(crate) fn compact(dir: &Path) -> Result<()> {
 pub(crate) fn backup(node: &mut Target, out: &Path) -> Result<()> {
     // The node resolves paths from its own working directory: send an absolute one.
     let out = absolute(out)?;
-    let bar = spinner("copying the store");
-    let reply = node.call(Request::Backup { out: out.clone() });
-    bar.finish_and_clear();
+    let request = Request::Backup { out: out.clone() };
+    let reply = with_progress(node, request, "copying the store", "rows");
     let (records, size) =
         expect_reply!(reply?, Reply::BackedUp { records, bytes } => (records, bytes))?;
     println!(
@@ -130,11 +150,23 @@ pub(crate) fn backup(node: &mut Target, out: &Path) -> Result<()> {
 /// `simpul export fhir --out DIR`.
 pub(crate) fn export_fhir(node: &mut Target, out: &Path) -> Result<()> {
     let out = absolute(out)?;
-    let bar = spinner("writing FHIR R4 NDJSON");
-    let reply = node.call(Request::ExportFhir { out: out.clone() });
-    bar.finish_and_clear();
-    let counts = expect_reply!(reply?, Reply::ExportedFhir { counts } => counts)?;
+    let request = Request::ExportFhir { out: out.clone() };
+    let reply = with_progress(node, request, "writing FHIR R4 NDJSON", "patients");
+    let (counts, stopped) = expect_reply!(
+        reply?,
+        Reply::ExportedFhir { counts, stopped } => (counts, stopped)
+    )?;
     println!("{}", serde_json::to_string(&counts)?);
+    if stopped {
+        return Err(coded(
+            STORE_UNAVAILABLE,
+            format!(
+                "the export to {} stopped after {} patients: run the same command again to go on",
+                out.display(),
+                counts.patient
+            ),
+        ));
+    }
     eprintln!("wrote {} resources to {}", counts.total(), out.display());
     Ok(())
 }
@@ -166,7 +198,7 @@ pub(crate) fn restore(dir: &Path, file: &Path, force: bool) -> Result<()> {
     let checked = Store::open(&staging, StoreOptions::default())
         .map_err(anyhow::Error::new)
         .and_then(|store| {
-            let report = store.verify(&|_, _| {})?;
+            let report = store.verify(&|_, _| true)?;
             // The node writes under a new actor from now on: its old self may have
             // written after the backup was taken, under the old one.
             let instance: [u8; 4] = rand::rng().random();

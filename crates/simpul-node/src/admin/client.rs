@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-use super::protocol::{Answer, Failure, Reply, Request};
+use super::protocol::{Answer, Failure, Progress, Reply, Request};
 use super::socket_path;
 
 /// Why a call to the node failed.
@@ -49,24 +49,40 @@ impl AdminClient {
 
     /// Sends one request and waits for its answer.
     pub fn call(&mut self, request: &Request) -> Result<Reply, CallError> {
+        self.call_with_progress(request, &mut |_| {})
+    }
+
+    /// Sends one request and waits for its answer, passing on how far the node has got
+    /// with a long one (verify, backup, FHIR export) as it reports it.
+    pub fn call_with_progress(
+        &mut self,
+        request: &Request,
+        progress: &mut dyn FnMut(Progress),
+    ) -> Result<Reply, CallError> {
         let mut line = serde_json::to_vec(request).map_err(CallError::Protocol)?;
         line.push(b'\n');
         self.writer
             .write_all(&line)
             .map_err(|e| CallError::Io(self.path.clone(), e))?;
         let mut answer = String::new();
-        let n = self
-            .reader
-            .read_line(&mut answer)
-            .map_err(|e| CallError::Io(self.path.clone(), e))?;
-        if n == 0 {
-            let eof =
-                std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "node closed the socket");
-            return Err(CallError::Io(self.path.clone(), eof));
-        }
-        match serde_json::from_str(&answer).map_err(CallError::Protocol)? {
-            Answer::Ok(reply) => Ok(reply),
-            Answer::Err(failure) => Err(CallError::Failed(failure)),
+        loop {
+            answer.clear();
+            let n = self
+                .reader
+                .read_line(&mut answer)
+                .map_err(|e| CallError::Io(self.path.clone(), e))?;
+            if n == 0 {
+                let eof = std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "node closed the socket",
+                );
+                return Err(CallError::Io(self.path.clone(), eof));
+            }
+            match serde_json::from_str(&answer).map_err(CallError::Protocol)? {
+                Answer::Ok(reply) => return Ok(reply),
+                Answer::Err(failure) => return Err(CallError::Failed(failure)),
+                Answer::Progress(p) => progress(p),
+            }
         }
     }
 }

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 pub use client::{AdminClient, CallError};
 pub use protocol::{
     Answer, Caller, DEFAULT_PAGE, Failure, FailureKind, MAX_PAGE, NodeStatus, NodeSummary,
-    PatientEdit, RecordConflicts, RecordHistory, Reply, Request, RevocationsView, StoredRecord,
-    TrustStatus, Via, Written,
+    PatientEdit, Progress, RecordConflicts, RecordHistory, Reply, Request, RevocationsView,
+    StoredRecord, TrustStatus, Via, Written,
 };
 pub use server::LocalChange;
 

@@ -225,7 +225,8 @@ pub enum Request {
     },
 }
 
-/// The node's answer to one request.
+/// The node's answer to one request: for a long one (verify, backup, FHIR export),
+/// any number of [`Answer::Progress`] lines first.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Answer {
@@ -233,6 +234,17 @@ pub enum Answer {
     Ok(Reply),
     /// It failed; nothing was stored.
     Err(Failure),
+    /// It goes on: how far it has got.
+    Progress(Progress),
+}
+
+/// How far a long request has got: `done` of `total` (records, rows or patients).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Done so far.
+    pub done: u64,
+    /// All there is to do (as counted when it began).
+    pub total: u64,
 }
 
 /// What a successful request returns.
@@ -357,8 +369,12 @@ pub enum Reply {
     Pws(Box<PwsTable>),
     /// An export was written.
     ExportedFhir {
-        /// Resources written, by type.
+        /// Resources written, by type (in a stopped export, up to its checkpoint).
         counts: simpul_fhir::Counts,
+        /// The export was stopped before the end (whoever asked went away): the same
+        /// request goes on from where it stopped.
+        #[serde(default)]
+        stopped: bool,
     },
     /// FHIR resources of a page of patients as NDJSON.
     Fhir {

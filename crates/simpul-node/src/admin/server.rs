@@ -12,8 +12,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::broadcast;
 
-use super::ops::execute;
-use super::protocol::{Answer, Caller, Failure, FailureKind, MAX_LINE_BYTES, Reply, Request};
+use super::ops::execute_with;
+use super::protocol::{
+    Answer, Caller, Failure, FailureKind, MAX_LINE_BYTES, Progress, Reply, Request,
+};
 use super::socket_path;
 use crate::board::{Board, PeerState};
 use crate::clock::{now_ms, today};
@@ -166,7 +168,7 @@ async fn connection(stream: UnixStream, node: NodeHandle) -> std::io::Result<()>
             return write_answer(&mut write, &Answer::Err(failure)).await;
         }
         let answer = match serde_json::from_slice::<Request>(&line) {
-            Ok(request) => answer(&node, &caller, request).await,
+            Ok(request) => answer(&node, &caller, request, &mut write).await?,
             Err(e) => Answer::Err(Failure::new(
                 FailureKind::BadRequest,
                 format!("not a request: {e}"),
@@ -176,9 +178,17 @@ async fn connection(stream: UnixStream, node: NodeHandle) -> std::io::Result<()>
     }
 }
 
-async fn answer(node: &NodeHandle, caller: &Caller, request: Request) -> Answer {
+/// Carries out `request`, writing its progress lines to `write` as it goes; returns
+/// its answer. Fails only when the connection does (whoever asked went away: a long
+/// request is told to stop).
+async fn answer(
+    node: &NodeHandle,
+    caller: &Caller,
+    request: Request,
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+) -> std::io::Result<Answer> {
     let now = now_ms();
-    match request {
+    Ok(match request {
         Request::Log => Answer::Ok(Reply::Log {
             sessions: node.board.log(),
         }),
@@ -202,10 +212,28 @@ async fn answer(node: &NodeHandle, caller: &Caller, request: Request) -> Answer 
             let is_status = matches!(request, Request::Status);
             let store = node.store.clone();
             let caller = caller.clone();
-            let result = tokio::task::spawn_blocking(move || {
-                execute(&store, request, &caller, today(), now)
-            })
-            .await;
+            let (sender, mut progress) = tokio::sync::mpsc::channel(4);
+            let task = tokio::task::spawn_blocking(move || {
+                let report = ProgressReport::new(sender);
+                execute_with(&store, request, &caller, today(), now, &|p| report.send(p))
+            });
+            // Progress lines until the request ends (its sender dropped with it). If
+            // the connection fails, the receiver goes and the request stops.
+            let mut gone = None;
+            while let Some(p) = progress.recv().await {
+                if let Err(e) = write_answer(write, &Answer::Progress(p)).await {
+                    gone = Some(e);
+                    break;
+                }
+            }
+            drop(progress);
+            let result = task.await;
+            if let Some(e) = gone {
+                if let Ok(Ok((_, outcomes))) = result {
+                    node.announce(outcomes, now);
+                }
+                return Err(e);
+            }
             match result {
                 Ok(Ok((Reply::Revocations { held, taken }, _))) => {
                     if taken && let Some(list) = node.store.revocations() {
@@ -232,6 +260,39 @@ async fn answer(node: &NodeHandle, caller: &Caller, request: Request) -> Answer 
                     format!("request task failed: {e}"),
                 )),
             }
+        }
+    })
+}
+
+/// Passes a long request's progress to its connection, at most every
+/// [`PROGRESS_EVERY`], from the blocking thread it runs on.
+struct ProgressReport {
+    sender: tokio::sync::mpsc::Sender<Progress>,
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// How often progress lines are written, at most.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+impl ProgressReport {
+    fn new(sender: tokio::sync::mpsc::Sender<Progress>) -> Self {
+        Self {
+            sender,
+            last: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Sends `p` unless one went out less than [`PROGRESS_EVERY`] ago (or the line
+    /// before is still being written); `false` once the connection is gone.
+    fn send(&self, p: Progress) -> bool {
+        let mut last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.is_some_and(|at| at.elapsed() < PROGRESS_EVERY) && p.done < p.total {
+            return !self.sender.is_closed();
+        }
+        *last = Some(std::time::Instant::now());
+        match self.sender.try_send(p) {
+            Ok(()) | Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => true,
+            Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
 }

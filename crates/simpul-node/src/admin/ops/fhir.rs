@@ -14,17 +14,51 @@ use crate::admin::protocol::{Failure, FailureKind};
 /// many the store holds.
 const EXPORT_PAGE: usize = 256;
 
+/// Pages between checkpoints (the files synced, where to go on recorded), or less when
+/// [`CHECKPOINT_EVERY`] passes first: a stopped export repeats at most this many pages.
+const CHECKPOINT_PAGES: usize = 16;
+
+/// The longest a page goes without a checkpoint after it.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Writes every patient as NDJSON files in `out`, a page of ids at a time from the
-/// store's patient list, one record loaded at a time.
-pub(super) fn export(store: &Store, out: &Path) -> Result<Counts, Failure> {
+/// store's patient list, one record loaded at a time; goes on from the checkpoint of
+/// an export stopped in `out`. Reports `progress(patients, of)`; when that returns
+/// `false`, checkpoints and returns what it wrote, stopped.
+pub(super) fn export(
+    store: &Store,
+    out: &Path,
+    progress: &dyn Fn(u64, u64) -> bool,
+) -> Result<(Counts, bool), Failure> {
     let failed = |e: &dyn std::error::Error| {
         Failure::new(
             FailureKind::Failed,
             format!("FHIR export to {}: {}", out.display(), super::chain(e)),
         )
     };
-    let mut export = Export::create(out).map_err(|e| failed(&e))?;
-    let mut after = None;
+    let (mut export, resumed) = Export::resume_or_create(out).map_err(|e| failed(&e))?;
+    let mut after: Option<RecordId> = resumed
+        .map(|a| {
+            a.parse().map_err(|e| {
+                Failure::new(
+                    FailureKind::Failed,
+                    format!(
+                        "FHIR export to {}: its checkpoint names {a:?}: {e}",
+                        out.display()
+                    ),
+                )
+            })
+        })
+        .transpose()?;
+    let total = store
+        .census()
+        .map_err(read_failure)?
+        .by_kind
+        .get(RecordKind::Patient.as_str())
+        .copied()
+        .unwrap_or(0);
+    let mut pages = 0;
+    let mut checkpointed = std::time::Instant::now();
     loop {
         let ids = store
             .ids_of_kind(RecordKind::Patient, after, EXPORT_PAGE)
@@ -38,8 +72,18 @@ pub(super) fn export(store: &Store, out: &Path) -> Result<Counts, Failure> {
             }
         }
         after = Some(last);
+        pages += 1;
+        let go_on = progress(export.counts().patient, total);
+        if pages % CHECKPOINT_PAGES == 0 || checkpointed.elapsed() >= CHECKPOINT_EVERY || !go_on {
+            let at = last.to_string();
+            export.checkpoint(Some(&at)).map_err(|e| failed(&e))?;
+            checkpointed = std::time::Instant::now();
+        }
+        if !go_on {
+            return Ok((export.counts(), true));
+        }
     }
-    export.finish().map_err(|e| failed(&e))
+    Ok((export.finish().map_err(|e| failed(&e))?, false))
 }
 
 /// The resource type named `name`, or a failure naming the known ones.

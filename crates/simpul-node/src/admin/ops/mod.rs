@@ -15,8 +15,8 @@ use simpul_model::{Date, Record, RecordBody, RecordError, RecordId, validate};
 use simpul_store::{ReadError, Store, TokenInfo, WriteError, WriteOutcome, token_hash};
 
 use super::protocol::{
-    Caller, Failure, FailureKind, NodeStatus, NodeSummary, RecordConflicts, RecordHistory, Reply,
-    Request, RevocationsView, StoredRecord, TrustStatus, Written,
+    Caller, Failure, FailureKind, NodeStatus, NodeSummary, Progress, RecordConflicts,
+    RecordHistory, Reply, Request, RevocationsView, StoredRecord, TrustStatus, Written,
 };
 
 /// The largest document an import accepts. A patient with decades of visits is tens of
@@ -32,8 +32,23 @@ pub fn execute(
     today: Date,
     now_ms: u64,
 ) -> Result<(Reply, Vec<WriteOutcome>), Failure> {
+    execute_with(store, request, caller, today, now_ms, &|_| true)
+}
+
+/// [`execute`], telling `progress` how far a long request (verify, backup, FHIR
+/// export) has got; when it returns `false` (whoever asked went away) the request
+/// stops: verify and backup fail leaving nothing, an export keeps what it wrote up to
+/// its checkpoint and says it stopped.
+pub fn execute_with(
+    store: &Store,
+    request: Request,
+    caller: &Caller,
+    today: Date,
+    now_ms: u64,
+    progress: &dyn Fn(Progress) -> bool,
+) -> Result<(Reply, Vec<WriteOutcome>), Failure> {
     let action = audit::action_of(&request, caller.via);
-    let (reply, mut outcomes) = carry_out(store, request, today, now_ms)?;
+    let (reply, mut outcomes) = carry_out(store, request, today, now_ms, progress)?;
     if let Some((what, record, detail)) = action {
         // A write names the record it stored (a new record's id, bound to the node's key,
         // and an import's are only in the reply).
@@ -71,7 +86,9 @@ fn carry_out(
     request: Request,
     today: Date,
     now_ms: u64,
+    progress: &dyn Fn(Progress) -> bool,
 ) -> Result<(Reply, Vec<WriteOutcome>), Failure> {
+    let report = |done, total| progress(Progress { done, total });
     let written = |out: WriteOutcome| {
         let reply = Reply::Written(Written {
             id: out.id,
@@ -177,11 +194,11 @@ fn carry_out(
                 .map_err(write_failure)?,
         ),
         Request::Verify => {
-            let report = store.verify(&|_, _| {}).map_err(read_failure)?;
-            read(Reply::Verified(report))
+            let verified = store.verify(&report).map_err(read_failure)?;
+            read(Reply::Verified(verified))
         }
         Request::Backup { out } => {
-            let records = store.backup(&out).map_err(|e| {
+            let records = store.backup_with(&out, &report).map_err(|e| {
                 Failure::new(
                     FailureKind::Failed,
                     format!("backup to {}: {}", out.display(), chain(&e)),
@@ -315,9 +332,10 @@ fn carry_out(
             store.add_token(hash, &info).map_err(write_failure)?;
             read(Reply::TokenIssued { token, info })
         }
-        Request::ExportFhir { out } => read(Reply::ExportedFhir {
-            counts: fhir::export(store, &out)?,
-        }),
+        Request::ExportFhir { out } => {
+            let (counts, stopped) = fhir::export(store, &out, &report)?;
+            read(Reply::ExportedFhir { counts, stopped })
+        }
         Request::Fhir {
             resource_type,
             after,
