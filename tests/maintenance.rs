@@ -328,3 +328,34 @@ fn a_backup_killed_midway_leaves_nothing_that_looks_like_a_backup_and_runs_again
     ok(&fresh, &["restore", arg]);
     assert!(ok(&fresh, &["verify"]).contains("no damage"));
 }
+
+#[test]
+fn a_compaction_killed_at_any_moment_leaves_a_store_that_verifies_and_compacts_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let py = dir.path().join("py");
+    ok(&py, &["init", "--path", PY]);
+    ok(
+        &py,
+        &[
+            "gen",
+            "--seed",
+            "3",
+            "--patients",
+            "1500",
+            "--no-activities",
+        ],
+    );
+    let before = ok(&py, &["patient", "list", "--all", "--json"]);
+    for delay_ms in [0u64, 5, 20, 60] {
+        let mut child = spawn(&py, &["compact"]);
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill();
+        child.wait().expect("reap");
+        assert!(
+            ok(&py, &["verify"]).contains("no damage"),
+            "after a kill at {delay_ms} ms"
+        );
+    }
+    assert!(ok(&py, &["compact"]).contains("compacted"));
+    assert_eq!(ok(&py, &["patient", "list", "--all", "--json"]), before);
+}

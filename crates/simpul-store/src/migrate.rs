@@ -1,6 +1,6 @@
 //! Numbered, idempotent migrations, run when a store is opened.
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, ReadableTableMetadata, WriteTransaction};
 
 use crate::error::OpenError;
 use simpul_model::automerge::Automerge;
@@ -17,6 +17,9 @@ use crate::tables::{
 pub const SCHEMA_VERSION: u32 = 12;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
+
+/// How often a migration that reads every document logs how far it has got.
+const MIGRATION_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// `MIGRATIONS[i]` takes a store from version `i` to `i + 1`.
 const MIGRATIONS: &[Migration] = &[
@@ -151,8 +154,18 @@ fn each_document(
     let records = tx.open_table(RECORDS)?;
     let snapshots = tx.open_table(SNAPSHOTS)?;
     let changes = tx.open_table(CHANGES)?;
+    let total = records.len()?;
+    let mut seen = 0u64;
+    let mut said = std::time::Instant::now();
     for row in records.iter()? {
         let (key, value) = row?;
+        seen += 1;
+        // Minutes for a million records: say how far it has got (a migration is one
+        // transaction: stopped, it leaves the store as it was, and starts again).
+        if said.elapsed() >= MIGRATION_REPORT_EVERY {
+            tracing::info!(records = seen, of = total, "migrating the store");
+            said = std::time::Instant::now();
+        }
         let id = RecordId::from_bytes(*key.value());
         let Ok(meta) = RecordMeta::decode(value.value()) else {
             continue;
@@ -223,6 +236,9 @@ pub(crate) fn migrate(tx: &WriteTransaction) -> Result<u32, OpenError> {
         });
     }
     for (from, step) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        if found > 0 {
+            tracing::info!(from, to = from + 1, "migrating the store");
+        }
         step(tx)?;
         let to = from as u32 + 1;
         let mut meta = tx.open_table(META).map_err(redb::Error::from)?;
