@@ -251,6 +251,7 @@ fn an_export_killed_anywhere_goes_on_where_it_stopped_and_equals_one_run() {
         ok(&py, &["export", "fhir", "--out", out_arg]);
     }
     println!("stopped node: {kills} kills");
+    assert!(kills > 0, "no export was killed: the test showed nothing");
     assert_eq!(export_files(&out), reference, "seed {seed}, {kills} kills");
     assert!(!out.join(".export-checkpoint.json").exists());
 
@@ -307,23 +308,32 @@ fn a_backup_killed_midway_leaves_nothing_that_looks_like_a_backup_and_runs_again
         ],
     );
     let backup = dir.path().join("backup.redb");
+    let partial = dir.path().join("backup.redb.partial");
     let arg = backup.to_str().expect("utf-8");
-    let mut child = spawn(&py, &["backup", "--out", arg]);
-    std::thread::sleep(std::time::Duration::from_millis(100));
-    let killed = child.try_wait().expect("wait").is_none();
-    if killed {
-        child.kill().expect("kill");
+    // Killed once the copy is being written (a few tries: a fast machine may finish
+    // first).
+    let mut killed = false;
+    for _ in 0..5 {
+        let mut child = spawn(&py, &["backup", "--out", arg]);
+        let writing = eventually(std::time::Duration::from_secs(20), || {
+            partial.exists() || child.try_wait().expect("wait").is_some()
+        });
+        assert!(writing, "the backup neither wrote nor ended");
+        if child.try_wait().expect("wait").is_none() {
+            child.kill().expect("kill");
+            child.wait().expect("reap");
+            assert!(!backup.exists(), "a killed backup left {arg}");
+            killed = true;
+            break;
+        }
+        child.wait().expect("reap");
+        std::fs::remove_file(&backup).expect("remove the finished backup");
     }
-    child.wait().expect("reap");
-    if killed {
-        assert!(!backup.exists(), "a killed backup left {arg}");
-    }
+    assert!(killed, "no backup was caught at work");
     // Run again: a partial file left behind is no obstacle.
-    if !backup.exists() {
-        let said = ok(&py, &["backup", "--out", arg]);
-        assert!(said.contains("backed up"), "{said}");
-    }
-    assert!(!dir.path().join("backup.redb.partial").exists());
+    let said = ok(&py, &["backup", "--out", arg]);
+    assert!(said.contains("backed up"), "{said}");
+    assert!(!partial.exists());
     let fresh = dir.path().join("fresh");
     ok(&fresh, &["restore", arg]);
     assert!(ok(&fresh, &["verify"]).contains("no damage"));

@@ -118,6 +118,7 @@ pub(crate) fn district_queries(
         ("audit/record", format!("/audit?record={first}&limit=100")),
         ("audit/who", "/audit?who=Bidan%20Sri&limit=100".to_string()),
         ("audit/latest", "/audit?limit=100".to_string()),
+        ("duplicates", "/duplicates?limit=100".to_string()),
     ];
     for (list, path) in &lists {
         let mut ms = Vec::with_capacity(REPEATS);
@@ -132,6 +133,7 @@ pub(crate) fn district_queries(
             rows = body["people"]
                 .as_array()
                 .or(body["entries"].as_array())
+                .or(body["groups"].as_array())
                 .map_or(0, Vec::len);
         }
         out(latency_line(list, n, rows, ms, &node));
@@ -147,6 +149,23 @@ pub(crate) fn district_queries(
         ms.push(started.elapsed().as_secs_f64() * 1000.0);
     }
     out(latency_line("patient-list", n, 100, ms, &node));
+    // Records with competing values, through the admin socket (from the store's list
+    // of them: generated records have none, so this is the cost of an empty page).
+    let mut ms = Vec::with_capacity(REPEATS);
+    let mut rows = 0;
+    for _ in 0..REPEATS {
+        let started = Instant::now();
+        let reply = node.call(Request::Conflicts {
+            id: None,
+            after: None,
+            limit: Some(100),
+        })?;
+        ms.push(started.elapsed().as_secs_f64() * 1000.0);
+        if let Reply::Conflicts { records, .. } = reply {
+            rows = records.len();
+        }
+    }
+    out(latency_line("conflicts", n, rows, ms, &node));
 
     // A month's PWS for the whole district, by puskesmas.
     let mut walls = Vec::new();

@@ -235,6 +235,34 @@ fn bad_input_is_refused_with_the_field_named_and_nothing_stored() {
             ],
             "--corrects",
         ),
+        // Refused before any connection is tried.
+        (
+            &[
+                "feed",
+                "postgres",
+                "--url",
+                "host=/nonexistent",
+                "--batch",
+                "0",
+            ],
+            "--batch",
+        ),
+        (
+            &[
+                "feed",
+                "postgres",
+                "--url",
+                "host=/nonexistent",
+                "--follow",
+                "--every",
+                "0",
+            ],
+            "--every",
+        ),
+        (&["duplicates", "--limit", "0"], "limit"),
+        (&["conflicts", "--limit", "5000"], "limit"),
+        (&["patient", "list", "--after", "zz"], "--after"),
+        (&["conflicts", "--after", "zz"], "--after"),
     ];
     for (args, field) in cases {
         let stderr = fails(dir.path(), args, 3);

@@ -210,6 +210,8 @@ impl Feed {
             .await?;
         let computed = row.map(|r| (r.get::<_, Option<i64>>(0), r.get::<_, Option<String>>(1)));
         if computed == Some((Some(seq as i64), Some(until.first_day().to_string()))) {
+            // Current: not asked again before `pws_every` has passed.
+            self.pws_at = Some(Instant::now());
             return Ok(false);
         }
         let months = pws::window(until, self.options.pws_months);

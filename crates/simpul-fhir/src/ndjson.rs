@@ -179,6 +179,9 @@ pub const CHECKPOINT_FILE: &str = ".export-checkpoint.json";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Checkpoint {
+    /// What the export is of (the caller's name for its source: a node's store and its
+    /// epoch): an export goes on only from the same source.
+    pub source: String,
     /// The caller's cursor (a record id): everything up to it is in the files.
     pub after: Option<String>,
     /// Each file's length, in [`ResourceType::ALL`] order.
@@ -201,6 +204,8 @@ pub struct Export {
     dir: PathBuf,
     sinks: Vec<Sink>,
     counts: Counts,
+    /// What it is an export of (see [`Checkpoint::source`]).
+    source: String,
     /// The directory, locked while this export writes to it.
     _lock: File,
 }
@@ -234,6 +239,11 @@ impl Export {
     /// Creates the directory if needed and the five files, empty. Fails with
     /// [`ExportError::Exists`], before creating anything, when any of them is there.
     pub fn create(dir: impl AsRef<Path>) -> Result<Export, ExportError> {
+        Export::create_from(dir, "")
+    }
+
+    /// [`Export::create`], of `source` (what a stopped export must be going on from).
+    fn create_from(dir: impl AsRef<Path>, source: &str) -> Result<Export, ExportError> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|source| ExportError::Io {
             path: dir.clone(),
@@ -271,6 +281,7 @@ impl Export {
             dir,
             sinks,
             counts: Counts::default(),
+            source: source.to_string(),
             _lock: lock,
         };
         // From the first moment the files exist, a stopped export can go on.
@@ -280,25 +291,27 @@ impl Export {
 
     /// Goes on with the export stopped in `dir`, from its last checkpoint (each file cut
     /// back to its length then), or, when `dir` holds no checkpoint, creates a new one
-    /// as [`Export::create`] does. Returns the export and the checkpoint's cursor
-    /// (`None` from the start).
+    /// as [`Export::create`] does. `source` names what is exported (a node's store and
+    /// its epoch): a checkpoint written from another is refused. Returns the export and
+    /// the checkpoint's cursor (`None` from the start).
     pub fn resume_or_create(
         dir: impl AsRef<Path>,
+        source: &str,
     ) -> Result<(Export, Option<String>), ExportError> {
         let dir = dir.as_ref().to_path_buf();
         let path = dir.join(CHECKPOINT_FILE);
         let lock = match lock(&dir) {
-            Err(ExportError::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                return Ok((Export::create(dir)?, None));
+            Err(ExportError::Io { source: e, .. }) if e.kind() == io::ErrorKind::NotFound => {
+                return Ok((Export::create_from(dir, source)?, None));
             }
             other => other?,
         };
         let bytes = match std::fs::read(&path) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 drop(lock);
-                return Ok((Export::create(dir)?, None));
+                return Ok((Export::create_from(dir, source)?, None));
             }
-            Err(source) => return Err(ExportError::Io { path, source }),
+            Err(e) => return Err(ExportError::Io { path, source: e }),
             Ok(bytes) => bytes,
         };
         let bad = |reason: String| ExportError::Checkpoint {
@@ -307,6 +320,12 @@ impl Export {
         };
         let checkpoint: Checkpoint =
             serde_json::from_slice(&bytes).map_err(|e| bad(format!("not a checkpoint: {e}")))?;
+        if checkpoint.source != source {
+            return Err(bad(format!(
+                "the stopped export is of {:?}, not of {source:?}",
+                checkpoint.source
+            )));
+        }
         let mut sinks = Vec::with_capacity(ResourceType::ALL.len());
         for (t, length) in ResourceType::ALL.iter().zip(checkpoint.lengths) {
             let path = dir.join(t.file_name());
@@ -342,6 +361,7 @@ impl Export {
             dir,
             sinks,
             counts: checkpoint.counts,
+            source: checkpoint.source,
             _lock: lock,
         };
         Ok((export, checkpoint.after))
@@ -362,6 +382,7 @@ impl Export {
             *length = file.stream_position().map_err(io)?;
         }
         let checkpoint = Checkpoint {
+            source: self.source.clone(),
             after: after.map(str::to_string),
             lengths,
             counts: self.counts,

@@ -711,11 +711,11 @@ fn an_export_stopped_anywhere_goes_on_from_its_checkpoint_and_equals_one_run() {
             }
             // While it writes, another export of the same directory is refused.
             assert!(matches!(
-                Export::resume_or_create(&out),
+                Export::resume_or_create(&out, ""),
                 Err(ExportError::Busy { .. })
             ));
         }
-        let (mut export, after) = Export::resume_or_create(&out).expect("resume");
+        let (mut export, after) = Export::resume_or_create(&out, "").expect("resume");
         assert_eq!(after, (stop > 0).then(|| stop.to_string()), "stop {stop}");
         for r in &records[stop..] {
             export.add(r).expect("add");
@@ -724,7 +724,7 @@ fn an_export_stopped_anywhere_goes_on_from_its_checkpoint_and_equals_one_run() {
         assert_eq!(files(&out), files(&whole), "stop {stop}");
         // Finished: a new run refuses to write over it.
         assert!(matches!(
-            Export::resume_or_create(&out),
+            Export::resume_or_create(&out, ""),
             Err(ExportError::Exists { .. })
         ));
     }
@@ -737,11 +737,19 @@ fn an_export_stopped_anywhere_goes_on_from_its_checkpoint_and_equals_one_run() {
     export.checkpoint(Some("0")).expect("checkpoint");
     drop(export);
     std::fs::write(out.join("Patient.ndjson"), "").expect("cut");
-    let err = Export::resume_or_create(&out).expect_err("cut files");
+    let err = Export::resume_or_create(&out, "").expect_err("cut files");
     assert!(
         matches!(&err, ExportError::Checkpoint { .. })
             && err.to_string().contains("Patient.ndjson"),
         "{err}"
     );
     assert!(out.join(simpul_fhir::CHECKPOINT_FILE).exists());
+
+    // A stopped export of another source is not gone on with.
+    let out = dir.path().join("other");
+    let mut export = Export::create(&out).expect("create");
+    export.checkpoint(None).expect("checkpoint");
+    drop(export);
+    let err = Export::resume_or_create(&out, "3273#0a0b0c0d").expect_err("another source");
+    assert!(err.to_string().contains("3273#0a0b0c0d"), "{err}");
 }

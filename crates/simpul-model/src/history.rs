@@ -180,10 +180,13 @@ pub fn conflict_count(doc: &Automerge) -> usize {
 
 /// True when `new` (the changes a document gained over `before`, its heads then) extends
 /// it in one line: the first depends on exactly every head of `before`, each other on
-/// exactly the one before it. Such changes cannot leave competing values where there
-/// were none, as Automerge makes them (each op supersedes every value it saw), so a
-/// writer need not walk the document for [`conflict_count`]. Only a change crafted
-/// with an op that ignores a value it saw could; `simpul verify` walks such histories.
+/// exactly the one before it. From nothing (`before` empty, `new` every change), it says
+/// the whole history is one line: no change was made without seeing every other, so,
+/// as Automerge makes changes (each op supersedes every value it saw), no field holds
+/// competing values and nobody need walk the document for [`conflict_count`]. A change
+/// crafted with an op that leaves a value it saw in place could still make two; the
+/// store lists neither that nor any other value of a one-line history as competing
+/// (readers see one value, as always), the same way when writing and when verifying.
 pub fn extends_in_line(before: &[ChangeHash], new: &[ChangeMetadata<'_>]) -> bool {
     let mut next: HashMap<Vec<ChangeHash>, ChangeHash> = HashMap::with_capacity(new.len());
     for change in new {

@@ -84,3 +84,45 @@ fn concurrent_renames_are_a_conflict_until_settled() {
     assert!(settle(&mut base, "patient.nope.name", "x", 5_000_000).is_err());
     assert_eq!(base.get_heads(), heads);
 }
+
+#[test]
+fn a_history_is_one_line_until_two_places_write_apart() {
+    use simpul_model::history::{conflict_count, extends_in_line};
+    let record = record(1, patient());
+    let mut doc = record
+        .create_document(node_actor(&path(PY), [1; 4]), today(), 1_000_000)
+        .expect("create");
+    let all = |d: &automerge::Automerge| {
+        d.get_changes_meta(&[])
+            .into_iter()
+            .map(|c| c.into_owned())
+            .collect::<Vec<_>>()
+    };
+    assert!(extends_in_line(&[], &all(&doc)), "one change");
+    let created = doc.get_heads();
+    rename(&mut doc, "Siti Rahayu Putri", 2_000_000);
+    rename(&mut doc, "Siti Rahayu", 2_500_000);
+    assert!(
+        extends_in_line(&[], &all(&doc)),
+        "each change saw the one before"
+    );
+    let later: Vec<_> = doc
+        .get_changes_meta(&created)
+        .into_iter()
+        .map(|c| c.into_owned())
+        .collect();
+    assert!(extends_in_line(&created, &later));
+    assert!(!extends_in_line(&[], &later), "not from nothing");
+
+    // Written apart and merged: no longer one line, and the walk finds the two names.
+    let mut apart = doc.fork().with_actor(node_actor(&path(PU), [2; 4]));
+    rename(&mut doc, "Siti R.", 3_000_000);
+    rename(&mut apart, "S. Rahayu", 3_000_000);
+    doc.merge(&mut apart).expect("merge");
+    assert!(!extends_in_line(&[], &all(&doc)));
+    assert_eq!(conflict_count(&doc), 1);
+    // A change that sees both settles the name, but the history stays two-branched.
+    rename(&mut doc, "Siti Rahayu", 4_000_000);
+    assert!(!extends_in_line(&[], &all(&doc)));
+    assert_eq!(conflict_count(&doc), 0);
+}

@@ -9,10 +9,10 @@ use crate::error::ReadError;
 use crate::store::Store;
 use crate::tables::CONFLICTS;
 
-/// Files or unfiles record `id` after a write. A write whose changes extend the stored
-/// heads in one line (`in_line`) leaves no new competing values, so the document is
-/// walked only after a merge of concurrent changes, or when it had competing values
-/// before (the write may have settled them).
+/// Files or unfiles record `id` after a write. A record whose whole history is one line
+/// of changes (`in_line`) holds no competing values; any other is walked, so a record
+/// that ever merged concurrent changes is walked at every write (rare: two facilities
+/// wrote it while apart). The same rule as [`count_of`], so `verify` agrees.
 pub(crate) fn file(
     txn: &WriteTransaction,
     id: RecordId,

@@ -16,24 +16,32 @@ use crate::tables::{DUPLICATE_KEYS_OF, DUPLICATE_MEMBERS, DUPLICATES};
 /// The keys `patient` is filed under: its identity and candidate keys, none once it is
 /// merged into another record.
 pub(crate) fn keys_of(patient: &Patient) -> Vec<String> {
+    among(patient, &patient.lookup_keys())
+}
+
+/// The keys of `lookup_keys` (the patient's [`Patient::lookup_keys`]) it is filed
+/// under.
+fn among(patient: &Patient, lookup_keys: &[String]) -> Vec<String> {
     if patient.merged_into.is_some() {
         return Vec::new();
     }
-    patient
-        .lookup_keys()
-        .into_iter()
+    lookup_keys
+        .iter()
         .filter(|k| is_identity_key(k) || is_candidate_key(k))
+        .cloned()
         .collect()
 }
 
-/// Files patient `id` under its keys, unfiling the keys it had before, and recounts
-/// every key that gained or lost it.
+/// Files patient `id` under its keys (from `lookup_keys`, its
+/// [`Patient::lookup_keys`]), unfiling the keys it had before, and recounts every key
+/// that gained or lost it.
 pub(crate) fn file(
     txn: &WriteTransaction,
     id: RecordId,
     patient: &Patient,
+    lookup_keys: &[String],
 ) -> Result<(), redb::Error> {
-    let keys = keys_of(patient);
+    let keys = among(patient, lookup_keys);
     let mut members = txn.open_multimap_table(DUPLICATE_MEMBERS)?;
     let mut keys_of = txn.open_table(DUPLICATE_KEYS_OF)?;
     let old: Vec<String> = keys_of

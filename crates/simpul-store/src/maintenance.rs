@@ -53,6 +53,9 @@ pub enum BackupError {
     /// Reading the store or writing the copy failed.
     #[error("database")]
     Db(#[from] redb::Error),
+    /// Another backup is running (one at a time).
+    #[error("another backup is running; try {0} again when it has finished")]
+    Busy(PathBuf),
     /// The caller asked to stop: the partial copy was removed.
     #[error("stopped before the end: no backup was written; run it again")]
     Stopped,
@@ -269,16 +272,25 @@ impl Store {
     ///
     /// The copy is written to `<out>.partial`, made readable by its owner only (it holds
     /// health records) in one step that fails if anything is there, and renamed to
-    /// `out` once complete and synced: a backup stopped or cut off by a power cut leaves
-    /// no file that looks like a backup. A partial file left by such a run is removed
-    /// first (a link there is removed, never followed). Nothing at `out` is ever
-    /// replaced.
+    /// `out` once committed and synced: a backup stopped or cut off by a power cut
+    /// leaves no file that looks like a backup. A partial file left by such a run is
+    /// removed first (a link there is removed, never followed). One backup runs at a
+    /// time in a process (every backup of a store goes through the process holding it):
+    /// another is refused as busy. A file already at `out` is never replaced.
     pub fn backup_with(
         &self,
         out: &Path,
         progress: &dyn Fn(u64, u64) -> bool,
     ) -> Result<u64, BackupError> {
         use std::os::unix::fs::OpenOptionsExt;
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _running = match ONE_AT_A_TIME.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => {
+                return Err(BackupError::Busy(out.to_path_buf()));
+            }
+        };
         let exists = || BackupError::Exists(out.to_path_buf());
         if out.symlink_metadata().is_ok() {
             return Err(exists());
@@ -313,10 +325,15 @@ impl Store {
                 return Err(e);
             }
         };
-        std::fs::rename(&partial, out).map_err(create)?;
-        if let Some(dir) = out.parent().and_then(|d| std::fs::File::open(d).ok()) {
-            let _ = dir.sync_all();
-        }
+        std::fs::rename(&partial, out)
+            .and_then(|()| match out.parent() {
+                Some(dir) => std::fs::File::open(dir)?.sync_all(),
+                None => Ok(()),
+            })
+            .map_err(|source| BackupError::Create {
+                path: out.to_path_buf(),
+                source,
+            })?;
         Ok(records)
     }
 

@@ -108,7 +108,7 @@ fn index_duplicates_and_conflicts_v12(tx: &WriteTransaction) -> Result<(), redb:
             ..
         }) = Record::from_document(doc)
         {
-            crate::duplicates::file(tx, id, &p)?;
+            crate::duplicates::file(tx, id, &p, &p.lookup_keys())?;
         }
         Ok(())
     })?;

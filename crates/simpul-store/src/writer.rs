@@ -180,8 +180,8 @@ struct Applied {
     moved_from_peer: Option<Vec<ChangeHash>>,
     /// The peer the data came from.
     from: Option<FacilityPath>,
-    /// The new changes extend the stored heads in one line: no competing values arose
-    /// (`None` for a local write, judged after it is made).
+    /// The record's whole history is one line: it holds no competing values (`None`
+    /// for a local write, judged after it is made).
     in_line: Option<bool>,
 }
 
@@ -816,8 +816,9 @@ impl Writer {
         if let RecordBody::Patient(p) = &record.body {
             let mut lookup = txn.open_multimap_table(LOOKUP)?;
             let mut filed = txn.open_table(LOOKUP_KEYS)?;
-            crate::lookup::file(&mut lookup, &mut filed, id, &p.lookup_keys())?;
-            crate::duplicates::file(txn, id, p)?;
+            let keys = p.lookup_keys();
+            crate::lookup::file(&mut lookup, &mut filed, id, &keys)?;
+            crate::duplicates::file(txn, id, p, &keys)?;
         }
         Ok((meta, delta))
     }

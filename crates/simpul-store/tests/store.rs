@@ -758,6 +758,19 @@ fn a_merge_of_concurrent_corrections_is_listed_with_competing_values_until_settl
     }
     let store = trusted(dir.path(), &district, &pu1);
     assert_eq!(listed(&store), vec![(rec.id, 1)], "filed when migrated");
+    assert!(store.conflicted(Some(rec.id), 10).expect("page").is_empty());
+
+    // A later write elsewhere in the record leaves the two names competing: still listed.
+    store
+        .update_record(rec.id, today(), 3_500, |r| {
+            let RecordBody::Patient(p) = &mut r.body else {
+                unreachable!()
+            };
+            p.address.rt = Some("004".into());
+            Ok(())
+        })
+        .expect("another correction");
+    assert_eq!(listed(&store), vec![(rec.id, 1)], "still two names");
 
     // Settled on one value: no longer listed, and the list survives a reopen.
     let field = conflicts[0].field.clone();

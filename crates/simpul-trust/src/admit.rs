@@ -78,8 +78,9 @@ pub struct Admitted {
     pub quarantined: Vec<Quarantined>,
     /// Changes new here.
     pub new_changes: usize,
-    /// The new changes extend the stored heads in one line
-    /// ([`simpul_model::history::extends_in_line`]): no competing values arose.
+    /// The record's whole history, with the new changes, is one line of changes
+    /// ([`simpul_model::history::extends_in_line`] from nothing): it holds no competing
+    /// values, and a writer need not walk it to know.
     pub in_line: bool,
     /// The record is no longer the peer's to hold, and the peer is a descendant of this
     /// node: answer `Moved`, so it can let its copy go.
@@ -188,10 +189,7 @@ pub fn admit(
         seals: seals.keep(id)?,
         quarantined,
         new_changes: new.len(),
-        in_line: simpul_model::history::extends_in_line(
-            before.as_ref().map_or(&[][..], |(heads, _)| heads),
-            &new,
-        ),
+        in_line: simpul_model::history::extends_in_line(&[], &all),
         moved_from_peer,
         held_here,
     })
@@ -1012,8 +1010,7 @@ pub fn unsealed(keys: &KeyBook, id: RecordId, doc: &Automerge, seals: &[Seal]) -
 /// each change allowed to `author` where it was made, no envelope rewrite, no in-place
 /// scope edit, no clinical fact erased or rewritten. What passes here passes at every
 /// peer once sealed; what fails would be refused there as hostile, cutting the link.
-/// Returns whether the new changes extend `before` in one line (as
-/// [`Admitted::in_line`]).
+/// Returns whether the record's whole history is one line (as [`Admitted::in_line`]).
 pub fn authorise_local(
     id: RecordId,
     doc: &Automerge,
@@ -1025,10 +1022,10 @@ pub fn authorise_local(
         Some(heads) => doc.get_changes_meta(heads),
         None => all.clone(),
     };
+    let in_line = simpul_model::history::extends_in_line(&[], &all);
     if new.is_empty() {
-        return Ok(true);
+        return Ok(in_line);
     }
-    let in_line = simpul_model::history::extends_in_line(before.unwrap_or_default(), &new);
     let seals = Seals {
         valid: Vec::new(),
         unknown: Vec::new(),

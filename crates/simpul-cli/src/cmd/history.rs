@@ -144,7 +144,14 @@ pub(crate) fn conflicts(
         );
         return Ok(());
     }
-    let after = page.after.as_deref().map(record_id).transpose()?;
+    let after = page
+        .after
+        .as_deref()
+        .map(|a| {
+            a.parse()
+                .map_err(|e: simpul_model::BadId| super::bad_value("after", format!("{a:?}: {e}")))
+        })
+        .transpose()?;
     let mut out = std::io::stdout().lock();
     let mut shown = 0;
     let rest = super::paged(page, after, |after, limit| {

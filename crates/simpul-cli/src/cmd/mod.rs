@@ -151,9 +151,21 @@ pub(crate) fn paged<C>(
     }
 }
 
-/// Says on stderr how to go on when a list goes on after the page shown.
+/// Says on stderr how to go on when a list goes on after the page shown, the cursor
+/// quoted for a shell when it needs it (a duplicate key holds spaces).
 pub(crate) fn say_more(command: &str, next: Option<impl std::fmt::Display>) {
     if let Some(next) = next {
-        eprintln!("more: simpul {command} --after {next}");
+        let next = next.to_string();
+        let plain = next
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:/".contains(c));
+        if plain {
+            eprintln!("more: simpul {command} --after {next}");
+        } else {
+            eprintln!(
+                "more: simpul {command} --after '{}'",
+                next.replace('\'', "'\\''")
+            );
+        }
     }
 }

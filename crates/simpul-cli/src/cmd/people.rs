@@ -42,7 +42,15 @@ pub(crate) fn duplicates(node: &mut Target, json: bool, page: &PageArgs) -> Resu
                     p.home_facility.code().to_string(),
                 ]);
             }
-            writeln!(out, "{table}\n")?;
+            writeln!(out, "{table}")?;
+            if g.records > g.people.len() {
+                writeln!(
+                    out,
+                    "… and {} more under this key",
+                    g.records - g.people.len()
+                )?;
+            }
+            writeln!(out)?;
         }
         shown += groups.len();
         Ok(next)

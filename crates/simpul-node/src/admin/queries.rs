@@ -130,11 +130,21 @@ pub struct PersonRow {
 /// One person registered more than once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DuplicateView {
-    /// The identifier they share (`nik:…` or `ibu:…`).
+    /// The identifier they share (`nik:…` or `ibu:…`; candidates `near:…`, `mother:…`).
     pub key: String,
-    /// The records not yet merged, oldest registration first.
+    /// The records not yet merged, in id order: the first
+    /// [`MAX_SHOWN_PER_GROUP`] of them.
     pub people: Vec<PersonRow>,
+    /// How many records share the key (more than `people` holds when the group is
+    /// larger than is shown).
+    #[serde(default)]
+    pub records: usize,
 }
+
+/// The most records of one duplicate group a page loads and shows: a key shared by
+/// hundreds of records (planted by a hostile peer, or a common name typed alike) must
+/// not make every page load them all.
+pub const MAX_SHOWN_PER_GROUP: usize = 20;
 
 /// A page of a list read in key order (duplicates).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -11,7 +11,7 @@ use super::{not_found, patient, read_failure, shape, write_failure};
 use crate::admin::protocol::{
     DueQuery, DuplicateView, Failure, FailureKind, PersonRow, PwsTable, SearchQuery,
 };
-use crate::admin::queries::Service;
+use crate::admin::queries::{MAX_SHOWN_PER_GROUP, Service};
 
 /// The most rows one search returns.
 const MAX_ROWS: usize = 1_000;
@@ -295,13 +295,16 @@ pub(super) fn duplicates(
     let (groups, next) = store.duplicate_page(after, limit).map_err(read_failure)?;
     let mut views = Vec::with_capacity(groups.len());
     for group in groups {
-        let people: Vec<PersonRow> = patients(store, group.records)?
+        let records = group.records.len();
+        let shown = group.records.into_iter().take(MAX_SHOWN_PER_GROUP);
+        let people: Vec<PersonRow> = patients(store, shown)?
             .iter()
             .map(|(id, p)| row(*id, p))
             .collect();
         views.push(DuplicateView {
             key: group.key,
             people,
+            records,
         });
     }
     Ok((views, next))
