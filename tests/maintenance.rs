@@ -9,6 +9,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::nodes::*;
 use common::*;
 
+/// `n` generated people (no activities) in the store at `dir`.
+fn generate(dir: &Path, seed: u64, n: u64) {
+    let (seed, n) = (seed.to_string(), n.to_string());
+    ok(
+        dir,
+        &["gen", "--seed", &seed, "--patients", &n, "--no-activities"],
+    );
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("mkdir");
     for entry in std::fs::read_dir(from).expect("read dir") {
@@ -210,17 +219,7 @@ fn an_export_killed_anywhere_goes_on_where_it_stopped_and_equals_one_run() {
     let d = dir.path();
     district(d, &[("py", PY)]);
     let py = d.join("py");
-    ok(
-        &py,
-        &[
-            "gen",
-            "--seed",
-            "9",
-            "--patients",
-            "1500",
-            "--no-activities",
-        ],
-    );
+    generate(&py, 9, 1500);
     let whole = d.join("whole");
     ok(
         &py,
@@ -296,17 +295,7 @@ fn a_backup_killed_midway_leaves_nothing_that_looks_like_a_backup_and_runs_again
     let dir = tempfile::tempdir().expect("tempdir");
     let py = dir.path().join("py");
     ok(&py, &["init", "--path", PY]);
-    ok(
-        &py,
-        &[
-            "gen",
-            "--seed",
-            "4",
-            "--patients",
-            "1500",
-            "--no-activities",
-        ],
-    );
+    generate(&py, 4, 1500);
     let backup = dir.path().join("backup.redb");
     let partial = dir.path().join("backup.redb.partial");
     let arg = backup.to_str().expect("utf-8");
@@ -344,17 +333,7 @@ fn a_compaction_killed_at_any_moment_leaves_a_store_that_verifies_and_compacts_a
     let dir = tempfile::tempdir().expect("tempdir");
     let py = dir.path().join("py");
     ok(&py, &["init", "--path", PY]);
-    ok(
-        &py,
-        &[
-            "gen",
-            "--seed",
-            "3",
-            "--patients",
-            "1500",
-            "--no-activities",
-        ],
-    );
+    generate(&py, 3, 1500);
     let before = ok(&py, &["patient", "list", "--all", "--json"]);
     for delay_ms in [0u64, 5, 20, 60] {
         let mut child = spawn(&py, &["compact"]);

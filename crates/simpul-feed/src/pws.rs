@@ -48,76 +48,54 @@ pub(crate) fn compute(store: &Store, months: &[Month]) -> Result<Vec<PwsReport>,
 }
 
 /// Replaces the rows of the reports' months, and records the position they were
-/// computed at, in one transaction.
+/// computed at, in one transaction. The rows go a month at a time (a district's month
+/// is a few thousand rows and tens of thousands of dose rows), so memory holds one
+/// month's JSON, not the year's.
 pub(crate) async fn write(
     client: &mut Client,
     reports: &[PwsReport],
     at: &crate::write::Position<'_>,
     until: Month,
 ) -> Result<(), FeedError> {
-    let months: Vec<String> = reports
-        .iter()
-        .map(|r| r.month().first_day().to_string())
+    let columns: Vec<&str> = ["month", "facility"]
+        .into_iter()
+        .chain(Counts::NAMES.iter().copied())
         .collect();
-    let mut rows = Vec::new();
-    let mut doses = Vec::new();
+    let typed: Vec<String> = ["month date".to_string(), "facility text".to_string()]
+        .into_iter()
+        .chain(Counts::NAMES.iter().map(|n| format!("{n} integer")))
+        .collect();
+    let insert_months = format!(
+        "INSERT INTO pws_month ({cols}) SELECT {cols} FROM jsonb_to_recordset($1::text::jsonb) AS x({typed})",
+        cols = columns.join(", "),
+        typed = typed.join(", "),
+    );
+    let tx = client.transaction().await?;
     for report in reports {
         let month = report.month().first_day().to_string();
-        for row in report.rows() {
-            let facility = row.group.clone().unwrap_or_default();
-            let mut object = serde_json::Map::new();
-            object.insert("month".into(), month.clone().into());
-            object.insert("facility".into(), facility.clone().into());
-            for (name, value) in Counts::NAMES.iter().zip(row.counts.values()) {
-                object.insert((*name).into(), value.into());
-            }
-            rows.push(serde_json::Value::Object(object));
-            for ((dose, _), given) in SCHEDULE.iter().zip(row.doses) {
-                if given > 0 {
-                    doses.push(serde_json::json!({
-                        "month": month, "facility": facility,
-                        "antigen": dose.antigen.to_string(), "dose": dose.number,
-                        "given": given,
-                    }));
-                }
-            }
-        }
-    }
-    let tx = client.transaction().await?;
-    tx.execute(
-        "DELETE FROM pws_month WHERE month = ANY($1::text[]::date[])",
-        &[&months],
-    )
-    .await?;
-    tx.execute(
-        "DELETE FROM pws_doses WHERE month = ANY($1::text[]::date[])",
-        &[&months],
-    )
-    .await?;
-    if !rows.is_empty() {
-        let columns: Vec<&str> = ["month", "facility"]
-            .into_iter()
-            .chain(Counts::NAMES.iter().copied())
-            .collect();
-        let typed: Vec<String> = ["month date".to_string(), "facility text".to_string()]
-            .into_iter()
-            .chain(Counts::NAMES.iter().map(|n| format!("{n} integer")))
-            .collect();
-        let sql = format!(
-            "INSERT INTO pws_month ({cols}) SELECT {cols} FROM jsonb_to_recordset($1::text::jsonb) AS x({typed})",
-            cols = columns.join(", "),
-            typed = typed.join(", "),
-        );
-        tx.execute(&sql, &[&serde_json::to_string(&rows)?]).await?;
-    }
-    if !doses.is_empty() {
         tx.execute(
-            "INSERT INTO pws_doses (month, facility, antigen, dose, given)
-             SELECT month, facility, antigen, dose, given FROM jsonb_to_recordset($1::text::jsonb)
-             AS x(month date, facility text, antigen text, dose integer, given integer)",
-            &[&serde_json::to_string(&doses)?],
+            "DELETE FROM pws_month WHERE month = $1::text::date",
+            &[&month],
         )
         .await?;
+        tx.execute(
+            "DELETE FROM pws_doses WHERE month = $1::text::date",
+            &[&month],
+        )
+        .await?;
+        let (rows, doses) = month_rows(report, &month);
+        if !rows.is_empty() {
+            tx.execute(&insert_months, &[&rows]).await?;
+        }
+        if !doses.is_empty() {
+            tx.execute(
+                "INSERT INTO pws_doses (month, facility, antigen, dose, given)
+                 SELECT month, facility, antigen, dose, given FROM jsonb_to_recordset($1::text::jsonb)
+                 AS x(month date, facility text, antigen text, dose integer, given integer)",
+                &[&doses],
+            )
+            .await?;
+        }
     }
     // A store with nothing fed yet has no cursor row: it gets one at position 0.
     tx.execute(
@@ -135,4 +113,38 @@ pub(crate) async fn write(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// One month's rows of `pws_month` and `pws_doses` (given doses only), each as a JSON
+/// array.
+fn month_rows(report: &PwsReport, month: &str) -> (String, String) {
+    let mut rows = Vec::new();
+    let mut doses = Vec::new();
+    for row in report.rows() {
+        let facility = row.group.clone().unwrap_or_default();
+        let mut object = serde_json::Map::new();
+        object.insert("month".into(), month.into());
+        object.insert("facility".into(), facility.clone().into());
+        for (name, value) in Counts::NAMES.iter().zip(row.counts.values()) {
+            object.insert((*name).into(), value.into());
+        }
+        rows.push(serde_json::Value::Object(object));
+        for ((dose, _), given) in SCHEDULE.iter().zip(row.doses) {
+            if given > 0 {
+                doses.push(serde_json::json!({
+                    "month": month, "facility": facility,
+                    "antigen": dose.antigen.to_string(), "dose": dose.number,
+                    "given": given,
+                }));
+            }
+        }
+    }
+    let text = |v: Vec<serde_json::Value>| {
+        if v.is_empty() {
+            String::new()
+        } else {
+            serde_json::Value::Array(v).to_string()
+        }
+    };
+    (text(rows), text(doses))
 }

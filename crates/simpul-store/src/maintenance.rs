@@ -535,8 +535,9 @@ impl DerivedTables {
         Ok(expected > 0)
     }
 
-    /// A patient is filed under the identity and candidate keys of its document (none
-    /// once merged away).
+    /// A patient's duplicate keys are those of its document (none once merged away);
+    /// that it is filed under each is checked from the other side, in
+    /// [`DerivedTables::check_duplicate_list`].
     fn check_duplicates(
         &self,
         id: RecordId,
@@ -553,27 +554,15 @@ impl DerivedTables {
             problems.push(format!(
                 "record {id} is filed for duplicates under stale keys"
             ));
-            return Ok(());
-        }
-        for key in &keys {
-            let mut found = false;
-            for value in self.duplicate_members.get(key.as_str())? {
-                if value?.value() == id.as_bytes() {
-                    found = true;
-                    break;
-                }
-            }
-            if !found {
-                problems.push(format!(
-                    "record {id} is missing from duplicates under {key}"
-                ));
-            }
         }
         Ok(())
     }
 
-    /// Every key with two or more patients under it is listed as a duplicate, with
-    /// their number, and no other; no patient is filed beyond those checked.
+    /// Every record under a key is a patient whose keys (checked against its document)
+    /// hold that key, and there are as many such entries as the patients' keys: the
+    /// index holds exactly the patients' keys. Every key with two or more patients
+    /// under it is listed as a duplicate, with their number, and no other. One pass
+    /// over the index, a point read per entry.
     fn check_duplicate_list(
         &self,
         filed_keys: u64,
@@ -585,6 +574,19 @@ impl DerivedTables {
             let (key, values) = row?;
             let n = values.len();
             pairs += n;
+            for value in values {
+                let id = RecordId::from_bytes(*value?.value());
+                let filed = self.duplicate_keys_of.get(id.as_bytes())?;
+                let holds = filed
+                    .as_ref()
+                    .is_some_and(|k| k.value().split('\n').any(|k| k == key.value()));
+                if !holds {
+                    problems.push(format!(
+                        "record {id} is under duplicate key {} it does not have",
+                        key.value()
+                    ));
+                }
+            }
             let kept = self.duplicates.get(key.value())?.map(|v| v.value());
             if n >= 2 {
                 listed += 1;
