@@ -82,13 +82,7 @@ fn a_backup_taken_while_writes_flow_restores_to_a_store_that_verifies() {
         &["gen", "--seed", "8", "--patients", "100", "--no-activities"],
     );
     let cfg = config(d, "py", PY, free_port(), &[]);
-    let (node, logs) = start(&cfg);
-    let mut seen = Vec::new();
-    assert!(
-        wait_for(&logs, "node running", &mut seen),
-        "{}",
-        seen.join("\n")
-    );
+    let (node, _logs) = start_running(&cfg);
 
     // A kader keeps registering people while the technician takes the backup.
     let writing = Arc::new(AtomicBool::new(true));
@@ -258,13 +252,7 @@ fn an_export_killed_anywhere_goes_on_where_it_stopped_and_equals_one_run() {
     // node stops the export at its next page (a new run meanwhile is told it is busy),
     // and a new run goes on from the checkpoint.
     let cfg = config(d, "py", PY, free_port(), &[]);
-    let (node, logs) = start(&cfg);
-    let mut seen = Vec::new();
-    assert!(
-        wait_for(&logs, "node running", &mut seen),
-        "{}",
-        seen.join("\n")
-    );
+    let (node, _logs) = start_running(&cfg);
     let out = d.join("at-node");
     let out_arg = out.to_str().expect("utf-8");
     let mut child = spawn(&py, &["export", "fhir", "--out", out_arg]);

@@ -113,6 +113,19 @@ pub fn start(config: &Path) -> (NodeProcess, mpsc::Receiver<String>) {
     (NodeProcess(Some(child)), rx)
 }
 
+/// Starts a node and waits until it says it runs (failing the test, with its log, if it
+/// does not).
+pub fn start_running(config: &Path) -> (NodeProcess, mpsc::Receiver<String>) {
+    let (node, logs) = start(config);
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(&logs, "node running", &mut seen),
+        "{}",
+        seen.join("\n")
+    );
+    (node, logs)
+}
+
 pub fn wait_for(logs: &mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) -> bool {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {

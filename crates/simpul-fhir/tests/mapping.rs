@@ -752,4 +752,16 @@ fn an_export_stopped_anywhere_goes_on_from_its_checkpoint_and_equals_one_run() {
     drop(export);
     let err = Export::resume_or_create(&out, "3273#0a0b0c0d").expect_err("another source");
     assert!(err.to_string().contains("3273#0a0b0c0d"), "{err}");
+
+    // A checkpoint that is not one (edited, or garbage) is refused naming it; the files
+    // beside it are left as they were.
+    let before = files(&out);
+    std::fs::write(out.join(simpul_fhir::CHECKPOINT_FILE), "{\"after\": 7").expect("garble");
+    let err = Export::resume_or_create(&out, "").expect_err("garbled checkpoint");
+    assert!(
+        matches!(&err, ExportError::Checkpoint { .. })
+            && err.to_string().contains("not a checkpoint"),
+        "{err}"
+    );
+    assert_eq!(files(&out), before);
 }

@@ -39,11 +39,7 @@ pub(super) fn export(
     // A stopped export goes on only from the same store (a restored one numbers its
     // records' sequence anew: its epoch differs).
     let epoch = store.sequence_epoch().map_err(read_failure)?;
-    let source = format!(
-        "{}#{}",
-        store.node().path,
-        epoch.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
+    let source = format!("{}#{}", store.node().path, hex::encode(epoch));
     let (mut export, resumed) = Export::resume_or_create(out, &source).map_err(|e| failed(&e))?;
     let mut after: Option<RecordId> = resumed
         .map(|a| {
