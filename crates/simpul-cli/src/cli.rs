@@ -662,6 +662,12 @@ pub(crate) struct GenArgs {
     /// The district CA certificate (ca.crt), with --identity.
     #[arg(long)]
     pub(crate) ca: Option<PathBuf>,
+    /// The district CA's directory (ca.crt, ca.key), with --identity: each record is then
+    /// written as the facilities that saw the person wrote it, every one with its own key
+    /// issued here in memory (the home posyandu registers, the pustu and puskesmas add
+    /// the visits they made), sealed, and taken in as a peer's records are.
+    #[arg(long, requires = "identity")]
+    pub(crate) authors_ca: Option<PathBuf>,
     /// Print a JSON summary instead of text.
     #[arg(long)]
     pub(crate) json: bool,

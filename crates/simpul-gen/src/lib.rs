@@ -14,12 +14,40 @@ use std::collections::BTreeMap;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use simpul_model::{
-    Activity, ActivityKind, Address, Antigen, Date, FacilityPath, Identifiers, Immunisation,
-    Instrument, Klaster, Nik, Patient, Record, RecordBody, RecordId, Scope, Screening,
-    ScreeningResult, Setting, Sex, Visit, VisitId,
+    Activity, ActivityKind, Address, Antigen, Date, ErrorMark, FacilityPath, Identifiers,
+    Immunisation, Instrument, Klaster, Nik, Patient, Record, RecordBody, RecordId, Scope,
+    Screening, ScreeningResult, Setting, Sex, Visit, VisitId,
 };
 
 pub use tree::{Posyandu, posyandu_below};
+
+/// One write in a generated record's history.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The record as it stood after the write.
+    pub record: Record,
+    /// The facility that wrote it.
+    pub author: FacilityPath,
+    /// When (Unix milliseconds).
+    pub at_ms: u64,
+}
+
+/// What a step after the registration does.
+enum Event {
+    Add(String, Box<Visit>),
+    Mark(String, ErrorMark),
+}
+
+/// Share of visits corrected the next day by a correcting visit (a mistyped weight).
+const CORRECTED_SHARE: f64 = 0.02;
+
+/// Share of visits marked entered in error a few days later (the wrong person).
+const MARKED_SHARE: f64 = 0.01;
+
+/// `date` at `minutes` past 07:00 in Indonesia (UTC+7), as Unix milliseconds.
+fn at_ms(date: Date, minutes: u64) -> u64 {
+    u64::try_from(date.unix_days()).unwrap_or(0) * 86_400_000 + minutes * 60_000
+}
 
 /// The default reference date: generated histories end here, so that a seed always
 /// yields the same records whatever day it runs.
@@ -91,8 +119,111 @@ impl Generator {
         rng
     }
 
-    /// Patient number `index`: identity, address and history. Always valid.
+    /// Patient number `index` as it stands on the reference date: identity, address and
+    /// history, corrections and error marks included. Always valid.
     pub fn patient(&self, index: u64) -> Record {
+        match self.history(index).pop() {
+            Some(step) => step.record,
+            None => unreachable!("a history has at least its registration"),
+        }
+    }
+
+    /// How patient number `index` came to be, one step per write as the facilities that
+    /// saw the person wrote it: the registration (by the home posyandu, on the day of the
+    /// first visit), then each visit on its date by the facility that recorded it, and
+    /// now and then a correcting visit the next day or an entered-in-error mark a few
+    /// days later. The last step's record is [`Generator::patient`].
+    pub fn history(&self, index: u64) -> Vec<Step> {
+        let whole = self.patient_visits(index);
+        let RecordBody::Patient(p) = &whole.body else {
+            unreachable!("a generated patient is a patient")
+        };
+        let mut rng = self.rng(4, index);
+        let mut events: Vec<(u64, FacilityPath, Event)> = Vec::new();
+        for (id, visit) in &p.visits {
+            let at = at_ms(visit.date, 60 + rng.random_range(0..420));
+            events.push((
+                at,
+                visit.facility.clone(),
+                Event::Add(id.clone(), Box::new(visit.clone())),
+            ));
+            let roll: f64 = rng.random();
+            if roll < CORRECTED_SHARE {
+                let next = visit.date.add_days(1);
+                if next <= self.as_of {
+                    let mut fixed = visit.clone();
+                    fixed.supersedes = Some(id.clone());
+                    let m = &mut fixed.measurements;
+                    m.weight_kg = m.weight_kg.map(|w| round1(w + 0.5));
+                    m.systolic_mmhg = m.systolic_mmhg.map(|s| s - 5.0);
+                    let new_id = VisitId::from_bytes(rng.random()).to_string();
+                    let at = at_ms(next, 60 + rng.random_range(0..420));
+                    events.push((
+                        at,
+                        visit.facility.clone(),
+                        Event::Add(new_id, Box::new(fixed)),
+                    ));
+                }
+            } else if roll < CORRECTED_SHARE + MARKED_SHARE {
+                let on = visit.date.add_days(rng.random_range(1..7));
+                if on <= self.as_of {
+                    let at = at_ms(on, 60 + rng.random_range(0..420));
+                    let mark = ErrorMark {
+                        reason: "dicatat pada orang yang salah".into(),
+                        by: visit.recorded_by.clone(),
+                        at_ms: at,
+                    };
+                    events.push((at, visit.facility.clone(), Event::Mark(id.clone(), mark)));
+                }
+            }
+        }
+        events.sort_by_key(|e| e.0);
+        let registered = match events.first() {
+            // Registered on the day of the first visit, just before it.
+            Some((first, _, _)) => first.saturating_sub(10 * 60_000),
+            None => {
+                let earliest = p.birth_date.max(self.as_of.add_days(-3 * 365));
+                let days = (self.as_of.unix_days() - earliest.unix_days()).max(0);
+                at_ms(earliest.add_days(rng.random_range(0..=days)), 60)
+            }
+        };
+        let mut record = Record {
+            body: RecordBody::Patient(Patient {
+                visits: BTreeMap::new(),
+                ..p.clone()
+            }),
+            ..whole.clone()
+        };
+        let mut steps = vec![Step {
+            record: record.clone(),
+            author: p.home_facility.clone(),
+            at_ms: registered,
+        }];
+        for (at, author, event) in events {
+            let RecordBody::Patient(patient) = &mut record.body else {
+                unreachable!("a generated patient is a patient")
+            };
+            match event {
+                Event::Add(id, visit) => {
+                    patient.visits.insert(id, *visit);
+                }
+                Event::Mark(id, mark) => {
+                    if let Some(v) = patient.visits.get_mut(&id) {
+                        v.entered_in_error = Some(mark);
+                    }
+                }
+            }
+            steps.push(Step {
+                record: record.clone(),
+                author,
+                at_ms: at,
+            });
+        }
+        steps
+    }
+
+    /// Patient number `index` with every visit as first recorded.
+    fn patient_visits(&self, index: u64) -> Record {
         let mut rng = self.rng(1, index);
         let home = &self.posyandu[(index % self.posyandu.len() as u64) as usize];
         let id = RecordId::from_bytes(rng.random());
@@ -179,6 +310,10 @@ impl Generator {
             if rng.random_bool(0.85) {
                 let months = p.age_months(date);
                 let (id, mut v) = self.visit(rng, date, home, Klaster::IbuAnak);
+                if months == 0 {
+                    // The birth doses are given at the puskesmas.
+                    seen_above(&mut v, 2, Setting::Puskesmas);
+                }
                 let m = &mut v.measurements;
                 m.weight_kg = Some(round1(
                     growth::weight_kg(months, p.sex) * size * rng.random_range(0.97..1.03),
@@ -223,6 +358,10 @@ impl Generator {
             let weeks_ago = i64::from((contacts - k) * 5);
             let date = self.as_of.add_days(-7 * weeks_ago - rng.random_range(0..5));
             let (id, mut v) = self.visit(rng, date, home, Klaster::IbuAnak);
+            if k == 1 || k == 5 {
+                // K1 and K5 are the doctor's contacts, at the puskesmas.
+                seen_above(&mut v, 2, Setting::Puskesmas);
+            }
             v.anc_number = Some(k);
             v.gestational_weeks = Some(weeks_now.saturating_sub((contacts - k) * 5).max(4));
             let m = &mut v.measurements;
@@ -252,6 +391,10 @@ impl Generator {
                 continue;
             }
             let (id, mut v) = self.visit(rng, date, home, Klaster::DewasaLansia);
+            if y == 1 {
+                // Every other year's screening at the pustu.
+                seen_above(&mut v, 1, Setting::Pustu);
+            }
             let m = &mut v.measurements;
             m.height_cm = Some(height);
             m.weight_kg = Some(round1(bmi * (height / 100.0).powi(2)));
@@ -423,6 +566,18 @@ fn identifiers(
     ids
 }
 
+/// Moves `v` to the facility `levels` above its posyandu (1: the pustu, 2: the
+/// puskesmas), recorded there by a bidan.
+fn seen_above(v: &mut Visit, levels: usize, setting: Setting) {
+    let mut facility = v.facility.clone();
+    for _ in 0..levels {
+        facility = facility.parent().unwrap_or(facility);
+    }
+    v.facility = facility;
+    v.setting = setting;
+    v.recorded_by = v.recorded_by.replace("kader", "bidan");
+}
+
 fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
@@ -464,6 +619,64 @@ mod tests {
         assert!(visits > 2000, "histories are not empty ({visits} visits)");
         let act = g.hari_buka(0, 1, &[g.patient(0).id]);
         act.validate(today).expect("activity valid");
+    }
+
+    #[test]
+    fn histories_grow_a_visit_at_a_time_by_those_who_saw_the_person() {
+        let node = FacilityPath::parse("3273/P3273010201").expect("path");
+        let g = Generator::new(7, &node, 2000, g_as_of());
+        let (mut corrected, mut marked, mut above, mut steps) = (0, 0, 0, 0);
+        for i in 0..2000 {
+            let history = g.history(i);
+            assert_eq!(history.last().map(|s| &s.record), Some(&g.patient(i)));
+            let first = &history[0];
+            let home = &first.record.patient().expect("patient").home_facility;
+            assert_eq!(&first.author, home, "patient {i}: registered at home");
+            assert!(first.record.patient().expect("patient").visits.is_empty());
+            for pair in history.windows(2) {
+                let (before, after) = (&pair[0], &pair[1]);
+                assert!(
+                    before.at_ms <= after.at_ms,
+                    "patient {i}: steps in time order"
+                );
+                simpul_model::check_history(&before.record, &after.record)
+                    .unwrap_or_else(|e| panic!("patient {i}: {e}"));
+                after
+                    .record
+                    .validate(g.as_of())
+                    .unwrap_or_else(|e| panic!("patient {i}: {e}"));
+                let (b, a) = (
+                    before.record.patient().expect("patient"),
+                    after.record.patient().expect("patient"),
+                );
+                // One write per step: a visit added, or one marked.
+                let added: Vec<_> = a
+                    .visits
+                    .iter()
+                    .filter(|(k, _)| !b.visits.contains_key(*k))
+                    .collect();
+                let changed = a
+                    .visits
+                    .iter()
+                    .filter(|(k, v)| b.visits.get(*k).is_some_and(|o| o != *v))
+                    .count();
+                assert_eq!(added.len() + changed, 1, "patient {i}: one write per step");
+                if let Some((_, v)) = added.first() {
+                    assert_eq!(v.facility, after.author, "patient {i}: written where seen");
+                    corrected += usize::from(v.supersedes.is_some());
+                    above += usize::from(v.facility != *home);
+                } else {
+                    marked += 1;
+                }
+                steps += 1;
+            }
+        }
+        assert!(steps > 4000, "{steps} visits");
+        assert!(
+            corrected > 20 && marked > 10,
+            "{corrected} corrections, {marked} marks"
+        );
+        assert!(above > 100, "{above} visits at the pustu or puskesmas");
     }
 
     fn g_as_of() -> Date {

@@ -43,7 +43,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Patient(cmd) => patient::run(&mut Target::open(&dir()?)?, cmd),
         Command::Visit(cmd) => visit::run(&mut Target::open(&dir()?)?, cmd),
         Command::Doc(cmd) => doc::run(&mut Target::open(&dir()?)?, cmd),
-        Command::Gen(args) => generate::run(&generate::open(&dir()?, &args)?, args),
+        Command::Gen(args) => generate::run(generate::open(&dir()?, &args)?, args),
         Command::Ca(cmd) => ca::run(cmd),
         Command::Run { config, log_json } => run::run(&config, log_json),
         Command::Status { json, watch } => status::status(&dir()?, json, watch),

@@ -3,27 +3,29 @@
 //! Two threads build documents (the CPU-heavy part); the store's writer commits them in
 //! batches. At most [`IN_FLIGHT`] writes per thread wait for their commit at a time.
 
+mod authors;
+
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use simpul_gen::Generator;
-use simpul_model::automerge::Automerge;
-use simpul_model::{Date, Record, RecordId, node_actor};
+use simpul_gen::{Generator, Step};
+use simpul_model::{Date, Record, RecordId};
 use simpul_store::{Store, WriteError, WriteOutcome};
 
+use authors::Authors;
+
 use crate::cli::GenArgs;
-use simpul_node::clock::now_ms;
 
 const IN_FLIGHT: usize = 256;
 const THREADS: u64 = 2;
 
-type Pending = oneshot::Receiver<Result<WriteOutcome, WriteError>>;
+pub(crate) type Pending = oneshot::Receiver<Result<WriteOutcome, WriteError>>;
 
-/// The store to fill: with the node's key when `--identity` is given.
-pub(crate) fn open(dir: &std::path::Path, args: &GenArgs) -> Result<Store> {
+/// The store to fill (with the node's key when `--identity` is given) and who writes.
+pub(crate) fn open(dir: &std::path::Path, args: &GenArgs) -> Result<(Store, Authors)> {
     let trust = match (&args.identity, &args.ca) {
         (Some(identity), Some(ca)) => {
             let read = |f: &std::path::Path| {
@@ -31,27 +33,39 @@ pub(crate) fn open(dir: &std::path::Path, args: &GenArgs) -> Result<Store> {
                     .with_context(|| format!("failed to read {}", f.display()))
             };
             let authority = std::sync::Arc::new(simpul_trust::Authority::from_pem(&read(ca)?)?);
-            let signer = simpul_trust::Signer::from_pem(
+            let signer = std::sync::Arc::new(simpul_trust::Signer::from_pem(
                 &authority,
                 &read(&identity.join("node.crt"))?,
                 &read(&identity.join("node.key"))?,
-            )?;
+            )?);
             Some(simpul_store::StoreTrust {
                 authority,
-                signer: Some(std::sync::Arc::new(signer)),
+                signer: Some(signer),
             })
         }
+        _ => None,
+    };
+    let signer = trust.as_ref().and_then(|t| t.signer.clone());
+    let issuer = match (&args.authors_ca, &trust) {
+        (Some(dir), Some(t)) => Some((
+            simpul_net::DistrictCa::load(dir)
+                .with_context(|| format!("failed to read the CA in {}", dir.display()))?,
+            t.authority.clone(),
+        )),
         _ => None,
     };
     let options = simpul_store::StoreOptions {
         trust,
         ..simpul_store::StoreOptions::default()
     };
-    Store::open(dir, options)
-        .with_context(|| format!("failed to open the store in {}", dir.display()))
+    let store = Store::open(dir, options)
+        .with_context(|| format!("failed to open the store in {}", dir.display()))?;
+    let authors = Authors::new(&store, signer, issuer);
+    Ok((store, authors))
 }
 
-pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
+pub(crate) fn run((store, authors): (Store, Authors), args: GenArgs) -> Result<()> {
+    let (store, authors) = (&store, &authors);
     let as_of = match &args.as_of {
         Some(d) => Date::parse(d).map_err(|e| super::bad_value("as-of", e))?,
         None => {
@@ -74,9 +88,12 @@ pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
                     let mut pending = VecDeque::new();
                     let mut i = t;
                     while i < args.patients {
-                        let record = bind(store, g.patient(i));
-                        note_attendance(g, &record, i, attendance);
-                        pending.push_back(submit(store, record, as_of)?);
+                        let history = g.history(i);
+                        if let Some(now) = history.last() {
+                            let id = authors.bound_id(store, &now.record)?;
+                            note_attendance(g, id, &now.record, i, attendance);
+                        }
+                        pending.push_back(authors.submit(store, history, as_of)?);
                         while pending.len() >= IN_FLIGHT {
                             finish(pending.pop_front(), bar, stored_bytes)?;
                         }
@@ -103,11 +120,8 @@ pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
         let bar = progress(attendance.len() as u64, "opening days");
         let mut pending = VecDeque::new();
         for ((posyandu, months_back), ids) in attendance {
-            pending.push_back(submit(
-                store,
-                bind(store, generator.hari_buka(posyandu, months_back, &ids)),
-                as_of,
-            )?);
+            let record = generator.hari_buka(posyandu, months_back, &ids);
+            pending.push_back(authors.submit(store, one_step(record, as_of), as_of)?);
             while pending.len() >= IN_FLIGHT {
                 finish(pending.pop_front(), &bar, &stored_bytes)?;
             }
@@ -118,7 +132,7 @@ pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
         }
         bar.finish_and_clear();
     }
-    let audits = audit_days(store, &generator, &args, as_of, &stored_bytes)?;
+    let audits = audit_days(store, authors, &generator, &args, as_of, &stored_bytes)?;
     let secs = started.elapsed().as_secs_f64();
     let records = args.patients + activities + audits;
     let bytes = stored_bytes.into_inner().unwrap_or_default();
@@ -150,6 +164,7 @@ pub(crate) fn run(store: &Store, args: GenArgs) -> Result<()> {
 /// district (ids regenerated from their indices, a sample of them). Returns how many.
 fn audit_days(
     store: &Store,
+    authors: &Authors,
     generator: &Generator,
     args: &GenArgs,
     as_of: Date,
@@ -159,16 +174,21 @@ fn audit_days(
         return Ok(0);
     }
     let sample: Vec<RecordId> = (0..args.patients.min(5_000))
-        .map(|i| bind(store, generator.patient(i * (args.patients / 5_000).max(1))).id)
-        .collect();
+        .map(|i| {
+            authors.bound_id(
+                store,
+                &generator.patient(i * (args.patients / 5_000).max(1)),
+            )
+        })
+        .collect::<Result<_>>()?;
     let pustu = generator.pustu();
     let total = pustu.len() as u64 * u64::from(args.audit_days);
     let bar = progress(total, "audit days");
     let mut pending = VecDeque::new();
     for day in 0..args.audit_days {
         for facility in &pustu {
-            let record = bind(store, generator.audit_day(facility, day, &sample));
-            pending.push_back(submit(store, record, as_of)?);
+            let record = generator.audit_day(facility, day, &sample);
+            pending.push_back(authors.submit(store, one_step(record, as_of), as_of)?);
             while pending.len() >= IN_FLIGHT {
                 finish(pending.pop_front(), &bar, stored_bytes)?;
             }
@@ -191,38 +211,16 @@ fn progress(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// The record with its id bound to the node's key, when the store has one (as the node
-/// binds the ids of what it creates).
-fn bind(store: &Store, record: Record) -> Record {
-    match store.node().key {
-        Some(k) => Record {
-            id: record.id.bind([k.0[0], k.0[1], k.0[2], k.0[3]]),
-            ..record
-        },
-        None => record,
-    }
-}
-
-/// Builds the document as its writer would have written it on `today`, so that a seed
-/// always gives byte-identical documents, and queues it: written by the node when it has
-/// a key (and sealed by it), else by the record's home posyandu before keys existed.
-fn submit(store: &Store, record: Record, today: Date) -> Result<Pending> {
-    let home = record.scope.paths[0].clone();
-    let written_ms = today.unix_days().max(0) as u64 * 86_400_000;
-    let actor = match store.node().key {
-        Some(_) => store.node().actor.clone(),
-        None => node_actor(&home, [0, 0, 0, 1]),
-    };
-    let doc: Automerge = record
-        .create_document(actor, today, written_ms)
-        .with_context(|| format!("generated record {} is invalid", record.id))?;
-    Ok(store.write_queued(record.id, now_ms(), move |slot| {
-        if slot.is_some() {
-            return Err(WriteError::AlreadyExists(record.id));
-        }
-        *slot = Some(doc);
-        Ok(record)
-    }))
+/// A record written at once, by the facility that keeps it, at midnight of `today` (so
+/// that a seed always gives byte-identical documents).
+fn one_step(record: Record, today: Date) -> Vec<Step> {
+    let author = record.scope.paths[0].clone();
+    let at_ms = today.unix_days().max(0) as u64 * 86_400_000;
+    vec![Step {
+        record,
+        author,
+        at_ms,
+    }]
 }
 
 fn finish(pending: Option<Pending>, bar: &ProgressBar, stored_bytes: &Mutex<u64>) -> Result<()> {
@@ -242,6 +240,7 @@ fn finish(pending: Option<Pending>, bar: &ProgressBar, stored_bytes: &Mutex<u64>
 
 fn note_attendance(
     g: &Generator,
+    id: RecordId,
     record: &Record,
     index: u64,
     attendance: &Mutex<BTreeMap<(usize, i32), Vec<RecordId>>>,
@@ -256,8 +255,6 @@ fn note_attendance(
     };
     for v in p.visits.values() {
         let months_back = v.date.months_until(g.as_of()).max(0);
-        map.entry((posyandu, months_back))
-            .or_default()
-            .push(record.id);
+        map.entry((posyandu, months_back)).or_default().push(id);
     }
 }
