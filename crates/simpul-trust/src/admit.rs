@@ -175,7 +175,7 @@ pub fn admit(
             seals: &seals,
             local_author: None,
         }
-        .check(before.is_some(), &new)?;
+        .check(before.as_ref().map(|(heads, _)| heads.as_slice()), &new)?;
     }
     let (held_here, moved_from_peer) = match judge.purpose {
         Purpose::Store => (
@@ -451,8 +451,15 @@ struct Changes<'a> {
 }
 
 impl Changes<'_> {
-    fn check(&self, existed: bool, new: &[ChangeMetadata<'_>]) -> Result<(), Refusal> {
+    /// Judges the changes `new`: those after `have` (the stored heads; `None` for a
+    /// record new here).
+    fn check(
+        &self,
+        have: Option<&[ChangeHash]>,
+        new: &[ChangeMetadata<'_>],
+    ) -> Result<(), Refusal> {
         let id = self.id;
+        let existed = have.is_some();
         // A change's first op follows the last op of its history, as Automerge numbers
         // them: a counter picked higher would win every concurrent conflict, or overflow.
         let max_op: HashMap<ChangeHash, u64> =
@@ -493,12 +500,27 @@ impl Changes<'_> {
             return Err(Refusal::SecondCreation { id });
         }
         let mut scopes = ScopeAt::new(self.doc, self.all)?;
+        // The new changes whole, collected in one pass over the document (Automerge
+        // collects one change by walking every op in its counter range, so a change at a
+        // time costs the document once per change).
+        let whole: HashMap<ChangeHash, Change> = if new.iter().any(|c| !c.deps.is_empty()) {
+            self.doc
+                .get_changes(have.unwrap_or(&[]))
+                .into_iter()
+                .map(|c| (c.hash(), c))
+                .collect()
+        } else {
+            HashMap::new()
+        };
         for change in new {
             let legacy = matches!(classify(&change.actor), ActorKind::Unbound { .. });
             let mut ops = if change.deps.is_empty() {
                 OpSummary::default()
             } else {
-                OpSummary::of(self.doc, change)?
+                let whole = whole.get(&change.hash).ok_or_else(|| {
+                    RecordError::Shape(format!("change {} is missing", change.hash))
+                })?;
+                OpSummary::of(self.doc, whole)?
             };
             let judged = self.judge_change(&mut scopes, change, &mut ops, legacy);
             // History from before seals can come from an honest node whose endorsement
@@ -726,11 +748,8 @@ struct OpSummary {
 type Path = Vec<String>;
 
 impl OpSummary {
-    fn of(doc: &Automerge, change: &ChangeMetadata<'_>) -> Result<OpSummary, Refusal> {
-        let full = doc
-            .get_change_by_hash(&change.hash)
-            .ok_or_else(|| RecordError::Shape(format!("change {} is missing", change.hash)))?
-            .decode();
+    fn of(doc: &Automerge, change: &Change) -> Result<OpSummary, Refusal> {
+        let full = change.decode();
         let mut summary = OpSummary::default();
         let mut created = HashSet::new();
         let mut paths: HashMap<(u64, ActorId), Path> = HashMap::new();
@@ -1038,6 +1057,6 @@ pub fn authorise_local(
         seals: &seals,
         local_author: Some(author),
     }
-    .check(before.is_some(), &new)?;
+    .check(before, &new)?;
     Ok(in_line)
 }
