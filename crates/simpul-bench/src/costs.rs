@@ -1,7 +1,7 @@
 //! What one record costs to take in, step by step, on generated patients: loading the
 //! saved document (which verifies every change hash), reading its envelope (the session's
-//! scope check), reading it whole, validating it, checking its author's seal (one
-//! signature), and the whole admission (`simpul_trust::admit`: all of these and the
+//! scope check), reading it whole, validating it, checking its authors' seals (one
+//! signature each), and the whole admission (`simpul_trust::admit`: all of these and the
 //! rules on who wrote what). The steps W1's receiver repeats for every record; see
 //! docs/benchmarks.md, "Where the rest goes".
 
@@ -12,10 +12,10 @@ use simpul_gen::Generator;
 use simpul_model::automerge::Automerge;
 use simpul_model::validate::Check;
 use simpul_model::{Date, FacilityPath, Incoming, Record};
-use simpul_trust::{Authority, Judge, KeyBook, Purpose, SealKind, Signer, signing_actor};
+use simpul_trust::{Authority, Judge, KeyBook, Purpose, Seal, SealKind, Signer, signing_actor};
 
 /// Prints one JSON line of microseconds per record for each step, over `n` patients.
-/// Returns the microseconds one seal check took.
+/// Returns the microseconds checking a record's seals took.
 pub(crate) fn record_costs(n: u64, print: &mut dyn FnMut(serde_json::Value)) -> Result<f64> {
     let node = FacilityPath::parse("3273/P3273010201/3273010201-PU1/3273010201-PY01")?;
     let today = Date::from_ymd(2026, 10, 31).ok_or_else(|| anyhow::anyhow!("bad date"))?;
@@ -23,18 +23,57 @@ pub(crate) fn record_costs(n: u64, print: &mut dyn FnMut(serde_json::Value)) -> 
     // A district CA and the posyandu's key, as `simpul ca` makes them.
     let not_before = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
     let ca = simpul_net::DistrictCa::create(&FacilityPath::parse("3273")?, not_before, 30)?;
-    let identity = ca.issue(&node, not_before, 30)?;
     let authority = std::sync::Arc::new(Authority::from_pem(&ca.cert_pem)?);
-    let signer = Signer::from_pem(&authority, &identity.cert_pem, &identity.key_pem)?;
-    let actor = signing_actor(&node, signer.key(), [1; 4]);
-    let mut keys = KeyBook::new(authority);
-    keys.insert(signer.certified().clone());
+    let mut keys = KeyBook::new(authority.clone());
+    // Each facility that writes (the posyandu, its pustu and puskesmas) with its own key.
+    let mut signers = std::collections::BTreeMap::new();
+    let pustu = node.parent().unwrap_or_else(|| node.clone());
+    for facility in [
+        node.clone(),
+        pustu.clone(),
+        pustu.parent().unwrap_or(pustu.clone()),
+    ] {
+        let identity = ca.issue(&facility, not_before, 30)?;
+        let signer = Signer::from_pem(&authority, &identity.cert_pem, &identity.key_pem)?;
+        keys.insert(signer.certified().clone());
+        let actor = signing_actor(&facility, signer.key(), [1; 4]);
+        signers.insert(facility, (signer, actor));
+    }
+    let own = signers
+        .get(&node)
+        .map(|(s, _)| s.key())
+        .ok_or_else(|| anyhow::anyhow!("no key for the posyandu"))?;
     let saved = (0..n)
         .map(|i| {
-            let record = generator.patient(i);
-            let doc = record.create_document(actor.clone(), today, 1)?;
-            let seal = signer.seal(record.id, SealKind::Author, &doc.get_heads());
-            Ok((record.id, doc.save(), seal))
+            // Histories as they grow: a change per visit by whoever saw the person, the
+            // id bound to the registering posyandu's key.
+            let history = generator.history(i);
+            let id = history[0]
+                .record
+                .id
+                .bind([own.0[0], own.0[1], own.0[2], own.0[3]]);
+            let steps = history
+                .into_iter()
+                .map(|s| simpul_gen::Step {
+                    record: Record { id, ..s.record },
+                    ..s
+                })
+                .collect();
+            let written = simpul_gen::write_history(steps, today, |f| {
+                signers
+                    .get(f)
+                    .map(|(_, a)| a.clone())
+                    .unwrap_or_else(|| unreachable!("{f} writes"))
+            })?
+            .ok_or_else(|| anyhow::anyhow!("an empty history"))?;
+            let seals: Vec<Seal> = written
+                .last_change_of
+                .iter()
+                .filter_map(|(f, head)| {
+                    Some(signers.get(f)?.0.seal(id, SealKind::Author, &[*head]))
+                })
+                .collect();
+            Ok((id, written.doc.save(), seals))
         })
         .collect::<Result<Vec<_>>>()?;
     let (docs, load) = timed(n, || {
@@ -60,15 +99,21 @@ pub(crate) fn record_costs(n: u64, print: &mut dyn FnMut(serde_json::Value)) -> 
             Ok(())
         })
     })?;
-    let public = &signer.certified().public;
     let ((), verify) = timed(n, || {
-        saved.iter().try_for_each(|(id, _, seal)| {
-            anyhow::ensure!(seal.verifies(*id, public), "a seal does not verify");
+        saved.iter().try_for_each(|(id, _, seals)| {
+            for seal in seals {
+                let key = &keys
+                    .get(&seal.key)
+                    .ok_or_else(|| anyhow::anyhow!("unknown key"))?
+                    .public;
+                anyhow::ensure!(seal.verifies(*id, key), "a seal does not verify");
+            }
             Ok(())
         })
     })?;
-    // What the receiver's store does with a record new to it, seal check included.
-    let pustu = node.parent().unwrap_or_else(|| node.clone());
+    let seals_per_record =
+        saved.iter().map(|(_, _, s)| s.len()).sum::<usize>() as f64 / n.max(1) as f64;
+    // What the receiver's store does with a record new to it, seal checks included.
     let judge = Judge {
         keys: &keys,
         local: &pustu,
@@ -79,9 +124,8 @@ pub(crate) fn record_costs(n: u64, print: &mut dyn FnMut(serde_json::Value)) -> 
     let ((), admit) = timed(n, || {
         docs.into_iter()
             .zip(&saved)
-            .try_for_each(|(doc, (id, _, seal))| {
+            .try_for_each(|(doc, (id, _, seals))| {
                 let incoming = Incoming::Document(doc);
-                let seals = std::slice::from_ref(seal);
                 simpul_trust::admit(&judge, *id, &mut None, &[], incoming, seals)?;
                 Ok(())
             })
@@ -95,7 +139,8 @@ pub(crate) fn record_costs(n: u64, print: &mut dyn FnMut(serde_json::Value)) -> 
         "envelope_us": (envelope * 10.0).round() / 10.0,
         "from_document_us": (read_whole * 10.0).round() / 10.0,
         "validate_us": (validate * 10.0).round() / 10.0,
-        "verify_seal_us": (verify * 10.0).round() / 10.0,
+        "verify_seals_us": (verify * 10.0).round() / 10.0,
+        "seals_per_record": (seals_per_record * 100.0).round() / 100.0,
         "admit_us": (admit * 10.0).round() / 10.0,
     }));
     Ok(verify)

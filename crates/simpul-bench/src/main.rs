@@ -7,6 +7,7 @@ mod district;
 mod fanin;
 mod procs;
 mod queries;
+mod stats;
 mod workloads;
 mod writes;
 
@@ -30,9 +31,13 @@ struct Args {
     /// Records for W4 (through the rural relay).
     #[arg(long)]
     rural: Option<u64>,
-    /// Records at the district node for W5 (0 skips it; generated once and cached).
+    /// People at the district node for W5 (0 skips it): the district of W8, with a year
+    /// of audit (generated once and cached).
     #[arg(long)]
     district: Option<u64>,
+    /// Runs of W5's W1 of the whole district to an empty standby (default: --runs).
+    #[arg(long)]
+    standby_runs: Option<usize>,
     /// People at the district node for W8, the district at scale (0 skips it; generated
     /// once with a year of audit, and cached).
     #[arg(long)]
@@ -53,6 +58,13 @@ struct Args {
     /// validation; 0 skips it).
     #[arg(long)]
     record_costs: Option<u64>,
+    /// Runs of each workload: every line is the median of them, with the min and max
+    /// of each wall-time figure.
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Records of the posyandu whose idle memory is read (0 skips it).
+    #[arg(long, default_value_t = 2_000)]
+    idle: u64,
     /// Working directory (generated stores are cached here between runs).
     #[arg(long, default_value = "target/bench")]
     work: PathBuf,
@@ -68,6 +80,7 @@ fn main() -> Result<()> {
     let bench = Bench {
         bin,
         work: std::path::absolute(&args.work)?,
+        runs: args.runs.unwrap_or(if args.quick { 2 } else { 5 }).max(1),
     };
     let sizes = args.sizes.clone().unwrap_or(if args.quick {
         vec![1_000, 10_000]
@@ -92,14 +105,19 @@ fn main() -> Result<()> {
     };
     for n in sizes.into_iter().filter(|n| *n > 0) {
         eprintln!("W1-W3, N = {n}");
-        pair(&bench, n, &Link::loopback(), &mut print)?;
+        pair(&bench, n, &Link::loopback(), None, &mut print)?;
+    }
+    if args.idle > 0 {
+        eprintln!("a posyandu of {} records, idle", args.idle);
+        workloads::posyandu_idle(&bench, args.idle, &mut print)?;
     }
     let district_n = args
         .district
         .unwrap_or(if args.quick { 0 } else { 1_000_000 });
     if district_n > 0 {
         eprintln!("W5, a district node with {district_n} records");
-        district::district(&bench, district_n, &mut print)?;
+        let standby_runs = args.standby_runs.unwrap_or(bench.runs);
+        district::district(&bench, district_n, standby_runs, &mut print)?;
     }
     let w8 = args.w8.unwrap_or(if args.quick { 0 } else { 1_000_000 });
     if w8 > 0 {
@@ -122,8 +140,9 @@ fn main() -> Result<()> {
     let rural = args.rural.unwrap_or(if args.quick { 200 } else { 1_000 });
     if rural > 0 {
         eprintln!("W4, N = {rural}, through the rural relay");
-        pair(&bench, rural, &Link::rural(), &mut print)?;
-        workloads::interrupted(&bench, rural, &Link::rural(), &mut print)?;
+        let stream = workloads::stream_bytes(&bench, rural)?;
+        pair(&bench, rural, &Link::rural(), Some(stream), &mut print)?;
+        workloads::interrupted(&bench, rural, &Link::rural(), stream, &mut print)?;
     }
     Ok(())
 }

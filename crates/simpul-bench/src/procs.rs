@@ -14,6 +14,8 @@ pub(crate) struct Bench {
     pub(crate) bin: PathBuf,
     /// Working directory for this run.
     pub(crate) work: PathBuf,
+    /// Runs of each workload.
+    pub(crate) runs: usize,
 }
 
 impl Bench {

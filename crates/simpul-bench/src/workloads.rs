@@ -12,6 +12,7 @@ use simpul_node::board::{PeerState, PeerStatus};
 use simpul_store::{Store, StoreOptions};
 
 use crate::procs::{Bench, Node, Relay, free_port, until};
+use crate::stats::summarise;
 
 const PUSTU: &str = "3273/P3273010201/3273010201-PU1";
 pub(crate) const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
@@ -82,7 +83,8 @@ pub(crate) fn generated(
 ) -> Result<PathBuf> {
     // A store of an older schema would be migrated at every start of its copy.
     let schema = simpul_store::SCHEMA_VERSION;
-    let cache = bench.work.join(format!("cache-{key}-{n}-v{schema}"));
+    // g2: histories written a visit at a time by the facilities that saw each person.
+    let cache = bench.work.join(format!("cache-{key}-{n}-g2-v{schema}"));
     let file = cache.join("simpul.redb");
     if !file.exists() {
         let gen_name = format!("gen-{key}");
@@ -105,6 +107,8 @@ pub(crate) fn generated(
             &identity,
             "--ca",
             "pki/ca.crt",
+            "--authors-ca",
+            "pki",
         ];
         args.extend_from_slice(extra);
         bench.simpul(&args)?;
@@ -228,35 +232,60 @@ fn sync_once(bench: &Bench, link: &Link, limit: Duration) -> Result<Run> {
     })
 }
 
-fn line(workload: &str, n: u64, k: u64, link: &Link, stored: u64, run: &Run) -> Value {
+/// One run's line. `stream`: the compressed bytes each way the nodes have to move (W4's
+/// W1: measured on loopback), for the link-bound minimum.
+fn line(
+    workload: &str,
+    (n, k): (u64, u64),
+    link: &Link,
+    stored: u64,
+    run: &Run,
+    stream: Option<(u64, u64)>,
+) -> Value {
     let wire = run.a_to_b + run.b_to_a;
     let mut v = json!({
         "workload": workload, "n": n, "k": k, "link": link.name,
         "wall_s": round3(run.wall.as_secs_f64()),
         "sync_s": round3(run.sync_s),
         "startup_s": round3(run.startup.as_secs_f64()),
-        "records_per_s": if workload.starts_with("W1") { round3(n as f64 / run.wall.as_secs_f64()) } else { 0.0 },
         "wire_bytes_a_to_b": run.a_to_b, "wire_bytes_b_to_a": run.b_to_a,
         "stored_bytes": stored, "mean_record_bytes": stored / n.max(1),
         "wire_over_stored": round3(wire as f64 / stored.max(1) as f64),
         "round_trips": run.rounds,
         "peak_rss_kb": {"a": run.rss_a, "b": run.rss_b},
-        "rss_after_kb": {"a": run.idle_rss_a},
+        // Read from /proc the moment A's status first showed the sync finished.
+        "rss_at_sync_end_kb": {"a": run.idle_rss_a},
         "cpu_s": {"a": round3(run.cpu.0), "b": round3(run.cpu.1)},
         "plan": run.plan,
     });
     if workload.starts_with("W1") {
+        v["records_per_s"] = json!(round3(n as f64 / run.wall.as_secs_f64()));
         // What the receiver spent per record, all of it (checking, storing, the stream).
         v["receiver_cpu_us_per_record"] = json!(round3(run.cpu.1 * 1e6 / n.max(1) as f64));
     }
     if let Some((rate, delay)) = link.rate_bps {
-        // Link-bound minimum: the bytes at the link rate, plus the handshake and the
-        // reconciliation's round trips.
-        let minimum = wire as f64 * 8.0 / rate + 2.0 * delay * f64::from(2 + run.rounds);
+        // Link-bound minimum: each direction is its own link of `rate`, so the busier
+        // direction's bytes at the link rate, plus the handshake's and the
+        // reconciliation's round trips. The bytes: the compressed stream once when it is
+        // known, else what the relay delivered (retransmissions of lost packets included).
+        let busier = match stream {
+            Some((a, b)) => {
+                v["stream_bytes_a_to_b"] = json!(a);
+                v["stream_bytes_b_to_a"] = json!(b);
+                a.max(b)
+            }
+            None => run.a_to_b.max(run.b_to_a),
+        };
+        let minimum = link_time(busier, rate) + 2.0 * delay * f64::from(2 + run.rounds);
         v["link_bound_min_s"] = json!(round3(minimum));
         v["wall_over_min"] = json!(round3(run.wall.as_secs_f64() / minimum));
     }
     v
+}
+
+/// Seconds to move `bytes` at `rate` bit/s.
+fn link_time(bytes: u64, rate: f64) -> f64 {
+    bytes as f64 * 8.0 / rate
 }
 
 pub(crate) fn round3(x: f64) -> f64 {
@@ -269,7 +298,7 @@ pub(crate) fn touch(
     bench: &Bench,
     name: &str,
     facility: &str,
-    k: u64,
+    (k, round): (u64, u8),
     within: Option<&FacilityPath>,
 ) -> Result<()> {
     let store = Store::open(&bench.work.join(name), StoreOptions::default())?;
@@ -279,6 +308,7 @@ pub(crate) fn touch(
     let ids: Vec<_> = store
         .list()?
         .into_iter()
+        .filter(|(_, m)| m.kind == simpul_model::RecordKind::Patient)
         .filter(|(_, m)| within.is_none_or(|w| m.scope.held_by(w)))
         .map(|(id, _)| id)
         .collect();
@@ -300,7 +330,8 @@ pub(crate) fn touch(
             );
             visit.measurements.systolic_mmhg = Some(120.0);
             visit.measurements.diastolic_mmhg = Some(80.0);
-            let key = VisitId::from_bytes([(i % 251) as u8, (i / 251) as u8, 7, 7, 7, 7, 7, 7])
+            // A visit of its own in every round, so that each round changes the records.
+            let key = VisitId::from_bytes([(i % 251) as u8, (i / 251) as u8, round, 7, 7, 7, 7, 7])
                 .to_string();
             store.write_queued(*id, now, move |doc| {
                 let doc = doc.as_mut().ok_or(simpul_store::WriteError::NotFound(
@@ -322,9 +353,15 @@ pub(crate) fn touch(
     Ok(())
 }
 
-/// W1 (initial), W2 (k = 1% changed), W3 (idle) for `n` records over `link`.
-pub(crate) fn pair(bench: &Bench, n: u64, link: &Link, out: &mut dyn FnMut(Value)) -> Result<()> {
-    let stored = prepare(bench, n)?;
+/// W1 (initial), W2 (k = 1% changed), W3 (idle) for `n` records over `link`, each run
+/// `bench.runs` times from a fresh copy (one line each: the medians).
+pub(crate) fn pair(
+    bench: &Bench,
+    n: u64,
+    link: &Link,
+    stream: Option<(u64, u64)>,
+    out: &mut dyn FnMut(Value),
+) -> Result<()> {
     let limit = Duration::from_secs(if link.rate_bps.is_some() { 3600 } else { 600 });
     let tag = |w: &str| {
         if link.rate_bps.is_some() {
@@ -333,34 +370,70 @@ pub(crate) fn pair(bench: &Bench, n: u64, link: &Link, out: &mut dyn FnMut(Value
             w.to_string()
         }
     };
-
-    let run = sync_once(bench, link, limit)?;
-    if count(&bench.work.join("pu"))? != n {
-        bail!("W1: the pustu does not hold all {n} records");
-    }
-    out(line(&tag("W1"), n, 0, link, stored, &run));
-
     let k = (n / 100).max(1);
-    touch(bench, "py", PY, k, None)?;
-    let run = sync_once(bench, link, limit)?;
-    out(line(&tag("W2"), n, k, link, stored, &run));
-
-    if link.rate_bps.is_none() {
+    let (mut initial, mut changed, mut idle) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..bench.runs {
+        let stored = prepare(bench, n)?;
         let run = sync_once(bench, link, limit)?;
-        out(line("W3", n, 0, link, stored, &run));
+        if count(&bench.work.join("pu"))? != n {
+            bail!("W1: the pustu does not hold all {n} records");
+        }
+        initial.push(line(&tag("W1"), (n, 0), link, stored, &run, stream));
+
+        touch(bench, "py", PY, (k, round as u8), None)?;
+        let run = sync_once(bench, link, limit)?;
+        changed.push(line(&tag("W2"), (n, k), link, stored, &run, None));
+
+        if link.rate_bps.is_none() {
+            let run = sync_once(bench, link, limit)?;
+            idle.push(line("W3", (n, 0), link, stored, &run, None));
+        }
+    }
+    for runs in [initial, changed, idle] {
+        if !runs.is_empty() {
+            out(summarise(&runs));
+        }
     }
     Ok(())
 }
 
+/// The bytes each way of W1 for `n` records on loopback: the compressed stream the
+/// nodes have to move, once, without loss (the median of three runs).
+pub(crate) fn stream_bytes(bench: &Bench, n: u64) -> Result<(u64, u64)> {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        prepare(bench, n)?;
+        let run = sync_once(bench, &Link::loopback(), Duration::from_secs(600))?;
+        runs.push(json!({"a": run.a_to_b, "b": run.b_to_a}));
+    }
+    let line = summarise(&runs);
+    Ok((
+        line["a"].as_u64().unwrap_or(0),
+        line["b"].as_u64().unwrap_or(0),
+    ))
+}
+
 /// W4's interrupted W1: the receiving pustu is killed (SIGKILL) halfway through the
 /// transfer over `link` and restarted; reports the whole wall time against the
-/// link-bound minimum, and whether the resumed sync re-sent only what was not stored.
+/// link-bound minimum of moving `stream` (the compressed bytes each way of an
+/// uninterrupted W1 on loopback) once, and whether the resumed sync re-sent only what
+/// was not stored. Run `bench.runs` times.
 pub(crate) fn interrupted(
     bench: &Bench,
     n: u64,
     link: &Link,
+    stream: (u64, u64),
     out: &mut dyn FnMut(Value),
 ) -> Result<()> {
+    let mut runs = Vec::new();
+    for _ in 0..bench.runs {
+        runs.push(interrupted_once(bench, n, link, stream)?);
+    }
+    out(summarise(&runs));
+    Ok(())
+}
+
+fn interrupted_once(bench: &Bench, n: u64, link: &Link, stream: (u64, u64)) -> Result<Value> {
     let stored = prepare(bench, n)?;
     let Pair {
         mut a,
@@ -395,14 +468,43 @@ pub(crate) fn interrupted(
         "kept_at_kill": kept, "sent_after_restart": resent, "not_yet_stored": n - kept,
         "wall_s": round3(wall.as_secs_f64()),
         "wire_bytes_a_to_b": a_to_b, "wire_bytes_b_to_a": b_to_a,
+        "stream_bytes_a_to_b": stream.0, "stream_bytes_b_to_a": stream.1,
         "wire_over_stored": round3((a_to_b + b_to_a) as f64 / stored.max(1) as f64),
     });
     if let Some((rate, delay)) = link.rate_bps {
-        // The minimum for the records themselves once, plus two connections' handshakes.
-        let minimum = stored as f64 * 8.0 / rate + 2.0 * delay * 6.0;
+        // The compressed stream once over the busier direction, plus two connections'
+        // handshakes and reconciliations.
+        let minimum = link_time(stream.0.max(stream.1), rate) + 2.0 * delay * 6.0;
         v["link_bound_min_s"] = json!(round3(minimum));
         v["wall_over_min"] = json!(round3(wall.as_secs_f64() / minimum));
     }
-    out(v);
+    Ok(v)
+}
+
+/// How long a posyandu node idles before its memory is read.
+const IDLE_READ_AFTER: Duration = Duration::from_secs(10);
+
+/// A posyandu node holding `n` records, idle after its first sync with the pustu: its
+/// resident memory [`IDLE_READ_AFTER`] after its status showed the sync finished.
+pub(crate) fn posyandu_idle(bench: &Bench, n: u64, out: &mut dyn FnMut(Value)) -> Result<()> {
+    let mut runs = Vec::new();
+    for _ in 0..bench.runs {
+        prepare(bench, n)?;
+        let Pair {
+            mut a, b, relay, ..
+        } = start_pair(bench, &Link::loopback())?;
+        wait_synced(&mut a, Duration::from_secs(600))?;
+        let at_sync_end = a.rss_kb();
+        std::thread::sleep(IDLE_READ_AFTER);
+        runs.push(json!({
+            "workload": "posyandu-idle", "n": n,
+            "rss_kb": a.rss_kb(), "rss_read_after_sync_s": IDLE_READ_AFTER.as_secs(),
+            "rss_at_sync_end_kb": at_sync_end, "peak_rss_kb": a.peak_rss_kb(),
+        }));
+        a.stop()?;
+        b.stop()?;
+        relay.stop()?;
+    }
+    out(summarise(&runs));
     Ok(())
 }

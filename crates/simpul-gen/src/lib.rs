@@ -5,6 +5,7 @@
 //! Every patient is a pure function of the seed and its index, so generation can run on
 //! any number of threads and any patient can be regenerated alone. Does no IO.
 
+mod document;
 mod growth;
 mod names;
 mod tree;
@@ -19,6 +20,7 @@ use simpul_model::{
     Screening, ScreeningResult, Setting, Sex, Visit, VisitId,
 };
 
+pub use document::{Written, write_history};
 pub use tree::{Posyandu, posyandu_below};
 
 /// One write in a generated record's history.

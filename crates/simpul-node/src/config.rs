@@ -209,9 +209,11 @@ impl NodeConfig {
                     format!("{peer} is not in district {}", path.district()),
                 ));
             }
-            if peer == path {
+            // A peer at this node's own facility is its standby (a district server and
+            // the replica kept beside it): another node, with its own certificate.
+            if peer == path && p.address == raw.listen {
                 return Err(invalid(
-                    &format!("peer[{i}].path"),
+                    &format!("peer[{i}].address"),
                     "a node does not dial itself".into(),
                 ));
             }
@@ -303,6 +305,21 @@ path = "3273/P3273010201"
         assert_eq!(c.data_dir, PathBuf::from("/etc/simpul/data/pu1"));
         assert_eq!(c.round_every, Duration::from_secs(60));
         assert_eq!(c.peers.len(), 1);
+    }
+
+    #[test]
+    fn a_standby_at_the_same_facility_is_a_peer_but_the_node_itself_is_not() {
+        let file = Path::new("n.toml");
+        let standby = GOOD.replace(
+            "path = \"3273/P3273010201\"",
+            "path = \"3273/P3273010201/3273010201-PU1\"",
+        );
+        let c = NodeConfig::parse(&standby, file).expect("a standby");
+        assert_eq!(c.peers[0].1, c.path);
+        let itself = standby.replace("127.0.0.1:7400", "127.0.0.1:7401");
+        let err = NodeConfig::parse(&itself, file).expect_err("dials itself");
+        assert!(err.to_string().contains("peer[0].address"), "{err}");
+        assert!(err.to_string().contains("itself"), "{err}");
     }
 
     #[test]

@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
-use simpul_gen::Step;
-use simpul_model::automerge::{ActorId, Automerge, ChangeHash};
+use simpul_gen::{Step, Written, write_history};
+use simpul_model::automerge::ActorId;
 use simpul_model::{Date, FacilityPath, Record, RecordId, node_actor};
 use simpul_net::DistrictCa;
 use simpul_store::{Offer, PeerData, Store, WriteError};
@@ -100,55 +100,40 @@ impl Authors {
             bail!("an empty history");
         };
         let id = self.bound_id(store, &first.record)?;
-        let mut versions = steps.into_iter().map(|s| Step {
-            record: Record { id, ..s.record },
-            ..s
-        });
-        let first = versions.next().context("an empty history")?;
-        let mut doc: Option<Automerge> = None;
-        let mut before: Option<Record> = None;
-        let mut last_of: HashMap<KeyId, (Arc<Author>, ChangeHash)> = HashMap::new();
-        for step in std::iter::once(first).chain(versions) {
-            let author = if self.issuer.is_some() {
-                self.author(store, &step.author)?
-            } else {
-                self.own.clone()
-            };
-            let actor = match (&author, store.node().key) {
-                (Some(a), _) => a.actor.clone(),
-                (None, Some(_)) => store.node().actor.clone(),
-                (None, None) => node_actor(&step.record.scope.paths[0], [0, 0, 0, 1]),
-            };
-            let written = match (doc.as_mut(), &before) {
-                (Some(doc), Some(before)) => {
-                    doc.set_actor(actor);
-                    step.record
-                        .write_over(before, doc, today, step.at_ms)
-                        .with_context(|| format!("generated record {id} is invalid"))?
-                }
-                _ => {
-                    let created = step
-                        .record
-                        .create_document(actor, today, step.at_ms)
-                        .with_context(|| format!("generated record {id} is invalid"))?;
-                    let heads = created.get_heads().into_iter().next();
-                    doc = Some(created);
-                    heads
-                }
-            };
-            if let (Some(author), Some(hash)) = (author, written) {
-                last_of.insert(author.signer.key(), (author, hash));
+        let steps: Vec<Step> = steps
+            .into_iter()
+            .map(|s| Step {
+                record: Record { id, ..s.record },
+                ..s
+            })
+            .collect();
+        // Who writes each step: the facility's own key with an issuer, else the node.
+        let mut writers: HashMap<FacilityPath, Option<Arc<Author>>> = HashMap::new();
+        for step in &steps {
+            if !writers.contains_key(&step.author) {
+                let author = match &self.issuer {
+                    Some(_) => self.author(store, &step.author)?,
+                    None => self.own.clone(),
+                };
+                writers.insert(step.author.clone(), author);
             }
-            before = Some(step.record);
         }
-        let (doc, record) = match (doc, before) {
-            (Some(d), Some(r)) => (d, r),
-            _ => bail!("an empty history"),
+        let actor_of = |facility: &FacilityPath| match (writers.get(facility), store.node().key) {
+            (Some(Some(a)), _) => a.actor.clone(),
+            (_, Some(_)) => store.node().actor.clone(),
+            (_, None) => node_actor(facility, [0, 0, 0, 1]),
         };
-        let by_others = self.issuer.is_some()
-            && last_of
-                .values()
-                .any(|(a, _)| self.own.as_ref().is_none_or(|own| !Arc::ptr_eq(a, own)));
+        let written = write_history(steps, today, actor_of)
+            .with_context(|| format!("generated record {id} is invalid"))?
+            .context("an empty history")?;
+        let by_others = written.last_change_of.keys().any(|f| {
+            matches!((writers.get(f), &self.own), (Some(Some(a)), Some(own)) if !Arc::ptr_eq(a, own))
+        });
+        let Written {
+            doc,
+            record,
+            last_change_of,
+        } = written;
         if !by_others {
             return Ok(store.write_queued(id, now_ms(), move |slot| {
                 if slot.is_some() {
@@ -158,14 +143,17 @@ impl Authors {
                 Ok(record)
             }));
         }
-        let seals = last_of
-            .values()
-            .map(|(a, head)| a.signer.seal(id, SealKind::Author, &[*head]))
-            .collect();
-        let certs = last_of
-            .values()
-            .map(|(a, _)| (a.signer.key(), a.signer.certified().der.clone()))
-            .collect();
+        let mut seals = Vec::new();
+        let mut certs = Vec::new();
+        for (facility, head) in &last_change_of {
+            let author = writers
+                .get(facility)
+                .cloned()
+                .flatten()
+                .with_context(|| format!("no key for {facility}"))?;
+            seals.push(author.signer.seal(id, SealKind::Author, &[*head]));
+            certs.push((author.signer.key(), author.signer.certified().der.clone()));
+        }
         let from = PeerData {
             peer: store.node().path.clone(),
             seals,
