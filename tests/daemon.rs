@@ -3,7 +3,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::nodes::*;
@@ -113,6 +113,72 @@ fn a_write_made_while_the_node_was_stopped_is_endorsed_and_taken() {
     assert_eq!(report["problems"], serde_json::json!([]), "{verified}");
     let visits = show_json(&d.join("pu"), &id)["patient"]["visits"].clone();
     assert!(visits.to_string().contains("7.9"), "{visits}");
+}
+
+/// A district server and its standby (a second node of the same facility, its own
+/// certificate): the standby takes every record, written by the many facilities that
+/// saw each person under their own keys, and what is written at the standby reaches the
+/// server; both stores verify.
+#[test]
+fn a_district_server_and_its_standby_hold_the_same_records() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pki = district(d, &[("d1", "3273"), ("d2", "3273")]);
+    let at = |p: PathBuf| p.to_str().expect("utf-8").to_string();
+    let (identity, ca, authors) = (at(pki.join("d1")), at(pki.join("ca.crt")), at(pki));
+    ok(
+        &d.join("d1"),
+        &[
+            "gen",
+            "--seed",
+            "5",
+            "--patients",
+            "60",
+            "--audit-days",
+            "2",
+            "--identity",
+            &identity,
+            "--ca",
+            &ca,
+            "--authors-ca",
+            &authors,
+        ],
+    );
+    let (d1_port, d2_port) = (free_port(), free_port());
+    let d1_cfg = config(d, "d1", "3273", d1_port, &[]);
+    let d2_cfg = config(d, "d2", "3273", d2_port, &[(d1_port, "3273")]);
+    let (server, _d1_logs) = start_running(&d1_cfg);
+    let (standby, d2_logs) = start(&d2_cfg);
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(&d2_logs, "in sync: nothing to move", &mut seen),
+        "{}",
+        seen.join("\n")
+    );
+    let id = add_patient_at(&d.join("d2"));
+    let taken = eventually(Duration::from_secs(30), || {
+        simpul(&d.join("d1"), &["patient", "show", &id, "--json"])
+            .status
+            .success()
+    });
+    let statuses = [terminate(standby), terminate(server)];
+    assert!(taken, "the server took the patient written at the standby");
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    let list = |name: &str| ok(&d.join(name), &["patient", "list", "--all", "--json"]);
+    assert_eq!(list("d1").lines().count(), 61);
+    assert_eq!(list("d1"), list("d2"));
+    let verified = ["d1", "d2"].map(|name| {
+        let report: serde_json::Value =
+            serde_json::from_str(&ok(&d.join(name), &["verify", "--json"])).expect("json");
+        assert_eq!(
+            report["problems"],
+            serde_json::json!([]),
+            "{name}: {report}"
+        );
+        report["records"].as_u64().expect("records")
+    });
+    assert_eq!(verified[0], verified[1], "audit days and activities too");
+    assert!(verified[0] > 61, "{verified:?}");
 }
 
 fn add_patient_at(dir: &Path) -> String {
