@@ -55,3 +55,28 @@ pub fn write_history(
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Generator;
+
+    #[test]
+    fn a_written_history_is_one_line() {
+        let node = FacilityPath::parse("3273/P3273010201").expect("path");
+        let today = Date::from_ymd(2026, 10, 31).expect("date");
+        let g = Generator::new(3, &node, 300, today);
+        for i in 0..300 {
+            let written = write_history(g.history(i), today, |f| {
+                simpul_model::automerge::ActorId::from(format!("{f}#00").into_bytes())
+            })
+            .expect("valid")
+            .expect("not empty");
+            let all = written.doc.get_changes_meta(&[]);
+            assert!(
+                simpul_model::history::extends_in_line(&[], &all),
+                "patient {i}: written by turns, one line"
+            );
+        }
+    }
+}

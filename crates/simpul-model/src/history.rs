@@ -179,32 +179,72 @@ pub fn conflict_count(doc: &Automerge) -> usize {
 }
 
 /// True when `new` (the changes a document gained over `before`, its heads then) extends
-/// it in one line: the first depends on exactly every head of `before`, each other on
-/// exactly the one before it. From nothing (`before` empty, `new` every change), it says
-/// the whole history is one line: no change was made without seeing every other, so,
-/// as Automerge makes changes (each op supersedes every value it saw), no field holds
-/// competing values and nobody need walk the document for [`conflict_count`]. A change
-/// crafted with an op that leaves a value it saw in place could still make two; the
-/// store lists neither that nor any other value of a one-line history as competing
-/// (readers see one value, as always), the same way when writing and when verifying.
+/// it in one line: the first depends on every head of `before`, each other on the one
+/// before it, and no two on the same one. A change may also list older changes it
+/// already saw (Automerge always lists its actor's previous change, so a record written
+/// in turn by a posyandu and a pustu names both): those are in the line already. From
+/// nothing (`before` empty, `new` every change), it says the whole history is one line:
+/// no change was made without seeing every other, so, as Automerge makes changes (each
+/// op supersedes every value it saw), no field holds competing values and nobody need
+/// walk the document for [`conflict_count`]. A change crafted with an op that leaves a
+/// value it saw in place could still make two; the store lists neither that nor any
+/// other value of a one-line history as competing (readers see one value, as always),
+/// the same way when writing and when verifying.
 pub fn extends_in_line(before: &[ChangeHash], new: &[ChangeMetadata<'_>]) -> bool {
-    let mut next: HashMap<Vec<ChangeHash>, ChangeHash> = HashMap::with_capacity(new.len());
-    for change in new {
-        let mut deps = change.deps.clone();
-        deps.sort_unstable();
-        if next.insert(deps, change.hash).is_some() {
-            return false;
+    let in_new: HashMap<ChangeHash, usize> =
+        new.iter().enumerate().map(|(i, c)| (c.hash, i)).collect();
+    // Changes by a dependency among `new`; the first of the line depends on none of them.
+    let mut after: HashMap<ChangeHash, Vec<usize>> = HashMap::new();
+    let mut first = Vec::new();
+    for (i, change) in new.iter().enumerate() {
+        let mut within = change
+            .deps
+            .iter()
+            .filter(|d| in_new.contains_key(d))
+            .peekable();
+        if within.peek().is_none() {
+            // Depending only on stored changes: there must be some, and every head.
+            let extends = if before.is_empty() {
+                change.deps.is_empty()
+            } else {
+                before.iter().all(|h| change.deps.contains(h))
+            };
+            if !extends {
+                return false;
+            }
+            first.push(i);
+        }
+        for dep in within {
+            after.entry(*dep).or_default().push(i);
         }
     }
-    let mut at = before.to_vec();
-    at.sort_unstable();
-    for _ in 0..new.len() {
-        match next.get(&at) {
-            Some(hash) => at = vec![*hash],
-            None => return false,
+    let mut seen = vec![false; new.len()];
+    let mut next = match first.as_slice() {
+        [only] => *only,
+        _ => return new.is_empty(),
+    };
+    for _ in 1..new.len() {
+        seen[next] = true;
+        // The one change that builds on the head and on nothing not yet in the line.
+        let mut candidates = after
+            .get(&new[next].hash)
+            .into_iter()
+            .flatten()
+            .filter(|&&i| {
+                !seen[i]
+                    && new[i]
+                        .deps
+                        .iter()
+                        .all(|d| in_new.get(d).is_none_or(|&j| seen[j]))
+            });
+        match (candidates.next(), candidates.next()) {
+            (Some(&only), None) => next = only,
+            _ => return false,
         }
     }
-    true
+    // Every change in the line, none left beside it.
+    seen[next] = true;
+    seen.iter().all(|s| *s)
 }
 
 /// Calls `found` with the path and values of every field holding more than one value.

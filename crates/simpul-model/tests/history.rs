@@ -114,6 +114,23 @@ fn a_history_is_one_line_until_two_places_write_apart() {
     assert!(extends_in_line(&created, &later));
     assert!(!extends_in_line(&[], &later), "not from nothing");
 
+    // Written in turn at two places, each seeing the other's last change: still one
+    // line, though the second place's change also names its own earlier one.
+    let mut turns = doc.fork().with_actor(node_actor(&path(PU), [3; 4]));
+    rename(&mut turns, "Siti R", 2_600_000);
+    let mut turns = turns.fork().with_actor(node_actor(&path(PY), [1; 4]));
+    rename(&mut turns, "Siti Rahayu", 2_700_000);
+    let named = turns.get_changes_meta(&[]);
+    assert!(
+        named.last().is_some_and(|c| c.deps.len() == 2),
+        "its actor's last change too"
+    );
+    assert!(extends_in_line(&[], &all(&turns)), "turns at two places");
+    assert!(
+        extends_in_line(&created, &all(&turns)[1..]),
+        "from the creation"
+    );
+
     // Written apart and merged: no longer one line, and the walk finds the two names.
     let mut apart = doc.fork().with_actor(node_actor(&path(PU), [2; 4]));
     rename(&mut doc, "Siti R.", 3_000_000);
