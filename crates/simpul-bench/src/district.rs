@@ -115,7 +115,8 @@ pub(crate) fn district(
             "startup_s": round3(d1.startup.as_secs_f64()),
             // Read from /proc 3 s after the admin socket first answered.
             "idle_rss_kb": d1.rss_kb(), "idle_rss_read_after_start_s": 3,
-            "stored_bytes": stored, "file_bytes": file_bytes,
+            "stored_bytes": stored.bytes, "deflated_bytes": stored.deflated,
+            "file_bytes": file_bytes,
         }));
         d1.stop()?;
     }
@@ -176,9 +177,10 @@ pub(crate) fn district(
         }
         let wall = run["wall_s"].as_f64().unwrap_or(0.0);
         run["records_per_s"] = json!(round3(records as f64 / wall.max(1e-9)));
-        run["wire_over_stored"] = json!(round3(
-            run["wire_bytes"].as_f64().unwrap_or(0.0) / stored as f64
-        ));
+        let ratios = stored.ratios(run["wire_bytes"].as_u64().unwrap_or(0));
+        if let (Value::Object(line), Value::Object(ratios)) = (&mut run, ratios) {
+            line.extend(ratios);
+        }
         initial.push(labels(run, records));
     }
     out(summarise(&initial));

@@ -83,8 +83,9 @@ pub(crate) fn generated(
 ) -> Result<PathBuf> {
     // A store of an older schema would be migrated at every start of its copy.
     let schema = simpul_store::SCHEMA_VERSION;
-    // g2: histories written a visit at a time by the facilities that saw each person.
-    let cache = bench.work.join(format!("cache-{key}-{n}-g2-v{schema}"));
+    // g3: histories written a visit at a time by the facilities that saw each person,
+    // snapshots stored without DEFLATE.
+    let cache = bench.work.join(format!("cache-{key}-{n}-g3-v{schema}"));
     let file = cache.join("simpul.redb");
     if !file.exists() {
         let gen_name = format!("gen-{key}");
@@ -123,7 +124,7 @@ pub(crate) fn generated(
 }
 
 /// Prepares `work` with A holding `n` generated people (cached per n) and B empty.
-pub(crate) fn prepare(bench: &Bench, n: u64) -> Result<u64> {
+pub(crate) fn prepare(bench: &Bench, n: u64) -> Result<Stored> {
     let cached = generated(bench, "py", PY, 1, n, &[])?;
     for name in ["py", "pu"] {
         let _ = std::fs::remove_dir_all(bench.work.join(name));
@@ -136,13 +137,47 @@ pub(crate) fn prepare(bench: &Bench, n: u64) -> Result<u64> {
     stored_bytes(&bench.work.join("py"))
 }
 
-pub(crate) fn stored_bytes(dir: &Path) -> Result<u64> {
+/// The record bytes a node holds: as stored, and as Automerge's compact save (with its
+/// per-column DEFLATE) would make the same documents, the size round one's figures
+/// were measured against.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stored {
+    /// Snapshots and change chunks as stored.
+    pub(crate) bytes: u64,
+    /// The same records saved compact (every record up to 200,000; beyond, every k-th
+    /// scaled up).
+    pub(crate) deflated: u64,
+}
+
+impl Stored {
+    /// `wire` as a share of the stored and of the compact bytes, for a line.
+    pub(crate) fn ratios(&self, wire: u64) -> Value {
+        json!({
+            "stored_bytes": self.bytes, "deflated_bytes": self.deflated,
+            "wire_over_stored": round3(wire as f64 / self.bytes.max(1) as f64),
+            "wire_over_deflated": round3(wire as f64 / self.deflated.max(1) as f64),
+        })
+    }
+}
+
+pub(crate) fn stored_bytes(dir: &Path) -> Result<Stored> {
     let store = Store::open(dir, StoreOptions::default())?;
-    Ok(store
-        .list()?
+    let list = store.list()?;
+    let bytes = list
         .iter()
         .map(|(_, m)| u64::from(m.snapshot_len) + u64::from(m.changes_len))
-        .sum())
+        .sum();
+    let step = (list.len() / 200_000).max(1);
+    let mut sampled = 0u64;
+    let mut deflated = 0u64;
+    for (id, _) in list.iter().step_by(step) {
+        if let Some((_, doc)) = store.load(*id)? {
+            deflated += doc.save().len() as u64;
+            sampled += 1;
+        }
+    }
+    let deflated = deflated * list.len() as u64 / sampled.max(1);
+    Ok(Stored { bytes, deflated })
 }
 
 pub(crate) fn count(dir: &Path) -> Result<u64> {
@@ -238,7 +273,7 @@ fn line(
     workload: &str,
     (n, k): (u64, u64),
     link: &Link,
-    stored: u64,
+    stored: Stored,
     run: &Run,
     stream: Option<(u64, u64)>,
 ) -> Value {
@@ -249,8 +284,7 @@ fn line(
         "sync_s": round3(run.sync_s),
         "startup_s": round3(run.startup.as_secs_f64()),
         "wire_bytes_a_to_b": run.a_to_b, "wire_bytes_b_to_a": run.b_to_a,
-        "stored_bytes": stored, "mean_record_bytes": stored / n.max(1),
-        "wire_over_stored": round3(wire as f64 / stored.max(1) as f64),
+        "mean_record_bytes": stored.bytes / n.max(1),
         "round_trips": run.rounds,
         "peak_rss_kb": {"a": run.rss_a, "b": run.rss_b},
         // Read from /proc the moment A's status first showed the sync finished.
@@ -258,6 +292,9 @@ fn line(
         "cpu_s": {"a": round3(run.cpu.0), "b": round3(run.cpu.1)},
         "plan": run.plan,
     });
+    if let (Value::Object(line), Value::Object(ratios)) = (&mut v, stored.ratios(wire)) {
+        line.extend(ratios);
+    }
     if workload.starts_with("W1") {
         v["records_per_s"] = json!(round3(n as f64 / run.wall.as_secs_f64()));
         // What the receiver spent per record, all of it (checking, storing, the stream).
@@ -469,8 +506,10 @@ fn interrupted_once(bench: &Bench, n: u64, link: &Link, stream: (u64, u64)) -> R
         "wall_s": round3(wall.as_secs_f64()),
         "wire_bytes_a_to_b": a_to_b, "wire_bytes_b_to_a": b_to_a,
         "stream_bytes_a_to_b": stream.0, "stream_bytes_b_to_a": stream.1,
-        "wire_over_stored": round3((a_to_b + b_to_a) as f64 / stored.max(1) as f64),
     });
+    if let (Value::Object(line), Value::Object(ratios)) = (&mut v, stored.ratios(a_to_b + b_to_a)) {
+        line.extend(ratios);
+    }
     if let Some((rate, delay)) = link.rate_bps {
         // The compressed stream once over the busier direction, plus two connections'
         // handshakes and reconciliations.

@@ -626,7 +626,7 @@ impl Store {
             )?
         };
         let doc = slot.ok_or(WriteError::Closed)?;
-        let saved = saved.unwrap_or_else(|| doc.save());
+        let saved = saved.unwrap_or_else(|| crate::writer::snapshot_bytes(&doc));
         let created = Created {
             admitted,
             doc,

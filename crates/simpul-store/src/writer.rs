@@ -40,6 +40,15 @@ use crate::trust::{MAX_QUARANTINE, QuarantineEntry};
 /// requests, whatever this is; it bounds how long the first request of a burst waits.
 pub const MAX_BATCH: usize = 512;
 
+/// A record's snapshot as stored and sent: Automerge's document format without its
+/// per-column DEFLATE. Deflated columns differ from record to record, so the session's
+/// zstd stream found little to share between them (W1 on generated records: 0.45 of the
+/// deflated bytes after zstd; the same documents undeflated: 0.23). Costs ~1.8x the
+/// disk; loads as fast.
+pub(crate) fn snapshot_bytes(doc: &Automerge) -> Vec<u8> {
+    doc.save_nocompress()
+}
+
 /// A record is compacted (changes folded into a new snapshot) once it has this many
 /// change chunks, or once its chunks outweigh its snapshot.
 pub const COMPACT_AFTER_CHUNKS: u32 = 32;
@@ -765,7 +774,7 @@ impl Writer {
             }
         };
         let delta = if compact {
-            let snapshot = saved.unwrap_or_else(|| doc.save());
+            let snapshot = saved.unwrap_or_else(|| snapshot_bytes(doc));
             snapshots.insert(key, snapshot.as_slice())?;
             if chunks > 0 {
                 changes.retain_in((key, 0)..=(key, u32::MAX), |_, _| false)?;
