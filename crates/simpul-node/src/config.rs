@@ -69,6 +69,11 @@ pub struct Config {
     /// Longest retry delay, in seconds. Default 300.
     #[serde(default = "defaults::backoff_max_secs")]
     pub backoff_max_secs: u64,
+    /// The store's page cache in MiB (pages read stay in the node's memory up to this;
+    /// the OS caches the file too). Default 2 at a posyandu, whose idle memory matters
+    /// on a shared laptop and whose store is small, 32 elsewhere.
+    #[serde(default)]
+    pub store_cache_mib: Option<u64>,
     /// Peers this node dials.
     #[serde(default, rename = "peer")]
     pub peers: Vec<PeerConfig>,
@@ -160,6 +165,8 @@ pub struct NodeConfig {
     pub backoff: (Duration, Duration),
     /// Peers to dial, with the path each must prove.
     pub peers: Vec<(SocketAddr, FacilityPath)>,
+    /// The store's page cache in bytes.
+    pub store_cache_bytes: usize,
     /// The analytics feed into PostgreSQL, if configured.
     pub feed_postgres: Option<PostgresFeed>,
 }
@@ -262,6 +269,8 @@ impl NodeConfig {
                 base.join(p)
             }
         };
+        let store_cache_bytes = store_cache_bytes(&path, raw.store_cache_mib)
+            .map_err(|reason| invalid("store_cache_mib", reason))?;
         Ok(Self {
             path,
             data_dir: resolve(&raw.data_dir),
@@ -276,9 +285,23 @@ impl NodeConfig {
                 Duration::from_secs(raw.backoff_max_secs),
             ),
             peers,
+            store_cache_bytes,
             feed_postgres,
         })
     }
+}
+
+/// The page cache for a node at `path`: `mib` if set (1 to 65,536), else by level.
+fn store_cache_bytes(path: &FacilityPath, mib: Option<u64>) -> Result<usize, String> {
+    let mib = match mib {
+        Some(m) if !(1..=65_536).contains(&m) => {
+            return Err(format!("{m} is not between 1 and 65536"));
+        }
+        Some(m) => m,
+        None if path.level() == simpul_model::Level::Posyandu => 2,
+        None => 32,
+    };
+    Ok(usize::try_from(mib << 20).unwrap_or(usize::MAX))
 }
 
 #[cfg(test)]
@@ -305,6 +328,16 @@ path = "3273/P3273010201"
         assert_eq!(c.data_dir, PathBuf::from("/etc/simpul/data/pu1"));
         assert_eq!(c.round_every, Duration::from_secs(60));
         assert_eq!(c.peers.len(), 1);
+        assert_eq!(c.store_cache_bytes, 32 << 20, "a pustu's page cache");
+        let py = GOOD.replace(
+            "3273/P3273010201/3273010201-PU1\"\ndata_dir",
+            "3273/P3273010201/3273010201-PU1/3273010201-PY01\"\ndata_dir",
+        );
+        let c = NodeConfig::parse(&py, Path::new("py.toml")).expect("valid");
+        assert_eq!(c.store_cache_bytes, 2 << 20, "a posyandu's page cache");
+        let err = NodeConfig::parse(&format!("store_cache_mib = 0\n{GOOD}"), Path::new("x.toml"))
+            .expect_err("zero");
+        assert!(err.to_string().contains("store_cache_mib"), "{err}");
     }
 
     #[test]

@@ -82,13 +82,18 @@ const STORE_BUSY_WAIT: Duration = Duration::from_secs(15);
 
 /// Opens the store, waiting a little while another process (a CLI command run on the
 /// stopped node) still holds it.
-async fn open_store(dir: &std::path::Path, trust: StoreTrust) -> Result<Store, DaemonError> {
+async fn open_store(
+    dir: &std::path::Path,
+    trust: StoreTrust,
+    page_cache_bytes: usize,
+) -> Result<Store, DaemonError> {
     let deadline = tokio::time::Instant::now() + STORE_BUSY_WAIT;
     let mut told = false;
     loop {
         let d = dir.to_path_buf();
         let options = StoreOptions {
             trust: Some(trust.clone()),
+            page_cache_bytes,
             ..StoreOptions::default()
         };
         let opened = tokio::task::spawn_blocking(move || Store::open(&d, options))
@@ -125,7 +130,7 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         authority,
         signer: Some(std::sync::Arc::new(signer)),
     };
-    let store = open_store(&cfg.data_dir, trust).await?;
+    let store = open_store(&cfg.data_dir, trust, cfg.store_cache_bytes).await?;
     if store.node().path != cfg.path {
         return Err(DaemonError::WrongNode {
             config: cfg.path,
