@@ -141,32 +141,19 @@ pub(crate) fn district(
         share_runs.push(labels(run, share));
     }
     out(summarise(&share_runs));
-    let idle = repeat(bench, || {
-        Ok(labels(
-            reconnect(bench, ("d2", "W5/W3"), ports, &d1, 0)?,
-            share,
-        ))
-    })?;
-    out(idle);
-    let mut d1 = Some(d1);
     let mut round = 0u8;
-    let changed = repeat(bench, || {
-        if let Some(d1) = d1.take() {
-            d1.stop()?;
-        }
-        round += 1;
-        touch(bench, "d1", DISTRICT, (10, round), Some(&puskesmas))?;
-        let node = d1.insert(bench.start("d1")?);
-        Ok(labels(
-            reconnect(bench, ("d2", "W5/W2"), ports, node, 10)?,
-            share,
-        ))
-    })?;
-    out(changed);
+    let d1 = idle_then_changed(
+        bench,
+        ("d2", "W5"),
+        ports,
+        d1,
+        (Some(&puskesmas), share, records),
+        &mut round,
+        out,
+    )?;
 
     // The standby: the whole district to an empty node (W1), then W3 and W2 between two
     // nodes holding it all.
-    let d1 = d1.context("district node")?;
     let mut initial = Vec::new();
     for _ in 0..standby_runs.max(1) {
         empty(bench, "d3", DISTRICT)?;
@@ -184,11 +171,43 @@ pub(crate) fn district(
         initial.push(labels(run, records));
     }
     out(summarise(&initial));
+    let d1 = idle_then_changed(
+        bench,
+        ("d3", "W5/standby"),
+        ports,
+        d1,
+        (None, records, records),
+        &mut round,
+        out,
+    )?;
+    d1.stop()
+}
+
+/// W3, then W2 after ten records (of `within`, all if `None`) changed at the district
+/// while it was stopped, between the district d1 and node `name`, each `bench.runs`
+/// times; lines named `{prefix}-W3`/`{prefix}-W2` (`W5/W3` for the bare prefix `W5`)
+/// and labelled with the `n` records reconciled of the district's `records`. Returns
+/// the district running.
+fn idle_then_changed(
+    bench: &Bench,
+    (name, prefix): (&str, &str),
+    ports: (u16, u16),
+    d1: Node,
+    (within, n, records): (Option<&FacilityPath>, u64, u64),
+    round: &mut u8,
+    out: &mut dyn FnMut(Value),
+) -> Result<Node> {
+    let workload = |w: &str| match prefix {
+        "W5" => format!("W5/{w}"),
+        p => format!("{p}-{w}"),
+    };
+    let label = |mut v: Value| {
+        v["n"] = json!(n);
+        v["district_records"] = json!(records);
+        v
+    };
     let idle = repeat(bench, || {
-        Ok(labels(
-            reconnect(bench, ("d3", "W5/standby-W3"), ports, &d1, 0)?,
-            records,
-        ))
+        Ok(label(reconnect(bench, (name, &workload("W3")), ports, &d1, 0)?))
     })?;
     out(idle);
     let mut d1 = Some(d1);
@@ -196,19 +215,13 @@ pub(crate) fn district(
         if let Some(d1) = d1.take() {
             d1.stop()?;
         }
-        round += 1;
-        touch(bench, "d1", DISTRICT, (10, round), None)?;
+        *round += 1;
+        touch(bench, "d1", DISTRICT, (10, *round), within)?;
         let node = d1.insert(bench.start("d1")?);
-        Ok(labels(
-            reconnect(bench, ("d3", "W5/standby-W2"), ports, node, 10)?,
-            records,
-        ))
+        Ok(label(reconnect(bench, (name, &workload("W2")), ports, node, 10)?))
     })?;
     out(changed);
-    match d1 {
-        Some(d1) => d1.stop(),
-        None => Ok(()),
-    }
+    d1.context("district node")
 }
 
 /// `bench.runs` runs of `run`, summarised.
