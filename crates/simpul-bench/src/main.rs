@@ -130,12 +130,14 @@ fn main() -> Result<()> {
     let writes = args.writes.unwrap_or(if args.quick { 800 } else { 4_000 });
     if writes > 0 {
         eprintln!("W6, {writes} registrations through the data API");
-        writes::api_writes(&bench, writes, args.clients.max(1), &mut print)?;
+        repeated(bench.runs, &mut print, |out| {
+            writes::api_writes(&bench, writes, args.clients.max(1), out)
+        })?;
     }
     let fan_in = args.fan_in.unwrap_or(if args.quick { 50 } else { 300 });
     if fan_in > 0 {
         eprintln!("W7, {fan_in} facilities reconnecting to the district at once");
-        fanin::fan_in(&bench, fan_in, 10, &mut print)?;
+        repeated(bench.runs, &mut print, |out| fanin::fan_in(&bench, fan_in, 10, out))?;
     }
     let rural = args.rural.unwrap_or(if args.quick { 200 } else { 1_000 });
     if rural > 0 {
@@ -143,6 +145,30 @@ fn main() -> Result<()> {
         let stream = workloads::stream_bytes(&bench, rural)?;
         pair(&bench, rural, &Link::rural(), Some(stream), &mut print)?;
         workloads::interrupted(&bench, rural, &Link::rural(), stream, &mut print)?;
+    }
+    Ok(())
+}
+
+/// Runs a workload that prints its own lines `runs` times, then prints each line as the
+/// medians over the runs ([`stats::summarise`]).
+fn repeated(
+    runs: usize,
+    print: &mut dyn FnMut(serde_json::Value),
+    mut run: impl FnMut(&mut dyn FnMut(serde_json::Value)) -> Result<()>,
+) -> Result<()> {
+    let mut lines: Vec<Vec<serde_json::Value>> = Vec::new();
+    for _ in 0..runs {
+        let mut i = 0;
+        run(&mut |v| {
+            if lines.len() <= i {
+                lines.push(Vec::new());
+            }
+            lines[i].push(v);
+            i += 1;
+        })?;
+    }
+    for same in lines {
+        print(stats::summarise(&same));
     }
     Ok(())
 }
