@@ -35,7 +35,8 @@ struct Args {
     /// of audit (generated once and cached).
     #[arg(long)]
     district: Option<u64>,
-    /// Runs of W5's W1 of the whole district to an empty standby (default: --runs).
+    /// Runs of W5's W1 of the whole district to an empty standby (default: --runs; 0
+    /// skips the standby).
     #[arg(long)]
     standby_runs: Option<usize>,
     /// People at the district node for W8, the district at scale (0 skips it; generated
