@@ -210,7 +210,13 @@ fn idle_then_changed(
         v
     };
     let idle = repeat(bench, || {
-        Ok(label(reconnect(bench, (name, &workload("W3")), ports, &d1, 0)?))
+        Ok(label(reconnect(
+            bench,
+            (name, &workload("W3")),
+            ports,
+            &d1,
+            0,
+        )?))
     })?;
     out(idle);
     let mut d1 = Some(d1);
@@ -221,7 +227,13 @@ fn idle_then_changed(
         *round += 1;
         touch(bench, "d1", DISTRICT, (10, *round), within)?;
         let node = d1.insert(bench.start("d1")?);
-        Ok(label(reconnect(bench, (name, &workload("W2")), ports, node, 10)?))
+        Ok(label(reconnect(
+            bench,
+            (name, &workload("W2")),
+            ports,
+            node,
+            10,
+        )?))
     })?;
     out(changed);
     d1.context("district node")

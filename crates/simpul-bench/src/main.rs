@@ -138,7 +138,9 @@ fn main() -> Result<()> {
     let fan_in = args.fan_in.unwrap_or(if args.quick { 50 } else { 300 });
     if fan_in > 0 {
         eprintln!("W7, {fan_in} facilities reconnecting to the district at once");
-        repeated(bench.runs, &mut print, |out| fanin::fan_in(&bench, fan_in, 10, out))?;
+        repeated(bench.runs, &mut print, |out| {
+            fanin::fan_in(&bench, fan_in, 10, out)
+        })?;
     }
     let rural = args.rural.unwrap_or(if args.quick { 200 } else { 1_000 });
     if rural > 0 {
