@@ -90,7 +90,16 @@ impl Session {
             .map_err(|e| e.to_string())?
             .await
             .map_err(|e| e.to_string())?;
-        let (mut send, recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
+        // Refused as soon as the handshake is over, the first stream or write fails with
+        // a bare "connection lost": the reason is in how the connection was closed.
+        let lost = |e: String| match conn.close_reason() {
+            Some(quinn::ConnectionError::ApplicationClosed(close)) => {
+                String::from_utf8_lossy(&close.reason).into_owned()
+            }
+            Some(reason) => reason.to_string(),
+            None => e,
+        };
+        let (mut send, recv) = conn.open_bi().await.map_err(|e| lost(e.to_string()))?;
         let hello = Message::Hello {
             protocol: PROTOCOL_VERSION,
             max_frame: 4 << 20,
@@ -99,7 +108,7 @@ impl Session {
         };
         send.write_all(&hello.encode())
             .await
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| lost(e.to_string()))?;
         Ok(Session {
             endpoint,
             conn,
