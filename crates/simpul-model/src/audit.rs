@@ -114,7 +114,7 @@ pub struct AuditEntry {
 
 /// The most entries one audit record holds; the day goes on in a new part. Appending
 /// reads the part, so this bounds what each audited request costs.
-pub const MAX_ENTRIES_PER_PART: u32 = 256;
+pub const MAX_ENTRIES_PER_PART: u32 = 64;
 
 /// A part of a node's audit trail for one day.
 #[derive(Debug, Clone, PartialEq, Eq, Reconcile, Hydrate, Serialize, Deserialize)]

@@ -120,35 +120,74 @@ pub(crate) fn filed_bytes(node: &FacilityPath, e: &AuditEntry) -> Vec<u8> {
     Filed::of(node, e).encode()
 }
 
-/// Files the entries of audit record `id` not filed yet.
+/// Files the entries of audit record `id` not filed yet. `filed` is how many entries
+/// the record held when it was last stored (all of them filed then).
 pub(crate) fn file(
     txn: &WriteTransaction,
     id: RecordId,
     record: &Record,
+    filed: usize,
 ) -> Result<(), redb::Error> {
     let RecordBody::Audit(log) = &record.body else {
         return Ok(());
     };
-    file_log(txn, id, log)
+    file_log(txn, id, log, filed)
 }
 
-fn file_log(txn: &WriteTransaction, id: RecordId, log: &AuditLog) -> Result<(), redb::Error> {
-    let mut by_time = txn.open_table(AUDIT_BY_TIME)?;
-    let mut by_record = txn.open_table(AUDIT_BY_RECORD)?;
-    let mut by_who = txn.open_table(AUDIT_BY_WHO)?;
+/// Only the owner appends to its trail, in time order, so the entries not filed yet
+/// are usually the newest ones: those are tried first, and the whole log is walked only
+/// when one of them was filed already (a clock set back at the owner). Without this,
+/// each append looked up every entry of its part.
+fn file_log(
+    txn: &WriteTransaction,
+    id: RecordId,
+    log: &AuditLog,
+    filed: usize,
+) -> Result<(), redb::Error> {
+    let mut tables = Tables {
+        by_time: txn.open_table(AUDIT_BY_TIME)?,
+        by_record: txn.open_table(AUDIT_BY_RECORD)?,
+        by_who: txn.open_table(AUDIT_BY_WHO)?,
+    };
     let log_id = id.as_bytes();
-    for (key, e) in &log.entries {
-        let at = (e.at_ms, log_id, key.as_str());
-        if by_time.get(at)?.is_some() {
-            continue;
-        }
-        by_time.insert(at, Filed::of(&log.facility, e).encode().as_slice())?;
-        if let Some(r) = e.record {
-            by_record.insert((r.as_bytes(), e.at_ms, log_id, key.as_str()), ())?;
-        }
-        by_who.insert((e.who.as_str(), e.at_ms, log_id, key.as_str()), ())?;
+    let unfiled = log.entries.len().saturating_sub(filed);
+    let newest = log.entries.iter().rev().take(unfiled);
+    if filed > log.entries.len() || !file_each(&mut tables, log, log_id, newest)? {
+        file_each(&mut tables, log, log_id, log.entries.iter())?;
     }
     Ok(())
+}
+
+struct Tables<'txn> {
+    by_time: redb::Table<'txn, (u64, &'static [u8; 16], &'static str), &'static [u8]>,
+    by_record: redb::Table<'txn, crate::tables::AuditByRecordKey, ()>,
+    by_who: redb::Table<'txn, (&'static str, u64, &'static [u8; 16], &'static str), ()>,
+}
+
+/// Files `entries` not filed yet; says whether none of them was.
+fn file_each<'a>(
+    t: &mut Tables<'_>,
+    log: &AuditLog,
+    log_id: &[u8; 16],
+    entries: impl Iterator<Item = (&'a String, &'a AuditEntry)>,
+) -> Result<bool, redb::Error> {
+    let mut all_new = true;
+    for (key, e) in entries {
+        let at = (e.at_ms, log_id, key.as_str());
+        if t.by_time.get(at)?.is_some() {
+            all_new = false;
+            continue;
+        }
+        t.by_time
+            .insert(at, Filed::of(&log.facility, e).encode().as_slice())?;
+        if let Some(r) = e.record {
+            t.by_record
+                .insert((r.as_bytes(), e.at_ms, log_id, key.as_str()), ())?;
+        }
+        t.by_who
+            .insert((e.who.as_str(), e.at_ms, log_id, key.as_str()), ())?;
+    }
+    Ok(all_new)
 }
 
 /// Removes the entries of audit record `id` (let go) from the index.
@@ -183,7 +222,7 @@ pub(crate) fn backfill(txn: &WriteTransaction) -> Result<(), redb::Error> {
     txn.open_table(AUDIT_BY_RECORD)?;
     txn.open_table(AUDIT_BY_WHO)?;
     crate::migrate::each_record(txn, simpul_model::RecordKind::Audit, |id, record| {
-        file(txn, id, record)
+        file(txn, id, record, 0)
     })
 }
 

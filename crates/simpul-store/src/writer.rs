@@ -808,7 +808,12 @@ impl Writer {
         records.insert(key, meta.encode().as_slice())?;
         crate::sequence::stored(txn, id, old, &meta)?;
         crate::facts::file(txn, id, record)?;
-        crate::audit_index::file(txn, id, record)?;
+        crate::audit_index::file(
+            txn,
+            id,
+            record,
+            old.map_or(0, |m| m.summary.entries as usize),
+        )?;
         crate::conflicts::file(txn, id, doc, in_line)?;
         let mut index = txn.open_table(INDEX)?;
         if let Some(old) = old {

@@ -157,19 +157,35 @@ fn audit_pages_equal_reading_every_audit_record() {
             logs.push((id, log));
         }
     }
-    // A day's record grows: only its new entries are filed.
-    let (id, mut log) = logs[4].clone();
-    for _ in 0..5 {
-        log.append(entry(&mut rng, log.date, &people));
-    }
-    let grown = log.clone();
-    store
-        .update_record(id, today(), 2_000, move |r| {
-            r.body = RecordBody::Audit(grown);
-            Ok(())
-        })
-        .expect("append");
-    logs[4].1 = log;
+    // A day's record grows: only its new entries are filed, whether they come after
+    // every entry held (the owner's clock going on), anywhere among them, or before all
+    // of them (its clock set back).
+    let grow = |logs: &mut Vec<(RecordId, AuditLog)>,
+                i: usize,
+                at: &dyn Fn(&AuditLog, u64) -> u64,
+                n,
+                rng: &mut StdRng| {
+        let (id, mut log) = logs[i].clone();
+        for _ in 0..n {
+            let mut e = entry(rng, log.date, &people);
+            e.at_ms = at(&log, e.at_ms);
+            log.append(e);
+        }
+        let grown = log.clone();
+        store
+            .update_record(id, today(), 2_000, move |r| {
+                r.body = RecordBody::Audit(grown);
+                Ok(())
+            })
+            .expect("append");
+        logs[i].1 = log;
+    };
+    let last = |log: &AuditLog, _| log.entries.values().map(|e| e.at_ms).max().unwrap_or(0) + 1;
+    let first = |log: &AuditLog, _| log.entries.values().map(|e| e.at_ms).min().unwrap_or(1) - 1;
+    grow(&mut logs, 4, &|_, at| at, 5, &mut rng);
+    grow(&mut logs, 7, &last, 3, &mut rng);
+    grow(&mut logs, 10, &first, 1, &mut rng);
+    grow(&mut logs, 10, &last, 2, &mut rng);
     check(&store, &logs, &people, seed);
     assert_eq!(
         store.audit_entries_filed().expect("filed") as usize,
