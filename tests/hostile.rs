@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::nodes::*;
-use common::ok;
+use common::{fails, ok};
 use simpul_model::automerge::{ActorId, Automerge};
 use simpul_model::{Date, FacilityPath, Record, RecordBody, RecordId, Scope};
 use simpul_sync::{FrameReader, Message, PROTOCOL_VERSION};
@@ -625,5 +625,183 @@ fn a_change_arrives_verified_over_three_hops_and_a_forgery_stops_at_the_first() 
             own_doc.get_heads(),
             "{hop} holds only the honest creation"
         );
+    }
+}
+
+#[test]
+fn the_district_registers_its_facilities_and_no_one_below_can() {
+    const PK: &str = "3273/P3273010201";
+    const LOCATION: &str = "b017aa54-f1df-4ec2-9d84-8823815d7228";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let pki = district(
+        d,
+        &[
+            ("dk", "3273"),
+            ("pk", PK),
+            ("pu", PUSTU),
+            ("py", PY),
+            ("attacker", ATTACKER),
+        ],
+    );
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let configs = [
+        config(d, "dk", "3273", ports[0], &[]),
+        config(d, "pk", PK, ports[1], &[(ports[0], "3273")]),
+        config(d, "pu", PUSTU, ports[2], &[(ports[1], PK)]),
+        config(d, "py", PY, ports[3], &[(ports[2], PUSTU)]),
+    ];
+    let started: Vec<_> = configs.iter().map(|c| start(c)).collect();
+    let mut seen = Vec::new();
+    for (_, logs) in &started {
+        assert!(wait_for(logs, "node running", &mut seen), "{seen:?}");
+    }
+    let nodes: Vec<_> = started.into_iter().map(|(n, _)| n).collect();
+    let list = |at: &str| -> Vec<serde_json::Value> {
+        ok(&d.join(at), &["facility", "list", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect()
+    };
+
+    // Bad input names what is wrong and stores nothing.
+    let refused = fails(
+        &d.join("dk"),
+        &[
+            "facility",
+            "set",
+            PY,
+            "--name",
+            "Posyandu Melati",
+            "--organization",
+            "100",
+        ],
+        3,
+    );
+    assert!(
+        refused.contains("facility.satusehat.organization: a posyandu is not an Organization"),
+        "{refused}"
+    );
+    let refused = fails(
+        &d.join("dk"),
+        &[
+            "facility",
+            "set",
+            PY,
+            "--name",
+            "Posyandu Melati",
+            "--location",
+            "a b",
+        ],
+        3,
+    );
+    assert!(refused.contains("is not a FHIR id"), "{refused}");
+    assert!(list("dk").is_empty());
+    // Only the district registers.
+    let refused = fails(
+        &d.join("py"),
+        &["facility", "set", PY, "--name", "Posyandu Melati"],
+        3,
+    );
+    assert!(
+        refused.contains("only the district registers facilities"),
+        "{refused}"
+    );
+
+    ok(
+        &d.join("dk"),
+        &[
+            "facility",
+            "set",
+            PK,
+            "--name",
+            "Puskesmas Sukajadi",
+            "--organization",
+            "10000004",
+        ],
+    );
+    ok(
+        &d.join("dk"),
+        &[
+            "facility",
+            "set",
+            PY,
+            "--name",
+            "Posyandu Melati",
+            "--location",
+            LOCATION,
+        ],
+    );
+    // Set again with a new name: the entry is replaced, not duplicated.
+    ok(
+        &d.join("dk"),
+        &[
+            "facility",
+            "set",
+            PY,
+            "--name",
+            "Posyandu Melati 4",
+            "--location",
+            LOCATION,
+        ],
+    );
+    let at_district = list("dk");
+    assert_eq!(at_district.len(), 2, "{at_district:?}");
+    // The entries travel down three hops to the posyandu, as the district wrote them.
+    assert!(
+        eventually(Duration::from_secs(60), || list("py") == at_district),
+        "the registry reached the posyandu: {:?}",
+        list("py")
+    );
+    let posyandu = &at_district[1];
+    assert_eq!(posyandu["path"], PY);
+    assert_eq!(posyandu["name"], "Posyandu Melati 4");
+    assert_eq!(posyandu["satusehat"]["location"], LOCATION);
+
+    // A posyandu that makes a registry entry of its own and sends it is refused as
+    // hostile; nothing of it is stored above.
+    let attacker = Identity::load(&pki, "attacker");
+    let forged = Record {
+        id: RecordId::from_bytes([0x7c; 16]),
+        scope: Scope::down(path("3273")),
+        body: RecordBody::Facility(simpul_model::FacilityEntry {
+            path: path(PK),
+            name: "Puskesmas Palsu".into(),
+            satusehat: simpul_model::PlatformIds {
+                organization: Some("666".into()),
+                location: None,
+            },
+        }),
+    };
+    let forged_doc = forged
+        .create_document(attacker.actor(1), today(), 9_000)
+        .expect("forged");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let bye = runtime.block_on(async {
+        let mut s = Session::open(&pki, &attacker.net, ports[2])
+            .await
+            .expect("connects");
+        let seal = attacker.seal(forged.id, &forged_doc);
+        s.send(&[
+            cert(&attacker),
+            record_msg(forged.id, &forged_doc, vec![seal]),
+        ])
+        .await;
+        let (_, bye) = s.until_bye(Duration::from_secs(15)).await;
+        s.close();
+        bye
+    });
+    assert!(
+        bye.as_deref()
+            .is_some_and(|r| r.contains("create a record of down [3273]")),
+        "{bye:?}"
+    );
+    let statuses: Vec<_> = nodes.into_iter().map(terminate).collect();
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    for hop in ["pu", "pk", "dk"] {
+        assert_eq!(list(hop), at_district, "{hop}");
     }
 }

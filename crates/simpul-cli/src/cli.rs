@@ -169,6 +169,10 @@ pub(crate) enum Command {
     /// The district's revocation list held here: take in a newer one, show it.
     #[command(subcommand)]
     Revocations(RevocationsCommand),
+    /// The facility registry: the district registers its facilities and their SATUSEHAT
+    /// ids; every node of the district holds the entries.
+    #[command(subcommand)]
+    Facility(FacilityCommand),
     /// Keep an analytics database up to date with what this node holds.
     #[command(subcommand)]
     Feed(FeedCommand),
@@ -197,6 +201,31 @@ pub(crate) enum RevocationsCommand {
     /// The list held here.
     Show {
         /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FacilityCommand {
+    /// Register a facility, or replace its entry (at the district's node only). Ids left
+    /// out are left out of the entry: give every id the facility has.
+    Set {
+        /// The facility's path (`3273/P3273010201/3273010201-PU1`).
+        path: String,
+        /// Its name, as people know it.
+        #[arg(long)]
+        name: String,
+        /// Its Organization id on SATUSEHAT (a puskesmas or the district office).
+        #[arg(long)]
+        organization: Option<String>,
+        /// Its Location id on SATUSEHAT (a puskesmas, pustu or posyandu).
+        #[arg(long)]
+        location: Option<String>,
+    },
+    /// The registry as this node holds it.
+    List {
+        /// JSON lines instead of a table.
         #[arg(long)]
         json: bool,
     },

@@ -282,13 +282,13 @@ pub struct Flattened {
 }
 
 impl Flattened {
-    /// Adds the rows of `record`, fed at sequence number `seq`. Activities have no
-    /// table yet and add nothing.
+    /// Adds the rows of `record`, fed at sequence number `seq`. Activities and
+    /// registry entries have no table yet and add nothing.
     pub fn add(&mut self, record: &Record, seq: u64) {
         match &record.body {
             RecordBody::Patient(p) => self.add_patient(record.id, p, seq),
             RecordBody::Audit(log) => self.add_audit(record.id, log),
-            RecordBody::Activity(_) => {}
+            RecordBody::Activity(_) | RecordBody::Facility(_) => {}
         }
     }
 

@@ -18,6 +18,9 @@ fn field_by_field(doc: &Automerge) -> Record {
         simpul_model::RecordKind::Audit => {
             RecordBody::Audit(autosurgeon::hydrate_prop(doc, ROOT, "audit").expect("audit"))
         }
+        simpul_model::RecordKind::Facility => RecordBody::Facility(
+            autosurgeon::hydrate_prop(doc, ROOT, "facility").expect("facility"),
+        ),
     };
     Record {
         id: envelope.id,

@@ -26,6 +26,7 @@ pub mod patient;
 pub mod pws;
 mod read;
 pub mod record;
+pub mod registry;
 pub mod scope;
 pub mod scope_doc;
 mod string_enum;
@@ -45,6 +46,7 @@ pub use record::{
     Envelope, Incoming, RECORD_SCHEMA, Record, RecordBody, RecordError, RecordKind, actor_facility,
     check_history, content_time, heads_digest, merge_incoming, node_actor,
 };
+pub use registry::{FacilityEntry, PlatformIds};
 pub use scope::{Audience, Scope};
 pub use string_enum::UnknownValue;
 pub use validate::{FieldError, ValidationErrors};

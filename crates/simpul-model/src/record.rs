@@ -30,9 +30,11 @@ use crate::date::Date;
 use crate::facility::FacilityPath;
 use crate::ids::RecordId;
 use crate::patient::Patient;
+use crate::registry::FacilityEntry;
 use crate::scope::Scope;
 use crate::validate::{
-    Check, ValidationErrors, validate_activity, validate_audit, validate_patient_as, validate_scope,
+    Check, ValidationErrors, validate_activity, validate_audit, validate_facility,
+    validate_patient_as, validate_scope,
 };
 use crate::visit::Visit;
 
@@ -48,6 +50,8 @@ crate::string_enum! {
         Activity => "activity",
         /// A node's audit trail for one day.
         Audit => "audit",
+        /// A facility of the district, as the district registers it.
+        Facility => "facility",
     }
 }
 
@@ -65,6 +69,8 @@ pub enum RecordBody {
     Activity(Activity),
     /// A day of a node's audit trail.
     Audit(AuditLog),
+    /// A facility registry entry.
+    Facility(FacilityEntry),
 }
 
 /// What identifies and routes a record ([`Record::envelope`]).
@@ -148,6 +154,7 @@ impl Record {
             RecordBody::Patient(_) => RecordKind::Patient,
             RecordBody::Activity(_) => RecordKind::Activity,
             RecordBody::Audit(_) => RecordKind::Audit,
+            RecordBody::Facility(_) => RecordKind::Facility,
         }
     }
 
@@ -155,7 +162,7 @@ impl Record {
     pub fn patient(&self) -> Option<&Patient> {
         match &self.body {
             RecordBody::Patient(p) => Some(p),
-            RecordBody::Activity(_) | RecordBody::Audit(_) => None,
+            RecordBody::Activity(_) | RecordBody::Audit(_) | RecordBody::Facility(_) => None,
         }
     }
 
@@ -176,6 +183,7 @@ impl Record {
             RecordBody::Patient(p) => validate_patient_as(p, today, check),
             RecordBody::Activity(a) => validate_activity(a, today, check),
             RecordBody::Audit(a) => validate_audit(a, &self.scope, today, check),
+            RecordBody::Facility(f) => validate_facility(f, &self.scope),
         };
         if let Err(e) = body {
             errors.extend(e.0);
@@ -239,6 +247,7 @@ impl Record {
             RecordKind::Patient => RecordBody::Patient(hydrate_prop(&doc, ROOT, "patient")?),
             RecordKind::Activity => RecordBody::Activity(hydrate_prop(&doc, ROOT, "activity")?),
             RecordKind::Audit => RecordBody::Audit(hydrate_prop(&doc, ROOT, "audit")?),
+            RecordKind::Facility => RecordBody::Facility(hydrate_prop(&doc, ROOT, "facility")?),
         };
         Ok(Record { id, scope, body })
     }
@@ -288,6 +297,9 @@ impl Record {
                         }
                         (RecordBody::Audit(b), RecordBody::Audit(a)) => write_audit_diff(tx, b, a),
                         (_, RecordBody::Audit(a)) => Ok(reconcile_prop(tx, ROOT, "audit", a)?),
+                        (_, RecordBody::Facility(f)) => {
+                            Ok(reconcile_prop(tx, ROOT, "facility", f)?)
+                        }
                         (_, RecordBody::Patient(a)) => Ok(reconcile_prop(tx, ROOT, "patient", a)?),
                     }
                 },
@@ -315,6 +327,7 @@ impl autosurgeon::Reconcile for RootMap<'_> {
             RecordBody::Patient(p) => m.put("patient", p)?,
             RecordBody::Activity(a) => m.put("activity", a)?,
             RecordBody::Audit(a) => m.put("audit", a)?,
+            RecordBody::Facility(f) => m.put("facility", f)?,
         }
         Ok(())
     }

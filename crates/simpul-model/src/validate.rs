@@ -19,6 +19,7 @@ use crate::codes::{VillageCode, check_bpjs, check_kk, normalize_rt_rw};
 use crate::date::Date;
 use crate::nik::Nik;
 use crate::patient::{Patient, Sex};
+use crate::registry::FacilityEntry;
 use crate::scope::{Audience, Scope};
 use crate::visit::{Measurements, Visit};
 
@@ -497,6 +498,26 @@ pub fn validate_audit(
             e.text("detail", detail, 2000);
         }
         c.absorb(e.finish());
+    }
+    c.finish()
+}
+
+/// Checks a facility registry entry: held by the whole district it lies in (written
+/// by the district alone), and its fields ([`FacilityEntry::check`]).
+pub fn validate_facility(entry: &FacilityEntry, scope: &Scope) -> Result<(), ValidationErrors> {
+    let mut c = Checker::default();
+    if *scope != entry.scope() {
+        c.fail(
+            "scope",
+            format!(
+                "a registry entry is held down from its district {} alone",
+                entry.path.district()
+            ),
+        );
+    }
+    if let Err(e) = entry.check() {
+        let (field, reason) = e.split_once(": ").unwrap_or(("facility", e.as_str()));
+        c.fail(field, reason.to_string());
     }
     c.finish()
 }

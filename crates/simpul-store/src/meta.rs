@@ -67,6 +67,12 @@ impl Summary {
                 date: a.date.to_string(),
                 entries: a.entries.len() as u32,
             },
+            RecordBody::Facility(f) => Self {
+                label: f.name.clone(),
+                sex: String::new(),
+                date: String::new(),
+                entries: 0,
+            },
         }
     }
 }

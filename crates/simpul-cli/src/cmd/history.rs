@@ -47,6 +47,15 @@ pub(crate) fn show(node: &mut Target, id: &str, json: bool) -> Result<()> {
                 a.entries.len()
             )?;
         }
+        RecordBody::Facility(f) => {
+            writeln!(out, "facility {} {} ({})", record.id, f.path, f.name)?;
+            if let Some(id) = &f.satusehat.organization {
+                writeln!(out, "  satusehat   Organization/{id}")?;
+            }
+            if let Some(id) = &f.satusehat.location {
+                writeln!(out, "  satusehat   Location/{id}")?;
+            }
+        }
     }
     writeln!(
         out,

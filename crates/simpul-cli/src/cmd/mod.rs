@@ -9,6 +9,7 @@ mod history;
 mod maintain;
 mod patient;
 mod people;
+mod registry;
 mod run;
 mod status;
 mod trust;
@@ -86,6 +87,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
             maintain::export_fhir(&mut Target::open(&dir()?)?, &out)
         }
         Command::Revocations(cmd) => trust::revocations(&mut Target::open(&dir()?)?, cmd),
+        Command::Facility(cmd) => registry::run(&mut Target::open(&dir()?)?, cmd),
         Command::Feed(cmd) => feed::run(&dir()?, cmd),
         Command::Quarantine { limit, json } => {
             trust::quarantine(&mut Target::open(&dir()?)?, limit, json)

@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 use simpul_model::history::{ChangeEntry, Conflict};
-use simpul_model::{Date, ErrorMark, FacilityPath, Record, RecordId, Sex, Visit, VisitId};
+use simpul_model::{
+    Date, ErrorMark, FacilityEntry, FacilityPath, Record, RecordId, Sex, Visit, VisitId,
+};
 use simpul_model::{FieldError, Role};
 use simpul_store::{Census, RecordMeta, TokenInfo, VerifyReport};
 
@@ -189,6 +191,13 @@ pub enum Request {
     },
     /// Every data API token (without the tokens themselves).
     Tokens,
+    /// Register a facility of the district, or replace its entry (the district only).
+    SetFacility {
+        /// The entry.
+        entry: FacilityEntry,
+    },
+    /// The facility registry as this node holds it.
+    Facilities,
     /// Write every patient record as FHIR R4 NDJSON, one file per resource type.
     ExportFhir {
         /// A directory without NDJSON files in it (absolute: the node's working
@@ -362,6 +371,11 @@ pub enum Reply {
     Tokens {
         /// Oldest first.
         tokens: Vec<TokenInfo>,
+    },
+    /// The facility registry, in path order.
+    Facilities {
+        /// Every entry held.
+        entries: Vec<FacilityEntry>,
     },
     /// A token was revoked.
     TokenRevoked(TokenInfo),

@@ -46,6 +46,11 @@ pub(super) fn action_of(
             Some((AuditAction::Settle, Some(*id), Some(field.clone())))
         }
         Request::Import { .. } => Some((AuditAction::Import, None, None)),
+        Request::SetFacility { entry } => Some((
+            AuditAction::Correct,
+            None,
+            Some(format!("facility registry: {}", entry.path)),
+        )),
         Request::Merge { from, into } => Some((
             AuditAction::Merge,
             Some(*from),
@@ -102,13 +107,14 @@ pub(super) fn action_of(
         | Request::Log
         | Request::Sync { .. }
         | Request::Tokens
+        | Request::Facilities
         | Request::AddRevocations { .. }
         | Request::Quarantine { .. } => None,
     }
 }
 
 /// The first bytes of the node's key id, which its audit records' ids are bound to.
-fn key_prefix(store: &Store) -> Option<[u8; 4]> {
+pub(super) fn key_prefix(store: &Store) -> Option<[u8; 4]> {
     store.node().key.map(|k| [k.0[0], k.0[1], k.0[2], k.0[3]])
 }
 

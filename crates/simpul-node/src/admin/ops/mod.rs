@@ -8,6 +8,7 @@ mod edit;
 pub mod fhir;
 mod page;
 mod people;
+mod registry;
 
 use rand::RngExt;
 use simpul_model::automerge::Automerge;
@@ -360,6 +361,10 @@ fn carry_out(
             by.as_deref(),
             year_to_date,
         )?))),
+        Request::SetFacility { entry } => written(registry::set(store, entry, today, now_ms)?),
+        Request::Facilities => read(Reply::Facilities {
+            entries: registry::list(store)?,
+        }),
         Request::Tokens => read(Reply::Tokens {
             tokens: store.tokens().map_err(read_failure)?,
         }),
@@ -438,9 +443,9 @@ pub(super) fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, Writ
     let kind = r.kind();
     match &mut r.body {
         RecordBody::Patient(p) => Ok(p),
-        RecordBody::Activity(_) | RecordBody::Audit(_) => Err(shape(format!(
-            "visits belong to patient records, this is an {kind}"
-        ))),
+        RecordBody::Activity(_) | RecordBody::Audit(_) | RecordBody::Facility(_) => Err(shape(
+            format!("visits belong to patient records, this is an {kind}"),
+        )),
     }
 }
 
