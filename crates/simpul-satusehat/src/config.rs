@@ -1,0 +1,147 @@
+//! Where the platform is, and who this node is to it.
+
+use std::fmt;
+
+/// A value kept out of logs and debug output (the client secret).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself, for the one request that sends it.
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+/// The platform's addresses and this node's credentials on it. The URLs differ between
+/// the sandbox (`https://api-satusehat-stg.dto.kemkes.go.id/oauth2/v1`, `.../fhir-r4/v1`)
+/// and production (`https://api-satusehat.kemkes.go.id/...`): configuration, never code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformConfig {
+    /// The OAuth2 base URL; tokens come from `{auth_url}/accesstoken`.
+    pub auth_url: String,
+    /// The FHIR base URL.
+    pub fhir_url: String,
+    /// The client id the Ministry issued to the facility.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: Secret,
+    /// The facility's Organization id on the platform (each client id belongs to one).
+    pub organization: String,
+}
+
+impl PlatformConfig {
+    /// Checks the configuration, naming the key that is wrong: both URLs `https://`
+    /// (plain `http://` only to a loopback address, for a local stand-in), no trailing
+    /// slash, a client id and secret, an organization id.
+    pub fn check(&self) -> Result<(), String> {
+        for (key, url) in [("auth_url", &self.auth_url), ("fhir_url", &self.fhir_url)] {
+            check_url(url).map_err(|e| format!("satusehat.{key}: {e}"))?;
+        }
+        if self.client_id.trim().is_empty() {
+            return Err("satusehat.client_id: empty".into());
+        }
+        if self.client_secret.expose().is_empty() {
+            return Err("satusehat.client_secret: empty".into());
+        }
+        if self.organization.is_empty()
+            || !self
+                .organization
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        {
+            return Err(format!(
+                "satusehat.organization: {:?} is not an Organization id",
+                self.organization
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    if url.ends_with('/') {
+        return Err(format!("{url:?} ends with '/'"));
+    }
+    if let Some(rest) = url.strip_prefix("https://") {
+        return if rest.is_empty() {
+            Err(format!("{url:?} names no host"))
+        } else {
+            Ok(())
+        };
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Err(format!("{url:?} is not an https:// URL"));
+    };
+    let host = rest.split(['/', ':']).next().unwrap_or_default();
+    if matches!(host, "127.0.0.1" | "localhost" | "[::1]") || rest.starts_with("[::1]") {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url:?}: plain http carries health data and credentials in the clear; use https://"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> PlatformConfig {
+        PlatformConfig {
+            auth_url: "https://api-satusehat-stg.dto.kemkes.go.id/oauth2/v1".into(),
+            fhir_url: "https://api-satusehat-stg.dto.kemkes.go.id/fhir-r4/v1".into(),
+            client_id: "client".into(),
+            client_secret: Secret::new("s3cret"),
+            organization: "10000004".into(),
+        }
+    }
+
+    #[test]
+    fn a_configuration_is_checked_key_by_key_and_its_secret_never_printed() {
+        config().check().expect("the sandbox");
+        let printed = format!("{:?}", config());
+        assert!(!printed.contains("s3cret"), "{printed}");
+        type Spoil = fn(&mut PlatformConfig);
+        let cases: [(Spoil, &str); 6] = [
+            (
+                |c| c.auth_url = "http://api-satusehat.kemkes.go.id/oauth2/v1".into(),
+                "satusehat.auth_url: ",
+            ),
+            (
+                |c| c.fhir_url = "ftp://x".into(),
+                "satusehat.fhir_url: \"ftp://x\" is not an https:// URL",
+            ),
+            (|c| c.fhir_url.push('/'), "ends with '/'"),
+            (|c| c.client_id = " ".into(), "satusehat.client_id: empty"),
+            (
+                |c| c.client_secret = Secret::new(""),
+                "satusehat.client_secret: empty",
+            ),
+            (
+                |c| c.organization = "10 00".into(),
+                "satusehat.organization: ",
+            ),
+        ];
+        for (spoil, says) in cases {
+            let mut c = config();
+            spoil(&mut c);
+            let err = c.check().expect_err("refused");
+            assert!(err.contains(says), "{err} should say {says}");
+        }
+        let mut local = config();
+        local.auth_url = "http://127.0.0.1:8080/oauth2/v1".into();
+        local.check().expect("a loopback stand-in");
+    }
+}

@@ -1,0 +1,79 @@
+//! Finding a person on the platform (the Master Patient Index), for their IHS number.
+
+use crate::client::Platform;
+use crate::error::PlatformError;
+
+/// The identifier system of a NIK.
+pub const NIK_SYSTEM: &str = "https://fhir.kemkes.go.id/id/nik";
+/// The identifier system of a mother's NIK, by which a newborn without a NIK is found.
+pub const NIK_IBU_SYSTEM: &str = "https://fhir.kemkes.go.id/id/nik-ibu";
+
+/// A Patient the platform holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatientMatch {
+    /// The IHS number (`Patient.id`).
+    pub ihs: String,
+    /// Its birth date, when the platform says (`YYYY-MM-DD`).
+    pub birth_date: Option<String>,
+}
+
+impl Platform {
+    /// The Patients the platform holds under `nik` (none, one, or more when its index
+    /// holds duplicates: the caller decides).
+    pub fn patients_by_nik(&self, nik: &str) -> Result<Vec<PatientMatch>, PlatformError> {
+        let identifier = format!("{NIK_SYSTEM}|{nik}");
+        matches(&self.get("Patient", &[("identifier", &identifier)])?)
+    }
+
+    /// The children of the mother with `nik_ibu` born on `birth_date` (`YYYY-MM-DD`):
+    /// the birth date is sent, and also checked here (whether the platform filters on
+    /// it is not published), so twins come back together and older siblings do not.
+    pub fn newborns(
+        &self,
+        nik_ibu: &str,
+        birth_date: &str,
+    ) -> Result<Vec<PatientMatch>, PlatformError> {
+        let identifier = format!("{NIK_IBU_SYSTEM}|{nik_ibu}");
+        let found = matches(&self.get(
+            "Patient",
+            &[("identifier", &identifier), ("birthdate", birth_date)],
+        )?)?;
+        Ok(found
+            .into_iter()
+            .filter(|p| p.birth_date.as_deref().is_none_or(|d| d == birth_date))
+            .collect())
+    }
+}
+
+/// The Patients of a searchset Bundle.
+fn matches(bundle: &serde_json::Value) -> Result<Vec<PatientMatch>, PlatformError> {
+    if bundle["resourceType"] != "Bundle" {
+        return Err(PlatformError::Malformed(
+            "a Patient search did not answer with a Bundle".into(),
+        ));
+    }
+    let entries = match &bundle["entry"] {
+        serde_json::Value::Null => return Ok(Vec::new()),
+        serde_json::Value::Array(entries) => entries,
+        _ => {
+            return Err(PlatformError::Malformed(
+                "Bundle.entry is not a list".into(),
+            ));
+        }
+    };
+    entries
+        .iter()
+        .filter(|e| e["resource"]["resourceType"] == "Patient")
+        .map(|e| {
+            let resource = &e["resource"];
+            let ihs = resource["id"]
+                .as_str()
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| PlatformError::Malformed("a Patient without an id".into()))?;
+            Ok(PatientMatch {
+                ihs: ihs.to_string(),
+                birth_date: resource["birthDate"].as_str().map(str::to_string),
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,291 @@
+//! A local stand-in of SATUSEHAT for tests, built from the platform's published
+//! examples (docs/satusehat-sources.md): the OAuth2 token endpoint (every value a JSON
+//! string, as the platform sends them), the Master Patient Index search by NIK and by
+//! mother's NIK, OperationOutcome errors, and faults injected on demand: 5xx, 429 with
+//! `Retry-After`, tokens that expire or are revoked early, dropped connections.
+#![allow(dead_code, missing_docs, unreachable_pub)]
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde_json::{Value, json};
+
+pub const CLIENT_ID: &str = "simpul-test-client";
+pub const CLIENT_SECRET: &str = "s3cret-of-the-puskesmas";
+
+/// A fault the next request meets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// `503 Service Unavailable`, `text/plain` as the gateway sends it.
+    Unavailable,
+    /// `429 Too Many Requests` with `Retry-After: 0`.
+    RateLimited,
+    /// The connection is closed without an answer.
+    Dropped,
+}
+
+/// A person the stand-in's patient index holds.
+#[derive(Debug, Clone)]
+pub struct Person {
+    pub ihs: String,
+    pub nik: Option<String>,
+    pub nik_ibu: Option<String>,
+    pub birth_date: String,
+}
+
+#[derive(Default)]
+struct Platform {
+    tokens: BTreeMap<String, Instant>,
+    token_lifetime_s: u64,
+    issued: u32,
+    people: Vec<Person>,
+    faults: VecDeque<Fault>,
+    requests: u32,
+}
+
+type Shared = Arc<Mutex<Platform>>;
+
+/// The running stand-in.
+pub struct StandIn {
+    pub base: String,
+    state: Shared,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl StandIn {
+    pub fn start(people: Vec<Person>) -> StandIn {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let state: Shared = Arc::new(Mutex::new(Platform {
+            token_lifetime_s: 3599,
+            people,
+            ..Platform::default()
+        }));
+        let app = Router::new()
+            .route("/oauth2/v1/accesstoken", post(token))
+            .route("/fhir-r4/v1/Patient", get(patients))
+            .with_state(state.clone());
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        StandIn {
+            base,
+            state,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn auth_url(&self) -> String {
+        format!("{}/oauth2/v1", self.base)
+    }
+
+    pub fn fhir_url(&self) -> String {
+        format!("{}/fhir-r4/v1", self.base)
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Platform) -> T) -> T {
+        f(&mut self.state.lock().expect("state"))
+    }
+
+    /// The next requests meet these faults, one each, in order.
+    pub fn inject(&self, faults: &[Fault]) {
+        self.with(|p| p.faults.extend(faults));
+    }
+
+    /// Tokens issued from now on last this long.
+    pub fn token_lifetime(&self, seconds: u64) {
+        self.with(|p| p.token_lifetime_s = seconds);
+    }
+
+    /// Every token issued so far stops working (the platform ended them early).
+    pub fn revoke_tokens(&self) {
+        self.with(|p| p.tokens.clear());
+    }
+
+    pub fn tokens_issued(&self) -> u32 {
+        self.with(|p| p.issued)
+    }
+
+    pub fn requests(&self) -> u32 {
+        self.with(|p| p.requests)
+    }
+}
+
+fn outcome(status: StatusCode, severity: &str, code: &str, text: &str) -> Response {
+    let body = json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{"severity": severity, "code": code, "details": {"text": text}}]
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+/// The fault this request meets, if any (counted either way).
+fn fault(state: &Shared) -> Option<Response> {
+    let mut p = state.lock().expect("state");
+    p.requests += 1;
+    match p.faults.pop_front()? {
+        Fault::Unavailable => Some(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                [(header::CONTENT_TYPE, "text/plain")],
+                "Service Unavailable",
+            )
+                .into_response(),
+        ),
+        Fault::RateLimited => Some(
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, "0")],
+                "Too Many Requests",
+            )
+                .into_response(),
+        ),
+        // The answer starts and the connection ends mid-body, as a cut link ends it.
+        Fault::Dropped => {
+            let chunks: [Result<&'static [u8], std::io::Error>; 2] = [
+                Ok(b"{\"resourceType\":"),
+                Err(std::io::Error::other("connection dropped")),
+            ];
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+            Some((StatusCode::OK, body).into_response())
+        }
+    }
+}
+
+async fn token(
+    State(state): State<Shared>,
+    Query(query): Query<BTreeMap<String, String>>,
+    Form(form): Form<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(f) = fault(&state) {
+        return f;
+    }
+    if query.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "invalid",
+            "grant_type must be client_credentials",
+        );
+    }
+    if form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+        || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
+    {
+        // As published, with its non-standard severity.
+        return outcome(
+            StatusCode::UNAUTHORIZED,
+            "invalid",
+            "value",
+            "The user or system was not able to be authenticated (either client_id or client_secret combination is unacceptable)",
+        );
+    }
+    let mut p = state.lock().expect("state");
+    p.issued += 1;
+    let value = format!("token-{}", p.issued);
+    let lifetime = p.token_lifetime_s;
+    p.tokens.insert(
+        value.clone(),
+        Instant::now() + Duration::from_secs(lifetime),
+    );
+    let body = json!({
+        "refresh_token_expires_in": "0", "api_product_list": "[api-sandbox]",
+        "api_product_list_json": ["api-sandbox"], "organization_name": "ihs-prod-1",
+        "developer.email": "dev@example.invalid", "token_type": "BearerToken",
+        "issued_at": "1671109805593", "client_id": CLIENT_ID, "access_token": value,
+        "application_name": "992291b8-0000-0000-0000-000000000000", "scope": "",
+        "expires_in": lifetime.to_string(), "refresh_count": "0", "status": "approved"
+    });
+    (StatusCode::OK, axum::Json(body)).into_response()
+}
+
+/// True when the request carries a token the platform issued and has not ended.
+fn authorised(state: &Shared, headers: &HeaderMap) -> bool {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let p = state.lock().expect("state");
+    token
+        .and_then(|t| p.tokens.get(t))
+        .is_some_and(|until| Instant::now() < *until)
+}
+
+async fn patients(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(f) = fault(&state) {
+        return f;
+    }
+    if !authorised(&state, &headers) {
+        return outcome(
+            StatusCode::UNAUTHORIZED,
+            "error",
+            "login",
+            "Invalid access token",
+        );
+    }
+    let Some((system, value)) = query.get("identifier").and_then(|i| i.split_once('|')) else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "value",
+            "identifier is required (system|value)",
+        );
+    };
+    let people = state.lock().expect("state").people.clone();
+    let found: Vec<&Person> = people
+        .iter()
+        .filter(|p| match system {
+            "https://fhir.kemkes.go.id/id/nik" => p.nik.as_deref() == Some(value),
+            "https://fhir.kemkes.go.id/id/nik-ibu" => p.nik_ibu.as_deref() == Some(value),
+            _ => false,
+        })
+        .collect();
+    if !matches!(
+        system,
+        "https://fhir.kemkes.go.id/id/nik" | "https://fhir.kemkes.go.id/id/nik-ibu"
+    ) {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "value",
+            &format!("Invalid identifier system: {system} (RuleNumber: 10117)"),
+        );
+    }
+    let entries: Vec<Value> = found
+        .iter()
+        .map(|p| {
+            let mut identifier = vec![json!({"system": "https://fhir.kemkes.go.id/id/ihs-number", "use": "official", "value": p.ihs})];
+            if let Some(nik) = &p.nik {
+                identifier.push(json!({"system": "https://fhir.kemkes.go.id/id/nik", "use": "official", "value": nik}));
+            }
+            json!({
+                "fullUrl": format!("https://api-satusehat-stg.dto.kemkes.go.id/fhir-r4/v1/Patient/{}", p.ihs),
+                "resource": {
+                    "resourceType": "Patient", "id": p.ihs, "active": true, "identifier": identifier,
+                    "birthDate": p.birth_date,
+                    "meta": {"profile": ["https://fhir.kemkes.go.id/r4/StructureDefinition/Patient"]},
+                    "name": [{"text": "patient", "use": "official"}]
+                }
+            })
+        })
+        .collect();
+    let mut bundle = json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len()});
+    if !entries.is_empty() {
+        bundle["entry"] = Value::Array(entries);
+    }
+    (StatusCode::OK, axum::Json(bundle)).into_response()
+}
