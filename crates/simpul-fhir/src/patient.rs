@@ -36,6 +36,7 @@ pub fn patient(id: RecordId, p: &Patient) -> Value {
         (systems::NIK_IBU, &ids.nik_ibu),
         (systems::KK, &ids.kk),
         (systems::BPJS, &ids.bpjs),
+        (systems::IHS_NUMBER, &ids.ihs),
     ];
     for (system, value) in listed {
         if let Some(value) = value {

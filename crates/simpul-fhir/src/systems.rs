@@ -11,6 +11,9 @@ pub const NIK: &str = "https://fhir.kemkes.go.id/id/nik";
 /// The mother's NIK, for a newborn registered before it has a NIK of its own.
 pub const NIK_IBU: &str = "https://fhir.kemkes.go.id/id/nik-ibu";
 
+/// The IHS number: a person's id on SATUSEHAT (also its `Patient.id` there).
+pub const IHS_NUMBER: &str = "https://fhir.kemkes.go.id/id/ihs-number";
+
 /// Kartu Keluarga (family card) number.
 pub const KK: &str = "https://fhir.kemkes.go.id/id/kk";
 

@@ -47,6 +47,11 @@ pub struct Identifiers {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[autosurgeon(missing = "Default::default")]
     pub bpjs: Option<String>,
+    /// The person's IHS number on SATUSEHAT (`Patient.id` there), written by the node
+    /// that matched the person on the platform; replicates like any field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
+    pub ihs: Option<String>,
 }
 
 /// Where the person lives.

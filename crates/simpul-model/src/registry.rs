@@ -94,13 +94,8 @@ impl FacilityEntry {
     }
 }
 
-/// A FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .` (FHIR R4, datatypes `id`).
 fn check_fhir_id(field: &str, id: &str) -> Result<(), String> {
-    let ok = (1..=64).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
-    if ok {
+    if crate::validate::is_fhir_id(id) {
         Ok(())
     } else {
         Err(format!(

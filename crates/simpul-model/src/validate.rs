@@ -247,6 +247,9 @@ pub fn validate_details(
     if let Some(bpjs) = &ids.bpjs {
         c.check("identifiers.bpjs", check_bpjs(bpjs));
     }
+    if let Some(ihs) = &ids.ihs {
+        c.check("identifiers.ihs", check_ihs(ihs));
+    }
     c.text("name", &patient.name, 200);
     c.date(
         "birth_date",
@@ -527,4 +530,22 @@ pub fn validate_scope(scope: &Scope) -> Result<(), ValidationErrors> {
     let mut c = Checker::default();
     c.check("scope", scope.check());
     c.finish()
+}
+
+/// An IHS number: a FHIR id (the platform issues `P02478375538` and, earlier, plain
+/// digits).
+fn check_ihs(ihs: &str) -> Result<(), String> {
+    if is_fhir_id(ihs) {
+        Ok(())
+    } else {
+        Err(format!("{ihs:?} is not an IHS number (a FHIR id)"))
+    }
+}
+
+/// A FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .` (FHIR R4, datatypes). The platform's
+/// ids (IHS numbers, Organization and Location ids) are of this form.
+pub(crate) fn is_fhir_id(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
 }

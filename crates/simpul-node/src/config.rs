@@ -80,6 +80,29 @@ pub struct Config {
     /// Feeds to analytics databases. None when absent.
     #[serde(default)]
     pub feed: FeedSection,
+    /// `[satusehat]`: this node talks to SATUSEHAT for its subtree (docs/satusehat.md).
+    /// The file then holds the client secret and must be readable by its owner alone.
+    #[serde(default)]
+    pub satusehat: Option<SatusehatSection>,
+}
+
+/// `[satusehat]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SatusehatSection {
+    /// The OAuth2 base URL (sandbox `https://api-satusehat-stg.dto.kemkes.go.id/oauth2/v1`).
+    pub auth_url: String,
+    /// The FHIR base URL (sandbox `https://api-satusehat-stg.dto.kemkes.go.id/fhir-r4/v1`).
+    pub fhir_url: String,
+    /// The client id the Ministry issued to the facility.
+    pub client_id: String,
+    /// Its secret. Never logged.
+    pub client_secret: simpul_satusehat::Secret,
+    /// The facility's Organization id on the platform.
+    pub organization: String,
+    /// Seconds between rounds of matching new people to the platform. Default 60.
+    #[serde(default = "defaults::satusehat_every_secs")]
+    pub every_secs: u64,
 }
 
 /// The `[feed]` section.
@@ -140,6 +163,9 @@ mod defaults {
     pub(super) fn feed_every_secs() -> u64 {
         2
     }
+    pub(super) fn satusehat_every_secs() -> u64 {
+        60
+    }
 }
 
 /// A configuration after checking: paths parsed and files resolved.
@@ -169,6 +195,17 @@ pub struct NodeConfig {
     pub store_cache_bytes: usize,
     /// The analytics feed into PostgreSQL, if configured.
     pub feed_postgres: Option<PostgresFeed>,
+    /// The SATUSEHAT bridge, if this node holds the credentials.
+    pub satusehat: Option<SatusehatBridge>,
+}
+
+/// The SATUSEHAT bridge, checked.
+#[derive(Clone, Debug)]
+pub struct SatusehatBridge {
+    /// The platform and the credentials (the secret is not shown by `Debug`).
+    pub platform: simpul_satusehat::PlatformConfig,
+    /// How often to look for people to match.
+    pub every: Duration,
 }
 
 /// The analytics feed into PostgreSQL, checked.
@@ -191,7 +228,11 @@ impl NodeConfig {
             path: file.to_path_buf(),
             source,
         })?;
-        Self::parse(&text, file)
+        let config = Self::parse(&text, file)?;
+        if config.satusehat.is_some() {
+            owner_only(file)?;
+        }
+        Ok(config)
     }
 
     /// Checks configuration text; `file` names it in errors and anchors relative paths.
@@ -261,6 +302,29 @@ impl NodeConfig {
                 })
             }
         };
+        let satusehat = match raw.satusehat {
+            None => None,
+            Some(s) => {
+                let platform = simpul_satusehat::PlatformConfig {
+                    auth_url: s.auth_url,
+                    fhir_url: s.fhir_url,
+                    client_id: s.client_id,
+                    client_secret: s.client_secret,
+                    organization: s.organization,
+                };
+                platform.check().map_err(|e| {
+                    let (key, reason) = e.split_once(": ").unwrap_or(("satusehat", e.as_str()));
+                    invalid(key, reason.to_string())
+                })?;
+                if s.every_secs == 0 {
+                    return Err(invalid("satusehat.every_secs", "must be at least 1".into()));
+                }
+                Some(SatusehatBridge {
+                    platform,
+                    every: Duration::from_secs(s.every_secs),
+                })
+            }
+        };
         let base = file.parent().unwrap_or(Path::new("."));
         let resolve = |p: &Path| {
             if p.is_absolute() {
@@ -287,8 +351,33 @@ impl NodeConfig {
             peers,
             store_cache_bytes,
             feed_postgres,
+            satusehat,
         })
     }
+}
+
+/// A file holding a secret must be readable by its owner alone.
+fn owner_only(file: &Path) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(file)
+        .map_err(|source| ConfigError::Read {
+            path: file.to_path_buf(),
+            source,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(ConfigError::Invalid {
+            path: file.to_path_buf(),
+            key: "satusehat.client_secret".into(),
+            reason: format!(
+                "the file holds a secret and others may read it (mode {:o}); chmod 600 {}",
+                mode & 0o777,
+                file.display()
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// The page cache for a node at `path`: `mib` if set (1 to 65,536), else by level.

@@ -224,6 +224,9 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
     if let Some(feed) = cfg.feed_postgres.clone() {
         tasks.spawn(feed_postgres(node.store.clone(), feed, stop.clone()));
     }
+    if let Some(bridge) = cfg.satusehat.clone() {
+        tasks.spawn(satusehat_bridge(node.store.clone(), bridge, stop.clone()));
+    }
     let health = node.health.clone();
     tasks.spawn(crate::listener::serve(
         endpoint.clone(),
@@ -354,6 +357,49 @@ async fn feed_postgres(
                 _ = stop.changed() => {}
             }
             delay = (delay * 2).min(Duration::from_secs(300));
+        }
+    }
+}
+
+/// The SATUSEHAT bridge: every so often, gives the people this node holds their IHS
+/// number from the platform (docs/satusehat.md). A round the platform cuts short is
+/// taken up where it stopped next time.
+async fn satusehat_bridge(
+    store: Store,
+    cfg: crate::config::SatusehatBridge,
+    mut stop: watch::Receiver<bool>,
+) {
+    let platform = match simpul_satusehat::Platform::new(cfg.platform, Default::default()) {
+        Ok(p) => std::sync::Arc::new(p),
+        Err(e) => {
+            tracing::error!(error = %e, "SATUSEHAT bridge not started");
+            return;
+        }
+    };
+    tracing::info!(fhir = %platform.config().fhir_url, "SATUSEHAT bridge running");
+    while !*stop.borrow() {
+        let (s, p) = (store.clone(), platform.clone());
+        let round = tokio::task::spawn_blocking(move || {
+            simpul_satusehat::match_round(&s, &p, crate::clock::today(), now_ms())
+        })
+        .await;
+        match round {
+            Ok(Ok(report)) if report == Default::default() => {}
+            Ok(Ok(report)) => tracing::info!(
+                matched = report.matched,
+                not_found = report.not_found,
+                ambiguous = report.ambiguous,
+                refused = report.refused,
+                "SATUSEHAT: people matched"
+            ),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "SATUSEHAT: matching stopped; resumes next round")
+            }
+            Err(e) => tracing::error!(error = %e, "SATUSEHAT: matching failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(cfg.every) => {}
+            _ = stop.changed() => {}
         }
     }
 }

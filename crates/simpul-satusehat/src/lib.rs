@@ -7,13 +7,18 @@
 //!   before it expires) and the requests the bridge makes, each retried with backoff on
 //!   a rate limit, a 5xx or a dropped connection, and answered with a
 //!   [`PlatformError`] that says what the platform objected to.
+//! - [`match_round`]: gives the patients a node holds their IHS number.
 
 mod client;
 mod config;
 mod error;
+mod matching;
 mod patients;
+#[cfg(feature = "standin")]
+pub mod standin;
 
 pub use client::{Platform, RetryPolicy};
 pub use config::{PlatformConfig, Secret};
 pub use error::PlatformError;
-pub use patients::{NIK_IBU_SYSTEM, NIK_SYSTEM, PatientMatch};
+pub use matching::{MatchError, MatchReport, match_round};
+pub use patients::PatientMatch;

@@ -3,10 +3,7 @@
 use crate::client::Platform;
 use crate::error::PlatformError;
 
-/// The identifier system of a NIK.
-pub const NIK_SYSTEM: &str = "https://fhir.kemkes.go.id/id/nik";
-/// The identifier system of a mother's NIK, by which a newborn without a NIK is found.
-pub const NIK_IBU_SYSTEM: &str = "https://fhir.kemkes.go.id/id/nik-ibu";
+use simpul_fhir::systems::{NIK, NIK_IBU};
 
 /// A Patient the platform holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +18,7 @@ impl Platform {
     /// The Patients the platform holds under `nik` (none, one, or more when its index
     /// holds duplicates: the caller decides).
     pub fn patients_by_nik(&self, nik: &str) -> Result<Vec<PatientMatch>, PlatformError> {
-        let identifier = format!("{NIK_SYSTEM}|{nik}");
+        let identifier = format!("{NIK}|{nik}");
         matches(&self.get("Patient", &[("identifier", &identifier)])?)
     }
 
@@ -33,7 +30,7 @@ impl Platform {
         nik_ibu: &str,
         birth_date: &str,
     ) -> Result<Vec<PatientMatch>, PlatformError> {
-        let identifier = format!("{NIK_IBU_SYSTEM}|{nik_ibu}");
+        let identifier = format!("{NIK_IBU}|{nik_ibu}");
         let found = matches(&self.get(
             "Patient",
             &[("identifier", &identifier), ("birthdate", birth_date)],

@@ -1,12 +1,10 @@
 //! The platform client against a local stand-in of SATUSEHAT: tokens, patient
 //! matching, and what it does when the platform or the link misbehaves.
 
-mod standin;
-
 use std::time::Duration;
 
+use simpul_satusehat::standin::{CLIENT_ID, CLIENT_SECRET, Fault, Person, StandIn};
 use simpul_satusehat::{Platform, PlatformConfig, PlatformError, RetryPolicy, Secret};
-use standin::{CLIENT_ID, CLIENT_SECRET, Fault, Person, StandIn};
 
 const MOTHER: &str = "3273014107900003";
 

@@ -85,6 +85,7 @@ fn add(node: &mut Target, a: PatientAdd) -> Result<()> {
             birth_order: a.birth_order,
             kk: a.kk,
             bpjs: a.bpjs,
+            ihs: None,
         },
         name: a.name,
         sex,

@@ -91,6 +91,7 @@ pub(super) async fn create_patient(State(app): State<App>, auth: Authed, body: B
                 birth_order: input.birth_order,
                 kk: input.kk,
                 bpjs: input.bpjs,
+                ihs: None,
             },
             name: input.name,
             sex: input.sex,

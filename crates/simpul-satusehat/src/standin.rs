@@ -1,9 +1,8 @@
-//! A local stand-in of SATUSEHAT for tests, built from the platform's published
+//! A local stand-in of SATUSEHAT for tests (feature `standin`), built from the platform's published
 //! examples (docs/satusehat-sources.md): the OAuth2 token endpoint (every value a JSON
 //! string, as the platform sends them), the Master Patient Index search by NIK and by
 //! mother's NIK, OperationOutcome errors, and faults injected on demand: 5xx, 429 with
 //! `Retry-After`, tokens that expire or are revoked early, dropped connections.
-#![allow(dead_code, missing_docs, unreachable_pub)]
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -16,7 +15,9 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde_json::{Value, json};
 
+/// The one client id the stand-in accepts.
 pub const CLIENT_ID: &str = "simpul-test-client";
+/// Its secret.
 pub const CLIENT_SECRET: &str = "s3cret-of-the-puskesmas";
 
 /// A fault the next request meets.
@@ -33,9 +34,13 @@ pub enum Fault {
 /// A person the stand-in's patient index holds.
 #[derive(Debug, Clone)]
 pub struct Person {
+    /// Its IHS number.
     pub ihs: String,
+    /// Its NIK, if it has one.
     pub nik: Option<String>,
+    /// Its mother's NIK (a newborn).
     pub nik_ibu: Option<String>,
+    /// `YYYY-MM-DD`.
     pub birth_date: String,
 }
 
@@ -51,14 +56,16 @@ struct Platform {
 
 type Shared = Arc<Mutex<Platform>>;
 
-/// The running stand-in.
+/// The running stand-in (stops when dropped).
 pub struct StandIn {
+    /// `http://127.0.0.1:PORT`.
     pub base: String,
     state: Shared,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl StandIn {
+    /// Starts a stand-in whose patient index holds `people`.
     pub fn start(people: Vec<Person>) -> StandIn {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -86,10 +93,12 @@ impl StandIn {
         }
     }
 
+    /// The OAuth2 base URL.
     pub fn auth_url(&self) -> String {
         format!("{}/oauth2/v1", self.base)
     }
 
+    /// The FHIR base URL.
     pub fn fhir_url(&self) -> String {
         format!("{}/fhir-r4/v1", self.base)
     }
@@ -113,10 +122,12 @@ impl StandIn {
         self.with(|p| p.tokens.clear());
     }
 
+    /// Tokens issued so far.
     pub fn tokens_issued(&self) -> u32 {
         self.with(|p| p.issued)
     }
 
+    /// Requests received so far (token requests included).
     pub fn requests(&self) -> u32 {
         self.with(|p| p.requests)
     }

@@ -1,0 +1,105 @@
+//! The SATUSEHAT bridge on real nodes: a person registered at a posyandu is matched to
+//! the platform (a local stand-in built from its published examples) by the puskesmas
+//! node that holds the credentials, and the IHS number it writes travels back down.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::nodes::*;
+use common::{add_siti, ok, register_child, show_json, simpul};
+use simpul_satusehat::standin::{CLIENT_ID, CLIENT_SECRET, Fault, Person, StandIn};
+
+const PK: &str = "3273/P3273010201";
+const SITI_IHS: &str = "P02478375538";
+const CHILD_IHS: &str = "P10000000001";
+
+#[test]
+fn a_person_registered_at_a_posyandu_gets_the_ihs_number_the_puskesmas_finds() {
+    let standin = StandIn::start(vec![
+        Person {
+            ihs: SITI_IHS.into(),
+            nik: Some("3273015208900003".into()),
+            nik_ibu: None,
+            birth_date: "1990-08-12".into(),
+        },
+        // Siti's newborn, found by her NIK and its birth date; an older sibling is not
+        // taken for it.
+        Person {
+            ihs: CHILD_IHS.into(),
+            nik: None,
+            nik_ibu: Some("3273015208900003".into()),
+            birth_date: "2025-03-04".into(),
+        },
+        Person {
+            ihs: "P10000000009".into(),
+            nik: None,
+            nik_ibu: Some("3273015208900003".into()),
+            birth_date: "2021-06-30".into(),
+        },
+    ]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pk", PK), ("py", PY)]);
+    let (pk_port, py_port) = (free_port(), free_port());
+    let pk_config = config(d, "pk", PK, pk_port, &[]);
+    let bridge = format!(
+        "\n[satusehat]\nauth_url = \"{}\"\nfhir_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n\
+         client_secret = \"{CLIENT_SECRET}\"\norganization = \"10000004\"\nevery_secs = 1\n",
+        standin.auth_url(),
+        standin.fhir_url()
+    );
+    let mut text = std::fs::read_to_string(&pk_config).expect("config");
+    text.push_str(&bridge);
+    std::fs::write(&pk_config, text).expect("write");
+
+    // A config holding the secret that others may read is refused, saying what to do.
+    std::fs::set_permissions(&pk_config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let refused = simpul(d, &["run", "--config", pk_config.to_str().expect("utf-8")]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success());
+    assert!(
+        said.contains("satusehat.client_secret") && said.contains("chmod 600"),
+        "{said}"
+    );
+    assert!(!said.contains(CLIENT_SECRET), "{said}");
+    std::fs::set_permissions(&pk_config, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+
+    // The platform is flaky at first: the bridge retries.
+    standin.inject(&[Fault::Unavailable, Fault::Dropped, Fault::RateLimited]);
+    let py_config = config(d, "py", PY, py_port, &[(pk_port, PK)]);
+    let (pk, pk_logs) = start(&pk_config);
+    let (py, py_logs) = start(&py_config);
+    let mut seen = Vec::new();
+    assert!(
+        wait_for(&pk_logs, "SATUSEHAT bridge running", &mut seen),
+        "{seen:?}"
+    );
+    assert!(wait_for(&py_logs, "node running", &mut seen), "{seen:?}");
+
+    let siti = add_siti(&d.join("py"));
+    let child = register_child(&d.join("py"), "Bayi Siti", 1);
+    let ihs = |at: &str, id: &str| {
+        show_json(&d.join(at), id)["patient"]["identifiers"]["ihs"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let arrived = eventually(Duration::from_secs(60), || {
+        ihs("py", &siti).as_deref() == Some(SITI_IHS)
+            && ihs("py", &child).as_deref() == Some(CHILD_IHS)
+    });
+    let at_pk = (ihs("pk", &siti), ihs("pk", &child));
+    let statuses = [terminate(py), terminate(pk)];
+    assert!(
+        arrived,
+        "the IHS numbers reached the posyandu: py {:?} {:?}, pk {at_pk:?}",
+        ihs("py", &siti),
+        ihs("py", &child)
+    );
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    // Written once, by the puskesmas, with its own seal: the posyandu's copy verifies.
+    let verified = ok(&d.join("py"), &["verify", "--json"]);
+    let report: serde_json::Value = serde_json::from_str(&verified).expect("json");
+    assert_eq!(report["problems"], serde_json::json!([]), "{verified}");
+}
