@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::nodes::*;
-use common::{fails, ok};
+use common::{fails, ok, simpul};
 use simpul_model::automerge::{ActorId, Automerge};
 use simpul_model::{Date, FacilityPath, Record, RecordBody, RecordId, Scope};
 use simpul_sync::{FrameReader, Message, PROTOCOL_VERSION};
@@ -720,7 +720,7 @@ fn the_district_registers_its_facilities_and_no_one_below_can() {
             "10000004",
         ],
     );
-    ok(
+    let set = simpul(
         &d.join("dk"),
         &[
             "facility",
@@ -732,6 +732,14 @@ fn the_district_registers_its_facilities_and_no_one_below_can() {
             LOCATION,
         ],
     );
+    let said = String::from_utf8_lossy(&set.stderr).into_owned();
+    assert!(set.status.success(), "{said}");
+    let entry_id = said
+        .split("(record ")
+        .nth(1)
+        .and_then(|rest| rest.split(')').next())
+        .expect("the record id is said")
+        .to_string();
     // Set again with a new name: the entry is replaced, not duplicated.
     ok(
         &d.join("dk"),
@@ -797,6 +805,42 @@ fn the_district_registers_its_facilities_and_no_one_below_can() {
     assert!(
         bye.as_deref()
             .is_some_and(|r| r.contains("create a record of down [3273]")),
+        "{bye:?}"
+    );
+    // Nor may it change the district's entry it holds: a change of its own to it is
+    // refused the same way.
+    let held = export(&d.join("py"), &entry_id);
+    let mut changed = held.clone();
+    changed.set_actor(attacker.actor(2));
+    let before = Record::from_document(&held).expect("entry");
+    let mut after = before.clone();
+    if let RecordBody::Facility(e) = &mut after.body {
+        e.satusehat.location = Some("d0d0d0d0-0000-4000-8000-000000000000".into());
+    }
+    after
+        .write_over(&before, &mut changed, today(), 10_000)
+        .expect("change");
+    let bye = runtime.block_on(async {
+        let mut s = Session::open(&pki, &attacker.net, ports[2])
+            .await
+            .expect("connects");
+        s.send(&[
+            cert(&attacker),
+            Message::Changes {
+                id: *before.id.as_bytes(),
+                bytes: changed.save_after(&held.get_heads()),
+                heads: changed.get_heads().iter().map(|h| h.0).collect(),
+                seals: vec![attacker.seal(before.id, &changed)],
+            },
+        ])
+        .await;
+        let (_, bye) = s.until_bye(Duration::from_secs(15)).await;
+        s.close();
+        bye
+    });
+    assert!(
+        bye.as_deref()
+            .is_some_and(|r| r.contains("write a record of down [3273]")),
         "{bye:?}"
     );
     let statuses: Vec<_> = nodes.into_iter().map(terminate).collect();

@@ -104,9 +104,9 @@ fn check_fhir_id(field: &str, id: &str) -> Result<(), String> {
     }
 }
 
-/// The id of `facility`'s registry entry: the same on every node, so an entry is found
-/// without an index; bound to the district's key when it has one, so that no other
-/// node can create it first.
+/// The id of a new registry entry for `facility`, bound to the writing district node's
+/// key when it has one (so that no other node can create it first). A district server
+/// and its standby have keys of their own: an entry is found by its path, not its id.
 pub fn registry_id(facility: &FacilityPath, key_prefix: Option<[u8; 4]>) -> RecordId {
     let digest = Sha256::new()
         .chain_update(b"simpul-facility\0")

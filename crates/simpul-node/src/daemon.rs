@@ -383,19 +383,27 @@ async fn satusehat_bridge(
             simpul_satusehat::match_round(&s, &p, crate::clock::today(), now_ms())
         })
         .await;
+        let mut again_at_once = false;
         match round {
-            Ok(Ok(report)) if report == Default::default() => {}
-            Ok(Ok(report)) => tracing::info!(
-                matched = report.matched,
-                not_found = report.not_found,
-                ambiguous = report.ambiguous,
-                refused = report.refused,
-                "SATUSEHAT: people matched"
-            ),
+            Ok(Ok(report)) => {
+                again_at_once = report.more_waiting();
+                if report.matched + report.not_found + report.ambiguous + report.skipped > 0 {
+                    tracing::info!(
+                        matched = report.matched,
+                        not_found = report.not_found,
+                        ambiguous = report.ambiguous,
+                        skipped = report.skipped,
+                        "SATUSEHAT: people matched"
+                    );
+                }
+            }
             Ok(Err(e)) => {
                 tracing::warn!(error = %e, "SATUSEHAT: matching stopped; resumes next round")
             }
             Err(e) => tracing::error!(error = %e, "SATUSEHAT: matching failed"),
+        }
+        if again_at_once {
+            continue;
         }
         tokio::select! {
             _ = tokio::time::sleep(cfg.every) => {}

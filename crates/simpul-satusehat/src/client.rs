@@ -112,10 +112,7 @@ impl Platform {
                 Ok(a) if a.status == 401 && !renewed => {
                     renewed = true;
                     self.forget_token();
-                    Err(Attempt::Again(
-                        "the token was refused; asking for a new one".into(),
-                        Some(Duration::ZERO),
-                    ))
+                    Err(Attempt::Renewed)
                 }
                 Ok(a) if a.status == 401 => Err(Attempt::Final(PlatformError::Credentials(
                     outcome_text(&a.body),
@@ -171,12 +168,10 @@ impl Platform {
             match attempt() {
                 Ok(v) => return Ok(v),
                 Err(Attempt::Final(e)) => return Err(e),
+                // A token the platform ended early is not a failure of the platform
+                // (and is renewed once per request at most: see `authorised`).
+                Err(Attempt::Renewed) => tries -= 1,
                 Err(Attempt::Again(why, wait)) => {
-                    if wait == Some(Duration::ZERO) {
-                        // A renewed token is not a failure of the platform.
-                        tries -= 1;
-                        continue;
-                    }
                     tracing::debug!(attempt = tries, reason = %why, "SATUSEHAT request failed; retrying");
                     last = why;
                     if tries < self.retry.attempts {
@@ -197,6 +192,8 @@ impl Platform {
 pub(crate) enum Attempt {
     /// Worth trying again (after the wait, when the platform named one).
     Again(String, Option<Duration>),
+    /// The token was refused and forgotten: try again at once with a new one.
+    Renewed,
     /// Not worth trying again.
     Final(PlatformError),
 }
@@ -255,7 +252,9 @@ fn parse_token(body: &str) -> Result<Token, String> {
         serde_json::Value::Number(n) => n.as_u64(),
         _ => None,
     }
-    .ok_or("the token answer has no expires_in")?;
+    .ok_or("the token answer has no expires_in")?
+    // The platform's tokens last an hour; a day is the most believed.
+    .min(86_400);
     // Renewed ahead of expiry: five minutes early for the platform's hour, half the
     // lifetime for a short one.
     let early = Duration::from_secs(lifetime.min(600) / 2);

@@ -90,8 +90,22 @@ fn check_url(url: &str) -> Result<(), String> {
     let Some(rest) = url.strip_prefix("http://") else {
         return Err(format!("{url:?} is not an https:// URL"));
     };
-    let host = rest.split(['/', ':']).next().unwrap_or_default();
-    if matches!(host, "127.0.0.1" | "localhost" | "[::1]") || rest.starts_with("[::1]") {
+    // The host exactly: no user part (`http://localhost@elsewhere/` goes elsewhere).
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().map(|h| format!("[{h}]")),
+        None => authority.split(':').next().map(str::to_string),
+    }
+    .unwrap_or_default();
+    let port_ok = authority.strip_prefix(host.as_str()).is_some_and(|p| {
+        p.is_empty()
+            || p.strip_prefix(':')
+                .is_some_and(|port| port.bytes().all(|b| b.is_ascii_digit()))
+    });
+    if !authority.contains('@')
+        && port_ok
+        && matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]")
+    {
         Ok(())
     } else {
         Err(format!(
@@ -146,8 +160,27 @@ mod tests {
             let err = c.check().expect_err("refused");
             assert!(err.contains(says), "{err} should say {says}");
         }
-        let mut local = config();
-        local.auth_url = "http://127.0.0.1:8080/oauth2/v1".into();
-        local.check().expect("a loopback stand-in");
+        for url in [
+            "http://127.0.0.1:8080/oauth2/v1",
+            "http://localhost/oauth2/v1",
+            "http://[::1]:9000",
+        ] {
+            let mut local = config();
+            local.auth_url = url.into();
+            local.check().expect(url);
+        }
+        for url in [
+            "http://localhost:1@evil.example/v1",
+            "http://127.0.0.1:1@evil.example",
+            "http://[::1]@evil.example",
+            "http://localhost@evil.example/v1",
+            "http://127.0.0.1.evil.example/v1",
+            "http://localhost:80x/v1",
+        ] {
+            let mut remote = config();
+            remote.auth_url = url.into();
+            let err = remote.check().expect_err(url);
+            assert!(err.contains("plain http"), "{url}: {err}");
+        }
     }
 }

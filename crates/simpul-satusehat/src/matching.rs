@@ -2,7 +2,7 @@
 //! IHS number found into each record (it then replicates like any field, so the
 //! posyandu that registered the person learns it too).
 
-use simpul_model::{Date, Patient, RecordBody};
+use simpul_model::{Date, Patient, RecordBody, RecordId};
 use simpul_store::{ReadError, Store, WriteError};
 
 use crate::client::Platform;
@@ -25,8 +25,11 @@ pub struct MatchReport {
     /// Patients the platform holds more than one Patient for (its index has duplicates,
     /// or twins registered under their mother's NIK): left for a person to decide.
     pub ambiguous: u32,
-    /// Patients whose search the platform refused (it says why; logged).
-    pub refused: u32,
+    /// Patients skipped: their search refused or unreadable, their record damaged, or
+    /// the number found refused by the record's checks (each logged with why).
+    pub skipped: u32,
+    /// Records looked at (a full round means more may be waiting).
+    pub looked_at: u32,
 }
 
 /// Why a round stopped short.
@@ -60,30 +63,14 @@ pub fn match_round(
     }
     let mut report = MatchReport::default();
     let changes = store.changes_after(after, ROUND)?;
+    report.looked_at = changes.len() as u32;
     for change in changes {
-        if !change.removed
-            && let Some((_, record)) = store.record(change.id)?
-            && let RecordBody::Patient(p) = &record.body
-            && p.identifiers.ihs.is_none()
-        {
-            match find(platform, p) {
-                Ok(Found::One(ihs)) => {
-                    write_ihs(store, change.id, ihs, today, now_ms)?;
-                    report.matched += 1;
-                }
-                Ok(Found::None) => report.not_found += 1,
-                Ok(Found::Many(n)) => {
-                    tracing::info!(record = %change.id, found = n, "SATUSEHAT holds more than one Patient for this person; not matched");
-                    report.ambiguous += 1;
-                }
-                Ok(Found::Unsearchable) => {}
-                Err(e @ PlatformError::Refused { .. }) => {
-                    tracing::warn!(record = %change.id, error = %e, "SATUSEHAT refused the search for this person");
-                    report.refused += 1;
-                }
-                Err(e) => {
+        if !change.removed {
+            match match_one(store, platform, change.id, today, now_ms) {
+                Ok(outcome) => report.count(outcome),
+                Err(Stop(e)) => {
                     store.set_mark(MARK, after)?;
-                    return Err(e.into());
+                    return Err(e);
                 }
             }
         }
@@ -91,6 +78,92 @@ pub fn match_round(
     }
     store.set_mark(MARK, after)?;
     Ok(report)
+}
+
+/// What became of one record.
+enum Outcome {
+    Matched,
+    NotFound,
+    Ambiguous,
+    /// Not a patient, already matched, or nothing to search by.
+    Nothing,
+    /// The platform refused its search, its answer could not be read, or the record
+    /// could not be read or written: logged, and the round goes on.
+    Skipped,
+}
+
+/// The round cannot go on: the platform is unavailable, the credentials are refused,
+/// or the store failed.
+struct Stop(MatchError);
+
+impl MatchReport {
+    /// True when the round stopped at its limit: more records may be waiting.
+    pub fn more_waiting(&self) -> bool {
+        self.looked_at as usize >= ROUND
+    }
+
+    fn count(&mut self, outcome: Outcome) {
+        match outcome {
+            Outcome::Matched => self.matched += 1,
+            Outcome::NotFound => self.not_found += 1,
+            Outcome::Ambiguous => self.ambiguous += 1,
+            Outcome::Skipped => self.skipped += 1,
+            Outcome::Nothing => {}
+        }
+    }
+}
+
+fn match_one(
+    store: &Store,
+    platform: &Platform,
+    id: RecordId,
+    today: Date,
+    now_ms: u64,
+) -> Result<Outcome, Stop> {
+    let record = match store.record(id) {
+        Ok(Some((_, record))) => record,
+        Ok(None) => return Ok(Outcome::Nothing),
+        Err(e) if e.is_record_damage() => {
+            tracing::warn!(record = %id, error = %e, "SATUSEHAT: a damaged record is not matched");
+            return Ok(Outcome::Skipped);
+        }
+        Err(e) => return Err(Stop(e.into())),
+    };
+    let RecordBody::Patient(p) = &record.body else {
+        return Ok(Outcome::Nothing);
+    };
+    if p.identifiers.ihs.is_some() {
+        return Ok(Outcome::Nothing);
+    }
+    let ihs = match find(platform, p) {
+        Ok(Found::One(ihs)) => ihs,
+        Ok(Found::None) => return Ok(Outcome::NotFound),
+        Ok(Found::Many(n)) => {
+            tracing::info!(record = %id, found = n, "SATUSEHAT holds more than one Patient for this person; not matched");
+            return Ok(Outcome::Ambiguous);
+        }
+        Ok(Found::Unsearchable) => return Ok(Outcome::Nothing),
+        // Not allowed to search at all: nothing else would fare better.
+        Err(PlatformError::Refused {
+            status: 401 | 403,
+            outcome,
+        }) => {
+            return Err(Stop(PlatformError::Credentials(outcome).into()));
+        }
+        Err(e @ (PlatformError::Refused { .. } | PlatformError::Malformed(_))) => {
+            tracing::warn!(record = %id, error = %e, "SATUSEHAT: this person's search failed");
+            return Ok(Outcome::Skipped);
+        }
+        Err(e) => return Err(Stop(e.into())),
+    };
+    match write_ihs(store, id, ihs, today, now_ms) {
+        Ok(()) => Ok(Outcome::Matched),
+        Err(e) if e.is_store_failure() => Err(Stop(e.into())),
+        Err(e) => {
+            tracing::warn!(record = %id, error = %e, "SATUSEHAT: the IHS number found could not be written");
+            Ok(Outcome::Skipped)
+        }
+    }
 }
 
 /// What the platform holds for a person.
@@ -117,7 +190,7 @@ fn find(platform: &Platform, p: &Patient) -> Result<Found, PlatformError> {
 
 fn write_ihs(
     store: &Store,
-    id: simpul_model::RecordId,
+    id: RecordId,
     ihs: String,
     today: Date,
     now_ms: u64,

@@ -29,6 +29,9 @@ pub enum Fault {
     RateLimited,
     /// The connection is closed without an answer.
     Dropped,
+    /// `400` with an OperationOutcome naming a broken rule, as the platform's
+    /// validation answers.
+    Invalid,
 }
 
 /// A person the stand-in's patient index holds.
@@ -112,6 +115,11 @@ impl StandIn {
         self.with(|p| p.faults.extend(faults));
     }
 
+    /// Faults injected and not met yet are dropped.
+    pub fn clear_faults(&self) {
+        self.with(|p| p.faults.clear());
+    }
+
     /// Tokens issued from now on last this long.
     pub fn token_lifetime(&self, seconds: u64) {
         self.with(|p| p.token_lifetime_s = seconds);
@@ -162,6 +170,12 @@ fn fault(state: &Shared) -> Option<Response> {
             )
                 .into_response(),
         ),
+        Fault::Invalid => Some(outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "value",
+            "Reference is mandatory : Encounter.serviceProvider (RuleNumber: 10124)",
+        )),
         // The answer starts and the connection ends mid-body, as a cut link ends it.
         Fault::Dropped => {
             let chunks: [Result<&'static [u8], std::io::Error>; 2] = [

@@ -119,6 +119,16 @@ fn rate_limits_5xx_and_dropped_connections_are_retried_and_then_reported() {
     // failures, the token, then the answer.
     assert_eq!(standin.requests(), 5);
 
+    // A platform that keeps asking to wait 0 s is still asked only `attempts` times.
+    let before = standin.requests();
+    standin.inject(&[Fault::RateLimited; 10]);
+    let err = platform
+        .patients_by_nik("9271060312000001")
+        .expect_err("rate limited throughout");
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(standin.requests() - before, 4);
+    standin.clear_faults();
+
     standin.inject(&[Fault::Unavailable; 4]);
     let err = platform
         .patients_by_nik("9271060312000001")
@@ -146,4 +156,25 @@ fn refusals_say_what_the_platform_objected_to_and_are_not_retried() {
     );
     assert!(!err.to_string().contains("not-the-secret"), "{err}");
     assert_eq!(standin.requests(), 1, "a refusal is not retried");
+}
+
+#[test]
+fn a_request_the_platform_refuses_says_why_and_is_not_retried() {
+    let standin = StandIn::start(people());
+    let platform = platform(&standin, CLIENT_SECRET);
+    platform
+        .patients_by_nik("9271060312000001")
+        .expect("token and a search");
+    let before = standin.requests();
+    standin.inject(&[Fault::Invalid]);
+    let err = platform
+        .patients_by_nik("9271060312000001")
+        .expect_err("refused");
+    assert!(!err.is_transient());
+    assert_eq!(
+        err.to_string(),
+        "SATUSEHAT refused the request (HTTP 400): Reference is mandatory : \
+         Encounter.serviceProvider (RuleNumber: 10124)"
+    );
+    assert_eq!(standin.requests() - before, 1, "not retried");
 }

@@ -83,11 +83,17 @@ fn apply(p: &mut simpul_model::Patient, edit: PatientEdit) {
         }
     }
     set(&mut p.name, name);
+    // The IHS number was found by the identifiers a correction replaces: the bridge
+    // looks the person up again.
+    let before = (p.identifiers.nik.clone(), p.identifiers.nik_ibu.clone());
     set(&mut p.identifiers.nik, nik.map(Some));
     set(&mut p.identifiers.kk, kk.map(Some));
     set(&mut p.identifiers.bpjs, bpjs.map(Some));
     set(&mut p.identifiers.nik_ibu, nik_ibu.map(Some));
     set(&mut p.identifiers.birth_order, birth_order.map(Some));
+    if (p.identifiers.nik.clone(), p.identifiers.nik_ibu.clone()) != before {
+        p.identifiers.ihs = None;
+    }
     set(&mut p.address.village, village);
     set(&mut p.address.rt, rt.map(Some));
     set(&mut p.address.rw, rw.map(Some));

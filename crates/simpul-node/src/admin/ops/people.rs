@@ -413,6 +413,7 @@ pub(super) fn merge(
             ids.nik = ids.nik.take().or(theirs.nik);
             ids.kk = ids.kk.take().or(theirs.kk);
             ids.bpjs = ids.bpjs.take().or(theirs.bpjs);
+            ids.ihs = ids.ihs.take().or(theirs.ihs);
             if ids.nik_ibu.is_none() {
                 ids.nik_ibu = theirs.nik_ibu;
                 ids.birth_order = theirs.birth_order;

@@ -1,8 +1,12 @@
 //! The facility registry: the district registers its facilities (with their SATUSEHAT
 //! ids); every node of the district holds the entries and reads them.
 
+use std::collections::BTreeMap;
+
 use simpul_model::registry::registry_id;
-use simpul_model::{FacilityEntry, Level, Record, RecordBody, RecordError, RecordKind};
+use simpul_model::{
+    FacilityEntry, FacilityPath, Level, Record, RecordBody, RecordError, RecordId, RecordKind,
+};
 use simpul_store::{Store, WriteError, WriteOutcome};
 
 use super::audit::key_prefix;
@@ -36,7 +40,12 @@ pub(super) fn set(
         )));
     }
     entry.check().map_err(rejected)?;
-    let id = registry_id(&entry.path, key_prefix(store));
+    // The entry held for this facility, whoever made it (a district server and its
+    // standby have keys of their own, so ids of their own), else a new one.
+    let id = match held(store)?.into_iter().find(|(_, e)| e.path == entry.path) {
+        Some((id, _)) => id,
+        None => registry_id(&entry.path, key_prefix(store)),
+    };
     let actor = store.node().actor.clone();
     store
         .write(id, now_ms, move |doc| {
@@ -64,22 +73,30 @@ pub(super) fn set(
 
 /// Every registry entry this node holds, in path order.
 pub(super) fn list(store: &Store) -> Result<Vec<FacilityEntry>, Failure> {
+    Ok(held(store)?.into_iter().map(|(_, e)| e).collect())
+}
+
+/// The entries held with their record ids, one per facility (the one changed last when
+/// two district nodes each made one), in path order. A damaged entry is left out (the
+/// store's `damaged` list names it).
+fn held(store: &Store) -> Result<Vec<(RecordId, FacilityEntry)>, Failure> {
     let ids = store
         .ids_of_kind(RecordKind::Facility, None, MAX_ENTRIES)
         .map_err(read_failure)?;
-    let mut entries = Vec::with_capacity(ids.len());
+    let mut newest: BTreeMap<FacilityPath, (u64, RecordId, FacilityEntry)> = BTreeMap::new();
     for id in ids {
-        if let Some((
-            _,
-            Record {
-                body: RecordBody::Facility(entry),
-                ..
-            },
-        )) = store.record(id).map_err(read_failure)?
-        {
-            entries.push(entry);
+        let (meta, record) = match store.record(id) {
+            Ok(Some(found)) => found,
+            Ok(None) => continue,
+            Err(e) if e.is_record_damage() => continue,
+            Err(e) => return Err(read_failure(e)),
+        };
+        if let RecordBody::Facility(entry) = record.body {
+            let seen = newest.get(&entry.path).map(|(at, ..)| *at);
+            if seen.is_none_or(|at| meta.modified_ms > at) {
+                newest.insert(entry.path.clone(), (meta.modified_ms, id, entry));
+            }
         }
     }
-    entries.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(entries)
+    Ok(newest.into_values().map(|(_, id, e)| (id, e)).collect())
 }
