@@ -8,7 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use common::nodes::*;
-use common::{add_siti, ok, register_child, show_json, simpul};
+use common::{add_siti, ok, register_child, register_child_born, show_json, simpul};
 use simpul_satusehat::standin::{CLIENT_ID, CLIENT_SECRET, Fault, Person, StandIn};
 
 const PK: &str = "3273/P3273010201";
@@ -79,6 +79,8 @@ fn a_person_registered_at_a_posyandu_gets_the_ihs_number_the_puskesmas_finds() {
 
     let siti = add_siti(&d.join("py"));
     let child = register_child(&d.join("py"), "Bayi Siti", 1);
+    // Born last week and not on the platform yet: registered under Siti's NIK.
+    let newborn = register_child_born(&d.join("py"), "Bayi Kedua Siti", 1, "2026-11-28");
     let ihs = |at: &str, id: &str| {
         show_json(&d.join(at), id)["patient"]["identifiers"]["ihs"]
             .as_str()
@@ -87,6 +89,7 @@ fn a_person_registered_at_a_posyandu_gets_the_ihs_number_the_puskesmas_finds() {
     let arrived = eventually(Duration::from_secs(60), || {
         ihs("py", &siti).as_deref() == Some(SITI_IHS)
             && ihs("py", &child).as_deref() == Some(CHILD_IHS)
+            && ihs("py", &newborn).is_some()
     });
     let at_pk = (ihs("pk", &siti), ihs("pk", &child));
     let statuses = [terminate(py), terminate(pk)];
@@ -101,6 +104,14 @@ fn a_person_registered_at_a_posyandu_gets_the_ihs_number_the_puskesmas_finds() {
         ihs("py", &child)
     );
     assert_eq!(at_pk, (Some(SITI_IHS.into()), Some(CHILD_IHS.into())));
+    let registered: Vec<Person> = standin
+        .people()
+        .into_iter()
+        .filter(|p| p.birth_date == "2026-11-28")
+        .collect();
+    assert_eq!(registered.len(), 1, "registered once: {registered:?}");
+    assert_eq!(ihs("py", &newborn), Some(registered[0].ihs.clone()));
+    assert_eq!(registered[0].nik_ibu.as_deref(), Some("3273015208900003"));
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
     // Written once, by the puskesmas, with its own seal: the posyandu's copy verifies.
     let verified = ok(&d.join("py"), &["verify", "--json"]);

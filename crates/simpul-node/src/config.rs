@@ -100,6 +100,10 @@ pub struct SatusehatSection {
     pub client_secret: simpul_satusehat::Secret,
     /// The facility's Organization id on the platform.
     pub organization: String,
+    /// Register newborns the platform does not hold yet, under the mother's NIK.
+    /// Default true.
+    #[serde(default = "defaults::yes")]
+    pub register_newborns: bool,
     /// Seconds between rounds of matching new people to the platform. Default 60.
     #[serde(default = "defaults::satusehat_every_secs")]
     pub every_secs: u64,
@@ -162,6 +166,9 @@ mod defaults {
     }
     pub(super) fn feed_every_secs() -> u64 {
         2
+    }
+    pub(super) fn yes() -> bool {
+        true
     }
     pub(super) fn satusehat_every_secs() -> u64 {
         60
@@ -311,6 +318,7 @@ impl NodeConfig {
                     client_id: s.client_id,
                     client_secret: s.client_secret,
                     organization: s.organization,
+                    register_newborns: s.register_newborns,
                 };
                 platform.check().map_err(|e| {
                     let (key, reason) = e.split_once(": ").unwrap_or(("satusehat", e.as_str()));

@@ -97,6 +97,25 @@ impl Platform {
         serde_json::from_str(&body).map_err(|e| PlatformError::Malformed(format!("{path}: {e}")))
     }
 
+    /// `POST {fhir_url}/{path}` of `resource`, creating it: retried only when the
+    /// platform surely did not take it (a rate limit, an ended token). After a 5xx or a
+    /// lost answer it may exist already: the caller looks before creating again.
+    pub(crate) fn create(
+        &self,
+        path: &str,
+        resource: &serde_json::Value,
+    ) -> Result<serde_json::Value, PlatformError> {
+        let url = format!("{}/{path}", self.config.fhir_url);
+        let body = self.authorised_with(Repeat::OnlyUntaken, |token| {
+            self.agent
+                .post(&url)
+                .header("Authorization", &format!("Bearer {token}"))
+                .header("Content-Type", "application/json")
+                .send_json(resource)
+        })?;
+        serde_json::from_str(&body).map_err(|e| PlatformError::Malformed(format!("{path}: {e}")))
+    }
+
     /// Runs `send` with a valid token until it succeeds, is refused, or every attempt
     /// failed. A 401 is answered once with a new token (the platform may end a token
     /// early).
@@ -104,10 +123,19 @@ impl Platform {
         &self,
         send: impl Fn(&str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<String, PlatformError> {
+        self.authorised_with(Repeat::Always, send)
+    }
+
+    fn authorised_with(
+        &self,
+        repeat: Repeat,
+        send: impl Fn(&str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<String, PlatformError> {
         let mut renewed = false;
         self.with_retries(|| {
             let token = self.token()?;
             let answer = read(send(&token));
+            let rate_limited = matches!(&answer, Ok(a) if a.status == 429);
             match answer {
                 Ok(a) if a.status == 401 && !renewed => {
                     renewed = true;
@@ -117,7 +145,17 @@ impl Platform {
                 Ok(a) if a.status == 401 => Err(Attempt::Final(PlatformError::Credentials(
                     outcome_text(&a.body),
                 ))),
-                other => classify(other),
+                other => match classify(other) {
+                    Err(Attempt::Again(last, _))
+                        if repeat == Repeat::OnlyUntaken && !rate_limited =>
+                    {
+                        Err(Attempt::Final(PlatformError::Unavailable {
+                            attempts: 1,
+                            last,
+                        }))
+                    }
+                    other => other,
+                },
             }
         })
     }
@@ -186,6 +224,15 @@ impl Platform {
             last,
         })
     }
+}
+
+/// Which failures a request is sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Any that may pass: a read changes nothing.
+    Always,
+    /// Only those the platform surely did not act on (a create).
+    OnlyUntaken,
 }
 
 /// What one attempt came to, short of success.

@@ -45,6 +45,8 @@ pub struct PlatformConfig {
     pub client_secret: Secret,
     /// The facility's Organization id on the platform (each client id belongs to one).
     pub organization: String,
+    /// Register the newborns the platform does not hold yet (under the mother's NIK).
+    pub register_newborns: bool,
 }
 
 impl PlatformConfig {
@@ -125,6 +127,7 @@ mod tests {
             client_id: "client".into(),
             client_secret: Secret::new("s3cret"),
             organization: "10000004".into(),
+            register_newborns: true,
         }
     }
 

@@ -21,4 +21,4 @@ pub use client::{Platform, RetryPolicy};
 pub use config::{PlatformConfig, Secret};
 pub use error::PlatformError;
 pub use matching::{MatchError, MatchReport, match_round};
-pub use patients::PatientMatch;
+pub use patients::{Newborn, PatientMatch};

@@ -2,12 +2,12 @@
 //! IHS number found into each record (it then replicates like any field, so the
 //! posyandu that registered the person learns it too).
 
-use simpul_model::{Date, Patient, RecordBody, RecordId};
+use simpul_model::{Date, Patient, RecordBody, RecordId, Sex};
 use simpul_store::{ReadError, Store, WriteError};
 
 use crate::client::Platform;
 use crate::error::PlatformError;
-use crate::patients::PatientMatch;
+use crate::patients::{Newborn, PatientMatch};
 
 /// The store mark: the last change sequence number looked at.
 const MARK: &str = "satusehat-matched";
@@ -178,7 +178,24 @@ enum Found {
 fn find(platform: &Platform, p: &Patient) -> Result<Found, PlatformError> {
     let found: Vec<PatientMatch> = match (&p.identifiers.nik, &p.identifiers.nik_ibu) {
         (Some(nik), _) => platform.patients_by_nik(nik)?,
-        (None, Some(nik_ibu)) => platform.newborns(nik_ibu, &p.birth_date.to_string())?,
+        (None, Some(nik_ibu)) => {
+            let birth_date = p.birth_date.to_string();
+            let found = platform.newborns(nik_ibu, &birth_date)?;
+            if found.is_empty() && platform.config().register_newborns {
+                let child = Newborn {
+                    nik_ibu,
+                    name: &p.name,
+                    gender: match p.sex {
+                        Sex::Female => "female",
+                        Sex::Male => "male",
+                    },
+                    birth_date: &birth_date,
+                    birth_order: p.identifiers.birth_order,
+                };
+                return Ok(Found::One(platform.register_newborn(&child)?));
+            }
+            found
+        }
         (None, None) => return Ok(Found::Unsearchable),
     };
     Ok(match found.as_slice() {

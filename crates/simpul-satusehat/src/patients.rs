@@ -42,6 +42,47 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// Registers a newborn the platform does not hold yet, under its mother's NIK
+    /// (`POST Patient` with a `nik-ibu` identifier, as the platform documents), and
+    /// returns the IHS number given. Sent once: after a failure the caller looks the
+    /// child up again before registering it again, so a lost answer makes no duplicate.
+    pub fn register_newborn(&self, child: &Newborn<'_>) -> Result<String, PlatformError> {
+        let mut resource = serde_json::json!({
+            "resourceType": "Patient",
+            "active": true,
+            "identifier": [{"use": "official", "system": NIK_IBU, "value": child.nik_ibu}],
+            "name": [{"use": "official", "text": child.name}],
+            "gender": child.gender,
+            "birthDate": child.birth_date,
+        });
+        if let Some(order) = child.birth_order {
+            resource["multipleBirthInteger"] = order.into();
+        }
+        let created = self.create("Patient", &resource)?;
+        created["id"]
+            .as_str()
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| PlatformError::Malformed("the Patient created has no id".into()))
+    }
+}
+
+/// A newborn to register.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Newborn<'a> {
+    /// The mother's NIK.
+    pub nik_ibu: &'a str,
+    /// The child's name as registered ("Bayi Ny. Siti").
+    pub name: &'a str,
+    /// `male` or `female`.
+    pub gender: &'a str,
+    /// `YYYY-MM-DD`.
+    pub birth_date: &'a str,
+    /// 1, 2 for twins, ...
+    pub birth_order: Option<u32>,
+}
+
 /// The Patients of a searchset Bundle.
 fn matches(bundle: &serde_json::Value) -> Result<Vec<PatientMatch>, PlatformError> {
     if bundle["resourceType"] != "Bundle" {

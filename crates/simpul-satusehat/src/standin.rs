@@ -82,7 +82,7 @@ impl StandIn {
         }));
         let app = Router::new()
             .route("/oauth2/v1/accesstoken", post(token))
-            .route("/fhir-r4/v1/Patient", get(patients))
+            .route("/fhir-r4/v1/Patient", get(patients).post(create_patient))
             .with_state(state.clone());
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -133,6 +133,11 @@ impl StandIn {
     /// Tokens issued so far.
     pub fn tokens_issued(&self) -> u32 {
         self.with(|p| p.issued)
+    }
+
+    /// The people the patient index holds now (those registered through it too).
+    pub fn people(&self) -> Vec<Person> {
+        self.with(|p| p.people.clone())
     }
 
     /// Requests received so far (token requests included).
@@ -313,4 +318,93 @@ async fn patients(
         bundle["entry"] = Value::Array(entries);
     }
     (StatusCode::OK, axum::Json(bundle)).into_response()
+}
+
+/// `POST Patient`: registers a person under a NIK or, a newborn, under its mother's NIK
+/// (the two forms the platform documents); refuses one it holds already.
+async fn create_patient(State(state): State<Shared>, headers: HeaderMap, body: String) -> Response {
+    if let Some(f) = fault(&state) {
+        return f;
+    }
+    if !authorised(&state, &headers) {
+        return outcome(
+            StatusCode::UNAUTHORIZED,
+            "error",
+            "login",
+            "Invalid access token",
+        );
+    }
+    let Ok(patient) = serde_json::from_str::<Value>(&body) else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "structure",
+            "the body is not JSON",
+        );
+    };
+    if patient["resourceType"] != "Patient" {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "structure",
+            "not a Patient",
+        );
+    }
+    let official = |system: &str| {
+        patient["identifier"].as_array().and_then(|ids| {
+            ids.iter()
+                .find(|i| i["system"] == system)
+                .and_then(|i| i["value"].as_str())
+                .map(str::to_string)
+        })
+    };
+    let nik = official("https://fhir.kemkes.go.id/id/nik");
+    let nik_ibu = official("https://fhir.kemkes.go.id/id/nik-ibu");
+    if nik.is_none() && nik_ibu.is_none() {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "value",
+            "Patient.identifier needs a NIK or a mother's NIK (RuleNumber: 10117)",
+        );
+    }
+    let Some(birth_date) = patient["birthDate"].as_str().map(str::to_string) else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "required",
+            "Patient.birthDate is mandatory",
+        );
+    };
+    if !matches!(patient["gender"].as_str(), Some("male" | "female")) {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "required",
+            "Patient.gender is mandatory",
+        );
+    }
+    let mut p = state.lock().expect("state");
+    let held = p.people.iter().any(|q| match &nik {
+        Some(nik) => q.nik.as_ref() == Some(nik),
+        None => q.nik_ibu == nik_ibu && q.birth_date == birth_date,
+    });
+    if held {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "duplicate",
+            "Found duplicate resource: Patient",
+        );
+    }
+    let ihs = format!("P9{:010}", p.people.len() + 1);
+    p.people.push(Person {
+        ihs: ihs.clone(),
+        nik,
+        nik_ibu,
+        birth_date,
+    });
+    let mut created = patient.clone();
+    created["id"] = Value::String(ihs);
+    (StatusCode::CREATED, axum::Json(created)).into_response()
 }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use simpul_satusehat::standin::{CLIENT_ID, CLIENT_SECRET, Fault, Person, StandIn};
-use simpul_satusehat::{Platform, PlatformConfig, PlatformError, RetryPolicy, Secret};
+use simpul_satusehat::{Newborn, Platform, PlatformConfig, PlatformError, RetryPolicy, Secret};
 
 const MOTHER: &str = "3273014107900003";
 
@@ -54,6 +54,7 @@ fn platform(standin: &StandIn, secret: &str) -> Platform {
         client_id: CLIENT_ID.into(),
         client_secret: Secret::new(secret),
         organization: "10000004".into(),
+        register_newborns: true,
     };
     Platform::new(config, quick()).expect("config")
 }
@@ -177,4 +178,44 @@ fn a_request_the_platform_refuses_says_why_and_is_not_retried() {
          Encounter.serviceProvider (RuleNumber: 10124)"
     );
     assert_eq!(standin.requests() - before, 1, "not retried");
+}
+
+#[test]
+fn a_newborn_the_platform_lacks_is_registered_once() {
+    let standin = StandIn::start(people());
+    let platform = platform(&standin, CLIENT_SECRET);
+    let child = Newborn {
+        nik_ibu: MOTHER,
+        name: "Bayi Ny. Dewi",
+        gender: "female",
+        birth_date: "2026-12-01",
+        birth_order: Some(1),
+    };
+    assert!(
+        platform
+            .newborns(MOTHER, "2026-12-01")
+            .expect("search")
+            .is_empty()
+    );
+    let ihs = platform.register_newborn(&child).expect("registered");
+    let found = platform.newborns(MOTHER, "2026-12-01").expect("search");
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].ihs, ihs);
+    // A second registration is refused as a duplicate, saying so.
+    let err = platform.register_newborn(&child).expect_err("duplicate");
+    assert!(
+        err.to_string()
+            .contains("Found duplicate resource: Patient"),
+        "{err}"
+    );
+    // A create whose answer is lost is not sent again (it may have been taken).
+    let before = standin.requests();
+    standin.inject(&[Fault::Dropped]);
+    let other = Newborn {
+        birth_date: "2026-12-02",
+        ..child
+    };
+    let err = platform.register_newborn(&other).expect_err("answer lost");
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(standin.requests() - before, 1, "sent once");
 }
