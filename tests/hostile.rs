@@ -522,11 +522,28 @@ fn a_hostile_enrolled_node_changes_nothing_it_may_not() {
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
 }
 
-#[test]
-fn a_change_arrives_verified_over_three_hops_and_a_forgery_stops_at_the_first() {
-    const PK: &str = "3273/P3273010201";
-    let dir = tempfile::tempdir().expect("tempdir");
-    let d = dir.path();
+const PK: &str = "3273/P3273010201";
+
+/// Opens a session as `who` with the node at `port`, sends `msgs`, and returns why the
+/// node ended it.
+fn bye_after(
+    runtime: &tokio::runtime::Runtime,
+    (pki, who, port): (&Path, &Identity, u16),
+    msgs: &[Message],
+) -> Option<String> {
+    runtime.block_on(async {
+        let mut s = Session::open(pki, &who.net, port).await.expect("connects");
+        s.send(msgs).await;
+        let (_, bye) = s.until_bye(Duration::from_secs(15)).await;
+        s.close();
+        bye
+    })
+}
+
+/// A district office, puskesmas, pustu and posyandu, each dialling the one above it, all
+/// running (and an attacker's certificate, for a posyandu beside them): the PKI, the four
+/// nodes' ports and processes.
+fn chain_of_four(d: &Path) -> (std::path::PathBuf, Vec<u16>, Vec<NodeProcess>) {
     let pki = district(
         d,
         &[
@@ -546,11 +563,17 @@ fn a_change_arrives_verified_over_three_hops_and_a_forgery_stops_at_the_first() 
     ];
     let started: Vec<_> = configs.iter().map(|c| start(c)).collect();
     let mut seen = Vec::new();
-    assert!(
-        wait_for(&started[3].1, "node running", &mut seen),
-        "{seen:?}"
-    );
-    let nodes: Vec<_> = started.into_iter().map(|(n, _)| n).collect();
+    for (_, logs) in &started {
+        assert!(wait_for(logs, "node running", &mut seen), "{seen:?}");
+    }
+    (pki, ports, started.into_iter().map(|(n, _)| n).collect())
+}
+
+#[test]
+fn a_change_arrives_verified_over_three_hops_and_a_forgery_stops_at_the_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let (pki, ports, nodes) = chain_of_four(d);
     let id = common::register_child(&d.join("py"), "Dewi Anggraini", 1);
     // The attacker's own record goes up honestly; a visit it forges as PY01 on it does not.
     let attacker = Identity::load(&pki, "attacker");
@@ -630,33 +653,10 @@ fn a_change_arrives_verified_over_three_hops_and_a_forgery_stops_at_the_first() 
 
 #[test]
 fn the_district_registers_its_facilities_and_no_one_below_can() {
-    const PK: &str = "3273/P3273010201";
     const LOCATION: &str = "b017aa54-f1df-4ec2-9d84-8823815d7228";
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    let pki = district(
-        d,
-        &[
-            ("dk", "3273"),
-            ("pk", PK),
-            ("pu", PUSTU),
-            ("py", PY),
-            ("attacker", ATTACKER),
-        ],
-    );
-    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
-    let configs = [
-        config(d, "dk", "3273", ports[0], &[]),
-        config(d, "pk", PK, ports[1], &[(ports[0], "3273")]),
-        config(d, "pu", PUSTU, ports[2], &[(ports[1], PK)]),
-        config(d, "py", PY, ports[3], &[(ports[2], PUSTU)]),
-    ];
-    let started: Vec<_> = configs.iter().map(|c| start(c)).collect();
-    let mut seen = Vec::new();
-    for (_, logs) in &started {
-        assert!(wait_for(logs, "node running", &mut seen), "{seen:?}");
-    }
-    let nodes: Vec<_> = started.into_iter().map(|(n, _)| n).collect();
+    let (pki, ports, nodes) = chain_of_four(d);
     let list = |at: &str| -> Vec<serde_json::Value> {
         ok(&d.join(at), &["facility", "list", "--json"])
             .lines()
@@ -665,37 +665,27 @@ fn the_district_registers_its_facilities_and_no_one_below_can() {
     };
 
     // Bad input names what is wrong and stores nothing.
-    let refused = fails(
-        &d.join("dk"),
-        &[
-            "facility",
-            "set",
-            PY,
-            "--name",
-            "Posyandu Melati",
+    let bad = [
+        (
             "--organization",
             "100",
-        ],
-        3,
-    );
-    assert!(
-        refused.contains("facility.satusehat.organization: a posyandu is not an Organization"),
-        "{refused}"
-    );
-    let refused = fails(
-        &d.join("dk"),
-        &[
+            "facility.satusehat.organization: a posyandu is not an Organization",
+        ),
+        ("--location", "a b", "is not a FHIR id"),
+    ];
+    for (flag, value, says) in bad {
+        let args = [
             "facility",
             "set",
             PY,
             "--name",
             "Posyandu Melati",
-            "--location",
-            "a b",
-        ],
-        3,
-    );
-    assert!(refused.contains("is not a FHIR id"), "{refused}");
+            flag,
+            value,
+        ];
+        let refused = fails(&d.join("dk"), &args, 3);
+        assert!(refused.contains(says), "{refused}");
+    }
     assert!(list("dk").is_empty());
     // Only the district registers.
     let refused = fails(
@@ -788,20 +778,15 @@ fn the_district_registers_its_facilities_and_no_one_below_can() {
         .enable_all()
         .build()
         .expect("runtime");
-    let bye = runtime.block_on(async {
-        let mut s = Session::open(&pki, &attacker.net, ports[2])
-            .await
-            .expect("connects");
-        let seal = attacker.seal(forged.id, &forged_doc);
-        s.send(&[
+    let seal = attacker.seal(forged.id, &forged_doc);
+    let bye = bye_after(
+        &runtime,
+        (&pki, &attacker, ports[2]),
+        &[
             cert(&attacker),
             record_msg(forged.id, &forged_doc, vec![seal]),
-        ])
-        .await;
-        let (_, bye) = s.until_bye(Duration::from_secs(15)).await;
-        s.close();
-        bye
-    });
+        ],
+    );
     assert!(
         bye.as_deref()
             .is_some_and(|r| r.contains("create a record of down [3273]")),
@@ -820,11 +805,10 @@ fn the_district_registers_its_facilities_and_no_one_below_can() {
     after
         .write_over(&before, &mut changed, today(), 10_000)
         .expect("change");
-    let bye = runtime.block_on(async {
-        let mut s = Session::open(&pki, &attacker.net, ports[2])
-            .await
-            .expect("connects");
-        s.send(&[
+    let bye = bye_after(
+        &runtime,
+        (&pki, &attacker, ports[2]),
+        &[
             cert(&attacker),
             Message::Changes {
                 id: *before.id.as_bytes(),
@@ -832,12 +816,8 @@ fn the_district_registers_its_facilities_and_no_one_below_can() {
                 heads: changed.get_heads().iter().map(|h| h.0).collect(),
                 seals: vec![attacker.seal(before.id, &changed)],
             },
-        ])
-        .await;
-        let (_, bye) = s.until_bye(Duration::from_secs(15)).await;
-        s.close();
-        bye
-    });
+        ],
+    );
     assert!(
         bye.as_deref()
             .is_some_and(|r| r.contains("write a record of down [3273]")),

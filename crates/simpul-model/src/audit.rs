@@ -170,13 +170,7 @@ pub fn audit_log_id(
         .chain_update(date.to_string().as_bytes())
         .chain_update(part.to_be_bytes())
         .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    let id = RecordId::from_bytes(bytes);
-    match key_prefix {
-        Some(prefix) => id.bind(prefix),
-        None => id,
-    }
+    RecordId::derived(&digest, key_prefix)
 }
 
 /// Checks that `after` keeps every entry of `before` unchanged.

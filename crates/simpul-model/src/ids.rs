@@ -57,6 +57,19 @@ impl RecordId {
         unique.copy_from_slice(&self.0[..9]);
         Self::bound(key_prefix, unique)
     }
+
+    /// The id every node derives from the same `digest` (its first 16 bytes), bound to
+    /// `key_prefix` when given: for records found by what they are (a day's audit, a
+    /// facility's registry entry), not by an index.
+    pub fn derived(digest: &[u8], key_prefix: Option<[u8; 4]>) -> Self {
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        let id = Self::from_bytes(bytes);
+        match key_prefix {
+            Some(prefix) => id.bind(prefix),
+            None => id,
+        }
+    }
 }
 
 /// The last three bytes of a bound record id. A random id ends in them once in 16.7

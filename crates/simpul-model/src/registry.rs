@@ -112,13 +112,7 @@ pub fn registry_id(facility: &FacilityPath, key_prefix: Option<[u8; 4]>) -> Reco
         .chain_update(b"simpul-facility\0")
         .chain_update(facility.as_str().as_bytes())
         .finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    let id = RecordId::from_bytes(bytes);
-    match key_prefix {
-        Some(prefix) => id.bind(prefix),
-        None => id,
-    }
+    RecordId::derived(&digest, key_prefix)
 }
 
 #[cfg(test)]

@@ -239,6 +239,22 @@ async fn token(
     (StatusCode::OK, axum::Json(body)).into_response()
 }
 
+/// The fault a FHIR request meets, or its refusal without a valid token.
+fn gate(state: &Shared, headers: &HeaderMap) -> Option<Response> {
+    if let Some(f) = fault(state) {
+        return Some(f);
+    }
+    if !authorised(state, headers) {
+        return Some(outcome(
+            StatusCode::UNAUTHORIZED,
+            "error",
+            "login",
+            "Invalid access token",
+        ));
+    }
+    None
+}
+
 /// True when the request carries a token the platform issued and has not ended.
 fn authorised(state: &Shared, headers: &HeaderMap) -> bool {
     let token = headers
@@ -256,16 +272,8 @@ async fn patients(
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(f) = fault(&state) {
-        return f;
-    }
-    if !authorised(&state, &headers) {
-        return outcome(
-            StatusCode::UNAUTHORIZED,
-            "error",
-            "login",
-            "Invalid access token",
-        );
+    if let Some(refused) = gate(&state, &headers) {
+        return refused;
     }
     let Some((system, value)) = query.get("identifier").and_then(|i| i.split_once('|')) else {
         return outcome(
@@ -323,16 +331,8 @@ async fn patients(
 /// `POST Patient`: registers a person under a NIK or, a newborn, under its mother's NIK
 /// (the two forms the platform documents); refuses one it holds already.
 async fn create_patient(State(state): State<Shared>, headers: HeaderMap, body: String) -> Response {
-    if let Some(f) = fault(&state) {
-        return f;
-    }
-    if !authorised(&state, &headers) {
-        return outcome(
-            StatusCode::UNAUTHORIZED,
-            "error",
-            "login",
-            "Invalid access token",
-        );
+    if let Some(refused) = gate(&state, &headers) {
+        return refused;
     }
     let Ok(patient) = serde_json::from_str::<Value>(&body) else {
         return outcome(
