@@ -109,6 +109,9 @@ fn post(node: &ApiNode, path: &str, token: &str, body: &Value) -> (u16, Value) {
     call(node, "POST", path, Some(token), Some(&body.to_string()))
 }
 
+/// A health worker's NIK (a sandbox practitioner's, as SATUSEHAT publishes them).
+const BIDAN_NIK: &str = "3217040109800006";
+
 fn issue(dir: &Path, role: &str, name: &str) -> String {
     ok(dir, &["token", "issue", "--role", role, "--name", name])
         .trim()
@@ -171,7 +174,31 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     let py = d.join("py");
     let node = start_api(&config(d, "py", PY, free_port(), &[]));
     let kader = issue(&py, "kader", "Kader Ani");
-    let bidan = issue(&py, "bidan", "Bidan Rina");
+    // A health worker's token names her NIK (SATUSEHAT's Practitioner); a NIK that is
+    // not one is refused, naming it.
+    let refused = fails(
+        &py,
+        &[
+            "token", "issue", "--role", "bidan", "--name", "Bidan X", "--nik", "123",
+        ],
+        3,
+    );
+    assert!(refused.contains("nik: "), "{refused}");
+    let bidan = ok(
+        &py,
+        &[
+            "token",
+            "issue",
+            "--role",
+            "bidan",
+            "--name",
+            "Bidan Rina",
+            "--nik",
+            BIDAN_NIK,
+        ],
+    )
+    .trim()
+    .to_string();
     let viewer = issue(&py, "viewer", "Dinkes Data");
 
     // The description is public and names every route used below.
@@ -312,6 +339,7 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     assert_eq!(status, 201, "{visit}");
     let visit_id = visit["visit_id"].as_str().expect("visit id").to_string();
     assert_eq!(visit["visit"]["recorded_by"], "Kader Ani");
+    assert!(visit["visit"]["recorder_nik"].is_null(), "{visit}");
     assert!(visit["growth"].is_null(), "an adult: {visit}");
     let mut absurd = weighing.clone();
     absurd["measurements"]["weight_kg"] = json!(500.0);
@@ -339,6 +367,8 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     assert_eq!(post(&node, &correction, &kader, &fixed).0, 403);
     let (status, corrected) = post(&node, &correction, &bidan, &fixed);
     assert_eq!(status, 201, "{corrected}");
+    // The bidan's token names her NIK, and so does the visit she records.
+    assert_eq!(corrected["visit"]["recorder_nik"], BIDAN_NIK, "{corrected}");
     let error_mark = format!(
         "{visits}/{}/entered-in-error",
         corrected["visit_id"].as_str().expect("id")

@@ -252,6 +252,10 @@ pub(crate) enum TokenCommand {
         /// Who it is for.
         #[arg(long)]
         name: String,
+        /// The holder's NIK, for a health worker: SATUSEHAT knows them by it
+        /// (Practitioner), and the visits they record through the API name it.
+        #[arg(long)]
+        nik: Option<String>,
     },
     /// Every token issued (without the tokens).
     List {

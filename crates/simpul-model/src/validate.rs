@@ -325,6 +325,9 @@ pub fn validate_visit_as(
     let mut c = Checker::with_prefix(prefix, check);
     c.date("date", visit.date, patient.birth_date, today);
     c.text("recorded_by", &visit.recorded_by, 100);
+    if let Some(nik) = &visit.recorder_nik {
+        c.check("recorder_nik", Nik::parse(nik).map(drop));
+    }
     let age_months = patient.age_months(visit.date);
     check_measurements(&mut c, &visit.measurements, age_months);
     for (i, imm) in visit.immunisations.iter().enumerate() {

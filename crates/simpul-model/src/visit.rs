@@ -256,6 +256,11 @@ pub struct Visit {
     pub setting: Setting,
     /// Who recorded it (health worker or kader id).
     pub recorded_by: String,
+    /// The NIK of the health worker who recorded it, when one did through a token that
+    /// names it: SATUSEHAT's Practitioner for the visit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
+    pub recorder_nik: Option<String>,
     /// Measurements.
     #[serde(default, skip_serializing_if = "Measurements::is_empty")]
     #[autosurgeon(missing = "Default::default")]
@@ -321,6 +326,7 @@ impl Visit {
             klaster,
             setting,
             recorded_by: recorded_by.into(),
+            recorder_nik: None,
             measurements: Measurements::default(),
             immunisations: Vec::new(),
             vitamin_a: false,

@@ -16,6 +16,7 @@ fn today() -> Date {
 fn caller(who: &str, via: Via) -> Caller {
     Caller {
         who: who.into(),
+        nik: None,
         role: Role::Viewer,
         via,
     }

@@ -68,6 +68,31 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// The Practitioner id of the health worker with `nik` (`GET Practitioner` by NIK),
+    /// if the platform knows them; several is an error the platform should not make.
+    pub fn practitioner_by_nik(&self, nik: &str) -> Result<Option<String>, PlatformError> {
+        let identifier = format!("{NIK}|{nik}");
+        let bundle = self.get("Practitioner", &[("identifier", &identifier)])?;
+        let ids: Vec<String> = bundle["entry"]
+            .as_array()
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| e["resource"]["resourceType"] == "Practitioner")
+            .filter_map(|e| e["resource"]["id"].as_str().map(str::to_string))
+            .collect();
+        match ids.as_slice() {
+            [] => Ok(None),
+            [one] => Ok(Some(one.clone())),
+            _ => Err(PlatformError::Malformed(format!(
+                "{} Practitioners hold NIK {nik}",
+                ids.len()
+            ))),
+        }
+    }
+}
+
 /// A newborn to register.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Newborn<'a> {

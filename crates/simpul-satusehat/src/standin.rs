@@ -83,6 +83,7 @@ impl StandIn {
         let app = Router::new()
             .route("/oauth2/v1/accesstoken", post(token))
             .route("/fhir-r4/v1/Patient", get(patients).post(create_patient))
+            .route("/fhir-r4/v1/Practitioner", get(practitioners))
             .with_state(state.clone());
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -407,4 +408,62 @@ async fn create_patient(State(state): State<Shared>, headers: HeaderMap, body: S
     let mut created = patient.clone();
     created["id"] = Value::String(ihs);
     (StatusCode::CREATED, axum::Json(created)).into_response()
+}
+
+/// The sandbox's published test practitioners (NIK, IHS id), from the platform's
+/// onboarding page.
+pub const PRACTITIONERS: [(&str, &str); 10] = [
+    ("7209061211900001", "10009880728"),
+    ("3322071302900002", "10006926841"),
+    ("3171071609900003", "10001354453"),
+    ("3207192310600004", "10010910332"),
+    ("6408130207800005", "10018180913"),
+    ("3217040109800006", "10002074224"),
+    ("3519111703800007", "10012572188"),
+    ("5271002009700008", "10018452434"),
+    ("3313096403900009", "10014058550"),
+    ("3578083008700010", "10001915884"),
+];
+
+/// `GET Practitioner?identifier=https://fhir.kemkes.go.id/id/nik|{nik}`.
+async fn practitioners(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<BTreeMap<String, String>>,
+) -> Response {
+    if let Some(refused) = gate(&state, &headers) {
+        return refused;
+    }
+    let nik = query
+        .get("identifier")
+        .and_then(|i| i.strip_prefix("https://fhir.kemkes.go.id/id/nik|"));
+    let Some(nik) = nik else {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "error",
+            "value",
+            "identifier is required (nik)",
+        );
+    };
+    let entries: Vec<Value> = PRACTITIONERS
+        .iter()
+        .filter(|(n, _)| *n == nik)
+        .map(|(n, id)| {
+            json!({
+                "fullUrl": format!("https://api-satusehat-stg.dto.kemkes.go.id/fhir-r4/v1/Practitioner/{id}"),
+                "resource": {
+                    "resourceType": "Practitioner", "id": id, "active": true,
+                    "identifier": [
+                        {"system": "https://fhir.kemkes.go.id/id/nakes-his-number", "value": id},
+                        {"system": "https://fhir.kemkes.go.id/id/nik", "use": "official", "value": n}
+                    ]
+                }
+            })
+        })
+        .collect();
+    let mut bundle = json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len()});
+    if !entries.is_empty() {
+        bundle["entry"] = Value::Array(entries);
+    }
+    (StatusCode::OK, axum::Json(bundle)).into_response()
 }

@@ -219,3 +219,20 @@ fn a_newborn_the_platform_lacks_is_registered_once() {
     assert!(err.is_transient(), "{err}");
     assert_eq!(standin.requests() - before, 1, "sent once");
 }
+
+#[test]
+fn a_health_worker_is_found_as_a_practitioner_by_nik() {
+    let standin = StandIn::start(people());
+    let platform = platform(&standin, CLIENT_SECRET);
+    let (nik, id) = simpul_satusehat::standin::PRACTITIONERS[0];
+    assert_eq!(
+        platform.practitioner_by_nik(nik).expect("search"),
+        Some(id.to_string())
+    );
+    assert_eq!(
+        platform
+            .practitioner_by_nik("3273015208900003")
+            .expect("search"),
+        None
+    );
+}

@@ -24,6 +24,20 @@ pub struct TokenInfo {
     pub issued_ms: u64,
     /// When it was revoked (Unix ms), if it was.
     pub revoked_ms: Option<u64>,
+    /// The holder's NIK, for a health worker: SATUSEHAT knows them as a Practitioner
+    /// by it, and the visits they record name it.
+    pub nik: Option<String>,
+}
+
+/// A token as stored before holders had a NIK (postcard has no optional trailing
+/// fields: such rows are read as this).
+#[derive(Deserialize)]
+struct TokenInfoWithoutNik {
+    id: String,
+    name: String,
+    role: Role,
+    issued_ms: u64,
+    revoked_ms: Option<u64>,
 }
 
 /// The SHA-256 of a token, the key it is stored under.
@@ -32,10 +46,24 @@ pub fn token_hash(token: &str) -> [u8; 32] {
 }
 
 fn decode(bytes: &[u8]) -> Result<TokenInfo, ReadError> {
-    postcard::from_bytes(bytes).map_err(|e| ReadError::CorruptTable {
-        table: "tokens",
-        reason: e.to_string(),
-    })
+    postcard::from_bytes(bytes)
+        .or_else(
+            |e| match postcard::from_bytes::<TokenInfoWithoutNik>(bytes) {
+                Ok(t) => Ok(TokenInfo {
+                    id: t.id,
+                    name: t.name,
+                    role: t.role,
+                    issued_ms: t.issued_ms,
+                    revoked_ms: t.revoked_ms,
+                    nik: None,
+                }),
+                Err(_) => Err(e),
+            },
+        )
+        .map_err(|e| ReadError::CorruptTable {
+            table: "tokens",
+            reason: e.to_string(),
+        })
 }
 
 impl Store {
@@ -94,5 +122,29 @@ impl Store {
         };
         txn.commit()?;
         Ok(found.map(|(_, info)| info))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_stored_before_holders_had_a_nik_still_read() {
+        #[derive(Serialize)]
+        struct Old<'a>(&'a str, &'a str, Role, u64, Option<u64>);
+        let old = postcard::to_stdvec(&Old("ab12cd34", "Kader Ani", Role::Kader, 7, Some(9)))
+            .expect("encode");
+        let read = decode(&old).expect("an old row");
+        assert_eq!(read.name, "Kader Ani");
+        assert_eq!(read.revoked_ms, Some(9));
+        assert_eq!(read.nik, None);
+        let new = TokenInfo {
+            nik: Some("3273015208900003".into()),
+            ..read
+        };
+        let again = decode(&postcard::to_stdvec(&new).expect("encode")).expect("a new row");
+        assert_eq!(again, new);
+        assert!(decode(&[0xff, 0xff]).is_err());
     }
 }

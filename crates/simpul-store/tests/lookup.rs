@@ -91,6 +91,7 @@ fn tokens_are_found_by_hash_and_revoked_once() {
         role: Role::Kader,
         issued_ms: 5,
         revoked_ms: None,
+        nik: None,
     };
     store.add_token(hash, &info).expect("add");
     assert_eq!(store.token(&hash).expect("get"), Some(info.clone()));

@@ -16,7 +16,7 @@ use crate::target::{Target, expect_reply};
 pub(crate) fn token(node: &mut Target, cmd: TokenCommand) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match cmd {
-        TokenCommand::Issue { role, name } => {
+        TokenCommand::Issue { role, name, nik } => {
             let role: Role = role.parse().map_err(|e| bad_value("role", e))?;
             if role == Role::Technician {
                 return Err(bad_value(
@@ -24,7 +24,7 @@ pub(crate) fn token(node: &mut Target, cmd: TokenCommand) -> Result<()> {
                     "technician is the console's role; tokens are kader, bidan or viewer",
                 ));
             }
-            let request = Request::IssueToken { name, role };
+            let request = Request::IssueToken { name, role, nik };
             let (token, info) = expect_reply!(
                 node.call(request)?,
                 Reply::TokenIssued { token, info } => (token, info)

@@ -188,6 +188,9 @@ pub enum Request {
         name: String,
         /// What it may do.
         role: Role,
+        /// The holder's NIK, for a health worker (SATUSEHAT's Practitioner).
+        #[serde(default)]
+        nik: Option<String>,
     },
     /// Every data API token (without the tokens themselves).
     Tokens,
@@ -419,6 +422,9 @@ pub struct PwsTable {
 pub struct Caller {
     /// A token's holder, or the console user (`uid 1000`).
     pub who: String,
+    /// A health worker's NIK, from their token.
+    #[serde(default)]
+    pub nik: Option<String>,
     /// Their role.
     pub role: Role,
     /// `api` or `cli`.
@@ -452,6 +458,7 @@ impl Caller {
         let uid = std::fs::metadata("/proc/self").map_or(u32::MAX, |m| m.uid());
         Self {
             who: format!("uid {uid}"),
+            nik: None,
             role: Role::Technician,
             via: Via::Cli,
         }

@@ -48,6 +48,7 @@ impl Authed {
     fn caller(&self) -> Caller {
         Caller {
             who: self.token.name.clone(),
+            nik: self.token.nik.clone(),
             role: self.token.role,
             via: Via::Api,
         }

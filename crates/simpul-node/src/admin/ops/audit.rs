@@ -62,7 +62,7 @@ pub(super) fn action_of(
             None,
             Some(format!("backup to {}", out.display())),
         )),
-        Request::IssueToken { name, role } => Some((
+        Request::IssueToken { name, role, .. } => Some((
             AuditAction::Token,
             None,
             Some(format!("issued a {role} token to {name}")),

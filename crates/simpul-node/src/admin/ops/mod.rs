@@ -312,7 +312,11 @@ fn carry_out(
             let (entries, next) = audit::query(store, &query)?;
             read(Reply::Audit { entries, next })
         }
-        Request::IssueToken { name, role } => {
+        Request::IssueToken { name, role, nik } => {
+            if let Some(nik) = &nik {
+                simpul_model::Nik::parse(nik)
+                    .map_err(|e| Failure::new(FailureKind::Rejected, format!("nik: {e}")))?;
+            }
             let name = name.trim().to_string();
             if name.is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control) {
                 return Err(Failure::new(
@@ -329,6 +333,7 @@ fn carry_out(
                 role,
                 issued_ms: now_ms,
                 revoked_ms: None,
+                nik,
             };
             store.add_token(hash, &info).map_err(write_failure)?;
             read(Reply::TokenIssued { token, info })

@@ -251,6 +251,7 @@ async fn store_visit(
     let facility = app.node.store.node().path.clone();
     let confirm_implausible = input.confirm_implausible;
     let mut visit = input.into_visit(facility, &caller.who);
+    visit.recorder_nik = caller.nik.clone();
     visit.supersedes = supersedes.map(|v| v.to_string());
     let visit_id = VisitId::from_bytes(rand::rng().random());
     let key = visit_id.to_string();
