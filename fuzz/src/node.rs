@@ -65,6 +65,7 @@ impl Node {
             role: Role::Bidan,
             issued_ms: 0,
             revoked_ms: None,
+            nik: None,
         };
         store
             .add_token(token_hash(TOKEN), &info)
