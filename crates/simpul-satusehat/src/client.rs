@@ -83,7 +83,7 @@ impl Platform {
         query: &[(&str, &str)],
     ) -> Result<serde_json::Value, PlatformError> {
         let url = format!("{}/{path}", self.config.fhir_url);
-        let body = self.authorised(|token| {
+        let body = self.authorised(Repeat::Always, |token| {
             let mut request = self
                 .agent
                 .get(&url)
@@ -94,7 +94,7 @@ impl Platform {
             }
             request.call()
         })?;
-        serde_json::from_str(&body).map_err(|e| PlatformError::Malformed(format!("{path}: {e}")))
+        json(path, &body)
     }
 
     /// `POST {fhir_url}/{path}` of `resource`, creating it: retried only when the
@@ -106,27 +106,20 @@ impl Platform {
         resource: &serde_json::Value,
     ) -> Result<serde_json::Value, PlatformError> {
         let url = format!("{}/{path}", self.config.fhir_url);
-        let body = self.authorised_with(Repeat::OnlyUntaken, |token| {
+        let body = self.authorised(Repeat::OnlyUntaken, |token| {
             self.agent
                 .post(&url)
                 .header("Authorization", &format!("Bearer {token}"))
                 .header("Content-Type", "application/json")
                 .send_json(resource)
         })?;
-        serde_json::from_str(&body).map_err(|e| PlatformError::Malformed(format!("{path}: {e}")))
+        json(path, &body)
     }
 
     /// Runs `send` with a valid token until it succeeds, is refused, or every attempt
-    /// failed. A 401 is answered once with a new token (the platform may end a token
-    /// early).
+    /// `repeat` allows failed. A 401 is answered once with a new token (the platform may
+    /// end a token early).
     fn authorised(
-        &self,
-        send: impl Fn(&str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
-    ) -> Result<String, PlatformError> {
-        self.authorised_with(Repeat::Always, send)
-    }
-
-    fn authorised_with(
         &self,
         repeat: Repeat,
         send: impl Fn(&str) -> Result<ureq::http::Response<ureq::Body>, ureq::Error>,
@@ -134,9 +127,7 @@ impl Platform {
         let mut renewed = false;
         self.with_retries(|| {
             let token = self.token()?;
-            let answer = read(send(&token));
-            let rate_limited = matches!(&answer, Ok(a) if a.status == 429);
-            match answer {
+            match read(send(&token)) {
                 Ok(a) if a.status == 401 && !renewed => {
                     renewed = true;
                     self.forget_token();
@@ -145,17 +136,7 @@ impl Platform {
                 Ok(a) if a.status == 401 => Err(Attempt::Final(PlatformError::Credentials(
                     outcome_text(&a.body),
                 ))),
-                other => match classify(other) {
-                    Err(Attempt::Again(last, _))
-                        if repeat == Repeat::OnlyUntaken && !rate_limited =>
-                    {
-                        Err(Attempt::Final(PlatformError::Unavailable {
-                            attempts: 1,
-                            last,
-                        }))
-                    }
-                    other => other,
-                },
+                other => classify(other, repeat),
             }
         })
     }
@@ -182,7 +163,7 @@ impl Platform {
                     &a.body,
                 ))));
             }
-            other => classify(other)?,
+            other => classify(other, Repeat::Always)?,
         };
         let token = parse_token(&body).map_err(|e| Attempt::Final(PlatformError::Malformed(e)))?;
         let value = token.value.clone();
@@ -268,11 +249,23 @@ fn read(
     })
 }
 
-/// Success, a refusal, or worth another attempt.
-fn classify(answer: Result<Answer, ureq::Error>) -> Result<String, Attempt> {
+/// Success, a refusal, or worth another attempt (for a create, only a rate limit is:
+/// after a 5xx or a lost answer the platform may have taken it).
+fn classify(answer: Result<Answer, ureq::Error>, repeat: Repeat) -> Result<String, Attempt> {
+    let again = |why: String, wait| match repeat {
+        Repeat::OnlyUntaken => Attempt::Final(PlatformError::Unavailable {
+            attempts: 1,
+            last: why,
+        }),
+        Repeat::Always => Attempt::Again(why, wait),
+    };
     match answer {
         Ok(a) if (200..300).contains(&a.status) => Ok(a.body),
-        Ok(a) if a.status == 429 || a.status >= 500 => Err(Attempt::Again(
+        Ok(a) if a.status == 429 => Err(Attempt::Again(
+            format!("HTTP 429: {}", outcome_text(&a.body)),
+            a.retry_after,
+        )),
+        Ok(a) if a.status >= 500 => Err(again(
             format!("HTTP {}: {}", a.status, outcome_text(&a.body)),
             a.retry_after,
         )),
@@ -280,8 +273,13 @@ fn classify(answer: Result<Answer, ureq::Error>) -> Result<String, Attempt> {
             status: a.status,
             outcome: outcome_text(&a.body),
         })),
-        Err(e) => Err(Attempt::Again(e.to_string(), None)),
+        Err(e) => Err(again(e.to_string(), None)),
     }
+}
+
+/// A FHIR answer's JSON.
+fn json(path: &str, body: &str) -> Result<serde_json::Value, PlatformError> {
+    serde_json::from_str(body).map_err(|e| PlatformError::Malformed(format!("{path}: {e}")))
 }
 
 /// Reads the token endpoint's answer. The platform sends every value as a string

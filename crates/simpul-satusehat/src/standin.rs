@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde_json::{Value, json};
+use simpul_fhir::systems::{IHS_NUMBER, NIK, NIK_IBU};
 
 /// The one client id the stand-in accepts.
 pub const CLIENT_ID: &str = "simpul-test-client";
@@ -155,6 +156,20 @@ fn outcome(status: StatusCode, severity: &str, code: &str, text: &str) -> Respon
     (status, axum::Json(body)).into_response()
 }
 
+/// A `400` naming the broken rule, as the platform's validation answers.
+fn bad_request(code: &str, text: &str) -> Response {
+    outcome(StatusCode::BAD_REQUEST, "error", code, text)
+}
+
+/// A searchset Bundle of `entries` (no `entry` at all when there are none).
+fn searchset(entries: Vec<Value>) -> Response {
+    let mut bundle = json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len()});
+    if !entries.is_empty() {
+        bundle["entry"] = Value::Array(entries);
+    }
+    (StatusCode::OK, axum::Json(bundle)).into_response()
+}
+
 /// The fault this request meets, if any (counted either way).
 fn fault(state: &Shared) -> Option<Response> {
     let mut p = state.lock().expect("state");
@@ -176,9 +191,7 @@ fn fault(state: &Shared) -> Option<Response> {
             )
                 .into_response(),
         ),
-        Fault::Invalid => Some(outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
+        Fault::Invalid => Some(bad_request(
             "value",
             "Reference is mandatory : Encounter.serviceProvider (RuleNumber: 10124)",
         )),
@@ -203,12 +216,7 @@ async fn token(
         return f;
     }
     if query.get("grant_type").map(String::as_str) != Some("client_credentials") {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
-            "invalid",
-            "grant_type must be client_credentials",
-        );
+        return bad_request("invalid", "grant_type must be client_credentials");
     }
     if form.get("client_id").map(String::as_str) != Some(CLIENT_ID)
         || form.get("client_secret").map(String::as_str) != Some(CLIENT_SECRET)
@@ -277,39 +285,28 @@ async fn patients(
         return refused;
     }
     let Some((system, value)) = query.get("identifier").and_then(|i| i.split_once('|')) else {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
-            "value",
-            "identifier is required (system|value)",
-        );
+        return bad_request("value", "identifier is required (system|value)");
     };
-    let people = state.lock().expect("state").people.clone();
-    let found: Vec<&Person> = people
-        .iter()
-        .filter(|p| match system {
-            "https://fhir.kemkes.go.id/id/nik" => p.nik.as_deref() == Some(value),
-            "https://fhir.kemkes.go.id/id/nik-ibu" => p.nik_ibu.as_deref() == Some(value),
-            _ => false,
-        })
-        .collect();
-    if !matches!(
-        system,
-        "https://fhir.kemkes.go.id/id/nik" | "https://fhir.kemkes.go.id/id/nik-ibu"
-    ) {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
+    if !matches!(system, NIK | NIK_IBU) {
+        return bad_request(
             "value",
             &format!("Invalid identifier system: {system} (RuleNumber: 10117)"),
         );
     }
+    let people = state.lock().expect("state").people.clone();
+    let found: Vec<&Person> = people
+        .iter()
+        .filter(|p| match system {
+            NIK => p.nik.as_deref() == Some(value),
+            _ => p.nik_ibu.as_deref() == Some(value),
+        })
+        .collect();
     let entries: Vec<Value> = found
         .iter()
         .map(|p| {
-            let mut identifier = vec![json!({"system": "https://fhir.kemkes.go.id/id/ihs-number", "use": "official", "value": p.ihs})];
+            let mut identifier = vec![json!({"system": IHS_NUMBER, "use": "official", "value": p.ihs})];
             if let Some(nik) = &p.nik {
-                identifier.push(json!({"system": "https://fhir.kemkes.go.id/id/nik", "use": "official", "value": nik}));
+                identifier.push(json!({"system": NIK, "use": "official", "value": nik}));
             }
             json!({
                 "fullUrl": format!("https://api-satusehat-stg.dto.kemkes.go.id/fhir-r4/v1/Patient/{}", p.ihs),
@@ -322,11 +319,7 @@ async fn patients(
             })
         })
         .collect();
-    let mut bundle = json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len()});
-    if !entries.is_empty() {
-        bundle["entry"] = Value::Array(entries);
-    }
-    (StatusCode::OK, axum::Json(bundle)).into_response()
+    searchset(entries)
 }
 
 /// `POST Patient`: registers a person under a NIK or, a newborn, under its mother's NIK
@@ -336,20 +329,10 @@ async fn create_patient(State(state): State<Shared>, headers: HeaderMap, body: S
         return refused;
     }
     let Ok(patient) = serde_json::from_str::<Value>(&body) else {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
-            "structure",
-            "the body is not JSON",
-        );
+        return bad_request("structure", "the body is not JSON");
     };
     if patient["resourceType"] != "Patient" {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
-            "structure",
-            "not a Patient",
-        );
+        return bad_request("structure", "not a Patient");
     }
     let official = |system: &str| {
         patient["identifier"].as_array().and_then(|ids| {
@@ -359,31 +342,19 @@ async fn create_patient(State(state): State<Shared>, headers: HeaderMap, body: S
                 .map(str::to_string)
         })
     };
-    let nik = official("https://fhir.kemkes.go.id/id/nik");
-    let nik_ibu = official("https://fhir.kemkes.go.id/id/nik-ibu");
+    let nik = official(NIK);
+    let nik_ibu = official(NIK_IBU);
     if nik.is_none() && nik_ibu.is_none() {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
+        return bad_request(
             "value",
             "Patient.identifier needs a NIK or a mother's NIK (RuleNumber: 10117)",
         );
     }
     let Some(birth_date) = patient["birthDate"].as_str().map(str::to_string) else {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
-            "required",
-            "Patient.birthDate is mandatory",
-        );
+        return bad_request("required", "Patient.birthDate is mandatory");
     };
     if !matches!(patient["gender"].as_str(), Some("male" | "female")) {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
-            "required",
-            "Patient.gender is mandatory",
-        );
+        return bad_request("required", "Patient.gender is mandatory");
     }
     let mut p = state.lock().expect("state");
     let held = p.people.iter().any(|q| match &nik {
@@ -391,12 +362,7 @@ async fn create_patient(State(state): State<Shared>, headers: HeaderMap, body: S
         None => q.nik_ibu == nik_ibu && q.birth_date == birth_date,
     });
     if held {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
-            "duplicate",
-            "Found duplicate resource: Patient",
-        );
+        return bad_request("duplicate", "Found duplicate resource: Patient");
     }
     let ihs = format!("P9{:010}", p.people.len() + 1);
     p.people.push(Person {
@@ -436,14 +402,10 @@ async fn practitioners(
     }
     let nik = query
         .get("identifier")
-        .and_then(|i| i.strip_prefix("https://fhir.kemkes.go.id/id/nik|"));
+        .and_then(|i| i.strip_prefix(NIK))
+        .and_then(|i| i.strip_prefix('|'));
     let Some(nik) = nik else {
-        return outcome(
-            StatusCode::BAD_REQUEST,
-            "error",
-            "value",
-            "identifier is required (nik)",
-        );
+        return bad_request("value", "identifier is required (nik)");
     };
     let entries: Vec<Value> = PRACTITIONERS
         .iter()
@@ -455,15 +417,11 @@ async fn practitioners(
                     "resourceType": "Practitioner", "id": id, "active": true,
                     "identifier": [
                         {"system": "https://fhir.kemkes.go.id/id/nakes-his-number", "value": id},
-                        {"system": "https://fhir.kemkes.go.id/id/nik", "use": "official", "value": n}
+                        {"system": NIK, "use": "official", "value": n}
                     ]
                 }
             })
         })
         .collect();
-    let mut bundle = json!({"resourceType": "Bundle", "type": "searchset", "total": entries.len()});
-    if !entries.is_empty() {
-        bundle["entry"] = Value::Array(entries);
-    }
-    (StatusCode::OK, axum::Json(bundle)).into_response()
+    searchset(entries)
 }
