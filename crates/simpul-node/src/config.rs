@@ -496,4 +496,46 @@ path = "3273/P3273010201"
             .expect_err("unknown feed");
         assert!(err.to_string().contains("mysql"), "{err}");
     }
+
+    #[test]
+    fn the_satusehat_section_is_checked_key_by_key_and_its_secret_never_shown() {
+        let file = Path::new("n.toml");
+        let section = "\n[satusehat]\nauth_url = \"https://api-satusehat-stg.dto.kemkes.go.id/oauth2/v1\"\n\
+             fhir_url = \"https://api-satusehat-stg.dto.kemkes.go.id/fhir-r4/v1\"\n\
+             client_id = \"c1\"\nclient_secret = \"s3cret\"\norganization = \"10000004\"\n";
+        let c = NodeConfig::parse(&format!("{GOOD}{section}"), file).expect("valid");
+        let bridge = c.satusehat.as_ref().expect("bridge");
+        assert_eq!(bridge.every, Duration::from_secs(60));
+        assert!(bridge.platform.register_newborns);
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "the secret stays out of logs"
+        );
+        let cases = [
+            (
+                section.replace("https://api-satusehat-stg", "http://api-satusehat-stg"),
+                "satusehat.auth_url",
+            ),
+            (
+                section.replace("client_id = \"c1\"", "client_id = \"\""),
+                "satusehat.client_id",
+            ),
+            (
+                section.replace("\"10000004\"", "\"10 00\""),
+                "satusehat.organization",
+            ),
+            (format!("{section}every_secs = 0\n"), "satusehat.every_secs"),
+            (format!("{section}password = \"x\"\n"), "password"),
+            (
+                section.replace("organization = \"10000004\"\n", ""),
+                "organization",
+            ),
+        ];
+        for (text, key) in cases {
+            let err = NodeConfig::parse(&format!("{GOOD}{text}"), file).expect_err(key);
+            let said = err.to_string();
+            assert!(said.contains(key), "{said} should name {key}");
+            assert!(!said.contains("s3cret"), "{said}");
+        }
+    }
 }

@@ -308,3 +308,37 @@ fn parse_token(body: &str) -> Result<Token, String> {
         renew_at: Instant::now() + Duration::from_secs(lifetime) - early,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_answer_is_read_as_the_platform_sends_it_and_a_broken_one_refused() {
+        let t = parse_token(r#"{"access_token": "abc", "expires_in": "3599"}"#).expect("strings");
+        assert_eq!(t.value, "abc");
+        // Renewed five minutes early.
+        let left = t.renew_at.saturating_duration_since(Instant::now());
+        assert!(left > Duration::from_secs(3_290) && left <= Duration::from_secs(3_299));
+        parse_token(r#"{"access_token": "abc", "expires_in": 60}"#).expect("a number");
+        // An absurd lifetime is believed for a day at most (and does not overflow).
+        let long = parse_token(r#"{"access_token": "a", "expires_in": "18446744073709551615"}"#)
+            .expect("long");
+        assert!(long.renew_at < Instant::now() + Duration::from_secs(86_400));
+        for (body, says) in [
+            ("Gateway Timeout", "not JSON"),
+            (r#"{"expires_in": "3599"}"#, "no access_token"),
+            (
+                r#"{"access_token": "", "expires_in": "3599"}"#,
+                "no access_token",
+            ),
+            (
+                r#"{"access_token": "abc", "expires_in": "soon"}"#,
+                "no expires_in",
+            ),
+        ] {
+            let err = parse_token(body).err().expect(body);
+            assert!(err.contains(says), "{body}: {err}");
+        }
+    }
+}

@@ -140,3 +140,40 @@ fn matches(bundle: &serde_json::Value) -> Result<Vec<PatientMatch>, PlatformErro
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_search_answer_that_is_not_a_searchset_of_patients_is_refused() {
+        let empty = json!({"resourceType": "Bundle", "type": "searchset", "total": 0});
+        assert_eq!(matches(&empty).expect("empty"), Vec::new());
+        let other = json!({"resourceType": "Bundle", "entry": [
+            {"resource": {"resourceType": "RelatedPerson", "id": "x"}},
+            {"resource": {"resourceType": "Patient", "id": "P1", "birthDate": "2025-03-04"}}
+        ]});
+        assert_eq!(
+            matches(&other).expect("one patient"),
+            vec![PatientMatch {
+                ihs: "P1".into(),
+                birth_date: Some("2025-03-04".into())
+            }]
+        );
+        for (bad, says) in [
+            (
+                json!({"resourceType": "OperationOutcome"}),
+                "did not answer with a Bundle",
+            ),
+            (json!({"resourceType": "Bundle", "entry": {}}), "not a list"),
+            (
+                json!({"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient"}}]}),
+                "without an id",
+            ),
+        ] {
+            let err = matches(&bad).expect_err("refused");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+    }
+}
