@@ -768,6 +768,7 @@ fn the_district_registers_its_facilities_and_no_one_below_can() {
             satusehat: simpul_model::PlatformIds {
                 organization: Some("666".into()),
                 location: None,
+                practitioner_nik: None,
             },
         }),
     };

@@ -222,6 +222,10 @@ pub(crate) enum FacilityCommand {
         /// Its Location id on SATUSEHAT (a puskesmas, pustu or posyandu).
         #[arg(long)]
         location: Option<String>,
+        /// The NIK of the health worker responsible for it (a posyandu's bidan): who
+        /// SATUSEHAT is told attended the visits a kader records there.
+        #[arg(long)]
+        practitioner_nik: Option<String>,
     },
     /// The registry as this node holds it.
     List {

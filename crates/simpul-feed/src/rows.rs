@@ -288,7 +288,7 @@ impl Flattened {
         match &record.body {
             RecordBody::Patient(p) => self.add_patient(record.id, p, seq),
             RecordBody::Audit(log) => self.add_audit(record.id, log),
-            RecordBody::Activity(_) | RecordBody::Facility(_) => {}
+            RecordBody::Activity(_) | RecordBody::Facility(_) | RecordBody::Submission(_) => {}
         }
     }
 

@@ -21,6 +21,9 @@ fn field_by_field(doc: &Automerge) -> Record {
         simpul_model::RecordKind::Facility => RecordBody::Facility(
             autosurgeon::hydrate_prop(doc, ROOT, "facility").expect("facility"),
         ),
+        simpul_model::RecordKind::Submission => RecordBody::Submission(
+            autosurgeon::hydrate_prop(doc, ROOT, "submission").expect("submission"),
+        ),
     };
     Record {
         id: envelope.id,

@@ -30,6 +30,7 @@ pub mod registry;
 pub mod scope;
 pub mod scope_doc;
 mod string_enum;
+pub mod submission;
 pub mod validate;
 pub mod visit;
 
@@ -49,6 +50,7 @@ pub use record::{
 pub use registry::{FacilityEntry, PlatformIds};
 pub use scope::{Audience, Scope};
 pub use string_enum::UnknownValue;
+pub use submission::{Submission, SubmissionLedger, SubmissionStatus};
 pub use validate::{FieldError, ValidationErrors};
 pub use visit::{
     Antigen, ErrorMark, Immunisation, Instrument, Klaster, Measurements, Screening,

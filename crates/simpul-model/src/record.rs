@@ -32,9 +32,10 @@ use crate::ids::RecordId;
 use crate::patient::Patient;
 use crate::registry::FacilityEntry;
 use crate::scope::Scope;
+use crate::submission::SubmissionLedger;
 use crate::validate::{
     Check, ValidationErrors, validate_activity, validate_audit, validate_facility,
-    validate_patient_as, validate_scope,
+    validate_patient_as, validate_scope, validate_submission,
 };
 use crate::visit::Visit;
 
@@ -52,6 +53,8 @@ crate::string_enum! {
         Audit => "audit",
         /// A facility of the district, as the district registers it.
         Facility => "facility",
+        /// What a node sent of a patient's visits to SATUSEHAT.
+        Submission => "submission",
     }
 }
 
@@ -71,6 +74,8 @@ pub enum RecordBody {
     Audit(AuditLog),
     /// A facility registry entry.
     Facility(FacilityEntry),
+    /// A patient's SATUSEHAT submission ledger.
+    Submission(SubmissionLedger),
 }
 
 /// What identifies and routes a record ([`Record::envelope`]).
@@ -155,6 +160,7 @@ impl Record {
             RecordBody::Activity(_) => RecordKind::Activity,
             RecordBody::Audit(_) => RecordKind::Audit,
             RecordBody::Facility(_) => RecordKind::Facility,
+            RecordBody::Submission(_) => RecordKind::Submission,
         }
     }
 
@@ -162,7 +168,10 @@ impl Record {
     pub fn patient(&self) -> Option<&Patient> {
         match &self.body {
             RecordBody::Patient(p) => Some(p),
-            RecordBody::Activity(_) | RecordBody::Audit(_) | RecordBody::Facility(_) => None,
+            RecordBody::Activity(_)
+            | RecordBody::Audit(_)
+            | RecordBody::Facility(_)
+            | RecordBody::Submission(_) => None,
         }
     }
 
@@ -184,6 +193,7 @@ impl Record {
             RecordBody::Activity(a) => validate_activity(a, today, check),
             RecordBody::Audit(a) => validate_audit(a, &self.scope, today, check),
             RecordBody::Facility(f) => validate_facility(f, &self.scope),
+            RecordBody::Submission(l) => validate_submission(l, &self.scope),
         };
         if let Err(e) = body {
             errors.extend(e.0);
@@ -248,6 +258,9 @@ impl Record {
             RecordKind::Activity => RecordBody::Activity(hydrate_prop(&doc, ROOT, "activity")?),
             RecordKind::Audit => RecordBody::Audit(hydrate_prop(&doc, ROOT, "audit")?),
             RecordKind::Facility => RecordBody::Facility(hydrate_prop(&doc, ROOT, "facility")?),
+            RecordKind::Submission => {
+                RecordBody::Submission(hydrate_prop(&doc, ROOT, "submission")?)
+            }
         };
         Ok(Record { id, scope, body })
     }
@@ -300,6 +313,9 @@ impl Record {
                         (_, RecordBody::Facility(f)) => {
                             Ok(reconcile_prop(tx, ROOT, "facility", f)?)
                         }
+                        (_, RecordBody::Submission(l)) => {
+                            Ok(reconcile_prop(tx, ROOT, "submission", l)?)
+                        }
                         (_, RecordBody::Patient(a)) => Ok(reconcile_prop(tx, ROOT, "patient", a)?),
                     }
                 },
@@ -328,6 +344,7 @@ impl autosurgeon::Reconcile for RootMap<'_> {
             RecordBody::Activity(a) => m.put("activity", a)?,
             RecordBody::Audit(a) => m.put("audit", a)?,
             RecordBody::Facility(f) => m.put("facility", f)?,
+            RecordBody::Submission(l) => m.put("submission", l)?,
         }
         Ok(())
     }
@@ -501,6 +518,13 @@ pub fn merge_incoming(
 pub fn check_history(before: &Record, after: &Record) -> Result<(), RecordError> {
     if let (RecordBody::Audit(b), RecordBody::Audit(a)) = (&before.body, &after.body) {
         return check_audit_history(b, a).map_err(RecordError::History);
+    }
+    if let (RecordBody::Submission(b), RecordBody::Submission(a)) = (&before.body, &after.body)
+        && (b.patient != a.patient || b.submitter != a.submitter)
+    {
+        return Err(RecordError::History(
+            "a submission ledger's patient and submitter never change".into(),
+        ));
     }
     let (RecordBody::Patient(b), RecordBody::Patient(a)) = (&before.body, &after.body) else {
         return Ok(());

@@ -46,6 +46,11 @@ pub struct PlatformIds {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[autosurgeon(missing = "Default::default")]
     pub location: Option<String>,
+    /// The NIK of the health worker responsible for the facility (a posyandu's bidan):
+    /// SATUSEHAT's Practitioner for the visits a kader records there, who is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[autosurgeon(missing = "Default::default")]
+    pub practitioner_nik: Option<String>,
 }
 
 impl FacilityEntry {
@@ -90,6 +95,11 @@ impl FacilityEntry {
                 );
             }
         }
+        if let Some(nik) = &self.satusehat.practitioner_nik
+            && let Err(e) = crate::nik::Nik::parse(nik)
+        {
+            return Err(format!("facility.satusehat.practitioner_nik: {e}"));
+        }
         Ok(())
     }
 }
@@ -126,6 +136,7 @@ mod tests {
             satusehat: PlatformIds {
                 organization: organization.map(str::to_string),
                 location: location.map(str::to_string),
+                practitioner_nik: None,
             },
         }
     }

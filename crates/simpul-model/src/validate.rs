@@ -21,6 +21,7 @@ use crate::nik::Nik;
 use crate::patient::{Patient, Sex};
 use crate::registry::FacilityEntry;
 use crate::scope::{Audience, Scope};
+use crate::submission::SubmissionLedger;
 use crate::visit::{Measurements, Visit};
 
 /// One rejected field.
@@ -528,6 +529,29 @@ pub fn validate_facility(entry: &FacilityEntry, scope: &Scope) -> Result<(), Val
     c.finish()
 }
 
+/// Checks a SATUSEHAT submission ledger: held up from its submitter alone, and its
+/// fields ([`SubmissionLedger::check`]).
+pub fn validate_submission(
+    ledger: &SubmissionLedger,
+    scope: &Scope,
+) -> Result<(), ValidationErrors> {
+    let mut c = Checker::default();
+    if *scope != ledger.scope() {
+        c.fail(
+            "scope",
+            format!(
+                "a submission ledger is held up from its submitter {} alone",
+                ledger.submitter
+            ),
+        );
+    }
+    if let Err(e) = ledger.check() {
+        let (field, reason) = e.split_once(": ").unwrap_or(("submission", e.as_str()));
+        c.fail(field, reason.to_string());
+    }
+    c.finish()
+}
+
 /// Checks a scope's shape.
 pub fn validate_scope(scope: &Scope) -> Result<(), ValidationErrors> {
     let mut c = Checker::default();
@@ -547,7 +571,7 @@ fn check_ihs(ihs: &str) -> Result<(), String> {
 
 /// A FHIR `id`: 1 to 64 of `A-Z a-z 0-9 - .` (FHIR R4, datatypes). The platform's
 /// ids (IHS numbers, Organization and Location ids) are of this form.
-pub(crate) fn is_fhir_id(s: &str) -> bool {
+pub fn is_fhir_id(s: &str) -> bool {
     (1..=64).contains(&s.len())
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')

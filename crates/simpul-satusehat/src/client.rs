@@ -97,7 +97,8 @@ impl Platform {
         json(path, &body)
     }
 
-    /// `POST {fhir_url}/{path}` of `resource`, creating it: retried only when the
+    /// `POST {fhir_url}/{path}` of `resource` (`POST {fhir_url}` with an empty path: a
+    /// transaction Bundle), creating it: retried only when the
     /// platform surely did not take it (a rate limit, an ended token). After a 5xx or a
     /// lost answer it may exist already: the caller looks before creating again.
     pub(crate) fn create(
@@ -105,7 +106,11 @@ impl Platform {
         path: &str,
         resource: &serde_json::Value,
     ) -> Result<serde_json::Value, PlatformError> {
-        let url = format!("{}/{path}", self.config.fhir_url);
+        // A transaction Bundle goes to the base URL itself.
+        let url = match path {
+            "" => self.config.fhir_url.clone(),
+            path => format!("{}/{path}", self.config.fhir_url),
+        };
         let body = self.authorised(Repeat::OnlyUntaken, |token| {
             self.agent
                 .post(&url)

@@ -69,3 +69,17 @@ pub(crate) fn outcome_text(body: &str) -> String {
         texts.join("; ")
     }
 }
+
+/// Why a round of the bridge (matching, submission) stopped short.
+#[derive(Debug, thiserror::Error)]
+pub enum RoundError {
+    /// The platform could not be used; the round resumes where it stopped next time.
+    #[error(transparent)]
+    Platform(#[from] PlatformError),
+    /// The store could not be read.
+    #[error("reading the store: {0}")]
+    Read(#[from] simpul_store::ReadError),
+    /// The store could not be written.
+    #[error("writing the store: {0}")]
+    Write(#[from] simpul_store::WriteError),
+}

@@ -8,6 +8,8 @@
 //!   a rate limit, a 5xx or a dropped connection, and answered with a
 //!   [`PlatformError`] that says what the platform objected to.
 //! - [`match_round`]: gives the patients a node holds their IHS number.
+//! - [`submit_round`]: sends their visits, each as one transaction Bundle, and keeps
+//!   the submission ledger.
 
 mod client;
 mod config;
@@ -16,9 +18,11 @@ mod matching;
 mod patients;
 #[cfg(feature = "standin")]
 pub mod standin;
+pub mod submission;
 
 pub use client::{Platform, RetryPolicy};
 pub use config::{PlatformConfig, Secret};
-pub use error::PlatformError;
-pub use matching::{MatchError, MatchReport, match_round};
+pub use error::{PlatformError, RoundError};
+pub use matching::{MatchReport, match_round};
 pub use patients::{Newborn, PatientMatch};
+pub use submission::{SubmissionCodes, SubmitReport, submit_round};

@@ -3,10 +3,10 @@
 //! posyandu that registered the person learns it too).
 
 use simpul_model::{Date, Patient, RecordBody, RecordId, Sex};
-use simpul_store::{ReadError, Store, WriteError};
+use simpul_store::{Store, WriteError};
 
 use crate::client::Platform;
-use crate::error::PlatformError;
+use crate::error::{PlatformError, RoundError};
 use crate::patients::{Newborn, PatientMatch};
 
 /// The store mark: the last change sequence number looked at.
@@ -32,20 +32,6 @@ pub struct MatchReport {
     pub looked_at: u32,
 }
 
-/// Why a round stopped short.
-#[derive(Debug, thiserror::Error)]
-pub enum MatchError {
-    /// The platform could not be used; the round resumes where it stopped next time.
-    #[error(transparent)]
-    Platform(#[from] PlatformError),
-    /// The store could not be read.
-    #[error("reading the store: {0}")]
-    Read(#[from] ReadError),
-    /// The store could not be written.
-    #[error("writing the store: {0}")]
-    Write(#[from] WriteError),
-}
-
 /// Looks at the records changed since the last round (up to a few hundred) and gives
 /// each patient without an IHS number the one the platform holds for them. Whatever
 /// stops the round early (the platform unavailable, the credentials refused) leaves the
@@ -55,7 +41,7 @@ pub fn match_round(
     platform: &Platform,
     today: Date,
     now_ms: u64,
-) -> Result<MatchReport, MatchError> {
+) -> Result<MatchReport, RoundError> {
     let mut after = store.mark(MARK)?.unwrap_or(0);
     if after > store.last_sequence()? {
         // The store was replaced (a restore): look at everything again.
@@ -94,7 +80,7 @@ enum Outcome {
 
 /// The round cannot go on: the platform is unavailable, the credentials are refused,
 /// or the store failed.
-struct Stop(MatchError);
+struct Stop(RoundError);
 
 impl MatchReport {
     /// True when the round stopped at its limit: more records may be waiting.

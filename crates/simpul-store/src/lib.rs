@@ -24,6 +24,7 @@ mod marks;
 mod meta;
 mod migrate;
 mod read;
+mod registry;
 mod sequence;
 mod store;
 mod tables;

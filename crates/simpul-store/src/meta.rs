@@ -73,6 +73,12 @@ impl Summary {
                 date: String::new(),
                 entries: 0,
             },
+            RecordBody::Submission(l) => Self {
+                label: format!("satusehat {}", l.patient),
+                sex: String::new(),
+                date: String::new(),
+                entries: l.visits.len() as u32,
+            },
         }
     }
 }

@@ -55,6 +55,29 @@ pub(crate) fn show(node: &mut Target, id: &str, json: bool) -> Result<()> {
             if let Some(id) = &f.satusehat.location {
                 writeln!(out, "  satusehat   Location/{id}")?;
             }
+            if let Some(nik) = &f.satusehat.practitioner_nik {
+                writeln!(out, "  practitioner NIK {nik}")?;
+            }
+        }
+        RecordBody::Submission(l) => {
+            writeln!(
+                out,
+                "SATUSEHAT submissions {} of patient {} by {}",
+                record.id, l.patient, l.submitter
+            )?;
+            for (visit, s) in &l.visits {
+                writeln!(
+                    out,
+                    "  visit {visit} {} {}: {}{}",
+                    s.date,
+                    s.facility.code(),
+                    s.status,
+                    s.error
+                        .as_deref()
+                        .map(|e| format!(" ({e})"))
+                        .unwrap_or_default()
+                )?;
+            }
         }
     }
     writeln!(

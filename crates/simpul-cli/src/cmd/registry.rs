@@ -20,6 +20,7 @@ pub(crate) fn run(node: &mut Target, cmd: FacilityCommand) -> Result<()> {
             name,
             organization,
             location,
+            practitioner_nik,
         } => {
             let entry = FacilityEntry {
                 path: facility(&path)?,
@@ -27,6 +28,7 @@ pub(crate) fn run(node: &mut Target, cmd: FacilityCommand) -> Result<()> {
                 satusehat: PlatformIds {
                     organization,
                     location,
+                    practitioner_nik,
                 },
             };
             let written = expect_reply!(
@@ -51,7 +53,14 @@ pub(crate) fn run(node: &mut Target, cmd: FacilityCommand) -> Result<()> {
                 }
                 return Ok(());
             }
-            let mut table = output::table(&["PATH", "LEVEL", "NAME", "ORGANIZATION", "LOCATION"]);
+            let mut table = output::table(&[
+                "PATH",
+                "LEVEL",
+                "NAME",
+                "ORGANIZATION",
+                "LOCATION",
+                "PRACTITIONER NIK",
+            ]);
             for e in &entries {
                 let id = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
                 table.add_row(vec![
@@ -60,6 +69,7 @@ pub(crate) fn run(node: &mut Target, cmd: FacilityCommand) -> Result<()> {
                     e.name.clone(),
                     id(&e.satusehat.organization),
                     id(&e.satusehat.location),
+                    id(&e.satusehat.practitioner_nik),
                 ]);
             }
             writeln!(out, "{table}")?;

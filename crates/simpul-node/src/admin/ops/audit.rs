@@ -114,10 +114,6 @@ pub(super) fn action_of(
 }
 
 /// The first bytes of the node's key id, which its audit records' ids are bound to.
-pub(super) fn key_prefix(store: &Store) -> Option<[u8; 4]> {
-    store.node().key.map(|k| [k.0[0], k.0[1], k.0[2], k.0[3]])
-}
-
 /// The UTC day of a Unix time in milliseconds.
 fn utc_day(at_ms: u64) -> Date {
     Date::from_unix_days((at_ms / 86_400_000) as i64)
@@ -156,7 +152,7 @@ fn next_part(store: &Store, node: &FacilityPath, day: Date) -> Result<Part, Fail
             let mut part = 0;
             let entries = loop {
                 match store
-                    .meta(audit_log_id(node, key_prefix(store), day, part))
+                    .meta(audit_log_id(node, store.key_prefix(), day, part))
                     .map_err(read_failure)?
                 {
                     Some(meta) if meta.summary.entries >= MAX_ENTRIES_PER_PART => part += 1,
@@ -197,7 +193,7 @@ pub(super) fn append(
     let node = store.node().path.clone();
     let day = utc_day(at_ms);
     let Part { part, last, .. } = next_part(store, &node, day)?;
-    let id = audit_log_id(&node, key_prefix(store), day, part);
+    let id = audit_log_id(&node, store.key_prefix(), day, part);
     let entry = AuditEntry {
         at_ms,
         who: caller.who.clone(),

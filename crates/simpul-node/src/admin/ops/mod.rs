@@ -448,9 +448,12 @@ pub(super) fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, Writ
     let kind = r.kind();
     match &mut r.body {
         RecordBody::Patient(p) => Ok(p),
-        RecordBody::Activity(_) | RecordBody::Audit(_) | RecordBody::Facility(_) => Err(shape(
-            format!("visits belong to patient records, this is an {kind}"),
-        )),
+        RecordBody::Activity(_)
+        | RecordBody::Audit(_)
+        | RecordBody::Facility(_)
+        | RecordBody::Submission(_) => Err(shape(format!(
+            "visits belong to patient records, this is an {kind}"
+        ))),
     }
 }
 

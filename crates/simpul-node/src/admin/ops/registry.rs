@@ -1,20 +1,12 @@
 //! The facility registry: the district registers its facilities (with their SATUSEHAT
 //! ids); every node of the district holds the entries and reads them.
 
-use std::collections::BTreeMap;
-
 use simpul_model::registry::registry_id;
-use simpul_model::{
-    FacilityEntry, FacilityPath, Level, Record, RecordBody, RecordError, RecordId, RecordKind,
-};
+use simpul_model::{FacilityEntry, Level, Record, RecordBody, RecordError, RecordId, RecordKind};
 use simpul_store::{Store, WriteError, WriteOutcome};
 
-use super::audit::key_prefix;
 use super::{read_failure, write_failure};
 use crate::admin::protocol::{Failure, FailureKind};
-
-/// The most registry entries listed: a district has a few thousand facilities.
-const MAX_ENTRIES: usize = 100_000;
 
 /// Registers `entry`, or replaces the entry held for its facility. Only a district
 /// node may (every node would refuse the entry from anyone else).
@@ -44,7 +36,7 @@ pub(super) fn set(
     // standby have keys of their own, so ids of their own), else a new one.
     let id = match held(store)?.into_iter().find(|(_, e)| e.path == entry.path) {
         Some((id, _)) => id,
-        None => registry_id(&entry.path, key_prefix(store)),
+        None => registry_id(&entry.path, store.key_prefix()),
     };
     let actor = store.node().actor.clone();
     store
@@ -76,27 +68,7 @@ pub(super) fn list(store: &Store) -> Result<Vec<FacilityEntry>, Failure> {
     Ok(held(store)?.into_iter().map(|(_, e)| e).collect())
 }
 
-/// The entries held with their record ids, one per facility (the one changed last when
-/// two district nodes each made one), in path order. A damaged entry is left out (the
-/// store's `damaged` list names it).
+/// The entries held with their record ids, one per facility, in path order.
 fn held(store: &Store) -> Result<Vec<(RecordId, FacilityEntry)>, Failure> {
-    let ids = store
-        .ids_of_kind(RecordKind::Facility, None, MAX_ENTRIES)
-        .map_err(read_failure)?;
-    let mut newest: BTreeMap<FacilityPath, (u64, RecordId, FacilityEntry)> = BTreeMap::new();
-    for id in ids {
-        let (meta, record) = match store.record(id) {
-            Ok(Some(found)) => found,
-            Ok(None) => continue,
-            Err(e) if e.is_record_damage() => continue,
-            Err(e) => return Err(read_failure(e)),
-        };
-        if let RecordBody::Facility(entry) = record.body {
-            let seen = newest.get(&entry.path).map(|(at, ..)| *at);
-            if seen.is_none_or(|at| meta.modified_ms > at) {
-                newest.insert(entry.path.clone(), (meta.modified_ms, id, entry));
-            }
-        }
-    }
-    Ok(newest.into_values().map(|(_, id, e)| (id, e)).collect())
+    store.facility_registry().map_err(read_failure)
 }

@@ -1,10 +1,16 @@
 //! A local stand-in of SATUSEHAT for tests (feature `standin`), built from the platform's published
 //! examples (docs/satusehat-sources.md): the OAuth2 token endpoint (every value a JSON
 //! string, as the platform sends them), the Master Patient Index search by NIK and by
-//! mother's NIK, OperationOutcome errors, and faults injected on demand: 5xx, 429 with
-//! `Retry-After`, tokens that expire or are revoked early, dropped connections.
+//! mother's NIK, OperationOutcome errors, transaction Bundles checked against the
+//! profiles' required elements ([`transaction`]), and faults injected on demand: 5xx,
+//! 429 with `Retry-After`, tokens that expire or are revoked early, dropped
+//! connections, answers lost after a Bundle was taken.
 
-use std::collections::{BTreeMap, VecDeque};
+mod transaction;
+
+pub use transaction::Held;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,6 +39,9 @@ pub enum Fault {
     /// `400` with an OperationOutcome naming a broken rule, as the platform's
     /// validation answers.
     Invalid,
+    /// At a transaction: the Bundle is taken, and the connection ends before the
+    /// answer (elsewhere: as [`Fault::Dropped`]).
+    Lost,
 }
 
 /// A person the stand-in's patient index holds.
@@ -55,7 +64,15 @@ struct Platform {
     issued: u32,
     people: Vec<Person>,
     faults: VecDeque<Fault>,
+    transaction_faults: VecDeque<Fault>,
+    random_faults: Option<(f64, Vec<Fault>, rand::rngs::StdRng)>,
     requests: u32,
+    locations: BTreeSet<String>,
+    organizations: BTreeSet<String>,
+    honour_if_none_exist: bool,
+    held: Vec<Held>,
+    bundles: Vec<Value>,
+    next_id: u64,
 }
 
 type Shared = Arc<Mutex<Platform>>;
@@ -85,6 +102,8 @@ impl StandIn {
             .route("/oauth2/v1/accesstoken", post(token))
             .route("/fhir-r4/v1/Patient", get(patients).post(create_patient))
             .route("/fhir-r4/v1/Practitioner", get(practitioners))
+            .route("/fhir-r4/v1", post(transaction::transaction))
+            .route("/fhir-r4/v1/{kind}", get(transaction::search))
             .with_state(state.clone());
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -117,9 +136,32 @@ impl StandIn {
         self.with(|p| p.faults.extend(faults));
     }
 
-    /// Faults injected and not met yet are dropped.
+    /// The next transaction Bundles meet these faults, one each, in order (other
+    /// requests pass).
+    pub fn inject_at_transactions(&self, faults: &[Fault]) {
+        self.with(|p| p.transaction_faults.extend(faults));
+    }
+
+    /// From now on each request meets one of `faults` with probability `rate` (after
+    /// those injected one by one), drawn from a generator seeded with `seed`.
+    pub fn random_faults(&self, rate: f64, faults: &[Fault], seed: u64) {
+        use rand::SeedableRng;
+        self.with(|p| {
+            p.random_faults = Some((
+                rate,
+                faults.to_vec(),
+                rand::rngs::StdRng::seed_from_u64(seed),
+            ))
+        });
+    }
+
+    /// Faults injected and not met yet are dropped, and random faults end.
     pub fn clear_faults(&self) {
-        self.with(|p| p.faults.clear());
+        self.with(|p| {
+            p.faults.clear();
+            p.transaction_faults.clear();
+            p.random_faults = None;
+        });
     }
 
     /// Tokens issued from now on last this long.
@@ -145,6 +187,32 @@ impl StandIn {
     /// Requests received so far (token requests included).
     pub fn requests(&self) -> u32 {
         self.with(|p| p.requests)
+    }
+
+    /// The platform knows these Organizations (by id).
+    pub fn add_organizations(&self, ids: &[&str]) {
+        self.with(|p| p.organizations.extend(ids.iter().map(|s| s.to_string())));
+    }
+
+    /// The platform knows these Locations (by id).
+    pub fn add_locations(&self, ids: &[&str]) {
+        self.with(|p| p.locations.extend(ids.iter().map(|s| s.to_string())));
+    }
+
+    /// Honour `ifNoneExist` (answer a create of something held with what is held)
+    /// instead of refusing the duplicate, as the platform is documented to.
+    pub fn honour_if_none_exist(&self, honour: bool) {
+        self.with(|p| p.honour_if_none_exist = honour);
+    }
+
+    /// The resources of `kind` held (created through transactions).
+    pub fn held(&self, kind: &str) -> Vec<Held> {
+        self.with(|p| p.held.iter().filter(|h| h.kind == kind).cloned().collect())
+    }
+
+    /// Every transaction Bundle received, taken or refused, as sent.
+    pub fn bundles(&self) -> Vec<Value> {
+        self.with(|p| p.bundles.clone())
     }
 }
 
@@ -174,7 +242,8 @@ fn searchset(entries: Vec<Value>) -> Response {
 fn fault(state: &Shared) -> Option<Response> {
     let mut p = state.lock().expect("state");
     p.requests += 1;
-    match p.faults.pop_front()? {
+    let next = p.faults.pop_front().or_else(|| p.random_fault());
+    match next? {
         Fault::Unavailable => Some(
             (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -195,16 +264,27 @@ fn fault(state: &Shared) -> Option<Response> {
             "value",
             "Reference is mandatory : Encounter.serviceProvider (RuleNumber: 10124)",
         )),
-        // The answer starts and the connection ends mid-body, as a cut link ends it.
-        Fault::Dropped => {
-            let chunks: [Result<&'static [u8], std::io::Error>; 2] = [
-                Ok(b"{\"resourceType\":"),
-                Err(std::io::Error::other("connection dropped")),
-            ];
-            let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
-            Some((StatusCode::OK, body).into_response())
-        }
+        Fault::Dropped | Fault::Lost => Some(dropped()),
     }
+}
+
+impl Platform {
+    fn random_fault(&mut self) -> Option<Fault> {
+        use rand::RngExt;
+        let (rate, faults, rng) = self.random_faults.as_mut()?;
+        (!faults.is_empty() && rng.random_bool(*rate))
+            .then(|| faults[rng.random_range(0..faults.len())])
+    }
+}
+
+/// An answer that starts and ends mid-body, as a cut link ends it.
+fn dropped() -> Response {
+    let chunks: [Result<&'static [u8], std::io::Error>; 2] = [
+        Ok(b"{\"resourceType\":"),
+        Err(std::io::Error::other("connection dropped")),
+    ];
+    let body = axum::body::Body::from_stream(futures_util::stream::iter(chunks));
+    (StatusCode::OK, body).into_response()
 }
 
 async fn token(
