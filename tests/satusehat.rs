@@ -118,3 +118,126 @@ fn a_person_registered_at_a_posyandu_gets_the_ihs_number_the_puskesmas_finds() {
     let report: serde_json::Value = serde_json::from_str(&verified).expect("json");
     assert_eq!(report["problems"], serde_json::json!([]), "{verified}");
 }
+
+#[test]
+fn a_posyandu_visit_reaches_the_platform_through_the_puskesmas_and_its_ledger_the_district() {
+    const LOCATION: &str = "b017aa54-f1df-4ec2-9d84-8823815d7228";
+    let standin = StandIn::start(vec![Person {
+        ihs: SITI_IHS.into(),
+        nik: Some("3273015208900003".into()),
+        nik_ibu: None,
+        birth_date: "1990-08-12".into(),
+    }]);
+    standin.add_organizations(&["10000004"]);
+    standin.add_locations(&[LOCATION]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("dist", "3273"), ("pk", PK), ("py", PY)]);
+    let (dist_port, pk_port, py_port) = (free_port(), free_port(), free_port());
+    let dist_config = config(d, "dist", "3273", dist_port, &[]);
+    let pk_config = config(d, "pk", PK, pk_port, &[(dist_port, "3273")]);
+    let bridge = format!(
+        "\n[satusehat]\nauth_url = \"{}\"\nfhir_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n\
+         client_secret = \"{CLIENT_SECRET}\"\norganization = \"10000004\"\nevery_secs = 1\n",
+        standin.auth_url(),
+        standin.fhir_url()
+    );
+    let mut text = std::fs::read_to_string(&pk_config).expect("config");
+    text.push_str(&bridge);
+    std::fs::write(&pk_config, text).expect("write");
+    std::fs::set_permissions(&pk_config, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let py_config = config(d, "py", PY, py_port, &[(pk_port, PK)]);
+    let (dist, _dist_logs) = start_running(&dist_config);
+    let (pk, _pk_logs) = start_running(&pk_config);
+    let (py, _py_logs) = start_running(&py_config);
+
+    // The district registers the posyandu (its Location, its bidan) and the puskesmas.
+    ok(
+        &d.join("dist"),
+        &[
+            "facility",
+            "set",
+            PY,
+            "--name",
+            "Posyandu Melati 4",
+            "--location",
+            LOCATION,
+            "--practitioner-nik",
+            "3217040109800006",
+        ],
+    );
+    ok(
+        &d.join("dist"),
+        &[
+            "facility",
+            "set",
+            PK,
+            "--name",
+            "Puskesmas Sukajadi",
+            "--organization",
+            "10000004",
+        ],
+    );
+    // A kader records a visit at the posyandu.
+    let siti = add_siti(&d.join("py"));
+    ok(
+        &d.join("py"),
+        &[
+            "visit",
+            "add",
+            &siti,
+            "--date",
+            "2026-11-20",
+            "--klaster",
+            "ibu-anak",
+            "--by",
+            "kader Sri",
+            "--weight-kg",
+            "55.5",
+        ],
+    );
+    let arrived = eventually(Duration::from_secs(90), || {
+        standin.held("Encounter").len() == 1 && standin.held("Observation").len() == 1
+    });
+    let status = |at: &str| -> Vec<serde_json::Value> {
+        ok(&d.join(at), &["satusehat", "status", "--json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    };
+    let reported = eventually(Duration::from_secs(60), || {
+        status("dist")
+            .iter()
+            .any(|l| l["status"] == "sent" && l["patient"] == siti.as_str())
+    });
+    let table = ok(&d.join("pk"), &["satusehat", "status"]);
+    let statuses = [terminate(py), terminate(pk), terminate(dist)];
+    assert!(
+        arrived,
+        "the visit never reached the platform: {:?}",
+        status("pk")
+    );
+    assert!(reported, "the ledger never reached the district");
+    let encounter = &standin.held("Encounter")[0].resource;
+    assert_eq!(
+        encounter["subject"]["reference"],
+        format!("Patient/{SITI_IHS}")
+    );
+    assert_eq!(
+        encounter["location"][0]["location"]["reference"],
+        format!("Location/{LOCATION}")
+    );
+    // The kader is no practitioner: the posyandu's bidan attended, as registered.
+    assert_eq!(
+        encounter["participant"][0]["individual"]["reference"],
+        "Practitioner/10002074224"
+    );
+    let at_district = status("dist");
+    assert_eq!(at_district.len(), 1, "{at_district:?}");
+    assert_eq!(
+        at_district[0]["platform_ids"][0],
+        format!("Encounter/{}", standin.held("Encounter")[0].id)
+    );
+    assert!(table.contains(PY) && table.contains("sent"), "{table}");
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+}

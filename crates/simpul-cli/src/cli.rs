@@ -173,6 +173,9 @@ pub(crate) enum Command {
     /// ids; every node of the district holds the entries.
     #[command(subcommand)]
     Facility(FacilityCommand),
+    /// What the SATUSEHAT bridge has sent of each visit, and sending again.
+    #[command(subcommand)]
+    Satusehat(SatusehatCommand),
     /// Keep an analytics database up to date with what this node holds.
     #[command(subcommand)]
     Feed(FeedCommand),
@@ -203,6 +206,29 @@ pub(crate) enum RevocationsCommand {
         /// JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SatusehatCommand {
+    /// Each facility's visits by submission status, then every visit not on the
+    /// platform with what to fix.
+    Status {
+        /// One JSON line per visit instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send refused and waiting visits again (after fixing what they say).
+    Retry {
+        /// Only this visit.
+        #[arg(long)]
+        visit: Option<String>,
+    },
+    /// Send visits again even if sent (the platform answers with what it holds).
+    Resend {
+        /// Only this visit.
+        #[arg(long)]
+        visit: Option<String>,
     },
 }
 

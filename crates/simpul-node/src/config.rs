@@ -107,6 +107,21 @@ pub struct SatusehatSection {
     /// Seconds between rounds of matching new people to the platform. Default 60.
     #[serde(default = "defaults::satusehat_every_secs")]
     pub every_secs: u64,
+    /// Send the visits of this node's subtree (each as a transaction Bundle). Default
+    /// true.
+    #[serde(default = "defaults::yes")]
+    pub submit: bool,
+    /// `[satusehat.vaccines]`: each antigen's vaccine code (KFA), `"BCG" = "93001019"`.
+    /// A dose of an antigen without one waits, naming the key.
+    #[serde(default)]
+    pub vaccines: std::collections::BTreeMap<String, String>,
+    /// The vaccine code system. Default `http://sys-ids.kemkes.go.id/kfa`.
+    #[serde(default)]
+    pub vaccine_system: Option<String>,
+    /// The ANC contact (K1-K6) identifier system. Default
+    /// `http://terminology.kemkes.go.id/CodeSystem/episodeofcare/ANC`.
+    #[serde(default)]
+    pub anc_system: Option<String>,
 }
 
 /// The `[feed]` section.
@@ -211,8 +226,12 @@ pub struct NodeConfig {
 pub struct SatusehatBridge {
     /// The platform and the credentials (the secret is not shown by `Debug`).
     pub platform: simpul_satusehat::PlatformConfig,
-    /// How often to look for people to match.
+    /// How often to look for people to match and visits to send.
     pub every: Duration,
+    /// Whether to send visits.
+    pub submit: bool,
+    /// The codes submissions use.
+    pub codes: simpul_satusehat::SubmissionCodes,
 }
 
 /// The analytics feed into PostgreSQL, checked.
@@ -327,9 +346,46 @@ impl NodeConfig {
                 if s.every_secs == 0 {
                     return Err(invalid("satusehat.every_secs", "must be at least 1".into()));
                 }
+                let mut codes = simpul_satusehat::SubmissionCodes::default();
+                for (antigen, code) in s.vaccines {
+                    let key = format!("satusehat.vaccines.\"{antigen}\"");
+                    let parsed = antigen.parse::<simpul_model::Antigen>().map_err(|_| {
+                        let known: Vec<&str> = simpul_model::Antigen::ALL
+                            .iter()
+                            .map(|a| a.as_str())
+                            .collect();
+                        invalid(
+                            &key,
+                            format!("not an antigen (one of {})", known.join(", ")),
+                        )
+                    })?;
+                    if code.is_empty() || code.chars().any(char::is_whitespace) {
+                        return Err(invalid(&key, format!("{code:?} is not a code")));
+                    }
+                    codes.vaccines.insert(parsed, code);
+                }
+                for (key, given, slot) in [
+                    (
+                        "satusehat.vaccine_system",
+                        s.vaccine_system,
+                        &mut codes.vaccine_system,
+                    ),
+                    ("satusehat.anc_system", s.anc_system, &mut codes.anc_system),
+                ] {
+                    if let Some(system) = given {
+                        if !(system.starts_with("http://") || system.starts_with("https://"))
+                            || system.chars().any(char::is_whitespace)
+                        {
+                            return Err(invalid(key, format!("{system:?} is not a system URL")));
+                        }
+                        *slot = system;
+                    }
+                }
                 Some(SatusehatBridge {
                     platform,
                     every: Duration::from_secs(s.every_secs),
+                    submit: s.submit,
+                    codes,
                 })
             }
         };

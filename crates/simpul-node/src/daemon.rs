@@ -362,7 +362,7 @@ async fn feed_postgres(
 }
 
 /// The SATUSEHAT bridge: every so often, gives the people this node holds their IHS
-/// number from the platform (docs/satusehat.md). A round the platform cuts short is
+/// number from the platform and sends the visits of its subtree (docs/satusehat.md). A round the platform cuts short is
 /// taken up where it stopped next time.
 async fn satusehat_bridge(
     store: Store,
@@ -377,30 +377,62 @@ async fn satusehat_bridge(
         }
     };
     tracing::info!(fhir = %platform.config().fhir_url, "SATUSEHAT bridge running");
+    let codes = std::sync::Arc::new(cfg.codes.clone());
     while !*stop.borrow() {
-        let (s, p) = (store.clone(), platform.clone());
+        let (s, p, c) = (store.clone(), platform.clone(), codes.clone());
+        let submit = cfg.submit;
         let round = tokio::task::spawn_blocking(move || {
-            simpul_satusehat::match_round(&s, &p, crate::clock::today(), now_ms())
+            let matched = simpul_satusehat::match_round(&s, &p, crate::clock::today(), now_ms());
+            let submitted = submit.then(|| {
+                simpul_satusehat::submit_round(&s, &p, &c, crate::clock::today(), now_ms())
+            });
+            (matched, submitted)
         })
         .await;
         let mut again_at_once = false;
         match round {
-            Ok(Ok(report)) => {
-                again_at_once = report.more_waiting();
-                if report.matched + report.not_found + report.ambiguous + report.skipped > 0 {
-                    tracing::info!(
-                        matched = report.matched,
-                        not_found = report.not_found,
-                        ambiguous = report.ambiguous,
-                        skipped = report.skipped,
-                        "SATUSEHAT: people matched"
-                    );
+            Ok((matched, submitted)) => {
+                match matched {
+                    Ok(report) => {
+                        again_at_once = report.more_waiting();
+                        if report.matched + report.not_found + report.ambiguous + report.skipped > 0
+                        {
+                            tracing::info!(
+                                matched = report.matched,
+                                not_found = report.not_found,
+                                ambiguous = report.ambiguous,
+                                skipped = report.skipped,
+                                "SATUSEHAT: people matched"
+                            );
+                        }
+                    }
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "SATUSEHAT: matching stopped; resumes next round"
+                    ),
+                }
+                match submitted {
+                    Some(Ok(report)) => {
+                        again_at_once |= report.more_waiting();
+                        if report.any() {
+                            tracing::info!(
+                                sent = report.sent,
+                                withdrawn = report.withdrawn,
+                                refused = report.refused,
+                                waiting = report.waiting,
+                                uncertain = report.uncertain,
+                                "SATUSEHAT: visits submitted"
+                            );
+                        }
+                    }
+                    Some(Err(e)) => tracing::warn!(
+                        error = %e,
+                        "SATUSEHAT: submission stopped; resumes next round"
+                    ),
+                    None => {}
                 }
             }
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "SATUSEHAT: matching stopped; resumes next round")
-            }
-            Err(e) => tracing::error!(error = %e, "SATUSEHAT: matching failed"),
+            Err(e) => tracing::error!(error = %e, "SATUSEHAT: the bridge's round failed"),
         }
         if again_at_once {
             continue;

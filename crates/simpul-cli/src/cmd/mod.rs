@@ -12,6 +12,7 @@ mod people;
 mod registry;
 mod run;
 mod status;
+mod submissions;
 mod trust;
 mod visit;
 
@@ -88,6 +89,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         }
         Command::Revocations(cmd) => trust::revocations(&mut Target::open(&dir()?)?, cmd),
         Command::Facility(cmd) => registry::run(&mut Target::open(&dir()?)?, cmd),
+        Command::Satusehat(cmd) => submissions::run(&mut Target::open(&dir()?)?, cmd),
         Command::Feed(cmd) => feed::run(&dir()?, cmd),
         Command::Quarantine { limit, json } => {
             trust::quarantine(&mut Target::open(&dir()?)?, limit, json)

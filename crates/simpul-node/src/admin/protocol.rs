@@ -201,6 +201,17 @@ pub enum Request {
     },
     /// The facility registry as this node holds it.
     Facilities,
+    /// The SATUSEHAT submission ledgers this node holds (its own, and those that
+    /// travelled up from below).
+    Submissions,
+    /// Send visits again: every refused or waiting one (or only `visit`), and with
+    /// `resend` sent ones too. Only at the node that submits.
+    RetrySubmissions {
+        /// One visit id, else all.
+        visit: Option<String>,
+        /// Sent visits too.
+        resend: bool,
+    },
     /// Write every patient record as FHIR R4 NDJSON, one file per resource type.
     ExportFhir {
         /// A directory without NDJSON files in it (absolute: the node's working
@@ -379,6 +390,11 @@ pub enum Reply {
     Facilities {
         /// Every entry held.
         entries: Vec<FacilityEntry>,
+    },
+    /// SATUSEHAT submission ledgers.
+    Submissions {
+        /// The ledgers (for a retry: those changed).
+        ledgers: Vec<simpul_model::SubmissionLedger>,
     },
     /// A token was revoked.
     TokenRevoked(TokenInfo),

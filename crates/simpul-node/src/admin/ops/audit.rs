@@ -46,6 +46,15 @@ pub(super) fn action_of(
             Some((AuditAction::Settle, Some(*id), Some(field.clone())))
         }
         Request::Import { .. } => Some((AuditAction::Import, None, None)),
+        Request::RetrySubmissions { visit, resend } => Some((
+            AuditAction::Correct,
+            None,
+            Some(format!(
+                "SATUSEHAT: send again {}{}",
+                visit.as_deref().unwrap_or("every refused or waiting visit"),
+                if *resend { " (sent ones too)" } else { "" }
+            )),
+        )),
         Request::SetFacility { entry } => Some((
             AuditAction::Correct,
             None,
@@ -108,6 +117,7 @@ pub(super) fn action_of(
         | Request::Sync { .. }
         | Request::Tokens
         | Request::Facilities
+        | Request::Submissions
         | Request::AddRevocations { .. }
         | Request::Quarantine { .. } => None,
     }

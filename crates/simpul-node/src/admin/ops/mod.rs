@@ -9,6 +9,7 @@ pub mod fhir;
 mod page;
 mod people;
 mod registry;
+mod submissions;
 
 use rand::RngExt;
 use simpul_model::automerge::Automerge;
@@ -369,6 +370,12 @@ fn carry_out(
         Request::SetFacility { entry } => written(registry::set(store, entry, today, now_ms)?),
         Request::Facilities => read(Reply::Facilities {
             entries: registry::list(store)?,
+        }),
+        Request::Submissions => read(Reply::Submissions {
+            ledgers: submissions::list(store)?,
+        }),
+        Request::RetrySubmissions { visit, resend } => read(Reply::Submissions {
+            ledgers: submissions::retry(store, visit.as_deref(), resend, today, now_ms)?,
         }),
         Request::Tokens => read(Reply::Tokens {
             tokens: store.tokens().map_err(read_failure)?,
