@@ -519,12 +519,18 @@ pub fn check_history(before: &Record, after: &Record) -> Result<(), RecordError>
     if let (RecordBody::Audit(b), RecordBody::Audit(a)) = (&before.body, &after.body) {
         return check_audit_history(b, a).map_err(RecordError::History);
     }
-    if let (RecordBody::Submission(b), RecordBody::Submission(a)) = (&before.body, &after.body)
-        && (b.patient != a.patient || b.submitter != a.submitter)
-    {
-        return Err(RecordError::History(
-            "a submission ledger's patient and submitter never change".into(),
-        ));
+    if let (RecordBody::Submission(b), RecordBody::Submission(a)) = (&before.body, &after.body) {
+        if b.patient != a.patient || b.submitter != a.submitter {
+            return Err(RecordError::History(
+                "a submission ledger's patient and submitter never change".into(),
+            ));
+        }
+        // What was sent stays known: an entry is never dropped.
+        if let Some(key) = b.visits.keys().find(|k| !a.visits.contains_key(*k)) {
+            return Err(RecordError::History(format!(
+                "the submission of visit {key} was removed from the ledger"
+            )));
+        }
     }
     let (RecordBody::Patient(b), RecordBody::Patient(a)) = (&before.body, &after.body) else {
         return Ok(());

@@ -42,6 +42,10 @@ crate::string_enum! {
         /// Sent, then entered in error here, and the platform took the
         /// `entered-in-error` update.
         Withdrawn => "withdrawn",
+        /// Sent, then entered in error here, and the platform refused the
+        /// `entered-in-error` update; `error` holds why. Tried again only when someone
+        /// asks (`simpul satusehat retry`).
+        WithdrawalRefused => "withdrawal-refused",
         /// Entered in error (or corrected) before it was ever sent: nothing to send.
         NotSent => "not-sent",
     }

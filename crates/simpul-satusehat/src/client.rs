@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::config::PlatformConfig;
-use crate::error::{PlatformError, outcome_text};
+use crate::error::{PlatformError, outcome_codes, outcome_text};
 
 /// How requests are retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,6 +277,7 @@ fn classify(answer: Result<Answer, ureq::Error>, repeat: Repeat) -> Result<Strin
         Ok(a) => Err(Attempt::Final(PlatformError::Refused {
             status: a.status,
             outcome: outcome_text(&a.body),
+            codes: outcome_codes(&a.body),
         })),
         Err(e) => Err(again(e.to_string(), None)),
     }

@@ -12,6 +12,8 @@ pub enum PlatformError {
         status: u16,
         /// The issues the platform listed, joined.
         outcome: String,
+        /// The issues' codes (`duplicate`, `required`, ...).
+        codes: Vec<String>,
     },
     /// The platform did not accept the node's client id and secret.
     #[error("SATUSEHAT did not accept the client id and secret in the node's config: {0}")]
@@ -35,6 +37,19 @@ impl PlatformError {
     pub fn is_transient(&self) -> bool {
         matches!(self, PlatformError::Unavailable { .. })
     }
+}
+
+/// The codes of an OperationOutcome's issues (`issue.code`), none when the body is not
+/// one.
+pub(crate) fn outcome_codes(body: &str) -> Vec<String> {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .filter(|v| v["resourceType"] == "OperationOutcome")
+        .and_then(|v| v["issue"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|issue| issue["code"].as_str().map(str::to_string))
+        .collect()
 }
 
 /// The texts of an OperationOutcome's issues (`details.text`, else `diagnostics`, else

@@ -133,6 +133,7 @@ fn match_one(
         Err(PlatformError::Refused {
             status: 401 | 403,
             outcome,
+            ..
         }) => {
             return Err(Stop(PlatformError::Credentials(outcome).into()));
         }

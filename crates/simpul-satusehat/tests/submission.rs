@@ -108,7 +108,8 @@ fn register(store: &Store, standin: &StandIn, paths: &BTreeSet<FacilityPath>) {
 
 fn ledger(store: &Store, patient: RecordId) -> Option<SubmissionLedger> {
     let node = store.node().path.clone();
-    let id = simpul_model::submission::ledger_id(patient, &node, store.key_prefix());
+    // Found without the node's key (a renewed certificate keeps finding it).
+    let id = simpul_model::submission::ledger_id(patient, &node, None);
     match store.record(id).expect("read")?.1.body {
         RecordBody::Submission(l) => Some(l),
         _ => None,
@@ -351,30 +352,47 @@ fn what_is_missing_or_refused_is_said_and_a_corrected_visit_is_withdrawn() {
         .and_then(|p| p.visits.keys().next().cloned())
         .expect("visit");
 
-    // Nothing registered, no IHS number: the visits wait, saying what to fix.
+    // Nothing registered: the visits wait, saying what to fix.
     submit_round(&store, &platform, &codes(), today(), 3_000).expect("round");
     let (s, why) = status(&first);
     assert_eq!(s, SubmissionStatus::Waiting);
-    assert!(why.contains("no IHS number"), "{why}");
+    assert!(why.contains("--organization"), "{why}");
 
-    // The IHS number found; still no registry entries: the puskesmas' Organization is
-    // missing.
+    // A retry is asked through the ledger (what `simpul satusehat retry` writes).
+    let retry = |at: u64| {
+        let lid = simpul_model::submission::ledger_id(id, &district(), None);
+        simpul_satusehat::submission::update_ledger(&store, lid, id, today(), at, |l| {
+            for s in l.visits.values_mut() {
+                if matches!(
+                    s.status,
+                    SubmissionStatus::Waiting | SubmissionStatus::Refused
+                ) {
+                    s.status = SubmissionStatus::Retry;
+                }
+            }
+        })
+        .expect("retry");
+    };
+    // Registered (a registry entry is no patient change: a retry is asked); no IHS
+    // number yet.
+    register(&store, &standin, &places);
+    retry(4_000);
+    submit_round(&store, &platform, &codes(), today(), 5_000).expect("round");
+    let (s, why) = status(&first);
+    assert_eq!(s, SubmissionStatus::Waiting);
+    assert!(why.contains("no IHS number"), "{why}");
+    assert!(standin.bundles().is_empty(), "nothing sent while waiting");
+
+    // The IHS number found (the record changes), but no vaccine codes: visits with
+    // doses wait naming the key; the others are sent.
     store
-        .update_record(id, today(), 4_000, |r| {
+        .update_record(id, today(), 6_000, |r| {
             if let RecordBody::Patient(p) = &mut r.body {
                 p.identifiers.ihs = Some("P00000000042".into());
             }
             Ok(())
         })
         .expect("ihs");
-    submit_round(&store, &platform, &codes(), today(), 5_000).expect("round");
-    let (s, why) = status(&first);
-    assert_eq!(s, SubmissionStatus::Waiting);
-    assert!(why.contains("--organization"), "{why}");
-    assert!(standin.bundles().is_empty(), "nothing sent while waiting");
-
-    // Registered, but without vaccine codes: visits with doses wait naming the key.
-    register(&store, &standin, &places);
     let dose_visit = record
         .patient()
         .and_then(|p| {
@@ -384,21 +402,6 @@ fn what_is_missing_or_refused_is_said_and_a_corrected_visit_is_withdrawn() {
         })
         .map(|(k, _)| k.clone())
         .expect("dose");
-    // A retry is asked through the ledger (what `simpul satusehat retry` writes).
-    let retry = |at: u64| {
-        let mut l = ledger(&store, id).expect("ledger");
-        for s in l.visits.values_mut() {
-            if matches!(
-                s.status,
-                SubmissionStatus::Waiting | SubmissionStatus::Refused
-            ) {
-                s.status = SubmissionStatus::Retry;
-            }
-        }
-        let lid = simpul_model::submission::ledger_id(id, &district(), store.key_prefix());
-        simpul_satusehat::submission::write_ledger(&store, lid, l, today(), at).expect("retry");
-    };
-    retry(6_000);
     submit_round(
         &store,
         &platform,
@@ -440,11 +443,15 @@ fn what_is_missing_or_refused_is_said_and_a_corrected_visit_is_withdrawn() {
         "{held:?}"
     );
 
-    // The first visit marked entered in error here: withdrawn on the platform.
+    // The visit with doses marked entered in error here: the platform first refuses the
+    // withdrawal (kept, not sent again round after round), then takes it on a retry:
+    // the Encounter and everything recorded at it are entered-in-error there.
+    let sent = standin.held("Encounter").len();
+    let marked = dose_visit.clone();
     store
         .update_record(id, today(), 13_000, move |r| {
             if let RecordBody::Patient(p) = &mut r.body
-                && let Some(v) = p.visits.get_mut(&first)
+                && let Some(v) = p.visits.get_mut(&marked)
             {
                 v.entered_in_error = Some(ErrorMark {
                     reason: "wrong child".into(),
@@ -455,20 +462,62 @@ fn what_is_missing_or_refused_is_said_and_a_corrected_visit_is_withdrawn() {
             Ok(())
         })
         .expect("mark");
-    let first = record
-        .patient()
-        .and_then(|p| p.visits.keys().next().cloned())
-        .expect("visit");
+    standin.inject_at_transactions(&[Fault::Invalid]);
     submit_round(&store, &platform, &codes(), today(), 14_000).expect("round");
-    assert_eq!(status(&first).0, SubmissionStatus::Withdrawn);
-    let encounter = standin
-        .held("Encounter")
-        .into_iter()
-        .find(|e| e.resource["identifier"][0]["value"] == first.as_str())
-        .expect("encounter");
-    assert_eq!(encounter.resource["status"], "entered-in-error");
+    let (s, why) = status(&dose_visit);
+    assert_eq!(s, SubmissionStatus::WithdrawalRefused);
+    assert!(why.contains("serviceProvider"), "{why}");
+    let bundles = standin.bundles().len();
+    for at in [15_000, 16_000] {
+        submit_round(&store, &platform, &codes(), today(), at).expect("round");
+    }
+    assert_eq!(
+        standin.bundles().len(),
+        bundles,
+        "a refused withdrawal waits for a retry"
+    );
+    let retry_withdrawal = |at: u64| {
+        let lid = simpul_model::submission::ledger_id(id, &district(), None);
+        simpul_satusehat::submission::update_ledger(&store, lid, id, today(), at, |l| {
+            for s in l.visits.values_mut() {
+                if s.status == SubmissionStatus::WithdrawalRefused {
+                    s.status = SubmissionStatus::Retry;
+                }
+            }
+        })
+        .expect("retry");
+    };
+    retry_withdrawal(17_000);
+    submit_round(&store, &platform, &codes(), today(), 18_000).expect("round");
+    assert_eq!(status(&dose_visit).0, SubmissionStatus::Withdrawn);
+    let of_visit = |kind: &str| -> Vec<serde_json::Value> {
+        standin
+            .held(kind)
+            .into_iter()
+            .map(|h| h.resource)
+            .filter(|r| {
+                r["identifier"][0]["value"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with(dose_visit.as_str()))
+            })
+            .collect()
+    };
+    let withdrawn: Vec<_> = ["Encounter", "Observation", "Immunization"]
+        .iter()
+        .flat_map(|k| of_visit(k))
+        .collect();
+    assert!(withdrawn.len() >= 2, "{withdrawn:?}");
+    assert!(
+        withdrawn.iter().all(|r| r["status"] == "entered-in-error"),
+        "{withdrawn:?}"
+    );
     assert_eq!(
         standin.held("Encounter").len(),
+        sent,
+        "nothing created by it"
+    );
+    assert_eq!(
+        sent,
         held.visits
             .values()
             .filter(|s| s.status == SubmissionStatus::Sent)

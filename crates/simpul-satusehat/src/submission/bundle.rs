@@ -49,15 +49,24 @@ pub struct Parties<'a> {
     pub practitioner: &'a str,
 }
 
-/// A visit's Bundle, and the identifier its Encounter is found by.
+/// A visit's Bundle, and the business identifier each of its resources is found by.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VisitBundle {
     /// The transaction Bundle.
     pub bundle: Value,
-    /// The Encounter's identifier system (`http://sys-ids.kemkes.go.id/encounter/{org}`).
-    pub encounter_system: String,
-    /// Its value (the visit id).
-    pub encounter_value: String,
+    /// Per entry, in order (the Encounter first).
+    pub entries: Vec<Identified>,
+}
+
+/// A resource's type and business identifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identified {
+    /// `Encounter`, `Observation`, `Immunization`.
+    pub kind: &'static str,
+    /// The identifier's system (`http://sys-ids.kemkes.go.id/{kind}/{org}`).
+    pub system: String,
+    /// Its value (`<visit>` for the Encounter, `<visit>-<suffix>` for the others).
+    pub value: String,
 }
 
 /// The transaction Bundle that creates `v` on the platform, or what is missing to build
@@ -70,11 +79,15 @@ pub(super) fn create(
     let encounter_uuid = uuid(v, "encounter");
     let encounter_ref = json!({"reference": format!("urn:uuid:{encounter_uuid}")});
     let org = parties.organization;
+    let mut identified = vec![Identified {
+        kind: "Encounter",
+        system: format!("{}/{org}", sys_ids("encounter")),
+        value: v.key.to_string(),
+    }];
     let mut entries = vec![entry(
         &encounter_uuid,
         encounter(v, parties, codes),
-        "Encounter",
-        &identifier_of(v.key, &format!("{}/{org}", sys_ids("encounter"))),
+        &identified[0],
     )];
     for mut obs in observation::observations(v) {
         // Screenings carry simpl's own instrument codes, which the platform would not
@@ -94,12 +107,13 @@ pub(super) fn create(
         );
         obs["performer"] = json!([practitioner_ref(parties)]);
         let id = uuid(v, &value);
-        entries.push(entry(
-            &id,
-            obs,
-            "Observation",
-            &identifier_of(&value, &system),
-        ));
+        let what = Identified {
+            kind: "Observation",
+            system,
+            value,
+        };
+        entries.push(entry(&id, obs, &what));
+        identified.push(what);
     }
     for (mut imm, given) in immunization::immunizations(v)
         .into_iter()
@@ -127,83 +141,61 @@ pub(super) fn create(
             v.visit.date,
         );
         let id = uuid(v, &value);
-        entries.push(entry(
-            &id,
-            imm,
-            "Immunization",
-            &identifier_of(&value, &system),
-        ));
+        let what = Identified {
+            kind: "Immunization",
+            system,
+            value,
+        };
+        entries.push(entry(&id, imm, &what));
+        identified.push(what);
     }
     Ok(VisitBundle {
         bundle: json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),
-        encounter_system: format!("{}/{org}", sys_ids("encounter")),
-        encounter_value: v.key.to_string(),
+        entries: identified,
     })
 }
 
-/// The transaction Bundle that marks a sent visit `entered-in-error`: every resource
-/// the platform created for it (`platform_ids`, `Type/id` in the order they were sent)
-/// written again (`PUT`) with that status. `v` must be a visit in error.
-pub(super) fn withdraw(
-    v: &VisitContext<'_>,
-    parties: &Parties<'_>,
-    codes: &SubmissionCodes,
-    platform_ids: &[String],
-) -> Result<Value, String> {
-    let created = create(v, parties, codes)?.bundle;
-    let sent: Vec<Value> = created["entry"].as_array().cloned().unwrap_or_default();
-    // What each urn:uuid became on the platform.
-    let mut text = serde_json::to_string(&sent).map_err(|e| e.to_string())?;
-    let mut entries = Vec::new();
-    for (e, platform) in sent.iter().zip(platform_ids) {
-        let kind = e["resource"]["resourceType"].as_str().unwrap_or_default();
-        let Some((sent_kind, _)) = platform.split_once('/') else {
-            continue;
-        };
-        if sent_kind != kind {
-            // The visit's content no longer lines up with what was sent (a vaccine
-            // newly coded, say): withdraw only what still matches, the Encounter first.
-            break;
+/// The transaction Bundle that marks a sent visit `entered-in-error`: each resource of
+/// `built` (the visit's Bundle, built from the visit as it stands: in error) that the
+/// platform holds (`found`, `Type/id` per entry, found by business identifier) written
+/// again (`PUT`) with that status, its references pointing at the platform's ids.
+pub(super) fn withdraw(built: &VisitBundle, found: &[Option<String>], base: &str) -> Value {
+    let sent: Vec<Value> = built.bundle["entry"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut text = serde_json::to_string(&sent).unwrap_or_default();
+    for (e, platform) in sent.iter().zip(found) {
+        if let (Some(urn), Some(platform)) = (e["fullUrl"].as_str(), platform) {
+            text = text.replace(&format!("\"{urn}\""), &format!("\"{platform}\""));
         }
-        let urn = e["fullUrl"].as_str().unwrap_or_default();
-        text = text.replace(&format!("\"{urn}\""), &format!("\"{platform}\""));
-        entries.push(platform.clone());
     }
-    let relinked: Vec<Value> = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+    let relinked: Vec<Value> = serde_json::from_str(&text).unwrap_or_default();
     let entries: Vec<Value> = relinked
         .into_iter()
-        .zip(&entries)
-        .map(|(mut e, platform)| {
-            let id = platform
-                .split_once('/')
-                .map(|(_, id)| id)
-                .unwrap_or_default();
+        .zip(found)
+        .filter_map(|(mut e, platform)| {
+            let platform = platform.as_ref()?;
+            let id = platform.split_once('/').map(|(_, id)| id)?;
             e["resource"]["id"] = json!(id);
-            json!({
-                "fullUrl": format!("{}", platform),
+            Some(json!({
+                "fullUrl": format!("{base}/{platform}"),
                 "resource": e["resource"].take(),
                 "request": {"method": "PUT", "url": platform},
-            })
+            }))
         })
         .collect();
-    if entries.is_empty() {
-        return Err("nothing sent for this visit is known by its platform id".into());
-    }
-    Ok(json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}))
+    json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
 }
 
 fn sys_ids(kind: &str) -> String {
     format!("http://sys-ids.kemkes.go.id/{kind}")
 }
 
-fn identifier_of(value: &str, system: &str) -> (String, String) {
-    (system.to_string(), value.to_string())
-}
-
 /// A Bundle entry creating `resource`, conditional on its identifier (a platform that
 /// honours `ifNoneExist` answers with what it holds; one that does not refuses the
 /// duplicate, and the bridge looks it up: see the module docs of `submission`).
-fn entry(uuid: &str, mut resource: Value, kind: &str, (system, value): &(String, String)) -> Value {
+fn entry(uuid: &str, mut resource: Value, what: &Identified) -> Value {
     if let Some(o) = resource.as_object_mut() {
         o.remove("id");
     }
@@ -212,8 +204,8 @@ fn entry(uuid: &str, mut resource: Value, kind: &str, (system, value): &(String,
         "resource": resource,
         "request": {
             "method": "POST",
-            "url": kind,
-            "ifNoneExist": format!("identifier={system}|{value}"),
+            "url": what.kind,
+            "ifNoneExist": format!("identifier={}|{}", what.system, what.value),
         },
     })
 }

@@ -18,20 +18,22 @@
 
 mod bundle;
 pub mod codes;
+mod ledger;
 mod requests;
 
 use std::collections::{BTreeMap, HashMap};
 
 use simpul_fhir::encounter::VisitContext;
-use simpul_model::submission::{clip_error, ledger_id};
+use simpul_model::submission::clip_error;
 use simpul_model::{
-    Date, FacilityEntry, FacilityPath, Level, Patient, Record, RecordBody, RecordError, RecordId,
-    RecordKind, Submission, SubmissionLedger, SubmissionStatus,
+    Date, FacilityEntry, FacilityPath, Level, Patient, Record, RecordBody, RecordId, Submission,
+    SubmissionStatus,
 };
-use simpul_store::{Store, WriteError};
+use simpul_store::Store;
 
-pub use bundle::{IMMUNIZATION_REASON, Parties, ROUTINE_TIMING, VisitBundle};
+pub use bundle::{IMMUNIZATION_REASON, Identified, Parties, ROUTINE_TIMING, VisitBundle};
 pub use codes::SubmissionCodes;
+pub use ledger::update_ledger;
 
 use crate::client::Platform;
 use crate::error::{PlatformError, RoundError};
@@ -75,7 +77,7 @@ impl SubmitReport {
         match status {
             SubmissionStatus::Sent => self.sent += 1,
             SubmissionStatus::Withdrawn => self.withdrawn += 1,
-            SubmissionStatus::Refused => self.refused += 1,
+            SubmissionStatus::Refused | SubmissionStatus::WithdrawalRefused => self.refused += 1,
             SubmissionStatus::Waiting => self.waiting += 1,
             SubmissionStatus::Uncertain => self.uncertain += 1,
             SubmissionStatus::Retry | SubmissionStatus::NotSent => {}
@@ -157,11 +159,21 @@ impl From<PlatformError> for Lack {
     }
 }
 
-/// A visit's new ledger entry, and whether the round must stop after it.
-struct Step {
-    entry: Option<Submission>,
-    stop: Option<RoundError>,
+/// What becomes of one visit.
+enum Decision {
+    /// Nothing new.
+    Nothing,
+    /// Its entry changes to this.
+    Settle(Submission),
+    /// Its Bundle goes to the platform (written ahead as `uncertain`).
+    Send(VisitBundle),
+    /// The round stops (after writing the entry, if one).
+    Stop(Option<Submission>, RoundError),
 }
+
+/// After this many sends without an answer a visit is set aside (`uncertain`, until a
+/// retry), so that one Bundle the platform always fails on does not hold up the rest.
+const PARK_AFTER: u32 = 5;
 
 impl Round<'_> {
     /// A changed record: a patient, or this node's ledger of one.
@@ -199,240 +211,292 @@ impl Round<'_> {
 
     fn patient(&mut self, id: RecordId, p: &Patient) -> Result<(), RoundError> {
         if p.merged_into.is_some() {
-            // The survivor holds (and submits) the duplicate's visits.
+            // The survivor holds the duplicate's visits (same ids) and submits them; the
+            // platform's identifiers keep one sent from both from being doubled.
             return Ok(());
         }
-        let node = self.store.node().path.clone();
-        let ledger_id = ledger_id(id, &node, self.store.key_prefix());
-        let before = match self.read(ledger_id)? {
-            Some(Record {
-                body: RecordBody::Submission(l),
-                ..
-            }) => Some(l),
-            _ => None,
+        let Some((ledger, held)) = ledger::find(self.store, id)? else {
+            tracing::warn!(patient = %id, "SATUSEHAT: no place for this patient's ledger; not submitted");
+            return Ok(());
         };
-        let mut ledger = before.clone().unwrap_or_else(|| SubmissionLedger {
-            patient: id,
-            submitter: node.clone(),
-            visits: BTreeMap::new(),
-        });
-        let mut stop = None;
+        let held = held.map(|l| l.visits).unwrap_or_default();
         for v in simpul_fhir::encounter::visits(id, p) {
-            if !node.is_ancestor_or_self(&v.visit.facility) {
-                continue;
-            }
-            let step = self.visit(p, &v, ledger.visits.get(v.key));
-            if let Some(entry) = step.entry {
-                self.report.count(entry.status);
-                ledger.visits.insert(v.key.to_string(), entry);
-            }
-            if step.stop.is_some() {
-                stop = step.stop;
-                break;
+            let entry = held.get(v.key);
+            let decision = match self.ours(&v.visit.facility) {
+                Ok(false) => continue,
+                Ok(true) => self.visit(p, &v, entry),
+                Err(Lack::Here(why)) => self.settle(&v, entry, SubmissionStatus::Waiting, why),
+                Err(Lack::Stop(e)) => Decision::Stop(None, e),
+            };
+            match decision {
+                Decision::Nothing => {}
+                Decision::Settle(new) => self.record(ledger, id, v.key, new).map(drop)?,
+                Decision::Stop(new, e) => {
+                    if let Some(new) = new {
+                        self.record(ledger, id, v.key, new)?;
+                    }
+                    return Err(e);
+                }
+                Decision::Send(built) => {
+                    let ahead = Submission {
+                        status: SubmissionStatus::Uncertain,
+                        attempts: entry.map_or(0, |e| e.attempts) + 1,
+                        ..self.entry(&v, entry, SubmissionStatus::Uncertain, None)
+                    };
+                    // Written before the Bundle leaves: a crash in between leaves the
+                    // visit `uncertain`, looked up before it is sent again.
+                    if !self.record(ledger, id, v.key, ahead.clone())? {
+                        continue;
+                    }
+                    match self.send(&v, &ahead, &built) {
+                        Decision::Settle(new) => self.record(ledger, id, v.key, new).map(drop)?,
+                        Decision::Stop(new, e) => {
+                            if let Some(new) = new {
+                                self.record(ledger, id, v.key, new)?;
+                            }
+                            return Err(e);
+                        }
+                        Decision::Nothing | Decision::Send(_) => {}
+                    }
+                }
             }
         }
-        if before.as_ref() != Some(&ledger) && !ledger.visits.is_empty() {
-            self.write_ledger(ledger_id, ledger)?;
+        Ok(())
+    }
+
+    /// Whether this node sends a visit recorded at `facility`: one in its subtree whose
+    /// puskesmas is the Organization the node's credentials are for (the district's
+    /// registry says which; this node's own puskesmas is its own).
+    fn ours(&self, facility: &FacilityPath) -> Result<bool, Lack> {
+        let node = &self.store.node().path;
+        if !node.is_ancestor_or_self(facility) {
+            return Ok(false);
         }
-        stop.map_or(Ok(()), Err)
+        let puskesmas = facility.at_level(Level::Puskesmas);
+        let registered = self
+            .registry
+            .get(&puskesmas)
+            .and_then(|e| e.satusehat.organization.as_deref());
+        match registered {
+            Some(org) => Ok(org == self.platform.config().organization),
+            None if *node == puskesmas => Ok(true),
+            None => Err(Lack::Here(format!(
+                "no SATUSEHAT Organization for {puskesmas}: at the district, `simpul facility \
+                 set {puskesmas} --organization ID`"
+            ))),
+        }
     }
 
     /// What to do for one visit, given its ledger entry.
-    fn visit(&mut self, p: &Patient, v: &VisitContext<'_>, held: Option<&Submission>) -> Step {
+    fn visit(&mut self, p: &Patient, v: &VisitContext<'_>, held: Option<&Submission>) -> Decision {
         use SubmissionStatus::*;
-        let status = held.map(|s| s.status);
-        let unsent = matches!(status, None | Some(Waiting | Retry | Refused));
-        if v.in_error && unsent {
-            return self.settle(v, held, NotSent, Vec::new(), None, false);
+        match held.map(|h| h.status) {
+            // Settled: only a retry (asked through the ledger) moves them.
+            Some(Withdrawn | NotSent | Refused | WithdrawalRefused) => return Decision::Nothing,
+            Some(Sent) if !v.in_error => return Decision::Nothing,
+            _ => {}
         }
-        if v.visit.transcribed && unsent {
-            let why = "transcribed from the KIA book: a service given elsewhere, not sent";
-            return self.settle(v, held, NotSent, Vec::new(), Some(why.into()), false);
+        // Ever sent: the platform may hold it.
+        let tried = held.is_some_and(|h| h.attempts > 0);
+        if (v.in_error || v.visit.transcribed) && !tried {
+            let why = v.visit.transcribed.then(|| {
+                "transcribed from the KIA book: a service given elsewhere, not sent".to_string()
+            });
+            return self.settle_as(v, held, NotSent, Vec::new(), why);
         }
-        match (status, v.in_error) {
-            (Some(Sent), true) => {
-                let ids = held.map(|h| h.platform_ids.clone()).unwrap_or_default();
-                self.withdraw(p, v, held, &ids)
-            }
-            (Some(Uncertain), in_error) => match self.look_up(v) {
-                Ok(Some(encounter)) if in_error => self.withdraw(p, v, held, &[encounter]),
-                Ok(Some(encounter)) => self.settle(v, held, Sent, vec![encounter], None, false),
-                Ok(None) if in_error => self.settle(v, held, NotSent, Vec::new(), None, false),
-                Ok(None) => self.send(p, v, held),
-                Err(Lack::Here(why)) => {
-                    self.settle(v, held, Uncertain, Vec::new(), Some(why), false)
-                }
-                Err(Lack::Stop(e)) => Step {
-                    entry: None,
-                    stop: Some(e),
-                },
-            },
-            (None | Some(Waiting | Retry), false) => self.send(p, v, held),
-            _ => Step {
-                entry: None,
-                stop: None,
-            },
-        }
-    }
-
-    /// Sends a visit not on the platform yet.
-    fn send(&mut self, p: &Patient, v: &VisitContext<'_>, held: Option<&Submission>) -> Step {
-        use SubmissionStatus::*;
         let parties = match self.parties(p, v) {
             Ok(parties) => parties,
-            Err(Lack::Here(why)) => {
-                return self.settle(v, held, Waiting, Vec::new(), Some(why), false);
-            }
-            Err(Lack::Stop(e)) => {
-                return Step {
-                    entry: None,
-                    stop: Some(e),
-                };
-            }
+            Err(Lack::Here(why)) => return self.settle(v, held, Waiting, why),
+            Err(Lack::Stop(e)) => return Decision::Stop(None, e),
         };
         let built = match bundle::create(v, &parties.as_parties(p), self.codes) {
             Ok(built) => built,
-            Err(why) => return self.settle(v, held, Waiting, Vec::new(), Some(why), false),
+            Err(why) => return self.settle(v, held, Waiting, why),
         };
-        match self.platform.transaction(&built.bundle) {
-            Ok(ids) => self.settle(v, held, Sent, ids, None, true),
-            Err(e) if is_duplicate(&e) => {
-                match self.platform.find_by_identifier(
-                    "Encounter",
-                    &built.encounter_system,
-                    &built.encounter_value,
-                ) {
-                    Ok(Some(id)) => {
-                        self.settle(v, held, Sent, vec![format!("Encounter/{id}")], None, true)
-                    }
-                    Ok(None) => {
-                        self.settle(v, held, Refused, Vec::new(), Some(e.to_string()), true)
-                    }
-                    Err(found) => self.failed(v, held, found, true),
-                }
+        let found = if tried {
+            match self.find_all(&built) {
+                Ok(found) => found,
+                Err(Lack::Here(why)) => return self.settle(v, held, Uncertain, why),
+                Err(Lack::Stop(e)) => return Decision::Stop(None, e),
             }
-            Err(e) => self.failed(v, held, e, true),
+        } else {
+            Vec::new()
+        };
+        let on_platform = found.first().is_some_and(Option::is_some);
+        match (v.in_error, on_platform) {
+            (true, true) => self.withdraw(v, held, &built, &found),
+            (true, false) => self.settle_as(v, held, NotSent, Vec::new(), None),
+            (false, true) => {
+                let ids = found.into_iter().flatten().collect();
+                self.settle_as(v, held, Sent, ids, None)
+            }
+            (false, false) => Decision::Send(built),
         }
     }
 
-    /// Marks a sent visit `entered-in-error` on the platform.
+    /// Sends a visit's Bundle (its entry already written ahead as `ahead`).
+    fn send(&mut self, v: &VisitContext<'_>, ahead: &Submission, built: &VisitBundle) -> Decision {
+        use SubmissionStatus::*;
+        let held = Some(ahead);
+        match self.platform.transaction(&built.bundle) {
+            Ok(ids) => self.settle_as(v, held, Sent, ids, None),
+            Err(e) if is_duplicate(&e) => match self.find_all(built) {
+                Ok(found) if found.first().is_some_and(Option::is_some) => {
+                    self.settle_as(v, held, Sent, found.into_iter().flatten().collect(), None)
+                }
+                Ok(_) => self.settle_as(v, held, Refused, Vec::new(), Some(e.to_string())),
+                Err(Lack::Here(why)) => self.settle(v, held, Uncertain, why),
+                Err(Lack::Stop(e)) => Decision::Stop(None, e),
+            },
+            Err(e @ PlatformError::Refused { .. }) => {
+                self.settle_as(v, held, Refused, Vec::new(), Some(e.to_string()))
+            }
+            Err(e @ PlatformError::Malformed(_)) => self.settle(v, held, Uncertain, e.to_string()),
+            Err(e @ PlatformError::Unavailable { .. }) if ahead.attempts >= PARK_AFTER => {
+                tracing::warn!(visit = %v.key, error = %e, "SATUSEHAT: set aside after {PARK_AFTER} sends without an answer; `simpul satusehat retry` sends it again");
+                self.settle(v, held, Uncertain, e.to_string())
+            }
+            Err(e) => {
+                let entry = match self.settle(v, held, Uncertain, e.to_string()) {
+                    Decision::Settle(entry) => Some(entry),
+                    _ => None,
+                };
+                Decision::Stop(entry, e.into())
+            }
+        }
+    }
+
+    /// Marks a sent visit `entered-in-error` on the platform: every resource of it the
+    /// platform holds (`found`) written again with that status.
     fn withdraw(
         &mut self,
-        p: &Patient,
         v: &VisitContext<'_>,
         held: Option<&Submission>,
-        ids: &[String],
-    ) -> Step {
+        built: &VisitBundle,
+        found: &[Option<String>],
+    ) -> Decision {
         use SubmissionStatus::*;
-        let sent = held.map(|h| h.status).unwrap_or(Sent);
-        let bundle = self.parties(p, v).and_then(|parties| {
-            bundle::withdraw(v, &parties.as_parties(p), self.codes, ids).map_err(Lack::Here)
-        });
-        match bundle {
-            Ok(bundle) => match self.platform.transaction(&bundle) {
-                Ok(_) => self.settle(v, held, Withdrawn, ids.to_vec(), None, true),
-                Err(e) => {
-                    let mut step = self.failed(v, held, e, true);
-                    // Still on the platform as sent: the ledger says so, with the error.
-                    if let Some(entry) = step.entry.as_mut() {
-                        entry.status = sent;
-                        entry.platform_ids = ids.to_vec();
-                    }
-                    step
+        let ids: Vec<String> = found.iter().flatten().cloned().collect();
+        let bundle = bundle::withdraw(built, found, &self.platform.config().fhir_url);
+        match self.platform.transaction(&bundle) {
+            Ok(_) => self.settle_as(v, held, Withdrawn, ids, None),
+            Err(e @ (PlatformError::Refused { .. } | PlatformError::Malformed(_))) => {
+                self.settle_as(v, held, WithdrawalRefused, ids, Some(e.to_string()))
+            }
+            // Writing the same again is harmless: tried again next round.
+            Err(e) => Decision::Stop(None, e.into()),
+        }
+    }
+
+    /// The platform's ids of a Bundle's resources, looked up by business identifier
+    /// (`Type/id`, or none per entry).
+    fn find_all(&self, built: &VisitBundle) -> Result<Vec<Option<String>>, Lack> {
+        let mut found = Vec::with_capacity(built.entries.len());
+        for what in &built.entries {
+            match self
+                .platform
+                .find_by_identifier(what.kind, &what.system, &what.value)
+            {
+                Ok(id) => found.push(id.map(|id| format!("{}/{id}", what.kind))),
+                Err(e @ (PlatformError::Unavailable { .. } | PlatformError::Credentials(_))) => {
+                    return Err(e.into());
                 }
-            },
-            Err(Lack::Here(why)) => self.settle(v, held, sent, ids.to_vec(), Some(why), false),
-            Err(Lack::Stop(e)) => Step {
-                entry: None,
-                stop: Some(e),
-            },
+                Err(e) => {
+                    return Err(Lack::Here(format!(
+                        "looking the visit up on SATUSEHAT: {e}"
+                    )));
+                }
+            }
         }
+        Ok(found)
     }
 
-    /// A request that failed: refused (kept with the platform's words), or the platform
-    /// unavailable (the round stops; the visit is `uncertain` when it may have been
-    /// taken), or its answer unreadable (`uncertain`: it may hold it).
-    fn failed(
-        &mut self,
+    /// The entry a visit gets with `status` and `error`, keeping the ids held.
+    fn settle(
+        &self,
         v: &VisitContext<'_>,
         held: Option<&Submission>,
-        e: PlatformError,
-        sent: bool,
-    ) -> Step {
-        use SubmissionStatus::*;
-        match e {
-            PlatformError::Refused {
-                status: 401 | 403,
-                outcome,
-            } => Step {
-                entry: None,
-                stop: Some(PlatformError::Credentials(outcome).into()),
-            },
-            PlatformError::Refused { .. } => {
-                self.settle(v, held, Refused, Vec::new(), Some(e.to_string()), sent)
-            }
-            PlatformError::Malformed(_) => {
-                self.settle(v, held, Uncertain, Vec::new(), Some(e.to_string()), sent)
-            }
-            PlatformError::Unavailable { .. } => {
-                let mut step =
-                    self.settle(v, held, Uncertain, Vec::new(), Some(e.to_string()), sent);
-                step.stop = Some(e.into());
-                step
-            }
-            PlatformError::Credentials(_) => Step {
-                entry: None,
-                stop: Some(e.into()),
-            },
-        }
+        status: SubmissionStatus,
+        error: String,
+    ) -> Decision {
+        let ids = held.map(|h| h.platform_ids.clone()).unwrap_or_default();
+        self.settle_as(v, held, status, ids, Some(error))
     }
 
-    /// The entry a visit gets, or none when it says what the held one says.
-    fn settle(
+    /// The entry a visit gets, or nothing when it says what the held one says.
+    fn settle_as(
         &self,
         v: &VisitContext<'_>,
         held: Option<&Submission>,
         status: SubmissionStatus,
         platform_ids: Vec<String>,
         error: Option<String>,
-        sent: bool,
-    ) -> Step {
+    ) -> Decision {
         let entry = Submission {
-            status,
-            facility: v.visit.facility.clone(),
-            date: v.visit.date,
             platform_ids,
-            error: error.as_deref().map(clip_error),
-            attempts: held.map_or(0, |h| h.attempts) + u32::from(sent),
-            updated_ms: self.now_ms,
+            ..self.entry(v, held, status, error)
         };
         let same = held.is_some_and(|h| {
             h.status == entry.status
                 && h.platform_ids == entry.platform_ids
                 && h.error == entry.error
-                && h.attempts == entry.attempts
         });
-        Step {
-            entry: (!same).then_some(entry),
-            stop: None,
+        if same {
+            Decision::Nothing
+        } else {
+            Decision::Settle(entry)
         }
     }
 
-    /// The platform's Encounter for a visit that may have reached it, as `Encounter/id`.
-    fn look_up(&mut self, v: &VisitContext<'_>) -> Result<Option<String>, Lack> {
-        let organization = self.organization(&v.visit.facility)?;
-        let system = format!("http://sys-ids.kemkes.go.id/encounter/{organization}");
-        match self
-            .platform
-            .find_by_identifier("Encounter", &system, v.key)
-        {
-            Ok(found) => Ok(found.map(|id| format!("Encounter/{id}"))),
-            Err(e @ (PlatformError::Unavailable { .. } | PlatformError::Credentials(_))) => {
-                Err(e.into())
+    /// A visit's entry with `status` and `error`, the held ids and attempts.
+    fn entry(
+        &self,
+        v: &VisitContext<'_>,
+        held: Option<&Submission>,
+        status: SubmissionStatus,
+        error: Option<String>,
+    ) -> Submission {
+        Submission {
+            status,
+            facility: v.visit.facility.clone(),
+            date: v.visit.date,
+            platform_ids: held.map(|h| h.platform_ids.clone()).unwrap_or_default(),
+            error: error.as_deref().map(clip_error),
+            attempts: held.map_or(0, |h| h.attempts),
+            updated_ms: self.now_ms,
+        }
+    }
+
+    /// Writes a visit's entry into the patient's ledger. False when the ledger refused
+    /// it (logged: a damaged or foreign ledger holds up this visit, not the round).
+    fn record(
+        &mut self,
+        ledger: RecordId,
+        patient: RecordId,
+        visit: &str,
+        entry: Submission,
+    ) -> Result<bool, RoundError> {
+        let status = entry.status;
+        let key = visit.to_string();
+        match ledger::update_ledger(
+            self.store,
+            ledger,
+            patient,
+            self.today,
+            self.now_ms,
+            move |l| {
+                l.visits.insert(key, entry);
+            },
+        ) {
+            Ok(()) => {
+                self.report.count(status);
+                Ok(true)
             }
-            Err(e) => Err(Lack::Here(format!(
-                "looking the visit up on SATUSEHAT: {e}"
-            ))),
+            Err(e) if e.is_store_failure() => Err(e.into()),
+            Err(e) => {
+                tracing::warn!(patient = %patient, visit, error = %e, "SATUSEHAT: the ledger refused an entry; the visit is held back");
+                Ok(false)
+            }
         }
     }
 
@@ -446,7 +510,6 @@ impl Round<'_> {
             )
         })?;
         let facility = &v.visit.facility;
-        let organization = self.organization(facility)?;
         let place = self.registry.get(facility);
         let location = place
             .and_then(|e| e.satusehat.location.clone())
@@ -457,7 +520,7 @@ impl Round<'_> {
                 ))
             })?;
         let location_name = place.map(|e| e.name.clone()).unwrap_or_default();
-        let nik = self.practitioner_nik(v)?;
+        let (nik, whose) = self.practitioner_nik(v)?;
         let practitioner = match self.practitioners.get(&nik) {
             Some(found) => found.clone(),
             None => {
@@ -469,9 +532,7 @@ impl Round<'_> {
                         return Err(e.into());
                     }
                     Err(e) => {
-                        return Err(Lack::Here(format!(
-                            "looking up the practitioner with NIK {nik}: {e}"
-                        )));
+                        return Err(Lack::Here(format!("looking up {whose} on SATUSEHAT: {e}")));
                     }
                 };
                 self.practitioners.insert(nik.clone(), found.clone());
@@ -480,44 +541,28 @@ impl Round<'_> {
         }
         .ok_or_else(|| {
             Lack::Here(format!(
-                "SATUSEHAT holds no Practitioner with NIK {nik}: the health worker must be \
-                 registered there (SISDMK) first"
+                "SATUSEHAT holds no Practitioner with the NIK of {whose}: the health worker \
+                 must be registered there (SISDMK) first"
             ))
         })?;
         Ok(Held {
             ihs,
-            organization,
+            organization: self.platform.config().organization.clone(),
             location,
             location_name,
             practitioner,
         })
     }
 
-    /// The Organization of the puskesmas a facility belongs to: its registry entry, or
-    /// this node's own when this node is that puskesmas.
-    fn organization(&self, facility: &FacilityPath) -> Result<String, Lack> {
-        let puskesmas = facility.at_level(Level::Puskesmas);
-        if let Some(org) = self
-            .registry
-            .get(&puskesmas)
-            .and_then(|e| e.satusehat.organization.clone())
-        {
-            return Ok(org);
-        }
-        if self.store.node().path == puskesmas {
-            return Ok(self.platform.config().organization.clone());
-        }
-        Err(Lack::Here(format!(
-            "no SATUSEHAT Organization for {puskesmas}: at the district, `simpul facility \
-             set {puskesmas} --organization ID`"
-        )))
-    }
-
-    /// The health worker a visit names: who recorded it, else (a kader's visit) the one
-    /// the registry names for its facility or the nearest one above it.
-    fn practitioner_nik(&self, v: &VisitContext<'_>) -> Result<String, Lack> {
+    /// The health worker a visit names, and who that is in words (a ledger says whose
+    /// NIK without holding it): who recorded it, else (a kader's visit) the one the
+    /// registry names for its facility or the nearest one above it.
+    fn practitioner_nik(&self, v: &VisitContext<'_>) -> Result<(String, String), Lack> {
         if let Some(nik) = &v.visit.recorder_nik {
-            return Ok(nik.clone());
+            return Ok((
+                nik.clone(),
+                format!("{:?}, who recorded the visit", v.visit.recorded_by),
+            ));
         }
         let facility = &v.visit.facility;
         let mut at = Some(facility.clone());
@@ -527,7 +572,7 @@ impl Round<'_> {
                 .get(&path)
                 .and_then(|e| e.satusehat.practitioner_nik.clone())
             {
-                return Ok(nik);
+                return Ok((nik, format!("the practitioner registered for {path}")));
             }
             if path.level() == Level::Puskesmas {
                 break;
@@ -540,10 +585,6 @@ impl Round<'_> {
              --practitioner-nik NIK` (the bidan responsible)",
             v.visit.recorded_by
         )))
-    }
-
-    fn write_ledger(&self, id: RecordId, ledger: SubmissionLedger) -> Result<(), RoundError> {
-        write_ledger(self.store, id, ledger, self.today, self.now_ms)
     }
 }
 
@@ -569,36 +610,4 @@ impl Held {
             practitioner: &self.practitioner,
         }
     }
-}
-
-/// Stores a ledger: created, or written over the one held.
-pub fn write_ledger(
-    store: &Store,
-    id: RecordId,
-    ledger: SubmissionLedger,
-    today: Date,
-    now_ms: u64,
-) -> Result<(), RoundError> {
-    let actor = store.node().actor.clone();
-    store.write(id, now_ms, move |doc| {
-        let record = Record {
-            id,
-            scope: ledger.scope(),
-            body: RecordBody::Submission(ledger),
-        };
-        match doc {
-            None => *doc = Some(record.create_document(actor, today, now_ms)?),
-            Some(doc) => {
-                let before = Record::from_document(doc)?;
-                if before.kind() != RecordKind::Submission {
-                    return Err(WriteError::Rejected(RecordError::Shape(format!(
-                        "record {id} should be a submission ledger"
-                    ))));
-                }
-                record.write_over(&before, doc, today, now_ms)?;
-            }
-        }
-        Ok(record)
-    })?;
-    Ok(())
 }

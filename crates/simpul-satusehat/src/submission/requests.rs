@@ -10,8 +10,17 @@ impl Platform {
     /// Sends a transaction Bundle (`POST` to the FHIR base URL) and returns what the
     /// platform made of each entry, `Type/id`, in entry order. Sent once: after a 5xx or
     /// a lost answer the platform may hold it, and the caller looks before sending again.
+    /// An answer that does not account for every entry, each with a 2xx, is malformed.
     pub fn transaction(&self, bundle: &Value) -> Result<Vec<String>, PlatformError> {
-        transaction_ids(&self.create("", bundle)?)
+        let sent = bundle["entry"].as_array().map_or(0, Vec::len);
+        let ids = transaction_ids(&self.create("", bundle)?)?;
+        if ids.len() != sent {
+            return Err(PlatformError::Malformed(format!(
+                "transaction answer: {} entries for {sent} sent",
+                ids.len()
+            )));
+        }
+        Ok(ids)
     }
 
     /// The id of the `kind` resource the platform holds under the business identifier
@@ -37,6 +46,14 @@ impl Platform {
             .filter(|e| e["resource"]["resourceType"] == kind)
             .filter_map(|e| e["resource"]["id"].as_str())
             .collect();
+        if let Some(bad) = found
+            .iter()
+            .find(|id| !simpul_model::validate::is_fhir_id(id))
+        {
+            return Err(PlatformError::Malformed(format!(
+                "a {kind} found has the id {bad:?}, which is no FHIR id"
+            )));
+        }
         match found.as_slice() {
             [] => Ok(None),
             [one] => Ok(Some(one.to_string())),
@@ -49,10 +66,12 @@ impl Platform {
 }
 
 /// True when the platform refused a create because what it names exists already (its
-/// OperationOutcome's issue says "duplicate").
+/// OperationOutcome's issue code, or failing that its text, says "duplicate").
 pub(crate) fn is_duplicate(e: &PlatformError) -> bool {
-    matches!(e, PlatformError::Refused { status, outcome }
-        if *status == 409 || outcome.to_ascii_lowercase().contains("duplicate"))
+    matches!(e, PlatformError::Refused { status, outcome, codes }
+        if *status == 409
+            || codes.iter().any(|c| c == "duplicate")
+            || outcome.to_ascii_lowercase().contains("duplicate"))
 }
 
 /// `Type/id` per entry of a transaction-response Bundle: from the standard
@@ -70,6 +89,12 @@ fn transaction_ids(answer: &Value) -> Result<Vec<String>, PlatformError> {
         .iter()
         .map(|e| {
             let response = &e["response"];
+            if response["status"]
+                .as_str()
+                .is_some_and(|s| !s.trim_start().starts_with('2'))
+            {
+                return Err(malformed("an entry was not created"));
+            }
             let from_location = response["location"].as_str().and_then(type_and_id);
             let from_fields = match (
                 response["resourceType"].as_str(),
@@ -128,6 +153,12 @@ mod tests {
                 json!({"resourceType": "Bundle", "entry": [{"response": {"location": "encounter/x y"}}]}),
                 "without a location",
             ),
+            (
+                json!({"resourceType": "Bundle", "entry": [
+                    {"response": {"status": "400 Bad Request", "location": "Encounter/e1"}}
+                ]}),
+                "not created",
+            ),
         ] {
             let err = transaction_ids(&bad).expect_err("refused");
             assert!(err.to_string().contains(says), "{err}");
@@ -136,15 +167,23 @@ mod tests {
 
     #[test]
     fn a_duplicate_is_recognised_by_its_outcome() {
-        let refused = |status, outcome: &str| PlatformError::Refused {
+        let refused = |status, outcome: &str, code: &str| PlatformError::Refused {
             status,
             outcome: outcome.into(),
+            codes: vec![code.into()],
         };
+        let text_says = refused(400, "Found duplicate resource: Encounter", "value");
+        assert!(is_duplicate(&text_says));
         assert!(is_duplicate(&refused(
             400,
-            "Found duplicate resource: Encounter"
+            "Resource already exists",
+            "duplicate"
         )));
-        assert!(is_duplicate(&refused(409, "conflict")));
-        assert!(!is_duplicate(&refused(400, "Encounter.subject: required")));
+        assert!(is_duplicate(&refused(409, "conflict", "conflict")));
+        assert!(!is_duplicate(&refused(
+            400,
+            "Encounter.subject: required",
+            "required"
+        )));
     }
 }

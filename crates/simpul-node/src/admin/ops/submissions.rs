@@ -1,7 +1,7 @@
 //! The SATUSEHAT submission ledger as this node holds it (its own, and those of the
 //! nodes below that travelled up), and retries asked by a person.
 
-use simpul_model::{RecordBody, RecordKind, SubmissionLedger, SubmissionStatus};
+use simpul_model::{RecordBody, RecordId, RecordKind, SubmissionLedger, SubmissionStatus};
 use simpul_store::Store;
 
 use super::{read_failure, write_failure};
@@ -13,6 +13,10 @@ const MAX_LEDGERS: usize = 1_000_000;
 /// Every ledger held, in record id order. A damaged one is left out (the store's
 /// `damaged` list names it).
 pub(super) fn list(store: &Store) -> Result<Vec<SubmissionLedger>, Failure> {
+    Ok(held(store)?.into_iter().map(|(_, l)| l).collect())
+}
+
+fn held(store: &Store) -> Result<Vec<(RecordId, SubmissionLedger)>, Failure> {
     let ids = store
         .ids_of_kind(RecordKind::Submission, None, MAX_LEDGERS)
         .map_err(read_failure)?;
@@ -25,7 +29,7 @@ pub(super) fn list(store: &Store) -> Result<Vec<SubmissionLedger>, Failure> {
                     body: RecordBody::Submission(l),
                     ..
                 },
-            ))) => out.push(l),
+            ))) => out.push((id, l)),
             Ok(_) => {}
             Err(e) if e.is_record_damage() => {}
             Err(e) => return Err(read_failure(e)),
@@ -34,10 +38,23 @@ pub(super) fn list(store: &Store) -> Result<Vec<SubmissionLedger>, Failure> {
     Ok(out)
 }
 
-/// Asks for visits to be sent again: every refused or waiting one (or only `visit`),
-/// and with `resend` a sent one too (the platform answers a resent visit with what it
-/// holds: nothing is duplicated). Only this node's own ledgers: the submitter sends.
-/// Returns the ledgers changed.
+/// True when a retry moves a visit in `status` (with `resend`, a sent one too).
+fn again(status: SubmissionStatus, resend: bool) -> bool {
+    match status {
+        SubmissionStatus::Refused
+        | SubmissionStatus::Waiting
+        | SubmissionStatus::Uncertain
+        | SubmissionStatus::WithdrawalRefused => true,
+        SubmissionStatus::Sent => resend,
+        SubmissionStatus::Retry | SubmissionStatus::Withdrawn | SubmissionStatus::NotSent => false,
+    }
+}
+
+/// Asks for visits to be sent again: every refused, waiting or set-aside one (or only
+/// `visit`), and with `resend` a sent one too (looked up on the platform first: one it
+/// holds is not sent twice). Only this node's own ledgers: the submitter sends. Each
+/// entry is changed on the ledger as it stands when written, so a round running
+/// meanwhile loses nothing. Returns the ledgers changed.
 pub(super) fn retry(
     store: &Store,
     visit: Option<&str>,
@@ -47,35 +64,43 @@ pub(super) fn retry(
 ) -> Result<Vec<SubmissionLedger>, Failure> {
     let node = store.node().path.clone();
     let mut changed = Vec::new();
-    for mut ledger in list(store)? {
+    for (id, mut ledger) in held(store)? {
         if ledger.submitter != node {
             continue;
         }
-        let mut any = false;
-        for (key, s) in ledger.visits.iter_mut() {
-            if visit.is_some_and(|v| v != key) {
-                continue;
-            }
-            let again = match s.status {
-                SubmissionStatus::Refused | SubmissionStatus::Waiting => true,
-                SubmissionStatus::Sent => resend,
-                _ => false,
-            };
-            if again {
+        let keys: Vec<String> = ledger
+            .visits
+            .iter()
+            .filter(|(key, s)| visit.is_none_or(|v| v == *key) && again(s.status, resend))
+            .map(|(key, _)| key.clone())
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        for key in &keys {
+            if let Some(s) = ledger.visits.get_mut(key) {
                 s.status = SubmissionStatus::Retry;
-                s.updated_ms = now_ms;
-                any = true;
             }
         }
-        if any {
-            let id = simpul_model::submission::ledger_id(ledger.patient, &node, store.key_prefix());
-            simpul_satusehat::submission::write_ledger(store, id, ledger.clone(), today, now_ms)
-                .map_err(|e| match e {
-                    simpul_satusehat::RoundError::Write(w) => write_failure(w),
-                    other => Failure::new(FailureKind::Failed, other.to_string()),
-                })?;
-            changed.push(ledger);
-        }
+        simpul_satusehat::submission::update_ledger(
+            store,
+            id,
+            ledger.patient,
+            today,
+            now_ms,
+            move |l| {
+                for key in keys {
+                    if let Some(s) = l.visits.get_mut(&key)
+                        && again(s.status, resend)
+                    {
+                        s.status = SubmissionStatus::Retry;
+                        s.updated_ms = now_ms;
+                    }
+                }
+            },
+        )
+        .map_err(write_failure)?;
+        changed.push(ledger);
     }
     if changed.is_empty()
         && let Some(v) = visit
@@ -83,11 +108,11 @@ pub(super) fn retry(
         return Err(Failure::new(
             FailureKind::NotFound,
             format!(
-                "visit {v}: no submission of it here to send again{}",
+                "visit {v}: nothing of it here to send again{}",
                 if resend {
                     ""
                 } else {
-                    " (a sent one needs --resend)"
+                    " (a sent one needs `resend`)"
                 }
             ),
         ));
