@@ -7,6 +7,7 @@ mod common;
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use common::api::{self, free_tcp_port, with_api};
 use common::nodes::*;
 use common::{add_siti, ok, register_child, register_child_born, show_json, simpul};
 use simpul_satusehat::standin::{CLIENT_ID, CLIENT_SECRET, Fault, Person, StandIn};
@@ -147,6 +148,13 @@ fn a_posyandu_visit_reaches_the_platform_through_the_puskesmas_and_its_ledger_th
     std::fs::write(&pk_config, text).expect("write");
     std::fs::set_permissions(&pk_config, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let py_config = config(d, "py", PY, py_port, &[(pk_port, PK)]);
+    let (pk_api, py_api) = (free_tcp_port(), free_tcp_port());
+    with_api(&pk_config, pk_api);
+    with_api(&py_config, py_api);
+    let (pk_api, py_api) = (
+        format!("http://127.0.0.1:{pk_api}"),
+        format!("http://127.0.0.1:{py_api}"),
+    );
     let (dist, _dist_logs) = start_running(&dist_config);
     let (pk, _pk_logs) = start_running(&pk_config);
     let (py, _py_logs) = start_running(&py_config);
@@ -178,24 +186,29 @@ fn a_posyandu_visit_reaches_the_platform_through_the_puskesmas_and_its_ledger_th
             "10000004",
         ],
     );
-    // A kader records a visit at the posyandu.
+    // A kader records a visit at the posyandu, through the data API of her app.
     let siti = add_siti(&d.join("py"));
-    ok(
-        &d.join("py"),
-        &[
-            "visit",
-            "add",
-            &siti,
-            "--date",
-            "2026-11-20",
-            "--klaster",
-            "ibu-anak",
-            "--by",
-            "kader Sri",
-            "--weight-kg",
-            "55.5",
-        ],
+    let token = |dir: &str, role: &str, name: &str| {
+        ok(
+            &d.join(dir),
+            &["token", "issue", "--role", role, "--name", name],
+        )
+        .trim()
+        .to_string()
+    };
+    let kader = token("py", "kader", "Kader Sri");
+    let visit = serde_json::json!({
+        "date": "2026-11-20", "klaster": "ibu-anak", "setting": "posyandu",
+        "measurements": {"weight_kg": 55.5},
+    });
+    let (added, body) = api::call(
+        &py_api,
+        "POST",
+        &format!("/api/v1/patients/{siti}/visits"),
+        Some(&kader),
+        Some(&visit.to_string()),
     );
+    assert_eq!(added, 201, "{body}");
     let arrived = eventually(Duration::from_secs(90), || {
         standin.held("Encounter").len() == 1 && standin.held("Observation").len() == 1
     });
@@ -211,7 +224,37 @@ fn a_posyandu_visit_reaches_the_platform_through_the_puskesmas_and_its_ledger_th
             .any(|l| l["status"] == "sent" && l["patient"] == siti.as_str())
     });
     let table = ok(&d.join("pk"), &["satusehat", "status"]);
+    // The ledger through the puskesmas' data API; sending again is a bidan's to ask,
+    // and a visit with nothing to send again is named.
+    let viewer = token("pk", "viewer", "Dinkes Data");
+    let bidan = token("pk", "bidan", "Bidan Rina");
+    let (listed_status, listed) = api::call(
+        &pk_api,
+        "GET",
+        "/api/v1/satusehat/submissions",
+        Some(&viewer),
+        None,
+    );
+    let retry = |who: &str, body: &str| {
+        api::call(
+            &pk_api,
+            "POST",
+            "/api/v1/satusehat/retry",
+            Some(who),
+            Some(body),
+        )
+    };
+    let (by_viewer, _) = retry(&viewer, "{}");
+    let (nothing, none) = retry(&bidan, "{}");
+    let (unknown, named) = retry(&bidan, r#"{"visit": "00112233aabbccdd"}"#);
+    let (typo, _) = retry(&bidan, r#"{"visits": "00112233aabbccdd"}"#);
     let statuses = [terminate(py), terminate(pk), terminate(dist)];
+    assert_eq!(listed_status, 200, "{listed}");
+    assert_eq!(listed["submissions"][0]["status"], "sent", "{listed}");
+    assert_eq!((by_viewer, nothing, typo), (403, 200, 422));
+    assert_eq!(none["retrying"], serde_json::json!([]));
+    assert_eq!(unknown, 404, "{named}");
+    assert!(named.to_string().contains("00112233aabbccdd"), "{named}");
     assert!(
         arrived,
         "the visit never reached the platform: {:?}",

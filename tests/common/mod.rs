@@ -3,6 +3,7 @@
 //! real `simpul run` nodes and relays (`nodes`).
 #![allow(dead_code, missing_docs, unreachable_pub)]
 
+pub mod api;
 #[path = "../../crates/simpul-cli/tests/common/mod.rs"]
 mod cli;
 pub mod nodes;

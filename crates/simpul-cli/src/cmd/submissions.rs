@@ -21,16 +21,8 @@ pub(crate) fn run(node: &mut Target, cmd: SatusehatCommand) -> Result<()> {
                 Reply::Submissions { ledgers } => ledgers
             )?;
             if json {
-                for l in &ledgers {
-                    for (visit, s) in &l.visits {
-                        let line = serde_json::json!({
-                            "patient": l.patient, "visit": visit, "submitter": l.submitter,
-                            "facility": s.facility, "date": s.date, "status": s.status,
-                            "platform_ids": s.platform_ids, "error": s.error,
-                            "attempts": s.attempts, "updated_ms": s.updated_ms,
-                        });
-                        writeln!(out, "{line}")?;
-                    }
+                for line in simpul_node::api::submission_lines(&ledgers) {
+                    writeln!(out, "{line}")?;
                 }
                 return Ok(());
             }

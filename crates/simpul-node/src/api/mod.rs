@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 pub use auth::Authed;
 pub use error::ApiError;
+pub use routes::submission_lines;
 
 use crate::admin::ops::execute;
 use crate::admin::server::NodeHandle;

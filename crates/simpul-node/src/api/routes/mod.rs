@@ -4,6 +4,9 @@
 
 mod lists;
 mod patients;
+mod satusehat;
+
+pub use satusehat::lines as submission_lines;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -51,6 +54,8 @@ pub(super) fn routes() -> axum::Router<App> {
         .route("/api/v1/audit", get(audit))
         .route("/api/v1/reports/pws", get(pws))
         .route("/api/v1/fhir/{resource_type}", get(fhir))
+        .route("/api/v1/satusehat/submissions", get(satusehat::submissions))
+        .route("/api/v1/satusehat/retry", post(satusehat::retry))
         .fallback(|| async { ApiError::not_found("no such endpoint (see /api/v1/openapi.json)") })
 }
 
