@@ -771,6 +771,26 @@ fn every_endpoint_every_role_and_bad_input_refused() {
     let anc = json!({"date": "2026-12-03", "klaster": "ibu-anak", "setting": "posyandu",
         "anc_number": 1});
     assert_eq!(post(&node, &visits_url, &kader, &anc).0, 403);
+    // So does a diagnosis; one that is no ICD-10 code is refused naming it.
+    let diagnosed = |codes: Value| {
+        json!({"date": "2026-12-03", "klaster": "ibu-anak", "setting": "posyandu",
+            "diagnoses": codes})
+    };
+    assert_eq!(
+        post(&node, &visits_url, &kader, &diagnosed(json!(["J06.9"]))).0,
+        403
+    );
+    let (status, body) = post(
+        &node,
+        &visits_url,
+        &bidan,
+        &diagnosed(json!(["J06.9", "flu"])),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        fields(&body).iter().any(|f| f.ends_with("diagnoses.1")),
+        "{body}"
+    );
     assert_eq!(post(&node, &visits_url, &bidan, &jab).0, 201);
     // The bidan's follow-up list for December names her, and why.
     let (status, due) = get(

@@ -636,6 +636,9 @@ pub(crate) struct VisitAdd {
     /// Gestational age in weeks.
     #[arg(long)]
     pub(crate) gestational_weeks: Option<u32>,
+    /// A diagnosis as an ICD-10 code, e.g. A15.0 (repeatable, most important first).
+    #[arg(long = "diagnosis")]
+    pub(crate) diagnoses: Vec<String>,
     /// ILP cluster.
     #[arg(long, default_value = "ibu-anak")]
     pub(crate) klaster: String,

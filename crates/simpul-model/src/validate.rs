@@ -305,6 +305,27 @@ pub fn check_nik_agreement(patient: &Patient) -> Result<(), ValidationErrors> {
     c.finish()
 }
 
+/// The most diagnoses one visit records.
+pub const MAX_DIAGNOSES: usize = 12;
+
+/// An ICD-10 code as SATUSEHAT takes them: a letter, two digits, and optionally a point
+/// and one to four more digits or letters (`A15.0`, `E11.9`, `O80`).
+pub fn is_icd10(code: &str) -> bool {
+    let b = code.as_bytes();
+    let head =
+        b.len() >= 3 && b[0].is_ascii_uppercase() && b[1].is_ascii_digit() && b[2].is_ascii_digit();
+    head && match &b[3..] {
+        [] => true,
+        [b'.', rest @ ..] => {
+            (1..=4).contains(&rest.len())
+                && rest
+                    .iter()
+                    .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        }
+        _ => false,
+    }
+}
+
 /// Checks one visit of `patient`; field names start with `prefix`.
 pub fn validate_visit(
     visit: &Visit,
@@ -340,6 +361,22 @@ pub fn validate_visit_as(
         }
         if let Some(lot) = &imm.lot {
             c.text(&format!("immunisations.{i}.lot"), lot, 40);
+        }
+    }
+    if visit.diagnoses.len() > MAX_DIAGNOSES {
+        c.fail(
+            "diagnoses",
+            format!("more than {MAX_DIAGNOSES} diagnoses at one visit"),
+        );
+    }
+    for (i, code) in visit.diagnoses.iter().enumerate() {
+        if !is_icd10(code) {
+            c.fail(
+                &format!("diagnoses.{i}"),
+                format!("{code:?} is not an ICD-10 code (a letter, two digits, and optionally a point and up to four more: A15.0)"),
+            );
+        } else if visit.diagnoses[..i].contains(code) {
+            c.fail(&format!("diagnoses.{i}"), format!("{code} is given twice"));
         }
     }
     for (i, s) in visit.screenings.iter().enumerate() {

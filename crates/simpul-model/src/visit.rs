@@ -291,6 +291,10 @@ pub struct Visit {
         reconcile = "crate::number::reconcile_opt_u32"
     )]
     pub gestational_weeks: Option<u32>,
+    /// Diagnoses made, as ICD-10 codes (`A15.0`), in order of importance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[autosurgeon(missing = "Default::default")]
+    pub diagnoses: Vec<String>,
     /// Free-text note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[autosurgeon(missing = "Default::default")]
@@ -333,6 +337,7 @@ impl Visit {
             screenings: Vec::new(),
             anc_number: None,
             gestational_weeks: None,
+            diagnoses: Vec::new(),
             note: None,
             transcribed: false,
             supersedes: None,

@@ -286,3 +286,34 @@ fn a_replica_checks_structure_not_plausibility() {
     let merged = merge_incoming(&mut slot, Incoming::Document(doc), today()).expect("merged");
     assert_eq!(merged, record);
 }
+
+#[test]
+fn diagnoses_are_icd10_codes_each_once() {
+    let f = "visits.0000000000000001.diagnoses";
+    let with = |codes: &[&str]| {
+        let mut p = with_measure("1990-08-12", "2026-10-01", |_| {});
+        if let Some(v) = p.visits.values_mut().next() {
+            v.diagnoses = codes.iter().map(|c| c.to_string()).collect();
+        }
+        p
+    };
+    validate_patient(&with(&["A15.0", "E11.9", "O80", "Z23"]), today()).expect("ICD-10");
+    for bad in [
+        "a15.0",
+        "A1",
+        "A15.",
+        "A15.00000",
+        "15.0",
+        "A15-0",
+        " A15.0",
+    ] {
+        let msg = rejected(&with(&[bad]), &format!("{f}.0"));
+        assert!(msg.contains("ICD-10"), "{bad}: {msg}");
+    }
+    rejected(&with(&["A15.0", "A15.0"]), &format!("{f}.1"));
+    let many: Vec<String> = (10..=(10 + validate::MAX_DIAGNOSES))
+        .map(|n| format!("A{n}"))
+        .collect();
+    let many: Vec<&str> = many.iter().map(String::as_str).collect();
+    rejected(&with(&many), f);
+}

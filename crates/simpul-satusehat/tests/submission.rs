@@ -325,6 +325,14 @@ fn what_is_missing_or_refused_is_said_and_a_corrected_visit_is_withdrawn() {
     let RecordBody::Patient(p) = &mut record.body else {
         unreachable!()
     };
+    // The visit with doses also records diagnoses (a Condition each).
+    if let Some(v) = p
+        .visits
+        .values_mut()
+        .find(|v| !v.immunisations.is_empty() && !v.transcribed)
+    {
+        v.diagnoses = vec!["Z23".into(), "J06.9".into()];
+    }
     let people = vec![Person {
         ihs: "P00000000042".into(),
         nik: p.identifiers.nik.clone(),
@@ -502,20 +510,33 @@ fn what_is_missing_or_refused_is_said_and_a_corrected_visit_is_withdrawn() {
             })
             .collect()
     };
-    let withdrawn: Vec<_> = ["Encounter", "Observation", "Immunization"]
+    let withdrawn: Vec<_> = ["Encounter", "Observation", "Immunization", "Condition"]
         .iter()
         .flat_map(|k| of_visit(k))
         .collect();
-    assert!(withdrawn.len() >= 2, "{withdrawn:?}");
+    assert!(withdrawn.len() >= 4, "{} withdrawn", withdrawn.len());
     assert!(
-        withdrawn.iter().all(|r| r["status"] == "entered-in-error"),
-        "{withdrawn:?}"
+        withdrawn.iter().all(|r| r["status"] == "entered-in-error"
+            || r["verificationStatus"]["coding"][0]["code"] == "entered-in-error"),
+        "not all withdrawn"
     );
     assert_eq!(
         standin.held("Encounter").len(),
         sent,
         "nothing created by it"
     );
+    let conditions = of_visit("Condition");
+    assert_eq!(conditions.len(), 2, "{conditions:?}");
+    assert!(
+        conditions
+            .iter()
+            .all(
+                |c| c["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
+                    && c.get("clinicalStatus").is_none()
+            ),
+        "{conditions:?}"
+    );
+    validate_bundles(&standin.bundles());
     assert_eq!(
         sent,
         held.visits

@@ -66,6 +66,7 @@ fn add(node: &mut Target, a: VisitAdd) -> Result<()> {
     visit.vitamin_a = a.vitamin_a;
     visit.anc_number = a.anc;
     visit.gestational_weeks = a.gestational_weeks;
+    visit.diagnoses = a.diagnoses;
     visit.note = a.note;
     visit.transcribed = a.transcribed;
     if let Some(old) = &a.corrects {

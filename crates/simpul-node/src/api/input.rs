@@ -130,6 +130,9 @@ pub(super) struct VisitInput {
     /// Weeks of pregnancy.
     #[serde(default)]
     pub(super) gestational_weeks: Option<u32>,
+    /// Diagnoses, as ICD-10 codes.
+    #[serde(default)]
+    pub(super) diagnoses: Vec<String>,
     /// Free text.
     #[serde(default)]
     pub(super) note: Option<String>,
@@ -152,6 +155,7 @@ impl VisitInput {
             screenings: self.screenings,
             anc_number: self.anc_number,
             gestational_weeks: self.gestational_weeks,
+            diagnoses: self.diagnoses,
             note: self.note,
             transcribed: self.transcribed,
             ..Visit::new(self.date, facility, self.klaster, self.setting, who)

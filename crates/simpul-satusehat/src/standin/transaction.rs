@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::{Fault, Shared, bad_request, gate, searchset};
-use crate::submission::{IMMUNIZATION_REASON, ROUTINE_TIMING};
+use crate::submission::{ICD_10, IMMUNIZATION_REASON, ROUTINE_TIMING};
 
 /// A resource the stand-in holds.
 #[derive(Debug, Clone)]
@@ -372,6 +372,17 @@ fn check(
                     "arrived, in-progress and finished are mandatory",
                 ));
             }
+            for d in r["diagnosis"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                c.reference(
+                    "diagnosis.condition",
+                    &d["condition"]["reference"],
+                    "Condition",
+                )?;
+            }
             c.reference(
                 "serviceProvider",
                 &r["serviceProvider"]["reference"],
@@ -455,6 +466,23 @@ fn check(
                     "an immunization reason is mandatory",
                 )),
             }
+        }
+        "Condition" => {
+            c.identified("condition")?;
+            let coding = &r["code"]["coding"][0];
+            let icd = coding["system"] == ICD_10
+                && coding["code"]
+                    .as_str()
+                    .is_some_and(simpul_model::validate::is_icd10);
+            if !icd {
+                return Err(refuse(
+                    "value",
+                    "Condition.code",
+                    "one ICD-10 code is mandatory",
+                ));
+            }
+            c.reference("subject", &r["subject"]["reference"], "Patient")?;
+            c.reference("encounter", &r["encounter"]["reference"], "Encounter")
         }
         other => Err(refuse(
             "not-supported",

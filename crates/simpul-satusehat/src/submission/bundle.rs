@@ -1,5 +1,6 @@
 //! A visit as one SATUSEHAT transaction Bundle: the Encounter and what was recorded at
-//! it (Observations of the measurements, Immunizations), linked by `urn:uuid`
+//! it (Observations of the measurements, Immunizations, a Condition per diagnosis),
+//! linked by `urn:uuid`
 //! references, each resource carrying a business identifier in the platform's
 //! facility-scoped system so that a retry is recognised instead of duplicated.
 //!
@@ -19,6 +20,21 @@ use super::codes::SubmissionCodes;
 
 /// HL7 participation types (`ATND`, attender).
 const PARTICIPATION_TYPE: &str = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+
+/// ICD-10, as SATUSEHAT takes diagnoses.
+pub const ICD_10: &str = "http://hl7.org/fhir/sid/icd-10";
+
+/// HL7 condition categories (`encounter-diagnosis`).
+const CONDITION_CATEGORY: &str = "http://terminology.hl7.org/CodeSystem/condition-category";
+
+/// HL7 condition clinical status (`active`).
+const CONDITION_CLINICAL: &str = "http://terminology.hl7.org/CodeSystem/condition-clinical";
+
+/// HL7 condition verification status (`entered-in-error`).
+const CONDITION_VERIFICATION: &str = "http://terminology.hl7.org/CodeSystem/condition-ver-status";
+
+/// HL7 diagnosis roles (`DD`, discharge diagnosis, as the platform's examples use).
+const DIAGNOSIS_ROLE: &str = "http://terminology.hl7.org/CodeSystem/diagnosis-role";
 
 /// The Ministry's immunization reasons (`IM-Rutin`, `IM-WUS`, ...).
 pub const IMMUNIZATION_REASON: &str =
@@ -148,6 +164,48 @@ pub(super) fn create(
         };
         entries.push(entry(&id, imm, &what));
         identified.push(what);
+    }
+    let mut diagnoses = Vec::new();
+    for (n, code) in v.visit.diagnoses.iter().enumerate() {
+        let what = Identified {
+            kind: "Condition",
+            system: format!("{}/{org}", sys_ids("condition")),
+            value: format!("{}-c{n}", v.key),
+        };
+        let id = uuid(v, &what.value);
+        let mut condition = json!({
+            "resourceType": "Condition",
+            "identifier": [{"system": what.system, "value": what.value}],
+            "category": [{"coding": [{
+                "system": CONDITION_CATEGORY, "code": "encounter-diagnosis",
+                "display": "Encounter Diagnosis",
+            }]}],
+            "code": {"coding": [{"system": ICD_10, "code": code}]},
+            "subject": patient_ref(parties),
+            "encounter": encounter_ref.clone(),
+            "recordedDate": v.time,
+        });
+        // FHIR (con-5): an entered-in-error Condition carries no clinical status.
+        if v.in_error {
+            condition["verificationStatus"] = json!({"coding": [{
+                "system": CONDITION_VERIFICATION, "code": "entered-in-error",
+                "display": "Entered in Error",
+            }]});
+        } else {
+            condition["clinicalStatus"] = json!({"coding": [{
+                "system": CONDITION_CLINICAL, "code": "active", "display": "Active",
+            }]});
+        }
+        diagnoses.push(json!({
+            "condition": {"reference": format!("urn:uuid:{id}")},
+            "use": {"coding": [{"system": DIAGNOSIS_ROLE, "code": "DD", "display": "Discharge diagnosis"}]},
+            "rank": n + 1,
+        }));
+        entries.push(entry(&id, condition, &what));
+        identified.push(what);
+    }
+    if !diagnoses.is_empty() {
+        entries[0]["resource"]["diagnosis"] = json!(diagnoses);
     }
     Ok(VisitBundle {
         bundle: json!({"resourceType": "Bundle", "type": "transaction", "entry": entries}),

@@ -31,7 +31,7 @@ use simpul_model::{
 };
 use simpul_store::Store;
 
-pub use bundle::{IMMUNIZATION_REASON, Identified, Parties, ROUTINE_TIMING, VisitBundle};
+pub use bundle::{ICD_10, IMMUNIZATION_REASON, Identified, Parties, ROUTINE_TIMING, VisitBundle};
 pub use codes::SubmissionCodes;
 pub use ledger::update_ledger;
 

@@ -225,17 +225,18 @@ pub(super) async fn correct_visit(
 }
 
 /// A kader records weighings, measurements, vitamin A capsules and attendance;
-/// immunisations and antenatal contacts are given by a bidan (or nurse or doctor),
-/// whose token records them (403 otherwise).
+/// immunisations, antenatal contacts and diagnoses are a bidan's (or nurse's or
+/// doctor's), whose token records them (403 otherwise).
 fn clinical_needs_a_health_worker(caller: &Caller, input: &VisitInput) -> Result<(), ApiError> {
     let clinical = !input.immunisations.is_empty()
+        || !input.diagnoses.is_empty()
         || input.anc_number.is_some()
         || input.gestational_weeks.is_some();
     if clinical && caller.role == Role::Kader {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "a kader token may record weighings and attendance, not immunisations or \
-             antenatal contacts: a bidan's token records those",
+            "a kader token may record weighings and attendance, not immunisations, \
+             antenatal contacts or diagnoses: a bidan's token records those",
         ));
     }
     Ok(())
