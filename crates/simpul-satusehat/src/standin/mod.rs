@@ -344,6 +344,27 @@ fn gate(state: &Shared, headers: &HeaderMap) -> Option<Response> {
     None
 }
 
+/// The `system|value` a search names, once the request has passed its faults and its
+/// token has been checked.
+fn searched<'q>(
+    state: &Shared,
+    headers: &HeaderMap,
+    query: &'q BTreeMap<String, String>,
+) -> Result<(&'q str, &'q str), Box<Response>> {
+    if let Some(refused) = gate(state, headers) {
+        return Err(Box::new(refused));
+    }
+    query
+        .get("identifier")
+        .and_then(|i| i.split_once('|'))
+        .ok_or_else(|| {
+            Box::new(bad_request(
+                "value",
+                "identifier is required (system|value)",
+            ))
+        })
+}
+
 /// True when the request carries a token the platform issued and has not ended.
 fn authorised(state: &Shared, headers: &HeaderMap) -> bool {
     let token = headers
@@ -361,11 +382,9 @@ async fn patients(
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = gate(&state, &headers) {
-        return refused;
-    }
-    let Some((system, value)) = query.get("identifier").and_then(|i| i.split_once('|')) else {
-        return bad_request("value", "identifier is required (system|value)");
+    let (system, value) = match searched(&state, &headers, &query) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
     };
     if !matches!(system, NIK | NIK_IBU) {
         return bad_request(
@@ -477,15 +496,10 @@ async fn practitioners(
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = gate(&state, &headers) {
-        return refused;
-    }
-    let nik = query
-        .get("identifier")
-        .and_then(|i| i.strip_prefix(NIK))
-        .and_then(|i| i.strip_prefix('|'));
-    let Some(nik) = nik else {
-        return bad_request("value", "identifier is required (nik)");
+    let nik = match searched(&state, &headers, &query) {
+        Ok((NIK, nik)) => nik,
+        Ok(_) => return bad_request("value", "identifier is required (nik)"),
+        Err(refused) => return *refused,
     };
     let entries: Vec<Value> = PRACTITIONERS
         .iter()

@@ -499,11 +499,9 @@ pub(super) async fn search(
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
-    if let Some(refused) = gate(&state, &headers) {
-        return refused;
-    }
-    let Some((system, value)) = query.get("identifier").and_then(|i| i.split_once('|')) else {
-        return bad_request("value", "identifier is required (system|value)");
+    let (system, value) = match super::searched(&state, &headers, &query) {
+        Ok(found) => found,
+        Err(refused) => return *refused,
     };
     let p = state.lock().expect("state");
     let found = p.find(&kind, system, value);
