@@ -101,6 +101,11 @@ pub struct PeerStatus {
     pub rtt_ms: Option<u64>,
     /// The latest error (dial, handshake or session) and when (Unix ms).
     pub last_error: Option<(u64, String)>,
+    /// Errors since this node started, by kind: `dial` (unreachable), `refused` (a
+    /// certificate or identity the other side or this one would not take), `session`
+    /// (a session that ended in error).
+    #[serde(default)]
+    pub errors: BTreeMap<String, u64>,
     /// Sessions since this node started.
     pub sessions: u64,
     /// Reconciliation messages this node sent in the current (or last) session.
@@ -172,6 +177,7 @@ impl Peer {
                 records_out: 0,
                 rtt_ms: None,
                 last_error: None,
+                errors: BTreeMap::new(),
                 sessions: 0,
                 rounds: 0,
             },
@@ -286,6 +292,8 @@ impl Board {
                 PeerState::BackingOff { next_attempt_ms }
             };
             p.status.last_error = Some((now_ms, error));
+            let kind = if refused { "refused" } else { "dial" };
+            *p.status.errors.entry(kind.into()).or_default() += 1;
         });
     }
 
@@ -384,6 +392,7 @@ impl Board {
         };
         if error {
             p.status.last_error = Some((now_ms, reason.to_string()));
+            *p.status.errors.entry("session".into()).or_default() += 1;
         }
         let record = SessionRecord {
             peer: peer.clone(),

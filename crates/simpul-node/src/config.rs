@@ -53,6 +53,9 @@ pub struct Config {
     /// TCP address of the HTTP data API (facility apps). No API when absent.
     #[serde(default)]
     pub api_listen: Option<SocketAddr>,
+    /// TCP address of the Prometheus metrics endpoint (`/metrics`). None when absent.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
     /// The district CA certificate (PEM).
     pub ca_cert: PathBuf,
     /// This node's certificate (PEM).
@@ -201,6 +204,8 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// Data API address, if the API is served.
     pub api_listen: Option<SocketAddr>,
+    /// Metrics address, if metrics are served.
+    pub metrics_listen: Option<SocketAddr>,
     /// CA certificate file.
     pub ca_cert: PathBuf,
     /// Node certificate file.
@@ -404,6 +409,7 @@ impl NodeConfig {
             data_dir: resolve(&raw.data_dir),
             listen: raw.listen,
             api_listen: raw.api_listen,
+            metrics_listen: raw.metrics_listen,
             ca_cert: resolve(&raw.ca_cert),
             cert: resolve(&raw.cert),
             key: resolve(&raw.key),

@@ -54,6 +54,9 @@ pub enum DaemonError {
     /// The data API's address could not be bound.
     #[error("could not listen for the data API on {0}")]
     Api(std::net::SocketAddr, #[source] std::io::Error),
+    /// The metrics endpoint's address could not be bound.
+    #[error("could not listen for metrics on {0}")]
+    Metrics(std::net::SocketAddr, #[source] std::io::Error),
     /// The endpoint could not be created.
     #[error("could not start the network endpoint")]
     Net(#[from] simpul_net::NetError),
@@ -176,6 +179,14 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         ),
         None => None,
     };
+    let metrics = match cfg.metrics_listen {
+        Some(addr) => Some(
+            crate::metrics::bind(addr)
+                .await
+                .map_err(|e| DaemonError::Metrics(addr, e))?,
+        ),
+        None => None,
+    };
     let node = NodeHandle {
         store: store.clone(),
         changes: broadcast::channel(LOCAL_CHANGE_BACKLOG).0,
@@ -217,6 +228,16 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
             }
         }
     });
+    if let Some(metrics) = metrics {
+        tracing::info!(address = %metrics.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "metrics listening");
+        tasks.spawn(crate::metrics::serve(
+            metrics,
+            crate::metrics::MetricsContext {
+                node: node.clone(),
+                cert_not_after: certificate_expiry(&identity.cert_pem),
+            },
+        ));
+    }
     if let Some(api) = api {
         tracing::info!(address = %api.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "data API listening");
         tasks.spawn(crate::api::serve(api, node.clone()));
@@ -442,4 +463,11 @@ async fn satusehat_bridge(
             _ = stop.changed() => {}
         }
     }
+}
+
+/// When the certificate in `pem` expires (Unix seconds), if it can be read.
+fn certificate_expiry(pem: &str) -> Option<i64> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
+    let cert = pem.parse_x509().ok()?;
+    Some(cert.validity().not_after.timestamp())
 }

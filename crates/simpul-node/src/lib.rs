@@ -14,6 +14,7 @@ pub mod config;
 pub mod daemon;
 pub mod driver;
 pub mod listener;
+pub mod metrics;
 pub mod store_health;
 
 pub use config::{ConfigError, NodeConfig};

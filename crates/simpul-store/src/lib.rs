@@ -28,6 +28,7 @@ mod registry;
 mod sequence;
 mod store;
 mod tables;
+mod timings;
 mod tokens;
 mod trust;
 pub mod writer;
@@ -43,6 +44,7 @@ pub use sequence::Sequenced;
 pub use store::{
     Census, DB_FILE, NodeInfo, Offer, Offered, PeerData, Store, StoreOptions, StoreTrust, SyncItem,
 };
+pub use timings::{COMMIT_BUCKETS, CommitTimings};
 pub use tokens::{TokenInfo, token_hash};
 pub use trust::{MAX_QUARANTINE, QuarantineEntry};
 pub use writer::{COMPACT_AFTER_CHUNKS, MAX_BATCH, WriteFn, WriteOutcome};

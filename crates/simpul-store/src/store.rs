@@ -137,6 +137,7 @@ pub(crate) struct Inner {
     pub(crate) keys: Option<Arc<RwLock<KeyBook>>>,
     tx: Mutex<Option<SyncSender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
+    commits: Arc<crate::timings::CommitClock>,
 }
 
 impl Drop for Inner {
@@ -341,6 +342,7 @@ impl Store {
             keys: keys.clone(),
             signer: options.trust.as_ref().and_then(|t| t.signer.clone()),
         };
+        let commits = Arc::new(crate::timings::CommitClock::default());
         let writer = Writer::new(
             db.clone(),
             &node,
@@ -348,6 +350,7 @@ impl Store {
             persisted,
             options.cache_docs,
             rx,
+            commits.clone(),
         );
         let handle = std::thread::Builder::new()
             .name("simpul-store-writer".into())
@@ -361,8 +364,14 @@ impl Store {
                 keys,
                 tx: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
+                commits,
             }),
         })
+    }
+
+    /// How long the writer's durable commits have taken since the store was opened.
+    pub fn commit_timings(&self) -> crate::CommitTimings {
+        self.inner.commits.snapshot()
     }
 
     /// This node's identity.

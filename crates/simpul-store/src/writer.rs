@@ -167,6 +167,8 @@ pub(crate) struct Writer {
     pub(crate) persisted_keys: HashSet<KeyId>,
     pub(crate) cache: LruCache<RecordId, Automerge>,
     pub(crate) rx: Receiver<Request>,
+    /// Commit durations, for the metrics.
+    pub(crate) commits: Arc<crate::timings::CommitClock>,
 }
 
 /// How a record was changed, for [`Writer::apply`].
@@ -202,6 +204,7 @@ impl Writer {
         persisted_keys: HashSet<KeyId>,
         cache_docs: usize,
         rx: Receiver<Request>,
+        commits: Arc<crate::timings::CommitClock>,
     ) -> Self {
         let cap = NonZeroUsize::new(cache_docs.max(1)).unwrap_or(NonZeroUsize::MIN);
         Self {
@@ -212,6 +215,7 @@ impl Writer {
             persisted_keys,
             cache: LruCache::new(cap),
             rx,
+            commits,
         }
     }
 
@@ -230,6 +234,8 @@ impl Writer {
     }
 
     fn process(&mut self, batch: Vec<Request>) {
+        let started = std::time::Instant::now();
+        let writes = batch.len();
         let txn = match self.db.begin_write() {
             Ok(mut txn) => {
                 if let Err(e) = txn.set_durability(Durability::Immediate) {
@@ -270,6 +276,7 @@ impl Writer {
         }
         match txn.commit() {
             Ok(()) => {
+                self.commits.record(started.elapsed(), writes);
                 self.persisted_keys.extend(new_keys);
                 for (reply, result) in replies {
                     Self::send(reply, result);
