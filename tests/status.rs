@@ -300,3 +300,63 @@ fn a_dialler_that_pulls_is_in_sync_only_once_it_holds_what_it_asked_for() {
     assert!(finished, "the pull never finished");
     assert_eq!(held, below_pustu, "in sync with records still on the way");
 }
+
+#[test]
+fn a_backlog_written_while_stopped_shows_after_a_restart_and_clears_with_the_sync() {
+    const K: u64 = 4;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pu", PUSTU), ("py", PY)]);
+    ok(
+        &d.join("py"),
+        &["gen", "--seed", "5", "--patients", "20", "--no-activities"],
+    );
+    let (pu_port, py_port) = (free_port(), free_port());
+    let pu_cfg = config(d, "pu", PUSTU, pu_port, &[]);
+    let py_cfg = config(d, "py", PY, py_port, &[(pu_port, PUSTU)]);
+    let (pustu, _pu_logs) = start_running(&pu_cfg);
+    let (posyandu, _py_logs) = start_running(&py_cfg);
+    let in_sync = |dir: &Path| {
+        let row = peer(&status(dir), PUSTU).clone();
+        row["to_send"]["records"] == 0
+            && row["to_receive"]["records"] == 0
+            && row["last_sync_ms"].is_u64()
+            && row["backlog_from_store"] == false
+    };
+    let first_sync = eventually(Duration::from_secs(30), || in_sync(&d.join("py")));
+    let stopped = [terminate(posyandu), terminate(pustu)];
+
+    // Written while both nodes are stopped: the CLI writes to the posyandu's store.
+    for i in 0..K {
+        register_child(&d.join("py"), "Anak Tertunda", 2 + i as u32);
+    }
+    // The posyandu starts again; its pustu is still down. Before any session, status
+    // counts from the store what changed since the two were last in sync.
+    let (posyandu, _py_logs) = start_running(&py_cfg);
+    let counted = eventually(Duration::from_secs(20), || {
+        peer(&status(&d.join("py")), PUSTU)["backlog_from_store"] == true
+    });
+    let before = peer(&status(&d.join("py")), PUSTU).clone();
+    let text = ok(&d.join("py"), &["status"]);
+    // The pustu comes back: the sync clears the backlog, and the figures are live.
+    let (pustu, _pu_logs) = start_running(&pu_cfg);
+    let cleared = eventually(Duration::from_secs(30), || in_sync(&d.join("py")));
+    let after = peer(&status(&d.join("py")), PUSTU).clone();
+    let statuses = [terminate(posyandu), terminate(pustu)];
+
+    assert!(first_sync, "never in sync at first");
+    assert!(stopped.iter().all(|s| s.success()), "{stopped:?}");
+    assert!(counted, "no stored backlog: {before:#}");
+    let to_send = before["to_send"]["records"].as_u64().expect("count");
+    // The k registrations, and the day's audit record that logs them.
+    assert!((K..=K + 2).contains(&to_send), "{before:#}");
+    assert!(before["backlog_as_of_ms"].is_u64(), "{before:#}");
+    assert_ne!(before["state"], "connected", "{before:#}");
+    assert!(
+        text.contains(&format!("at most {to_send}")) && text.contains("(stored)"),
+        "{text}"
+    );
+    assert!(cleared, "the backlog never cleared: {after:#}");
+    assert_eq!(after["backlog_from_store"], false, "{after:#}");
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+}

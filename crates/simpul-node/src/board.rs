@@ -81,10 +81,21 @@ pub struct PeerStatus {
     pub last_reconciled_ms: Option<u64>,
     /// What that reconciliation found.
     pub last_plan: Option<Plan>,
-    /// Still to send: writes here the peer has not acknowledged, and queued transfers.
+    /// Still to send: writes here the peer has not acknowledged, and queued transfers;
+    /// before this process has reconciled with the peer, at most the records changed
+    /// since the two were last in sync, read from the store at start-up (see
+    /// `backlog_from_store`).
     pub to_send: Backlog,
-    /// Still to receive, as of the last reconciliation.
+    /// Still to receive, as of the last reconciliation (one before a restart included).
     pub to_receive: Backlog,
+    /// True while the backlog figures come from the store (written by an earlier run or
+    /// while the node was stopped) rather than from a reconciliation of this run.
+    #[serde(default)]
+    pub backlog_from_store: bool,
+    /// When the backlog figures were established (Unix ms): the last reconciliation,
+    /// or the store read at start-up.
+    #[serde(default)]
+    pub backlog_as_of_ms: Option<u64>,
     /// Records sent and not yet acknowledged by the peer as stored.
     pub awaiting_ack: u64,
     /// How long the latest pushed write took to be acknowledged by the peer (ms).
@@ -150,6 +161,18 @@ struct Peer {
     started_ms: u64,
     queued: Backlog,
     received_at_plan: u64,
+    /// The backlog read from the store at start-up, until a reconciliation replaces it.
+    stored: Option<StoredBacklog>,
+}
+
+/// A peer's backlog as the store had it at start-up.
+#[derive(Debug, Clone, Copy)]
+struct StoredBacklog {
+    to_send: u64,
+    to_receive: u64,
+    as_of_ms: u64,
+    /// When the "to receive" figure was reconciled (by an earlier run).
+    received_as_of_ms: Option<u64>,
 }
 
 impl Peer {
@@ -169,6 +192,8 @@ impl Peer {
                 last_plan: None,
                 to_send: Backlog::default(),
                 to_receive: Backlog::default(),
+                backlog_from_store: false,
+                backlog_as_of_ms: None,
                 awaiting_ack: 0,
                 push_lag_ms: None,
                 bytes_in: 0,
@@ -186,6 +211,7 @@ impl Peer {
             started_ms: 0,
             queued: Backlog::default(),
             received_at_plan: 0,
+            stored: None,
         }
     }
 
@@ -196,6 +222,14 @@ impl Peer {
             records: self.pending.len() as u64 + self.queued.records,
             bytes: pending_bytes + self.queued.bytes,
         };
+        s.backlog_as_of_ms = s.last_reconciled_ms;
+        if let Some(stored) = self.stored {
+            // Writes since start-up may be among those counted already: "at most".
+            s.to_send.records += stored.to_send;
+            s.to_receive.records = stored.to_receive;
+            s.backlog_from_store = true;
+            s.backlog_as_of_ms = Some(stored.received_as_of_ms.unwrap_or(stored.as_of_ms));
+        }
         if let Some(c) = &self.current {
             s.bytes_in += c.bytes_in;
             s.bytes_out += c.bytes_out;
@@ -335,6 +369,8 @@ impl Board {
             }
             if plan.is_some() {
                 p.status.last_plan = plan;
+                // Reconciled in this run: the live figures take over.
+                p.stored = None;
             }
             for id in acked {
                 if let Some((_, written)) = p.pending.remove(id) {
@@ -431,6 +467,30 @@ impl Board {
                 entry.0 += bytes;
             }
         }
+    }
+
+    /// The backlog with `peer` as the store had it at start-up: `to_send` records
+    /// changed since the two were last in sync, `to_receive` what the last
+    /// reconciliation (of an earlier run) left to receive, and when that was. Shown until
+    /// this run reconciles with the peer; a peer this node does not dial gets a row.
+    pub fn stored_backlog(
+        &self,
+        peer: &FacilityPath,
+        to_send: u64,
+        to_receive: u64,
+        received_as_of_ms: Option<u64>,
+        now_ms: u64,
+    ) {
+        self.with_peer(peer, |p| {
+            if p.status.last_plan.is_none() {
+                p.stored = Some(StoredBacklog {
+                    to_send,
+                    to_receive,
+                    as_of_ms: now_ms,
+                    received_as_of_ms,
+                });
+            }
+        });
     }
 
     /// Every peer's row.

@@ -228,6 +228,11 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
             }
         }
     });
+    tasks.spawn(stored_backlogs(
+        node.store.clone(),
+        node.board.clone(),
+        cfg.peers.iter().map(|(_, path)| path.clone()).collect(),
+    ));
     if let Some(metrics) = metrics {
         tracing::info!(address = %metrics.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "metrics listening");
         tasks.spawn(crate::metrics::serve(
@@ -470,4 +475,47 @@ fn certificate_expiry(pem: &str) -> Option<i64> {
     let (_, pem) = x509_parser::pem::parse_x509_pem(pem.as_bytes()).ok()?;
     let cert = pem.parse_x509().ok()?;
     Some(cert.validity().not_after.timestamp())
+}
+
+/// What the store says is left to move with each peer this node dials or was ever in
+/// sync with, put on the board so that `status` is true from the start (after a
+/// restart, and for writes made while the node was stopped) until this run reconciles
+/// with the peer: to send, at most the records the peer should hold that changed since
+/// the two were last in sync; to receive, what the last reconciliation left.
+async fn stored_backlogs(store: Store, board: Board, dialled: Vec<FacilityPath>) {
+    use crate::driver::{SINCE_MARK, open_at_mark, open_mark, since_mark};
+    type Row = (FacilityPath, u64, u64, Option<u64>);
+    let read = tokio::task::spawn_blocking(move || -> Result<Vec<Row>, simpul_store::ReadError> {
+        let mut peers: std::collections::BTreeSet<FacilityPath> = dialled.into_iter().collect();
+        for (name, _) in store.marks(SINCE_MARK)? {
+            if let Ok(peer) = FacilityPath::parse(&name) {
+                peers.insert(peer);
+            }
+        }
+        peers
+            .into_iter()
+            .map(|peer| {
+                let since = store.mark(&since_mark(&peer))?.unwrap_or(0);
+                let to_send = store
+                    .sync_items(&peer)?
+                    .iter()
+                    .filter(|item| item.time > since)
+                    .count() as u64;
+                let to_receive = store.mark(&open_mark(&peer))?.unwrap_or(0);
+                let at = store.mark(&open_at_mark(&peer))?;
+                Ok((peer, to_send, to_receive, at))
+            })
+            .collect()
+    })
+    .await;
+    match read {
+        Ok(Ok(rows)) => {
+            let now = now_ms();
+            for (peer, to_send, to_receive, at) in rows {
+                board.stored_backlog(&peer, to_send, to_receive, at, now);
+            }
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "reading the backlog with each peer"),
+        Err(e) => tracing::warn!(error = %e, "reading the backlog with each peer"),
+    }
 }

@@ -75,7 +75,7 @@ pub async fn run_session(
     let (peer, board) = (conn.peer.clone(), links.board.clone());
     let clock = options.clock.clone();
     board.session_started(&peer, role, clock.now_ms());
-    let end = contained(drive(store, conn, role, options, links, stop)).await;
+    let end = contained(drive(store.clone(), conn, role, options, links, stop)).await;
     board.session_ended(
         &peer,
         role,
@@ -84,7 +84,49 @@ pub async fn run_session(
         end.error,
         clock.now_ms(),
     );
+    if end.stats.last_plan.is_some() {
+        keep_open_backlog(store, &board, &peer).await;
+    }
     end
+}
+
+/// The mark holding the content time (seconds) up to which this node and `peer` were
+/// last in sync.
+pub fn since_mark(peer: &FacilityPath) -> String {
+    format!("{SINCE_MARK}{peer}")
+}
+
+/// The prefix of [`since_mark`]s.
+pub const SINCE_MARK: &str = "sync-since/";
+
+/// The mark holding what the last reconciliation with `peer` left to receive.
+pub fn open_mark(peer: &FacilityPath) -> String {
+    format!("sync-open/{peer}")
+}
+
+/// The mark holding when that reconciliation was (Unix ms).
+pub fn open_at_mark(peer: &FacilityPath) -> String {
+    format!("sync-open-at/{peer}")
+}
+
+/// Keeps what the session's last reconciliation left to receive, so that `status`
+/// after a restart still says it (the records to send are counted from the store).
+async fn keep_open_backlog(store: Store, board: &Board, peer: &FacilityPath) {
+    let Some(row) = board.peers().into_iter().find(|p| p.path == *peer) else {
+        return;
+    };
+    let Some(at) = row.last_reconciled_ms else {
+        return;
+    };
+    let (open, open_at) = (open_mark(peer), open_at_mark(peer));
+    let kept = blocking(move || {
+        store.set_mark(&open, row.to_receive.records)?;
+        store.set_mark(&open_at, at)
+    })
+    .await;
+    if let Err(e) = kept {
+        tracing::warn!(error = %e, "keeping what is left to receive");
+    }
 }
 
 /// Runs a session on a task of its own: a panic inside it (a bug; nothing a peer sends
@@ -159,7 +201,7 @@ async fn drive(
         );
     }
     let mut session = Session::new(config, role, local, conn.peer.clone());
-    let since_mark = format!("sync-since/{}", conn.peer);
+    let since_mark = since_mark(&conn.peer);
     if role == Role::Initiator {
         let (store, mark) = (store.clone(), since_mark.clone());
         match blocking(move || store.mark(&mark)).await {

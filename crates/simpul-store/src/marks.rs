@@ -26,6 +26,30 @@ impl Store {
         Ok(Some(u64::from_le_bytes(bytes)))
     }
 
+    /// Every mark whose name starts with `prefix`, with the rest of its name, in name
+    /// order (the sync layer finds the peers it was ever in sync with this way).
+    pub fn marks(&self, prefix: &str) -> Result<Vec<(String, u64)>, ReadError> {
+        let txn = self.db().begin_read()?;
+        let meta = txn.open_table(META)?;
+        let start = meta_keys::mark(prefix);
+        let mut out = Vec::new();
+        for row in meta.range(start.as_str()..)? {
+            let (key, value) = row?;
+            let Some(rest) = key.value().strip_prefix(start.as_str()) else {
+                break;
+            };
+            let bytes: [u8; 8] = value
+                .value()
+                .try_into()
+                .map_err(|_| ReadError::CorruptTable {
+                    table: "meta",
+                    reason: format!("mark {:?} is not 8 bytes", key.value()),
+                })?;
+            out.push((rest.to_string(), u64::from_le_bytes(bytes)));
+        }
+        Ok(out)
+    }
+
     /// Sets the mark called `name`. Not flushed on its own: a mark is a hint, made durable
     /// by the next durable commit; losing it in a crash costs only work.
     pub fn set_mark(&self, name: &str, value: u64) -> Result<(), WriteError> {
@@ -57,6 +81,11 @@ mod tests {
         store.set_mark("sync-since/a", 42).expect("set");
         store.set_mark("sync-since/b", 7).expect("set");
         store.set_mark("sync-since/a", 43).expect("set");
+        store.set_mark("sync-sincere", 1).expect("set");
+        assert_eq!(
+            store.marks("sync-since/").expect("list"),
+            [("a".to_string(), 43), ("b".to_string(), 7)]
+        );
         drop(store);
         let store = Store::open(dir.path(), StoreOptions::default()).expect("open");
         assert_eq!(store.mark("sync-since/a").expect("read"), Some(43));

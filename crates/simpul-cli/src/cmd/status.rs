@@ -114,6 +114,7 @@ fn peers_table(out: &mut impl Write, peers: &[PeerStatus], now: u64) -> std::io:
         "LAST SYNC",
         "TO SEND",
         "TO RECEIVE",
+        "AS OF",
         "PUSH LAG",
         "IN / OUT",
         "RTT",
@@ -124,8 +125,18 @@ fn peers_table(out: &mut impl Write, peers: &[PeerStatus], now: u64) -> std::io:
             p.path.to_string(),
             state_text(p, now),
             p.last_sync_ms.map_or("never".into(), |t| ago(now, t)),
-            format!("{} ({})", p.to_send.records, bytes(p.to_send.bytes)),
+            if p.backlog_from_store {
+                // Counted from the store: records changed since the last sync.
+                format!("at most {}", p.to_send.records)
+            } else {
+                format!("{} ({})", p.to_send.records, bytes(p.to_send.bytes))
+            },
             p.to_receive.records.to_string(),
+            match (p.backlog_as_of_ms, p.backlog_from_store) {
+                (Some(t), true) => format!("{} (stored)", ago(now, t)),
+                (Some(t), false) => ago(now, t),
+                (None, _) => "-".into(),
+            },
             p.push_lag_ms.map_or("-".into(), span),
             format!("{} / {}", bytes(p.bytes_in), bytes(p.bytes_out)),
             p.rtt_ms.map_or("-".into(), |r| format!("{r} ms")),
