@@ -926,3 +926,140 @@ fn a_fhir_export_over_the_api_streams_page_after_page_and_equals_the_files() {
         .count();
     assert_eq!(exports, 1, "{trail}");
 }
+
+/// An HTTPS client that trusts the certificates in `ca_pem` only.
+fn https_agent(ca_pem: &[u8]) -> ureq::Agent {
+    use ureq::tls::{Certificate, RootCerts, TlsConfig};
+    let ca = Certificate::from_pem(ca_pem).expect("CA certificate");
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(10)))
+        .tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::Specific(std::sync::Arc::new(vec![ca])))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+#[test]
+fn the_api_speaks_https_with_a_district_certificate_and_plain_http_only_on_loopback() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("py", PY)]);
+    let pki = d.join("pki");
+    let api_dir = pki.join("api");
+    ok(
+        d,
+        &[
+            "ca",
+            "issue-api",
+            "--ca",
+            pki.to_str().expect("utf-8"),
+            "--host",
+            "127.0.0.1",
+            "--out",
+            api_dir.to_str().expect("utf-8"),
+        ],
+    );
+    let key_mode = std::fs::metadata(d.join("pki/api/api.key"))
+        .map(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o777)
+        .expect("key");
+    let cfg = config(d, "py", PY, free_port(), &[]);
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    let port = free_tcp_port();
+    let with_keys = |listen: &str, tls: &str| {
+        std::fs::write(&cfg, format!("api_listen = \"{listen}\"\n{tls}{text}")).expect("write");
+    };
+    let tls = "api_tls_cert = \"pki/api/api.crt\"\napi_tls_key = \"pki/api/api.key\"\n";
+
+    // Off loopback without TLS, a certificate without its key, a key that is no key:
+    // each refused at start, naming what to fix.
+    let refusals = [
+        (format!("0.0.0.0:{port}"), String::new(), "api_listen"),
+        (
+            format!("127.0.0.1:{port}"),
+            "api_tls_cert = \"pki/api/api.crt\"\n".to_string(),
+            "api_tls_key",
+        ),
+        (
+            format!("0.0.0.0:{port}"),
+            "api_tls_cert = \"pki/api/api.crt\"\napi_tls_key = \"pki/ca.crt\"\n".to_string(),
+            "ca.crt",
+        ),
+    ];
+    let mut said = Vec::new();
+    for (listen, keys, names) in &refusals {
+        with_keys(listen, keys);
+        let out = simpul(d, &["run", "--config", cfg.to_str().expect("utf-8")]);
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        said.push((out.status.success(), stderr.contains(names), stderr));
+    }
+
+    with_keys(&format!("127.0.0.1:{port}"), tls);
+    let (node, logs) = start(&cfg);
+    let mut seen = Vec::new();
+    let listening = wait_for(&logs, "data API listening (HTTPS)", &mut seen);
+    let token = ok(
+        &d.join("py"),
+        &["token", "issue", "--role", "viewer", "--name", "Dinkes"],
+    )
+    .trim()
+    .to_string();
+    let ca = std::fs::read(d.join("pki/ca.crt")).expect("ca");
+    let url = format!("https://127.0.0.1:{port}/api/v1/node");
+    let trusted = https_agent(&ca)
+        .get(&url)
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .map(|mut r| {
+            (
+                r.status().as_u16(),
+                r.body_mut().read_to_string().unwrap_or_default(),
+            )
+        });
+    // A client that does not trust the district CA is not fooled, and plain HTTP to
+    // the port gets no API.
+    let other_ca = tempfile::tempdir().expect("tempdir");
+    let other_pki = other_ca.path().join("pki");
+    ok(
+        other_ca.path(),
+        &[
+            "ca",
+            "init",
+            "--district",
+            "3204",
+            "--out",
+            other_pki.to_str().expect("utf-8"),
+        ],
+    );
+    let stranger = https_agent(&std::fs::read(other_ca.path().join("pki/ca.crt")).expect("ca"))
+        .get(&url)
+        .call();
+    let plain = ureq::get(&format!("http://127.0.0.1:{port}/api/v1/node"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .map(|r| r.status().as_u16());
+    let status = terminate(node);
+
+    assert_eq!(key_mode, 0o600, "the API key is the owner's only");
+    for ((listen, _, names), (ran, named, stderr)) in refusals.iter().zip(&said) {
+        assert!(!ran && *named, "{listen}: expected {names} named: {stderr}");
+    }
+    assert!(
+        said[0].2.contains("HTTPS") && said[0].2.contains("issue-api"),
+        "{}",
+        said[0].2
+    );
+    assert!(listening, "{}", seen.join("\n"));
+    let (code, body) = trusted.expect("HTTPS with the district CA");
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains(PY), "{body}");
+    assert!(stranger.is_err(), "a client of another CA connected");
+    assert!(
+        plain.as_ref().map_or(true, |code| *code != 200),
+        "plain HTTP reached the API: {plain:?}"
+    );
+    assert!(status.success());
+}

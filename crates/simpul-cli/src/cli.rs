@@ -382,6 +382,22 @@ pub(crate) enum CaCommand {
         #[arg(long, default_value_t = 365)]
         days: i64,
     },
+    /// Issue the data API's HTTPS certificate (api.crt, api.key) for the name or address
+    /// the facility's apps reach the node at; they trust the district CA's ca.crt.
+    IssueApi {
+        /// The CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The host name or IP address, e.g. 192.168.1.10 or puskesmas.local.
+        #[arg(long)]
+        host: String,
+        /// Directory to write it to (existing key files are never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the certificate is valid.
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
     /// Revoke a node certificate (a stolen, lost or retired node): adds it to the
     /// district's revocation list and writes the new list to CA_DIR/crl.pem. Hand that
     /// file to any node (`simpul revocations add`); it spreads to every node that syncs.

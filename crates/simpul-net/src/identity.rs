@@ -230,7 +230,48 @@ impl DistrictCa {
     }
 }
 
+/// The data API's certificate file (`simpul ca issue-api`).
+pub const API_CERT: &str = "api.crt";
+/// Its key file (owner-only).
+pub const API_KEY: &str = "api.key";
+
 impl DistrictCa {
+    /// Issues a TLS server certificate for the data API at `host` (a DNS name, or an IP
+    /// address as the facility's apps reach it), valid from `not_before` for `days`, and
+    /// writes `api.crt` and `api.key` (owner-only) into `out`, refusing to overwrite.
+    /// Apps trust the district CA's certificate to reach it.
+    pub fn issue_api(
+        &self,
+        host: &str,
+        not_before: OffsetDateTime,
+        days: i64,
+        out: &Path,
+    ) -> Result<(), IdentityError> {
+        let ca_key = KeyPair::from_pem(&self.key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, ca_key)?;
+        // ECDSA P-256 (rcgen's default): what every HTTPS client takes.
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::default();
+        let mut name = DistinguishedName::new();
+        name.push(DnType::CommonName, host);
+        name.push(
+            DnType::OrganizationName,
+            format!("simpul district {}", self.district),
+        );
+        params.distinguished_name = name;
+        params.subject_alt_names = vec![match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => SanType::IpAddress(ip),
+            Err(_) => SanType::DnsName(host.try_into()?),
+        }];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        validity(&mut params, not_before, days);
+        let cert = params.signed_by(&key, &issuer)?;
+        std::fs::create_dir_all(out).map_err(io(out))?;
+        write_new(&out.join(API_CERT), &cert.pem(), false)?;
+        write_new(&out.join(API_KEY), &key.serialize_pem(), true)
+    }
+
     /// Revokes the node certificate `cert_pem`: records it in `dir`'s revocation file and
     /// writes a new revocation list, numbered one past the last, to `dir/crl.pem`.
     /// Returns the list (PEM) and its number.

@@ -50,9 +50,17 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// UDP address to listen on for peers.
     pub listen: SocketAddr,
-    /// TCP address of the HTTP data API (facility apps). No API when absent.
+    /// TCP address of the HTTP data API (facility apps). No API when absent. Plain
+    /// HTTP only on a loopback address; HTTPS (`api_tls_cert`, `api_tls_key`) elsewhere.
     #[serde(default)]
     pub api_listen: Option<SocketAddr>,
+    /// The data API's TLS certificate chain (PEM): one the district CA issued
+    /// (`simpul ca issue-api`) or the operator's own.
+    #[serde(default)]
+    pub api_tls_cert: Option<PathBuf>,
+    /// Its private key (PEM).
+    #[serde(default)]
+    pub api_tls_key: Option<PathBuf>,
     /// TCP address of the Prometheus metrics endpoint (`/metrics`). None when absent.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
@@ -204,6 +212,8 @@ pub struct NodeConfig {
     pub listen: SocketAddr,
     /// Data API address, if the API is served.
     pub api_listen: Option<SocketAddr>,
+    /// The data API's certificate chain and key (PEM files), when it speaks HTTPS.
+    pub api_tls: Option<(PathBuf, PathBuf)>,
     /// Metrics address, if metrics are served.
     pub metrics_listen: Option<SocketAddr>,
     /// CA certificate file.
@@ -300,6 +310,41 @@ impl NodeConfig {
         }
         if raw.round_secs == 0 {
             return Err(invalid("round_secs", "must be at least 1".into()));
+        }
+        let api_tls = match (&raw.api_tls_cert, &raw.api_tls_key) {
+            (Some(cert), Some(key)) => Some((cert.clone(), key.clone())),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(invalid(
+                    "api_tls_key",
+                    "missing: api_tls_cert needs its key".into(),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "api_tls_cert",
+                    "missing: api_tls_key needs its certificate".into(),
+                ));
+            }
+        };
+        match (raw.api_listen, &api_tls) {
+            (Some(addr), None) if !addr.ip().is_loopback() => {
+                return Err(invalid(
+                    "api_listen",
+                    format!(
+                        "{addr} is not a loopback address: the data API carries health data, \
+                         so off this machine it speaks HTTPS only. Give api_tls_cert and \
+                         api_tls_key (`simpul ca issue-api` issues them from the district CA)"
+                    ),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "api_tls_cert",
+                    "there is no api_listen to serve HTTPS on".into(),
+                ));
+            }
+            _ => {}
         }
         if raw.backoff_min_secs == 0 || raw.backoff_min_secs > raw.backoff_max_secs {
             return Err(invalid(
@@ -409,6 +454,7 @@ impl NodeConfig {
             data_dir: resolve(&raw.data_dir),
             listen: raw.listen,
             api_listen: raw.api_listen,
+            api_tls: api_tls.map(|(cert, key)| (resolve(&cert), resolve(&key))),
             metrics_listen: raw.metrics_listen,
             ca_cert: resolve(&raw.ca_cert),
             cert: resolve(&raw.cert),

@@ -54,6 +54,9 @@ pub enum DaemonError {
     /// The data API's address could not be bound.
     #[error("could not listen for the data API on {0}")]
     Api(std::net::SocketAddr, #[source] std::io::Error),
+    /// The data API's certificate or key could not be used.
+    #[error("the data API's TLS certificate or key: {0}")]
+    ApiTls(String),
     /// The metrics endpoint's address could not be bound.
     #[error("could not listen for metrics on {0}")]
     Metrics(std::net::SocketAddr, #[source] std::io::Error),
@@ -171,6 +174,12 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
     let revocations = watch::channel(held).0;
     let admin = admin::server::bind(&cfg.data_dir)
         .map_err(|e| DaemonError::Admin(admin::socket_path(&cfg.data_dir), e))?;
+    let api_tls = match &cfg.api_tls {
+        Some((cert, key)) => {
+            Some(crate::api::tls::server_config(cert, key).map_err(DaemonError::ApiTls)?)
+        }
+        None => None,
+    };
     let api = match cfg.api_listen {
         Some(addr) => Some(
             tokio::net::TcpListener::bind(addr)
@@ -244,8 +253,19 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         ));
     }
     if let Some(api) = api {
-        tracing::info!(address = %api.local_addr().map_or_else(|e| e.to_string(), |a| a.to_string()), "data API listening");
-        tasks.spawn(crate::api::serve(api, node.clone()));
+        let address = api
+            .local_addr()
+            .map_or_else(|e| e.to_string(), |a| a.to_string());
+        match api_tls {
+            Some(tls) => {
+                tracing::info!(%address, "data API listening (HTTPS)");
+                tasks.spawn(crate::api::tls::serve(api, node.clone(), tls));
+            }
+            None => {
+                tracing::info!(%address, "data API listening (plain HTTP, loopback)");
+                tasks.spawn(crate::api::serve(api, node.clone()));
+            }
+        }
     }
     if let Some(feed) = cfg.feed_postgres.clone() {
         tasks.spawn(feed_postgres(node.store.clone(), feed, stop.clone()));

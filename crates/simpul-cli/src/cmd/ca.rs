@@ -48,6 +48,24 @@ pub(crate) fn run(cmd: CaCommand) -> Result<()> {
                 out.display()
             );
         }
+        CaCommand::IssueApi {
+            ca,
+            host,
+            out,
+            days,
+        } => {
+            let authority = DistrictCa::load(&ca)
+                .with_context(|| format!("failed to read the CA in {}", ca.display()))?;
+            authority
+                .issue_api(&host, not_before, days, &out)
+                .map_err(rejected)?;
+            eprintln!(
+                "issued the data API's certificate for {host} in {}: set api_tls_cert and \
+                 api_tls_key in the node's config; apps trust {}",
+                out.display(),
+                ca.join("ca.crt").display()
+            );
+        }
         CaCommand::Revoke { ca, cert } => {
             let authority = DistrictCa::load(&ca)
                 .with_context(|| format!("failed to read the CA in {}", ca.display()))?;

@@ -11,6 +11,7 @@ mod auth;
 mod error;
 mod input;
 mod routes;
+pub mod tls;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
