@@ -332,6 +332,8 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
             .instrument(span),
         );
     }
+    tasks.spawn(crate::service::watchdog(node.store.clone(), health.clone()));
+    crate::service::ready();
     let mut stop_wait = stop.clone();
     let failed = tokio::select! {
         _ = stop_wait.wait_for(|stopping| *stopping) => None,
@@ -343,6 +345,7 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         }
         None => tracing::info!("stopping: closing sessions"),
     }
+    crate::service::stopping();
     // Sessions see `stop` and say goodbye; give them a moment, then close the endpoint.
     tokio::time::sleep(Duration::from_millis(200)).await;
     endpoint.close(0u32.into(), b"node stopping");

@@ -15,6 +15,7 @@ pub mod daemon;
 pub mod driver;
 pub mod listener;
 pub mod metrics;
+pub mod service;
 pub mod store_health;
 
 pub use config::{ConfigError, NodeConfig};
