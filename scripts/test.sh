@@ -12,6 +12,11 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb 
   echo "installing postgresql (needed by the analytics feed's tests)"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq postgresql; else sudo apt-get update -qq && sudo apt-get install -y -qq postgresql; fi
 fi
+# The dashboard test loads the page in a real headless browser.
+if ! command -v chromium >/dev/null; then
+  echo "installing chromium (needed by the dashboard test)"
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi
+fi
 # The package test checks the systemd unit with systemd-analyze (no running systemd needed).
 if ! command -v systemd-analyze >/dev/null; then
   echo "installing systemd (systemd-analyze, needed by the package test)"

@@ -71,16 +71,22 @@ impl FromRequestParts<App> for Authed {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| unauthorized("Authorization is not `Bearer <token>`"))?;
-        let (store, hash) = (app.node.store.clone(), token_hash(token));
-        let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
-        let info = tokio::task::spawn_blocking(move || store.token(&hash))
-            .await
-            .map_err(|e| internal(e.to_string()))?
-            .map_err(|e| internal(e.to_string()))?
-            .ok_or_else(|| unauthorized("unknown token"))?;
-        if info.revoked_ms.is_some() {
-            return Err(unauthorized("token revoked"));
-        }
-        Ok(Authed { token: info })
+        authenticate(app, token).await
     }
+}
+
+/// The holder of `token`, if it is one this node issued and has not revoked.
+pub(crate) async fn authenticate(app: &App, token: &str) -> Result<Authed, ApiError> {
+    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
+    let (store, hash) = (app.node.store.clone(), token_hash(token));
+    let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
+    let info = tokio::task::spawn_blocking(move || store.token(&hash))
+        .await
+        .map_err(|e| internal(e.to_string()))?
+        .map_err(|e| internal(e.to_string()))?
+        .ok_or_else(|| unauthorized("unknown token"))?;
+    if info.revoked_ms.is_some() {
+        return Err(unauthorized("token revoked"));
+    }
+    Ok(Authed { token: info })
 }

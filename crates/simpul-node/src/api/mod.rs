@@ -8,6 +8,7 @@
 //! description is served at `/api/v1/openapi.json`.
 
 mod auth;
+mod dashboard;
 mod error;
 mod input;
 mod routes;
