@@ -992,7 +992,12 @@ fn the_api_speaks_https_with_a_district_certificate_and_plain_http_only_on_loopb
     let mut said = Vec::new();
     for (listen, keys, names) in &refusals {
         with_keys(listen, keys);
-        let out = simpul(d, &["run", "--config", cfg.to_str().expect("utf-8")]);
+        // Bounded: a check that regressed would leave a node serving, not a hung test.
+        let out = std::process::Command::new("timeout")
+            .args(["20", env!("CARGO_BIN_EXE_simpul"), "run", "--config"])
+            .arg(&cfg)
+            .output()
+            .expect("run");
         let stderr = String::from_utf8_lossy(&out.stderr).to_string();
         said.push((out.status.success(), stderr.contains(names), stderr));
     }

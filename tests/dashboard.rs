@@ -102,6 +102,30 @@ fn the_dashboard_in_a_browser_lists_what_the_node_holds_of_each_facility() {
     // Without a token: the login form (401); a wrong token is refused there too.
     let (no_token, form) = call(&base, "GET", "/dashboard", None, None);
     let (bad_token, refused) = call(&base, "GET", "/dashboard?token=sp_nope", None, None);
+    // The form's token opens a session: a cookie holding a random id, not the token.
+    let no_redirects: ureq::Agent = ureq::Agent::config_builder()
+        .max_redirects(0)
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let opened = no_redirects
+        .post(&format!("{base}/dashboard"))
+        .content_type("application/x-www-form-urlencoded")
+        .send(format!("token={viewer}"))
+        .expect("log in");
+    let header = |name: &str| {
+        opened
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (opened_status, location, set_cookie) = (
+        opened.status().as_u16(),
+        header("location"),
+        header("set-cookie"),
+    );
     // The browser: the token in the address, kept in a cookie, the page after the
     // redirect.
     let profile = tempfile::tempdir().expect("profile");
@@ -126,6 +150,14 @@ fn the_dashboard_in_a_browser_lists_what_the_node_holds_of_each_facility() {
         "{form}"
     );
     assert_eq!(bad_token, 401);
+    assert_eq!((opened_status, location.as_str()), (303, "/dashboard"));
+    assert!(
+        set_cookie.starts_with("simpul_dashboard=")
+            && set_cookie.contains("HttpOnly")
+            && set_cookie.contains("SameSite=Strict")
+            && !set_cookie.contains(&viewer),
+        "{set_cookie}"
+    );
     assert!(
         refused
             .as_str()

@@ -98,6 +98,10 @@ fn metrics_scraped_during_a_sync_say_what_the_nodes_did() {
     });
     let py = scrape(&py_metrics);
     let pu = scrape(&pu_metrics);
+    // Read beside the scrape: a clean close may trim the file.
+    let size = std::fs::metadata(d.join("pu").join("simpul.redb"))
+        .map(|m| m.len() as f64)
+        .ok();
     let statuses = [terminate(py_node), terminate(pu_node)];
     assert!(synced, "never in sync after {scrapes} scrapes");
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
@@ -150,9 +154,6 @@ fn metrics_scraped_during_a_sync_say_what_the_nodes_did() {
         Some(f64::from(PATIENTS))
     );
     // The store's size is the file's; its commits are counted in the histogram.
-    let size = std::fs::metadata(d.join("pu").join("simpul.redb"))
-        .map(|m| m.len() as f64)
-        .ok();
     assert_eq!(value(&pu, "simpul_store_size_bytes", &[]), size);
     let commits = pu
         .samples

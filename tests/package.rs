@@ -87,6 +87,14 @@ fn the_package_installs_a_unit_that_verifies_and_the_node_runs_and_stops_as_the_
     );
     let deb = String::from_utf8_lossy(&built.stdout).trim().to_string();
     let installed = privileged("dpkg", &["-i", &deb]);
+    // Removed again however the test ends (the state directory stays, as always).
+    struct Uninstall;
+    impl Drop for Uninstall {
+        fn drop(&mut self) {
+            let _ = privileged("dpkg", &["-r", "simpul"]);
+        }
+    }
+    let _uninstall = Uninstall;
     assert!(
         installed.status.success(),
         "dpkg -i: {}",

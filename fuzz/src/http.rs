@@ -84,7 +84,7 @@ pub fn answer(node: &Node, route: u8, input: &[u8]) -> Option<u16> {
         revocations: tokio::sync::watch::channel(None).0,
         health: StoreHealth::new(),
     };
-    let router = simpul_node::api::router(handle);
+    let router = simpul_node::api::router(handle, false);
     runtime().block_on(async move {
         let response = router.oneshot(request).await.expect("the router answers");
         let status = response.status().as_u16();

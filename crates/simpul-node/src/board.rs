@@ -471,7 +471,8 @@ impl Board {
 
     /// The backlog with `peer` as the store had it at start-up: `to_send` records
     /// changed since the two were last in sync, `to_receive` what the last
-    /// reconciliation (of an earlier run) left to receive, and when that was. Shown until
+    /// reconciliation (of an earlier run) left to receive, and when that was; and when
+    /// the two were last in sync (an earlier run's). Shown until
     /// this run reconciles with the peer; a peer this node does not dial gets a row.
     pub fn stored_backlog(
         &self,
@@ -479,9 +480,13 @@ impl Board {
         to_send: u64,
         to_receive: u64,
         received_as_of_ms: Option<u64>,
+        last_sync_ms: Option<u64>,
         now_ms: u64,
     ) {
         self.with_peer(peer, |p| {
+            if p.status.last_sync_ms.is_none() {
+                p.status.last_sync_ms = last_sync_ms;
+            }
             if p.status.last_plan.is_none() {
                 p.stored = Some(StoredBacklog {
                     to_send,

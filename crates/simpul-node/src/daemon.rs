@@ -506,13 +506,18 @@ fn certificate_expiry(pem: &str) -> Option<i64> {
 /// with the peer: to send, at most the records the peer should hold that changed since
 /// the two were last in sync; to receive, what the last reconciliation left.
 async fn stored_backlogs(store: Store, board: Board, dialled: Vec<FacilityPath>) {
-    use crate::driver::{SINCE_MARK, open_at_mark, open_mark, since_mark};
-    type Row = (FacilityPath, u64, u64, Option<u64>);
+    use crate::driver::{
+        OPEN_MARK, SINCE_MARK, last_sync_mark, open_at_mark, open_mark, since_mark,
+    };
+    type Row = (FacilityPath, u64, u64, Option<u64>, Option<u64>);
     let read = tokio::task::spawn_blocking(move || -> Result<Vec<Row>, simpul_store::ReadError> {
         let mut peers: std::collections::BTreeSet<FacilityPath> = dialled.into_iter().collect();
-        for (name, _) in store.marks(SINCE_MARK)? {
-            if let Ok(peer) = FacilityPath::parse(&name) {
-                peers.insert(peer);
+        // The dialler keeps a since-mark; both sides keep what a session left open.
+        for prefix in [SINCE_MARK, OPEN_MARK] {
+            for (name, _) in store.marks(prefix)? {
+                if let Ok(peer) = FacilityPath::parse(&name) {
+                    peers.insert(peer);
+                }
             }
         }
         peers
@@ -522,11 +527,13 @@ async fn stored_backlogs(store: Store, board: Board, dialled: Vec<FacilityPath>)
                 let to_send = store
                     .sync_items(&peer)?
                     .iter()
-                    .filter(|item| item.time > since)
+                    // Items at the watermark itself are not yet known to be in sync.
+                    .filter(|item| item.time >= since)
                     .count() as u64;
                 let to_receive = store.mark(&open_mark(&peer))?.unwrap_or(0);
                 let at = store.mark(&open_at_mark(&peer))?;
-                Ok((peer, to_send, to_receive, at))
+                let last_sync = store.mark(&last_sync_mark(&peer))?;
+                Ok((peer, to_send, to_receive, at, last_sync))
             })
             .collect()
     })
@@ -534,8 +541,8 @@ async fn stored_backlogs(store: Store, board: Board, dialled: Vec<FacilityPath>)
     match read {
         Ok(Ok(rows)) => {
             let now = now_ms();
-            for (peer, to_send, to_receive, at) in rows {
-                board.stored_backlog(&peer, to_send, to_receive, at, now);
+            for (peer, to_send, to_receive, at, last_sync) in rows {
+                board.stored_backlog(&peer, to_send, to_receive, at, last_sync, now);
             }
         }
         Ok(Err(e)) => tracing::warn!(error = %e, "reading the backlog with each peer"),

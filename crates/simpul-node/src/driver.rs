@@ -104,13 +104,22 @@ pub fn open_mark(peer: &FacilityPath) -> String {
     format!("sync-open/{peer}")
 }
 
+/// The prefix of [`open_mark`]s (kept by both sides of a session).
+pub const OPEN_MARK: &str = "sync-open/";
+
 /// The mark holding when that reconciliation was (Unix ms).
 pub fn open_at_mark(peer: &FacilityPath) -> String {
     format!("sync-open-at/{peer}")
 }
 
-/// Keeps what the session's last reconciliation left to receive, so that `status`
-/// after a restart still says it (the records to send are counted from the store).
+/// The mark holding when this node and `peer` were last in sync (Unix ms).
+pub fn last_sync_mark(peer: &FacilityPath) -> String {
+    format!("sync-last/{peer}")
+}
+
+/// Keeps what the session's last reconciliation left to receive, and when the two were
+/// last in sync, so that `status` and the metrics after a restart still say it (the
+/// records to send are counted from the store).
 async fn keep_open_backlog(store: Store, board: &Board, peer: &FacilityPath) {
     let Some(row) = board.peers().into_iter().find(|p| p.path == *peer) else {
         return;
@@ -118,10 +127,14 @@ async fn keep_open_backlog(store: Store, board: &Board, peer: &FacilityPath) {
     let Some(at) = row.last_reconciled_ms else {
         return;
     };
-    let (open, open_at) = (open_mark(peer), open_at_mark(peer));
+    let (open, open_at, last) = (open_mark(peer), open_at_mark(peer), last_sync_mark(peer));
     let kept = blocking(move || {
         store.set_mark(&open, row.to_receive.records)?;
-        store.set_mark(&open_at, at)
+        store.set_mark(&open_at, at)?;
+        match row.last_sync_ms {
+            Some(synced) => store.set_mark(&last, synced),
+            None => Ok(()),
+        }
     })
     .await;
     if let Err(e) = kept {

@@ -43,17 +43,23 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 
 async fn scrape(
     axum::extract::State(context): axum::extract::State<MetricsContext>,
-) -> impl IntoResponse {
-    let text = tokio::task::spawn_blocking(move || render(&context))
-        .await
-        .unwrap_or_else(|e| format!("# the scrape failed: {e}\n"));
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        text,
-    )
+) -> axum::response::Response {
+    match tokio::task::spawn_blocking(move || render(&context)).await {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                "text/plain; version=0.0.4; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        // A failed scrape is a failed target to Prometheus, not an empty healthy one.
+        Err(e) => (
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the scrape failed: {e}"),
+        )
+            .into_response(),
+    }
 }
 
 /// The text exposition, metric family by family.

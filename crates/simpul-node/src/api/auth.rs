@@ -77,8 +77,14 @@ impl FromRequestParts<App> for Authed {
 
 /// The holder of `token`, if it is one this node issued and has not revoked.
 pub(crate) async fn authenticate(app: &App, token: &str) -> Result<Authed, ApiError> {
+    authenticate_hash(app, token_hash(token)).await
+}
+
+/// The holder of the token whose hash is `hash`, if it is one this node issued and
+/// has not revoked.
+pub(crate) async fn authenticate_hash(app: &App, hash: [u8; 32]) -> Result<Authed, ApiError> {
     let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, m);
-    let (store, hash) = (app.node.store.clone(), token_hash(token));
+    let store = app.node.store.clone();
     let internal = |e: String| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e);
     let info = tokio::task::spawn_blocking(move || store.token(&hash))
         .await

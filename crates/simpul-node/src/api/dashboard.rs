@@ -4,12 +4,15 @@
 //! (for the peers it talks to), SATUSEHAT submissions, and last month's PWS weighing
 //! and stunting figures; a sortable table and two bar plots, no front-end build.
 //!
-//! A browser cannot send a bearer header: `GET /dashboard?token=...` checks the token,
-//! keeps it in an HttpOnly, SameSite=Strict cookie and redirects to `/dashboard`, so
-//! the token leaves the address bar at once.
+//! A browser cannot send a bearer header: the login form (`POST /dashboard`, or a link
+//! with `?token=`) checks the token and opens a session: a random id in an HttpOnly,
+//! SameSite=Strict cookie (`Secure` over HTTPS), valid 8 hours, that shows this page
+//! and nothing else. Pages are sent `Cache-Control: no-store`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
+use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -18,42 +21,103 @@ use simpul_model::pws::{Grouping, Month, Period, PwsReport};
 use simpul_model::{
     FacilityEntry, FacilityPath, Level, Permission, RecordBody, RecordKind, SubmissionStatus,
 };
-use simpul_store::Store;
+use simpul_store::{Store, token_hash};
 
 use super::App;
-use super::auth::authenticate;
+use super::auth::{authenticate, authenticate_hash};
 use crate::board::{PeerState, PeerStatus};
 use crate::clock::now_ms;
 
-/// The cookie the dashboard keeps the viewer's token in.
+/// The cookie holding the browser's session id (never the token itself).
 const COOKIE: &str = "simpul_dashboard";
+
+/// How long a browser session lasts.
+const SESSION_MS: u64 = 8 * 3600 * 1000;
 
 /// The most ledgers read for the submission counts (one per patient with visits sent).
 const MAX_LEDGERS: usize = 200_000;
 
-/// `GET /dashboard`.
+/// Browser sessions: a random id (the cookie) for a token's hash, until it expires.
+/// A stolen cookie shows the dashboard until then, and nothing else: the API takes
+/// tokens only. Each page load checks the token again (a revoked one ends the session).
+#[derive(Clone, Default)]
+pub struct Sessions(Arc<Mutex<SessionTable>>);
+
+/// Session id to (the token's hash, when the session ends in Unix ms).
+type SessionTable = HashMap<String, ([u8; 32], u64)>;
+
+impl Sessions {
+    fn open(&self, token_hash: [u8; 32], now: u64) -> String {
+        let id = hex::encode(rand::random::<[u8; 32]>());
+        let mut held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        held.retain(|_, (_, until)| *until > now);
+        held.insert(id.clone(), (token_hash, now + SESSION_MS));
+        id
+    }
+
+    fn token(&self, id: &str, now: u64) -> Option<[u8; 32]> {
+        let held = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        held.get(id)
+            .filter(|(_, until)| *until > now)
+            .map(|(hash, _)| *hash)
+    }
+}
+
+/// The login form's body.
+#[derive(serde::Deserialize)]
+pub(super) struct Login {
+    token: String,
+}
+
+/// `POST /dashboard`: the login form (the token stays out of the address and the
+/// browser's history).
+pub(super) async fn log_in(State(app): State<App>, Form(login): Form<Login>) -> Response {
+    start_session(&app, &login.token).await
+}
+
+/// Checks `token` and answers with a session cookie and a redirect to the page.
+async fn start_session(app: &App, token: &str) -> Response {
+    match authenticate(app, token).await {
+        Ok(authed) if authed.require(Permission::View).is_ok() => {
+            let id = app.sessions.open(token_hash(token), now_ms());
+            let secure = if app.secure { "; Secure" } else { "" };
+            (
+                [
+                    (
+                        header::SET_COOKIE,
+                        format!(
+                            "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/dashboard; Max-Age={}{secure}",
+                            SESSION_MS / 1000
+                        ),
+                    ),
+                    (header::CACHE_CONTROL, "no-store".to_string()),
+                ],
+                Redirect::to("/dashboard"),
+            )
+                .into_response()
+        }
+        Ok(_) => login(Some("this token may not view records")),
+        Err(e) => login(Some(&e.message)),
+    }
+}
+
+/// `GET /dashboard`: the page for a browser with a session; else the login form. A
+/// link with `?token=` (from the district's IT officer, say) starts a session too and
+/// leaves the address at once, though the browser's history keeps it: the form is the
+/// better way in.
 pub(super) async fn page(
     State(app): State<App>,
     headers: HeaderMap,
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     if let Some(token) = query.get("token") {
-        return match authenticate(&app, token).await {
-            Ok(_) => (
-                [(
-                    header::SET_COOKIE,
-                    format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/dashboard"),
-                )],
-                Redirect::to("/dashboard"),
-            )
-                .into_response(),
-            Err(e) => login(Some(&e.message)),
-        };
+        return start_session(&app, token).await;
     }
-    let Some(token) = cookie(&headers) else {
+    let now = now_ms();
+    let Some(hash) = cookie(&headers).and_then(|id| app.sessions.token(&id, now)) else {
         return login(None);
     };
-    let caller = match authenticate(&app, &token).await {
+    let caller = match authenticate_hash(&app, hash).await {
         Ok(authed) => match authed.require(Permission::View) {
             Ok(caller) => caller,
             Err(e) => return login(Some(&e.message)),
@@ -69,7 +133,11 @@ pub(super) async fn page(
     match view.await {
         Ok(Ok(view)) => {
             tracing::debug!(who = %caller.who, "dashboard viewed");
-            Html(view.render().into_string()).into_response()
+            (
+                [(header::CACHE_CONTROL, "no-store")],
+                Html(view.render().into_string()),
+            )
+                .into_response()
         }
         Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
@@ -96,14 +164,19 @@ fn login(error: Option<&str>) -> Response {
             body {
                 h1 { "simpul dashboard" }
                 @if let Some(error) = error { p.error { (error) } }
-                form method="get" action="/dashboard" {
+                form method="post" action="/dashboard" {
                     label { "Token (viewer): " input type="password" name="token" autocomplete="off"; }
                     " " button type="submit" { "Open" }
                 }
             }
         }
     };
-    (StatusCode::UNAUTHORIZED, Html(page.into_string())).into_response()
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Html(page.into_string()),
+    )
+        .into_response()
 }
 
 /// One facility's row.
@@ -112,8 +185,9 @@ struct Row {
     path: Option<FacilityPath>,
     name: String,
     records: u64,
-    /// Newest record stored here from it (Unix ms) and that change's own clock (s).
-    last_received: Option<(u64, u64)>,
+    /// When a record of it last changed here (Unix ms: a change received, or made
+    /// here), and that record's newest change's own clock (s).
+    last_change: Option<(u64, u64)>,
     peer: Option<PeerStatus>,
     submissions: BTreeMap<SubmissionStatus, u64>,
     /// Under-fives, weighed this month, measured, stunted.
@@ -161,13 +235,13 @@ impl View {
                 r.peer = Some(peer);
             }
         }
-        // What each facility last sent here: its records' newest arrivals.
+        // When each facility's records last changed here, and their writers' clocks.
         for (_, meta) in store.list().map_err(|e| e.to_string())? {
             for path in &meta.scope.paths {
                 if let Some(r) = row(&mut rows, &here, path) {
-                    let newer = r.last_received.is_none_or(|(at, _)| meta.modified_ms > at);
+                    let newer = r.last_change.is_none_or(|(at, _)| meta.modified_ms > at);
                     if newer {
-                        r.last_received = Some((meta.modified_ms, meta.content_time));
+                        r.last_change = Some((meta.modified_ms, meta.content_time));
                     }
                 }
             }
@@ -234,7 +308,7 @@ impl View {
                     table id="facilities" {
                         thead { tr {
                             th { "Facility" } th { "Level" } th { "Name" } th.num { "Records" }
-                            th { "Last sync" } th { "Last received" } th.num { "To send" }
+                            th { "Last sync" } th { "Last change" } th.num { "To send" }
                             th.num { "To receive" } th { "Errors" } th { "SATUSEHAT" }
                             th.num { "Weighed (D/S)" } th.num { "Stunted" }
                         } }
@@ -274,7 +348,7 @@ impl View {
                     },
                     None => td data-sort="0" { "-" },
                 }
-                @match r.last_received {
+                @match r.last_change {
                     Some((at, clock)) => td data-sort=(at) title=(format!("its clock then: {}", time(clock * 1000))) {
                         (ago(self.now_ms, at))
                     },

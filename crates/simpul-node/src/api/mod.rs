@@ -38,6 +38,10 @@ pub const OPENAPI: &str = include_str!("openapi.json");
 pub struct App {
     /// The node.
     pub node: NodeHandle,
+    /// The dashboard's browser sessions.
+    pub sessions: dashboard::Sessions,
+    /// True when served over HTTPS (cookies are then `Secure`).
+    pub secure: bool,
 }
 
 impl App {
@@ -61,15 +65,19 @@ impl App {
 }
 
 /// The API's routes.
-pub fn router(node: NodeHandle) -> Router {
+pub fn router(node: NodeHandle, secure: bool) -> Router {
     routes::routes()
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(App { node })
+        .with_state(App {
+            node,
+            sessions: dashboard::Sessions::default(),
+            secure,
+        })
 }
 
 /// Serves the API on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, node: NodeHandle) {
-    if let Err(e) = axum::serve(listener, router(node)).await {
+    if let Err(e) = axum::serve(listener, router(node, false)).await {
         tracing::warn!(error = %e, "data API stopped");
     }
 }

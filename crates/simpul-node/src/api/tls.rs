@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -16,6 +16,14 @@ use crate::admin::server::NodeHandle;
 
 /// How long a client has to finish its TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a client has to send a request's headers, on a new or kept-alive
+/// connection: an idle or trickling client lets go of its connection.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connections served at once; the next waits for one to end (a facility has a few
+/// dozen apps, not thousands).
+const MAX_CONNECTIONS: usize = 256;
 
 /// The server's TLS configuration from a certificate chain and key in PEM files; the
 /// error names the file and what is wrong with it.
@@ -41,9 +49,13 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
 
 /// Serves the API over TLS on `listener` until the task is dropped.
 pub async fn serve(listener: TcpListener, node: NodeHandle, config: Arc<rustls::ServerConfig>) {
-    let app = super::router(node);
+    let app = super::router(node, true);
     let acceptor = TlsAcceptor::from(config);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let (tcp, client) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -55,6 +67,7 @@ pub async fn serve(listener: TcpListener, node: NodeHandle, config: Arc<rustls::
         };
         let (acceptor, app) = (acceptor.clone(), app.clone());
         tokio::spawn(async move {
+            let _slot = slot;
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(e)) => {
@@ -65,6 +78,8 @@ pub async fn serve(listener: TcpListener, node: NodeHandle, config: Arc<rustls::
             };
             let service = TowerToHyperService::new(app);
             if let Err(e) = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
                 .serve_connection(TokioIo::new(tls), service)
                 .await
             {

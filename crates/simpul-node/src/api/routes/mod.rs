@@ -56,7 +56,10 @@ pub(super) fn routes() -> axum::Router<App> {
         .route("/api/v1/fhir/{resource_type}", get(fhir))
         .route("/api/v1/satusehat/submissions", get(satusehat::submissions))
         .route("/api/v1/satusehat/retry", post(satusehat::retry))
-        .route("/dashboard", get(super::dashboard::page))
+        .route(
+            "/dashboard",
+            get(super::dashboard::page).post(super::dashboard::log_in),
+        )
         .fallback(|| async { ApiError::not_found("no such endpoint (see /api/v1/openapi.json)") })
 }
 
