@@ -16,6 +16,7 @@ echo "== building simpul (release)"
 cargo build --release --quiet -p simpul-cli
 simpul=$PWD/target/release/simpul
 relay=$PWD/target/release/simpul-relay
+repo=$PWD
 work=$(mktemp -d)
 pids=()
 stop_nodes() {
@@ -137,5 +138,14 @@ rm link-down
 wait_converged
 echo "   together again: posyandu 2 holds $(visits posyandu2) of 2, the district $(visits district) of 2:"
 $simpul --data-dir data/district patient show "$child" | grep -E "2026-11-2[01]" | sed 's/^/   /'
+echo "== the health office's dashboard at the district (a viewer token, a browser session)"
+for n in "${nodes[@]}"; do
+  [ "$n" = district ] && continue
+  $simpul --data-dir data/district facility set "${path[$n]}" --name "$n" >/dev/null 2>&1 || true
+done
+sleep 2
+curl -s -c jar -b jar -L "http://127.0.0.1:8400/dashboard?token=$viewer" >"$repo/target/demo-dashboard.html"
+echo "   $(grep -o '<tr data-facility' "$repo/target/demo-dashboard.html" | wc -l) facilities listed; the page as served: target/demo-dashboard.html"
+grep -o 'data-facility="[^"]*"' "$repo/target/demo-dashboard.html" | sed 's/data-facility="\(.*\)"/   \1/'
 stop_nodes
 echo "== done: five nodes, real QUIC with mutual TLS, stopped cleanly"

@@ -190,7 +190,7 @@ struct Row {
     last_change: Option<(u64, u64)>,
     peer: Option<PeerStatus>,
     submissions: BTreeMap<SubmissionStatus, u64>,
-    /// Under-fives, weighed this month, measured, stunted.
+    /// Under-fives, weighed in the month, measured, stunted.
     s: u32,
     d: u32,
     measured: u32,
@@ -316,9 +316,9 @@ impl View {
                             @for r in &self.rows { (self.row(r)) }
                         }
                     }
-                    h2 { "Weighed this month (D/S), by posyandu" }
+                    h2 { "Weighed in " (self.month) " (D/S), by posyandu" }
                     (bars(&posyandu, |r| ratio(r.d, r.s)))
-                    h2 { "Stunted among children measured this month, by posyandu" }
+                    h2 { "Stunted among children measured in " (self.month) ", by posyandu" }
                     (bars(&posyandu, |r| ratio(r.stunted, r.measured)))
                     script { (maud::PreEscaped(SORT_SCRIPT)) }
                 }
