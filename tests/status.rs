@@ -360,3 +360,102 @@ fn a_backlog_written_while_stopped_shows_after_a_restart_and_clears_with_the_syn
     assert_eq!(after["backlog_from_store"], false, "{after:#}");
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
 }
+
+#[test]
+fn doctor_checks_a_node_end_to_end_and_says_what_to_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("pu", PUSTU), ("py", PY)]);
+    let (pu_port, py_port) = (free_port(), free_port());
+    let pu_cfg = config(d, "pu", PUSTU, pu_port, &[]);
+    let py_cfg = config(d, "py", PY, py_port, &[(pu_port, PUSTU)]);
+    let doctor = |cfg: &Path| simpul(d, &["doctor", "--config", cfg.to_str().expect("utf-8")]);
+    // The posyandu is stopped; its pustu runs.
+    let (pustu, _logs) = start_running(&pu_cfg);
+    let healthy = doctor(&py_cfg);
+    let json = simpul(
+        d,
+        &[
+            "doctor",
+            "--config",
+            py_cfg.to_str().expect("utf-8"),
+            "--json",
+        ],
+    );
+    let statuses = [terminate(pustu)];
+    // The pustu is down; the key is readable by others; then a certificate of another
+    // facility.
+    let unreachable = doctor(&py_cfg);
+    std::fs::set_permissions(
+        d.join("pki/py/node.key"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    )
+    .expect("chmod");
+    let open_key = doctor(&py_cfg);
+    let text = std::fs::read_to_string(&py_cfg).expect("config");
+    std::fs::write(&py_cfg, text.replace("pki/py/node.crt", "pki/pu/node.crt")).expect("write");
+    let wrong_cert = doctor(&py_cfg);
+
+    let said = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(statuses.iter().all(|s| s.success()));
+    assert!(
+        healthy.status.success(),
+        "{}{}",
+        said(&healthy),
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    for check in [
+        "config",
+        "certificate",
+        "key",
+        "store",
+        "disk",
+        "peer",
+        "clock",
+    ] {
+        assert!(
+            said(&healthy)
+                .lines()
+                .any(|l| l.starts_with("ok") && l.contains(check)),
+            "{check}: {}",
+            said(&healthy)
+        );
+    }
+    assert!(
+        said(&healthy).contains("handshake in"),
+        "{}",
+        said(&healthy)
+    );
+    let lines: Vec<Value> = said(&json)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert!(lines.iter().all(|l| l["verdict"] == "ok"), "{lines:?}");
+
+    assert_eq!(unreachable.status.code(), Some(1), "{}", said(&unreachable));
+    let peer_line = said(&unreachable)
+        .lines()
+        .find(|l| l.starts_with("FAIL") && l.contains("peer"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        peer_line.contains(PUSTU) && peer_line.contains("Check the address"),
+        "{peer_line}"
+    );
+    assert!(
+        said(&open_key)
+            .lines()
+            .any(|l| l.starts_with("WARN") && l.contains("chmod 600")),
+        "{}",
+        said(&open_key)
+    );
+    let cert_line = said(&wrong_cert)
+        .lines()
+        .find(|l| l.starts_with("FAIL") && l.contains("certificate"))
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        cert_line.contains(PUSTU) && cert_line.contains(PY),
+        "{cert_line}"
+    );
+}

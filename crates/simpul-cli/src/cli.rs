@@ -30,6 +30,18 @@ pub(crate) enum Command {
         #[arg(long)]
         log_json: bool,
     },
+    /// Check a node end to end and say what to fix: its config, certificate (facility,
+    /// issuer, expiry) and key, store, disk space, each peer's reachability (a real
+    /// handshake), and the clock against the changes peers sent. Exit status 1 when
+    /// something must be fixed.
+    Doctor {
+        /// The node's configuration file.
+        #[arg(long)]
+        config: PathBuf,
+        /// One JSON line per check.
+        #[arg(long)]
+        json: bool,
+    },
     /// Create a node's store.
     Init {
         /// The node's facility path, e.g. 3273/P3273010201/3273010201-PU1/3273010201-PY04.

@@ -3,6 +3,7 @@
 mod access;
 mod ca;
 mod doc;
+mod doctor;
 mod feed;
 mod generate;
 mod history;
@@ -55,6 +56,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Gen(args) => generate::run(generate::open(&dir()?, &args)?, args),
         Command::Ca(cmd) => ca::run(cmd),
         Command::Run { config, log_json } => run::run(&config, log_json),
+        Command::Doctor { config, json } => doctor::doctor(&config, json),
         Command::Status { json, watch } => status::status(&dir()?, json, watch),
         Command::Peers { json } => status::peers(&mut Target::open(&dir()?)?, json),
         Command::Sync { peer, timeout } => status::sync(&mut Target::open(&dir()?)?, peer, timeout),
