@@ -226,8 +226,7 @@ fn key_file(report: &mut Report, key: &Path) {
 }
 
 fn store(report: &mut Report, cfg: &NodeConfig) {
-    let status = Target::open(&cfg.data_dir)
-        .and_then(|mut t| t.call(Request::Status).map_err(anyhow::Error::from));
+    let status = Target::open(&cfg.data_dir).and_then(|mut t| t.call(Request::Status));
     match status {
         Ok(Reply::Status(s)) => {
             let how = if s.running { "running" } else { "stopped" };
