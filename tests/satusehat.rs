@@ -16,6 +16,19 @@ const PK: &str = "3273/P3273010201";
 const SITI_IHS: &str = "P02478375538";
 const CHILD_IHS: &str = "P10000000001";
 
+/// Appends a `[satusehat]` section for `standin` to the node config `config`.
+fn with_bridge(config: &std::path::Path, standin: &StandIn) {
+    let bridge = format!(
+        "\n[satusehat]\nauth_url = \"{}\"\nfhir_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n\
+         client_secret = \"{CLIENT_SECRET}\"\norganization = \"10000004\"\nevery_secs = 1\n",
+        standin.auth_url(),
+        standin.fhir_url()
+    );
+    let mut text = std::fs::read_to_string(config).expect("config");
+    text.push_str(&bridge);
+    std::fs::write(config, text).expect("write");
+}
+
 #[test]
 fn a_person_registered_at_a_posyandu_gets_the_ihs_number_the_puskesmas_finds() {
     let standin = StandIn::start(vec![
@@ -45,15 +58,7 @@ fn a_person_registered_at_a_posyandu_gets_the_ihs_number_the_puskesmas_finds() {
     district(d, &[("pk", PK), ("py", PY)]);
     let (pk_port, py_port) = (free_port(), free_port());
     let pk_config = config(d, "pk", PK, pk_port, &[]);
-    let bridge = format!(
-        "\n[satusehat]\nauth_url = \"{}\"\nfhir_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n\
-         client_secret = \"{CLIENT_SECRET}\"\norganization = \"10000004\"\nevery_secs = 1\n",
-        standin.auth_url(),
-        standin.fhir_url()
-    );
-    let mut text = std::fs::read_to_string(&pk_config).expect("config");
-    text.push_str(&bridge);
-    std::fs::write(&pk_config, text).expect("write");
+    with_bridge(&pk_config, &standin);
 
     // A config holding the secret that others may read is refused, saying what to do.
     std::fs::set_permissions(&pk_config, std::fs::Permissions::from_mode(0o644)).expect("chmod");
@@ -137,15 +142,7 @@ fn a_posyandu_visit_reaches_the_platform_through_the_puskesmas_and_its_ledger_th
     let (dist_port, pk_port, py_port) = (free_port(), free_port(), free_port());
     let dist_config = config(d, "dist", "3273", dist_port, &[]);
     let pk_config = config(d, "pk", PK, pk_port, &[(dist_port, "3273")]);
-    let bridge = format!(
-        "\n[satusehat]\nauth_url = \"{}\"\nfhir_url = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n\
-         client_secret = \"{CLIENT_SECRET}\"\norganization = \"10000004\"\nevery_secs = 1\n",
-        standin.auth_url(),
-        standin.fhir_url()
-    );
-    let mut text = std::fs::read_to_string(&pk_config).expect("config");
-    text.push_str(&bridge);
-    std::fs::write(&pk_config, text).expect("write");
+    with_bridge(&pk_config, &standin);
     std::fs::set_permissions(&pk_config, std::fs::Permissions::from_mode(0o600)).expect("chmod");
     let py_config = config(d, "py", PY, py_port, &[(pk_port, PK)]);
     let (pk_api, py_api) = (free_tcp_port(), free_tcp_port());
