@@ -203,6 +203,19 @@ fn concurrent_corrections_show_as_a_conflict_until_resolved_on_both_nodes() {
     let text = ok(&d.join("pu"), &["conflicts"]);
     let history = ok(&d.join("py"), &["doc", "history", &id]);
 
+    // A value that is none of the competing two is refused, naming them.
+    let not_one = fails(
+        &d.join("pu"),
+        &[
+            "conflicts",
+            "resolve",
+            &id,
+            "patient.name",
+            "--value",
+            "Rina W.",
+        ],
+        3,
+    );
     // The pustu settles it; the change reaches the posyandu and clears it there too.
     ok(
         &d.join("pu"),
@@ -254,6 +267,21 @@ fn concurrent_corrections_show_as_a_conflict_until_resolved_on_both_nodes() {
     assert!(
         text.contains("patient.name") && text.contains(PY) && text.contains(PUSTU),
         "{text}"
+    );
+    assert_eq!(
+        text.matches("<- readers see this").count(),
+        1,
+        "the value readers see is marked: {text}"
+    );
+    assert!(
+        not_one.contains("none of the competing values") && not_one.contains("Rina Wulandary"),
+        "{not_one}"
+    );
+    assert_eq!(
+        conflict["values"]
+            .as_array()
+            .map(|v| v.iter().filter(|v| v["shown"] == true).count()),
+        Some(1)
     );
     assert!(
         history.contains("patient.name") && history.contains(PUSTU),

@@ -359,9 +359,13 @@ pub(crate) enum ConflictsCommand {
         id: String,
         /// The field as `simpul conflicts` names it, e.g. patient.name.
         field: String,
-        /// The value to keep.
+        /// The value to keep: one of the competing values as `simpul conflicts` shows
+        /// them.
         #[arg(long)]
         value: String,
+        /// Settle on a value that is none of them (replacing all).
+        #[arg(long)]
+        new: bool,
     },
 }
 

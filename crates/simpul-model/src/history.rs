@@ -33,7 +33,7 @@ pub struct ChangeEntry {
 pub struct Conflict {
     /// Its dotted path.
     pub field: String,
-    /// Every value, the one readers see first.
+    /// Every value; the one readers see today is marked `shown`.
     pub values: Vec<ConflictValue>,
 }
 
@@ -46,6 +46,9 @@ pub struct ConflictValue {
     pub facility: Option<FacilityPath>,
     /// When (Unix ms, to the second).
     pub time_ms: u64,
+    /// True for the value readers see today (Automerge's winner), until it is settled.
+    #[serde(default)]
+    pub shown: bool,
 }
 
 /// Fields listed per change before the rest is summarised.
@@ -137,10 +140,11 @@ fn op_times(doc: &Automerge) -> HashMap<ActorId, Vec<(u64, u64, u64)>> {
 pub fn conflicts(doc: &Automerge) -> Vec<Conflict> {
     let times = op_times(doc);
     let mut found = Vec::new();
-    walk(doc, &ROOT, &mut Vec::new(), &mut |path, all| {
+    walk(doc, &ROOT, &mut Vec::new(), &mut |path, all, winner| {
         let values = all
             .iter()
             .map(|(value, id)| {
+                let shown = Some(id) == winner;
                 let (facility, time_ms) = match id {
                     automerge::ObjId::Id(counter, actor, _) => (
                         actor_facility(actor),
@@ -159,6 +163,7 @@ pub fn conflicts(doc: &Automerge) -> Vec<Conflict> {
                     value: value_text(value),
                     facility,
                     time_ms,
+                    shown,
                 }
             })
             .collect();
@@ -174,7 +179,7 @@ pub fn conflicts(doc: &Automerge) -> Vec<Conflict> {
 /// wrote them (a walk of the document, a fraction of a millisecond for a patient).
 pub fn conflict_count(doc: &Automerge) -> usize {
     let mut count = 0;
-    walk(doc, &ROOT, &mut Vec::new(), &mut |_, _| count += 1);
+    walk(doc, &ROOT, &mut Vec::new(), &mut |_, _, _| count += 1);
     count
 }
 
@@ -252,7 +257,7 @@ fn walk(
     doc: &Automerge,
     obj: &ObjId,
     path: &mut Vec<String>,
-    found: &mut impl FnMut(&[String], &[(Value<'_>, ObjId)]),
+    found: &mut impl FnMut(&[String], &[(Value<'_>, ObjId)], Option<&ObjId>),
 ) {
     let props: Vec<Prop> = match doc.object_type(obj) {
         Ok(ObjType::Map | ObjType::Table) => doc.keys(obj).map(Prop::Map).collect(),
@@ -263,7 +268,8 @@ fn walk(
         let all = doc.get_all(obj, prop.clone()).unwrap_or_default();
         path.push(prop_text(&prop));
         if all.len() > 1 {
-            found(path, &all);
+            let winner = doc.get(obj, prop.clone()).ok().flatten().map(|(_, id)| id);
+            found(path, &all, winner.as_ref());
         }
         if let Some((Value::Object(_), child)) = all.into_iter().next_back() {
             walk(doc, &child, path, found);
@@ -283,6 +289,16 @@ fn value_text(value: &Value<'_>) -> String {
     }
 }
 
+/// What a settlement may choose.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Settlement {
+    /// One of the competing values, as [`conflicts`] shows it.
+    #[default]
+    OneOfThem,
+    /// A new value, replacing all of them (said so explicitly).
+    New,
+}
+
 /// Settles the conflict at `field` (a dotted path from [`conflicts`]) on `value`, as a
 /// new change that supersedes every competing value. The value takes the type of the
 /// values it replaces. The caller validates the record afterwards.
@@ -290,6 +306,7 @@ pub fn settle(
     doc: &mut Automerge,
     field: &str,
     value: &str,
+    settlement: Settlement,
     at_ms: u64,
 ) -> Result<(), RecordError> {
     let shape = RecordError::NotApplicable;
@@ -307,6 +324,17 @@ pub fn settle(
     let all = doc.get_all(&obj, *last)?;
     if all.len() < 2 {
         return Err(shape(format!("{field} has no competing values")));
+    }
+    if settlement == Settlement::OneOfThem && !all.iter().any(|(v, _)| value_text(v) == value) {
+        let competing: Vec<String> = all
+            .iter()
+            .map(|(v, _)| format!("{:?}", value_text(v)))
+            .collect();
+        return Err(shape(format!(
+            "{field}: {value:?} is none of the competing values ({}): give one of them, \
+             or settle on a new value knowingly (--new)",
+            competing.join(", ")
+        )));
     }
     let scalar = match &all[all.len() - 1].0 {
         Value::Scalar(s) => match s.as_ref() {

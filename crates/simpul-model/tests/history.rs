@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use simpul_model::history::{conflicts, history, settle};
+use simpul_model::history::{Settlement, conflicts, history, settle};
 use simpul_model::*;
 
 const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
@@ -66,8 +66,53 @@ fn concurrent_renames_are_a_conflict_until_settled() {
         "{log:?}"
     );
 
+    // Readers see one of the two today, and it is marked.
+    let shown: Vec<&str> = found[0]
+        .values
+        .iter()
+        .filter(|v| v.shown)
+        .map(|v| v.value.as_str())
+        .collect();
+    let read = Record::from_document(&base).expect("read");
+    assert_eq!(
+        shown,
+        [read.patient().map(|p| p.name.as_str()).unwrap_or_default()]
+    );
+
     let mut other_side = base.fork();
-    settle(&mut base, "patient.name", "Siti Rahayu Putri", 4_000_000).expect("settle");
+    // A value that is none of the competing ones is refused unless said to be new.
+    let heads = base.get_heads();
+    let err = settle(
+        &mut base,
+        "patient.name",
+        "Siti R.",
+        Settlement::OneOfThem,
+        4_000_000,
+    )
+    .expect_err("not one of them");
+    assert!(
+        err.to_string().contains("none of the competing values"),
+        "{err}"
+    );
+    assert_eq!(base.get_heads(), heads);
+    let mut renamed = base.fork();
+    settle(
+        &mut renamed,
+        "patient.name",
+        "Siti R.",
+        Settlement::New,
+        4_000_000,
+    )
+    .expect("new");
+    assert!(conflicts(&renamed).is_empty());
+    settle(
+        &mut base,
+        "patient.name",
+        "Siti Rahayu Putri",
+        Settlement::OneOfThem,
+        4_000_000,
+    )
+    .expect("settle");
     assert!(conflicts(&base).is_empty());
     let settled = Record::from_document(&base).expect("read");
     assert_eq!(
@@ -80,8 +125,17 @@ fn concurrent_renames_are_a_conflict_until_settled() {
 
     // Nothing to settle, a missing field, a value of the wrong type: refused, unchanged.
     let heads = base.get_heads();
-    assert!(settle(&mut base, "patient.name", "x", 5_000_000).is_err());
-    assert!(settle(&mut base, "patient.nope.name", "x", 5_000_000).is_err());
+    assert!(settle(&mut base, "patient.name", "x", Settlement::New, 5_000_000).is_err());
+    assert!(
+        settle(
+            &mut base,
+            "patient.nope.name",
+            "x",
+            Settlement::New,
+            5_000_000
+        )
+        .is_err()
+    );
     assert_eq!(base.get_heads(), heads);
 }
 

@@ -777,7 +777,13 @@ fn a_merge_of_concurrent_corrections_is_listed_with_competing_values_until_settl
     store
         .write(rec.id, 4_000, move |doc| {
             let doc = doc.as_mut().ok_or(WriteError::NotFound(rec.id))?;
-            simpul_model::history::settle(doc, &field, "Ayu Lestari", 4_000)?;
+            simpul_model::history::settle(
+                doc,
+                &field,
+                "Ayu Lestari",
+                simpul_model::history::Settlement::New,
+                4_000,
+            )?;
             Ok(simpul_model::Record::from_document(doc)?)
         })
         .expect("settle");

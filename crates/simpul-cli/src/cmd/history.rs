@@ -145,10 +145,11 @@ fn conflict_text(out: &mut impl Write, conflicts: &[Conflict]) -> std::io::Resul
         for v in &c.values {
             writeln!(
                 out,
-                "      {:?}  written at {} on {}",
+                "      {:?}  written at {} on {}{}",
                 v.value,
                 who(v.facility.as_ref()),
-                when(v.time_ms)
+                when(v.time_ms),
+                if v.shown { "  <- readers see this" } else { "" }
             )?;
         }
     }
@@ -163,12 +164,24 @@ pub(crate) fn conflicts(
     json: bool,
     page: &PageArgs,
 ) -> Result<()> {
-    if let Some(ConflictsCommand::Resolve { id, field, value }) = action {
+    if let Some(ConflictsCommand::Resolve {
+        id,
+        field,
+        value,
+        new,
+    }) = action
+    {
         let id = record_id(&id)?;
+        let settlement = if new {
+            simpul_model::history::Settlement::New
+        } else {
+            simpul_model::history::Settlement::OneOfThem
+        };
         let reply = node.call(Request::Settle {
             id,
             field: field.clone(),
             value: value.clone(),
+            settlement,
         })?;
         expect_reply!(reply, Reply::Written(_) => ())?;
         eprintln!(

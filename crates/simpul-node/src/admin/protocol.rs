@@ -90,6 +90,9 @@ pub enum Request {
         field: String,
         /// The value to keep.
         value: String,
+        /// One of the competing values (the default), or (said so) a new one.
+        #[serde(default)]
+        settlement: simpul_model::history::Settlement,
     },
     /// Check every record and the index.
     Verify,

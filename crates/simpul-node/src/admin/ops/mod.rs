@@ -180,12 +180,17 @@ fn carry_out(
             let (records, next) = conflicts(store, id, after, limit)?;
             read(Reply::Conflicts { records, next })
         }
-        Request::Settle { id, field, value } => written(
+        Request::Settle {
+            id,
+            field,
+            value,
+            settlement,
+        } => written(
             store
                 .write(id, now_ms, move |doc| {
                     let doc = doc.as_mut().ok_or(WriteError::NotFound(id))?;
                     let before = Record::from_document(doc)?;
-                    simpul_model::history::settle(doc, &field, &value, now_ms)?;
+                    simpul_model::history::settle(doc, &field, &value, settlement, now_ms)?;
                     let after = Record::from_document(doc)?;
                     after
                         .validate_as(today, validate::Check::Structure)
