@@ -62,6 +62,11 @@ pub(crate) enum Command {
     /// The district certificate authority: create it, issue node certificates.
     #[command(subcommand)]
     Ca(CaCommand),
+    /// Set up a new node: its key and a certificate request (the district signs it with
+    /// `simpul ca sign`), then, with the certificate back, its config and store, checked
+    /// end to end.
+    #[command(subcommand)]
+    Enroll(EnrollCommand),
     /// The node, its store, and every peer: connected or not, last sync, what is still
     /// to send and receive, last error.
     Status {
@@ -245,6 +250,40 @@ pub(crate) enum SatusehatCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub(crate) enum EnrollCommand {
+    /// Make the node's key and a certificate request for its facility, in DIR
+    /// (node.key, owner-only, stays here; node.csr goes to the district).
+    Request {
+        /// The node's facility path.
+        #[arg(long)]
+        path: String,
+        /// The node's directory (created).
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// With the certificate back (DIR/node.crt) and the district's ca.crt: check they
+    /// fit the key and each other, write the node's config (owner-only) and store, then
+    /// check the node end to end (`simpul doctor`).
+    Finish {
+        /// The node's directory (node.key, node.crt).
+        #[arg(long)]
+        dir: PathBuf,
+        /// The district CA's certificate (copied into DIR).
+        #[arg(long)]
+        ca_cert: PathBuf,
+        /// UDP address to accept peers on, e.g. 0.0.0.0:7700.
+        #[arg(long)]
+        listen: String,
+        /// A peer to dial, ADDRESS=FACILITY_PATH (repeatable; usually the parent).
+        #[arg(long = "peer")]
+        peers: Vec<String>,
+        /// Where to write the config (default DIR/simpul.toml).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub(crate) enum FacilityCommand {
     /// Register a facility, or replace its entry (at the district's node only). Ids left
     /// out are left out of the entry: give every id the facility has.
@@ -395,6 +434,22 @@ pub(crate) enum CaCommand {
         #[arg(long)]
         out: PathBuf,
         /// Days the certificate is valid (renew it before: `simpul ca renew`).
+        #[arg(long, default_value_t = 365)]
+        days: i64,
+    },
+    /// Sign a new node's certificate request (`simpul enroll request` made it, with the
+    /// node's key, which stays on the node): writes node.crt to hand back.
+    Sign {
+        /// The CA directory.
+        #[arg(long)]
+        ca: PathBuf,
+        /// The request (node.csr).
+        #[arg(long)]
+        request: PathBuf,
+        /// Directory to write node.crt to.
+        #[arg(long)]
+        out: PathBuf,
+        /// Days the certificate is valid.
         #[arg(long, default_value_t = 365)]
         days: i64,
     },

@@ -71,6 +71,9 @@ pub enum IdentityError {
     /// A certificate does not say which facility it belongs to.
     #[error("certificate names no simpul facility: {0}")]
     NoFacility(String),
+    /// A certificate request that is not one, or whose signature does not verify.
+    #[error("the certificate request: {0}")]
+    BadRequest(String),
     /// The certificate to revoke is revoked already.
     #[error("certificate {serial} ({facility}) is revoked already")]
     AlreadyRevoked {
@@ -206,20 +209,7 @@ impl DistrictCa {
         // Ed25519: the key seals every record version the node writes, and every receiver
         // checks it (faster to check than ECDSA P-256 in ring, and deterministic).
         let key = KeyPair::generate_for(&PKCS_ED25519)?;
-        let mut params = CertificateParams::default();
-        let mut name = DistinguishedName::new();
-        name.push(DnType::CommonName, path.to_string());
-        name.push(DnType::OrganizationName, "simpul");
-        params.distinguished_name = name;
-        params.subject_alt_names = vec![
-            SanType::DnsName(SERVER_NAME.try_into()?),
-            SanType::URI(format!("{FACILITY_URI_PREFIX}{path}").try_into()?),
-        ];
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
+        let mut params = node_params(path)?;
         validity(&mut params, not_before, days);
         let cert = params.signed_by(&key, &issuer)?;
         Ok(NodeIdentity {
@@ -230,12 +220,97 @@ impl DistrictCa {
     }
 }
 
+/// What every node certificate says: the facility path (URI SAN), the name clients ask
+/// for, and its uses.
+fn node_params(path: &FacilityPath) -> Result<CertificateParams, IdentityError> {
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CommonName, path.to_string());
+    name.push(DnType::OrganizationName, "simpul");
+    params.distinguished_name = name;
+    params.subject_alt_names = vec![
+        SanType::DnsName(SERVER_NAME.try_into()?),
+        SanType::URI(format!("{FACILITY_URI_PREFIX}{path}").try_into()?),
+    ];
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    Ok(params)
+}
+
+/// A node's certificate request file (`simpul enroll request`).
+pub const NODE_CSR: &str = "node.csr";
+
+impl NodeIdentity {
+    /// Makes the key of a new node at `path` and a certificate request for it, into
+    /// `dir`: `node.key` (owner-only; it never leaves the machine) and `node.csr`, which
+    /// the district signs (`simpul ca sign`). Refuses to overwrite.
+    pub fn request(path: &FacilityPath, dir: &Path) -> Result<(), IdentityError> {
+        let key = KeyPair::generate_for(&PKCS_ED25519)?;
+        let csr = node_params(path)?.serialize_request(&key)?;
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+        write_new(&dir.join(NODE_KEY), &key.serialize_pem(), true)?;
+        write_new(&dir.join(NODE_CSR), &csr.pem()?, false)
+    }
+}
+
 /// The data API's certificate file (`simpul ca issue-api`).
 pub const API_CERT: &str = "api.crt";
 /// Its key file (owner-only).
 pub const API_KEY: &str = "api.key";
 
 impl DistrictCa {
+    /// Signs a node's certificate request (`simpul enroll request`), valid from
+    /// `not_before` for `days`: its signature must verify and its facility path lie in
+    /// the district. Only the request's key and path are taken; what the certificate
+    /// says besides is what [`DistrictCa::issue`] would give. Returns the path and the
+    /// certificate (PEM).
+    pub fn sign_request(
+        &self,
+        csr_pem: &str,
+        not_before: OffsetDateTime,
+        days: i64,
+    ) -> Result<(FacilityPath, String), IdentityError> {
+        let csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem)
+            .map_err(|e| IdentityError::BadRequest(e.to_string()))?;
+        let path = csr
+            .params
+            .subject_alt_names
+            .iter()
+            .find_map(|san| match san {
+                SanType::URI(uri) => uri.as_str().strip_prefix(FACILITY_URI_PREFIX),
+                _ => None,
+            })
+            .ok_or_else(|| IdentityError::NoFacility("the request names no simpul facility".into()))
+            .and_then(|p| {
+                FacilityPath::parse(p).map_err(|e| IdentityError::NoFacility(e.to_string()))
+            })?;
+        if path.district() != self.district {
+            return Err(IdentityError::OutsideDistrict {
+                path,
+                district: self.district.clone(),
+            });
+        }
+        // A node seals what it writes with this key, and its peers check Ed25519 seals.
+        if csr.public_key.algorithm() != &PKCS_ED25519 {
+            return Err(IdentityError::BadRequest(
+                "its key is not Ed25519: make it with `simpul enroll request`".into(),
+            ));
+        }
+        let ca_key = KeyPair::from_pem(&self.key_pem)?;
+        let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, ca_key)?;
+        let mut params = node_params(&path)?;
+        validity(&mut params, not_before, days);
+        let signed = rcgen::CertificateSigningRequestParams {
+            params,
+            public_key: csr.public_key,
+        }
+        .signed_by(&issuer)?;
+        Ok((path, signed.pem()))
+    }
+
     /// Issues a TLS server certificate for the data API at `host` (a DNS name, or an IP
     /// address as the facility's apps reach it), valid from `not_before` for `days`, and
     /// writes `api.crt` and `api.key` (owner-only) into `out`, refusing to overwrite.

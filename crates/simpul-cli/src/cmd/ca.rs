@@ -48,6 +48,36 @@ pub(crate) fn run(cmd: CaCommand) -> Result<()> {
                 out.display()
             );
         }
+        CaCommand::Sign {
+            ca,
+            request,
+            out,
+            days,
+        } => {
+            let authority = DistrictCa::load(&ca)
+                .with_context(|| format!("failed to read the CA in {}", ca.display()))?;
+            let csr = std::fs::read_to_string(&request)
+                .with_context(|| format!("failed to read {}", request.display()))?;
+            let (path, cert) = authority
+                .sign_request(&csr, not_before, days)
+                .map_err(rejected)?;
+            std::fs::create_dir_all(&out)
+                .with_context(|| format!("failed to create {}", out.display()))?;
+            let file = out.join("node.crt");
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&file)
+                .and_then(|mut f| std::io::Write::write_all(&mut f, cert.as_bytes()))
+                .with_context(|| {
+                    format!("failed to write {} (it must not exist)", file.display())
+                })?;
+            eprintln!(
+                "signed a certificate for {path} ({}): {}; hand it back to the node with the district's ca.crt",
+                path.level(),
+                file.display()
+            );
+        }
         CaCommand::IssueApi {
             ca,
             host,
@@ -113,7 +143,8 @@ fn rejected(e: IdentityError) -> anyhow::Error {
         | IdentityError::OutsideDistrict { .. }
         | IdentityError::Exists(_)
         | IdentityError::AlreadyRevoked { .. }
-        | IdentityError::NoFacility(_) => coded(REJECTED, e.to_string()),
+        | IdentityError::NoFacility(_)
+        | IdentityError::BadRequest(_) => coded(REJECTED, e.to_string()),
         other => anyhow::Error::new(other),
     }
 }

@@ -4,6 +4,7 @@ mod access;
 mod ca;
 mod doc;
 mod doctor;
+mod enroll;
 mod feed;
 mod generate;
 mod history;
@@ -55,6 +56,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Doc(cmd) => doc::run(&mut Target::open(&dir()?)?, cmd),
         Command::Gen(args) => generate::run(generate::open(&dir()?, &args)?, args),
         Command::Ca(cmd) => ca::run(cmd),
+        Command::Enroll(cmd) => enroll::run(cmd),
         Command::Run { config, log_json } => run::run(&config, log_json),
         Command::Doctor { config, json } => doctor::doctor(&config, json),
         Command::Status { json, watch } => status::status(&dir()?, json, watch),
