@@ -42,6 +42,8 @@ fn a_new_posyandu_is_enrolled_through_a_signed_request_and_syncs() {
             &s(&pki),
             "--request",
             &s(&tampered),
+            "--path",
+            PY,
             "--out",
             &s(&d.join("x")),
         ],
@@ -68,12 +70,32 @@ fn a_new_posyandu_is_enrolled_through_a_signed_request_and_syncs() {
             &s(&pki),
             "--request",
             &s(&other.join("node.csr")),
+            "--path",
+            "3204/P3204010101",
             "--out",
             &s(&other),
         ],
         3,
     );
-    // The posyandu's request signed; a certificate for another key is refused at finish.
+    // The district means to enrol the posyandu: signing its request as the pustu's is
+    // refused; as the posyandu's it is signed. A certificate for another key is refused
+    // at finish.
+    let mistaken = fails(
+        d,
+        &[
+            "ca",
+            "sign",
+            "--ca",
+            &s(&pki),
+            "--request",
+            &s(&node.join("node.csr")),
+            "--path",
+            PUSTU,
+            "--out",
+            &s(&node),
+        ],
+        3,
+    );
     ok(
         d,
         &[
@@ -83,6 +105,8 @@ fn a_new_posyandu_is_enrolled_through_a_signed_request_and_syncs() {
             &s(&pki),
             "--request",
             &s(&node.join("node.csr")),
+            "--path",
+            PY,
             "--out",
             &s(&node),
         ],
@@ -147,6 +171,10 @@ fn a_new_posyandu_is_enrolled_through_a_signed_request_and_syncs() {
     assert!(
         foreign.contains("3204") && foreign.contains("3273"),
         "{foreign}"
+    );
+    assert!(
+        mistaken.contains(&format!("it is for {PY}, not {PUSTU}")),
+        "{mistaken}"
     );
     assert_eq!(wrong_key.status.code(), Some(3));
     assert!(

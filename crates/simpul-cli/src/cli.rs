@@ -446,6 +446,9 @@ pub(crate) enum CaCommand {
         /// The request (node.csr).
         #[arg(long)]
         request: PathBuf,
+        /// The facility the district means to enrol: the request must be for it.
+        #[arg(long)]
+        path: String,
         /// Directory to write node.crt to.
         #[arg(long)]
         out: PathBuf,

@@ -280,12 +280,19 @@ fn walk(
 
 fn value_text(value: &Value<'_>) -> String {
     match value {
-        Value::Scalar(s) => match s.as_ref() {
-            ScalarValue::Str(s) => s.to_string(),
-            ScalarValue::Null => "null".into(),
-            other => other.to_string(),
-        },
+        Value::Scalar(s) => scalar_text(s),
         Value::Object(t) => format!("({t})"),
+    }
+}
+
+/// A scalar as people read it: a number in its shortest exact form (`12.4`, not
+/// Automerge's 324 digits).
+fn scalar_text(value: &ScalarValue) -> String {
+    match value {
+        ScalarValue::Str(s) => s.to_string(),
+        ScalarValue::Null => "null".into(),
+        ScalarValue::F64(f) => format!("{f}"),
+        other => other.to_string(),
     }
 }
 
@@ -325,16 +332,29 @@ pub fn settle(
     if all.len() < 2 {
         return Err(shape(format!("{field} has no competing values")));
     }
-    if settlement == Settlement::OneOfThem && !all.iter().any(|(v, _)| value_text(v) == value) {
-        let competing: Vec<String> = all
-            .iter()
-            .map(|(v, _)| format!("{:?}", value_text(v)))
-            .collect();
+    if all.iter().any(|(v, _)| matches!(v, Value::Object(_))) {
         return Err(shape(format!(
-            "{field}: {value:?} is none of the competing values ({}): give one of them, \
-             or settle on a new value knowingly (--new)",
-            competing.join(", ")
+            "{field} holds competing objects, which cannot be settled here"
         )));
+    }
+    if settlement == Settlement::OneOfThem {
+        // The very value chosen, as it is (its type included): not the text retyped.
+        let chosen = all.iter().find_map(|(v, _)| match v {
+            Value::Scalar(s) if same_value(s, value) => Some(s.as_ref().clone()),
+            _ => None,
+        });
+        let Some(scalar) = chosen else {
+            let competing: Vec<String> = all
+                .iter()
+                .map(|(v, _)| format!("{:?}", value_text(v)))
+                .collect();
+            return Err(shape(format!(
+                "{field}: {value:?} is none of the competing values ({}): give one of them, \
+                 or settle on a new value knowingly (--new)",
+                competing.join(", ")
+            )));
+        };
+        return put(doc, &obj, last, scalar, at_ms);
     }
     let scalar = match &all[all.len() - 1].0 {
         Value::Scalar(s) => match s.as_ref() {
@@ -366,12 +386,37 @@ pub fn settle(
             )));
         }
     };
+    put(doc, &obj, last, scalar, at_ms)
+}
+
+/// Writes `scalar` at `key` of `obj` as one change at `at_ms`.
+fn put(
+    doc: &mut Automerge,
+    obj: &ObjId,
+    key: &str,
+    scalar: ScalarValue,
+    at_ms: u64,
+) -> Result<(), RecordError> {
     let obj_for_tx = obj.clone();
-    let key = (*last).to_string();
     doc.transact_with(
         |_| automerge::transaction::CommitOptions::default().with_time((at_ms / 1000) as i64),
-        |tx| tx.put(&obj_for_tx, key.as_str(), scalar.clone()),
+        |tx| tx.put(&obj_for_tx, key, scalar.clone()),
     )
     .map_err(|f| RecordError::from(f.error))?;
     Ok(())
+}
+
+/// True when `typed` names `value`: its text as [`conflicts`] shows it, or, for a
+/// number, the same number however written (`12.4`, `12.40`).
+fn same_value(value: &ScalarValue, typed: &str) -> bool {
+    if scalar_text(value) == typed {
+        return true;
+    }
+    let number = match value {
+        ScalarValue::F64(f) => Some(*f),
+        ScalarValue::Int(i) => Some(*i as f64),
+        ScalarValue::Uint(u) => Some(*u as f64),
+        _ => None,
+    };
+    matches!((number, typed.trim().parse::<f64>()), (Some(a), Ok(b)) if a == b)
 }

@@ -197,3 +197,57 @@ fn a_history_is_one_line_until_two_places_write_apart() {
     assert!(!extends_in_line(&[], &all(&doc)));
     assert_eq!(conflict_count(&doc), 0);
 }
+
+#[test]
+fn a_number_or_a_null_is_settled_as_the_very_value_chosen() {
+    use automerge::transaction::Transactable;
+    use automerge::{ActorId, Automerge, ObjType, ROOT, ReadDoc, ScalarValue};
+    let competing = |a: ScalarValue, b: ScalarValue| {
+        let mut doc = Automerge::new().with_actor(ActorId::from([1u8; 16]));
+        let mut tx = doc.transaction();
+        tx.put_object(ROOT, "m", ObjType::Map).expect("map");
+        tx.commit();
+        let mut other = doc.fork().with_actor(ActorId::from([2u8; 16]));
+        let put = |d: &mut Automerge, v: ScalarValue| {
+            let m = d.get(ROOT, "m").expect("get").expect("m").1;
+            let mut tx = d.transaction();
+            tx.put(&m, "w", v).expect("put");
+            tx.commit();
+        };
+        put(&mut doc, a);
+        put(&mut other, b);
+        doc.merge(&mut other).expect("merge");
+        doc
+    };
+    fn settled(doc: &Automerge) -> Vec<ScalarValue> {
+        let m = doc.get(ROOT, "m").expect("get").expect("m").1;
+        doc.get_all(&m, "w")
+            .expect("all")
+            .into_iter()
+            .filter_map(|(v, _)| match v {
+                automerge::Value::Scalar(s) => Some(s.into_owned()),
+                automerge::Value::Object(_) => None,
+            })
+            .collect()
+    }
+
+    // A weight: listed in its short form, and "12.40" names it too.
+    let mut doc = competing(ScalarValue::F64(12.4), ScalarValue::F64(12.5));
+    let listed: Vec<String> = conflicts(&doc)[0]
+        .values
+        .iter()
+        .map(|v| v.value.clone())
+        .collect();
+    assert!(listed.contains(&"12.4".to_string()), "{listed:?}");
+    settle(&mut doc, "m.w", "12.40", Settlement::OneOfThem, 1_000).expect("settle");
+    let left = settled(&doc);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0], ScalarValue::F64(12.4));
+
+    // A cleared field against a text: "null" keeps the null, not the text "null".
+    let mut doc = competing(ScalarValue::Null, ScalarValue::Str("Jl. Melati".into()));
+    settle(&mut doc, "m.w", "null", Settlement::OneOfThem, 1_000).expect("settle");
+    let left = settled(&doc);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0], ScalarValue::Null, "{left:?}");
+}

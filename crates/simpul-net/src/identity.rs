@@ -209,7 +209,7 @@ impl DistrictCa {
         // Ed25519: the key seals every record version the node writes, and every receiver
         // checks it (faster to check than ECDSA P-256 in ring, and deterministic).
         let key = KeyPair::generate_for(&PKCS_ED25519)?;
-        let mut params = node_params(path)?;
+        let mut params = with_serial(node_params(path)?)?;
         validity(&mut params, not_before, days);
         let cert = params.signed_by(&key, &issuer)?;
         Ok(NodeIdentity {
@@ -240,6 +240,18 @@ fn node_params(path: &FacilityPath) -> Result<CertificateParams, IdentityError> 
     Ok(params)
 }
 
+/// Gives a certificate to sign a random serial: a request signed twice gives two
+/// certificates a revocation list can tell apart (rcgen would derive both from the
+/// same key). Not for a request, which carries none.
+fn with_serial(mut params: CertificateParams) -> Result<CertificateParams, IdentityError> {
+    let mut serial = [0u8; 16];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut serial)
+        .map_err(|_| IdentityError::BadRequest("no randomness for a serial number".into()))?;
+    serial[0] &= 0x7f;
+    params.serial_number = Some(SerialNumber::from_slice(&serial));
+    Ok(params)
+}
+
 /// A node's certificate request file (`simpul enroll request`).
 pub const NODE_CSR: &str = "node.csr";
 
@@ -263,30 +275,49 @@ pub const API_KEY: &str = "api.key";
 
 impl DistrictCa {
     /// Signs a node's certificate request (`simpul enroll request`), valid from
-    /// `not_before` for `days`: its signature must verify and its facility path lie in
-    /// the district. Only the request's key and path are taken; what the certificate
+    /// `not_before` for `days`: its signature must verify, it must name one facility
+    /// (`expected`, when given: the one the district means to enrol), in the district. Only the request's key and path are taken; what the certificate
     /// says besides is what [`DistrictCa::issue`] would give. Returns the path and the
     /// certificate (PEM).
     pub fn sign_request(
         &self,
         csr_pem: &str,
+        expected: Option<&FacilityPath>,
         not_before: OffsetDateTime,
         days: i64,
     ) -> Result<(FacilityPath, String), IdentityError> {
         let csr = rcgen::CertificateSigningRequestParams::from_pem(csr_pem)
             .map_err(|e| IdentityError::BadRequest(e.to_string()))?;
-        let path = csr
+        let named: Vec<&str> = csr
             .params
             .subject_alt_names
             .iter()
-            .find_map(|san| match san {
+            .filter_map(|san| match san {
                 SanType::URI(uri) => uri.as_str().strip_prefix(FACILITY_URI_PREFIX),
                 _ => None,
             })
-            .ok_or_else(|| IdentityError::NoFacility("the request names no simpul facility".into()))
-            .and_then(|p| {
-                FacilityPath::parse(p).map_err(|e| IdentityError::NoFacility(e.to_string()))
-            })?;
+            .collect();
+        let path = match named.as_slice() {
+            [one] => {
+                FacilityPath::parse(one).map_err(|e| IdentityError::BadRequest(e.to_string()))?
+            }
+            [] => {
+                return Err(IdentityError::BadRequest(
+                    "it names no simpul facility".into(),
+                ));
+            }
+            _ => {
+                return Err(IdentityError::BadRequest(format!(
+                    "it names {} facilities; a node is one",
+                    named.len()
+                )));
+            }
+        };
+        if let Some(expected) = expected.filter(|e| **e != path) {
+            return Err(IdentityError::BadRequest(format!(
+                "it is for {path}, not {expected}"
+            )));
+        }
         if path.district() != self.district {
             return Err(IdentityError::OutsideDistrict {
                 path,
@@ -301,7 +332,7 @@ impl DistrictCa {
         }
         let ca_key = KeyPair::from_pem(&self.key_pem)?;
         let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, ca_key)?;
-        let mut params = node_params(&path)?;
+        let mut params = with_serial(node_params(&path)?)?;
         validity(&mut params, not_before, days);
         let signed = rcgen::CertificateSigningRequestParams {
             params,

@@ -51,15 +51,17 @@ pub(crate) fn run(cmd: CaCommand) -> Result<()> {
         CaCommand::Sign {
             ca,
             request,
+            path,
             out,
             days,
         } => {
+            let expected = facility(&path)?;
             let authority = DistrictCa::load(&ca)
                 .with_context(|| format!("failed to read the CA in {}", ca.display()))?;
             let csr = std::fs::read_to_string(&request)
                 .with_context(|| format!("failed to read {}", request.display()))?;
             let (path, cert) = authority
-                .sign_request(&csr, not_before, days)
+                .sign_request(&csr, Some(&expected), not_before, days)
                 .map_err(rejected)?;
             std::fs::create_dir_all(&out)
                 .with_context(|| format!("failed to create {}", out.display()))?;

@@ -48,6 +48,16 @@ fn finish(
     config: Option<PathBuf>,
 ) -> Result<()> {
     let dir = std::fs::canonicalize(dir).with_context(|| format!("{}", dir.display()))?;
+    // The paths go into the config as TOML strings: plain ones only.
+    let plain = dir
+        .to_str()
+        .is_some_and(|d| !d.contains(['"', '\\']) && !d.chars().any(char::is_control));
+    if !plain {
+        return Err(rejected(format!(
+            "{}: use a directory whose path is plain text (no quotes, backslashes or control characters)",
+            dir.display()
+        )));
+    }
     let (cert, key) = (dir.join("node.crt"), dir.join("node.key"));
     let identity = NodeIdentity::load(&cert, &key).map_err(|e| rejected(e.to_string()))?;
     // Issued by the district's CA, for a facility of its district...
@@ -69,6 +79,16 @@ fn finish(
         .to_vec();
     let (_, parsed) = x509_parser::certificate::X509Certificate::from_der(&cert_der)
         .map_err(|e| rejected(format!("{}: {e}", cert.display())))?;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let validity = parsed.validity();
+    if now < validity.not_before.timestamp() || now >= validity.not_after.timestamp() {
+        return Err(rejected(format!(
+            "{} is not valid now ({} to {}): is this machine's clock right?",
+            cert.display(),
+            validity.not_before,
+            validity.not_after
+        )));
+    }
     if parsed.public_key().subject_public_key.data.as_ref() != key_raw.as_slice() {
         return Err(rejected(format!(
             "{} is not for the key in {}: was it signed from this node's request?",
@@ -93,10 +113,6 @@ fn finish(
         ));
     }
     let ca_copy = dir.join("ca.crt");
-    if ca_copy != std::fs::canonicalize(ca_cert).unwrap_or_default() {
-        std::fs::write(&ca_copy, &ca_pem)
-            .with_context(|| format!("failed to write {}", ca_copy.display()))?;
-    }
     let data = dir.join("data");
     let config = config.unwrap_or_else(|| dir.join("simpul.toml"));
     let text = format!(
@@ -119,6 +135,11 @@ fn finish(
             .open(&config)
             .with_context(|| format!("failed to write {} (it must not exist)", config.display()))?;
         file.write_all(text.as_bytes())?;
+    }
+    // Once the config is new: an enrolled node's trust anchor is never replaced here.
+    if ca_copy != std::fs::canonicalize(ca_cert).unwrap_or_default() {
+        std::fs::write(&ca_copy, &ca_pem)
+            .with_context(|| format!("failed to write {}", ca_copy.display()))?;
     }
     if !data.join(simpul_store::DB_FILE).exists() {
         let instance: [u8; 4] = rand::random();
