@@ -33,7 +33,8 @@ trap 'rm -rf "$stage"' EXIT
 src="$root/packaging/debian"
 
 install -D -m 0755 "$binary" "$stage/usr/bin/simpul"
-strip --strip-debug "$stage/usr/bin/simpul"
+# Debug information stripped when binutils is there (a fresh machine may lack it).
+if command -v strip >/dev/null; then strip --strip-debug "$stage/usr/bin/simpul"; fi
 install -D -m 0644 "$src/simpul.service" "$stage/lib/systemd/system/simpul.service"
 install -D -m 0644 "$src/simpul.toml.example" "$stage/etc/simpul/simpul.toml.example"
 doc="$stage/usr/share/doc/simpul"

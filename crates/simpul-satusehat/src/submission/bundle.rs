@@ -111,39 +111,28 @@ pub(super) fn create(
         if obs["code"]["coding"][0]["system"] != systems::LOINC {
             continue;
         }
-        let value = local_identifier(&obs);
-        let system = format!("{}/{org}", sys_ids("observation"));
-        relink(
+        let what = relink(
             &mut obs,
+            "Observation",
             "subject",
             parties,
             &encounter_ref,
-            &system,
-            &value,
+            org,
         );
         obs["performer"] = json!([practitioner_ref(parties)]);
-        let id = uuid(v, &value);
-        let what = Identified {
-            kind: "Observation",
-            system,
-            value,
-        };
-        entries.push(entry(&id, obs, &what));
-        identified.push(what);
+        add(&mut entries, &mut identified, v, obs, what);
     }
     for (mut imm, given) in immunization::immunizations(v)
         .into_iter()
         .zip(&v.visit.immunisations)
     {
-        let value = local_identifier(&imm);
-        let system = format!("{}/{org}", sys_ids("immunization"));
-        relink(
+        let what = relink(
             &mut imm,
+            "Immunization",
             "patient",
             parties,
             &encounter_ref,
-            &system,
-            &value,
+            org,
         );
         imm["vaccineCode"] = vaccine_code(given.antigen, codes)?;
         imm["performer"] = json!([{"actor": practitioner_ref(parties)}]);
@@ -156,14 +145,7 @@ pub(super) fn create(
             parties,
             v.visit.date,
         );
-        let id = uuid(v, &value);
-        let what = Identified {
-            kind: "Immunization",
-            system,
-            value,
-        };
-        entries.push(entry(&id, imm, &what));
-        identified.push(what);
+        add(&mut entries, &mut identified, v, imm, what);
     }
     let mut diagnoses = Vec::new();
     for (n, code) in v.visit.diagnoses.iter().enumerate() {
@@ -201,8 +183,7 @@ pub(super) fn create(
             "use": {"coding": [{"system": DIAGNOSIS_ROLE, "code": "DD", "display": "Discharge diagnosis"}]},
             "rank": n + 1,
         }));
-        entries.push(entry(&id, condition, &what));
-        identified.push(what);
+        add(&mut entries, &mut identified, v, condition, what);
     }
     if !diagnoses.is_empty() {
         entries[0]["resource"]["diagnosis"] = json!(diagnoses);
@@ -276,19 +257,40 @@ fn local_identifier(resource: &Value) -> String {
         .to_string()
 }
 
-/// Points a resource of the export at the platform's patient and the Bundle's
-/// encounter, under the platform's identifier system.
+/// Points a resource of the export (a `kind`) at the platform's patient and the
+/// Bundle's encounter, under the platform's identifier system for `org`; returns that
+/// identifier.
 fn relink(
     resource: &mut Value,
+    kind: &'static str,
     patient_field: &str,
     parties: &Parties<'_>,
     encounter: &Value,
-    system: &str,
-    value: &str,
-) {
+    org: &str,
+) -> Identified {
+    let value = local_identifier(resource);
+    let system = format!("{}/{org}", sys_ids(&kind.to_ascii_lowercase()));
     resource[patient_field] = patient_ref(parties);
     resource["encounter"] = encounter.clone();
     resource["identifier"] = json!([{"system": system, "value": value}]);
+    Identified {
+        kind,
+        system,
+        value,
+    }
+}
+
+/// Adds a resource of the visit to the Bundle's entries, under its stable UUID.
+fn add(
+    entries: &mut Vec<Value>,
+    identified: &mut Vec<Identified>,
+    v: &VisitContext<'_>,
+    resource: Value,
+    what: Identified,
+) {
+    let id = uuid(v, &what.value);
+    entries.push(entry(&id, resource, &what));
+    identified.push(what);
 }
 
 fn patient_ref(p: &Parties<'_>) -> Value {
