@@ -234,6 +234,41 @@ mod tests {
     }
 
     #[test]
+    fn a_hostile_ledger_is_refused_by_its_scope_and_by_the_history_rule() {
+        use crate::record::{Record, RecordBody, check_history};
+        let pk = "3273/P3273010201";
+        let ledger = SubmissionLedger {
+            patient: RecordId::from_bytes([1; 16]),
+            submitter: p(pk),
+            visits: BTreeMap::from([("00112233aabbccdd".into(), entry(pk))]),
+        };
+        let record = |l: SubmissionLedger, scope: Scope| Record {
+            id: RecordId::from_bytes([9; 16]),
+            scope,
+            body: RecordBody::Submission(l),
+        };
+        let today = Date::from_ymd(2026, 12, 6).expect("date");
+        let held = record(ledger.clone(), ledger.scope());
+        held.validate(today).expect("valid");
+        // Held down to every posyandu instead of up from its submitter: refused.
+        let leaked = record(ledger.clone(), Scope::down(p(pk)));
+        let err = leaked.validate(today).expect_err("scope");
+        assert!(
+            err.to_string().contains("held up from its submitter"),
+            "{err}"
+        );
+        // What was sent is never dropped, and the ledger never changes hands.
+        let mut emptied = ledger.clone();
+        emptied.visits.clear();
+        let err = check_history(&held, &record(emptied, ledger.scope())).expect_err("dropped");
+        assert!(err.to_string().contains("removed from the ledger"), "{err}");
+        let mut taken = ledger.clone();
+        taken.submitter = p("3273");
+        let err = check_history(&held, &record(taken, Scope::up(p("3273")))).expect_err("taken");
+        assert!(err.to_string().contains("never change"), "{err}");
+    }
+
+    #[test]
     fn a_ledger_id_is_the_same_everywhere_and_differs_per_patient_and_submitter() {
         let a = RecordId::from_bytes([1; 16]);
         let b = RecordId::from_bytes([2; 16]);

@@ -614,6 +614,20 @@ path = "3273/P3273010201"
         let c = NodeConfig::parse(&format!("{GOOD}{section}"), file).expect("valid");
         let bridge = c.satusehat.as_ref().expect("bridge");
         assert_eq!(bridge.every, Duration::from_secs(60));
+        assert!(bridge.submit, "visits are sent by default");
+        let coded = NodeConfig::parse(
+            &format!("{GOOD}{section}[satusehat.vaccines]\n\"BCG\" = \"93001019\"\n"),
+            file,
+        )
+        .expect("vaccine codes");
+        let codes = &coded.satusehat.as_ref().expect("bridge").codes;
+        assert_eq!(
+            codes
+                .vaccines
+                .get(&simpul_model::Antigen::Bcg)
+                .map(String::as_str),
+            Some("93001019")
+        );
         assert!(bridge.platform.register_newborns);
         assert!(
             !format!("{c:?}").contains("s3cret"),
@@ -637,6 +651,22 @@ path = "3273/P3273010201"
             (
                 section.replace("organization = \"10000004\"\n", ""),
                 "organization",
+            ),
+            (
+                format!("{section}anc_system = \"K-codes\"\n"),
+                "satusehat.anc_system",
+            ),
+            (
+                format!("{section}vaccine_system = \"kfa please\"\n"),
+                "satusehat.vaccine_system",
+            ),
+            (
+                format!("{section}[satusehat.vaccines]\n\"BCX\" = \"93001019\"\n"),
+                "satusehat.vaccines.\"BCX\"",
+            ),
+            (
+                format!("{section}[satusehat.vaccines]\n\"BCG\" = \"930 01019\"\n"),
+                "satusehat.vaccines.\"BCG\"",
             ),
         ];
         for (text, key) in cases {
