@@ -8,17 +8,28 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use common::*;
 use simpul_model::automerge::Automerge;
 
+/// Installs @automerge/automerge once per test binary: the tests run on parallel threads,
+/// and two `npm install`s into one directory race (one reads the other's half-written
+/// package.json).
 fn js_automerge() -> PathBuf {
+    static SCRIPT: OnceLock<PathBuf> = OnceLock::new();
+    SCRIPT.get_or_init(install_js_automerge).clone()
+}
+
+fn install_js_automerge() -> PathBuf {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("js-automerge");
     let script = dir.join("interop.cjs");
     if !dir
         .join("node_modules/@automerge/automerge/package.json")
         .exists()
     {
+        // A run cut short may have left a half-written package.json behind: start afresh.
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");
         let status = Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--prefix"])
