@@ -179,4 +179,30 @@ fn metrics_scraped_during_a_sync_say_what_the_nodes_did() {
         value(&py, "simpul_certificate_expiry_timestamp_seconds", &[]).expect("certificate expiry");
     assert!(expiry > now + 300.0 * 86_400.0, "{expiry} vs {now}");
     assert!(py.docs.contains_key("simpul_peer_backlog_records"));
+    // The pustu knows how fresh its posyandu is; the posyandu has nothing below it.
+    let py_row = [("facility", PY)];
+    let arrived = value(
+        &pu,
+        "simpul_facility_newest_change_arrived_timestamp_seconds",
+        &py_row,
+    )
+    .expect("the posyandu's freshness at the pustu");
+    assert!(
+        arrived <= now && arrived > now - 600.0,
+        "{arrived} vs {now}"
+    );
+    assert!(
+        value(
+            &pu,
+            "simpul_facility_newest_change_timestamp_seconds",
+            &py_row
+        )
+        .is_some_and(|w| w > 0.0 && w <= now + 1.0)
+    );
+    assert!(
+        !py.samples
+            .iter()
+            .any(|s| s.metric.starts_with("simpul_facility_")),
+        "a posyandu has no facility below it"
+    );
 }

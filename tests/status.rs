@@ -14,6 +14,13 @@ fn status(dir: &Path) -> Value {
     serde_json::from_str(&ok(dir, &["status", "--json"])).expect("status json")
 }
 
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as u64
+}
+
 fn peer<'a>(status: &'a Value, path: &str) -> &'a Value {
     status["peers"]
         .as_array()
@@ -387,6 +394,84 @@ fn a_backlog_written_while_stopped_shows_after_a_restart_and_clears_with_the_syn
     assert!(cleared, "the backlog never cleared: {after:#}");
     assert_eq!(after["backlog_from_store"], false, "{after:#}");
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+}
+
+#[test]
+fn the_district_sees_how_fresh_each_posyandu_is_that_it_never_dials() {
+    const DK: &str = "3273";
+    const PK: &str = "3273/P3273010201";
+    // Registered by the district, never started: nothing of it ever arrives.
+    const SILENT: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY09";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    district(d, &[("dk", DK), ("pk", PK), ("py", PY)]);
+    ok(
+        &d.join("dk"),
+        &["facility", "set", SILENT, "--name", "Posyandu Sunyi"],
+    );
+    let (dk_port, pk_port, py_port) = (free_port(), free_port(), free_port());
+    // The posyandu reaches its puskesmas, the puskesmas the district: the district never
+    // dials the posyandu, nor hears from it directly.
+    let dk_cfg = config(d, "dk", DK, dk_port, &[]);
+    let pk_cfg = config(d, "pk", PK, pk_port, &[(dk_port, DK)]);
+    let py_cfg = config(d, "py", PY, py_port, &[(pk_port, PK)]);
+    let (dk, _dk_logs) = start_running(&dk_cfg);
+    let (pk, _pk_logs) = start_running(&pk_cfg);
+    let (py, _py_logs) = start_running(&py_cfg);
+    let written_ms = now_ms();
+    let child = register_child(&d.join("py"), "Anak Jauh", 3);
+    let arrived = eventually(Duration::from_secs(60), || {
+        simpul(&d.join("dk"), &["doc", "show", &child])
+            .status
+            .success()
+    });
+    let running = status(&d.join("dk"));
+    let text = ok(&d.join("dk"), &["status"]);
+    let statuses = [terminate(py), terminate(pk), terminate(dk)];
+    // A stopped node says the same: it is kept in the store.
+    let stopped = status(&d.join("dk"));
+
+    assert!(arrived, "the posyandu's record never reached the district");
+    assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
+    let row = |status: &Value, path: &str| {
+        status["descendants"]
+            .as_array()
+            .and_then(|all| all.iter().find(|f| f["path"] == path))
+            .cloned()
+            .unwrap_or_else(|| panic!("no row for {path} in {status:#}"))
+    };
+    let py_row = row(&running, PY);
+    let written_s = py_row["heard"]["written_s"].as_u64().expect("written");
+    let stored_ms = py_row["heard"]["stored_ms"].as_u64().expect("stored");
+    // Whole seconds by the posyandu's clock (the same machine's here).
+    assert!(
+        (written_ms / 1000 - 1..=now_ms() / 1000 + 1).contains(&written_s),
+        "{py_row:#}"
+    );
+    assert!(
+        stored_ms >= written_ms && stored_ms <= now_ms(),
+        "{py_row:#}"
+    );
+    assert_eq!(row(&running, SILENT)["heard"], Value::Null);
+    // Stalest first: the posyandu never heard from leads.
+    assert_eq!(running["descendants"][0]["path"], SILENT, "{running:#}");
+    assert!(
+        running["descendants"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|f| f["path"] != DK),
+        "the node itself is not below itself"
+    );
+    assert_eq!(row(&stopped, PY), py_row);
+    let line = |path: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(path) && !l.contains("connected"))
+            .unwrap_or_else(|| panic!("no line for {path}: {text}"))
+            .to_string()
+    };
+    assert!(line(SILENT).contains("nothing held yet"), "{text}");
+    assert!(line(PY).matches(" ago").count() == 2, "{text}");
 }
 
 #[test]

@@ -274,6 +274,44 @@ fn peers(out: &mut Exposition, node: &NodeHandle) {
     }
 }
 
+/// How fresh what the node holds of each facility below it is (one row per facility).
+fn descendants(out: &mut Exposition, store: &simpul_store::Store) {
+    let heard = match store.heard() {
+        Ok(heard) => heard,
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: reading when facilities were heard from");
+            return;
+        }
+    };
+    let here = &store.node().path;
+    let below: Vec<_> = heard
+        .iter()
+        .filter(|(p, _)| *p != here && here.is_ancestor_or_self(p))
+        .collect();
+    let written = "simpul_facility_newest_change_timestamp_seconds";
+    out.family(
+        written,
+        "gauge",
+        "The newest change held here that a facility below this node wrote, by its own clock.",
+    );
+    for (path, h) in &below {
+        out.sample(written, &[("facility", path.as_str())], h.written_s as f64);
+    }
+    let arrived = "simpul_facility_newest_change_arrived_timestamp_seconds";
+    out.family(
+        arrived,
+        "gauge",
+        "When that change was stored here, by this node's clock.",
+    );
+    for (path, h) in &below {
+        out.sample(
+            arrived,
+            &[("facility", path.as_str())],
+            h.stored_ms as f64 / 1000.0,
+        );
+    }
+}
+
 /// The store: size, records, damaged and quarantined, commit durations.
 fn store_metrics(out: &mut Exposition, node: &NodeHandle) {
     let store = &node.store;
@@ -308,6 +346,7 @@ fn store_metrics(out: &mut Exposition, node: &NodeHandle) {
             total as f64,
         );
     }
+    descendants(out, store);
     let t = store.commit_timings();
     let name = "simpul_store_commit_duration_seconds";
     out.family(

@@ -18,6 +18,7 @@ mod error;
 mod facts;
 #[cfg(any(test, feature = "testing"))]
 pub mod faults;
+mod heard;
 mod lookup;
 mod maintenance;
 mod marks;
@@ -37,6 +38,7 @@ pub use audit_index::{AuditCursor, AuditFilter, AuditHit};
 pub use damaged::{DamagedEntry, MAX_DAMAGED};
 pub use duplicates::DuplicateGroup;
 pub use error::{OpenError, ReadError, WriteError};
+pub use heard::Heard;
 pub use maintenance::{BackupError, VerifyReport, compact};
 pub use meta::{RecordMeta, Summary};
 pub use migrate::SCHEMA_VERSION;

@@ -15,7 +15,7 @@ use crate::read::load_document;
 use crate::store::{DB_FILE, Store};
 use crate::tables::{
     AUDIT_BY_RECORD, AUDIT_BY_TIME, AUDIT_BY_WHO, CONFLICTS, COUNTS, DUPLICATE_KEYS_OF,
-    DUPLICATE_MEMBERS, DUPLICATES, HOMES, KINDS, REPORT_FACTS, SEQUENCE, SEQUENCE_OF,
+    DUPLICATE_MEMBERS, DUPLICATES, HEARD, HOMES, KINDS, REPORT_FACTS, SEQUENCE, SEQUENCE_OF,
 };
 use crate::tables::{
     CERTS, CHANGES, DAMAGED, INDEX, LOOKUP, LOOKUP_KEYS, META, MOVED, PENDING_SEALS, QUARANTINE,
@@ -380,6 +380,7 @@ impl Store {
         c.copy(SEQUENCE_OF)?;
         c.copy(KINDS)?;
         c.copy(COUNTS)?;
+        c.copy(HEARD)?;
         c.copy(REPORT_FACTS)?;
         c.copy(HOMES)?;
         c.copy(AUDIT_BY_TIME)?;

@@ -14,7 +14,7 @@ use crate::tables::{
 };
 
 /// The schema version this code reads and writes.
-pub const SCHEMA_VERSION: u32 = 12;
+pub const SCHEMA_VERSION: u32 = 13;
 
 type Migration = fn(&WriteTransaction) -> Result<(), redb::Error>;
 
@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     refile_for_search_v10,
     add_homes_v11,
     index_duplicates_and_conflicts_v12,
+    add_heard_v13,
 ];
 
 fn create_tables_v1(tx: &WriteTransaction) -> Result<(), redb::Error> {
@@ -98,7 +99,7 @@ fn index_duplicates_and_conflicts_v12(tx: &WriteTransaction) -> Result<(), redb:
     tx.open_multimap_table(crate::tables::DUPLICATE_MEMBERS)?;
     tx.open_table(crate::tables::CONFLICTS)?;
     let mut conflicts = Vec::new();
-    each_document(tx, None, |id, doc| {
+    each_document(tx, None, |id, _, doc| {
         let count = crate::conflicts::count_of(doc);
         if count > 0 {
             conflicts.push((id, count));
@@ -117,6 +118,14 @@ fn index_duplicates_and_conflicts_v12(tx: &WriteTransaction) -> Result<(), redb:
         table.insert(id.as_bytes(), count)?;
     }
     Ok(())
+}
+
+/// When each facility was last heard from (schema 13): every document is loaded once.
+fn add_heard_v13(tx: &WriteTransaction) -> Result<(), redb::Error> {
+    tx.open_table(crate::tables::HEARD)?;
+    each_document(tx, None, |_, meta, doc| {
+        crate::heard::backfill_one(tx, doc, meta.modified_ms)
+    })
 }
 
 /// Files every patient stored under its current lookup keys (unfiling old ones).
@@ -138,9 +147,11 @@ pub(crate) fn each_record(
     kind: RecordKind,
     mut each: impl FnMut(RecordId, &Record) -> Result<(), redb::Error>,
 ) -> Result<(), redb::Error> {
-    each_document(tx, Some(kind), |id, doc| match Record::from_document(doc) {
-        Ok(record) => each(id, &record),
-        Err(_) => Ok(()),
+    each_document(tx, Some(kind), |id, _, doc| {
+        match Record::from_document(doc) {
+            Ok(record) => each(id, &record),
+            Err(_) => Ok(()),
+        }
     })
 }
 
@@ -149,7 +160,7 @@ pub(crate) fn each_record(
 fn each_document(
     tx: &WriteTransaction,
     kind: Option<RecordKind>,
-    mut each: impl FnMut(RecordId, &Automerge) -> Result<(), redb::Error>,
+    mut each: impl FnMut(RecordId, &RecordMeta, &Automerge) -> Result<(), redb::Error>,
 ) -> Result<(), redb::Error> {
     let records = tx.open_table(RECORDS)?;
     let snapshots = tx.open_table(SNAPSHOTS)?;
@@ -176,7 +187,7 @@ fn each_document(
         let Ok(doc) = load_document(&snapshots, &changes, id, &meta) else {
             continue;
         };
-        each(id, &doc)?;
+        each(id, &meta, &doc)?;
     }
     Ok(())
 }

@@ -126,6 +126,11 @@ pub(crate) const KINDS: TableDefinition<(&str, &[u8; 16]), ()> = TableDefinition
 /// of the record's scope). Value: how many; a row at zero is removed.
 pub(crate) const COUNTS: TableDefinition<(&str, &str), u64> = TableDefinition::new("counts-1");
 
+/// When this node last heard from each facility (schema 13, [`crate::heard`]). Key: the
+/// facility path named by a change's actor. Value: (the newest such change's own clock,
+/// Unix s; when it was stored here, Unix ms).
+pub(crate) const HEARD: TableDefinition<&str, (u64, u64)> = TableDefinition::new("heard-1");
+
 /// What the monthly reports need of each patient (schema 8): a postcard-encoded
 /// [`simpul_model::pws::ReportFacts`], written in the transaction that stores the
 /// patient. A district's PWS reads this table, not a million documents.

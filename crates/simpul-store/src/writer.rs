@@ -814,6 +814,7 @@ impl Writer {
         let mut records = txn.open_table(RECORDS)?;
         records.insert(key, meta.encode().as_slice())?;
         crate::sequence::stored(txn, id, old, &meta)?;
+        crate::heard::file(txn, doc, before_heads, at_ms)?;
         crate::facts::file(txn, id, record)?;
         crate::audit_index::file(
             txn,

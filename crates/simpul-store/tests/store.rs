@@ -794,3 +794,98 @@ fn a_merge_of_concurrent_corrections_is_listed_with_competing_values_until_settl
     let report = store.verify(&|_, _| true).expect("verify");
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
+
+#[test]
+fn the_store_keeps_when_it_last_heard_from_each_facility_and_a_migration_fills_it() {
+    use simpul_store::Heard;
+    use simpul_trust::SealKind;
+    use simpul_trust::testing::TestDistrict;
+    let district = TestDistrict::new("3273");
+    let py04 = district.node(&path(POSYANDU));
+    let pu1 = district.node(&path("3273/P3273010201/3273010201-PU1"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = trusted(dir.path(), &district, &pu1);
+    let actor = simpul_trust::signing_actor(&py04.certified.facility, py04.certified.key, [1; 4]);
+    let rec = record(9, POSYANDU);
+    let doc = rec
+        .create_document(actor.clone(), today(), 1_000_000)
+        .expect("create");
+    // The posyandu writes again at `clock_ms`; the pustu stores it at `at_ms`.
+    let offer_change = |doc: &simpul_model::automerge::Automerge, name: &str, clock_ms, at_ms| {
+        let mut next = doc.fork().with_actor(actor.clone());
+        let mut after = rec.clone();
+        if let RecordBody::Patient(p) = &mut after.body {
+            p.name = name.into();
+        }
+        after
+            .write_over(&rec, &mut next, today(), clock_ms)
+            .expect("write");
+        let seal = py04
+            .signer
+            .seal(rec.id, SealKind::Author, &next.get_heads());
+        store
+            .offer(next.fork(), None, from(&py04, vec![seal]), today(), at_ms)
+            .expect("offer");
+        next
+    };
+    let seal = py04.signer.seal(rec.id, SealKind::Author, &doc.get_heads());
+    store
+        .offer(doc.fork(), None, from(&py04, vec![seal]), today(), 1_000)
+        .expect("offer");
+    let py = path(POSYANDU);
+    let pu = pu1.certified.facility.clone();
+    let heard = |store: &Store| store.heard().expect("heard");
+    assert_eq!(
+        heard(&store).get(&py),
+        Some(&Heard {
+            written_s: 1_000,
+            stored_ms: 1_000
+        })
+    );
+    // The pustu's own change names the pustu, and leaves the posyandu's row as it was.
+    store
+        .update_record(rec.id, today(), 5_000, |r| {
+            if let RecordBody::Patient(p) = &mut r.body {
+                p.kia_book = true;
+            }
+            Ok(())
+        })
+        .expect("update");
+    assert_eq!(heard(&store).get(&pu).map(|h| h.stored_ms), Some(5_000));
+    assert_eq!(heard(&store)[&py].stored_ms, 1_000);
+    // A change from a posyandu whose clock is behind says nothing newer of it; one ahead
+    // does.
+    let doc = offer_change(&doc, "Pasien lambat", 500_000, 6_000);
+    assert_eq!(heard(&store)[&py].stored_ms, 1_000);
+    offer_change(&doc, "Pasien baru", 2_000_000, 7_000);
+    let before = heard(&store);
+    assert_eq!(
+        before[&py],
+        Heard {
+            written_s: 2_000,
+            stored_ms: 7_000
+        }
+    );
+    assert_eq!(before.len(), 2, "{before:?}");
+    drop(store);
+
+    // A store of schema 12 gets the table when opened, from its documents: when each
+    // change arrived is not known, so the record's last store stands for it.
+    {
+        let db = redb::Database::open(dir.path().join(simpul_store::DB_FILE)).expect("db");
+        let txn = db.begin_write().expect("txn");
+        let table: redb::TableDefinition<&str, (u64, u64)> = redb::TableDefinition::new("heard-1");
+        assert!(txn.delete_table(table).expect("delete"));
+        let meta: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("meta-1");
+        txn.open_table(meta)
+            .expect("meta")
+            .insert("schema_version", 12u32.to_le_bytes().as_slice())
+            .expect("version");
+        txn.commit().expect("commit");
+    }
+    let store = trusted(dir.path(), &district, &pu1);
+    let after = heard(&store);
+    assert_eq!(after[&py].written_s, 2_000);
+    assert_eq!(after[&py].stored_ms, 7_000, "the record's last store");
+    assert_eq!(after[&pu].written_s, 5);
+}

@@ -32,6 +32,7 @@ pub(crate) fn status(dir: &Path, json: bool, watch: Option<u64>) -> Result<()> {
             writeln!(out)?;
         } else {
             node_text(&mut out, &status)?;
+            descendants_table(&mut out, &status)?;
             if status.running {
                 writeln!(out)?;
                 peers_table(&mut out, &status.peers, status.now_ms)?;
@@ -82,6 +83,51 @@ fn node_text(out: &mut impl Write, s: &NodeStatus) -> std::io::Result<()> {
         }
     }
     super::trust::status_text(out, &s.trust, s.now_ms)
+}
+
+/// How many facilities below the node `status` lists (the stalest); `--json` has all.
+const DESCENDANTS_SHOWN: usize = 20;
+
+/// The facilities below the node, stalest first: the newest change of each held here,
+/// by its own clock, and when it arrived.
+fn descendants_table(out: &mut impl Write, s: &NodeStatus) -> std::io::Result<()> {
+    if s.descendants.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(
+        out,
+        "below     the newest change held here of each facility below this node, stalest first"
+    )?;
+    let mut t = table(&["FACILITY", "WROTE IT (ITS CLOCK)", "ARRIVED HERE"]);
+    for f in s.descendants.iter().take(DESCENDANTS_SHOWN) {
+        t.add_row(match f.heard {
+            Some(h) => vec![
+                f.path.to_string(),
+                written(s.now_ms, h.written_s.saturating_mul(1000)),
+                ago(s.now_ms, h.stored_ms),
+            ],
+            None => vec![f.path.to_string(), "nothing held yet".into(), "-".into()],
+        });
+    }
+    writeln!(out, "{t}")?;
+    if s.descendants.len() > DESCENDANTS_SHOWN {
+        writeln!(
+            out,
+            "          and {} more (`simpul status --json` lists every one)",
+            s.descendants.len() - DESCENDANTS_SHOWN
+        )?;
+    }
+    Ok(())
+}
+
+/// When a facility wrote a change, by its clock: a clock ahead of this node's is said so.
+fn written(now_ms: u64, at_ms: u64) -> String {
+    if at_ms > now_ms.saturating_add(60_000) {
+        format!("{} ahead of this node's clock", span(at_ms - now_ms))
+    } else {
+        ago(now_ms, at_ms)
+    }
 }
 
 fn state_text(p: &PeerStatus, now: u64) -> String {

@@ -632,6 +632,21 @@ pub struct NodeStatus {
     /// Records whose stored bytes failed their check, left out of sync (oldest first).
     #[serde(default)]
     pub damaged: Vec<(RecordId, simpul_store::DamagedEntry)>,
+    /// Every facility below this one that it has heard from or that the registry names,
+    /// with the newest change of it held here (None: none yet), stalest first. Peers
+    /// this node never dials show their freshness here.
+    #[serde(default)]
+    pub descendants: Vec<FacilityHeard>,
+}
+
+/// How fresh what a node holds of one facility below it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FacilityHeard {
+    /// The facility.
+    pub path: FacilityPath,
+    /// The newest change it wrote that is held here, and when it arrived; None when
+    /// nothing of it is held (the registry names it, no change of it has come).
+    pub heard: Option<simpul_store::Heard>,
 }
 
 /// What a node's status says about trust.

@@ -185,8 +185,8 @@ struct Row {
     path: Option<FacilityPath>,
     name: String,
     records: u64,
-    /// When a record of it last changed here (Unix ms: a change received, or made
-    /// here), and that record's newest change's own clock (s).
+    /// When the newest change it wrote that is held here arrived (Unix ms), and its own
+    /// clock then (s).
     last_change: Option<(u64, u64)>,
     peer: Option<PeerStatus>,
     submissions: BTreeMap<SubmissionStatus, u64>,
@@ -235,15 +235,11 @@ impl View {
                 r.peer = Some(peer);
             }
         }
-        // When each facility's records last changed here, and their writers' clocks.
-        for (_, meta) in store.list().map_err(|e| e.to_string())? {
-            for path in &meta.scope.paths {
-                if let Some(r) = row(&mut rows, &here, path) {
-                    let newer = r.last_change.is_none_or(|(at, _)| meta.modified_ms > at);
-                    if newer {
-                        r.last_change = Some((meta.modified_ms, meta.content_time));
-                    }
-                }
+        // The newest change each facility wrote that is held here: when it arrived, and
+        // the writer's clock then.
+        for (path, heard) in store.heard().map_err(|e| e.to_string())? {
+            if let Some(r) = row(&mut rows, &here, &path) {
+                r.last_change = Some((heard.stored_ms, heard.written_s));
             }
         }
         for (facility, status) in submissions(store)? {

@@ -13,12 +13,13 @@ mod submissions;
 
 use rand::RngExt;
 use simpul_model::automerge::Automerge;
-use simpul_model::{Date, Record, RecordBody, RecordError, RecordId, validate};
+use simpul_model::{Date, FacilityPath, Record, RecordBody, RecordError, RecordId, validate};
 use simpul_store::{ReadError, Store, TokenInfo, WriteError, WriteOutcome, token_hash};
 
 use super::protocol::{
-    Caller, Failure, FailureKind, NodeStatus, NodeSummary, Progress, RecordConflicts,
-    RecordHistory, Reply, Request, RevocationsView, StoredRecord, TrustStatus, Written,
+    Caller, FacilityHeard, Failure, FailureKind, NodeStatus, NodeSummary, Progress,
+    RecordConflicts, RecordHistory, Reply, Request, RevocationsView, StoredRecord, TrustStatus,
+    Written,
 };
 
 /// The largest document an import accepts. A patient with decades of visits is tens of
@@ -453,7 +454,33 @@ pub fn status(store: &Store, now_ms: u64) -> Result<NodeStatus, Failure> {
         records: store.census().map_err(read_failure)?,
         peers: Vec::new(),
         damaged: store.damaged().map_err(read_failure)?,
+        descendants: descendants(store)?,
     })
+}
+
+/// The facilities below this node: those it holds changes of and those the registry
+/// names, stalest first (never heard from before all).
+pub fn descendants(store: &Store) -> Result<Vec<FacilityHeard>, Failure> {
+    let here = &store.node().path;
+    let below = |p: &FacilityPath| p != here && here.is_ancestor_or_self(p);
+    let mut all: std::collections::BTreeMap<FacilityPath, Option<simpul_store::Heard>> = store
+        .heard()
+        .map_err(read_failure)?
+        .into_iter()
+        .filter(|(p, _)| below(p))
+        .map(|(p, h)| (p, Some(h)))
+        .collect();
+    for (_, entry) in store.facility_registry().map_err(read_failure)? {
+        if below(&entry.path) {
+            all.entry(entry.path).or_insert(None);
+        }
+    }
+    let mut list: Vec<FacilityHeard> = all
+        .into_iter()
+        .map(|(path, heard)| FacilityHeard { path, heard })
+        .collect();
+    list.sort_by_key(|f| f.heard.map(|h| (h.written_s, h.stored_ms)));
+    Ok(list)
 }
 
 pub(super) fn patient(r: &mut Record) -> Result<&mut simpul_model::Patient, WriteError> {
