@@ -140,8 +140,40 @@ fn the_dashboard_in_a_browser_lists_what_the_node_holds_of_each_facility() {
         &url,
         profile.path(),
     );
+    // A month asked for that is no month is refused, naming it; a real one is shown.
+    let session = set_cookie.split(';').next().unwrap_or_default().to_string();
+    let with_session = |month: &str| {
+        let mut answer = no_redirects
+            .get(&format!("{base}/dashboard?month={month}"))
+            .header("Cookie", &session)
+            .call()
+            .expect("dashboard");
+        let text = answer.body_mut().read_to_string().expect("body");
+        (answer.status().as_u16(), text)
+    };
+    let (bad_month, bad_month_said) = with_session("2026-13");
+    let (october, october_page) = with_session("2026-10");
+    // A link with the token and a month keeps the month through the login redirect.
+    let linked = no_redirects
+        .get(&format!("{base}/dashboard?token={viewer}&month=2026-10"))
+        .call()
+        .expect("link");
+    let linked_to = linked
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     let statuses = [terminate(posyandu), terminate(pustu)];
     println!("dashboard screenshot: {}", shot.display());
+    assert_eq!(bad_month, 400, "{bad_month_said}");
+    assert!(
+        bad_month_said.starts_with("month:") && bad_month_said.contains("13"),
+        "{bad_month_said}"
+    );
+    assert_eq!(october, 200);
+    assert!(october_page.contains("PWS month 2026-10"), "{october_page}");
+    assert_eq!(linked_to, "/dashboard?month=2026-10");
 
     assert!(synced, "never in sync");
     assert_eq!(no_token, 401);

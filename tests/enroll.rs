@@ -146,6 +146,28 @@ fn a_new_posyandu_is_enrolled_through_a_signed_request_and_syncs() {
             ],
         )
     };
+    // A peer given without its facility, or at no address, is refused by name before
+    // anything is written.
+    let malformed = |peer: &str| {
+        simpul(
+            d,
+            &[
+                "enroll",
+                "finish",
+                "--dir",
+                &s(&node),
+                "--ca-cert",
+                &s(&pki.join("ca.crt")),
+                "--listen",
+                &listen,
+                "--peer",
+                peer,
+            ],
+        )
+    };
+    let no_path = malformed(&format!("127.0.0.1:{pu_port}"));
+    let no_address = malformed(&format!("pustu.local={PUSTU}"));
+    let written_before = node.join("simpul.toml").exists();
     let wrong_key = finish(&stranger);
     let enrolled = finish(&node);
     let cfg = node.join("simpul.toml");
@@ -176,6 +198,15 @@ fn a_new_posyandu_is_enrolled_through_a_signed_request_and_syncs() {
         mistaken.contains(&format!("it is for {PY}, not {PUSTU}")),
         "{mistaken}"
     );
+    for (refused, names) in [
+        (&no_path, "give ADDRESS=FACILITY_PATH"),
+        (&no_address, "pustu.local"),
+    ] {
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert_eq!(refused.status.code(), Some(3), "{said}");
+        assert!(said.contains("--peer") && said.contains(names), "{said}");
+    }
+    assert!(!written_before, "a refused enrolment wrote a config");
     assert_eq!(wrong_key.status.code(), Some(3));
     assert!(
         String::from_utf8_lossy(&wrong_key.stderr).contains("not for the key"),

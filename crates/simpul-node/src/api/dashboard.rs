@@ -72,11 +72,12 @@ pub(super) struct Login {
 /// `POST /dashboard`: the login form (the token stays out of the address and the
 /// browser's history).
 pub(super) async fn log_in(State(app): State<App>, Form(login): Form<Login>) -> Response {
-    start_session(&app, &login.token).await
+    start_session(&app, &login.token, None).await
 }
 
-/// Checks `token` and answers with a session cookie and a redirect to the page.
-async fn start_session(app: &App, token: &str) -> Response {
+/// Checks `token` and answers with a session cookie and a redirect to the page (for
+/// `month`, if one was asked for).
+async fn start_session(app: &App, token: &str, month: Option<&str>) -> Response {
     match authenticate(app, token).await {
         Ok(authed) if authed.require(Permission::View).is_ok() => {
             let id = app.sessions.open(token_hash(token), now_ms());
@@ -92,7 +93,13 @@ async fn start_session(app: &App, token: &str) -> Response {
                     ),
                     (header::CACHE_CONTROL, "no-store".to_string()),
                 ],
-                Redirect::to("/dashboard"),
+                Redirect::to(&match month {
+                    // Checked when the page is read: only what a month may hold passes.
+                    Some(m) if m.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
+                        format!("/dashboard?month={m}")
+                    }
+                    _ => "/dashboard".to_string(),
+                }),
             )
                 .into_response()
         }
@@ -111,7 +118,7 @@ pub(super) async fn page(
     Query(query): Query<BTreeMap<String, String>>,
 ) -> Response {
     if let Some(token) = query.get("token") {
-        return start_session(&app, token).await;
+        return start_session(&app, token, query.get("month").map(String::as_str)).await;
     }
     let now = now_ms();
     let Some(hash) = cookie(&headers).and_then(|id| app.sessions.token(&id, now)) else {
