@@ -1002,7 +1002,11 @@ fn the_api_speaks_https_with_a_district_certificate_and_plain_http_only_on_loopb
         said.push((out.status.success(), stderr.contains(names), stderr));
     }
 
-    with_keys(&format!("127.0.0.1:{port}"), tls);
+    let metrics_port = free_tcp_port();
+    with_keys(
+        &format!("127.0.0.1:{port}"),
+        &format!("{tls}metrics_listen = \"127.0.0.1:{metrics_port}\"\n"),
+    );
     let (node, logs) = start(&cfg);
     let mut seen = Vec::new();
     let listening = wait_for(&logs, "data API listening (HTTPS)", &mut seen);
@@ -1046,9 +1050,28 @@ fn the_api_speaks_https_with_a_district_certificate_and_plain_http_only_on_loopb
         .header("Authorization", &format!("Bearer {token}"))
         .call()
         .map(|r| r.status().as_u16());
+    // The metrics say when the API's certificate expires.
+    let metrics = ureq::get(&format!("http://127.0.0.1:{metrics_port}/metrics"))
+        .call()
+        .ok()
+        .and_then(|mut r| r.body_mut().read_to_string().ok())
+        .unwrap_or_default();
     let status = terminate(node);
 
     assert_eq!(key_mode, 0o600, "the API key is the owner's only");
+    let api_expiry: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("simpul_api_certificate_expiry_timestamp_seconds "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no API certificate expiry in {metrics}"));
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!(
+        api_expiry > now_s + 30.0 * 86_400.0,
+        "{api_expiry} vs {now_s}"
+    );
     for ((listen, _, names), (ran, named, stderr)) in refusals.iter().zip(&said) {
         assert!(!ran && *named, "{listen}: expected {names} named: {stderr}");
     }

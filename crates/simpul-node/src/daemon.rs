@@ -249,6 +249,12 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
             crate::metrics::MetricsContext {
                 node: node.clone(),
                 cert_not_after: certificate_expiry(&identity.cert_pem),
+                // Read once at start, like the certificate the listener serves.
+                api_cert_not_after: cfg
+                    .api_tls
+                    .as_ref()
+                    .and_then(|(cert, _)| std::fs::read_to_string(cert).ok())
+                    .and_then(|pem| certificate_expiry(&pem)),
             },
         ));
     }

@@ -24,6 +24,8 @@ pub struct MetricsContext {
     pub node: NodeHandle,
     /// When this node's certificate expires (Unix seconds), if it could be read.
     pub cert_not_after: Option<i64>,
+    /// When the data API's HTTPS certificate expires (Unix seconds), if it serves HTTPS.
+    pub api_cert_not_after: Option<i64>,
 }
 
 /// Serves `/metrics` on `listener` until the task is dropped.
@@ -145,6 +147,14 @@ fn render(context: &MetricsContext) -> String {
             "simpul_certificate_expiry_timestamp_seconds",
             "gauge",
             "When the node's certificate expires (Unix time): renew it before then.",
+            t as f64,
+        );
+    }
+    if let Some(t) = context.api_cert_not_after {
+        out.single(
+            "simpul_api_certificate_expiry_timestamp_seconds",
+            "gauge",
+            "When the data API's HTTPS certificate expires (Unix time): replace it before then.",
             t as f64,
         );
     }
