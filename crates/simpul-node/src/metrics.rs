@@ -357,6 +357,12 @@ fn store_metrics(out: &mut Exposition, node: &NodeHandle) {
         );
     }
     descendants(out, store);
+    out.single(
+        "simpul_store_writer_busy_seconds",
+        "gauge",
+        "How long the store's writer has been at its batch in hand (0 while it waits for work): a disk hung in fsync shows here, and the watchdog stops beating past half its interval.",
+        store.writer_busy_for().map_or(0.0, |b| b.as_secs_f64()),
+    );
     let t = store.commit_timings();
     let name = "simpul_store_commit_duration_seconds";
     out.family(

@@ -26,9 +26,9 @@ fn notify(states: &[NotifyState<'_>]) {
     }
 }
 
-/// Sends the watchdog's heartbeat at half its interval while the store is healthy and
-/// answers a read: a node whose store hangs or failed stops beating, and systemd
-/// restarts it. Returns at once when the unit has no watchdog.
+/// Sends the watchdog's heartbeat at half its interval while the store is healthy:
+/// a node whose store hangs or failed stops beating, and systemd restarts it. Returns
+/// at once when the unit has no watchdog.
 pub async fn watchdog(store: Store, health: StoreHealth) {
     let mut usec = 0;
     if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
@@ -36,18 +36,107 @@ pub async fn watchdog(store: Store, health: StoreHealth) {
     }
     let every = Duration::from_micros(usec / 2);
     loop {
-        let probe = store.clone();
-        let answered = tokio::time::timeout(
-            every,
-            tokio::task::spawn_blocking(move || probe.mark("watchdog")),
-        )
-        .await;
-        let alive = matches!(answered, Ok(Ok(Ok(_)))) && health.failure().is_none();
-        if alive {
-            notify(&[NotifyState::Watchdog]);
-        } else {
-            tracing::error!("the store did not answer: no watchdog heartbeat");
+        match store_alive(&store, &health, every).await {
+            Ok(()) => notify(&[NotifyState::Watchdog]),
+            Err(why) => tracing::error!(%why, "no watchdog heartbeat"),
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Whether the store works: it answers a read within `limit`, its writer has not been
+/// at one batch for longer than `limit` (a disk hung in `fsync` leaves reads answering
+/// from the last snapshot, so the read alone would not tell), and it has not failed.
+pub async fn store_alive(
+    store: &Store,
+    health: &StoreHealth,
+    limit: Duration,
+) -> Result<(), String> {
+    let probe = store.clone();
+    let answered = tokio::time::timeout(
+        limit,
+        tokio::task::spawn_blocking(move || probe.mark("watchdog")),
+    )
+    .await;
+    if !matches!(answered, Ok(Ok(Ok(_)))) {
+        return Err(format!("the store did not answer a read within {limit:?}"));
+    }
+    if let Some(busy) = store.writer_busy_for().filter(|b| *b > limit) {
+        return Err(format!(
+            "the store's writer has been at one batch for {} s (a hung disk?)",
+            busy.as_secs()
+        ));
+    }
+    match health.failure() {
+        Some(failure) => Err(format!("the store failed: {failure}")),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simpul_model::{FacilityPath, Patient, Record, RecordBody, Scope};
+
+    const PY: &str = "3273/P3273010201/3273010201-PU1/3273010201-PY01";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_heartbeat_while_the_writer_hangs_or_the_store_failed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = FacilityPath::parse(PY).expect("path");
+        let store = Store::create(dir.path(), &path, [1; 4], Default::default()).expect("store");
+        let health = StoreHealth::new();
+        let limit = Duration::from_millis(100);
+        let record = Record {
+            id: simpul_model::RecordId::from_bytes([5; 16]),
+            scope: Scope::up(path.clone()),
+            body: RecordBody::Patient(Patient {
+                identifiers: Default::default(),
+                name: "Siti".into(),
+                sex: simpul_model::Sex::Female,
+                birth_date: simpul_model::Date::parse("1990-08-12").expect("date"),
+                address: simpul_model::Address {
+                    village: "3273010001".into(),
+                    rt: None,
+                    rw: None,
+                    line: None,
+                },
+                home_facility: path.clone(),
+                mother: None,
+                birth_date_estimated: false,
+                kia_book: false,
+                died_on: None,
+                moved_out_on: None,
+                merged_into: None,
+                visits: Default::default(),
+            }),
+        };
+        let today = simpul_model::Date::parse("2026-12-06").expect("date");
+        store
+            .insert_record(record.clone(), today, 1_000)
+            .expect("insert");
+        assert_eq!(store_alive(&store, &health, limit).await, Ok(()));
+
+        // A write that hangs, as a commit stuck in fsync would.
+        let (release, hold) = std::sync::mpsc::channel::<()>();
+        let writer = store.clone();
+        let writing = std::thread::spawn(move || {
+            writer.update_record(record.id, today, 2_000, move |_| {
+                hold.recv().expect("released");
+                Ok(())
+            })
+        });
+        tokio::time::sleep(limit * 3).await;
+        let hung = store_alive(&store, &health, limit).await;
+        release.send(()).expect("release");
+        writing.join().expect("join").expect("update");
+        let said = hung.expect_err("a hung writer");
+        assert!(said.contains("writer"), "{said}");
+
+        health.failed("disk full");
+        let said = store_alive(&store, &health, limit)
+            .await
+            .expect_err("failed");
+        assert!(said.contains("disk full"), "{said}");
     }
 }

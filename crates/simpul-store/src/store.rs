@@ -374,6 +374,13 @@ impl Store {
         self.inner.commits.snapshot()
     }
 
+    /// How long the writer has been at its batch in hand (writes, then the durable
+    /// commit); None while it waits for work. A disk that hangs in `fsync` shows here: a
+    /// read still answers from the last snapshot, a write does not.
+    pub fn writer_busy_for(&self) -> Option<std::time::Duration> {
+        self.inner.commits.busy_for()
+    }
+
     /// This node's identity.
     pub fn node(&self) -> &NodeInfo {
         &self.inner.node

@@ -2,16 +2,21 @@
 //! (`simpul_store_commit_duration_seconds`), so that a slow or failing disk shows.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The buckets' upper bounds, in seconds (Prometheus' `le`).
 pub const COMMIT_BUCKETS: [f64; 12] = [
     0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
 ];
 
-/// Counts commits by duration, lock-free (the writer thread records, a scrape reads).
-#[derive(Debug, Default)]
+/// Counts commits by duration, lock-free (the writer thread records, a scrape reads),
+/// and says how long the batch in hand has been going (a watchdog reads).
+#[derive(Debug)]
 pub(crate) struct CommitClock {
+    /// What `busy_since` counts from.
+    origin: Instant,
+    /// When the batch in hand began, in ms after `origin` plus one; 0 while idle.
+    busy_since: AtomicU64,
     /// Commits no longer than each bound (not cumulative).
     buckets: [AtomicU64; COMMIT_BUCKETS.len()],
     count: AtomicU64,
@@ -19,7 +24,43 @@ pub(crate) struct CommitClock {
     records: AtomicU64,
 }
 
+impl Default for CommitClock {
+    fn default() -> Self {
+        Self {
+            origin: Instant::now(),
+            busy_since: AtomicU64::new(0),
+            buckets: Default::default(),
+            count: AtomicU64::new(0),
+            sum_micros: AtomicU64::new(0),
+            records: AtomicU64::new(0),
+        }
+    }
+}
+
 impl CommitClock {
+    /// The writer took up a batch.
+    pub(crate) fn busy(&self) {
+        let since = self.origin.elapsed().as_millis() as u64 + 1;
+        self.busy_since.store(since, Ordering::Relaxed);
+    }
+
+    /// The writer finished its batch (committed, or failed).
+    pub(crate) fn idle(&self) {
+        self.busy_since.store(0, Ordering::Relaxed);
+    }
+
+    /// How long the batch in hand has been going; None while the writer waits for work.
+    pub(crate) fn busy_for(&self) -> Option<Duration> {
+        match self.busy_since.load(Ordering::Relaxed) {
+            0 => None,
+            since => Some(
+                self.origin
+                    .elapsed()
+                    .saturating_sub(Duration::from_millis(since - 1)),
+            ),
+        }
+    }
+
     /// A commit of `records` writes took `took`.
     pub(crate) fn record(&self, took: Duration, records: usize) {
         let seconds = took.as_secs_f64();

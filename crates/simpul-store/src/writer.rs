@@ -229,7 +229,9 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            self.commits.busy();
             self.process(batch);
+            self.commits.idle();
         }
     }
 

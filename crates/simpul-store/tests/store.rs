@@ -889,3 +889,47 @@ fn the_store_keeps_when_it_last_heard_from_each_facility_and_a_migration_fills_i
     assert_eq!(after[&py].stored_ms, 7_000, "the record's last store");
     assert_eq!(after[&pu].written_s, 5);
 }
+
+#[test]
+fn the_writer_says_how_long_it_has_been_at_its_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = create(dir.path(), POSYANDU);
+    let rec = record(3, POSYANDU);
+    store
+        .insert_record(rec.clone(), today(), 1_000)
+        .expect("insert");
+    // A write that hangs (as a disk stuck in fsync would hang the commit).
+    let (entered, wait) = std::sync::mpsc::channel();
+    let (release, hold) = std::sync::mpsc::channel::<()>();
+    let writing = {
+        let store = store.clone();
+        std::thread::spawn(move || {
+            store.update_record(rec.id, today(), 2_000, move |r| {
+                entered.send(()).expect("entered");
+                hold.recv().expect("released");
+                if let RecordBody::Patient(p) = &mut r.body {
+                    p.kia_book = true;
+                }
+                Ok(())
+            })
+        })
+    };
+    wait.recv().expect("the write began");
+    std::thread::sleep(std::time::Duration::from_millis(150));
+    let busy = store.writer_busy_for();
+    // Reads still answer from the last snapshot meanwhile.
+    let read = store.meta(rec.id).expect("read").is_some();
+    release.send(()).expect("release");
+    writing.join().expect("join").expect("update");
+    assert!(
+        busy.is_some_and(|b| b >= std::time::Duration::from_millis(150)),
+        "{busy:?}"
+    );
+    assert!(read);
+    // Idle again once the batch is done (the reply goes out just before).
+    let idle = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        store.writer_busy_for().is_none()
+    });
+    assert!(idle, "{:?}", store.writer_busy_for());
+}
