@@ -47,12 +47,17 @@ for script in postinst prerm postrm; do
 done
 echo /etc/simpul/simpul.toml.example > "$stage/DEBIAN/conffiles"
 size="$(du -sk "$stage" | cut -f1)"
+# The C library the binary needs: the newest GLIBC_ symbol version it names (read from
+# the binary itself, so a build on a newer distribution asks for a newer libc6), and
+# libgcc's unwinder, which Rust's panics link.
+glibc="$(grep -aoE 'GLIBC_2\.[0-9]+(\.[0-9]+)?' "$stage/usr/bin/simpul" | sed 's/GLIBC_//' | sort -uV | tail -1)"
+[[ -n "$glibc" ]] || { echo "deb.sh: no GLIBC version found in $binary (a static build?)" >&2; exit 2; }
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: simpul
 Version: $version
 Architecture: $arch
 Maintainer: simpul maintainers <maintainers@simpul.invalid>
-Depends: libc6 (>= 2.34), passwd
+Depends: libc6 (>= $glibc), libgcc-s1, passwd
 Section: net
 Priority: optional
 Installed-Size: $size

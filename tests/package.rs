@@ -86,6 +86,14 @@ fn the_package_installs_a_unit_that_verifies_and_the_node_runs_and_stops_as_the_
         String::from_utf8_lossy(&built.stderr)
     );
     let deb = String::from_utf8_lossy(&built.stdout).trim().to_string();
+    // It asks for the C library the binary was linked against, not a guess.
+    let depends = String::from_utf8_lossy(&run("dpkg-deb", &["-f", &deb, "Depends"]).stdout)
+        .trim()
+        .to_string();
+    assert!(
+        depends.starts_with("libc6 (>= 2.") && depends.contains("libgcc-s1"),
+        "{depends}"
+    );
     let installed = privileged("dpkg", &["-i", &deb]);
     // Removed again however the test ends (the state directory stays, as always).
     struct Uninstall;
