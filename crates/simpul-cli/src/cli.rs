@@ -196,6 +196,10 @@ pub(crate) enum Command {
     /// Keep an analytics database up to date with what this node holds.
     #[command(subcommand)]
     Feed(FeedCommand),
+    /// Sync without a link: bundles a kader carries on a phone or USB stick, signed by
+    /// this node and readable only by the facility they are for.
+    #[command(subcommand)]
+    Bundle(BundleCommand),
     /// Changes set aside as equivocating: two different changes with one actor and
     /// sequence number (a forger, or a node restored from an old copy of its disk).
     Quarantine {
@@ -220,6 +224,60 @@ pub(crate) enum RevocationsCommand {
     },
     /// The list held here.
     Show {
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BundleCommand {
+    /// Write a bundle for a peer: what it should hold and, as far as this node knows,
+    /// lacks, with a summary of what this node holds (its answer then carries exactly
+    /// what this node lacks).
+    Create {
+        /// The node's configuration file (its key signs the bundle).
+        #[arg(long)]
+        config: PathBuf,
+        /// The facility the bundle is for, e.g. the pustu.
+        #[arg(long = "for")]
+        peer: String,
+        /// The file to write (more files beside it when split).
+        #[arg(long)]
+        out: PathBuf,
+        /// The peer's certificate (node.crt), when this node has never synced with it.
+        #[arg(long)]
+        peer_cert: Option<PathBuf>,
+        /// Split into files of at most this many bytes (at least 32768).
+        #[arg(long)]
+        max_bytes: Option<u64>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Apply bundles made for this node (each checked: sender, signature, addressee,
+    /// age, every record as a live session checks it), and write the answer.
+    Apply {
+        /// The node's configuration file (its key opens the bundle).
+        #[arg(long)]
+        config: PathBuf,
+        /// The bundle files, applied in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the answer bundle for their sender here.
+        #[arg(long)]
+        answer: Option<PathBuf>,
+        /// JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// What a bundle holds, checked as apply checks it, without storing anything.
+    Show {
+        /// The node's configuration file (its key opens the bundle).
+        #[arg(long)]
+        config: PathBuf,
+        /// The bundle file.
+        file: PathBuf,
         /// JSON instead of text.
         #[arg(long)]
         json: bool,

@@ -118,12 +118,13 @@ async fn open_store(
     }
 }
 
-/// Runs the node until `stop` becomes true; then closes every session and returns.
-pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), DaemonError> {
+/// The node's identity (its certificate, checked to be for the configured facility),
+/// the district CA (PEM), and what its store trusts and signs with.
+pub fn node_keys(cfg: &NodeConfig) -> Result<(NodeIdentity, String, StoreTrust), DaemonError> {
     let identity = NodeIdentity::load(&cfg.cert, &cfg.key)?;
     if identity.path != cfg.path {
         return Err(DaemonError::WrongNode {
-            config: cfg.path,
+            config: cfg.path.clone(),
             what: "certificate",
             found: identity.path,
         });
@@ -136,6 +137,12 @@ pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), Dae
         authority,
         signer: Some(std::sync::Arc::new(signer)),
     };
+    Ok((identity, ca_pem, trust))
+}
+
+/// Runs the node until `stop` becomes true; then closes every session and returns.
+pub async fn run(cfg: NodeConfig, stop: watch::Receiver<bool>) -> Result<(), DaemonError> {
+    let (identity, ca_pem, trust) = node_keys(&cfg)?;
     let store = open_store(&cfg.data_dir, trust, cfg.store_cache_bytes).await?;
     if store.node().path != cfg.path {
         return Err(DaemonError::WrongNode {

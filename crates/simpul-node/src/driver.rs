@@ -90,14 +90,7 @@ pub async fn run_session(
     end
 }
 
-/// The mark holding the content time (seconds) up to which this node and `peer` were
-/// last in sync.
-pub fn since_mark(peer: &FacilityPath) -> String {
-    format!("{SINCE_MARK}{peer}")
-}
-
-/// The prefix of [`since_mark`]s.
-pub const SINCE_MARK: &str = "sync-since/";
+pub use simpul_sync::marks::{SINCE_MARK, since_mark};
 
 /// The mark holding what the last reconciliation with `peer` left to receive.
 pub fn open_mark(peer: &FacilityPath) -> String {

@@ -15,6 +15,7 @@ mod conflicts;
 mod damaged;
 mod duplicates;
 mod error;
+mod exchanges;
 mod facts;
 #[cfg(any(test, feature = "testing"))]
 pub mod faults;
@@ -38,6 +39,7 @@ pub use audit_index::{AuditCursor, AuditFilter, AuditHit};
 pub use damaged::{DamagedEntry, MAX_DAMAGED};
 pub use duplicates::DuplicateGroup;
 pub use error::{OpenError, ReadError, WriteError};
+pub use exchanges::BundleState;
 pub use heard::Heard;
 pub use maintenance::{BackupError, VerifyReport, compact};
 pub use meta::{RecordMeta, Summary};

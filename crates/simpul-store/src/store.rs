@@ -135,6 +135,7 @@ pub(crate) struct Inner {
     file: PathBuf,
     node: NodeInfo,
     pub(crate) keys: Option<Arc<RwLock<KeyBook>>>,
+    signer: Option<Arc<Signer>>,
     tx: Mutex<Option<SyncSender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     commits: Arc<crate::timings::CommitClock>,
@@ -362,6 +363,7 @@ impl Store {
                 file,
                 node,
                 keys,
+                signer: options.trust.as_ref().and_then(|t| t.signer.clone()),
                 tx: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
                 commits,
@@ -372,6 +374,19 @@ impl Store {
     /// How long the writer's durable commits have taken since the store was opened.
     pub fn commit_timings(&self) -> crate::CommitTimings {
         self.inner.commits.snapshot()
+    }
+
+    /// The node's signing key, when the store was opened with it (a running node, or a
+    /// command given the node's config).
+    pub fn signer(&self) -> Option<&Arc<Signer>> {
+        self.inner.signer.as_ref()
+    }
+
+    /// The district CA the store checks keys against, when it knows one.
+    pub fn authority(&self) -> Option<Arc<simpul_trust::Authority>> {
+        let keys = self.inner.keys.as_ref()?;
+        let book = keys.read().ok()?;
+        Some(book.authority().clone())
     }
 
     /// How long the writer has been at its batch in hand (writes, then the durable
@@ -522,6 +537,19 @@ impl Store {
             }
             Ok(imported)
         })
+    }
+
+    /// The certificate of `facility` known here (from a session, a bundle or a seal)
+    /// that expires last, of those not revoked.
+    pub fn certificate_of(&self, facility: &FacilityPath) -> Option<simpul_trust::Certified> {
+        let keys = self.inner.keys.as_ref()?;
+        let book = keys.read().ok()?;
+        book.newest_of(facility).cloned()
+    }
+
+    /// Checks certificates against the district CA and keeps them.
+    pub fn remember_certificates(&self, certs: &[(KeyId, Arc<[u8]>)]) -> Result<(), WriteError> {
+        self.learn(certs)
     }
 
     /// Checks the certificates a peer sent against the district CA and keeps them (those

@@ -11,6 +11,8 @@
 
 mod error;
 pub mod item;
+pub mod load;
+pub mod marks;
 pub mod message;
 pub mod rules;
 mod session;

@@ -43,7 +43,15 @@ impl KeyBook {
         self.keys.get(key)
     }
 
-    /// Every known key.
+    /// The certificate of `facility` that expires last, of those not revoked.
+    pub fn newest_of(&self, facility: &simpul_model::FacilityPath) -> Option<&Certified> {
+        self.keys
+            .values()
+            .filter(|c| c.facility == *facility && !self.is_revoked(c))
+            .max_by_key(|c| c.not_after)
+    }
+
+    /// How many keys are known.
     pub fn len(&self) -> usize {
         self.keys.len()
     }

@@ -19,6 +19,11 @@ enum Pair {
 pub struct Signer {
     cert: Certified,
     pair: Pair,
+    /// For an Ed25519 key, the X25519 secret of the same key (RFC 7748's birational map,
+    /// as libsodium's `crypto_sign_ed25519_sk_to_curve25519` and age's ssh-ed25519
+    /// recipients use it): what lets a bundle encrypted to this node's certificate be
+    /// opened here and nowhere else.
+    agreement: Option<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Signer {
@@ -74,7 +79,33 @@ impl Signer {
         if public != cert.public.bytes.as_slice() {
             return Err(TrustError::KeyMismatch);
         }
-        Ok(Signer { cert, pair })
+        let agreement = match cert.public.algorithm {
+            Algorithm::Ed25519 => Some(x25519_secret(pkcs8, public)?),
+            Algorithm::EcdsaP256 => None,
+        };
+        Ok(Signer {
+            cert,
+            pair,
+            agreement,
+        })
+    }
+
+    /// Signs `message` (with a domain of the caller's at its start) with the node's key.
+    pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        match &self.pair {
+            Pair::Ed25519(p) => p.sign(message).as_ref().to_vec(),
+            // ring fails to sign only when its random source does, which the OS provides.
+            Pair::Ecdsa(p, rng) => p
+                .sign(rng, message)
+                .map(|s| s.as_ref().to_vec())
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The X25519 secret of an Ed25519 key (the clamping is X25519's own); None for
+    /// other keys.
+    pub fn agreement_secret(&self) -> Option<&[u8; 32]> {
+        self.agreement.as_ref()
     }
 
     /// The key's id.
@@ -92,14 +123,7 @@ impl Signer {
         let mut heads: Vec<[u8; 32]> = heads.iter().map(|h| h.0).collect();
         heads.sort_unstable();
         let message = Seal::message(record, kind, &heads);
-        let signature = match &self.pair {
-            Pair::Ed25519(p) => p.sign(&message).as_ref().to_vec(),
-            // ring fails to sign only when its random source does, which the OS provides.
-            Pair::Ecdsa(p, rng) => p
-                .sign(rng, &message)
-                .map(|s| s.as_ref().to_vec())
-                .unwrap_or_default(),
-        };
+        let signature = self.sign(&message);
         Seal {
             key: self.cert.key,
             kind,
@@ -107,4 +131,40 @@ impl Signer {
             signature,
         }
     }
+}
+
+/// The X25519 secret of the Ed25519 key in `pkcs8`: the first half of SHA-512 of its
+/// seed (RFC 8032 section 5.1.5; X25519 clamps it). The seed is read from the PKCS#8
+/// structure (RFC 8410: an OCTET STRING inside the privateKey OCTET STRING) and checked
+/// against `public`, the key's public half.
+fn x25519_secret(pkcs8: &[u8], public: &[u8]) -> Result<[u8; 32], TrustError> {
+    use x509_parser::der_parser::ber::BerObjectContent;
+    use x509_parser::der_parser::der::parse_der;
+    let malformed = |reason: &str| TrustError::Malformed {
+        what: "node key",
+        reason: reason.to_string(),
+    };
+    let (_, info) = parse_der(pkcs8).map_err(|e| malformed(&e.to_string()))?;
+    let BerObjectContent::Sequence(fields) = &info.content else {
+        return Err(malformed("PKCS#8 is not a SEQUENCE"));
+    };
+    let Some(BerObjectContent::OctetString(private)) = fields.get(2).map(|f| &f.content) else {
+        return Err(malformed("PKCS#8 has no privateKey"));
+    };
+    let (_, inner) = parse_der(private).map_err(|e| malformed(&e.to_string()))?;
+    let BerObjectContent::OctetString(seed) = inner.content else {
+        return Err(malformed("an Ed25519 privateKey is an OCTET STRING"));
+    };
+    let seed: [u8; 32] = seed
+        .try_into()
+        .map_err(|_| malformed("an Ed25519 seed is 32 bytes"))?;
+    let derived = Ed25519KeyPair::from_seed_unchecked(&seed)
+        .map_err(|e| TrustError::UnsupportedKey(e.to_string()))?;
+    if derived.public_key().as_ref() != public {
+        return Err(TrustError::KeyMismatch);
+    }
+    let hash = ring::digest::digest(&ring::digest::SHA512, &seed);
+    let mut secret = [0u8; 32];
+    secret.copy_from_slice(&hash.as_ref()[..32]);
+    Ok(secret)
 }

@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod access;
+mod bundle;
 mod ca;
 mod doc;
 mod doctor;
@@ -95,6 +96,7 @@ pub(crate) fn run(cli: Cli) -> Result<()> {
         Command::Facility(cmd) => registry::run(&mut Target::open(&dir()?)?, cmd),
         Command::Satusehat(cmd) => submissions::run(&mut Target::open(&dir()?)?, cmd),
         Command::Feed(cmd) => feed::run(&dir()?, cmd),
+        Command::Bundle(cmd) => bundle::run(cmd),
         Command::Quarantine { limit, json } => {
             trust::quarantine(&mut Target::open(&dir()?)?, limit, json)
         }

@@ -33,6 +33,7 @@ pub(crate) fn status(dir: &Path, json: bool, watch: Option<u64>) -> Result<()> {
         } else {
             node_text(&mut out, &status)?;
             descendants_table(&mut out, &status)?;
+            bundles_table(&mut out, &status)?;
             if status.running {
                 writeln!(out)?;
                 peers_table(&mut out, &status.peers, status.now_ms)?;
@@ -119,6 +120,31 @@ fn descendants_table(out: &mut impl Write, s: &NodeStatus) -> std::io::Result<()
         )?;
     }
     Ok(())
+}
+
+/// Peers this node exchanged bundles with: when each way, and what the next bundle
+/// would carry.
+fn bundles_table(out: &mut impl Write, s: &NodeStatus) -> std::io::Result<()> {
+    if s.bundles.is_empty() {
+        return Ok(());
+    }
+    writeln!(out)?;
+    writeln!(out, "bundles   exchanged without a link (`simpul bundle`)")?;
+    let mut t = table(&["PEER", "LAST MADE", "LAST APPLIED", "PENDING"]);
+    for b in &s.bundles {
+        let at = |t: Option<u64>| t.map_or("never".to_string(), |t| ago(s.now_ms, t));
+        t.add_row(vec![
+            b.path.to_string(),
+            at(b.last_created_ms),
+            at(b.last_applied_ms),
+            match b.basis.as_str() {
+                "exact" => format!("{} records", b.pending),
+                "ranges" => format!("at most {} records", b.pending),
+                _ => format!("at most {} records (no summary from it yet)", b.pending),
+            },
+        ]);
+    }
+    writeln!(out, "{t}")
 }
 
 /// When a facility wrote a change, by its clock: a clock ahead of this node's is said so.

@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 
 pub use client::{AdminClient, CallError};
 pub use protocol::{
-    Answer, Caller, DEFAULT_PAGE, FacilityHeard, Failure, FailureKind, MAX_PAGE, NodeStatus,
-    NodeSummary, PatientEdit, Progress, RecordConflicts, RecordHistory, Reply, Request,
-    RevocationsView, StoredRecord, TrustStatus, Via, Written,
+    Answer, BundlePeer, BundleWritten, Caller, DEFAULT_PAGE, FacilityHeard, Failure, FailureKind,
+    MAX_PAGE, NodeStatus, NodeSummary, PatientEdit, Progress, RecordConflicts, RecordHistory,
+    Reply, Request, RevocationsView, StoredRecord, TrustStatus, Via, Written,
 };
 pub use server::LocalChange;
 

@@ -1,6 +1,8 @@
 //! What the CLI and a running node say to each other over the admin socket: one JSON
 //! object per line each way, a [`Request`] answered by exactly one [`Answer`].
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 use simpul_model::history::{ChangeEntry, Conflict};
 use simpul_model::{
@@ -135,6 +137,33 @@ pub enum Request {
     AddRevocations {
         /// The list, PEM (`crl.pem` from `simpul ca revoke`).
         pem: String,
+    },
+    /// Make a bundle for `peer` (sync without a link), written to `out` (and
+    /// `out`'s siblings when split).
+    BundleCreate {
+        /// The addressee.
+        peer: FacilityPath,
+        /// The file to write (absolute).
+        out: PathBuf,
+        /// The addressee's certificate (PEM or DER), when this node does not know it.
+        #[serde(default)]
+        peer_cert: Option<PathBuf>,
+        /// Split into files of at most this many bytes.
+        #[serde(default)]
+        max_bytes: Option<u64>,
+    },
+    /// Apply bundle files in order; then, if asked, write the answer for their sender.
+    BundleApply {
+        /// The files (absolute).
+        files: Vec<PathBuf>,
+        /// Where to write the answer bundle.
+        #[serde(default)]
+        answer: Option<PathBuf>,
+    },
+    /// What a bundle holds, checked, nothing stored.
+    BundleShow {
+        /// The file (absolute).
+        file: PathBuf,
     },
     /// Changes set aside as equivocating, newest first.
     Quarantine {
@@ -288,6 +317,17 @@ pub enum Reply {
         /// True when the list given was newer and is now held.
         taken: bool,
     },
+    /// Bundle files written.
+    BundleCreated(BundleWritten),
+    /// Bundles applied, and the answer written.
+    BundleApplied {
+        /// Each file's outcome, in order.
+        applied: Vec<simpul_bundle::Applied>,
+        /// The answer, if one was asked for.
+        answer: Option<BundleWritten>,
+    },
+    /// What a bundle holds.
+    BundleShown(Box<simpul_bundle::Shown>),
     /// Changes set aside as equivocating.
     Quarantined {
         /// The newest, with their records.
@@ -637,6 +677,44 @@ pub struct NodeStatus {
     /// this node never dials show their freshness here.
     #[serde(default)]
     pub descendants: Vec<FacilityHeard>,
+    /// Per peer this node exchanged bundles with: when, and what is still pending.
+    #[serde(default)]
+    pub bundles: Vec<BundlePeer>,
+}
+
+/// Bundle files a node wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundleWritten {
+    /// For whom.
+    pub peer: FacilityPath,
+    /// The files, in part order.
+    pub files: Vec<PathBuf>,
+    /// Their total size.
+    pub bytes: u64,
+    /// Records carried.
+    pub records: usize,
+    /// Their stored size.
+    pub stored_bytes: u64,
+    /// The summary's size (in each file).
+    pub summary_bytes: usize,
+    /// How the records were chosen: exact (from the peer's summary), ranges, since-sync,
+    /// everything.
+    pub basis: String,
+}
+
+/// Bundles exchanged with one peer, as `status` shows them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BundlePeer {
+    /// The peer.
+    pub path: FacilityPath,
+    /// When this node last made a bundle for it (Unix ms).
+    pub last_created_ms: Option<u64>,
+    /// When it last applied one from it (Unix ms).
+    pub last_applied_ms: Option<u64>,
+    /// Records it lacks as far as this node knows (what the next bundle would carry).
+    pub pending: u64,
+    /// How that was worked out (exact, ranges, since-sync, everything).
+    pub basis: String,
 }
 
 /// How fresh what a node holds of one facility below it is.

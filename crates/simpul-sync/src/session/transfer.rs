@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use simpul_model::automerge::{Automerge, AutomergeError, ChangeHash};
 use simpul_model::{Incoming, Record, RecordId, Scope, inflation};
+
+use crate::load::guarded;
 use simpul_trust::{KeyId, Seal, Sealed};
 
 use super::{
@@ -69,12 +71,12 @@ impl Session {
         // that record is refused (the sender checks its copy) and the session goes on
         // with the rest. A bomb, or bytes that load into something other than the record
         // named, close it.
-        let loaded = match inflation::check(bytes, inflation::MAX_INFLATED) {
-            Err(e @ inflation::InflationError::TooLarge { .. }) => {
+        let loaded = match crate::load::load_record(bytes) {
+            Err(crate::load::LoadError::Bomb(e)) => {
                 return Err(SessionError::Protocol(format!("record {id}: {e}")));
             }
-            Err(e) => Err(e.to_string()),
-            Ok(()) => guarded(|| Automerge::load(bytes)).map_err(|e| e.to_string()),
+            Err(crate::load::LoadError::Unreadable(e)) => Err(e),
+            Ok(doc) => Ok(doc),
         };
         let doc = match loaded {
             Ok(doc) => doc,
@@ -563,11 +565,6 @@ impl Session {
 
 /// Runs an Automerge call on a peer's bytes, turning a panic (Automerge has some on
 /// crafted input) into an error.
-fn guarded<T>(f: impl FnOnce() -> Result<T, AutomergeError>) -> Result<T, AutomergeError> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
-        .unwrap_or_else(|_| Err(AutomergeError::Fail))
-}
-
 /// Bytes the seals add to a message, at most.
 fn seals_len(seals: &[Seal]) -> usize {
     seals

@@ -46,6 +46,26 @@ pub(super) fn action_of(
             Some((AuditAction::Settle, Some(*id), Some(field.clone())))
         }
         Request::Import { .. } => Some((AuditAction::Import, None, None)),
+        Request::BundleCreate { peer, out, .. } => Some((
+            AuditAction::Export,
+            None,
+            Some(format!("bundle for {peer}: {}", out.display())),
+        )),
+        Request::BundleApply { files, answer } => Some((
+            AuditAction::Import,
+            None,
+            Some(format!(
+                "bundle(s) {}{}",
+                files
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                answer
+                    .as_ref()
+                    .map_or(String::new(), |a| format!("; answer {}", a.display()))
+            )),
+        )),
         Request::RetrySubmissions { visit, resend } => Some((
             AuditAction::Correct,
             None,
@@ -119,7 +139,8 @@ pub(super) fn action_of(
         | Request::Facilities
         | Request::Submissions
         | Request::AddRevocations { .. }
-        | Request::Quarantine { .. } => None,
+        | Request::Quarantine { .. }
+        | Request::BundleShow { .. } => None,
     }
 }
 

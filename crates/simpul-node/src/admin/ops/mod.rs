@@ -4,6 +4,7 @@
 //! ([`audit::action_of`]) is recorded here, after it succeeded.
 
 mod audit;
+mod bundles;
 mod edit;
 pub mod fhir;
 mod page;
@@ -102,6 +103,16 @@ fn carry_out(
     };
     let read = |reply: Reply| Ok((reply, Vec::new()));
     match request {
+        Request::BundleCreate {
+            peer,
+            out,
+            peer_cert,
+            max_bytes,
+        } => bundles::create(store, &peer, &out, peer_cert.as_deref(), max_bytes, now_ms),
+        Request::BundleApply { files, answer } => {
+            bundles::apply(store, &files, answer.as_deref(), today, now_ms)
+        }
+        Request::BundleShow { file } => bundles::show(store, &file, now_ms),
         Request::Insert {
             record,
             confirm_implausible,
@@ -455,6 +466,7 @@ pub fn status(store: &Store, now_ms: u64) -> Result<NodeStatus, Failure> {
         peers: Vec::new(),
         damaged: store.damaged().map_err(read_failure)?,
         descendants: descendants(store)?,
+        bundles: bundles::peers(store)?,
     })
 }
 
