@@ -30,6 +30,11 @@ fn keyed_target(config: &Path) -> Result<Target> {
     };
     let store = Store::open(&cfg.data_dir, options)
         .with_context(|| format!("failed to open the store in {}", cfg.data_dir.display()))?;
+    // What was written with the node stopped is sealed now, as a starting node seals it:
+    // a peer refuses changes without their author's seal.
+    store
+        .seal_pending(simpul_node::clock::now_ms())
+        .context("sealing what was written while the node was stopped")?;
     Ok(Target::Offline(store))
 }
 
