@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 seconds=${1:-600}
 shift || true
-all=(frames session reconcile record zstd admin http config certificate import)
+all=(frames session reconcile record zstd admin http config certificate import bundle)
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

@@ -7,6 +7,7 @@
 //! and checks what must hold whatever arrives: no panic, no hang, nothing the node sends
 //! that does not decode, no refusal that stores anything.
 
+pub mod bundle;
 pub mod http;
 pub mod node;
 pub mod seeds;

@@ -125,5 +125,11 @@ pub fn run(store: &Store, request: Request) -> Result<Reply, Failure> {
 /// Whether carrying out `request` would touch the machine outside the store (an export
 /// writes files where the request says): such requests are not fuzzed here.
 pub fn touches_files(request: &Request) -> bool {
-    matches!(request, Request::ExportFhir { .. })
+    matches!(
+        request,
+        Request::ExportFhir { .. }
+            | Request::BundleCreate { .. }
+            | Request::BundleApply { .. }
+            | Request::BundleShow { .. }
+    )
 }

@@ -71,7 +71,7 @@ pub fn all(configs: &Path) -> Vec<(&'static str, Vec<Vec<u8>>)> {
     let k = keys();
     let (sent, answers) = exchange();
     let stream: Vec<u8> = sent.concat();
-    let (record, doc, _) = sealed_record(&k.posyandu.signer, 1);
+    let (record, doc, seals) = sealed_record(&k.posyandu.signer, 1);
     let saved = doc.save();
 
     let session = (1..=sent.len())
@@ -125,6 +125,23 @@ pub fn all(configs: &Path) -> Vec<(&'static str, Vec<Vec<u8>>)> {
         revoked.der.to_vec(),
     ];
     let import = vec![saved.clone()];
+    let bundle = {
+        let body = simpul_bundle::format::Body {
+            records: vec![simpul_bundle::format::Carried {
+                bytes: saved.clone(),
+                seals: seals.clone(),
+            }],
+            certs: Vec::new(),
+            summary: simpul_bundle::Summary::of(&[]),
+        };
+        let plain = postcard::to_allocvec(&body).expect("a body encodes");
+        let mut header = crate::bundle::header(&plain);
+        header.records = 1;
+        let file =
+            simpul_bundle::format::seal(header, &body, &k.posyandu.signer, &k.pustu.certified)
+                .expect("a bundle seals");
+        vec![[&[0u8, 1][..], &plain].concat(), prefixed(2, &file)]
+    };
     vec![
         ("frames", frames),
         ("session", session),
@@ -136,6 +153,7 @@ pub fn all(configs: &Path) -> Vec<(&'static str, Vec<Vec<u8>>)> {
         ("config", config),
         ("certificate", certificate),
         ("import", import),
+        ("bundle", bundle),
     ]
 }
 

@@ -301,6 +301,14 @@ pub fn pending(store: &Store, peer: &FacilityPath) -> Result<(u64, Basis), Bundl
     Ok((ids.len() as u64, basis))
 }
 
+/// One file's records, with the certificates their seals need, and their size.
+#[derive(Default)]
+struct Part {
+    records: Vec<Carried>,
+    certs: BTreeMap<KeyId, Arc<[u8]>>,
+    size: usize,
+}
+
 /// Makes the bundle for `peer`: every shared record it lacks as far as this node knows,
 /// and this node's summary; split into parts of at most `max_bytes` when given.
 /// `answers` names the bundle this one answers.
@@ -327,9 +335,7 @@ pub fn create(
         .len();
     let (ids, basis) = lacking(store, peer)?;
     let budget = max_bytes.map(|m| m.max(MIN_PART_BYTES) - PART_OVERHEAD);
-    // Parts of records, each with the certificates its seals need.
-    let mut parts: Vec<(Vec<Carried>, BTreeMap<KeyId, Arc<[u8]>>, usize)> =
-        vec![(Vec::new(), BTreeMap::new(), 0)];
+    let mut parts = vec![Part::default()];
     let mut stored_bytes = 0u64;
     for id in &ids {
         let Some(sealed) = store.outgoing(*id)? else {
@@ -345,16 +351,16 @@ pub fn create(
                     max: max_bytes.unwrap_or_default(),
                 });
             }
-            if parts.last().is_some_and(|p| p.2 + size > budget) {
-                parts.push((Vec::new(), BTreeMap::new(), 0));
+            if parts.last().is_some_and(|p| p.size + size > budget) {
+                parts.push(Part::default());
             }
         }
         let part = parts.last_mut().expect("a part");
-        part.2 += size;
+        part.size += size;
         for (key, der) in sealed.certs {
-            part.1.insert(key, der);
+            part.certs.insert(key, der);
         }
-        part.0.push(Carried {
+        part.records.push(Carried {
             bytes: sealed.bytes,
             seals: sealed.seals,
         });
@@ -364,7 +370,15 @@ pub fn create(
     let count = parts.len() as u16;
     let mut files = Vec::with_capacity(parts.len());
     let mut records = 0;
-    for (n, (carried, certs, _)) in parts.into_iter().enumerate() {
+    for (
+        n,
+        Part {
+            records: carried,
+            certs,
+            ..
+        },
+    ) in parts.into_iter().enumerate()
+    {
         records += carried.len();
         let header = Header {
             id: rng.random(),

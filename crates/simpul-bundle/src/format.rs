@@ -139,14 +139,26 @@ fn agreement_public(to: &Certified) -> Result<<Kem as hpke::Kem>::PublicKey, Bun
 
 /// Signs, compresses and encrypts a bundle for `to`.
 pub fn seal(
-    mut header: Header,
+    header: Header,
     body: &Body,
     signer: &Signer,
     to: &Certified,
 ) -> Result<Vec<u8>, BundleError> {
     let plain = postcard::to_allocvec(body).map_err(|e| BundleError::Encode(e.to_string()))?;
+    seal_body_raw(header, &plain, signer, to)
+}
+
+/// [`seal`] with the body's encoded bytes as given, unchecked: what an enrolled sender
+/// could sign. For the fuzzer and tests of how a body is read.
+#[doc(hidden)]
+pub fn seal_body_raw(
+    mut header: Header,
+    plain: &[u8],
+    signer: &Signer,
+    to: &Certified,
+) -> Result<Vec<u8>, BundleError> {
     let compressed =
-        zstd::bulk::compress(&plain, 9).map_err(|e| BundleError::Encode(e.to_string()))?;
+        zstd::bulk::compress(plain, 9).map_err(|e| BundleError::Encode(e.to_string()))?;
     header.body_sha256 = Sha256::digest(&compressed).into();
     header.to_key = to.key;
     let header_bytes =
@@ -159,6 +171,18 @@ pub fn seal(
         body: compressed,
     };
     let inside = postcard::to_allocvec(&inside).map_err(|e| BundleError::Encode(e.to_string()))?;
+    encrypt(&inside, to)
+}
+
+/// A bundle file whose encrypted inside is `inside` as given, unchecked: what a sender
+/// who holds the addressee's certificate (anyone may) can make. For the fuzzer and
+/// tests of what lies behind the encryption.
+#[doc(hidden)]
+pub fn seal_raw(inside: &[u8], to: &Certified) -> Result<Vec<u8>, BundleError> {
+    encrypt(inside, to)
+}
+
+fn encrypt(inside: &[u8], to: &Certified) -> Result<Vec<u8>, BundleError> {
     let mut file = Vec::with_capacity(PREFIX + inside.len() + 16);
     file.extend_from_slice(MAGIC);
     file.push(VERSION);
@@ -168,7 +192,7 @@ pub fn seal(
         &hpke::OpModeS::Base,
         &agreement_public(to)?,
         INFO,
-        &inside,
+        inside,
         &aad,
     )
     .map_err(|e| BundleError::Encode(format!("encryption: {e}")))?;

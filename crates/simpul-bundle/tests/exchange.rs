@@ -117,7 +117,7 @@ fn pair(records: u64) -> Pair {
 
 impl Pair {
     /// The posyandu's bundle for its pustu (it has never synced: the certificate given).
-    fn from_py(&self) -> Vec<u8> {
+    fn bundle_of_py(&self) -> Vec<u8> {
         let created = create(
             &self.py,
             &path(PUSTU),
@@ -153,7 +153,7 @@ impl Pair {
 #[test]
 fn a_round_trip_converges_the_pair_and_the_next_bundle_carries_exactly_what_is_new() {
     let p = pair(40);
-    let file = p.from_py();
+    let file = p.bundle_of_py();
     let shown = show(&p.pu, &file, NOW).expect("show");
     assert_eq!((shown.records.len(), shown.applied_ms), (40, None));
     assert!(shown.records.iter().all(|r| !r.held && r.facility == PY));
@@ -205,7 +205,7 @@ fn a_round_trip_converges_the_pair_and_the_next_bundle_carries_exactly_what_is_n
 #[test]
 fn a_bundle_applied_twice_is_refused_and_an_older_one_after_a_newer_changes_nothing() {
     let p = pair(5);
-    let first = p.from_py();
+    let first = p.bundle_of_py();
     let rec = bound(&p, 2);
     p.py.update_record(rec, today(), NOW - 1_000, |r| {
         if let RecordBody::Patient(pt) = &mut r.body {
@@ -214,7 +214,7 @@ fn a_bundle_applied_twice_is_refused_and_an_older_one_after_a_newer_changes_noth
         Ok(())
     })
     .expect("correct");
-    let second = p.from_py();
+    let second = p.bundle_of_py();
     apply(&p.pu, &second, today(), NOW).expect("the newer first");
     p.refused_at_pu(
         &second,
@@ -240,7 +240,7 @@ fn a_bundle_applied_twice_is_refused_and_an_older_one_after_a_newer_changes_noth
 #[test]
 fn tampered_truncated_foreign_misaddressed_stale_and_revoked_bundles_change_nothing() {
     let p = pair(6);
-    let file = p.from_py();
+    let file = p.bundle_of_py();
     // One changed byte anywhere past the header: it does not open.
     for at in [17, 40, 49, 60, file.len() / 2, file.len() - 1] {
         let mut t = file.clone();
@@ -369,7 +369,7 @@ fn a_signed_bundle_carrying_a_record_its_sender_may_not_hold_stores_nothing() {
             p.py_node.certified.key.0[2],
             p.py_node.certified.key.0[3],
         ]);
-        let mut doc = rec
+        let doc = rec
             .create_document(actor.clone(), today(), NOW)
             .expect("doc");
         let seal = p
