@@ -102,6 +102,21 @@ impl DiskStore {
         self.reread_all()
     }
 
+    /// The real store, for what the simulator does to it beside sessions (bundles).
+    pub fn store_ref(&self) -> &Store {
+        self.store()
+    }
+
+    /// The clock writes are stamped with (ms).
+    pub fn now_ms(&self) -> u64 {
+        self.clock_ms
+    }
+
+    /// Reads back everything held, after writes made beside the simulator's own.
+    pub fn refresh(&mut self) -> Result<(), Broken> {
+        self.reread_all()
+    }
+
     fn store(&self) -> &Store {
         self.store
             .as_ref()

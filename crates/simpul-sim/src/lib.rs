@@ -8,12 +8,15 @@
 //! the node's driver runs concurrently (record reads and merges) complete in a seeded
 //! random order. The fault-injection runs use [`memstore::MemStore`] instead, a store
 //! that can be made to break the rules ([`storage`]). Every node seals what it writes
-//! with its own key (certificates of one seeded test district). After a final heal the
-//! checkers verify convergence, scope and durability ([`check`]).
+//! with its own key (certificates of one seeded test district). With
+//! [`SimConfig::bundle_only`] one posyandu has no link and syncs by bundles a kader
+//! carries (`bundles`). After a final heal the checkers verify convergence, scope and
+//! durability ([`check`]).
 //!
 //! `cargo run -p simpul-sim --release -- --seeds 1000` runs many seeds;
 //! `cargo run -p simpul-sim -- --seed S` replays one.
 
+mod bundles;
 mod byzantine;
 pub mod check;
 pub mod diskstore;

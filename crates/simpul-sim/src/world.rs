@@ -53,6 +53,9 @@ pub struct SimConfig {
     /// Nodes keep their records in the simulator's [`MemStore`] instead of the real
     /// store (always so with a [`Fault`]: the real store cannot be made to break rules).
     pub mem_store: bool,
+    /// One posyandu has no link at all and syncs with its pustu only by bundles
+    /// ([`crate::bundles`]; the real store only).
+    pub bundle_only: bool,
 }
 
 impl SimConfig {
@@ -66,6 +69,7 @@ impl SimConfig {
             fault: None,
             byzantine: true,
             mem_store: false,
+            bundle_only: false,
         }
     }
 }
@@ -144,6 +148,10 @@ pub struct Sim {
     pub(crate) hostile_closes: usize,
     /// Connection epochs above this were made after the final heal.
     settle_epoch: u64,
+    /// Kader trips made ([`crate::bundles`]).
+    pub(crate) trips: usize,
+    /// The last bundle a kader carried, to bring again.
+    pub(crate) last_bundle: Option<Vec<u8>>,
 }
 
 /// Steps a session may go without traffic while busy before its connection times out.
@@ -159,8 +167,12 @@ impl Sim {
         let today = Date::from_ymd(2026, 10, 31).unwrap_or_else(|| unreachable!("date exists"));
         let seed = cfg.seed;
         let paths = topology::district();
+        let offline = paths
+            .iter()
+            .position(|p| cfg.bundle_only && p.as_str() == crate::bundles::BUNDLE_ONLY);
         let links = topology::links(&paths)
             .into_iter()
+            .filter(|(a, b)| offline.is_none_or(|o| o != *a && o != *b))
             .map(|(a, b)| Link {
                 ends: [a, b],
                 up: true,
@@ -231,6 +243,8 @@ impl Sim {
             purged: Vec::new(),
             tombstone_answers: 0,
             settle_epoch: u64::MAX,
+            trips: 0,
+            last_bundle: None,
         }
     }
 
@@ -260,6 +274,11 @@ impl Sim {
             .map(|(_, node)| node.store.quarantined().len())
             .sum();
         (self.attacks, self.hostile_closes, quarantined)
+    }
+
+    /// Kader trips made (bundle-only runs).
+    pub fn trips(&self) -> usize {
+        self.trips
     }
 
     /// How many offers of a moved record were answered from a tombstone.
@@ -307,6 +326,7 @@ impl Sim {
                     self.disconnect(l, "partition");
                 }
             }
+            95..97 if self.cfg.bundle_only && self.rng.random_bool(0.5) => self.kader_trip(false),
             95..97 => self.byzantine_attack(),
             _ => {
                 let n = self.rng.random_range(0..self.nodes.len());
@@ -972,6 +992,7 @@ impl Sim {
                 self.start_round(l);
             }
             self.run_until_quiet();
+            self.kader_trip(true);
             let after: Vec<u64> = self
                 .nodes
                 .iter()

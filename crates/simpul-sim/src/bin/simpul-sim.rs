@@ -17,7 +17,9 @@ fn main() -> ExitCode {
         (Some(seed), _) => (seed, 1),
         (None, Some(n)) => (value("--from").unwrap_or(0), n),
         (None, None) => {
-            eprintln!("usage: simpul-sim --seeds N [--from S] | --seed S");
+            eprintln!(
+                "usage: simpul-sim --seeds N [--from S] | --seed S [--steps N] [--mem-store] [--bundle-only] [--no-faults] [--all]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -29,6 +31,9 @@ fn main() -> ExitCode {
         }
         if args.iter().any(|a| a == "--mem-store") {
             cfg.mem_store = true;
+        }
+        if args.iter().any(|a| a == "--bundle-only") {
+            cfg.bundle_only = true;
         }
         if args.iter().any(|a| a == "--no-faults") {
             cfg.loss = 0.0;
