@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rand::RngExt;
 use simpul_model::{Date, FacilityPath, Record, RecordId, RecordKind};
-use simpul_store::{Offered, PeerData, ReadError, Store, WriteError};
+use simpul_store::{Offer, Offered, PeerData, ReadError, Store, WriteError};
 use simpul_trust::{Certified, KeyId, Signer};
 
 use crate::format::{self, Body, Carried, Header};
@@ -457,6 +457,17 @@ fn check(store: &Store, file: &[u8], now_ms: u64) -> Result<Checked, BundleError
         });
     }
     let here = &store.node().path;
+    // The signed addressee, not only the key the file was encrypted to: a bundle its
+    // addressee re-encrypted to another node still says whom it was for.
+    if header.to_key != signer.key() {
+        return Err(BundleError::Addressee {
+            reason: format!(
+                "it was signed for key {}, this node's key is {}",
+                header.to_key,
+                signer.key()
+            ),
+        });
+    }
     if header.to != here.as_str() {
         return Err(BundleError::Addressee {
             reason: format!("it is for {}, this node is {here}", header.to),
@@ -549,28 +560,53 @@ pub fn apply(
         moved_away: 0,
         raw_id: header.id,
     };
+    enum Waiting {
+        Done(simpul_store::WriteOutcome),
+        Commit(oneshot::Receiver<Result<simpul_store::WriteOutcome, WriteError>>),
+    }
+    // Queued together, so that the writer commits them in batches (one durable commit
+    // per record would cost a disk flush each); waited for in order.
     let mut outcomes = Vec::new();
+    let mut queued = Vec::with_capacity(docs.len());
+    let mut refusal = None;
     for (id, doc, carried) in docs {
         let from = PeerData {
             peer: sender.facility.clone(),
             seals: carried.seals,
             certs: certs.clone(),
         };
-        match store.offer(doc, Some(carried.bytes), from, today, now_ms) {
-            Ok(Offered::Stored(outcome)) if outcome.changed => {
-                applied.changed += 1;
-                outcomes.push(*outcome);
-            }
-            Ok(Offered::Stored(_)) => applied.unchanged += 1,
-            Ok(Offered::MovedAway(_)) => applied.moved_away += 1,
+        match store.offer_queued(id, doc, Some(carried.bytes), from, today, now_ms) {
+            Ok(Offer::Done(Offered::MovedAway(_))) => applied.moved_away += 1,
+            Ok(Offer::Done(Offered::Stored(outcome))) => queued.push((id, Waiting::Done(*outcome))),
+            Ok(Offer::Queued(commit)) => queued.push((id, Waiting::Commit(commit))),
             Err(e) => {
-                return Err(BundleError::Refused {
-                    id: id.to_string(),
-                    reason: e.to_string(),
-                    stored: applied.changed + applied.unchanged,
-                });
+                refusal = Some((id, e.to_string()));
+                break;
             }
         }
+    }
+    for (id, waiting) in queued {
+        let result = match waiting {
+            Waiting::Done(outcome) => Ok(outcome),
+            Waiting::Commit(commit) => commit.recv().unwrap_or(Err(WriteError::Closed)),
+        };
+        match result {
+            Ok(outcome) if outcome.changed => {
+                applied.changed += 1;
+                outcomes.push(outcome);
+            }
+            Ok(_) => applied.unchanged += 1,
+            Err(e) => {
+                refusal.get_or_insert((id, e.to_string()));
+            }
+        }
+    }
+    if let Some((id, reason)) = refusal {
+        return Err(BundleError::Refused {
+            id: id.to_string(),
+            reason,
+            stored: applied.changed + applied.unchanged,
+        });
     }
     let summary =
         postcard::to_allocvec(&body.summary).map_err(|e| BundleError::Encode(e.to_string()))?;

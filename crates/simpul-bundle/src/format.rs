@@ -201,6 +201,20 @@ fn encrypt(inside: &[u8], to: &Certified) -> Result<Vec<u8>, BundleError> {
     Ok(file)
 }
 
+/// What an addressee can do with a bundle it opened: encrypt the same signed inside to
+/// another node. For tests that the signed addressee is checked too.
+#[doc(hidden)]
+pub fn reseal(file: &[u8], addressee: &Signer, to: &Certified) -> Result<Vec<u8>, BundleError> {
+    let opened = open(file, addressee)?;
+    let inside = Inside {
+        header: opened.header_bytes,
+        signature: opened.signature,
+        body: opened.body,
+    };
+    let inside = postcard::to_allocvec(&inside).map_err(|e| BundleError::Encode(e.to_string()))?;
+    encrypt(&inside, to)
+}
+
 /// The addressee key a bundle file names, read without opening it.
 pub fn addressee(file: &[u8]) -> Result<KeyId, BundleError> {
     if file.len() < PREFIX || &file[..8] != MAGIC {

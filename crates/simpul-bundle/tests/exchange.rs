@@ -283,6 +283,15 @@ fn tampered_truncated_foreign_misaddressed_stale_and_revoked_bundles_change_noth
     let err = apply(&other_store, &file, today(), NOW).expect_err("not for it");
     assert!(matches!(err, BundleError::NotForUs { .. }), "{err}");
     assert!(err.to_string().contains("for another node"), "{err}");
+    // The pustu passes the posyandu's signed bundle on, encrypted to the other posyandu:
+    // it opens there, and is refused by the addressee it was signed for.
+    let passed_on = format::reseal(&file, &p.pu_node.signer, &other.certified).expect("reseal");
+    let err = apply(&other_store, &passed_on, today(), NOW).expect_err("passed on");
+    assert!(
+        matches!(&err, BundleError::Addressee { reason } if reason.contains("signed for key")),
+        "{err}"
+    );
+    assert!(other_store.bundle_states().expect("states").is_empty());
 
     // Made by hand: a sender of another district; one claiming to be the posyandu but
     // signed by another key; too old; from the future.
