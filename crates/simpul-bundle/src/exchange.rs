@@ -561,7 +561,7 @@ pub fn apply(
         raw_id: header.id,
     };
     enum Waiting {
-        Done(simpul_store::WriteOutcome),
+        Done(Box<simpul_store::WriteOutcome>),
         Commit(oneshot::Receiver<Result<simpul_store::WriteOutcome, WriteError>>),
     }
     // Queued together, so that the writer commits them in batches (one durable commit
@@ -577,7 +577,7 @@ pub fn apply(
         };
         match store.offer_queued(id, doc, Some(carried.bytes), from, today, now_ms) {
             Ok(Offer::Done(Offered::MovedAway(_))) => applied.moved_away += 1,
-            Ok(Offer::Done(Offered::Stored(outcome))) => queued.push((id, Waiting::Done(*outcome))),
+            Ok(Offer::Done(Offered::Stored(outcome))) => queued.push((id, Waiting::Done(outcome))),
             Ok(Offer::Queued(commit)) => queued.push((id, Waiting::Commit(commit))),
             Err(e) => {
                 refusal = Some((id, e.to_string()));
@@ -587,7 +587,7 @@ pub fn apply(
     }
     for (id, waiting) in queued {
         let result = match waiting {
-            Waiting::Done(outcome) => Ok(outcome),
+            Waiting::Done(outcome) => Ok(*outcome),
             Waiting::Commit(commit) => commit.recv().unwrap_or(Err(WriteError::Closed)),
         };
         match result {
