@@ -185,6 +185,36 @@ fn a_posyandu_without_a_link_syncs_by_bundle_and_a_later_session_agrees() {
     ));
     let statuses = [terminate(posyandu), terminate(pustu)];
 
+    // The district revokes the posyandu's key (a stolen laptop): its next bundle is
+    // refused at the pustu, which keeps what it held.
+    register_child(&d.join("py"), "Anak Setelah Dicabut", 2);
+    let py_4 = s(&usb.join("py-4.simpul"));
+    ok(
+        d,
+        &[
+            "bundle", "create", "--config", &py_cfg, "--for", PUSTU, "--out", &py_4,
+        ],
+    );
+    let pki = d.join("pki");
+    ok(
+        d,
+        &[
+            "ca",
+            "revoke",
+            "--ca",
+            &s(&pki),
+            "--cert",
+            &s(&pki.join("py/node.crt")),
+        ],
+    );
+    ok(
+        &d.join("pu"),
+        &["revocations", "add", &s(&pki.join("crl.pem"))],
+    );
+    let before_revoked = census(&d.join("pu"));
+    let revoked = fails(d, &["bundle", "apply", "--config", &pu_cfg, &py_4], 3);
+    let after_revoked = census(&d.join("pu"));
+
     assert_eq!(made["peer"], PUSTU);
     let carried = made["records"].as_u64().expect("records");
     // 25 generated people, the child, and the day's audit record.
@@ -285,6 +315,8 @@ fn a_posyandu_without_a_link_syncs_by_bundle_and_a_later_session_agrees() {
         })
         .sum();
     assert!(moved <= pending + 1, "{}", seen.join("\n"));
+    assert!(revoked.contains("revoked"), "{revoked}");
+    assert_eq!(before_revoked, after_revoked);
     assert_eq!(via_node["files"][0], s(&py_3), "{via_node}");
     assert_eq!(shown_via_node["from"], PY, "{shown_via_node}");
     assert!(statuses.iter().all(|s| s.success()), "{statuses:?}");
