@@ -140,7 +140,13 @@ pub fn all(configs: &Path) -> Vec<(&'static str, Vec<Vec<u8>>)> {
         let file =
             simpul_bundle::format::seal(header, &body, &k.posyandu.signer, &k.pustu.certified)
                 .expect("a bundle seals");
-        vec![[&[0u8, 1][..], &plain].concat(), prefixed(2, &file)]
+        let summary =
+            postcard::to_allocvec(&simpul_bundle::Summary::of(&[])).expect("a summary encodes");
+        vec![
+            [&[0u8, 1][..], &plain].concat(),
+            prefixed(2, &file),
+            prefixed(3, &summary),
+        ]
     };
     vec![
         ("frames", frames),

@@ -23,9 +23,8 @@ pub const MIN_PART_BYTES: usize = 32 * 1024;
 /// certificates).
 const PART_OVERHEAD: usize = 24 * 1024;
 
-/// Why a bundle could not be made or applied. Nothing stored changes on any of these,
-/// except [`BundleError::Refused`] (records before the refused one stay stored, each
-/// judged as a live session would).
+/// Why a bundle could not be made or applied. Nothing stored changes on any of these
+/// (records the store refuses one by one are reported in [`Applied::refused`] instead).
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
     /// Not a bundle file.
@@ -86,17 +85,14 @@ pub enum BundleError {
         /// When it was applied.
         at_ms: u64,
     },
-    /// A record in it was refused.
-    #[error(
-        "record {id} refused: {reason} ({stored} record(s) before it were stored, each judged as a live session would)"
-    )]
+    /// It carries a record outside what the sender or this node may hold: a sender that
+    /// breaks the scope rules is not trusted with the rest (a live session closes).
+    #[error("record {id} refused: {reason}; nothing of the bundle was stored")]
     Refused {
         /// The record.
         id: String,
         /// Why.
         reason: String,
-        /// Records stored before it.
-        stored: usize,
     },
     /// The store has no signing key.
     #[error(
@@ -104,7 +100,9 @@ pub enum BundleError {
     )]
     NoKey,
     /// A record too big for one part.
-    #[error("record {id} alone is {bytes} bytes, more than --max-bytes allows ({max})")]
+    #[error(
+        "record {id} alone is {bytes} bytes, more than a part of --max-bytes holds besides its header and summary ({max} bytes)"
+    )]
     TooBig {
         /// The record.
         id: RecordId,
@@ -146,8 +144,6 @@ pub enum Basis {
     Exact,
     /// From the peer's summary, the ranges that differ (a superset).
     Ranges,
-    /// What changed since the last live sync with the peer.
-    SinceSync,
     /// Everything shared (nothing known of the peer).
     Everything,
 }
@@ -158,7 +154,6 @@ impl Basis {
         match self {
             Basis::Exact => "exact",
             Basis::Ranges => "ranges",
-            Basis::SinceSync => "since-sync",
             Basis::Everything => "everything",
         }
     }
@@ -181,9 +176,20 @@ pub struct Applied {
     pub unchanged: usize,
     /// Let go here after they moved away (not stored).
     pub moved_away: usize,
+    /// Refused by the store's judgement, each with why (the rest were stored).
+    pub refused: Vec<RefusedRecord>,
     /// The bundle's id, raw, for an answer.
     #[serde(skip)]
     pub raw_id: [u8; 16],
+}
+
+/// A record of a bundle the store refused.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RefusedRecord {
+    /// The record.
+    pub id: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// What a bundle holds, as `bundle show` tells it.
@@ -238,6 +244,7 @@ fn addressee_cert(
     store: &Store,
     peer: &FacilityPath,
     given: Option<&[u8]>,
+    now_ms: u64,
 ) -> Result<Certified, BundleError> {
     let authority = store.authority().ok_or(BundleError::NoKey)?;
     let cert = match given {
@@ -266,6 +273,13 @@ fn addressee_cert(
             reason: format!("{peer}'s certificate is revoked"),
         });
     }
+    if (now_ms / 1000) as i64 > cert.not_after {
+        return Err(BundleError::Addressee {
+            reason: format!(
+                "the certificate of {peer} known here has expired: give its renewed node.crt with --peer-cert"
+            ),
+        });
+    }
     Ok(cert)
 }
 
@@ -284,14 +298,9 @@ fn lacking(store: &Store, peer: &FacilityPath) -> Result<(Vec<RecordId>, Basis),
         };
         return Ok((told.records, basis));
     }
-    if let Some(since) = store.mark(&simpul_sync::marks::since_mark(peer))? {
-        let ids = items
-            .iter()
-            .filter(|i| i.time >= since)
-            .map(|i| i.id)
-            .collect();
-        return Ok((ids, Basis::SinceSync));
-    }
+    // No summary: everything (a live session's content-time mark orders its work but
+    // is no proof of what the peer holds: a record that arrived late with an old time
+    // would be left out).
     Ok((items.iter().map(|i| i.id).collect(), Basis::Everything))
 }
 
@@ -327,7 +336,7 @@ pub fn create(
             reason: "a bundle for this node itself".into(),
         });
     }
-    let to = addressee_cert(store, peer, peer_cert)?;
+    let to = addressee_cert(store, peer, peer_cert, now_ms)?;
     let items = store.sync_items(peer)?;
     let summary = Summary::of(&items);
     let summary_bytes = postcard::to_allocvec(&summary)
@@ -341,17 +350,35 @@ pub fn create(
         let Some(sealed) = store.outgoing(*id)? else {
             continue;
         };
-        let size = sealed.bytes.len() + sealed.seals.len() * 200;
+        // Its bytes, its seals, and the certificates they need (counted in full: a
+        // part may already hold some).
+        let size = sealed.bytes.len()
+            + sealed
+                .seals
+                .iter()
+                .map(|s| 64 + 32 * s.heads.len() + s.signature.len())
+                .sum::<usize>()
+            + sealed
+                .certs
+                .iter()
+                .map(|(_, der)| der.len() + 16)
+                .sum::<usize>();
         stored_bytes += sealed.bytes.len() as u64;
         if let Some(budget) = budget {
             if size > budget {
                 return Err(BundleError::TooBig {
                     id: *id,
                     bytes: size,
-                    max: max_bytes.unwrap_or_default(),
+                    max: budget,
                 });
             }
             if parts.last().is_some_and(|p| p.size + size > budget) {
+                if parts.len() >= usize::from(u16::MAX) {
+                    return Err(BundleError::Encode(format!(
+                        "more than {} parts: give a larger --max-bytes",
+                        u16::MAX
+                    )));
+                }
                 parts.push(Part::default());
             }
         }
@@ -448,10 +475,12 @@ fn check(store: &Store, file: &[u8], now_ms: u64) -> Result<Checked, BundleError
             reason: format!("{}'s key {} is revoked", sender.facility, sender.key),
         });
     }
-    if (header.created_ms / 1000) as i64 > sender.not_after {
+    // Expired now, as a live session would refuse it (by this node's clock, which a
+    // sender cannot backdate).
+    if (now_ms / 1000) as i64 > sender.not_after {
         return Err(BundleError::Sender {
             reason: format!(
-                "{}'s certificate had expired when it made the bundle",
+                "{}'s certificate has expired: it must be renewed (simpul ca renew) before its bundles are taken",
                 sender.facility
             ),
         });
@@ -485,7 +514,7 @@ fn check(store: &Store, file: &[u8], now_ms: u64) -> Result<Checked, BundleError
     if header.created_ms + MAX_AGE_MS < now_ms {
         return Err(BundleError::Stale {
             when: format!("{} days ago", (now_ms - header.created_ms) / 86_400_000),
-            reason: "older than 400 days: make a new one",
+            reason: "older than 400 days by this node's clock (if the sender's clock is wrong, set it and make a new bundle)",
         });
     }
     let body = opened.body()?;
@@ -538,7 +567,6 @@ pub fn apply(
             BundleError::Refused {
                 id: envelope.id.to_string(),
                 reason: e.to_string(),
-                stored: 0,
             }
         })?;
         docs.push((envelope.id, doc, carried));
@@ -558,6 +586,7 @@ pub fn apply(
         changed: 0,
         unchanged: 0,
         moved_away: 0,
+        refused: Vec::new(),
         raw_id: header.id,
     };
     enum Waiting {
@@ -565,10 +594,21 @@ pub fn apply(
         Commit(oneshot::Receiver<Result<simpul_store::WriteOutcome, WriteError>>),
     }
     // Queued together, so that the writer commits them in batches (one durable commit
-    // per record would cost a disk flush each); waited for in order.
+    // per record would cost a disk flush each); waited for in order. Each record is
+    // judged on its own, as in a live session: one refused (a key revoked here and not
+    // yet at the sender, say) is reported, and the rest are stored.
     let mut outcomes = Vec::new();
     let mut queued = Vec::with_capacity(docs.len());
-    let mut refusal = None;
+    let refuse = |applied: &mut Applied, id: RecordId, e: WriteError| {
+        if e.is_store_failure() {
+            return Err(BundleError::Write(e));
+        }
+        applied.refused.push(RefusedRecord {
+            id: id.to_string(),
+            reason: e.to_string(),
+        });
+        Ok(())
+    };
     for (id, doc, carried) in docs {
         let from = PeerData {
             peer: sender.facility.clone(),
@@ -577,12 +617,11 @@ pub fn apply(
         };
         match store.offer_queued(id, doc, Some(carried.bytes), from, today, now_ms) {
             Ok(Offer::Done(Offered::MovedAway(_))) => applied.moved_away += 1,
-            Ok(Offer::Done(Offered::Stored(outcome))) => queued.push((id, Waiting::Done(outcome))),
-            Ok(Offer::Queued(commit)) => queued.push((id, Waiting::Commit(commit))),
-            Err(e) => {
-                refusal = Some((id, e.to_string()));
-                break;
+            Ok(Offer::Done(Offered::Stored(outcome))) => {
+                queued.push((id, Waiting::Done(outcome)));
             }
+            Ok(Offer::Queued(commit)) => queued.push((id, Waiting::Commit(commit))),
+            Err(e) => refuse(&mut applied, id, e)?,
         }
     }
     for (id, waiting) in queued {
@@ -596,17 +635,8 @@ pub fn apply(
                 outcomes.push(outcome);
             }
             Ok(_) => applied.unchanged += 1,
-            Err(e) => {
-                refusal.get_or_insert((id, e.to_string()));
-            }
+            Err(e) => refuse(&mut applied, id, e)?,
         }
-    }
-    if let Some((id, reason)) = refusal {
-        return Err(BundleError::Refused {
-            id: id.to_string(),
-            reason,
-            stored: applied.changed + applied.unchanged,
-        });
     }
     let summary =
         postcard::to_allocvec(&body.summary).map_err(|e| BundleError::Encode(e.to_string()))?;

@@ -31,8 +31,10 @@ const INFO: &[u8] = b"simpul bundle v1";
 const SIGNED: &[u8] = b"simpul-bundle-v1\0";
 /// Magic, version, key id, encapsulated key.
 const PREFIX: usize = 8 + 1 + 8 + 32;
-/// The most a bundle's body may inflate to (a whole pustu's records fit many times).
-pub const MAX_BODY: usize = 1 << 30;
+/// The most a bundle's body may inflate to (a pustu's 10,000 records take ~20 MB).
+pub const MAX_BODY: usize = 256 << 20;
+/// The largest bundle file read.
+pub const MAX_FILE: u64 = 256 << 20;
 
 type Aead = hpke::aead::ChaCha20Poly1305;
 type Kdf = hpke::kdf::HkdfSha256;
@@ -279,14 +281,15 @@ impl Opened {
         message.extend_from_slice(&self.header_bytes);
         if !sender.public.verify(&message, &self.signature) {
             return Err(BundleError::BadSignature {
-                from: self.header.from.clone(),
+                from: sender.facility.to_string(),
             });
         }
         let digest: [u8; 32] = Sha256::digest(&self.body).into();
         if digest != self.header.body_sha256 {
-            return Err(BundleError::BadSignature {
-                from: self.header.from.clone(),
-            });
+            return Err(BundleError::Malformed(format!(
+                "the body is not the one {} signed for",
+                sender.facility
+            )));
         }
         Ok(())
     }

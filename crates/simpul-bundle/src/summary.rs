@@ -23,14 +23,20 @@ pub const RANGES: usize = 16;
 /// The most cells or ranges a summary from a peer may carry.
 pub const MAX_PARTS: usize = 4096;
 
-/// An item as the table codes it: the record id, then the first 8 bytes of its heads
-/// digest (two versions of a record are two items).
+/// An item as the table codes it: the record id, then 8 bytes of SHA-256 over the
+/// summary's salt and its heads digest (two versions of a record are two items). The
+/// salt, drawn afresh for each summary, keeps an author from preparing two versions of
+/// a record that look alike to every summary (2^32 tries would find a pair of plain
+/// 8-byte prefixes).
 type Symbol = [u8; 24];
 
-fn symbol(item: &SyncItem) -> Symbol {
+fn symbol(item: &SyncItem, salt: &[u8; 8]) -> Symbol {
     let mut s = [0u8; 24];
     s[..16].copy_from_slice(item.id.as_bytes());
-    s[16..].copy_from_slice(&item.digest[..8]);
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(item.digest);
+    s[16..].copy_from_slice(&h.finalize()[..8]);
     s
 }
 
@@ -82,24 +88,38 @@ impl Cell {
         }
         let mixed = u64::from_le_bytes(self.hash) ^ h;
         self.hash = mixed.to_le_bytes();
-        self.count += direction;
+        // Counts from a peer may be anything: wrap rather than overflow.
+        self.count = self.count.wrapping_add(direction);
     }
 
     fn is_empty(&self) -> bool {
         self.count == 0 && self.hash == [0; 8] && self.sum == [0; 24]
     }
 
-    /// The one item this cell holds (count ±1 and its hash agrees), if so.
-    fn pure(&self) -> Option<(Symbol, u64, i64)> {
+    /// The one item cell `index` holds (count ±1, its hash agrees, and the item maps to
+    /// this cell), if so. The last check is what keeps a forged table from peeling in
+    /// circles.
+    fn pure(&self, index: usize) -> Option<(Symbol, u64, i64)> {
         let h = u64::from_le_bytes(self.hash);
-        (matches!(self.count, 1 | -1) && hash(&self.sum) == h).then_some((self.sum, h, self.count))
+        (matches!(self.count, 1 | -1) && hash(&self.sum) == h && maps_to(h, index))
+            .then_some((self.sum, h, self.count))
     }
 }
 
-fn encode(items: &[SyncItem], n: usize) -> Vec<Cell> {
+/// Whether an item of hash `h` goes into cell `index`.
+fn maps_to(h: u64, index: usize) -> bool {
+    let mut mapping = Mapping::new(h);
+    let mut i = 0u64;
+    while i < index as u64 {
+        i = mapping.next();
+    }
+    i == index as u64
+}
+
+fn encode(items: &[SyncItem], n: usize, salt: &[u8; 8]) -> Vec<Cell> {
     let mut cells = vec![Cell::default(); n];
     for item in items {
-        let s = symbol(item);
+        let s = symbol(item, salt);
         add(&mut cells, &s, hash(&s), 1);
     }
     cells
@@ -127,8 +147,9 @@ pub struct Range {
 /// A node's summary of what it shares with a peer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
-    /// Items summarised.
+    /// Items summarised (as the summariser says: nothing relies on it).
     pub items: u64,
+    salt: [u8; 8],
     cells: Vec<Cell>,
     ranges: Vec<Range>,
 }
@@ -151,6 +172,7 @@ impl Summary {
 
     /// The summary of `items` with `cells` coded symbols and `ranges` ranges.
     pub fn with_sizes(items: &[SyncItem], cells: usize, ranges: usize) -> Summary {
+        let salt: [u8; 8] = rand::random();
         let mut sorted: Vec<&SyncItem> = items.iter().collect();
         sorted.sort_by_key(|i| (i.time, i.id));
         let ranges = ranges.max(1);
@@ -164,7 +186,7 @@ impl Summary {
             };
             let mut fingerprint = 0u64;
             for item in chunk {
-                fingerprint ^= hash(&symbol(item));
+                fingerprint ^= hash(&symbol(item, &salt));
             }
             cut.push(Range {
                 from_time,
@@ -175,7 +197,8 @@ impl Summary {
         }
         Summary {
             items: items.len() as u64,
-            cells: encode(items, cells),
+            salt,
+            cells: encode(items, cells, &salt),
             ranges: cut,
         }
     }
@@ -218,24 +241,24 @@ impl Summary {
     /// None when the difference is too large for the cells carried.
     fn decode(&self, mine: &[SyncItem]) -> Option<Vec<RecordId>> {
         let n = self.cells.len();
-        let mut diff = encode(mine, n);
+        let mut diff = encode(mine, n, &self.salt);
         for (d, theirs) in diff.iter_mut().zip(&self.cells) {
             for (a, b) in d.sum.iter_mut().zip(&theirs.sum) {
                 *a ^= b;
             }
             d.hash = (u64::from_le_bytes(d.hash) ^ u64::from_le_bytes(theirs.hash)).to_le_bytes();
-            d.count -= theirs.count;
+            d.count = d.count.wrapping_sub(theirs.count);
         }
         let mut ours = Vec::new();
         let mut queue: Vec<usize> = (0..n).collect();
         let mut peeled = 0usize;
         while let Some(i) = queue.pop() {
-            let Some((s, h, count)) = diff[i].pure() else {
+            let Some((s, h, count)) = diff[i].pure(i) else {
                 continue;
             };
             peeled += 1;
-            // More peeled than any honest table holds: a forged summary, not decodable.
-            if peeled > mine.len() + self.items as usize + n {
+            // An n-cell table decodes fewer than n items: more is a forged summary.
+            if peeled > n {
                 return None;
             }
             if count == 1 {
@@ -281,7 +304,9 @@ impl Summary {
                 None => sorted.len(),
             };
             let chunk = &sorted[start..end];
-            let fingerprint = chunk.iter().fold(0u64, |f, i| f ^ hash(&symbol(i)));
+            let fingerprint = chunk
+                .iter()
+                .fold(0u64, |f, i| f ^ hash(&symbol(i, &self.salt)));
             if chunk.len() as u32 != range.count || fingerprint.to_le_bytes() != range.fingerprint {
                 out.extend(chunk.iter().map(|i| i.id));
             }
@@ -373,5 +398,72 @@ mod tests {
         }
         let told = s.lacking(&items);
         assert!(!told.exact || told.records.len() <= items.len());
+        s.items = u64::MAX;
+        for c in &mut s.cells {
+            c.count = i64::MIN;
+        }
+        let _ = s.lacking(&items);
+    }
+
+    /// Two cells each holding an item that does not map to it, each among the other's
+    /// item's cells: without the mapping check, peeling one puts the other back forever.
+    #[test]
+    fn a_table_built_to_peel_in_circles_ends() {
+        let n = CELLS;
+        let mine: Vec<SyncItem> = Vec::new();
+        // Find two symbols s, t and cells a, b with a not among s's cells, b not among
+        // t's, a among t's and b among s's.
+        let cells_of = |h: u64| -> Vec<usize> {
+            let mut out = vec![0];
+            let mut m = Mapping::new(h);
+            loop {
+                let i = m.next() as usize;
+                if i >= n {
+                    return out;
+                }
+                out.push(i);
+            }
+        };
+        let candidates: Vec<(Symbol, u64, Vec<usize>)> = (0u8..=255)
+            .map(|b| {
+                let s = [b; 24];
+                let h = hash(&s);
+                (s, h, cells_of(h))
+            })
+            .collect();
+        let mut found = None;
+        'search: for (s, hs, cs) in &candidates {
+            for (t, ht, ct) in &candidates {
+                if s == t {
+                    continue;
+                }
+                for &a in ct.iter().filter(|a| !cs.contains(a)) {
+                    if let Some(&b) = cs.iter().find(|b| !ct.contains(b) && **b != a) {
+                        found = Some((*s, *hs, *t, *ht, a, b));
+                        break 'search;
+                    }
+                }
+            }
+        }
+        let (s, hs, t, ht, a, b) = found.expect("a circle to build");
+        let mut cells = vec![Cell::default(); n];
+        cells[a] = Cell {
+            sum: s,
+            hash: hs.to_le_bytes(),
+            count: 1,
+        };
+        cells[b] = Cell {
+            sum: t,
+            hash: ht.to_le_bytes(),
+            count: 1,
+        };
+        let forged = Summary {
+            items: 0,
+            salt: [0; 8],
+            cells,
+            ranges: Vec::new(),
+        };
+        let told = forged.lacking(&mine);
+        assert!(told.records.is_empty());
     }
 }

@@ -412,13 +412,74 @@ fn a_signed_bundle_carrying_a_record_its_sender_may_not_hold_stores_nothing() {
     let file = format::seal(header, &body, &p.py_node.signer, &p.pu_node.certified).expect("seal");
     p.refused_at_pu(
         &file,
-        |e| matches!(e, BundleError::Refused { reason, stored: 0, .. } if reason.contains("outside what the sender")),
+        |e| matches!(e, BundleError::Refused { reason, .. } if reason.contains("outside what the sender")),
         "a record outside the sender's scope",
     );
     assert!(
         p.pu.meta(bound(&p, 50)).expect("meta").is_none(),
         "not even the good one"
     );
+}
+
+#[test]
+fn a_record_the_store_refuses_is_reported_and_the_rest_of_the_bundle_is_taken() {
+    let p = pair(0);
+    let actor = simpul_trust::signing_actor(&path(PY), p.py_node.certified.key, [1; 4]);
+    let k = p.py_node.certified.key.0;
+    let mut records = Vec::new();
+    for (n, sealed) in [(60, true), (61, false)] {
+        let mut rec = patient(n, PY);
+        rec.id = rec.id.bind([k[0], k[1], k[2], k[3]]);
+        let doc = rec
+            .create_document(actor.clone(), today(), NOW)
+            .expect("doc");
+        let seals = if sealed {
+            vec![
+                p.py_node
+                    .signer
+                    .seal(rec.id, SealKind::Author, &doc.get_heads()),
+            ]
+        } else {
+            Vec::new()
+        };
+        records.push(Carried {
+            bytes: doc.save(),
+            seals,
+        });
+    }
+    let header = Header {
+        id: [6; 16],
+        set: [6; 16],
+        part: 1,
+        parts: 1,
+        from: PY.into(),
+        from_cert: p.py_node.certified.der.to_vec(),
+        to: PUSTU.into(),
+        to_key: p.pu_node.certified.key,
+        created_ms: NOW,
+        answers: None,
+        records: 2,
+        body_sha256: [0; 32],
+    };
+    let body = Body {
+        records,
+        certs: Vec::new(),
+        summary: Summary::of(&[]),
+    };
+    let file = format::seal(header, &body, &p.py_node.signer, &p.pu_node.certified).expect("seal");
+    let (applied, _) = apply(&p.pu, &file, today(), NOW).expect("applied, with a refusal");
+    assert_eq!(
+        (applied.changed, applied.refused.len()),
+        (1, 1),
+        "{applied:?}"
+    );
+    assert!(p.pu.meta(bound(&p, 60)).expect("meta").is_some());
+    assert!(p.pu.meta(bound(&p, 61)).expect("meta").is_none());
+    // Applied (and its summary kept): the next time is a replay, not a retry.
+    assert!(matches!(
+        apply(&p.pu, &file, today(), NOW),
+        Err(BundleError::Replayed { .. })
+    ));
 }
 
 #[test]

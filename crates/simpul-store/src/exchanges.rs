@@ -90,8 +90,8 @@ impl Store {
     }
 
     /// Notes that bundle `id` from `peer` was applied at `at_ms` (durably: a replay is
-    /// refused by it), with the peer's summary made at `made_ms`, kept unless a newer
-    /// one is held.
+    /// refused by it), with the peer's summary made at `made_ms`, which replaces the
+    /// one held.
     pub fn note_bundle_applied(
         &self,
         peer: &FacilityPath,
@@ -105,13 +105,9 @@ impl Store {
             |state| {
                 state.applied += 1;
                 state.last_applied_ms = Some(state.last_applied_ms.unwrap_or(0).max(at_ms));
-                if state
-                    .summary
-                    .as_ref()
-                    .is_none_or(|(_, held)| made_ms >= *held)
-                {
-                    state.summary = Some((serde_bytes::ByteBuf::from(summary), made_ms));
-                }
+                // The last applied, whatever its maker's clock says: an older summary
+                // only makes the next bundle carry more than needed, never less.
+                state.summary = Some((serde_bytes::ByteBuf::from(summary), made_ms));
             },
             Some((applied_key(peer, id), at_ms)),
         )

@@ -321,9 +321,16 @@ pub enum Reply {
     BundleCreated(BundleWritten),
     /// Bundles applied, and the answer written.
     BundleApplied {
-        /// Each file's outcome, in order.
+        /// The files applied, in order.
         applied: Vec<simpul_bundle::Applied>,
-        /// The answer, if one was asked for.
+        /// Files passed over: applied here before (each with why).
+        #[serde(default)]
+        skipped: Vec<String>,
+        /// What stopped the rest (a file refused, or the answer not written), if
+        /// anything did: the files before it stay applied.
+        #[serde(default)]
+        error: Option<String>,
+        /// The answer, if one was asked for and written.
         answer: Option<BundleWritten>,
     },
     /// What a bundle holds.

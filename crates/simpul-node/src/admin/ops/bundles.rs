@@ -28,7 +28,7 @@ fn io_failure(what: &str, path: &Path, e: std::io::Error) -> Failure {
 
 /// The name of part `n` of `parts` written for `out`: `out` itself when there is one,
 /// else `<stem>.part<n><.ext>` beside it.
-fn part_path(out: &Path, n: usize, parts: usize) -> PathBuf {
+pub fn part_path(out: &Path, n: usize, parts: usize) -> PathBuf {
     if parts == 1 {
         return out.to_path_buf();
     }
@@ -43,19 +43,47 @@ fn part_path(out: &Path, n: usize, parts: usize) -> PathBuf {
 }
 
 /// Writes `bytes` to `path` whole or not at all: a stick pulled out mid-write leaves no
-/// half bundle under the name (a `.partial` beside it at most).
-fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
+/// half bundle under the name (a `.partial` beside it at most, removed when the write
+/// fails here), and the rename is made durable with the directory.
+pub fn write_whole(path: &Path, bytes: &[u8]) -> Result<(), Failure> {
     use std::io::Write;
     let partial = path.with_extension(match path.extension() {
         Some(ext) => format!("{}.partial", ext.to_string_lossy()),
         None => "partial".to_string(),
     });
-    let mut file =
-        std::fs::File::create(&partial).map_err(|e| io_failure("writing", &partial, e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io_failure("writing", &partial, e))?;
-    std::fs::rename(&partial, path).map_err(|e| io_failure("naming", path, e))
+    let written = std::fs::File::create(&partial).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.sync_all()
+    });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&partial);
+        return Err(io_failure("writing", &partial, e));
+    }
+    std::fs::rename(&partial, path).map_err(|e| io_failure("naming", path, e))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(dir) = std::fs::File::open(dir)
+    {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+/// Reads a bundle file, refusing one larger than any bundle is.
+pub fn read_bundle(path: &Path) -> Result<Vec<u8>, Failure> {
+    let len = std::fs::metadata(path)
+        .map_err(|e| io_failure("reading", path, e))?
+        .len();
+    if len > simpul_bundle::format::MAX_FILE {
+        return Err(Failure::new(
+            FailureKind::Rejected,
+            format!(
+                "{}: {len} bytes, larger than any bundle ({} at most)",
+                path.display(),
+                simpul_bundle::format::MAX_FILE
+            ),
+        ));
+    }
+    std::fs::read(path).map_err(|e| io_failure("reading", path, e))
 }
 
 fn written(peer: &FacilityPath, out: &Path, created: Created) -> Result<BundleWritten, Failure> {
@@ -106,7 +134,9 @@ pub(super) fn create(
     ))
 }
 
-/// `BundleApply`: each file in order (the first refused stops the rest), then the answer.
+/// `BundleApply`: each file in order; one applied before is skipped, and the first
+/// refused stops the rest (what was applied stays applied, and is said). Then, if every
+/// file was taken, the answer.
 pub(super) fn apply(
     store: &Store,
     files: &[PathBuf],
@@ -115,36 +145,74 @@ pub(super) fn apply(
     now_ms: u64,
 ) -> Result<(Reply, Vec<WriteOutcome>), Failure> {
     let mut applied = Vec::with_capacity(files.len());
+    let mut skipped = Vec::new();
+    let mut error = None;
     let mut outcomes = Vec::new();
     for path in files {
-        let bytes = std::fs::read(path).map_err(|e| io_failure("reading", path, e))?;
-        let (done, stored) = simpul_bundle::apply(store, &bytes, today, now_ms).map_err(|e| {
-            let mut f = failure(e);
-            f.message = format!("{}: {}", path.display(), f.message);
-            f
-        })?;
-        outcomes.extend(stored);
-        applied.push(done);
-    }
-    let answer = match (answer, applied.last()) {
-        (Some(out), Some(last)) => {
-            if let Some(other) = applied.iter().find(|a| a.from != last.from) {
-                return Err(Failure::new(
-                    FailureKind::BadRequest,
-                    format!(
-                        "the bundles applied are from {} and {}: an answer goes to one sender (apply them separately)",
-                        other.from, last.from
-                    ),
-                ));
+        let bytes = match read_bundle(path) {
+            Ok(bytes) => bytes,
+            Err(f) => {
+                error = Some(f.message);
+                break;
             }
-            let created =
-                simpul_bundle::create(store, &last.from, None, None, Some(last.raw_id), now_ms)
-                    .map_err(failure)?;
-            Some(written(&last.from, out, created)?)
+        };
+        match simpul_bundle::apply(store, &bytes, today, now_ms) {
+            Ok((done, stored)) => {
+                outcomes.extend(stored);
+                applied.push(done);
+            }
+            Err(e @ BundleError::Replayed { .. }) => {
+                skipped.push(format!("{}: {e}", path.display()));
+            }
+            Err(BundleError::Write(e)) if e.is_store_failure() => return Err(write_failure(e)),
+            Err(e) => {
+                error = Some(format!("{}: {e}", path.display()));
+                break;
+            }
+        }
+    }
+    let answer = match (answer, applied.last(), &error) {
+        (Some(out), Some(last), None) => {
+            if let Some(other) = applied.iter().find(|a| a.from != last.from) {
+                error = Some(format!(
+                    "the bundles applied are from {} and {}: an answer goes to one sender (apply them separately to answer)",
+                    other.from, last.from
+                ));
+                None
+            } else {
+                match simpul_bundle::create(
+                    store,
+                    &last.from,
+                    None,
+                    None,
+                    Some(last.raw_id),
+                    now_ms,
+                )
+                .map_err(failure)
+                .and_then(|created| written(&last.from, out, created))
+                {
+                    Ok(w) => Some(w),
+                    Err(f) => {
+                        error = Some(format!(
+                            "the answer was not written ({}); the bundles stay applied: make one with `simpul bundle create --for {}`",
+                            f.message, last.from
+                        ));
+                        None
+                    }
+                }
+            }
         }
         _ => None,
     };
-    Ok((Reply::BundleApplied { applied, answer }, outcomes))
+    Ok((
+        Reply::BundleApplied {
+            applied,
+            skipped,
+            error,
+            answer,
+        },
+        outcomes,
+    ))
 }
 
 /// `BundleShow`.
@@ -153,7 +221,7 @@ pub(super) fn show(
     file: &Path,
     now_ms: u64,
 ) -> Result<(Reply, Vec<WriteOutcome>), Failure> {
-    let bytes = std::fs::read(file).map_err(|e| io_failure("reading", file, e))?;
+    let bytes = read_bundle(file)?;
     let shown = simpul_bundle::show(store, &bytes, now_ms).map_err(failure)?;
     Ok((Reply::BundleShown(Box::new(shown)), Vec::new()))
 }

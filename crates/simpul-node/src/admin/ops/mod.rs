@@ -4,7 +4,7 @@
 //! ([`audit::action_of`]) is recorded here, after it succeeded.
 
 mod audit;
-mod bundles;
+pub mod bundles;
 mod edit;
 pub mod fhir;
 mod page;
