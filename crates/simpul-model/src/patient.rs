@@ -125,6 +125,32 @@ pub struct Patient {
 }
 
 impl Patient {
+    /// A woman born 1990-08-12 in village 3273010001, at home at `home`: the person
+    /// tests register when who she is does not matter.
+    #[cfg(any(test, feature = "testing"))]
+    pub fn example(name: &str, home: &crate::FacilityPath) -> Patient {
+        Patient {
+            identifiers: Identifiers::default(),
+            name: name.into(),
+            sex: Sex::Female,
+            birth_date: crate::Date::from_ymd(1990, 8, 12).unwrap_or_else(|| unreachable!("a date")),
+            address: Address {
+                village: "3273010001".into(),
+                rt: None,
+                rw: None,
+                line: None,
+            },
+            home_facility: home.clone(),
+            mother: None,
+            birth_date_estimated: false,
+            kia_book: false,
+            died_on: None,
+            moved_out_on: None,
+            merged_into: None,
+            visits: Default::default(),
+        }
+    }
+
     /// Visits that count: neither superseded by a correction nor entered in error,
     /// oldest first.
     pub fn current_visits(&self) -> Vec<(&str, &Visit)> {

@@ -90,26 +90,7 @@ mod tests {
         let record = Record {
             id: simpul_model::RecordId::from_bytes([5; 16]),
             scope: Scope::up(path.clone()),
-            body: RecordBody::Patient(Patient {
-                identifiers: Default::default(),
-                name: "Siti".into(),
-                sex: simpul_model::Sex::Female,
-                birth_date: simpul_model::Date::parse("1990-08-12").expect("date"),
-                address: simpul_model::Address {
-                    village: "3273010001".into(),
-                    rt: None,
-                    rw: None,
-                    line: None,
-                },
-                home_facility: path.clone(),
-                mother: None,
-                birth_date_estimated: false,
-                kia_book: false,
-                died_on: None,
-                moved_out_on: None,
-                merged_into: None,
-                visits: Default::default(),
-            }),
+            body: RecordBody::Patient(Patient::example("Siti", &path)),
         };
         let today = simpul_model::Date::parse("2026-12-06").expect("date");
         store

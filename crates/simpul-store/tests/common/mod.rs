@@ -24,26 +24,7 @@ pub fn record(n: u64, at: &str) -> Record {
     Record {
         id: RecordId::from_bytes(id),
         scope: Scope::up(path(at)),
-        body: RecordBody::Patient(Patient {
-            identifiers: Identifiers::default(),
-            name: format!("Pasien {n}"),
-            sex: Sex::Female,
-            birth_date: Date::parse("1990-08-12").expect("date"),
-            address: Address {
-                village: "3273010001".into(),
-                rt: None,
-                rw: None,
-                line: None,
-            },
-            home_facility: path(at),
-            mother: None,
-            birth_date_estimated: false,
-            kia_book: false,
-            died_on: None,
-            moved_out_on: None,
-            merged_into: None,
-            visits: Default::default(),
-        }),
+        body: RecordBody::Patient(Patient::example(&format!("Pasien {n}"), &path(at))),
     }
 }
 
