@@ -30,7 +30,6 @@ for n in pk:$PK pu:$PU py:$PY; do
     "$path" "$name" "$name" "$name" > "$name.toml"
 done
 $bin --data-dir py gen --seed 1 --patients "$N_PY" --no-activities >/dev/null
-$bin --data-dir pu gen --seed 2 --patients "$N_PU" --no-activities >/dev/null
 
 # Seconds and peak RSS (MB) of a command, its stdout kept in $work/out.
 timed() {
@@ -52,6 +51,9 @@ $bin bundle create --config py.toml --for $PU --out py-2.simpul --json > out
 printf '{"bench":"bundle_empty","records":%s,"bundle_bytes":%s,"summary_bytes":%s,"basis":"%s"}\n' \
   "$(json 'd["records"]')" "$(json 'd["bytes"]')" "$(json 'd["summary_bytes"]')" "$(json 'd["basis"]')"
 
+# The pustu's own records, generated over its posyandu (after the round trip above, so
+# that its answer carried only what the posyandu lacked of the exchange itself).
+$bin --data-dir pu gen --seed 2 --patients "$N_PU" --no-activities >/dev/null
 read -r pu_s pu_mb < <(timed $bin bundle create --config pu.toml --for $PK --out pu-pk.simpul --peer-cert pki/pk/node.crt --json)
 bytes=$(json 'd["bytes"]'); stored=$(json 'd["stored_bytes"]')
 printf '{"bench":"bundle_pustu","pustu_records":%s,"records":%s,"summary_bytes":%s,"bundle_bytes":%s,"stored_bytes":%s,"bundle_over_stored":%s,"create_s":%s,"create_peak_rss_mb":%s}\n' \

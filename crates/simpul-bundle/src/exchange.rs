@@ -257,11 +257,18 @@ fn addressee_cert(
                 reason: format!("the certificate given: {e}"),
             })?
         }
-        None => store.certificate_of(peer).ok_or_else(|| BundleError::Addressee {
-            reason: format!(
-                "no certificate of {peer} is known here (it never synced with this node): give its node.crt with --peer-cert"
-            ),
-        })?,
+        None => store
+            .certificate_of(peer)
+            .or_else(|| {
+                // The one its last bundle came with (kept with the exchange's state).
+                let state = store.bundle_state(peer).ok()??;
+                authority.certify(&state.cert?).ok()
+            })
+            .ok_or_else(|| BundleError::Addressee {
+                reason: format!(
+                    "no certificate of {peer} is known here (it never synced or sent a bundle here): give its node.crt with --peer-cert"
+                ),
+            })?,
     };
     if cert.facility != *peer {
         return Err(BundleError::Addressee {
@@ -646,6 +653,7 @@ pub fn apply(
         now_ms,
         summary,
         header.created_ms,
+        &sender.der,
     )?;
     Ok((applied, outcomes))
 }

@@ -184,6 +184,37 @@ fn a_round_trip_converges_the_pair_and_the_next_bundle_carries_exactly_what_is_n
 }
 
 #[test]
+fn an_empty_answer_is_enough_to_know_whom_to_write_to_next_time() {
+    let p = pair(2);
+    let (applied, _) = apply(&p.pu, &p.bundle_of_py(), today(), NOW).expect("apply");
+    let answer = create(&p.pu, &path(PY), None, None, Some(applied.raw_id), NOW).expect("answer");
+    assert_eq!(answer.records, 0);
+    apply(&p.py, &answer.files[0], today(), NOW).expect("apply answer");
+    // A later command opens the store afresh: the pustu's certificate is still known.
+    let Pair {
+        py,
+        py_node,
+        district,
+        _dirs,
+        ..
+    } = p;
+    drop(py);
+    let reopened = Store::open(
+        _dirs.0.path(),
+        StoreOptions {
+            trust: Some(StoreTrust {
+                authority: district.authority.clone(),
+                signer: Some(py_node.signer.clone()),
+            }),
+            ..StoreOptions::default()
+        },
+    )
+    .expect("reopen");
+    let next = create(&reopened, &path(PUSTU), None, None, None, NOW + 1).expect("next");
+    assert_eq!(next.basis, Basis::Exact);
+}
+
+#[test]
 fn a_bundle_applied_twice_is_refused_and_an_older_one_after_a_newer_changes_nothing() {
     let p = pair(5);
     let first = p.bundle_of_py();

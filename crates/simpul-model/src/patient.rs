@@ -133,7 +133,8 @@ impl Patient {
             identifiers: Identifiers::default(),
             name: name.into(),
             sex: Sex::Female,
-            birth_date: crate::Date::from_ymd(1990, 8, 12).unwrap_or_else(|| unreachable!("a date")),
+            birth_date: crate::Date::from_ymd(1990, 8, 12)
+                .unwrap_or_else(|| unreachable!("a date")),
             address: Address {
                 village: "3273010001".into(),
                 rt: None,

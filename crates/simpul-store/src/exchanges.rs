@@ -24,6 +24,11 @@ pub struct BundleState {
     pub created: u64,
     /// Bundles applied from it.
     pub applied: u64,
+    /// The certificate (DER) its last applied bundle was signed with: what the answer
+    /// and the next bundle are encrypted to (a bundle with no records teaches the key
+    /// book nothing that lasts).
+    #[serde(default)]
+    pub cert: Option<serde_bytes::ByteBuf>,
 }
 
 fn state_key(peer: &FacilityPath) -> String {
@@ -99,6 +104,7 @@ impl Store {
         at_ms: u64,
         summary: Vec<u8>,
         made_ms: u64,
+        cert: &[u8],
     ) -> Result<(), WriteError> {
         self.update_bundle_state(
             peer,
@@ -108,6 +114,7 @@ impl Store {
                 // The last applied, whatever its maker's clock says: an older summary
                 // only makes the next bundle carry more than needed, never less.
                 state.summary = Some((serde_bytes::ByteBuf::from(summary), made_ms));
+                state.cert = Some(serde_bytes::ByteBuf::from(cert.to_vec()));
             },
             Some((applied_key(peer, id), at_ms)),
         )
