@@ -50,7 +50,7 @@ size="$(du -sk "$stage" | cut -f1)"
 # The C library the binary needs: the newest GLIBC_ symbol version it names (read from
 # the binary itself, so a build on a newer distribution asks for a newer libc6), and
 # libgcc's unwinder, which Rust's panics link.
-glibc="$(grep -aoE 'GLIBC_2\.[0-9]+(\.[0-9]+)?' "$stage/usr/bin/simpul" | sed 's/GLIBC_//' | sort -uV | tail -1)"
+glibc="$({ grep -aoE 'GLIBC_2\.[0-9]+(\.[0-9]+)?' "$stage/usr/bin/simpul" || true; } | sed 's/GLIBC_//' | sort -uV | tail -1)"
 [[ -n "$glibc" ]] || { echo "deb.sh: no GLIBC version found in $binary (a static build?)" >&2; exit 2; }
 cat > "$stage/DEBIAN/control" <<CONTROL
 Package: simpul

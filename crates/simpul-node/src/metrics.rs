@@ -302,7 +302,7 @@ fn descendants(out: &mut Exposition, store: &simpul_store::Store) {
     out.family(
         written,
         "gauge",
-        "The newest change held here that a facility below this node wrote, by its own clock.",
+        "The newest time the changes held here of a facility below this node carry, by its own clock (at most a day ahead of this node's).",
     );
     for (path, h) in &below {
         out.sample(written, &[("facility", path.as_str())], h.written_s as f64);
@@ -311,7 +311,7 @@ fn descendants(out: &mut Exposition, store: &simpul_store::Store) {
     out.family(
         arrived,
         "gauge",
-        "When that change was stored here, by this node's clock.",
+        "When a change of that facility was last stored here, by this node's clock: alert on this one.",
     );
     for (path, h) in &below {
         out.sample(
@@ -360,7 +360,7 @@ fn store_metrics(out: &mut Exposition, node: &NodeHandle) {
     out.single(
         "simpul_store_writer_busy_seconds",
         "gauge",
-        "How long the store's writer has been at its batch in hand (0 while it waits for work): a disk hung in fsync shows here, and the watchdog stops beating past half its interval.",
+        "How long the store's writer has been at its batch in hand (0 while it waits for work): a disk hung in fsync shows here, and the watchdog stops beating once it passes 5 minutes.",
         store.writer_busy_for().map_or(0.0, |b| b.as_secs_f64()),
     );
     let t = store.commit_timings();

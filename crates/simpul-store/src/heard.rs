@@ -1,5 +1,6 @@
 //! When this node last heard from each facility (schema 13): per facility that wrote a
-//! change held here, the newest such change's own clock and when it was stored here.
+//! change held here, when a change of it was last stored here, and the newest time its
+//! changes carry by its own clock.
 //!
 //! Kept by the writer in the transaction that stores the changes, so `status` and the
 //! dashboard show how fresh each descendant is — the ones this node never dials too —
@@ -18,13 +19,17 @@ use crate::error::ReadError;
 use crate::store::Store;
 use crate::tables::HEARD;
 
+/// How far ahead of this node's clock a change's own time is believed.
+const MAX_AHEAD_S: u64 = 86_400;
+
 /// What this node holds of one facility's writing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Heard {
-    /// The newest change it wrote that is held here: its own clock (Unix s; the writer's
-    /// clock, which may be wrong).
+    /// The newest time its changes held here carry, by its own clock (Unix s; which may
+    /// be wrong: believed at most a day ahead of this node's).
     pub written_s: u64,
-    /// When that change was stored here (Unix ms, this node's clock).
+    /// When a change of it was last stored here (Unix ms, this node's clock): the
+    /// freshness `status`, the dashboard and the metrics go by.
     pub stored_ms: u64,
 }
 
@@ -56,12 +61,17 @@ pub(crate) fn file(
         return Ok(());
     }
     let mut table = txn.open_table(HEARD)?;
+    // A writer's clock may be wrong either way: it can claim no more than a day ahead
+    // of this node's, so that one far-future change does not pin its newest time.
+    let latest_plausible = at_ms / 1000 + MAX_AHEAD_S;
     for (facility, written_s) in writers {
+        let written_s = written_s.min(latest_plausible);
         let known = table.get(facility.as_str())?.map(|v| v.value());
-        // A change older than one already held says nothing newer about its facility.
-        if known.is_none_or(|(held, _)| written_s > held) {
-            table.insert(facility.as_str(), (written_s, at_ms))?;
-        }
+        // Any new change of it is news, whatever its own clock says (a posyandu whose
+        // clock is behind still syncs); the newest time written is kept alongside.
+        let newest = known.map_or(written_s, |(held, _)| held.max(written_s));
+        let arrived = known.map_or(at_ms, |(_, held)| held.max(at_ms));
+        table.insert(facility.as_str(), (newest, arrived))?;
     }
     Ok(())
 }

@@ -853,17 +853,31 @@ fn the_store_keeps_when_it_last_heard_from_each_facility_and_a_migration_fills_i
         .expect("update");
     assert_eq!(heard(&store).get(&pu).map(|h| h.stored_ms), Some(5_000));
     assert_eq!(heard(&store)[&py].stored_ms, 1_000);
-    // A change from a posyandu whose clock is behind says nothing newer of it; one ahead
-    // does.
+    // A change from a posyandu whose clock is behind is still news of it (its newest
+    // time stays); one ahead moves both; one absurdly ahead is believed a day at most.
     let doc = offer_change(&doc, "Pasien lambat", 500_000, 6_000);
-    assert_eq!(heard(&store)[&py].stored_ms, 1_000);
-    offer_change(&doc, "Pasien baru", 2_000_000, 7_000);
+    assert_eq!(
+        heard(&store)[&py],
+        Heard {
+            written_s: 1_000,
+            stored_ms: 6_000
+        }
+    );
+    let doc = offer_change(&doc, "Pasien baru", 2_000_000, 7_000);
+    assert_eq!(
+        heard(&store)[&py],
+        Heard {
+            written_s: 2_000,
+            stored_ms: 7_000
+        }
+    );
+    offer_change(&doc, "Pasien masa depan", 4_000_000_000_000, 8_000);
     let before = heard(&store);
     assert_eq!(
         before[&py],
         Heard {
-            written_s: 2_000,
-            stored_ms: 7_000
+            written_s: 8 + 86_400,
+            stored_ms: 8_000
         }
     );
     assert_eq!(before.len(), 2, "{before:?}");
@@ -885,8 +899,8 @@ fn the_store_keeps_when_it_last_heard_from_each_facility_and_a_migration_fills_i
     }
     let store = trusted(dir.path(), &district, &pu1);
     let after = heard(&store);
-    assert_eq!(after[&py].written_s, 2_000);
-    assert_eq!(after[&py].stored_ms, 7_000, "the record's last store");
+    assert_eq!(after[&py].written_s, 8 + 86_400);
+    assert_eq!(after[&py].stored_ms, 8_000, "the record's last store");
     assert_eq!(after[&pu].written_s, 5);
 }
 

@@ -98,15 +98,15 @@ fn descendants_table(out: &mut impl Write, s: &NodeStatus) -> std::io::Result<()
     writeln!(out)?;
     writeln!(
         out,
-        "below     the newest change held here of each facility below this node, stalest first"
+        "below     when a change of each facility below this node last arrived here, stalest first"
     )?;
-    let mut t = table(&["FACILITY", "WROTE IT (ITS CLOCK)", "ARRIVED HERE"]);
+    let mut t = table(&["FACILITY", "ARRIVED HERE", "NEWEST BY ITS CLOCK"]);
     for f in s.descendants.iter().take(DESCENDANTS_SHOWN) {
         t.add_row(match f.heard {
             Some(h) => vec![
                 f.path.to_string(),
-                written(s.now_ms, h.written_s.saturating_mul(1000)),
                 ago(s.now_ms, h.stored_ms),
+                written(s.now_ms, h.written_s.saturating_mul(1000)),
             ],
             None => vec![f.path.to_string(), "nothing held yet".into(), "-".into()],
         });

@@ -352,7 +352,7 @@ impl View {
                     None => td data-sort="0" { "-" },
                 }
                 @match r.last_change {
-                    Some((at, clock)) => td data-sort=(at) title=(format!("its clock then: {}", time(clock * 1000))) {
+                    Some((at, clock)) => td data-sort=(at) title=(format!("its clock then: {}", time(clock.saturating_mul(1000)))) {
                         (ago(self.now_ms, at))
                     },
                     None => td data-sort="0" { "nothing yet" },

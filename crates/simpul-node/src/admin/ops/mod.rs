@@ -491,7 +491,7 @@ pub fn descendants(store: &Store) -> Result<Vec<FacilityHeard>, Failure> {
         .into_iter()
         .map(|(path, heard)| FacilityHeard { path, heard })
         .collect();
-    list.sort_by_key(|f| f.heard.map(|h| (h.written_s, h.stored_ms)));
+    list.sort_by_key(|f| f.heard.map(|h| (h.stored_ms, h.written_s)));
     Ok(list)
 }
 
