@@ -131,6 +131,55 @@ impl Pair {
     }
 }
 
+/// A header as `from` would write it for the pustu, made at `created_ms`.
+fn header_for_pu(p: &Pair, id: u8, from: &TestNode, created_ms: u64, records: u32) -> Header {
+    Header {
+        id: [id; 16],
+        set: [id; 16],
+        part: 1,
+        parts: 1,
+        from: from.certified.facility.to_string(),
+        from_cert: from.certified.der.to_vec(),
+        to: PUSTU.into(),
+        to_key: p.pu_node.certified.key,
+        created_ms,
+        answers: None,
+        records,
+        body_sha256: [0; 32],
+    }
+}
+
+/// Patient `n` of `at` written by the posyandu's key, sealed by it or not.
+fn carried_by_py(p: &Pair, n: u64, at: &str, sealed: bool) -> Carried {
+    let actor = simpul_trust::signing_actor(&path(PY), p.py_node.certified.key, [1; 4]);
+    let mut rec = patient(n, at);
+    let k = p.py_node.certified.key.0;
+    rec.id = rec.id.bind([k[0], k[1], k[2], k[3]]);
+    let doc = rec.create_document(actor, today(), NOW).expect("doc");
+    let seals = if sealed {
+        vec![
+            p.py_node
+                .signer
+                .seal(rec.id, SealKind::Author, &doc.get_heads()),
+        ]
+    } else {
+        Vec::new()
+    };
+    Carried {
+        bytes: doc.save(),
+        seals,
+    }
+}
+
+/// A bundle body of `records` with an empty summary.
+fn body_of(records: Vec<Carried>) -> Body {
+    Body {
+        records,
+        certs: Vec::new(),
+        summary: Summary::of(&[]),
+    }
+}
+
 #[test]
 fn a_round_trip_converges_the_pair_and_the_next_bundle_carries_exactly_what_is_new() {
     let p = pair(40);
@@ -307,25 +356,8 @@ fn tampered_truncated_foreign_misaddressed_stale_and_revoked_bundles_change_noth
 
     // Made by hand: a sender of another district; one claiming to be the posyandu but
     // signed by another key; too old; from the future.
-    let body = Body {
-        records: Vec::new(),
-        certs: Vec::new(),
-        summary: Summary::of(&[]),
-    };
-    let header = |from: &TestNode, created_ms| Header {
-        id: [9; 16],
-        set: [9; 16],
-        part: 1,
-        parts: 1,
-        from: from.certified.facility.to_string(),
-        from_cert: from.certified.der.to_vec(),
-        to: PUSTU.into(),
-        to_key: p.pu_node.certified.key,
-        created_ms,
-        answers: None,
-        records: 0,
-        body_sha256: [0; 32],
-    };
+    let body = body_of(Vec::new());
+    let header = |from: &TestNode, created_ms| header_for_pu(&p, 9, from, created_ms, 0);
     let foreign_district = TestDistrict::new("3204");
     let foreign = foreign_district.node(&path("3204/P3204010101"));
     let forged = format::seal(
@@ -381,46 +413,11 @@ fn tampered_truncated_foreign_misaddressed_stale_and_revoked_bundles_change_noth
 fn a_signed_bundle_carrying_a_record_its_sender_may_not_hold_stores_nothing() {
     let p = pair(3);
     // A good record and one of another posyandu, sealed by this posyandu's key.
-    let actor = simpul_trust::signing_actor(&path(PY), p.py_node.certified.key, [1; 4]);
-    let mut records = Vec::new();
-    for mut rec in [patient(50, PY), patient(51, OTHER_PY)] {
-        rec.id = rec.id.bind([
-            p.py_node.certified.key.0[0],
-            p.py_node.certified.key.0[1],
-            p.py_node.certified.key.0[2],
-            p.py_node.certified.key.0[3],
-        ]);
-        let doc = rec
-            .create_document(actor.clone(), today(), NOW)
-            .expect("doc");
-        let seal = p
-            .py_node
-            .signer
-            .seal(rec.id, SealKind::Author, &doc.get_heads());
-        records.push(Carried {
-            bytes: doc.save(),
-            seals: vec![seal],
-        });
-    }
-    let body = Body {
-        records,
-        certs: Vec::new(),
-        summary: Summary::of(&[]),
-    };
-    let header = Header {
-        id: [5; 16],
-        set: [5; 16],
-        part: 1,
-        parts: 1,
-        from: PY.into(),
-        from_cert: p.py_node.certified.der.to_vec(),
-        to: PUSTU.into(),
-        to_key: p.pu_node.certified.key,
-        created_ms: NOW,
-        answers: None,
-        records: 2,
-        body_sha256: [0; 32],
-    };
+    let body = body_of(vec![
+        carried_by_py(&p, 50, PY, true),
+        carried_by_py(&p, 51, OTHER_PY, true),
+    ]);
+    let header = header_for_pu(&p, 5, &p.py_node, NOW, 2);
     let file = format::seal(header, &body, &p.py_node.signer, &p.pu_node.certified).expect("seal");
     p.refused_at_pu(
         &file,
@@ -436,48 +433,11 @@ fn a_signed_bundle_carrying_a_record_its_sender_may_not_hold_stores_nothing() {
 #[test]
 fn a_record_the_store_refuses_is_reported_and_the_rest_of_the_bundle_is_taken() {
     let p = pair(0);
-    let actor = simpul_trust::signing_actor(&path(PY), p.py_node.certified.key, [1; 4]);
-    let k = p.py_node.certified.key.0;
-    let mut records = Vec::new();
-    for (n, sealed) in [(60, true), (61, false)] {
-        let mut rec = patient(n, PY);
-        rec.id = rec.id.bind([k[0], k[1], k[2], k[3]]);
-        let doc = rec
-            .create_document(actor.clone(), today(), NOW)
-            .expect("doc");
-        let seals = if sealed {
-            vec![
-                p.py_node
-                    .signer
-                    .seal(rec.id, SealKind::Author, &doc.get_heads()),
-            ]
-        } else {
-            Vec::new()
-        };
-        records.push(Carried {
-            bytes: doc.save(),
-            seals,
-        });
-    }
-    let header = Header {
-        id: [6; 16],
-        set: [6; 16],
-        part: 1,
-        parts: 1,
-        from: PY.into(),
-        from_cert: p.py_node.certified.der.to_vec(),
-        to: PUSTU.into(),
-        to_key: p.pu_node.certified.key,
-        created_ms: NOW,
-        answers: None,
-        records: 2,
-        body_sha256: [0; 32],
-    };
-    let body = Body {
-        records,
-        certs: Vec::new(),
-        summary: Summary::of(&[]),
-    };
+    let body = body_of(vec![
+        carried_by_py(&p, 60, PY, true),
+        carried_by_py(&p, 61, PY, false),
+    ]);
+    let header = header_for_pu(&p, 6, &p.py_node, NOW, 2);
     let file = format::seal(header, &body, &p.py_node.signer, &p.pu_node.certified).expect("seal");
     let (applied, _) = apply(&p.pu, &file, today(), NOW).expect("applied, with a refusal");
     assert_eq!(
