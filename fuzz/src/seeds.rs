@@ -133,6 +133,7 @@ pub fn all(configs: &Path) -> Vec<(&'static str, Vec<Vec<u8>>)> {
             }],
             certs: Vec::new(),
             summary: simpul_bundle::Summary::of(&[]),
+            revocations: Some(k.district.revoke(1, &[]).der.to_vec().into()),
         };
         let plain = postcard::to_allocvec(&body).expect("a body encodes");
         let mut header = crate::bundle::header(&plain);

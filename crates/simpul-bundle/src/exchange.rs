@@ -178,6 +178,8 @@ pub struct Applied {
     pub moved_away: usize,
     /// Refused by the store's judgement, each with why (the rest were stored).
     pub refused: Vec<RefusedRecord>,
+    /// Whether the district revocation list it carried was newer and is now held.
+    pub revocations_taken: bool,
     /// The bundle's id, raw, for an answer.
     #[serde(skip)]
     pub raw_id: [u8; 16],
@@ -435,6 +437,9 @@ pub fn create(
                 .map(|(k, der)| (k, serde_bytes::ByteBuf::from(der.to_vec())))
                 .collect(),
             summary: summary.clone(),
+            revocations: store
+                .revocations()
+                .map(|r| serde_bytes::ByteBuf::from(r.der.to_vec())),
         };
         files.push(format::seal(header, &body, signer, &to)?);
     }
@@ -578,6 +583,20 @@ pub fn apply(
         })?;
         docs.push((envelope.id, doc, carried));
     }
+    // The district's list it carries, if newer than the one held (checked against the
+    // CA), is taken before any record is judged by the store: a key revoked there is revoked here.
+    let mut revocations_taken = false;
+    if let Some(der) = &body.revocations {
+        match store.take_revocations(der) {
+            Ok((_, taken)) => revocations_taken = taken,
+            Err(e) if e.is_store_failure() => return Err(BundleError::Write(e)),
+            Err(e) => {
+                return Err(BundleError::Malformed(format!(
+                    "the revocation list it carries: {e}"
+                )));
+            }
+        }
+    }
     let certs: Vec<(KeyId, Arc<[u8]>)> = body
         .certs
         .iter()
@@ -594,6 +613,7 @@ pub fn apply(
         unchanged: 0,
         moved_away: 0,
         refused: Vec::new(),
+        revocations_taken,
         raw_id: header.id,
     };
     enum Waiting {

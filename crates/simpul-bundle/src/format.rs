@@ -90,6 +90,9 @@ pub struct Body {
     pub certs: Vec<(KeyId, serde_bytes::ByteBuf)>,
     /// What the sender holds of what it shares with the addressee.
     pub summary: Summary,
+    /// The district's revocation list the sender holds (DER), if any: a posyandu that
+    /// only ever exchanges bundles learns of revoked keys this way.
+    pub revocations: Option<serde_bytes::ByteBuf>,
 }
 
 /// The signed inside of a bundle.

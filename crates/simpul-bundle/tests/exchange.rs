@@ -177,6 +177,7 @@ fn body_of(records: Vec<Carried>) -> Body {
         records,
         certs: Vec::new(),
         summary: Summary::of(&[]),
+        revocations: None,
     }
 }
 
@@ -261,6 +262,25 @@ fn an_empty_answer_is_enough_to_know_whom_to_write_to_next_time() {
     .expect("reopen");
     let next = create(&reopened, &path(PUSTU), None, None, None, NOW + 1).expect("next");
     assert_eq!(next.basis, Basis::Exact);
+}
+
+#[test]
+fn the_pustus_answer_carries_the_districts_revocation_list_to_the_posyandu() {
+    let p = pair(1);
+    let stolen = p.district.node(&path(OTHER_PY));
+    let list = p.district.revoke(3, &[&stolen.certified]);
+    p.pu.take_revocations(&list.der)
+        .expect("the pustu holds the list");
+    let (applied, _) = apply(&p.pu, &p.bundle_of_py(), today(), NOW).expect("apply");
+    assert!(
+        !applied.revocations_taken,
+        "the posyandu had no list to give"
+    );
+    let answer = create(&p.pu, &path(PY), None, None, Some(applied.raw_id), NOW).expect("answer");
+    assert!(p.py.revocations().is_none());
+    let (back, _) = apply(&p.py, &answer.files[0], today(), NOW).expect("apply answer");
+    assert!(back.revocations_taken);
+    assert_eq!(p.py.revocations().map(|r| r.number), Some(3));
 }
 
 #[test]

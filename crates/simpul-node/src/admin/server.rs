@@ -248,6 +248,14 @@ async fn answer(
                     Answer::Ok(Reply::Status(status))
                 }
                 Ok(Ok((reply, outcomes))) => {
+                    // A bundle may carry a newer district revocation list: in force at
+                    // once, as `revocations add` puts it.
+                    if let Reply::BundleApplied { applied, .. } = &reply
+                        && applied.iter().any(|a| a.revocations_taken)
+                        && let Some(list) = node.store.revocations()
+                    {
+                        crate::driver::advance(&node.revocations, list);
+                    }
                     node.announce(outcomes, now);
                     Answer::Ok(reply)
                 }
