@@ -73,31 +73,13 @@ fn a_posyandu_without_a_link_syncs_by_bundle_and_a_later_session_agrees() {
     tampered[at] ^= 0x10;
     std::fs::write(usb.join("tampered.simpul"), &tampered).expect("write");
     std::fs::write(usb.join("cut.simpul"), &on_stick[..on_stick.len() - 100]).expect("write");
-    let refused_tampered = fails(
-        d,
-        &[
-            "bundle",
-            "apply",
-            "--config",
-            &pu_cfg,
-            &s(&usb.join("tampered.simpul")),
-        ],
-        3,
-    );
-    let refused_cut = fails(
-        d,
-        &[
-            "bundle",
-            "apply",
-            "--config",
-            &pu_cfg,
-            &s(&usb.join("cut.simpul")),
-        ],
-        3,
-    );
+    let refused_at =
+        |cfg: &str, file: &str| fails(d, &["bundle", "apply", "--config", cfg, file], 3);
+    let refused_tampered = refused_at(&pu_cfg, &s(&usb.join("tampered.simpul")));
+    let refused_cut = refused_at(&pu_cfg, &s(&usb.join("cut.simpul")));
     let census_after_refusals = census(&d.join("pu"));
     // The posyandu cannot apply its own bundle: it is the pustu's.
-    let not_ours = fails(d, &["bundle", "apply", "--config", &py_cfg, &py_1], 3);
+    let not_ours = refused_at(&py_cfg, &py_1);
 
     let applied = json(&ok(
         d,
@@ -105,7 +87,7 @@ fn a_posyandu_without_a_link_syncs_by_bundle_and_a_later_session_agrees() {
             "bundle", "apply", "--config", &pu_cfg, &py_1, "--answer", &pu_1, "--json",
         ],
     ));
-    let replayed = fails(d, &["bundle", "apply", "--config", &pu_cfg, &py_1], 3);
+    let replayed = refused_at(&pu_cfg, &py_1);
     let pu_has_child = simpul(&d.join("pu"), &["patient", "show", &child])
         .status
         .success();
@@ -212,7 +194,7 @@ fn a_posyandu_without_a_link_syncs_by_bundle_and_a_later_session_agrees() {
         &["revocations", "add", &s(&pki.join("crl.pem"))],
     );
     let before_revoked = census(&d.join("pu"));
-    let revoked = fails(d, &["bundle", "apply", "--config", &pu_cfg, &py_4], 3);
+    let revoked = refused_at(&pu_cfg, &py_4);
     let after_revoked = census(&d.join("pu"));
 
     assert_eq!(made["peer"], PUSTU);

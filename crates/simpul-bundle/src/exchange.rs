@@ -293,13 +293,16 @@ fn addressee_cert(
 }
 
 /// Which shared records `peer` lacks, as far as this node knows.
-fn lacking(store: &Store, peer: &FacilityPath) -> Result<(Vec<RecordId>, Basis), BundleError> {
-    let items = store.sync_items(peer)?;
+fn lacking(
+    store: &Store,
+    peer: &FacilityPath,
+    items: &[simpul_store::SyncItem],
+) -> Result<(Vec<RecordId>, Basis), BundleError> {
     let state = store.bundle_state(peer)?;
     if let Some((bytes, _)) = state.and_then(|s| s.summary)
         && let Ok(summary) = postcard::from_bytes::<Summary>(&bytes)
     {
-        let told = summary.lacking(&items);
+        let told = summary.lacking(items);
         let basis = if told.exact {
             Basis::Exact
         } else {
@@ -315,7 +318,7 @@ fn lacking(store: &Store, peer: &FacilityPath) -> Result<(Vec<RecordId>, Basis),
 
 /// How many shared records `peer` lacks as far as this node knows (for `status`).
 pub fn pending(store: &Store, peer: &FacilityPath) -> Result<(u64, Basis), BundleError> {
-    let (ids, basis) = lacking(store, peer)?;
+    let (ids, basis) = lacking(store, peer, &store.sync_items(peer)?)?;
     Ok((ids.len() as u64, basis))
 }
 
@@ -351,7 +354,7 @@ pub fn create(
     let summary_bytes = postcard::to_allocvec(&summary)
         .map_err(|e| BundleError::Encode(e.to_string()))?
         .len();
-    let (ids, basis) = lacking(store, peer)?;
+    let (ids, basis) = lacking(store, peer, &items)?;
     let budget = max_bytes.map(|m| m.max(MIN_PART_BYTES) - PART_OVERHEAD);
     let mut parts = vec![Part::default()];
     let mut stored_bytes = 0u64;
