@@ -80,6 +80,20 @@ fn a_posyandu_without_a_link_syncs_by_bundle_and_a_later_session_agrees() {
     let census_after_refusals = census(&d.join("pu"));
     // The posyandu cannot apply its own bundle: it is the pustu's.
     let not_ours = refused_at(&py_cfg, &py_1);
+    // A file that is no bundle (a certificate picked up by mistake), and one that is not
+    // there: each named, nothing stored.
+    let not_a_bundle = refused_at(&pu_cfg, &s(&d.join("pki/pu/node.crt")));
+    let missing = simpul(
+        d,
+        &[
+            "bundle",
+            "apply",
+            "--config",
+            &pu_cfg,
+            &s(&usb.join("lost.simpul")),
+        ],
+    );
+    let census_after_mistakes = census(&d.join("pu"));
 
     let applied = json(&ok(
         d,
@@ -229,6 +243,19 @@ fn a_posyandu_without_a_link_syncs_by_bundle_and_a_later_session_agrees() {
         "{census_after_refusals}"
     );
     assert!(not_ours.contains("for another node"), "{not_ours}");
+    assert!(
+        not_a_bundle.contains("not a simpul bundle"),
+        "{not_a_bundle}"
+    );
+    let missing_said = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        !missing.status.success() && missing_said.contains("lost.simpul"),
+        "{missing_said}"
+    );
+    assert!(
+        census_after_mistakes.get(PY).is_none(),
+        "{census_after_mistakes}"
+    );
     assert_eq!(
         applied["applied"][0]["changed"].as_u64(),
         Some(carried),
