@@ -209,7 +209,8 @@ fn wait_synced(a: &mut Node, limit: Duration) -> Result<PeerStatus> {
     wait_synced_with(a, &FacilityPath::parse(PUSTU)?, limit)
 }
 
-/// Waits until `node`'s row for `peer` shows a finished sync; returns the row.
+/// Waits until `node`'s row for `peer` shows a sync finished since the node was spawned
+/// (one from before a restart does not count); returns the row.
 pub(crate) fn wait_synced_with(
     node: &mut Node,
     peer: &FacilityPath,
@@ -218,7 +219,10 @@ pub(crate) fn wait_synced_with(
     let mut row = None;
     let done = until(limit, || {
         let r = node.peers()?.into_iter().find(|p| p.path == *peer);
-        let finished = r.as_ref().is_some_and(|r| r.last_sync_ms.is_some());
+        let since = node.spawned_ms;
+        let finished = r
+            .as_ref()
+            .is_some_and(|r| r.last_sync_ms.is_some_and(|t| t >= since));
         row = r;
         Ok(finished)
     })?;
