@@ -414,6 +414,7 @@ impl Writer {
         }
         let before_heads = doc.as_ref().map(|d| d.get_heads());
         let mut saved = None;
+        let arrived_whole = matches!(change, Change::New(_));
         let applied = match change {
             Change::Local(op) => {
                 let record = op(&mut doc)?;
@@ -514,7 +515,11 @@ impl Writer {
                 in_line,
             )?,
         };
-        self.cache.put(id, doc);
+        // A record that arrived whole and new (a first sync brings thousands) is seldom
+        // written again soon: caching it would only evict one that is, and hold memory.
+        if old_meta.is_some() || !arrived_whole {
+            self.cache.put(id, doc);
+        }
         Ok(WriteOutcome {
             id,
             heads,
