@@ -3,13 +3,15 @@
 //! bytes each way and, for W4, makes the link rural.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use simpul_model::{Date, FacilityPath, Klaster, RecordBody, Setting, Visit, VisitId};
 use simpul_node::board::{PeerState, PeerStatus};
-use simpul_store::{Store, StoreOptions};
+use simpul_store::{Store, StoreOptions, StoreTrust};
+use simpul_trust::{Authority, Signer};
 
 use crate::procs::{Bench, Node, Relay, free_port, until};
 use crate::stats::summarise;
@@ -342,7 +344,25 @@ pub(crate) fn touch(
     (k, round): (u64, u8),
     within: Option<&FacilityPath>,
 ) -> Result<()> {
-    let store = Store::open(&bench.work.join(name), StoreOptions::default())?;
+    // With the node's key, as the running node writes a visit entered while it has no
+    // link: sealed at once. (Opened without it, the writes wait to be sealed when the
+    // node starts, and W2 timed sealing them as well as syncing them.)
+    let pki = bench.work.join("pki");
+    let read = |p: PathBuf| std::fs::read_to_string(&p).with_context(|| p.display().to_string());
+    let authority = Arc::new(Authority::from_pem(&read(pki.join("ca.crt"))?)?);
+    let signer = Signer::from_pem(
+        &authority,
+        &read(pki.join(name).join("node.crt"))?,
+        &read(pki.join(name).join("node.key"))?,
+    )?;
+    let options = StoreOptions {
+        trust: Some(StoreTrust {
+            authority,
+            signer: Some(Arc::new(signer)),
+        }),
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&bench.work.join(name), options)?;
     // Written now, as a visit entered after the last sync is (and later than the
     // generated records, which are dated at midnight).
     let now = simpul_node::clock::now_ms();
