@@ -99,7 +99,7 @@ impl Bench {
     /// Starts `simpul run` for `name` and waits until its admin socket answers.
     pub(crate) fn start(&self, name: &str) -> Result<Node> {
         let started = Instant::now();
-        let spawned_ms = unix_ms();
+        let spawned_ms = simpul_node::clock::now_ms();
         let log = std::fs::File::create(self.work.join(format!("{name}.log")))?;
         let child = Command::new(self.bin.join("simpul"))
             .args(["run", "--config", &format!("{name}.toml")])
@@ -152,13 +152,6 @@ pub(crate) struct Node {
     /// shows that sync's time at once (status survives a restart), so a sync is waited
     /// for only if it finished after this.
     pub(crate) spawned_ms: u64,
-}
-
-/// The time now, in Unix milliseconds.
-pub(crate) fn unix_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl Node {

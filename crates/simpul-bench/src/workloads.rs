@@ -3,15 +3,13 @@
 //! bytes each way and, for W4, makes the link rural.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use simpul_model::{Date, FacilityPath, Klaster, RecordBody, Setting, Visit, VisitId};
 use simpul_node::board::{PeerState, PeerStatus};
-use simpul_store::{Store, StoreOptions, StoreTrust};
-use simpul_trust::{Authority, Signer};
+use simpul_store::{Store, StoreOptions};
 
 use crate::procs::{Bench, Node, Relay, free_port, until};
 use crate::stats::summarise;
@@ -219,9 +217,9 @@ pub(crate) fn wait_synced_with(
     limit: Duration,
 ) -> Result<PeerStatus> {
     let mut row = None;
+    let since = node.spawned_ms;
     let done = until(limit, || {
         let r = node.peers()?.into_iter().find(|p| p.path == *peer);
-        let since = node.spawned_ms;
         let finished = r
             .as_ref()
             .is_some_and(|r| r.last_sync_ms.is_some_and(|t| t >= since));
@@ -347,19 +345,10 @@ pub(crate) fn touch(
     // With the node's key, as the running node writes a visit entered while it has no
     // link: sealed at once. (Opened without it, the writes wait to be sealed when the
     // node starts, and W2 timed sealing them as well as syncing them.)
-    let pki = bench.work.join("pki");
-    let read = |p: PathBuf| std::fs::read_to_string(&p).with_context(|| p.display().to_string());
-    let authority = Arc::new(Authority::from_pem(&read(pki.join("ca.crt"))?)?);
-    let signer = Signer::from_pem(
-        &authority,
-        &read(pki.join(name).join("node.crt"))?,
-        &read(pki.join(name).join("node.key"))?,
-    )?;
+    let config = simpul_node::config::NodeConfig::load(&bench.work.join(format!("{name}.toml")))?;
+    let (_, _, trust) = simpul_node::daemon::node_keys(&config)?;
     let options = StoreOptions {
-        trust: Some(StoreTrust {
-            authority,
-            signer: Some(Arc::new(signer)),
-        }),
+        trust: Some(trust),
         ..StoreOptions::default()
     };
     let store = Store::open(&bench.work.join(name), options)?;
