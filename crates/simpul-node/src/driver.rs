@@ -263,6 +263,11 @@ async fn drive(
         }
         let acked = session.drain_acknowledged();
         let in_sync = session.stats().last_plan.is_some() && session.is_idle();
+        if in_sync && let Some(ended) = wire.rest(session.stats()).await {
+            conn.connection
+                .close(1u32.into(), close_reason(&ended.reason).as_bytes());
+            return ended;
+        }
         let rtt = conn.connection.rtt().as_millis() as u64;
         board.session_progress(
             &conn.peer,
@@ -499,14 +504,31 @@ impl Wire<'_> {
                 true,
                 stats.clone(),
             )),
-            Ok(bytes) if bytes.is_empty() => None,
-            Ok(bytes) => self
-                .send
-                .write_all(&bytes)
-                .await
-                .err()
-                .map(|e| stream_failed(&e, stats.clone())),
+            Ok(bytes) => self.send_bytes(&bytes, stats).await,
         }
+    }
+
+    /// Ends the stream's full-table frame, for peers in sync again ([`Deflate::rest`]).
+    async fn rest(&mut self, stats: &SessionStats) -> Option<SessionEnd> {
+        match self.deflate.rest() {
+            Err(e) => Some(end(
+                format!("compressing the stream: {e}"),
+                true,
+                stats.clone(),
+            )),
+            Ok(bytes) => self.send_bytes(&bytes, stats).await,
+        }
+    }
+
+    async fn send_bytes(&mut self, bytes: &[u8], stats: &SessionStats) -> Option<SessionEnd> {
+        if bytes.is_empty() {
+            return None;
+        }
+        self.send
+            .write_all(bytes)
+            .await
+            .err()
+            .map(|e| stream_failed(&e, stats.clone()))
     }
 }
 
