@@ -128,6 +128,10 @@ impl Deflate {
     }
 }
 
+/// The most a decoder hands on at once: a buffer every compressed session holds (16 KiB,
+/// not 64: a district holds a session per connected facility).
+const OUT_BYTES: usize = 16 << 10;
+
 /// A decoder that refuses windows over [`WINDOW_LOG_MAX`].
 fn decoder() -> io::Result<Decoder<'static>> {
     let mut d = Decoder::new()?;
@@ -149,12 +153,12 @@ impl Inflate {
         let decoder = compressed.then(decoder).transpose()?;
         Ok(Self {
             decoder,
-            out: vec![0; 64 << 10],
+            out: vec![0; OUT_BYTES],
             in_frame: 0,
         })
     }
 
-    /// Passes the bytes `input` stands for to `sink`, at most 64 KiB at a time (a
+    /// Passes the bytes `input` stands for to `sink`, at most [`OUT_BYTES`] at a time (a
     /// peer's small input that inflates hugely reaches the session's frame limits in
     /// pieces, never as one allocation). Malformed compressed input is an error.
     pub fn feed(&mut self, input: &[u8], sink: &mut dyn FnMut(&[u8])) -> io::Result<()> {
@@ -307,7 +311,7 @@ mod tests {
             })
             .expect("feed");
         assert_eq!(total, zeros.len());
-        assert!(largest <= 64 << 10);
+        assert!(largest <= OUT_BYTES);
     }
 
     #[test]

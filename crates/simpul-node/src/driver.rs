@@ -217,7 +217,6 @@ async fn drive(
     }
     let mut ticker = tokio::time::interval(options.round_every);
     ticker.tick().await;
-    let mut buf = vec![0u8; 64 * 1024];
     let mut rounds_logged = 0;
     let (mut writes, mut rounds) = (Some(writes), Some(rounds));
     // The session ends when the peer's certificate does.
@@ -291,9 +290,10 @@ async fn drive(
             }
         }
         tokio::select! {
-            read = recv.read(&mut buf) => match read {
-                Ok(Some(n)) => {
-                    if let Err(e) = inflate.feed(&buf[..n], &mut |bytes| session.handle_bytes(bytes)) {
+            // Chunks as the connection holds them: no read buffer per session.
+            read = recv.read_chunk(READ_CHUNK, true) => match read {
+                Ok(Some(chunk)) => {
+                    if let Err(e) = inflate.feed(&chunk.bytes, &mut |bytes| session.handle_bytes(bytes)) {
                         conn.connection.close(1u32.into(), b"undecodable compressed stream");
                         let reason = format!("undecodable compressed stream: {e}");
                         return end(reason, true, session.stats().clone());
@@ -472,6 +472,9 @@ struct Effects<'a> {
 
 /// Reads and stores a session runs at once.
 const CONCURRENT_EFFECTS: usize = 64;
+
+/// The most taken from the stream at once (quinn hands over the chunks it received).
+const READ_CHUNK: usize = 64 << 10;
 
 /// A read or store that finished on the blocking pool.
 enum Done {
