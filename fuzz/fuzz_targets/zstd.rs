@@ -13,7 +13,7 @@ fuzz_target!(init: simpul_fuzz::init(), |data: &[u8]| {
     let mut total = 0usize;
     for chunk in bytes.chunks(usize::from(cut).max(1)) {
         let mut sink = |piece: &[u8]| {
-            assert!(piece.len() <= 64 << 10, "pieces are at most 64 KiB");
+            assert!(piece.len() <= 16 << 10, "pieces are at most 16 KiB");
             total += piece.len();
         };
         if inflate.feed(chunk, &mut sink).is_err() {

@@ -501,37 +501,35 @@ struct Wire<'a> {
 impl Wire<'_> {
     /// Sends the batch; on failure, how the session ends.
     async fn flush(&mut self, stats: &SessionStats) -> Option<SessionEnd> {
-        match self.deflate.take() {
-            Err(e) => Some(end(
-                format!("compressing the stream: {e}"),
-                true,
-                stats.clone(),
-            )),
-            Ok(bytes) => self.send_bytes(&bytes, stats).await,
-        }
+        let bytes = self.deflate.take();
+        self.send(bytes, stats).await
     }
 
     /// Ends the stream's full-table frame, for peers in sync again ([`Deflate::rest`]).
     async fn rest(&mut self, stats: &SessionStats) -> Option<SessionEnd> {
-        match self.deflate.rest() {
+        let bytes = self.deflate.rest();
+        self.send(bytes, stats).await
+    }
+
+    async fn send(
+        &mut self,
+        bytes: std::io::Result<Vec<u8>>,
+        stats: &SessionStats,
+    ) -> Option<SessionEnd> {
+        match bytes {
             Err(e) => Some(end(
                 format!("compressing the stream: {e}"),
                 true,
                 stats.clone(),
             )),
-            Ok(bytes) => self.send_bytes(&bytes, stats).await,
+            Ok(bytes) if bytes.is_empty() => None,
+            Ok(bytes) => self
+                .send
+                .write_all(&bytes)
+                .await
+                .err()
+                .map(|e| stream_failed(&e, stats.clone())),
         }
-    }
-
-    async fn send_bytes(&mut self, bytes: &[u8], stats: &SessionStats) -> Option<SessionEnd> {
-        if bytes.is_empty() {
-            return None;
-        }
-        self.send
-            .write_all(bytes)
-            .await
-            .err()
-            .map(|e| stream_failed(&e, stats.clone()))
     }
 }
 
