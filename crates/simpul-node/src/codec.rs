@@ -11,8 +11,8 @@
 //! small tables, and once it has carried [`FULL_TABLES_AFTER`] ends that frame and goes
 //! on in one with level 3's own (a zstd stream may hold any number of frames). Once the
 //! peers are in sync again the stream goes back to a small-table frame
-//! ([`Deflate::rest`]), and the receiver drops the decoder of every frame that ended: an
-//! idle session holds neither side's large buffers.
+//! ([`Deflate::rest`]), and the receiver renews its decoder after a frame of
+//! [`FULL_TABLES_AFTER`] or more: an idle session holds neither side's large buffers.
 
 use std::io::{self, Write};
 
@@ -291,6 +291,40 @@ mod tests {
                 .feed(piece, &mut |b| received.extend_from_slice(b))
                 .expect("feed");
         }
+        assert_eq!(received, sent);
+    }
+
+    #[test]
+    fn a_renewed_decoder_keeps_the_window_limit_and_tiny_frames_decode() {
+        // A large frame (the decoder is renewed after it), then one asking for 128 MiB.
+        let large = zstd::bulk::compress(&vec![1u8; FULL_TABLES_AFTER + 1], LEVEL).expect("zstd");
+        let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), LEVEL).expect("encoder");
+        encoder
+            .set_parameter(zstd::stream::raw::CParameter::WindowLog(27))
+            .expect("window");
+        encoder.write_all(&[7u8; 1024]).expect("write");
+        let asks_128_mib = encoder.finish().expect("finish");
+        let mut inflate = Inflate::new(true).expect("inflate");
+        let mut total = 0;
+        inflate
+            .feed(&large, &mut |b| total += b.len())
+            .expect("large frame");
+        assert_eq!(total, FULL_TABLES_AFTER + 1);
+        let err = inflate
+            .feed(&asks_128_mib, &mut |_| {})
+            .expect_err("refused after renewal");
+        assert!(err.to_string().contains("memory"), "{err}");
+
+        // A peer's stream of tiny frames decodes, each in the same decoder.
+        let tiny: Vec<u8> = (0..1000u32)
+            .flat_map(|i| zstd::bulk::compress(&i.to_le_bytes(), LEVEL).expect("zstd"))
+            .collect();
+        let mut inflate = Inflate::new(true).expect("inflate");
+        let mut received = Vec::new();
+        inflate
+            .feed(&tiny, &mut |b| received.extend_from_slice(b))
+            .expect("tiny frames");
+        let sent: Vec<u8> = (0..1000u32).flat_map(u32::to_le_bytes).collect();
         assert_eq!(received, sent);
     }
 
